@@ -1,0 +1,95 @@
+// Datastore access: one pg pool and a kysely instance over it, migrations, and database creation
+// for fresh machines. Dependencies are passed in; nothing here is a global singleton.
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from './types.ts';
+import * as m0001 from './migrations/0001-core.ts';
+
+export type { Database } from './types.ts';
+export * from './types.ts';
+
+// int8 (counts, bigserial ids) as JS numbers: ids and counts stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface Db {
+  db: Kysely<Database>;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/**
+ * A URL without a user name connects as $PGUSER, else $USER, else `postgres` (root shells and CI
+ * often have no $USER, and libpq's own default would then be empty).
+ */
+export function withDefaultUser(url: string): string {
+  const u = new URL(url);
+  if (!u.username) u.username = process.env.PGUSER || process.env.USER || 'postgres';
+  return u.toString();
+}
+
+export function createDb(url: string, opts: { max?: number; applicationName?: string } = {}): Db {
+  const pool = new pg.Pool({ connectionString: withDefaultUser(url), max: opts.max ?? 10, application_name: opts.applicationName ?? 'magistral' });
+  // An idle client that loses its server (restart, network) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    pool,
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-core': m0001,
+};
+
+class StaticProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+export async function migrate(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new StaticProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** Creates the database named in `url` when it does not exist yet (connecting to the `postgres` database). */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const u = new URL(withDefaultUser(url));
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!name) return false;
+  u.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: u.toString() });
+  await client.connect();
+  try {
+    const r = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (r.rowCount) return false;
+    await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    return true;
+  } catch (e) {
+    // Two processes racing to create it: the loser sees duplicate_database.
+    if ((e as { code?: string }).code === '42P04') return false;
+    throw e;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops a database (tests clean up after themselves). */
+export async function dropDatabase(url: string): Promise<void> {
+  const u = new URL(withDefaultUser(url));
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  u.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: u.toString() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,175 @@
+// The flow registry: flow documents (YAML) checked against schemas/flow.schema.json and against what
+// they reference (connector, its options, mapping files), then stored all-or-nothing.
+import { parseAllDocuments } from 'yaml';
+import { sql, type Kysely } from 'kysely';
+import { MagistralError, type Problem } from '../errors/index.ts';
+import { ajv, FLOW_SCHEMA_ID, toProblems, validatorFor, type Flow } from '../schemas/index.ts';
+import { getConnector, connectorKinds } from './connector.ts';
+import { loadMapping } from '../mapping/load.ts';
+import type { Database } from '../db/index.ts';
+
+export type { Flow } from '../schemas/index.ts';
+
+export interface StoredFlow {
+  id: number;
+  name: string;
+  version: number;
+  paused: boolean;
+  definition: Flow;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function mappingRefs(flow: Flow): string[] {
+  return Array.isArray(flow.mapping) ? flow.mapping : [flow.mapping];
+}
+
+/** Fills schema defaults so every stored flow is complete. */
+function withDefaults(flow: Flow): Flow {
+  const f = structuredClone(flow);
+  f.source.system ??= 'local';
+  f.source.options ??= {};
+  f.scope ??= 'flow';
+  f.autoCreate ??= true;
+  f.history ??= true;
+  f.retry = { attempts: 8, backoff: 'exponential', delayMs: 1000, ...(f.retry ?? {}) };
+  return f;
+}
+
+/**
+ * Checks one flow object; `at` prefixes every problem path (the document within a file).
+ * Returns the flow with defaults filled, or the problems.
+ */
+export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; problems: Problem[] }> {
+  const validate = validatorFor(FLOW_SCHEMA_ID);
+  const copy = structuredClone(doc);
+  if (!validate(copy)) return { problems: toProblems(validate.errors, at) };
+  const flow = withDefaults(copy as Flow);
+  const problems: Problem[] = [];
+  const connector = getConnector(flow.source.connector);
+  if (!connector) {
+    problems.push({ path: `${at}/source/connector`, rule: 'connector', message: `unknown connector '${flow.source.connector}' (known: ${connectorKinds().join(', ') || 'none'})` });
+  } else {
+    const vo = ajv.compile(connector.optionsSchema);
+    const opts = flow.source.options as Record<string, unknown>;
+    if (!vo(opts)) problems.push(...toProblems(vo.errors, `${at}/source/options`));
+  }
+  const refs = mappingRefs(flow);
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i]!;
+    const p = Array.isArray(flow.mapping) ? `${at}/mapping/${i}` : `${at}/mapping`;
+    try {
+      const m = await loadMapping(ref);
+      if (m.target !== flow.target) {
+        problems.push({ path: p, rule: 'target', message: `mapping ${ref} writes '${m.target}' but the flow's target is '${flow.target}'` });
+      }
+    } catch (e) {
+      if (e instanceof MagistralError) {
+        if (e.problems.length) problems.push(...e.problems.map((q) => ({ ...q, path: `${p} → ${q.path}` })));
+        else problems.push({ path: p, rule: 'mapping', message: e.message });
+      } else throw e;
+    }
+  }
+  return problems.length ? { problems } : { flow, problems };
+}
+
+/** Parses a YAML file holding one or more flow documents (`---` separated) and checks each. */
+export async function parseFlowFile(text: string, fileName: string): Promise<Flow[]> {
+  const docs = parseAllDocuments(text);
+  const problems: Problem[] = [];
+  const flows: Flow[] = [];
+  if (!Array.isArray(docs)) {
+    throw new MagistralError('MAG_ERR_FLOW_INVALID', `${fileName}: not a YAML document`);
+  }
+  docs.forEach((d, i) => {
+    for (const err of d.errors) {
+      const lp = err.linePos?.[0];
+      problems.push({ path: `${fileName}${lp ? `:${lp.line}:${lp.col}` : ''}`, rule: 'yaml', message: err.message.split('\n')[0]! });
+    }
+    void i;
+  });
+  if (problems.length) throw invalid(fileName, problems);
+  const objects = docs.map((d) => d.toJS() as unknown).filter((o) => o !== null && o !== undefined);
+  if (!objects.length) throw invalid(fileName, [{ path: fileName, rule: 'required', message: 'no flow document in the file' }]);
+  const names = new Set<string>();
+  for (let i = 0; i < objects.length; i++) {
+    const at = objects.length > 1 ? `[${i}]` : '';
+    const r = await checkFlow(objects[i], at);
+    problems.push(...r.problems);
+    if (r.flow) {
+      if (names.has(r.flow.name)) problems.push({ path: `${at}/name`, rule: 'unique', message: `flow '${r.flow.name}' appears twice in the file` });
+      names.add(r.flow.name);
+      flows.push(r.flow);
+    }
+  }
+  if (problems.length) throw invalid(fileName, problems);
+  return flows;
+}
+
+function invalid(fileName: string, problems: Problem[]): MagistralError {
+  return new MagistralError(
+    'MAG_ERR_FLOW_INVALID',
+    `${fileName}: ${problems.length} problem${problems.length > 1 ? 's' : ''}:\n${problems.map((p) => `  ${p.path}: ${p.message}${p.rule ? ` (rule: ${p.rule})` : ''}`).join('\n')}`,
+    problems,
+  );
+}
+
+export interface ApplyResult { name: string; action: 'created' | 'updated' | 'unchanged'; version: number }
+
+/** Stores checked flows in one transaction: all of them or none. */
+export async function applyFlows(db: Kysely<Database>, flows: Flow[]): Promise<ApplyResult[]> {
+  return db.transaction().execute(async (tx) => {
+    const out: ApplyResult[] = [];
+    for (const f of flows) {
+      const json = JSON.stringify(f);
+      const existing = await tx.selectFrom('flows').select(['id', 'version', 'definition']).where('name', '=', f.name).forUpdate().executeTakeFirst();
+      if (!existing) {
+        const r = await tx.insertInto('flows').values({ name: f.name, definition: json }).returning('version').executeTakeFirstOrThrow();
+        out.push({ name: f.name, action: 'created', version: r.version });
+      } else if (JSON.stringify(existing.definition) === JSON.stringify(JSON.parse(json)) || sameJson(existing.definition, f)) {
+        out.push({ name: f.name, action: 'unchanged', version: existing.version });
+      } else {
+        const r = await tx.updateTable('flows').set({ definition: json, version: sql<number>`version + 1`, updated_at: new Date() })
+          .where('id', '=', existing.id).returning('version').executeTakeFirstOrThrow();
+        out.push({ name: f.name, action: 'updated', version: r.version });
+      }
+    }
+    return out;
+  });
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+}
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  return v;
+}
+
+function toStored(r: { id: number; name: string; version: number; paused: boolean; definition: unknown; created_at: Date; updated_at: Date }): StoredFlow {
+  return { id: r.id, name: r.name, version: r.version, paused: r.paused, definition: r.definition as Flow, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+export async function listFlows(db: Kysely<Database>): Promise<StoredFlow[]> {
+  const rows = await db.selectFrom('flows').selectAll().orderBy('name').execute();
+  return rows.map(toStored);
+}
+
+export async function getFlow(db: Kysely<Database>, name: string): Promise<StoredFlow> {
+  const r = await db.selectFrom('flows').selectAll().where('name', '=', name).executeTakeFirst();
+  if (!r) throw new MagistralError('MAG_ERR_FLOW_NOT_FOUND', `no flow named '${name}'`);
+  return toStored(r);
+}
+
+export async function getFlowById(db: Kysely<Database>, id: number): Promise<StoredFlow> {
+  const r = await db.selectFrom('flows').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!r) throw new MagistralError('MAG_ERR_FLOW_NOT_FOUND', `no flow with id ${id}`);
+  return toStored(r);
+}
+
+export async function setFlowPaused(db: Kysely<Database>, name: string, paused: boolean): Promise<StoredFlow> {
+  const r = await db.updateTable('flows').set({ paused, updated_at: new Date() }).where('name', '=', name).returningAll().executeTakeFirst();
+  if (!r) throw new MagistralError('MAG_ERR_FLOW_NOT_FOUND', `no flow named '${name}'`);
+  return toStored(r);
+}

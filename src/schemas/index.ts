@@ -1,0 +1,85 @@
+// ajv instance holding every JSON Schema of schemas/, and validators compiled from them. Types come
+// from the same schemas (types.gen.ts), so the compiler and the validators cannot drift apart.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { SCHEMAS_DIR } from './paths.ts';
+import type { Problem } from '../errors/index.ts';
+
+export * from './types.gen.ts';
+export { SCHEMAS_DIR, REPO_DIR, schemaPath } from './paths.ts';
+
+function readJson(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+}
+
+export const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: true });
+for (const f of readdirSync(path.join(SCHEMAS_DIR, 'canonical'))) {
+  if (f.endsWith('.schema.json')) ajv.addSchema(readJson(path.join(SCHEMAS_DIR, 'canonical', f)));
+}
+for (const f of ['flow.schema.json', 'mapping.schema.json']) ajv.addSchema(readJson(path.join(SCHEMAS_DIR, f)));
+
+export function validatorFor(id: string): ValidateFunction {
+  const fn = ajv.getSchema(id);
+  if (!fn) throw new Error(`schema not loaded: ${id}`);
+  return fn;
+}
+
+export const FLOW_SCHEMA_ID = 'https://magistral.dev/schemas/flow.schema.json';
+export const MAPPING_SCHEMA_ID = 'https://magistral.dev/schemas/mapping.schema.json';
+
+/** Target name in a flow → canonical schema file. */
+export const CANONICAL_SCHEMA: Record<string, string> = {
+  prices: 'https://magistral.dev/schemas/canonical/price.schema.json',
+  stock: 'https://magistral.dev/schemas/canonical/stock.schema.json',
+  products: 'https://magistral.dev/schemas/canonical/product.schema.json',
+  groups: 'https://magistral.dev/schemas/canonical/group.schema.json',
+  priceTypes: 'https://magistral.dev/schemas/canonical/price-type.schema.json',
+  warehouses: 'https://magistral.dev/schemas/canonical/warehouse.schema.json',
+  cities: 'https://magistral.dev/schemas/canonical/city.schema.json',
+};
+
+/**
+ * Turns ajv errors into problems a person can act on: the path in the document, the rule, and a
+ * message that names the value and, where the schema describes it, what was expected.
+ * `oneOf` noise (the branch errors that follow from it) is folded into the one error that matters.
+ */
+export function toProblems(errors: ErrorObject[] | null | undefined, root = ''): Problem[] {
+  const out: Problem[] = [];
+  const seen = new Set<string>();
+  for (const e of errors ?? []) {
+    const p = root + (e.instancePath || '');
+    let message: string;
+    switch (e.keyword) {
+      case 'required':
+        message = `missing required property '${(e.params as { missingProperty: string }).missingProperty}'`;
+        break;
+      case 'additionalProperties':
+        message = `unknown property '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+        break;
+      case 'enum': {
+        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+        const shown = allowed.length > 12 ? `${allowed.slice(0, 12).join(', ')}, …` : allowed.join(', ');
+        const desc = (e.parentSchema as { description?: string } | undefined)?.description;
+        message = `${JSON.stringify(e.data)} is not ${desc ? `a valid ${desc}` : `one of: ${shown}`}`;
+        break;
+      }
+      case 'pattern':
+      case 'minLength':
+      case 'maxLength':
+      case 'type': {
+        const desc = (e.parentSchema as { description?: string } | undefined)?.description;
+        message = desc && e.keyword !== 'type' ? `${JSON.stringify(e.data)} is not a ${desc}` : `${JSON.stringify(e.data)} ${e.message}`;
+        break;
+      }
+      default:
+        message = e.message ?? 'is invalid';
+    }
+    const key = `${p}|${e.keyword}|${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ path: p || '/', message, rule: e.keyword });
+  }
+  // When a more specific error exists under the same path, the generic oneOf/if failure adds nothing.
+  return out.filter((x) => !(x.rule === 'oneOf' && out.some((y) => y !== x && y.path.startsWith(x.path) && y.rule !== 'oneOf')));
+}
