@@ -1,0 +1,48 @@
+// The BullMQ queues of the pipeline. Jobs carry references (run ids), never rows: rows travel as
+// streams into PostgreSQL. Job ids are derived from run ids so that enqueueing twice is harmless.
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+
+export const QUEUE_NAMES = { extract: 'extract', merge: 'merge' } as const;
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+export interface ExtractJob { runId: number }
+export interface MergeJob { runId: number }
+
+export interface Queues {
+  prefix: string;
+  extract: Queue<ExtractJob>;
+  merge: Queue<MergeJob>;
+  all(): Queue[];
+  close(): Promise<void>;
+}
+
+/** A Redis connection suitable for BullMQ (workers need maxRetriesPerRequest: null to block). */
+export function redisConnection(url: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra });
+}
+
+export function createQueues(redisUrl: string, prefix: string): Queues {
+  // Producers fail fast when Redis is down: the run is already in the inbox and the sweeper
+  // enqueues it once Redis is back, so nobody waits on a dead connection.
+  const connection = redisConnection(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  connection.on('error', () => {});
+  const opts = { connection: connection as ConnectionOptions, prefix };
+  const extract = new Queue<ExtractJob>(QUEUE_NAMES.extract, opts);
+  const merge = new Queue<MergeJob>(QUEUE_NAMES.merge, opts);
+  extract.on('error', () => {});
+  merge.on('error', () => {});
+  return {
+    prefix,
+    extract,
+    merge,
+    all: () => [extract, merge] as Queue[],
+    async close() {
+      await Promise.allSettled([extract.close(), merge.close()]);
+      connection.disconnect();
+    },
+  };
+}
+
+export const extractJobId = (runId: number): string => `extract-${runId}`;
+export const mergeJobId = (runId: number): string => `merge-${runId}`;

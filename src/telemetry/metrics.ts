@@ -1,0 +1,54 @@
+// Prometheus metrics. Counters and histograms are observed in-process by workers and the API;
+// gauges that describe the whole installation (runs by state, rows by outcome, queue depths) are
+// computed at scrape time from PostgreSQL and Redis, so every process reports the same truth.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  /** Seconds each pipeline stage took for one run. Labels: stage (extract|merge), flow. */
+  stageDuration: Histogram<'stage' | 'flow'>;
+  /** Rows processed by workers of this process. Labels: flow, outcome (read|staged|rejected|inserted|updated|unchanged|removed). */
+  rowsProcessed: Counter<'flow' | 'outcome'>;
+  /** Runs finished by workers of this process. Labels: flow, state. */
+  runsFinished: Counter<'flow' | 'state'>;
+  /** HTTP requests served. Labels: route, method, status. */
+  httpDuration: Histogram<'route' | 'method' | 'status'>;
+  runsByState: Gauge<'state'>;
+  rowsByOutcome: Gauge<'outcome'>;
+  queueDepth: Gauge<'queue' | 'state'>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'magistral_process_' });
+  const stageDuration = new Histogram({
+    name: 'magistral_stage_duration_seconds',
+    help: 'Duration of one pipeline stage of one run',
+    labelNames: ['stage', 'flow'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [registry],
+  });
+  const rowsProcessed = new Counter({
+    name: 'magistral_worker_rows_total',
+    help: 'Rows processed by the workers of this process, by outcome',
+    labelNames: ['flow', 'outcome'] as const,
+    registers: [registry],
+  });
+  const runsFinished = new Counter({
+    name: 'magistral_worker_runs_total',
+    help: 'Runs finished by the workers of this process, by final state',
+    labelNames: ['flow', 'state'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: 'magistral_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const runsByState = new Gauge({ name: 'magistral_runs', help: 'Runs in the store by state', labelNames: ['state'] as const, registers: [registry] });
+  const rowsByOutcome = new Gauge({ name: 'magistral_rows', help: 'Rows of all runs in the store by outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  const queueDepth = new Gauge({ name: 'magistral_queue_jobs', help: 'Jobs in each queue by state', labelNames: ['queue', 'state'] as const, registers: [registry] });
+  return { registry, stageDuration, rowsProcessed, runsFinished, httpDuration, runsByState, rowsByOutcome, queueDepth };
+}
