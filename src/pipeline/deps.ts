@@ -1,0 +1,18 @@
+// What pipeline functions need, passed in explicitly (no singletons): database, queues, config, logger.
+import type { Kysely } from 'kysely';
+import type pg from 'pg';
+import type { Config } from '../config/index.ts';
+import type { Database } from '../db/index.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { Queues } from './queues.ts';
+
+export interface PipelineDeps {
+  db: Kysely<Database>;
+  /** The pool behind `db`, for COPY streams and hand-written merge transactions. */
+  pool: pg.Pool;
+  queues: Queues;
+  config: Config;
+  log: Logger;
+  metrics?: Metrics;
+}

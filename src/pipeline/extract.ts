@@ -1,0 +1,216 @@
+// The extract stage of a run: stream the stored payload through the connector's parser, the compiled
+// mapping and canonical validation, and COPY good rows into an UNLOGGED staging table with
+// back-pressure. Rejected rows go to `rejects` with reason and position. Restartable from scratch.
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { PayloadError, isMagistralError } from '../errors/index.ts';
+import type { Flow } from '../schemas/index.ts';
+import { compileMapping, dbLookups, loadMapping, type CompiledMapping } from '../mapping/index.ts';
+import { getConnector } from './connector.ts';
+import type { PipelineDeps } from './deps.ts';
+import { openPayload } from './inbox.ts';
+import { mappingRefs } from './flows.ts';
+import { stagingTable } from './runs.ts';
+import { stagingColumnList, stagingColumnsSql, targetSpec } from './targets.ts';
+import { runLogger } from '../telemetry/logger.ts';
+
+export type ExtractOutcome = 'staged' | 'skipped' | 'paused' | 'failed' | 'busy';
+
+/** Escapes a value for PostgreSQL COPY text format; null becomes \N. */
+export function copyText(v: string | boolean | undefined | null): string {
+  if (v === undefined || v === null) return '\\N';
+  const s = typeof v === 'string' ? v : v ? 'true' : 'false';
+  // Fast path: most values need no escaping.
+  if (!/[\\\t\n\r]/.test(s)) return s;
+  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+const ADVISORY_EXTRACT = 0x4d41_0000_0000; // namespace for per-run extract locks
+
+interface RejectRow {
+  file: string;
+  line: number | null;
+  path: string | null;
+  field: string;
+  rule: string;
+  reason: string;
+  record: string;
+}
+
+/** Buffers rejects and writes them in batches on a separate connection, so the COPY never stalls. */
+class RejectWriter {
+  private buf: RejectRow[] = [];
+  private pending: Promise<unknown> = Promise.resolve();
+  count = 0;
+  constructor(private readonly pool: pg.Pool, private readonly runId: number) {}
+
+  add(r: RejectRow): void {
+    this.buf.push(r);
+    this.count++;
+    if (this.buf.length >= 1000) this.flush();
+  }
+
+  flush(): void {
+    if (!this.buf.length) return;
+    const rows = this.buf;
+    this.buf = [];
+    this.pending = this.pending.then(() =>
+      this.pool.query(
+        `INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason, record)
+         SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])`,
+        [
+          this.runId,
+          rows.map((r) => r.file), rows.map((r) => r.line), rows.map((r) => r.path), rows.map((r) => r.field),
+          rows.map((r) => r.rule), rows.map((r) => r.reason), rows.map((r) => r.record),
+        ],
+      ),
+    );
+  }
+
+  async done(): Promise<void> {
+    this.flush();
+    await this.pending;
+  }
+}
+
+async function writeWithBackpressure(stream: Writable, chunk: string): Promise<void> {
+  if (stream.write(chunk)) return;
+  // Wait for drain, but fail fast if the server aborts the COPY meanwhile.
+  await Promise.race([once(stream, 'drain'), once(stream, 'error').then(([e]) => { throw e; })]);
+}
+
+/**
+ * Runs the extract stage for one run. Returns 'skipped' when the run is past this stage, 'busy' when
+ * another worker holds it, 'paused' when its flow is paused. A PayloadError fails the run for good.
+ */
+export async function extractRun(deps: PipelineDeps, runId: number): Promise<ExtractOutcome> {
+  const run = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
+    .select(['runs.id', 'runs.state', 'runs.inbox_ids', 'flows.name', 'flows.definition', 'flows.paused', 'flows.id as flow_id'])
+    .where('runs.id', '=', runId).executeTakeFirst();
+  if (!run) return 'skipped';
+  if (run.state !== 'received' && run.state !== 'extracting') return 'skipped';
+  if (run.paused) return 'paused';
+  const flow = run.definition as Flow;
+  const log = runLogger(deps.log, run.name, runId);
+  const spec = targetSpec(flow.target);
+  const connector = getConnector(flow.source.connector);
+  if (!connector) {
+    await failRun(deps, runId, 'MAG_ERR_CONNECTOR_UNKNOWN', `connector '${flow.source.connector}' is not available in this worker`);
+    return 'failed';
+  }
+
+  const client = await deps.pool.connect();
+  let released = false;
+  try {
+    const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [ADVISORY_EXTRACT + runId]);
+    if (!lock.rows[0]?.ok) return 'busy';
+    const started = Date.now();
+    await deps.db.updateTable('runs').set((eb) => ({ state: 'extracting', attempts: eb('attempts', '+', 1), started_at: new Date() }))
+      .where('id', '=', runId).execute();
+
+    // Compile once per run: a plain function per mapping.
+    const mappings: CompiledMapping[] = [];
+    const byName = new Map<string, CompiledMapping>();
+    for (const ref of mappingRefs(flow)) {
+      const m = await loadMapping(ref);
+      const fn = await compileMapping(m, { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) });
+      mappings.push(fn);
+      byName.set(m.name, fn);
+    }
+    const pick = (kind: string | undefined): CompiledMapping | undefined =>
+      mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
+
+    // A retry starts from scratch: nothing of an earlier attempt survives.
+    const table = stagingTable(runId);
+    await client.query(`DELETE FROM rejects WHERE run_id = $1`, [runId]);
+    await client.query(`DROP TABLE IF EXISTS ${table}`);
+    await client.query(`CREATE UNLOGGED TABLE ${table} (${stagingColumnsSql(spec)}) WITH (autovacuum_enabled = false)`);
+
+    const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', run.inbox_ids).execute();
+    files.sort((a, b) => run.inbox_ids.indexOf(a.id) - run.inbox_ids.indexOf(b.id));
+
+    const rejects = new RejectWriter(deps.pool, runId);
+    const fields = spec.fields;
+    let read = 0;
+    let staged = 0;
+    const copy = client.query(copyFrom(`COPY ${table} (${stagingColumnList(spec)}) FROM STDIN`));
+    try {
+      for (let fi = 0; fi < files.length; fi++) {
+        const file = files[fi]!;
+        const input = openPayload(file.path);
+        const ctx = { fileName: file.file_name, options: (flow.source.options ?? {}) as Record<string, unknown> };
+        try {
+          for await (const batch of connector.parse(input, ctx)) {
+            let out = '';
+            for (const rec of batch) {
+              read++;
+              const fn = pick(rec.kind);
+              if (!fn) {
+                rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: '', rule: 'mapping', reason: `no mapping for document kind '${rec.kind}'`, record: JSON.stringify(rec.data) });
+                continue;
+              }
+              const r = fn(rec.data);
+              if (!r.ok) {
+                rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: r.field, rule: r.rule, reason: r.reason, record: JSON.stringify(rec.data) });
+                continue;
+              }
+              const v = r.value;
+              let line = '';
+              for (let i = 0; i < fields.length; i++) line += copyText(v[fields[i]!]) + '\t';
+              out += `${line}${rec.line ?? '\\N'}\t${fi}\n`;
+              staged++;
+            }
+            if (out) await writeWithBackpressure(copy, out);
+          }
+        } finally {
+          input.destroy();
+        }
+      }
+      copy.end();
+      await finished(copy);
+    } catch (e) {
+      // The connection is mid-COPY: discard it now (the server aborts the COPY and frees the
+      // staging table) before anything else touches the run.
+      released = true;
+      client.release(true);
+      await rejects.done().catch(() => {});
+      throw e;
+    }
+    await rejects.done();
+    const extractMs = Date.now() - started;
+    await deps.db.updateTable('runs').set({
+      state: 'staged', rows_read: read, rows_staged: staged, rows_rejected: rejects.count, staged_at: new Date(), extract_ms: extractMs,
+      error: null, error_code: null,
+    }).where('id', '=', runId).where('state', '=', 'extracting').execute();
+    deps.metrics?.stageDuration.observe({ stage: 'extract', flow: run.name }, extractMs / 1000);
+    deps.metrics?.rowsProcessed.inc({ flow: run.name, outcome: 'read' }, read);
+    deps.metrics?.rowsProcessed.inc({ flow: run.name, outcome: 'staged' }, staged);
+    deps.metrics?.rowsProcessed.inc({ flow: run.name, outcome: 'rejected' }, rejects.count);
+    log.info({ read, staged, rejected: rejects.count, ms: extractMs }, 'run staged');
+    return 'staged';
+  } catch (e) {
+    if (e instanceof PayloadError || (isMagistralError(e) && (e.code === 'MAG_ERR_MAPPING_INVALID'))) {
+      log.warn({ err: e.message, code: e.code }, 'run failed: payload cannot be read');
+      await failRun(deps, runId, e.code, e.message);
+      return 'failed';
+    }
+    throw e;
+  } finally {
+    if (!released) {
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_EXTRACT + runId]).catch(() => {});
+      client.release();
+    }
+  }
+}
+
+/** Fails a run for good: its staging and partial rejects are removed, the store is untouched. */
+export async function failRun(deps: PipelineDeps, runId: number, code: string, message: string): Promise<void> {
+  await deps.pool.query(`DROP TABLE IF EXISTS ${stagingTable(runId)}`);
+  await deps.pool.query('DELETE FROM rejects WHERE run_id = $1', [runId]);
+  await deps.db.updateTable('runs').set({
+    state: 'failed', error_code: code, error: message, finished_at: new Date(), rows_rejected: 0, rows_staged: 0,
+  }).where('id', '=', runId).where('state', 'not in', ['done', 'rejected']).execute();
+}

@@ -1,0 +1,112 @@
+// The inbox (claim check): a payload is written to MAGISTRAL_DATA_DIR with its sha256 and recorded
+// in PostgreSQL together with its run *before* the sender is acknowledged; queues only carry the run id.
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MagistralError, PayloadError } from '../errors/index.ts';
+import { getFlow } from './flows.ts';
+import type { PipelineDeps } from './deps.ts';
+import { enqueueExtract } from './runs.ts';
+
+export interface IncomingFile {
+  fileName: string;
+  body: Readable;
+  contentType?: string;
+}
+
+export interface StoredPayload {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** Keeps a sender's file name readable in the inbox path but harmless (no separators, no dot-dot). */
+export function safeFileName(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? 'payload';
+  const clean = base.replace(/[^\p{L}\p{N}._-]+/gu, '_').replace(/^\.+/, '').slice(0, 120);
+  return clean || 'payload';
+}
+
+/** Streams a body to disk with its sha256, refusing more than `maxBytes`; fsyncs before returning. */
+export async function storePayload(dataDir: string, flow: string, file: IncomingFile, maxBytes: number): Promise<StoredPayload> {
+  const day = new Date().toISOString().slice(0, 10);
+  const dir = path.resolve(dataDir, 'inbox', flow, day);
+  await mkdir(dir, { recursive: true });
+  const full = path.join(dir, `${randomUUID()}-${safeFileName(file.fileName)}`);
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cb(new PayloadError('MAG_ERR_PAYLOAD_TOO_LARGE', { file: file.fileName }, `payload is larger than the limit of ${maxBytes} bytes`));
+        return;
+      }
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(file.body, meter, createWriteStream(full, { flags: 'wx' }));
+    // Durable before acknowledging: the file's data, then its directory entry.
+    const fh = await open(full, 'r');
+    await fh.sync();
+    await fh.close();
+    const dh = await open(dir, 'r');
+    await dh.sync().catch(() => {});
+    await dh.close();
+  } catch (e) {
+    await rm(full, { force: true });
+    throw e;
+  }
+  return { path: full, sha256: hash.digest('hex'), size };
+}
+
+/**
+ * Receives the files of one payload for a flow: stores each durably, records the inbox rows and the
+ * run in one transaction, then enqueues extraction. When this resolves the sender may be told
+ * "success": the payload can no longer be lost, even if Redis is down (the sweeper enqueues it later).
+ */
+export async function receivePayload(
+  deps: PipelineDeps,
+  req: { flow: string; files: IncomingFile[]; replayOf?: number } | { flow: string; fileName: string; body: Readable; contentType?: string },
+): Promise<{ runId: number }> {
+  const files: IncomingFile[] = 'files' in req ? req.files : [{ fileName: req.fileName, body: req.body, contentType: req.contentType }];
+  if (!files.length) throw new MagistralError('MAG_ERR_BAD_REQUEST', 'no file to receive');
+  const flow = await getFlow(deps.db, req.flow);
+  const stored: Array<StoredPayload & { fileName: string; contentType?: string }> = [];
+  try {
+    for (const f of files) {
+      stored.push({ ...(await storePayload(deps.config.MAGISTRAL_DATA_DIR, flow.name, f, deps.config.MAGISTRAL_MAX_PAYLOAD_BYTES)), fileName: f.fileName, contentType: f.contentType });
+    }
+  } catch (e) {
+    await Promise.all(stored.map((s) => rm(s.path, { force: true })));
+    throw e;
+  }
+  const runId = await deps.db.transaction().execute(async (tx) => {
+    const ids: number[] = [];
+    for (const s of stored) {
+      const r = await tx.insertInto('inbox').values({
+        flow_id: flow.id, file_name: s.fileName, path: s.path, sha256: s.sha256, size_bytes: s.size, content_type: s.contentType ?? null,
+      }).returning('id').executeTakeFirstOrThrow();
+      ids.push(r.id);
+    }
+    const run = await tx.insertInto('runs').values({
+      flow_id: flow.id, inbox_ids: ids, mode: flow.definition.mode, target: flow.definition.target, replay_of: 'replayOf' in req ? req.replayOf ?? null : null,
+    }).returning('id').executeTakeFirstOrThrow();
+    return run.id;
+  });
+  deps.log.info({ flow: flow.name, run: runId, files: stored.map((s) => ({ file: s.fileName, bytes: s.size, sha256: s.sha256 })) }, 'payload received');
+  await enqueueExtract(deps, runId, flow.definition).catch((e: unknown) => {
+    deps.log.warn({ flow: flow.name, run: runId, err: e }, 'could not enqueue extraction now; the sweeper will');
+  });
+  return { runId };
+}
+
+/** Opens a stored payload for reading. */
+export function openPayload(p: string): Readable {
+  return createReadStream(p, { highWaterMark: 1 << 20 });
+}

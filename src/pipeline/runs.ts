@@ -1,0 +1,223 @@
+// Runs: one payload of one flow moving through received → extracting → staged → merging →
+// done | failed | held | rejected. PostgreSQL holds the truth; queue jobs are only nudges.
+import { sql, type Kysely } from 'kysely';
+import type { JobsOptions } from 'bullmq';
+import { MagistralError } from '../errors/index.ts';
+import type { Database, RunState } from '../db/index.ts';
+import { TERMINAL_STATES } from '../db/index.ts';
+import type { Flow } from '../schemas/index.ts';
+import type { PipelineDeps } from './deps.ts';
+import { extractJobId, mergeJobId } from './queues.ts';
+
+export interface RunView {
+  id: number;
+  flow: string;
+  state: RunState;
+  mode: 'delta' | 'snapshot';
+  target: string;
+  files: string[];
+  replayOf: number | null;
+  approved: boolean;
+  attempts: number;
+  rows: { read: number; staged: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
+  error: { code: string | null; message: string } | null;
+  heldReason: string | null;
+  receivedAt: Date;
+  stagedAt: Date | null;
+  finishedAt: Date | null;
+  durationMs: number | null;
+  extractMs: number | null;
+  mergeMs: number | null;
+}
+
+export interface RejectView {
+  id: number;
+  file: string | null;
+  line: number | null;
+  path: string | null;
+  field: string | null;
+  rule: string | null;
+  reason: string;
+  record: unknown;
+}
+
+function runQuery(db: Kysely<Database>) {
+  return db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').selectAll('runs').select([
+    'flows.name as flow_name',
+    sql<string[]>`(SELECT coalesce(array_agg(i.file_name ORDER BY i.id), '{}') FROM inbox i WHERE i.id = ANY(runs.inbox_ids))`.as('files'),
+  ]);
+}
+
+type RunRow = Awaited<ReturnType<ReturnType<typeof runQuery>['executeTakeFirstOrThrow']>>;
+
+function toView(r: RunRow): RunView {
+  const finished = r.finished_at ? new Date(r.finished_at) : null;
+  return {
+    id: r.id,
+    flow: r.flow_name,
+    state: r.state,
+    mode: r.mode,
+    target: r.target,
+    files: r.files,
+    replayOf: r.replay_of,
+    approved: r.approved,
+    attempts: r.attempts,
+    rows: {
+      read: r.rows_read, staged: r.rows_staged, rejected: r.rows_rejected, inserted: r.rows_inserted,
+      updated: r.rows_updated, unchanged: r.rows_unchanged, removed: r.rows_removed, inScope: r.rows_in_scope,
+    },
+    error: r.error ? { code: r.error_code, message: r.error } : null,
+    heldReason: r.held_reason,
+    receivedAt: r.received_at,
+    stagedAt: r.staged_at,
+    finishedAt: finished,
+    durationMs: finished ? finished.getTime() - new Date(r.received_at).getTime() : null,
+    extractMs: r.extract_ms,
+    mergeMs: r.merge_ms,
+  };
+}
+
+export async function listRuns(db: Kysely<Database>, q: { flow?: string; state?: string; limit?: number; beforeId?: number } = {}): Promise<RunView[]> {
+  let query = runQuery(db).orderBy('runs.id', 'desc').limit(Math.min(q.limit ?? 50, 500));
+  if (q.flow) query = query.where('flows.name', '=', q.flow);
+  if (q.state) query = query.where('runs.state', '=', q.state as RunState);
+  if (q.beforeId) query = query.where('runs.id', '<', q.beforeId);
+  return (await query.execute()).map(toView);
+}
+
+export async function getRun(db: Kysely<Database>, id: number): Promise<RunView> {
+  const r = await runQuery(db).where('runs.id', '=', id).executeTakeFirst();
+  if (!r) throw new MagistralError('MAG_ERR_RUN_NOT_FOUND', `no run ${id}`);
+  return toView(r);
+}
+
+export async function listRejects(db: Kysely<Database>, runId: number, q: { limit?: number; offset?: number } = {}): Promise<RejectView[]> {
+  const rows = await db.selectFrom('rejects').selectAll().where('run_id', '=', runId).orderBy('id')
+    .limit(Math.min(q.limit ?? 100, 1000)).offset(q.offset ?? 0).execute();
+  return rows.map((r) => ({ id: r.id, file: r.file_name, line: r.line, path: r.path, field: r.field, rule: r.rule, reason: r.reason, record: r.record }));
+}
+
+export function isTerminal(state: RunState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+function jobOptions(flow: Flow, jobId: string): JobsOptions {
+  const retry = flow.retry ?? {};
+  return {
+    jobId,
+    attempts: retry.attempts ?? 8,
+    backoff: { type: retry.backoff ?? 'exponential', delay: retry.delayMs ?? 1000 },
+    removeOnComplete: { age: 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+/**
+ * Makes sure a job exists for the run's next stage. Adding with the same job id is a no-op while the
+ * job is waiting or active; a finished job of the same id (left from an earlier attempt) is removed first.
+ */
+async function ensureJob(deps: PipelineDeps, queue: 'extract' | 'merge', runId: number, flow: Flow): Promise<void> {
+  const q = deps.queues[queue];
+  const jobId = queue === 'extract' ? extractJobId(runId) : mergeJobId(runId);
+  const existing = await q.getJob(jobId);
+  if (existing) {
+    const state = await existing.getState();
+    if (state === 'completed' || state === 'failed') await existing.remove().catch(() => {});
+    else return;
+  }
+  await q.add(queue, { runId }, jobOptions(flow, jobId));
+}
+
+export async function enqueueExtract(deps: PipelineDeps, runId: number, flow: Flow): Promise<void> {
+  await ensureJob(deps, 'extract', runId, flow);
+}
+
+export async function enqueueMerge(deps: PipelineDeps, runId: number, flow: Flow): Promise<void> {
+  await ensureJob(deps, 'merge', runId, flow);
+}
+
+async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Flow> {
+  const r = await db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').select('flows.definition').where('runs.id', '=', runId).executeTakeFirstOrThrow();
+  return r.definition as Flow;
+}
+
+/** Approves a held run: it merges without the guard. */
+export async function approveRun(deps: PipelineDeps, id: number): Promise<RunView> {
+  const r = await deps.db.updateTable('runs').set({ approved: true, state: 'staged', held_reason: null })
+    .where('id', '=', id).where('state', '=', 'held').returning('id').executeTakeFirst();
+  if (!r) throw stateError(await getRun(deps.db, id), 'approve', 'held');
+  await enqueueMerge(deps, id, await flowOfRun(deps.db, id)).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'merge not enqueued; the sweeper will'));
+  deps.log.info({ run: id }, 'held run approved');
+  return getRun(deps.db, id);
+}
+
+/** Rejects a held run: nothing of it reaches the store; later runs of the flow go on. */
+export async function rejectRun(deps: PipelineDeps, id: number): Promise<RunView> {
+  const r = await deps.db.updateTable('runs').set({ state: 'rejected', finished_at: new Date() })
+    .where('id', '=', id).where('state', '=', 'held').returning('id').executeTakeFirst();
+  if (!r) throw stateError(await getRun(deps.db, id), 'reject', 'held');
+  await dropStaging(deps.db, id);
+  deps.log.info({ run: id }, 'held run rejected');
+  return getRun(deps.db, id);
+}
+
+/** Replays a finished run from its stored payload (after a mapping fix, say) as a new run. */
+export async function replayRun(deps: PipelineDeps, id: number): Promise<RunView> {
+  const old = await deps.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!old) throw new MagistralError('MAG_ERR_RUN_NOT_FOUND', `no run ${id}`);
+  if (!isTerminal(old.state)) throw stateError(await getRun(deps.db, id), 'replay', 'done, failed or rejected');
+  const flow = await deps.db.selectFrom('flows').selectAll().where('id', '=', old.flow_id).executeTakeFirstOrThrow();
+  const def = flow.definition as Flow;
+  const newId = await deps.db.insertInto('runs').values({
+    flow_id: old.flow_id, inbox_ids: old.inbox_ids, mode: def.mode, target: def.target, replay_of: id,
+  }).returning('id').executeTakeFirstOrThrow();
+  await enqueueExtract(deps, newId.id, def).catch((e: unknown) => deps.log.warn({ run: newId.id, err: e }, 'extract not enqueued; the sweeper will'));
+  deps.log.info({ flow: flow.name, run: newId.id, replayOf: id }, 'run replayed');
+  return getRun(deps.db, newId.id);
+}
+
+function stateError(run: RunView, action: string, needed: string): MagistralError {
+  return new MagistralError('MAG_ERR_RUN_STATE', `cannot ${action} run ${run.id}: it is ${run.state} (needs ${needed})`);
+}
+
+export function stagingTable(runId: number): string {
+  return `staging.run_${runId}`;
+}
+
+export async function dropStaging(db: Kysely<Database>, runId: number): Promise<void> {
+  await sql.raw(`DROP TABLE IF EXISTS ${stagingTable(runId)}`).execute(db);
+}
+
+/** Waits until the run is done, failed, rejected or held; polls the store (the source of truth). */
+export async function waitForRun(db: Kysely<Database>, id: number, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<RunView> {
+  const deadline = Date.now() + (opts.timeoutMs ?? Number.POSITIVE_INFINITY);
+  for (;;) {
+    const run = await getRun(db, id);
+    if (isTerminal(run.state) || run.state === 'held') return run;
+    if (Date.now() > deadline) throw new MagistralError('MAG_ERR_RUN_STATE', `run ${id} is still ${run.state} after ${opts.timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 200));
+  }
+}
+
+/**
+ * Re-enqueues every open run whose job is missing (Redis restarted, a producer could not enqueue):
+ * received/extracting → extract, staged/merging → merge. Held runs wait for a person.
+ */
+export async function sweep(deps: PipelineDeps): Promise<number> {
+  const open = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
+    .select(['runs.id', 'runs.state', 'flows.definition', 'flows.paused'])
+    .where('runs.state', 'in', ['received', 'extracting', 'staged', 'merging']).orderBy('runs.id').execute();
+  let n = 0;
+  for (const r of open) {
+    const queue = r.state === 'received' || r.state === 'extracting' ? 'extract' : 'merge';
+    const jobId = queue === 'extract' ? extractJobId(r.id) : mergeJobId(r.id);
+    const job = await deps.queues[queue].getJob(jobId);
+    const st = job ? await job.getState() : 'missing';
+    if (st === 'missing' || st === 'completed' || st === 'failed' || st === 'unknown') {
+      await ensureJob(deps, queue, r.id, r.definition as Flow);
+      n++;
+    }
+  }
+  if (n) deps.log.info({ count: n }, 'sweeper re-enqueued runs');
+  return n;
+}

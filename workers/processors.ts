@@ -1,0 +1,82 @@
+// BullMQ processors of the extract and merge queues: thin shells around src/pipeline that turn a
+// stage's outcome into queue behaviour (next stage, wait and try again, retry, fail the run).
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { PipelineDeps } from '../src/pipeline/deps.ts';
+import { extractRun, failRun } from '../src/pipeline/extract.ts';
+import { mergeRun } from '../src/pipeline/merge.ts';
+import { enqueueExtract, enqueueMerge } from '../src/pipeline/runs.ts';
+import type { ExtractJob, MergeJob } from '../src/pipeline/queues.ts';
+import type { Flow } from '../src/schemas/index.ts';
+import { isMagistralError } from '../src/errors/index.ts';
+
+async function later(job: Job, token: string | undefined, ms: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + ms, token);
+  throw new DelayedError();
+}
+
+async function flowOf(deps: PipelineDeps, runId: number): Promise<Flow | undefined> {
+  const r = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').select('flows.definition').where('runs.id', '=', runId).executeTakeFirst();
+  return r?.definition as Flow | undefined;
+}
+
+/** On the last attempt a stage error fails the run (with its message) instead of leaving it open. */
+async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never> {
+  const runId = (job.data as { runId: number }).runId;
+  const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  deps.log.warn({ run: runId, queue: job.queueName, attempt: job.attemptsMade + 1, err: e }, last ? 'stage failed for good' : 'stage failed; will retry');
+  if (last) {
+    const code = isMagistralError(e) ? e.code : 'MAG_ERR_INTERNAL';
+    await failRun(deps, runId, code, `${job.queueName} failed after ${job.attemptsMade + 1} attempts: ${(e as Error).message}`);
+    deps.metrics?.runsFinished.inc({ flow: String(runId), state: 'failed' });
+    throw new UnrecoverableError((e as Error).message);
+  }
+  throw e;
+}
+
+export function extractProcessor(deps: PipelineDeps) {
+  return async (job: Job<ExtractJob>, token?: string): Promise<string> => {
+    const { runId } = job.data;
+    let outcome;
+    try {
+      outcome = await extractRun(deps, runId);
+    } catch (e) {
+      return onError(deps, job, e);
+    }
+    switch (outcome) {
+      case 'staged': {
+        const flow = await flowOf(deps, runId);
+        if (flow) await enqueueMerge(deps, runId, flow).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'merge not enqueued; the sweeper will'));
+        return outcome;
+      }
+      case 'busy':
+        return later(job, token, 2000);
+      case 'paused':
+        return later(job, token, 5000);
+      default:
+        return outcome;
+    }
+  };
+}
+
+export function mergeProcessor(deps: PipelineDeps) {
+  return async (job: Job<MergeJob>, token?: string): Promise<string> => {
+    const { runId } = job.data;
+    let outcome;
+    try {
+      outcome = await mergeRun(deps, runId);
+    } catch (e) {
+      return onError(deps, job, e);
+    }
+    switch (outcome) {
+      case 'waiting':
+        return later(job, token, 500);
+      case 'restage': {
+        const flow = await flowOf(deps, runId);
+        if (flow) await enqueueExtract(deps, runId, flow);
+        return outcome;
+      }
+      default:
+        return outcome;
+    }
+  };
+}
