@@ -1,0 +1,113 @@
+// GET /metrics in Prometheus text format. The installation-wide gauges (runs by state, rows by
+// outcome, queue depths) are recomputed from PostgreSQL and Redis at scrape time; a dependency that is down leaves its gauges out.
+import { Gauge } from 'prom-client';
+import { sql, type Kysely } from 'kysely';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Database, RunState } from '../db/index.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { Queues } from '../pipeline/queues.ts';
+import type { ServerDeps } from './deps.ts';
+import { CHECK_TIMEOUT_MS, checkPostgres, checkRedis, reason } from './dependency-checks.ts';
+import { withTimeout } from './with-timeout.ts';
+
+export const RUN_STATES: readonly RunState[] = ['received', 'extracting', 'staged', 'merging', 'held', 'done', 'failed', 'rejected'];
+export const ROW_OUTCOMES = ['read', 'staged', 'rejected', 'inserted', 'updated', 'unchanged', 'removed'] as const;
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused'] as const;
+
+interface Snapshot {
+  runs?: Map<string, number>;
+  rows?: Record<(typeof ROW_OUTCOMES)[number], number>;
+  queues?: { queue: string; counts: Record<string, number> }[];
+  up: { postgres: boolean; redis: boolean };
+}
+
+/** 1 when the dependency answered at the last scrape, 0 when not (alerting on readiness). */
+function dependencyGauge(metrics: Metrics): Gauge<'dependency'> {
+  const name = 'magistral_dependency_up';
+  const existing = metrics.registry.getSingleMetric(name);
+  if (existing) return existing as Gauge<'dependency'>;
+  return new Gauge({ name, help: 'Whether a dependency answered at the last scrape (1) or not (0)', labelNames: ['dependency'] as const, registers: [metrics.registry] });
+}
+
+async function readStore(db: Kysely<Database>): Promise<Pick<Snapshot, 'runs' | 'rows'>> {
+  const byState = await db.selectFrom('runs')
+    .select(['state', sql<number>`count(*)::int8`.as('n')])
+    .groupBy('state')
+    .execute();
+  const sums = await db.selectFrom('runs').select([
+    sql<number>`coalesce(sum(rows_read), 0)::int8`.as('read'),
+    sql<number>`coalesce(sum(rows_staged), 0)::int8`.as('staged'),
+    sql<number>`coalesce(sum(rows_rejected), 0)::int8`.as('rejected'),
+    sql<number>`coalesce(sum(rows_inserted), 0)::int8`.as('inserted'),
+    sql<number>`coalesce(sum(rows_updated), 0)::int8`.as('updated'),
+    sql<number>`coalesce(sum(rows_unchanged), 0)::int8`.as('unchanged'),
+    sql<number>`coalesce(sum(rows_removed), 0)::int8`.as('removed'),
+  ]).executeTakeFirstOrThrow();
+  return { runs: new Map(byState.map((r) => [r.state, Number(r.n)])), rows: sums };
+}
+
+async function readQueues(queues: Queues): Promise<NonNullable<Snapshot['queues']>> {
+  return Promise.all(queues.all().map(async (q) => ({
+    queue: q.name,
+    counts: await withTimeout(q.getJobCounts(...QUEUE_STATES), CHECK_TIMEOUT_MS, `Redis (job counts of ${q.name})`),
+  })));
+}
+
+async function takeSnapshot(deps: ServerDeps, log: FastifyBaseLogger): Promise<Snapshot> {
+  const snap: Snapshot = { up: { postgres: false, redis: false } };
+  await Promise.all([
+    (async () => {
+      try {
+        await checkPostgres(deps.db);
+        Object.assign(snap, await withTimeout(readStore(deps.db), CHECK_TIMEOUT_MS * 2, 'PostgreSQL (run gauges)'));
+        snap.up.postgres = true;
+      } catch (e) {
+        log.warn({ error: reason(e) }, 'metrics: run and row gauges left out, PostgreSQL did not answer');
+      }
+    })(),
+    (async () => {
+      try {
+        await checkRedis(deps.queues, deps.redis);
+        snap.queues = await readQueues(deps.queues);
+        snap.up.redis = true;
+      } catch (e) {
+        log.warn({ error: reason(e) }, 'metrics: queue gauges left out, Redis did not answer');
+      }
+    })(),
+  ]);
+  return snap;
+}
+
+/** Writes a snapshot into the gauges in one synchronous step, so a scrape never sees half of it. */
+function applySnapshot(metrics: Metrics, up: Gauge<'dependency'>, snap: Snapshot): void {
+  metrics.runsByState.reset();
+  metrics.rowsByOutcome.reset();
+  metrics.queueDepth.reset();
+  if (snap.runs) for (const state of RUN_STATES) metrics.runsByState.set({ state }, snap.runs.get(state) ?? 0);
+  if (snap.rows) for (const outcome of ROW_OUTCOMES) metrics.rowsByOutcome.set({ outcome }, Number(snap.rows[outcome]));
+  for (const q of snap.queues ?? []) {
+    for (const state of QUEUE_STATES) metrics.queueDepth.set({ queue: q.queue, state }, q.counts[state] ?? 0);
+  }
+  up.set({ dependency: 'postgres' }, snap.up.postgres ? 1 : 0);
+  up.set({ dependency: 'redis' }, snap.up.redis ? 1 : 0);
+}
+
+export async function metricsRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const up = dependencyGauge(deps.metrics);
+  // Scrapes that arrive together share one refresh instead of each querying the store.
+  let refreshing: Promise<void> | undefined;
+  const refresh = (log: FastifyBaseLogger): Promise<void> => {
+    refreshing ??= takeSnapshot(deps, log)
+      .then((snap) => applySnapshot(deps.metrics, up, snap))
+      .finally(() => { refreshing = undefined; });
+    return refreshing;
+  };
+
+  app.get('/metrics', {
+    schema: { response: { 200: { type: 'string' } } },
+  }, async (request, reply) => {
+    await refresh(request.log);
+    const body = await deps.metrics.registry.metrics();
+    return reply.type(deps.metrics.registry.contentType).send(body);
+  });
+}

@@ -1,0 +1,83 @@
+// Admin API of runs (/admin/api/runs): list with filters and a cursor, one run with its counts,
+// its rejects page by page, and the operator's actions on held or finished runs.
+import type { FastifyInstance } from 'fastify';
+import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun } from '../pipeline/runs.ts';
+import type { ServerDeps } from './deps.ts';
+import { errorBodySchema } from './error-handler.ts';
+import { flowNameSchema } from './flow-views.ts';
+import { RUN_STATES } from './metrics-routes.ts';
+import { pipelineDeps, rejectSchema, runSchema } from './run-views.ts';
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
+const errors = { '4xx': errorBodySchema };
+
+interface ListQuery { flow?: string; state?: string; limit: number; beforeId?: number }
+interface RejectsQuery { limit: number; offset: number }
+
+export async function runsRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  app.get<{ Querystring: ListQuery }>('/', {
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          flow: flowNameSchema,
+          state: { type: 'string', enum: [...RUN_STATES] },
+          limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+          beforeId: { type: 'integer', minimum: 1, description: 'cursor: only runs with a smaller id (pass the previous page\'s nextBeforeId)' },
+        },
+      },
+      response: {
+        200: { type: 'object', properties: { runs: { type: 'array', items: runSchema }, nextBeforeId: { type: ['integer', 'null'] } } },
+        ...errors,
+      },
+    },
+  }, async (request) => {
+    const q = request.query;
+    const runs = await listRuns(deps.db, { flow: q.flow, state: q.state, limit: q.limit, beforeId: q.beforeId });
+    return { runs, nextBeforeId: runs.length === q.limit ? runs[runs.length - 1]!.id : null };
+  });
+
+  app.get<{ Params: { id: number } }>('/:id', {
+    schema: { params: idParams, response: { 200: runSchema, ...errors } },
+  }, async (request) => getRun(deps.db, request.params.id));
+
+  app.get<{ Params: { id: number }; Querystring: RejectsQuery }>('/:id/rejects', {
+    schema: {
+      params: idParams,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          offset: { type: 'integer', minimum: 0, default: 0 },
+        },
+      },
+      response: {
+        200: { type: 'object', properties: { rejects: { type: 'array', items: rejectSchema }, nextOffset: { type: ['integer', 'null'] } } },
+        ...errors,
+      },
+    },
+  }, async (request) => {
+    const { id } = request.params;
+    const { limit, offset } = request.query;
+    await getRun(deps.db, id); // 404 for a run that does not exist, rather than an empty page
+    const rejects = await listRejects(deps.db, id, { limit, offset });
+    return { rejects, nextOffset: rejects.length === limit ? offset + limit : null };
+  });
+
+  const actions = [
+    ['approve', approveRun, 200],
+    ['reject', rejectRun, 200],
+    ['replay', replayRun, 202],
+  ] as const;
+  for (const [action, act, status] of actions) {
+    app.post<{ Params: { id: number } }>(`/:id/${action}`, {
+      schema: { params: idParams, response: { '2xx': runSchema, ...errors } },
+    }, async (request, reply) => {
+      const run = await act(pipelineDeps(deps), request.params.id);
+      request.log.info({ run: request.params.id, action, result: run.id }, `run ${action}`);
+      return reply.code(status).send(run);
+    });
+  }
+}

@@ -1,0 +1,58 @@
+// The HTTP server: fastify with the process logger, request ids, one error format, schema-validated
+// routes, health and metrics, and (in full mode) the admin API and the queue dashboard. Listening is the caller's job.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { ServerDeps } from './deps.ts';
+import { errorHandler, notFoundHandler } from './error-handler.ts';
+import { requestId, serializeRequest } from './request-logging.ts';
+import { healthRoutes } from './health-routes.ts';
+import { metricsRoutes } from './metrics-routes.ts';
+import { adminAuth } from './admin-auth.ts';
+import { flowsRoutes } from './flows-routes.ts';
+import { runsRoutes } from './runs-routes.ts';
+import { payloadUploadRoute } from './payload-upload-route.ts';
+import { queueDashboard } from './queue-dashboard.ts';
+
+export type { ServerDeps } from './deps.ts';
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const log = deps.log.child({ component: 'http' }, { serializers: { req: serializeRequest } });
+  const app = Fastify({
+    loggerInstance: log,
+    genReqId: requestId,
+    requestIdHeader: false,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: {
+      // Report every violation, and refuse unknown properties instead of silently dropping them.
+      customOptions: { allErrors: true, allowUnionTypes: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true },
+    },
+  }) as unknown as FastifyInstance;
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, never the raw URL: label values must stay few.
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpDuration.observe({ route, method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(async (scope) => {
+    await healthRoutes(scope, deps);
+    await metricsRoutes(scope, deps);
+  });
+
+  if ((deps.mode ?? 'full') === 'full') {
+    await app.register(async (admin) => {
+      admin.addHook('onRequest', adminAuth(deps.config.MAGISTRAL_ADMIN_TOKEN));
+      await admin.register(async (s) => flowsRoutes(s, deps), { prefix: '/flows' });
+      await admin.register(async (s) => payloadUploadRoute(s, deps), { prefix: '/flows' });
+      await admin.register(async (s) => runsRoutes(s, deps), { prefix: '/runs' });
+    }, { prefix: '/admin/api' });
+    await queueDashboard(app, deps);
+  }
+
+  return app;
+}
