@@ -22,8 +22,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
-      // Report every violation, and refuse unknown properties instead of silently dropping them.
-      customOptions: { allErrors: true, allowUnionTypes: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true },
+      // Report every violation, refuse unknown properties instead of silently dropping them, and coerce
+      // query strings to numbers but never a scalar body into an array.
+      customOptions: { allErrors: true, allowUnionTypes: true, removeAdditional: false, coerceTypes: true, useDefaults: true },
     },
   }) as unknown as FastifyInstance;
 
