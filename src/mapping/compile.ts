@@ -58,7 +58,11 @@ type Getter = (data: Record<string, string>) => string;
 function buildSource(s: Source | Field): Getter {
   if (s.from !== undefined) {
     const col = s.from;
-    return (d) => d[col] ?? '';
+    // typeof, not ??: a missing column named like an Object.prototype member must still read as empty.
+    return (d) => {
+      const v = d[col];
+      return typeof v === 'string' ? v : '';
+    };
   }
   if (s.const !== undefined) {
     const c = s.const;
@@ -98,6 +102,17 @@ function buildField(name: string, f: Field, ctx: TransformContext): FieldFn {
     }
     out[name] = v;
   };
+}
+
+/** Source columns a record must have for this mapping to produce anything: those of required fields. */
+export function requiredColumns(m: Mapping): string[] {
+  const out = new Set<string>();
+  const walk = (s: Source | Field): void => {
+    if (s.from !== undefined) out.add(s.from);
+    for (const c of s.concat ?? []) walk(c);
+  };
+  for (const f of Object.values(m.fields)) if (!f.optional && f.default === undefined) walk(f);
+  return [...out];
 }
 
 /** An optional field without a default may be absent from the output record. */

@@ -1,0 +1,178 @@
+// Dry run: parse payload files with a connector and map every record, counting canonical rows and
+// rejects, without touching the datastore — what an administrator runs before registering a flow.
+import { createReadStream, existsSync } from 'node:fs';
+import { formatPosition, isMagistralError, PayloadError } from '../errors/index.ts';
+import {
+  compileMapping,
+  listMappingFiles,
+  loadMapping,
+  locateMapping,
+  MAPPINGS_DIR,
+  requiredColumns,
+  type CompiledMapping,
+  type LookupSource,
+} from '../mapping/index.ts';
+import { ajv, toProblems, type Mapping } from '../schemas/index.ts';
+import { getConnector, type Connector, type SourceRecord } from './connector.ts';
+
+export interface DryRunOptions {
+  /** Connector kind, e.g. `file.csv`; it must be registered (entry points import connectors/index.ts). */
+  connector: string;
+  files: string[];
+  /** Mapping references or paths; when absent, chosen per file from mappings/<system>/ by its columns. */
+  mappings?: string[];
+  /** The connector's options (validated against its optionsSchema, defaults applied). */
+  options?: Record<string, unknown>;
+  /** This flow's system, for `lookup: {entity, system}` transforms. */
+  system?: string;
+  lookups?: LookupSource;
+  /** @defaultValue the repository's mappings/ */
+  mappingsDir?: string;
+  /** How many rejects to keep as examples. @defaultValue 20 */
+  sampleRejects?: number;
+}
+
+export interface DryRunReject {
+  at: string;
+  field: string;
+  rule: string;
+  reason: string;
+}
+
+export interface DryRunResult {
+  /** Canonical target → valid rows. */
+  counts: Record<string, number>;
+  rejects: number;
+  errors: Array<{ at: string; message: string }>;
+  /** The first rejects, with their position. */
+  samples: DryRunReject[];
+  /** File → mapping references applied to it. */
+  mappingsUsed: Record<string, string[]>;
+}
+
+interface Candidate {
+  display: string;
+  mapping: Mapping;
+  columns: string[];
+  compiled?: CompiledMapping;
+}
+
+/** The JSON object of `magistral dry-run --json`: targets with row counts, `rejects` and `errors`. */
+export function dryRunJson(r: DryRunResult): Record<string, unknown> {
+  return { ...r.counts, rejects: r.rejects, errors: r.errors };
+}
+
+function errorEntry(e: unknown, at: string): { at: string; message: string } {
+  if (e instanceof PayloadError) {
+    const where = formatPosition(e.position);
+    const detail = e.message.startsWith(`${where}: `) ? e.message.slice(where.length + 2) : e.message;
+    return { at: where, message: `${e.code}: ${detail}` };
+  }
+  if (isMagistralError(e)) return { at, message: `${e.code}: ${e.message}` };
+  return { at, message: (e as Error)?.message ?? String(e) };
+}
+
+function checkOptions(c: Connector, options: Record<string, unknown>): { options: Record<string, unknown>; problems: string[] } {
+  const schema = c.optionsSchema as { $id?: string };
+  const validate = (schema.$id && ajv.getSchema(schema.$id)) || ajv.compile(schema);
+  const copy = { ...options };
+  if (validate(copy)) return { options: copy, problems: [] };
+  return { options: copy, problems: toProblems(validate.errors).map((p) => `${p.path}: ${p.message}`) };
+}
+
+/** Parses and maps the files; never writes anything. Problems with the payload land in `errors`. */
+export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
+  const result: DryRunResult = { counts: {}, rejects: 0, errors: [], samples: [], mappingsUsed: {} };
+  const sampleMax = opts.sampleRejects ?? 20;
+  const dir = opts.mappingsDir ?? MAPPINGS_DIR;
+  const connector = getConnector(opts.connector);
+  if (!connector) {
+    result.errors.push({ at: 'connector', message: `MAG_ERR_CONNECTOR_UNKNOWN: no connector of kind "${opts.connector}"` });
+    return result;
+  }
+  const checked = checkOptions(connector, opts.options ?? {});
+  if (checked.problems.length) {
+    for (const p of checked.problems) result.errors.push({ at: 'options', message: `MAG_ERR_FLOW_INVALID: ${p}` });
+    return result;
+  }
+
+  // Mappings named on the command line are used as given; otherwise every mapping of the connector's
+  // system folder (file.csv → mappings/file/) is a candidate, chosen per file by its columns.
+  const explicit = opts.mappings !== undefined && opts.mappings.length > 0;
+  const folder = opts.connector.split('.')[0]!;
+  const refs = explicit ? opts.mappings!.map((a) => locateMapping(a, dir)) : (await listMappingFiles(dir, folder)).map((ref) => ({ ref, dir, display: ref }));
+  if (!refs.length) {
+    result.errors.push({ at: `mappings/${folder}`, message: `no mapping files for connector ${opts.connector}; pass --mapping` });
+    return result;
+  }
+  const candidates: Candidate[] = [];
+  for (const loc of refs) {
+    try {
+      const mapping = await loadMapping(loc.ref, loc.dir);
+      candidates.push({ display: loc.display, mapping, columns: requiredColumns(mapping) });
+      result.counts[mapping.target] ??= 0;
+    } catch (e) {
+      result.errors.push(errorEntry(e, loc.display));
+    }
+  }
+  if (result.errors.length) return result;
+
+  const choose = (columns: Set<string>): Candidate[] | string => {
+    if (explicit && candidates.length === 1) return candidates;
+    const fit = candidates.filter((c) => c.columns.every((col) => columns.has(col)));
+    const shown = [...columns].join(', ');
+    if (!fit.length) return `no mapping fits the columns (${shown}); candidates: ${candidates.map((c) => `${c.display} needs ${c.columns.join(', ')}`).join('; ')}`;
+    if (fit.length > 1 && !explicit) return `several mappings fit the columns (${shown}): ${fit.map((c) => c.display).join(', ')}; choose one with --mapping`;
+    return fit;
+  };
+
+  for (const file of opts.files) {
+    if (!existsSync(file)) {
+      result.errors.push({ at: file, message: 'file not found' });
+      continue;
+    }
+    const input = createReadStream(file, { highWaterMark: 256 * 1024 });
+    let chosen: Candidate[] | undefined;
+    try {
+      for await (const batch of connector.parse(input, { fileName: file, options: checked.options })) {
+        if (!chosen) {
+          const picked = choose(new Set(Object.keys(batch[0]?.data ?? {})));
+          if (typeof picked === 'string') {
+            result.errors.push({ at: file, message: picked });
+            break;
+          }
+          chosen = picked;
+          for (const c of chosen) c.compiled ??= await compileMapping(c.mapping, { system: opts.system, lookups: opts.lookups });
+          result.mappingsUsed[file] = chosen.map((c) => c.display);
+        }
+        mapBatch(batch, file, chosen, result, sampleMax);
+      }
+    } catch (e) {
+      result.errors.push(errorEntry(e, file));
+    } finally {
+      input.destroy();
+    }
+  }
+  return result;
+}
+
+function mapBatch(batch: SourceRecord[], file: string, chosen: Candidate[], r: DryRunResult, sampleMax: number): void {
+  for (const c of chosen) {
+    const fn = c.compiled!;
+    const target = c.mapping.target;
+    let ok = 0;
+    for (const rec of batch) {
+      const m = fn(rec.data);
+      if (m.ok) {
+        ok++;
+        continue;
+      }
+      r.rejects++;
+      if (r.samples.length < sampleMax) {
+        const at = rec.line !== undefined ? `${file}:${rec.line}` : rec.path ? `${file} ${rec.path}` : file;
+        r.samples.push({ at, field: m.field, rule: m.rule, reason: m.reason });
+      }
+    }
+    r.counts[target] = (r.counts[target] ?? 0) + ok;
+  }
+}
