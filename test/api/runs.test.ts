@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiFixture, type ApiFixture } from './api-fixture.ts';
-import { TEST_CONNECTOR } from './test-connector.ts';
+import '../../connectors/index.ts'; // registers file.csv, the connector these flows name
+
+const TEST_CONNECTOR = 'file.csv';
 
 let fx: ApiFixture;
 const flowYaml = `apiVersion: magistral/v1
