@@ -110,7 +110,8 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
     try {
       const mapping = await loadMapping(loc.ref, loc.dir);
       candidates.push({ display: loc.display, mapping, columns: requiredColumns(mapping) });
-      result.counts[mapping.target] ??= 0;
+      // Named mappings report their entity even at zero rows; automatic ones only once chosen.
+      if (explicit) result.counts[mapping.target] ??= 0;
     } catch (e) {
       result.errors.push(errorEntry(e, loc.display));
     }
@@ -144,6 +145,7 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
           chosen = picked;
           for (const c of chosen) c.compiled ??= await compileMapping(c.mapping, { system: opts.system, lookups: opts.lookups });
           result.mappingsUsed[file] = chosen.map((c) => c.display);
+          for (const c of chosen) result.counts[c.mapping.target] ??= 0;
         }
         mapBatch(batch, file, chosen, result, sampleMax);
       }

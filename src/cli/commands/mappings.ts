@@ -49,7 +49,9 @@ async function checkCommand(refs: string[], o: { json?: boolean }): Promise<void
     } catch (e) {
       problems = e instanceof MagistralError && e.problems.length ? e.problems : [{ path: loc.display, message: (e as Error).message }];
     }
-    report.push({ file: loc.display, problems });
+    // Problems of the mapping schema carry the reference as a prefix; the file is printed already.
+    const own = problems.map((p) => (p.path.startsWith(loc.ref) ? { ...p, path: p.path.slice(loc.ref.length) || '/' } : p));
+    report.push({ file: loc.display, problems: own });
   }
   if (o.json) {
     console.log(JSON.stringify(report));
