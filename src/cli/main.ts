@@ -3,18 +3,23 @@
 import { Command } from 'commander';
 import { isMagistralError } from '../errors/index.ts';
 import { commands } from './commands/index.ts';
+import type { CliHost } from './host.ts';
 
-const program = new Command();
-program.name('magistral').description('Magistral — integration bus for B2B commerce').showHelpAfterError();
-for (const register of commands) register(program);
+export type { CliHost } from './host.ts';
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (isMagistralError(e)) {
-    console.error(`${e.code}: ${e.message}`);
-  } else {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+/** Runs the CLI. The host (bin/magistral.js) supplies what lives outside src/: the workers. */
+export async function runCli(argv: string[], host: CliHost): Promise<void> {
+  const program = new Command();
+  program.name('magistral').description('Magistral — integration bus for B2B commerce').showHelpAfterError();
+  for (const register of commands) register(program, host);
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (isMagistralError(e)) {
+      console.error(`${e.code}: ${e.message}`);
+    } else {
+      console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    }
+    process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
   }
-  process.exitCode = process.exitCode && process.exitCode !== 0 ? process.exitCode : 1;
 }

@@ -19,6 +19,11 @@ export interface CompileOptions {
   /** This flow's source system (e.g. `onec`), the target of `lookup: {entity, system}` translations. */
   system?: string;
   lookups?: LookupSource;
+  /**
+   * Compile only these fields (e.g. the key fields of the target, to find which live row a rejected
+   * row speaks of). Record-level requirements are then not checked; each field's own rules are.
+   */
+  only?: string[];
 }
 
 interface CanonicalShape {
@@ -197,8 +202,10 @@ function schemaReject(errors: ErrorObject[] | null | undefined, root = ''): MapR
  * Compiles a mapping into a function from a source record to a canonical record or a reject.
  * Entity lookups are loaded here, once. The function never throws: a failing transform is a reject.
  */
-export async function compileMapping(m: Mapping, opts: CompileOptions = {}): Promise<CompiledMapping> {
-  const problems = checkMappingTarget(m);
+export async function compileMapping(full: Mapping, opts: CompileOptions = {}): Promise<CompiledMapping> {
+  const only = opts.only;
+  const m: Mapping = only ? { ...full, fields: Object.fromEntries(Object.entries(full.fields).filter(([k]) => only.includes(k))) } : full;
+  const problems = only ? [] : checkMappingTarget(m);
   if (problems.length) {
     throw new MagistralError('MAG_ERR_MAPPING_INVALID', `mapping ${m.name}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
   }

@@ -14,7 +14,7 @@ import type { PipelineDeps } from './deps.ts';
 import { openPayload } from './inbox.ts';
 import { mappingRefs } from './flows.ts';
 import { stagingTable } from './runs.ts';
-import { stagingColumnList, stagingColumnsSql, targetSpec } from './targets.ts';
+import { keyFields, stagingColumnList, stagingColumnsSql, targetSpec } from './targets.ts';
 import { runLogger } from '../telemetry/logger.ts';
 
 export type ExtractOutcome = 'staged' | 'skipped' | 'paused' | 'failed' | 'busy';
@@ -112,15 +112,20 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
       .where('id', '=', runId).execute();
 
     // Compile once per run: a plain function per mapping.
-    const mappings: CompiledMapping[] = [];
-    const byName = new Map<string, CompiledMapping>();
+    // In a snapshot, each mapping also gets a key-only twin: it reads the key of a rejected row so
+    // that the live row it speaks of is kept rather than removed.
+    const snapshot = flow.mode === 'snapshot';
+    const keys = keyFields(spec);
+    const mappings: Array<{ fn: CompiledMapping; keyFn?: CompiledMapping }> = [];
+    const byName = new Map<string, { fn: CompiledMapping; keyFn?: CompiledMapping }>();
     for (const ref of mappingRefs(flow)) {
       const m = await loadMapping(ref);
-      const fn = await compileMapping(m, { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) });
-      mappings.push(fn);
-      byName.set(m.name, fn);
+      const opts = { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) };
+      const entry = { fn: await compileMapping(m, opts), keyFn: snapshot ? await compileMapping(m, { ...opts, only: keys }) : undefined };
+      mappings.push(entry);
+      byName.set(m.name, entry);
     }
-    const pick = (kind: string | undefined): CompiledMapping | undefined =>
+    const pick = (kind: string | undefined) =>
       mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
 
     // A retry starts from scratch: nothing of an earlier attempt survives.
@@ -147,20 +152,26 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
             let out = '';
             for (const rec of batch) {
               read++;
-              const fn = pick(rec.kind);
-              if (!fn) {
+              const entry = pick(rec.kind);
+              if (!entry) {
                 rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: '', rule: 'mapping', reason: `no mapping for document kind '${rec.kind}'`, record: JSON.stringify(rec.data) });
                 continue;
               }
-              const r = fn(rec.data);
+              const r = entry.fn(rec.data);
               if (!r.ok) {
                 rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: r.field, rule: r.rule, reason: r.reason, record: JSON.stringify(rec.data) });
+                const k = entry.keyFn?.(rec.data);
+                if (k?.ok) {
+                  let line = '';
+                  for (let i = 0; i < fields.length; i++) line += copyText(k.value[fields[i]!]) + '\t';
+                  out += `${line}${rec.line ?? '\\N'}\t${fi}\tt\n`;
+                }
                 continue;
               }
               const v = r.value;
               let line = '';
               for (let i = 0; i < fields.length; i++) line += copyText(v[fields[i]!]) + '\t';
-              out += `${line}${rec.line ?? '\\N'}\t${fi}\n`;
+              out += `${line}${rec.line ?? '\\N'}\t${fi}\tf\n`;
               staged++;
             }
             if (out) await writeWithBackpressure(copy, out);
@@ -175,11 +186,16 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
       // The connection is mid-COPY: discard it now (the server aborts the COPY and frees the
       // staging table) before anything else touches the run.
       released = true;
+      client.on('error', () => {});
+      copy.on('error', () => {});
       client.release(true);
       await rejects.done().catch(() => {});
       throw e;
     }
     await rejects.done();
+    // Fresh tables have no statistics: without them the merge's joins get nested-loop plans that
+    // take minutes instead of seconds on a few hundred thousand rows.
+    await client.query(`ANALYZE ${table}`);
     const extractMs = Date.now() - started;
     await deps.db.updateTable('runs').set({
       state: 'staged', rows_read: read, rows_staged: staged, rows_rejected: rejects.count, staged_at: new Date(), extract_ms: extractMs,

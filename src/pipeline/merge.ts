@@ -67,7 +67,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
   try {
     // Staging is UNLOGGED: after a server crash it comes back empty. Then extract again.
     const exists = await q(client, `SELECT to_regclass($1) IS NOT NULL AS ok`, [table]);
-    const count = exists.rows[0].ok ? (await q(client, `SELECT count(*)::bigint AS n FROM ${table}`)).rows[0].n : -1;
+    const count = exists.rows[0].ok ? (await q(client, `SELECT count(*)::bigint AS n FROM ${table} WHERE NOT _reject`)).rows[0].n : -1;
     if (count !== run.rows_staged) {
       log.warn({ expected: run.rows_staged, found: count }, 'staging lost; extracting again');
       await deps.db.updateTable('runs').set({ state: 'received' }).where('id', '=', runId).execute();
@@ -153,7 +153,7 @@ async function rejectDuplicates(ctx: MergeContext, spec: TargetSpec): Promise<nu
   const r = await q(ctx.client, `
     WITH ranked AS (
       SELECT ctid AS id, row_number() OVER w AS rn, first_value(_line) OVER w AS kept_line, first_value(_file) OVER w AS kept_file
-      FROM ${ctx.table} WINDOW w AS (PARTITION BY ${keyCols.join(', ')} ORDER BY _file DESC, _line DESC)
+      FROM ${ctx.table} WHERE NOT _reject WINDOW w AS (PARTITION BY ${keyCols.join(', ')} ORDER BY _file DESC, _line DESC)
     ), dropped AS (
       DELETE FROM ${ctx.table} s USING ranked r WHERE s.ctid = r.id AND r.rn > 1
       RETURNING s._line, s._file, r.kept_line, r.kept_file, ${keyCols.map((c) => `s.${c}`).join(` || ' / ' || `)} AS key
@@ -176,18 +176,22 @@ async function resolveRef(ctx: MergeContext, ref: RefSpec): Promise<{ created: n
     await q(ctx.client, LOCK_SQL, [`magistral:create:${ref.entity}:${ctx.system}`]);
     const r = await q(ctx.client, `
       WITH missing AS (
-        SELECT d.code FROM (SELECT DISTINCT ${col} AS code FROM ${ctx.table} WHERE ${col} IS NOT NULL) d
+        SELECT d.code FROM (SELECT DISTINCT ${col} AS code FROM ${ctx.table} WHERE ${col} IS NOT NULL AND NOT _reject) d
         WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = d.code)
       ), created AS (
         INSERT INTO ${ref.table} (code, name, placeholder) SELECT code, code, true FROM missing RETURNING id, code
       )
       INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $1, $2, code, id FROM created`, [ref.entity, ctx.system]);
-    if (r.rowCount) ctx.log.info({ entity: ref.entity, created: r.rowCount }, 'placeholders created for unknown codes');
+    if (r.rowCount) {
+      ctx.log.info({ entity: ref.entity, created: r.rowCount }, 'placeholders created for unknown codes');
+      // Many new ids at once (a first load): refresh statistics so the joins below plan well.
+      if (r.rowCount > 500) await q(ctx.client, 'ANALYZE external_ids');
+    }
     return { created: r.rowCount ?? 0, rejected: 0 };
   }
   const r = await q(ctx.client, `
     WITH bad AS (
-      DELETE FROM ${ctx.table} s WHERE ${col} IS NOT NULL AND NOT EXISTS (
+      DELETE FROM ${ctx.table} s WHERE ${col} IS NOT NULL AND NOT s._reject AND NOT EXISTS (
         SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s.${col})
       RETURNING s._line, s._file, s.${col} AS code
     )
@@ -211,23 +215,27 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
     created[ref.entity] = (created[ref.entity] ?? 0) + r.created;
     rejected += r.rejected;
   }
-  const total = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${table}`)).rows[0].n);
+  const total = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${table} WHERE NOT _reject`)).rows[0].n);
   // Internal ids of the partition keys (price types / warehouses) the payload touches.
   const partIds: number[] = (await q(client, `
-    SELECT DISTINCT e.internal_id::int AS id FROM (SELECT DISTINCT "${part.field}" AS code FROM ${table}) d
+    SELECT DISTINCT e.internal_id::int AS id FROM (SELECT DISTINCT "${part.field}" AS code FROM ${table} WHERE NOT _reject) d
     JOIN external_ids e ON e.entity = $1 AND e.system = $2 AND e.external_id = d.code`, [part.entity, ctx.system])).rows.map((r) => r.id as number);
 
-  const src = `
+  const srcAll = `
     SELECT pk.internal_id::int AS ${part.column}, ik.internal_id AS ${item.column},
            ${spec.values.map((v) => `${v.expr} AS ${v.column}`).join(', ')}
     FROM ${table} s ${joinRef(part, 'pk', '$1')} ${joinRef(item, 'ik', '$1')}`;
+  // Rows to write; rejected rows (srcAll only) just keep their live row from a snapshot's removal.
+  const src = `${srcAll} WHERE NOT s._reject`;
   const keyCols = `${part.column}, ${item.column}`;
   const valueCols = spec.values.map((v) => v.column);
   const h = spec.historyValue;
   const snapshot = ctx.flow.mode === 'snapshot';
   const scopeKeys = ctx.flow.scope === 'keys';
   // Scope of a snapshot (and of the guard): rows this flow wrote, or rows of the touched partitions.
-  const scopeWhere = scopeKeys ? `t.${part.column} = ANY($3::int[])` : `t.flow_id = $2`;
+  // Always parameter $2 of the statements that use it.
+  const scopeWhere = scopeKeys ? `t.${part.column} = ANY($2::int[])` : `t.flow_id = $2`;
+  const scopeParam = scopeKeys ? partIds : ctx.flowId;
 
   let removed = 0;
   let inScopeBefore: number | null = null;
@@ -235,12 +243,12 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
     const del = await q(client, `
       WITH del AS (
         DELETE FROM ${spec.table} t WHERE ${scopeWhere}
-          AND NOT EXISTS (SELECT 1 FROM (${src}) x WHERE x.${part.column} = t.${part.column} AND x.${item.column} = t.${item.column})
+          AND NOT EXISTS (SELECT 1 FROM (${srcAll}) x WHERE x.${part.column} = t.${part.column} AND x.${item.column} = t.${item.column})
         RETURNING t.${part.column}, t.${item.column}, t.${h.column}
       )${ctx.flow.history !== false ? `, hist AS (
-        INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}) SELECT $4, ${keyCols}, 'D', ${h.column} FROM del
+        INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}) SELECT $3::bigint, ${keyCols}, 'D', ${h.column} FROM del
       )` : ''}
-      SELECT count(*)::bigint AS n FROM del`, [ctx.system, ctx.flowId, partIds, ctx.runId]);
+      SELECT count(*)::bigint AS n FROM del`, [ctx.system, scopeParam, ctx.runId]);
     removed = Number(del.rows[0].n);
   }
 
@@ -285,7 +293,7 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   if (snapshot) inScopeBefore = updated + unchanged + removed;
   else if (ctx.flow.guard?.maxChangeRatio !== undefined && inserted + updated > 0) {
     // A delta's scope is everything the flow holds: count it (after the writes, corrected back).
-    const n = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere}`, [ctx.system, ctx.flowId, partIds])).rows[0].n);
+    const n = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam])).rows[0].n);
     inScopeBefore = n - inserted;
   }
   return { inserted, updated, unchanged, removed, rejected, inScope: inScopeBefore, created };
@@ -295,6 +303,8 @@ async function mergeDimension(ctx: MergeContext, spec: DimensionSpec): Promise<M
   const { client, table } = ctx;
   const created: Record<string, number> = {};
   let rejected = 0;
+  // Dimensions remove nothing, so rejected rows have no use here.
+  await q(client, `DELETE FROM ${table} WHERE _reject`);
   // A code twice in one payload: the last row wins (an UPDATE … FROM would pick one at random).
   rejected += await rejectDuplicates(ctx, spec);
   // References to other entities first (a group's parent may be in the same payload: created as a

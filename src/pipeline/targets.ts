@@ -139,11 +139,20 @@ export function targetSpec(name: string): TargetSpec {
   return t;
 }
 
-/** Staging columns: canonical fields as text (quoted: they are camelCase), then the row's position. */
+/** Fields that identify a row of the target: a rejected row with readable keys still names its live row. */
+export function keyFields(spec: TargetSpec): string[] {
+  return spec.kind === 'fact' ? spec.keys.map((k) => k.field) : ['code'];
+}
+
+/**
+ * Staging columns: canonical fields as text (quoted: they are camelCase), then the row's position
+ * and `_reject`: a row that failed validation but whose key could be read. A snapshot does not
+ * remove the live row such a row speaks of — a bad value must not delete a good price.
+ */
 export function stagingColumnsSql(spec: TargetSpec): string {
-  return [...spec.fields.map((f) => `"${f}" text`), '_line integer', '_file smallint'].join(', ');
+  return [...spec.fields.map((f) => `"${f}" text`), '_line integer', '_file smallint', '_reject boolean NOT NULL'].join(', ');
 }
 
 export function stagingColumnList(spec: TargetSpec): string {
-  return [...spec.fields.map((f) => `"${f}"`), '_line', '_file'].join(', ');
+  return [...spec.fields.map((f) => `"${f}"`), '_line', '_file', '_reject'].join(', ');
 }

@@ -1,7 +1,12 @@
 // The list of CLI commands; each module adds its subcommands to the program.
 import type { Command } from 'commander';
+import type { CliHost } from '../host.ts';
 import { register as migrate } from './migrate.ts';
+import { register as flows } from './flows.ts';
+import { register as runs } from './runs.ts';
+import { register as start } from './start.ts';
+import { register as demo } from './demo.ts';
 import { register as mappings } from './mappings.ts';
 import { register as dryRun } from './dry-run.ts';
 
-export const commands: Array<(program: Command) => void> = [migrate, mappings, dryRun];
+export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun];

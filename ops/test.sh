@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's second command (`npm test`): set up, then typecheck, lint and run the whole suite
+# against the real PostgreSQL and Redis. Extra arguments go to vitest (e.g. a file filter).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash ops/setup.sh
+if [ "$#" -eq 0 ]; then
+  echo "magistral: typecheck"
+  npx tsc --noEmit -p .
+  echo "magistral: lint"
+  npx eslint .
+  npx tsx ops/gen-types.ts --check
+fi
+echo "magistral: tests"
+npx vitest run "$@"

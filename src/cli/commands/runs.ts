@@ -1,0 +1,144 @@
+// `magistral runs list|show|approve|reject|replay` and `magistral ingest`: runs from the shell.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { CliHost } from '../host.ts';
+import { createCliContext } from '../context.ts';
+import { createRuntime, type Runtime } from '../../pipeline/runtime.ts';
+import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, waitForRun, type RunView } from '../../pipeline/runs.ts';
+import { receivePayload } from '../../pipeline/inbox.ts';
+import { MagistralError } from '../../errors/index.ts';
+
+export function formatSummary(r: RunView): string {
+  const secs = r.durationMs !== null ? (r.durationMs / 1000).toFixed(2) : '-';
+  const lines = [
+    `run ${r.id} of flow ${r.flow}: ${r.state}${r.heldReason ? ` — ${r.heldReason}` : ''}${r.error ? ` — ${r.error.code}: ${r.error.message}` : ''}`,
+    `  files     ${r.files.join(', ')}`,
+    `  read      ${r.rows.read}`,
+    `  staged    ${r.rows.staged}`,
+    `  inserted  ${r.rows.inserted}`,
+    `  updated   ${r.rows.updated}`,
+    `  unchanged ${r.rows.unchanged}`,
+    `  removed   ${r.rows.removed}`,
+    `  rejected  ${r.rows.rejected}`,
+    `  duration  ${secs} s${r.extractMs !== null ? ` (extract ${(r.extractMs / 1000).toFixed(2)} s, merge ${r.mergeMs !== null ? (r.mergeMs / 1000).toFixed(2) : '-'} s)` : ''}`,
+  ];
+  return lines.join('\n');
+}
+
+async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const ctx = createCliContext();
+  const rt = createRuntime(ctx.config, ctx.log, { applicationName: 'magistral-cli', poolSize: 4 });
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+    await ctx.close();
+  }
+}
+
+/** Exit code of a finished run: 0 done, 2 held (needs a person), 1 otherwise. */
+function exitCodeOf(r: RunView): number {
+  return r.state === 'done' ? 0 : r.state === 'held' ? 2 : 1;
+}
+
+export function register(program: Command, host: CliHost): void {
+  program.command('ingest').description('push files through a registered flow, wait for the run and print its summary')
+    .requiredOption('--flow <name>', 'flow name')
+    .argument('<files...>', 'payload file(s), one run')
+    .option('--no-wait', 'return as soon as the payload is stored')
+    .option('--no-embedded-workers', 'never start workers in this process (wait for running ones)')
+    .option('--json', 'print the run as JSON')
+    .option('--timeout <seconds>', 'give up waiting after this long', (v) => Number(v))
+    .action(async (files: string[], opts: { flow: string; wait: boolean; embeddedWorkers: boolean; json?: boolean; timeout?: number }) => {
+      await withRuntime(async (rt) => {
+        for (const f of files) {
+          const s = await stat(f).catch(() => null);
+          if (!s?.isFile()) throw new MagistralError('MAG_ERR_BAD_REQUEST', `${f}: no such file`);
+        }
+        const { runId } = await receivePayload(rt, { flow: opts.flow, files: files.map((f) => ({ fileName: path.basename(f), body: createReadStream(f) })) });
+        if (!opts.wait) {
+          console.log(opts.json ? JSON.stringify({ runId }) : `run ${runId} received`);
+          return;
+        }
+        // With no worker connected to the queues, this process does the work itself.
+        let stop: (() => Promise<void>) | undefined;
+        const connected = await rt.queues.extract.getWorkers().catch(() => []);
+        if (opts.embeddedWorkers && connected.length === 0) {
+          const w = await host.startWorkers(rt, { name: `magistral-ingest-${process.pid}` });
+          stop = () => w.close();
+        }
+        try {
+          const run = await waitForRun(rt.db, runId, { timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined });
+          if (opts.json) console.log(JSON.stringify(run));
+          else {
+            console.log(formatSummary(run));
+            if (run.rows.rejected) {
+              for (const r of await listRejects(rt.db, runId, { limit: 10 })) {
+                console.log(`  reject ${r.file ?? ''}${r.line !== null ? `:${r.line}` : ''}${r.path ? ` ${r.path}` : ''} ${r.field ?? ''}: ${r.reason}`);
+              }
+              if (run.rows.rejected > 10) console.log(`  … ${run.rows.rejected - 10} more: magistral runs show ${runId} --rejects`);
+            }
+          }
+          process.exitCode = exitCodeOf(run);
+        } finally {
+          await stop?.();
+        }
+      });
+    });
+
+  const runs = program.command('runs').description('runs of flows: list, inspect, approve or reject held runs, replay');
+
+  runs.command('list').description('latest runs').option('--flow <name>').option('--state <state>').option('--limit <n>', 'how many', (v) => Number(v), 20).option('--json')
+    .action(async (opts: { flow?: string; state?: string; limit: number; json?: boolean }) => {
+      const ctx = createCliContext();
+      try {
+        const rows = await listRuns(ctx.db().db, opts);
+        if (opts.json) return console.log(JSON.stringify(rows));
+        if (!rows.length) console.log('no runs');
+        for (const r of rows) {
+          console.log(`${String(r.id).padStart(6)} ${r.flow.padEnd(24)} ${r.state.padEnd(10)} read ${r.rows.read} ins ${r.rows.inserted} upd ${r.rows.updated} rem ${r.rows.removed} rej ${r.rows.rejected} ${r.receivedAt.toISOString()}`);
+        }
+      } finally {
+        await ctx.close();
+      }
+    });
+
+  runs.command('show').argument('<id>').option('--rejects', 'list rejected rows').option('--json').action(async (id: string, opts: { rejects?: boolean; json?: boolean }) => {
+    const ctx = createCliContext();
+    try {
+      const run = await getRun(ctx.db().db, Number(id));
+      const rej = opts.rejects ? await listRejects(ctx.db().db, run.id, { limit: 1000 }) : [];
+      if (opts.json) return console.log(JSON.stringify(opts.rejects ? { ...run, rejects: rej } : run));
+      console.log(formatSummary(run));
+      for (const r of rej) console.log(`  reject ${r.file ?? ''}${r.line !== null ? `:${r.line}` : ''}${r.path ? ` ${r.path}` : ''} ${r.field ?? ''} [${r.rule}]: ${r.reason}`);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  const act = (name: string, desc: string, fn: typeof approveRun) =>
+    runs.command(name).argument('<id>').description(desc).option('--no-wait', 'do not wait for the run to finish').action(async (id: string, opts: { wait: boolean }) => {
+      await withRuntime(async (rt) => {
+        let run = await fn(rt, Number(id));
+        if (opts.wait && name !== 'reject') {
+          let stop: (() => Promise<void>) | undefined;
+          const connected = await rt.queues.merge.getWorkers().catch(() => []);
+          if (connected.length === 0) {
+            stop = (await host.startWorkers(rt)).close;
+          }
+          try {
+            run = await waitForRun(rt.db, run.id);
+          } finally {
+            await stop?.();
+          }
+        }
+        console.log(formatSummary(run));
+        process.exitCode = exitCodeOf(run);
+      });
+    });
+  act('approve', 'approve a held run: it merges despite the guard', approveRun);
+  act('reject', 'reject a held run: nothing of it reaches the store', rejectRun);
+  act('replay', 'run a finished run again from its stored payload (e.g. after a mapping fix)', replayRun);
+}
