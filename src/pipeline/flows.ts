@@ -43,24 +43,30 @@ function withDefaults(flow: Flow): Flow {
 export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; problems: Problem[] }> {
   const validate = validatorFor(FLOW_SCHEMA_ID);
   const copy = structuredClone(doc);
-  if (!validate(copy)) return { problems: toProblems(validate.errors, at) };
-  const flow = withDefaults(copy as Flow);
   const problems: Problem[] = [];
-  const connector = getConnector(flow.source.connector);
-  if (!connector) {
-    problems.push({ path: `${at}/source/connector`, rule: 'connector', message: `unknown connector '${flow.source.connector}' (known: ${connectorKinds().join(', ') || 'none'})` });
-  } else {
-    const vo = ajv.compile(connector.optionsSchema);
-    const opts = flow.source.options as Record<string, unknown>;
-    if (!vo(opts)) problems.push(...toProblems(vo.errors, `${at}/source/options`));
+  // Schema problems first, then — wherever the parts are readable — what they refer to, so one
+  // attempt shows the administrator everything that is wrong.
+  if (!validate(copy)) problems.push(...toProblems(validate.errors, at));
+  const flow = (problems.length ? copy : withDefaults(copy as Flow)) as Partial<Flow> & Record<string, unknown>;
+  const source = (flow && typeof flow === 'object' ? flow.source : undefined) as Partial<Flow['source']> | undefined;
+  if (source && typeof source.connector === 'string') {
+    const connector = getConnector(source.connector);
+    if (!connector) {
+      problems.push({ path: `${at}/source/connector`, rule: 'connector', message: `unknown connector '${source.connector}' (known: ${connectorKinds().join(', ') || 'none'})` });
+    } else if (source.options === undefined || (typeof source.options === 'object' && source.options !== null)) {
+      const vo = ajv.compile(connector.optionsSchema);
+      const opts = (source.options ?? {}) as Record<string, unknown>;
+      if (!vo(opts)) problems.push(...toProblems(vo.errors, `${at}/source/options`));
+    }
   }
-  const refs = mappingRefs(flow);
+  const mapping = flow?.mapping as unknown;
+  const refs = typeof mapping === 'string' ? [mapping] : Array.isArray(mapping) ? mapping.filter((x): x is string => typeof x === 'string') : [];
   for (let i = 0; i < refs.length; i++) {
     const ref = refs[i]!;
-    const p = Array.isArray(flow.mapping) ? `${at}/mapping/${i}` : `${at}/mapping`;
+    const p = Array.isArray(mapping) ? `${at}/mapping/${i}` : `${at}/mapping`;
     try {
       const m = await loadMapping(ref);
-      if (m.target !== flow.target) {
+      if (typeof flow.target === 'string' && m.target !== flow.target) {
         problems.push({ path: p, rule: 'target', message: `mapping ${ref} writes '${m.target}' but the flow's target is '${flow.target}'` });
       }
     } catch (e) {
@@ -70,7 +76,7 @@ export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; p
       } else throw e;
     }
   }
-  return problems.length ? { problems } : { flow, problems };
+  return problems.length ? { problems } : { flow: flow as Flow, problems };
 }
 
 /** Parses a YAML file holding one or more flow documents (`---` separated) and checks each. */

@@ -40,6 +40,15 @@ export const CANONICAL_SCHEMA: Record<string, string> = {
 };
 
 /**
+ * Canonical definitions describe their values as noun phrases without a full stop ("non-negative
+ * decimal number …"), made to follow "is not a". Other descriptions are sentences: shown as a hint.
+ */
+function nounPhrase(schema: unknown): string | undefined {
+  const d = (schema as { description?: string } | undefined)?.description?.trim();
+  return d && !d.endsWith('.') ? d : undefined;
+}
+
+/**
  * Turns ajv errors into problems a person can act on: the path in the document, the rule, and a
  * message that names the value and, where the schema describes it, what was expected.
  * `oneOf` noise (the branch errors that follow from it) is folded into the one error that matters.
@@ -59,19 +68,25 @@ export function toProblems(errors: ErrorObject[] | null | undefined, root = ''):
         break;
       case 'enum': {
         const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
-        const shown = allowed.length > 12 ? `${allowed.slice(0, 12).join(', ')}, …` : allowed.join(', ');
-        const desc = (e.parentSchema as { description?: string } | undefined)?.description;
-        message = `${JSON.stringify(e.data)} is not ${desc ? `a valid ${desc}` : `one of: ${shown}`}`;
+        const desc = nounPhrase(e.parentSchema);
+        message = allowed.length <= 12 || !desc
+          ? `${JSON.stringify(e.data)} is not one of: ${allowed.slice(0, 12).join(', ')}${allowed.length > 12 ? ', …' : ''}`
+          : `${JSON.stringify(e.data)} is not a valid ${desc}`;
         break;
       }
       case 'pattern':
       case 'minLength':
-      case 'maxLength':
-      case 'type': {
+      case 'maxLength': {
         const desc = (e.parentSchema as { description?: string } | undefined)?.description;
-        message = desc && e.keyword !== 'type' ? `${JSON.stringify(e.data)} is not a ${desc}` : `${JSON.stringify(e.data)} ${e.message}`;
+        const noun = nounPhrase(e.parentSchema);
+        message = noun ? `${JSON.stringify(e.data)} is not a ${noun}`
+          : desc ? `${JSON.stringify(e.data)} ${e.message} (${desc.replace(/\.$/, '')})`
+          : `${JSON.stringify(e.data)} ${e.message}`;
         break;
       }
+      case 'type':
+        message = `${JSON.stringify(e.data)} ${e.message}`;
+        break;
       default:
         message = e.message ?? 'is invalid';
     }

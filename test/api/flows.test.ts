@@ -94,8 +94,8 @@ colour: blue
     const body = res.json();
     expect(body.code).toBe('MAG_ERR_FLOW_INVALID');
     const found = body.problems.map((p: { path: string; rule: string }) => `${p.path} ${p.rule}`);
-    // The schema stage stops before the connector check, so the unknown connector is not among these.
-    expect(found.sort()).toEqual(['[1] additionalProperties', '[1]/guard/maxChangeRatio exclusiveMinimum', '[1]/mode enum']);
+    // Schema problems and, where readable, what the flow refers to: all in one answer.
+    expect(found.sort()).toEqual(['[1] additionalProperties', '[1]/guard/maxChangeRatio exclusiveMinimum', '[1]/mode enum', '[1]/source/connector connector']);
     expect(body.problems.find((p: { rule: string }) => p.rule === 'additionalProperties').message).toContain('colour');
     for (const p of body.problems) expect(p.message).toEqual(expect.any(String));
     const names = (await fx.app.inject({ method: 'GET', url: '/admin/api/flows', headers: fx.auth })).json().flows.map((f: { name: string }) => f.name);

@@ -76,7 +76,7 @@ export function register(program: Command, host: CliHost): void {
             console.log(formatSummary(run));
             if (run.rows.rejected) {
               for (const r of await listRejects(rt.db, runId, { limit: 10 })) {
-                console.log(`  reject ${r.file ?? ''}${r.line !== null ? `:${r.line}` : ''}${r.path ? ` ${r.path}` : ''} ${r.field ?? ''}: ${r.reason}`);
+                console.log(`  reject ${r.file ?? ''}${r.line !== null ? `:${r.line}` : ''}${r.path ? ` ${r.path}` : ''} [${r.rule}] ${r.reason}`);
               }
               if (run.rows.rejected > 10) console.log(`  … ${run.rows.rejected - 10} more: magistral runs show ${runId} --rejects`);
             }
@@ -112,7 +112,7 @@ export function register(program: Command, host: CliHost): void {
       const rej = opts.rejects ? await listRejects(ctx.db().db, run.id, { limit: 1000 }) : [];
       if (opts.json) return console.log(JSON.stringify(opts.rejects ? { ...run, rejects: rej } : run));
       console.log(formatSummary(run));
-      for (const r of rej) console.log(`  reject ${r.file ?? ''}${r.line !== null ? `:${r.line}` : ''}${r.path ? ` ${r.path}` : ''} ${r.field ?? ''} [${r.rule}]: ${r.reason}`);
+      for (const r of rej) console.log(`  reject ${r.file ?? ''}${r.line !== null ? `:${r.line}` : ''}${r.path ? ` ${r.path}` : ''} [${r.rule}] ${r.reason}`);
     } finally {
       await ctx.close();
     }
