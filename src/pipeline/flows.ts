@@ -59,6 +59,11 @@ export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; p
       if (!vo(opts)) problems.push(...toProblems(vo.errors, `${at}/source/options`));
     }
   }
+  // Removal by absence is defined for facts (prices, stock); catalog entities are marked deleted
+  // by their own field instead, so a snapshot of them would silently act as a delta.
+  if (flow && flow.mode === 'snapshot' && typeof flow.target === 'string' && !['prices', 'stock'].includes(flow.target)) {
+    problems.push({ path: `${at}/mode`, rule: 'snapshot-target', message: `snapshot mode removes absent rows of prices and stock only; for '${flow.target}' use mode: delta (mark removed items with their 'deleted' field)` });
+  }
   const mapping = flow?.mapping as unknown;
   const refs = typeof mapping === 'string' ? [mapping] : Array.isArray(mapping) ? mapping.filter((x): x is string => typeof x === 'string') : [];
   for (let i = 0; i < refs.length; i++) {

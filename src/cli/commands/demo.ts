@@ -16,6 +16,7 @@ import { formatSummary } from './runs.ts';
 
 /** Demo payloads and the flow each goes through, in order (catalog before prices and stock). */
 const DEMO_FILES: Array<{ flow: string; file: string }> = [
+  { flow: 'products-csv', file: 'ops/demo/products.csv' },
   { flow: 'prices-csv', file: 'ops/demo/prices.csv' },
   { flow: 'stock-csv', file: 'ops/demo/stock.csv' },
 ];
