@@ -70,6 +70,8 @@ export function mergeProcessor(deps: PipelineDeps) {
     switch (outcome) {
       case 'waiting':
         return later(job, token, 500);
+      case 'paused':
+        return later(job, token, 5000);
       case 'restage': {
         const flow = await flowOf(deps, runId);
         if (flow) await enqueueExtract(deps, runId, flow);

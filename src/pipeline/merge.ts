@@ -8,7 +8,7 @@ import { stagingTable } from './runs.ts';
 import { targetSpec, type DimensionSpec, type FactSpec, type RefSpec, type TargetSpec } from './targets.ts';
 import { runLogger, type Logger } from '../telemetry/logger.ts';
 
-export type MergeOutcome = 'done' | 'held' | 'skipped' | 'waiting' | 'restage';
+export type MergeOutcome = 'done' | 'held' | 'skipped' | 'waiting' | 'paused' | 'restage';
 
 export interface MergeCounts {
   inserted: number;
@@ -49,7 +49,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
   if (!run) return 'skipped';
   if (run.state === 'received' || run.state === 'extracting') return 'waiting';
   if (run.state !== 'staged' && run.state !== 'merging') return 'skipped';
-  if (run.paused) return 'waiting';
+  if (run.paused) return 'paused';
   const flow = run.definition as Flow;
   const log = runLogger(deps.log, run.name, runId);
 
