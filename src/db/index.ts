@@ -18,12 +18,12 @@ export interface Db {
 }
 
 /**
- * A URL without a user name connects as $PGUSER, else $USER, else `postgres` (root shells and CI
- * often have no $USER, and libpq's own default would then be empty).
+ * A URL without a user name connects as $PGUSER, else `postgres`: the role every fresh PostgreSQL
+ * has (a shell's $USER often has no role, and root shells and CI often have no $USER at all).
  */
 export function withDefaultUser(url: string): string {
   const u = new URL(url);
-  if (!u.username) u.username = process.env.PGUSER || process.env.USER || 'postgres';
+  if (!u.username) u.username = process.env.PGUSER || 'postgres';
   return u.toString();
 }
 

@@ -170,8 +170,10 @@ guard: { maxChangeRatio: 0.3 }
 
     // A later run of the same flow waits behind the held one.
     const laterId = await tp.send('prices-guarded', csv(H, rows));
-    await new Promise((r) => setTimeout(r, 800));
-    expect((await tp.rt.pool.query('SELECT state FROM runs WHERE id = $1', [laterId])).rows[0].state).toBe('staged');
+    const stateOf = async () => (await tp.rt.pool.query('SELECT state FROM runs WHERE id = $1', [laterId])).rows[0].state as string;
+    for (let i = 0; i < 200 && (await stateOf()) !== 'staged'; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await stateOf()).toBe('staged');
 
     const approved = await approveRun(tp.rt, held.id);
     expect(approved.state).not.toBe('held');
