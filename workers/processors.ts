@@ -22,12 +22,13 @@ async function flowOf(deps: PipelineDeps, runId: number): Promise<Flow | undefin
 /** On the last attempt a stage error fails the run (with its message) instead of leaving it open. */
 async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never> {
   const runId = (job.data as { runId: number }).runId;
+  const flow = (await flowOf(deps, runId).catch(() => undefined))?.name ?? 'unknown';
   const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  deps.log.warn({ run: runId, queue: job.queueName, attempt: job.attemptsMade + 1, err: e }, last ? 'stage failed for good' : 'stage failed; will retry');
+  deps.log.warn({ flow, run: runId, queue: job.queueName, attempt: job.attemptsMade + 1, err: e }, last ? 'stage failed for good' : 'stage failed; will retry');
   if (last) {
     const code = isMagistralError(e) ? e.code : 'MAG_ERR_INTERNAL';
     await failRun(deps, runId, code, `${job.queueName} failed after ${job.attemptsMade + 1} attempts: ${(e as Error).message}`);
-    deps.metrics?.runsFinished.inc({ flow: String(runId), state: 'failed' });
+    deps.metrics?.runsFinished.inc({ flow, state: 'failed' });
     throw new UnrecoverableError((e as Error).message);
   }
   throw e;
