@@ -200,6 +200,28 @@ guard: { maxChangeRatio: 0.3 }
     expect((await pricesPicture(tp)).filter((p) => p.startsWith('R1'))).toEqual(['R1|retail|5.000000|RUB']);
   });
 
+  it('retries a failing merge with backoff, then fails the run with the cause and leaves the store untouched', async () => {
+    await tp.applyFlowYaml(deltaFlow('prices-retry', 'retry: { attempts: 3, backoff: exponential, delayMs: 50 }'));
+    const before = await pricesPicture(tp);
+    // A real failure inside PostgreSQL on every insert into prices (not a stub of our code).
+    await tp.rt.pool.query(`
+      CREATE FUNCTION refuse_prices() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'simulated storage failure'; END $$;
+      CREATE TRIGGER refuse_prices BEFORE INSERT ON prices FOR EACH ROW EXECUTE FUNCTION refuse_prices();`);
+    try {
+      const started = Date.now();
+      const run = await tp.ingest('prices-retry', csv(H, ['F1;retail;1;RUB']));
+      expect(run.state).toBe('failed');
+      expect(run.error?.message).toMatch(/merge failed after 3 attempts: .*simulated storage failure/);
+      // Backoff 50 ms then 100 ms between the three attempts.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+      expect(await pricesPicture(tp)).toEqual(before);
+      const staging = await tp.rt.pool.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'staging'`);
+      expect(staging.rows[0].n).toBe(0);
+    } finally {
+      await tp.rt.pool.query(`DROP TRIGGER refuse_prices ON prices; DROP FUNCTION refuse_prices()`);
+    }
+  });
+
   it('loads stock snapshots per warehouse', async () => {
     const run = await tp.ingest('stock-csv', csv('sku;warehouse;qty', ['A1;MSK;5', 'A1;SPB;0', 'A2;MSK;12,5']));
     expect(run.rows).toMatchObject({ inserted: 3 });
