@@ -179,7 +179,8 @@ async function resolveRef(ctx: MergeContext, ref: RefSpec): Promise<{ created: n
         SELECT d.code FROM (SELECT DISTINCT ${col} AS code FROM ${ctx.table} WHERE ${col} IS NOT NULL AND NOT _reject) d
         WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = d.code)
       ), created AS (
-        INSERT INTO ${ref.table} (code, name, placeholder) SELECT code, code, true FROM missing RETURNING id, code
+        -- ids in code order: exports sorted by code then fill the primary key in order, not at random
+        INSERT INTO ${ref.table} (code, name, placeholder) SELECT code, code, true FROM missing ORDER BY code RETURNING id, code
       )
       INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $1, $2, code, id FROM created`, [ref.entity, ctx.system]);
     if (r.rowCount) {
@@ -237,21 +238,7 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   const scopeWhere = scopeKeys ? `t.${part.column} = ANY($2::int[])` : `t.flow_id = $2`;
   const scopeParam = scopeKeys ? partIds : ctx.flowId;
 
-  let removed = 0;
   let inScopeBefore: number | null = null;
-  if (snapshot) {
-    const del = await q(client, `
-      WITH del AS (
-        DELETE FROM ${spec.table} t WHERE ${scopeWhere}
-          AND NOT EXISTS (SELECT 1 FROM (${srcAll}) x WHERE x.${part.column} = t.${part.column} AND x.${item.column} = t.${item.column})
-        RETURNING t.${part.column}, t.${item.column}, t.${h.column}
-      )${ctx.flow.history !== false ? `, hist AS (
-        INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}) SELECT $3::bigint, ${keyCols}, 'D', ${h.column} FROM del
-      )` : ''}
-      SELECT count(*)::bigint AS n FROM del`, [ctx.system, scopeParam, ctx.runId]);
-    removed = Number(del.rows[0].n);
-  }
-
   // Nothing live in the touched partitions: a plain insert, no comparison needed (first load).
   const empty = !(await q(client, `SELECT EXISTS (SELECT 1 FROM ${spec.table} WHERE ${part.column} = ANY($1::int[])) AS e`, [partIds])).rows[0].e;
   let inserted = 0;
@@ -290,6 +277,26 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   }
   const staged = total;
   const unchanged = staged - inserted - updated;
+
+  // Snapshot removal. After the upsert every staged row belongs to this flow, so the scope holds
+  // exactly inserted + updated + unchanged rows unless something must go: a cheap count decides
+  // whether the anti-join (a hash of every staged row) is needed at all.
+  let removed = 0;
+  if (snapshot) {
+    const inScopeNow = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam])).rows[0].n);
+    if (inScopeNow > staged) {
+      const del = await q(client, `
+        WITH del AS (
+          DELETE FROM ${spec.table} t WHERE ${scopeWhere}
+            AND NOT EXISTS (SELECT 1 FROM (${srcAll}) x WHERE x.${part.column} = t.${part.column} AND x.${item.column} = t.${item.column})
+          RETURNING t.${part.column}, t.${item.column}, t.${h.column}
+        )${ctx.flow.history !== false ? `, hist AS (
+          INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}) SELECT $3::bigint, ${keyCols}, 'D', ${h.column} FROM del
+        )` : ''}
+        SELECT count(*)::bigint AS n FROM del`, [ctx.system, scopeParam, ctx.runId]);
+      removed = Number(del.rows[0].n);
+    }
+  }
   if (snapshot) inScopeBefore = updated + unchanged + removed;
   else if (ctx.flow.guard?.maxChangeRatio !== undefined && inserted + updated > 0) {
     // A delta's scope is everything the flow holds: count it (after the writes, corrected back).
