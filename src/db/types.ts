@@ -37,6 +37,7 @@ export interface RunsTable {
   mode: 'delta' | 'snapshot';
   target: string;
   approved: Generated<boolean>;
+  load_path: Generated<'staged' | 'direct'>;
   replay_of: number | null;
   attempts: Generated<number>;
   rows_read: Generated<number>;

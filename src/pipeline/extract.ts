@@ -9,7 +9,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { PayloadError, isMagistralError } from '../errors/index.ts';
 import type { Flow } from '../schemas/index.ts';
 import { compileMapping, dbLookups, loadMapping, type CompiledMapping } from '../mapping/index.ts';
-import { getConnector } from './connector.ts';
+import { getConnector, type Connector } from './connector.ts';
+import { directLoad } from './direct-load.ts';
 import type { PipelineDeps } from './deps.ts';
 import { openPayload } from './inbox.ts';
 import { mappingRefs } from './flows.ts';
@@ -17,7 +18,7 @@ import { stagingTable } from './runs.ts';
 import { keyFields, stagingColumnList, stagingColumnsSql, targetSpec } from './targets.ts';
 import { runLogger } from '../telemetry/logger.ts';
 
-export type ExtractOutcome = 'staged' | 'skipped' | 'paused' | 'failed' | 'busy';
+export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy';
 
 /** Escapes a value for PostgreSQL COPY text format; null becomes \N. */
 export function copyText(v: string | boolean | undefined | null): string {
@@ -41,7 +42,7 @@ interface RejectRow {
 }
 
 /** Buffers rejects and writes them in batches on a separate connection, so the COPY never stalls. */
-class RejectWriter {
+export class RejectWriter {
   private buf: RejectRow[] = [];
   private pending: Promise<unknown> = Promise.resolve();
   count = 0;
@@ -74,9 +75,73 @@ class RejectWriter {
     this.flush();
     await this.pending;
   }
+
+  /** Forgets what was counted (the rows were deleted with a rolled-back attempt). */
+  reset(): void {
+    this.buf = [];
+    this.count = 0;
+  }
 }
 
-async function writeWithBackpressure(stream: Writable, chunk: string): Promise<void> {
+type Entry = { fn: CompiledMapping; keyFn?: CompiledMapping };
+
+/** Everything needed to read a run's payload into canonical rows. */
+export interface PayloadScan {
+  files: Array<{ id: number; file_name: string; path: string }>;
+  connector: Connector;
+  options: Record<string, unknown>;
+  pick(kind: string | undefined): Entry | undefined;
+  rejects: RejectWriter;
+}
+
+/**
+ * Streams every file of the payload through parser, mapping and validation. `format` turns a valid
+ * row (or, with `reject` set, the key of a rejected row) into a COPY line ('' to skip); lines are
+ * written batch by batch with back-pressure. `beforeBatch` may prepare for a batch of n records.
+ */
+export async function scanPayload(
+  scan: PayloadScan,
+  copy: Writable,
+  format: (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean) => string,
+  beforeBatch?: (n: number) => Promise<void>,
+): Promise<{ read: number; staged: number }> {
+  const { files, connector, pick, rejects } = scan;
+  let read = 0;
+  let staged = 0;
+  for (let fi = 0; fi < files.length; fi++) {
+    const file = files[fi]!;
+    const input = openPayload(file.path);
+    try {
+      for await (const batch of connector.parse(input, { fileName: file.file_name, options: scan.options })) {
+        if (beforeBatch) await beforeBatch(batch.length);
+        let out = '';
+        for (const rec of batch) {
+          read++;
+          const entry = pick(rec.kind);
+          if (!entry) {
+            rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: '', rule: 'mapping', reason: `no mapping for document kind '${rec.kind}'`, record: JSON.stringify(rec.data) });
+            continue;
+          }
+          const r = entry.fn(rec.data);
+          if (!r.ok) {
+            rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: r.field, rule: r.rule, reason: r.reason, record: JSON.stringify(rec.data) });
+            const k = entry.keyFn?.(rec.data);
+            if (k?.ok) out += format(k.value, rec.line, fi, true);
+            continue;
+          }
+          out += format(r.value, rec.line, fi, false);
+          staged++;
+        }
+        if (out) await writeWithBackpressure(copy, out);
+      }
+    } finally {
+      input.destroy();
+    }
+  }
+  return { read, staged };
+}
+
+export async function writeWithBackpressure(stream: Writable, chunk: string): Promise<void> {
   if (stream.write(chunk)) return;
   // Wait for drain, but fail fast if the server aborts the COPY meanwhile.
   await Promise.race([once(stream, 'drain'), once(stream, 'error').then(([e]) => { throw e; })]);
@@ -116,8 +181,8 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     // that the live row it speaks of is kept rather than removed.
     const snapshot = flow.mode === 'snapshot';
     const keys = keyFields(spec);
-    const mappings: Array<{ fn: CompiledMapping; keyFn?: CompiledMapping }> = [];
-    const byName = new Map<string, { fn: CompiledMapping; keyFn?: CompiledMapping }>();
+    const mappings: Entry[] = [];
+    const byName = new Map<string, Entry>();
     for (const ref of mappingRefs(flow)) {
       const m = await loadMapping(ref);
       const opts = { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) };
@@ -128,58 +193,41 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     const pick = (kind: string | undefined) =>
       mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
 
+    const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', run.inbox_ids).execute();
+    files.sort((a, b) => run.inbox_ids.indexOf(a.id) - run.inbox_ids.indexOf(b.id));
+
+    const rejects = new RejectWriter(deps.pool, runId);
+    const scan: PayloadScan = { files, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, pick, rejects };
+
+    // A first load into an empty table skips staging: rows are COPY'd straight into the live
+    // table inside one transaction (see direct-load.ts). Anything unusual falls back to staging.
+    if (spec.kind === 'fact') {
+      const direct = await directLoad(deps, { runId, flowId: run.flow_id, flow, spec, scan, log, started });
+      if (direct === 'done') return 'merged';
+      if (direct === 'fallback') {
+        // The direct attempt was rolled back: start the staged path from scratch.
+        await client.query(`DELETE FROM rejects WHERE run_id = $1`, [runId]);
+        rejects.reset();
+      }
+    }
+
     // A retry starts from scratch: nothing of an earlier attempt survives.
     const table = stagingTable(runId);
     await client.query(`DELETE FROM rejects WHERE run_id = $1`, [runId]);
     await client.query(`DROP TABLE IF EXISTS ${table}`);
     await client.query(`CREATE UNLOGGED TABLE ${table} (${stagingColumnsSql(spec)}) WITH (autovacuum_enabled = false)`);
 
-    const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', run.inbox_ids).execute();
-    files.sort((a, b) => run.inbox_ids.indexOf(a.id) - run.inbox_ids.indexOf(b.id));
-
-    const rejects = new RejectWriter(deps.pool, runId);
     const fields = spec.fields;
+    const stageLine = (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean): string => {
+      let out = '';
+      for (let i = 0; i < fields.length; i++) out += copyText(v[fields[i]!]) + '\t';
+      return `${out}${line ?? '\\N'}\t${fi}\t${reject ? 't' : 'f'}\n`;
+    };
+    const copy = client.query(copyFrom(`COPY ${table} (${stagingColumnList(spec)}) FROM STDIN`));
     let read = 0;
     let staged = 0;
-    const copy = client.query(copyFrom(`COPY ${table} (${stagingColumnList(spec)}) FROM STDIN`));
     try {
-      for (let fi = 0; fi < files.length; fi++) {
-        const file = files[fi]!;
-        const input = openPayload(file.path);
-        const ctx = { fileName: file.file_name, options: (flow.source.options ?? {}) as Record<string, unknown> };
-        try {
-          for await (const batch of connector.parse(input, ctx)) {
-            let out = '';
-            for (const rec of batch) {
-              read++;
-              const entry = pick(rec.kind);
-              if (!entry) {
-                rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: '', rule: 'mapping', reason: `no mapping for document kind '${rec.kind}'`, record: JSON.stringify(rec.data) });
-                continue;
-              }
-              const r = entry.fn(rec.data);
-              if (!r.ok) {
-                rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: r.field, rule: r.rule, reason: r.reason, record: JSON.stringify(rec.data) });
-                const k = entry.keyFn?.(rec.data);
-                if (k?.ok) {
-                  let line = '';
-                  for (let i = 0; i < fields.length; i++) line += copyText(k.value[fields[i]!]) + '\t';
-                  out += `${line}${rec.line ?? '\\N'}\t${fi}\tt\n`;
-                }
-                continue;
-              }
-              const v = r.value;
-              let line = '';
-              for (let i = 0; i < fields.length; i++) line += copyText(v[fields[i]!]) + '\t';
-              out += `${line}${rec.line ?? '\\N'}\t${fi}\tf\n`;
-              staged++;
-            }
-            if (out) await writeWithBackpressure(copy, out);
-          }
-        } finally {
-          input.destroy();
-        }
-      }
+      ({ read, staged } = await scanPayload(scan, copy, stageLine));
       copy.end();
       await finished(copy);
     } catch (e) {

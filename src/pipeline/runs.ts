@@ -18,6 +18,8 @@ export interface RunView {
   files: string[];
   replayOf: number | null;
   approved: boolean;
+  /** staged: extract → staging → merge; direct: first load COPY'd straight into the live table. */
+  loadPath: 'staged' | 'direct';
   attempts: number;
   rows: { read: number; staged: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
   error: { code: string | null; message: string } | null;
@@ -61,6 +63,7 @@ function toView(r: RunRow): RunView {
     files: r.files,
     replayOf: r.replay_of,
     approved: r.approved,
+    loadPath: r.load_path,
     attempts: r.attempts,
     rows: {
       read: r.rows_read, staged: r.rows_staged, rejected: r.rows_rejected, inserted: r.rows_inserted,

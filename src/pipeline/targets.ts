@@ -38,6 +38,8 @@ export interface FactSpec {
   values: Array<{ column: string; expr: string }>;
   /** The value whose old and new versions the history keeps. */
   historyValue: { column: string; oldColumn: string; newColumn: string };
+  /** Live value columns filled straight from canonical fields by a direct load (default when absent). */
+  direct: Array<{ column: string; field: string; default?: string }>;
 }
 
 /** Dimensions: entities identified by external code, created or updated in place. */
@@ -70,6 +72,12 @@ export const TARGETS: Record<string, TargetSpec> = {
       { column: 'factor', expr: 'coalesce(s.factor::numeric(20,6), 1)' },
     ],
     historyValue: { column: 'value', oldColumn: 'old_value', newColumn: 'new_value' },
+    direct: [
+      { column: 'value', field: 'price' },
+      { column: 'currency', field: 'currency' },
+      { column: 'unit', field: 'unit' },
+      { column: 'factor', field: 'factor', default: '1' },
+    ],
   },
   stock: {
     kind: 'fact',
@@ -80,6 +88,7 @@ export const TARGETS: Record<string, TargetSpec> = {
     keys: [ref('warehouse', 'warehouse', 'warehouse_id'), ref('product', 'product', 'product_id')],
     values: [{ column: 'quantity', expr: 's.quantity::numeric(20,6)' }],
     historyValue: { column: 'quantity', oldColumn: 'old_quantity', newColumn: 'new_quantity' },
+    direct: [{ column: 'quantity', field: 'quantity' }],
   },
   products: {
     kind: 'dimension',

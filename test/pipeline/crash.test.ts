@@ -8,6 +8,15 @@ import { waitForRun } from '../../src/pipeline/runs.ts';
 
 const H = 'sku;price_type;price;currency';
 const N = 150_000;
+const SEED_FLOW = `
+apiVersion: magistral/v1
+kind: Flow
+name: seed
+source: { connector: file.csv }
+mapping: file/prices.yaml
+target: prices
+mode: delta
+`;
 
 function bigPayload(n: number, salt: number): string {
   const rows: string[] = [];
@@ -36,16 +45,27 @@ describe('a worker killed mid-run', () => {
 
   for (const stage of ['extracting', 'merging'] as const) {
     it(`leaves nothing half-done when killed while ${stage}, and the run completes after restart`, async () => {
+      // While extracting, an empty table takes the direct path (COPY straight into prices); a seed
+      // row from another flow makes the table non-empty, so the run goes through staging and merge.
+      const seeded = stage === 'merging';
+      const prepare = async (p: TestPipeline) => {
+        await p.applyFlowFile('ops/flows/prices-csv.yaml');
+        await p.applyFlowYaml(SEED_FLOW);
+        if (seeded) expect((await p.ingest('seed', csv(H, ['SEED;seed;1;RUB']))).state).toBe('done');
+      };
       tp = await createTestPipeline(`kill${stage.slice(0, 3)}`, { workers: false });
-      await tp.applyFlowFile('ops/flows/prices-csv.yaml');
-      await tp.rt.pool.query(`UPDATE flows SET definition = jsonb_set(definition, '{guard}', '{}'::jsonb)`);
+      await tp.startWorkers();
+      await prepare(tp);
+      await tp.workers!.close();
+      tp.workers = undefined;
       const payload = bigPayload(N, 1);
 
       // The reference: the same payload through an uninterrupted pipeline.
       const ref = await createTestPipeline(`ref${stage.slice(0, 3)}`);
-      await ref.applyFlowFile('ops/flows/prices-csv.yaml');
+      await prepare(ref);
       const refRun = await ref.ingest('prices-csv', payload);
       expect(refRun.state).toBe('done');
+      expect(refRun.loadPath).toBe(seeded ? 'staged' : 'direct');
       const expected = await pricesPicture(ref);
       await ref.close();
 
@@ -53,15 +73,16 @@ describe('a worker killed mid-run', () => {
       children.push(w1);
       const runId = await tp.send('prices-csv', payload);
       await waitForState(tp, runId, [stage]);
-      if (stage === 'extracting') await sleep(150);
+      if (stage === 'extracting') await sleep(300);
       await kill9(w1);
-      // Nothing is merged yet: the merge is one transaction.
-      expect((await tp.rt.pool.query('SELECT count(*)::int AS n FROM prices')).rows[0].n).toBe(0);
+      // Nothing is merged yet: both paths write in one transaction.
+      expect((await tp.rt.pool.query('SELECT count(*)::int AS n FROM prices')).rows[0].n).toBe(seeded ? 1 : 0);
 
       children.push(await startWorkerProcess(tp.env));
       const run = await waitForRun(tp.rt.db, runId, { timeoutMs: 90_000 });
       expect(run.state).toBe('done');
       expect(run.rows).toMatchObject({ read: N, staged: N, inserted: N, rejected: 0 });
+      expect(run.loadPath).toBe(seeded ? 'staged' : 'direct');
       expect(await pricesPicture(tp)).toEqual(expected);
     });
   }

@@ -32,6 +32,7 @@ describe('CSV prices through the pipeline', () => {
   it('loads a snapshot into an empty store, creating unknown products and price types as placeholders', async () => {
     const run = await tp.ingest('prices-csv', csv(H, ['A1;retail;100,50;RUB', 'A1;wholesale;90;RUB', 'A2;retail;1 234.5;usd']));
     expect(run.state).toBe('done');
+    expect(run.loadPath).toBe('direct');
     expect(run.rows).toMatchObject({ read: 3, staged: 3, inserted: 3, updated: 0, unchanged: 0, removed: 0, rejected: 0 });
     expect(await pricesPicture(tp)).toEqual(['A1|retail|100.500000|RUB', 'A1|wholesale|90.000000|RUB', 'A2|retail|1234.500000|USD']);
     const products = await tp.rt.pool.query(`SELECT code, placeholder FROM products ORDER BY code`);
@@ -46,6 +47,7 @@ describe('CSV prices through the pipeline', () => {
     const before = await tp.rt.pool.query(`SELECT product_id, price_type_id, run_id, updated_at FROM prices ORDER BY 1, 2`);
     const run = await tp.ingest('prices-csv', csv(H, ['A1;retail;100,50;RUB', 'A1;wholesale;90;RUB', 'A2;retail;1 234.5;usd']));
     expect(run.state).toBe('done');
+    expect(run.loadPath).toBe('staged');
     expect(run.rows).toMatchObject({ read: 3, inserted: 0, updated: 0, removed: 0, unchanged: 3 });
     const after = await tp.rt.pool.query(`SELECT product_id, price_type_id, run_id, updated_at FROM prices ORDER BY 1, 2`);
     expect(after.rows).toEqual(before.rows);
@@ -228,5 +230,49 @@ guard: { maxChangeRatio: 0.3 }
     const again = await tp.ingest('stock-csv', csv('sku;warehouse;qty', ['A1;MSK;4', 'A2;MSK;12.5']));
     expect(again.rows).toMatchObject({ updated: 1, unchanged: 1, removed: 1 });
     expect(await stockPicture(tp)).toEqual(['A1|MSK|4.000000', 'A2|MSK|12.500000']);
+  });
+});
+
+describe('a first load into an empty table (direct path)', () => {
+  let tp: TestPipeline;
+  beforeAll(async () => {
+    tp = await createTestPipeline('direct');
+    await tp.applyFlowFile('ops/flows/prices-csv.yaml');
+    await tp.applyFlowFile('ops/flows/stock-csv.yaml');
+  });
+  afterAll(async () => {
+    await tp?.close();
+  });
+
+  it('fails a malformed file without leaving placeholders or prices behind', async () => {
+    const run = await tp.ingest('prices-csv', csv(H, ['N1;retail;1;RUB', 'N2;retail;2;RUB;extra']), 'first.csv');
+    expect(run.state).toBe('failed');
+    expect(run.error?.message).toContain('first.csv:3');
+    for (const t of ['prices', 'products', 'price_types', 'external_ids', 'rejects']) {
+      expect((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n).toBe(0);
+    }
+  });
+
+  it('falls back to staging when the payload repeats a key, with the same result as staging', async () => {
+    const run = await tp.ingest('prices-csv', csv(H, ['N1;retail;1;RUB', 'N2;retail;abc;RUB', 'N1;retail;3;RUB']), 'dups.csv');
+    expect(run.state).toBe('done');
+    expect(run.loadPath).toBe('staged');
+    expect(run.rows).toMatchObject({ read: 3, staged: 1, rejected: 2, inserted: 1 });
+    const rejects = await listRejects(tp.rt.db, run.id);
+    expect(rejects.map((r) => [r.line, r.rule])).toEqual([[3, 'decimal'], [2, 'duplicate']]);
+    expect(await pricesPicture(tp)).toEqual(['N1|retail|3.000000|RUB']);
+    // The rolled-back direct attempt left no placeholder for N2 (only a rejected row named it).
+    expect((await tp.rt.pool.query(`SELECT code FROM products ORDER BY code`)).rows).toEqual([{ code: 'N1' }]);
+  });
+
+  it('loads stock into its empty table directly, numbering new codes in code order', async () => {
+    const run = await tp.ingest('stock-csv', csv('sku;warehouse;qty', ['Z9;W2;1', 'A0;W1;2', 'M5;W1;-3']));
+    expect(run.loadPath).toBe('direct');
+    expect(run.rows).toMatchObject({ read: 3, inserted: 2, rejected: 1 });
+    expect(await stockPicture(tp)).toEqual(['A0|W1|2.000000', 'Z9|W2|1.000000']);
+    const ids = (await tp.rt.pool.query(`SELECT code FROM products WHERE code IN ('A0', 'Z9') ORDER BY id`)).rows.map((r) => r.code);
+    expect(ids).toEqual(['A0', 'Z9']);
+    const log = (await tp.rt.pool.query(`SELECT entity, inserted FROM change_log WHERE run_id = $1 ORDER BY entity`, [run.id])).rows;
+    expect(log).toEqual([{ entity: 'product', inserted: 2 }, { entity: 'stock', inserted: 2 }, { entity: 'warehouse', inserted: 2 }]);
   });
 });

@@ -140,6 +140,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       mode          text NOT NULL CHECK (mode IN ('delta', 'snapshot')),
       target        text NOT NULL,
       approved      boolean NOT NULL DEFAULT false,
+      load_path     text NOT NULL DEFAULT 'staged' CHECK (load_path IN ('staged', 'direct')),
       replay_of     bigint REFERENCES runs(id),
       attempts      integer NOT NULL DEFAULT 0,
       rows_read     bigint NOT NULL DEFAULT 0,
