@@ -1,5 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=160
 // The `magistral` CLI: runs the TypeScript entry point through tsx so no build step is needed.
+// The heap cap keeps a worker's memory flat however large the payload: without it V8 lets garbage
+// from streaming tens of millions of rows pile up to ~300 MB before collecting it. Override with
+// `node --max-old-space-size=N bin/magistral.js …`.
 // This is the composition root: connectors register themselves here and the workers are handed
 // to the CLI, so nothing in src/ imports a particular connector or the worker runtime.
 import { register } from 'tsx/esm/api';

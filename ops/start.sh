@@ -6,8 +6,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash ops/setup.sh
 # A development admin token so the queue dashboard and admin API can be tried at once.
 export MAGISTRAL_ADMIN_TOKEN="${MAGISTRAL_ADMIN_TOKEN:-magistral-demo-admin-token}"
-node bin/magistral.js migrate
-node bin/magistral.js demo
+./bin/magistral.js migrate
+./bin/magistral.js demo
 echo "magistral: admin token for /admin/api and /admin/queues: ${MAGISTRAL_ADMIN_TOKEN}"
 echo "magistral: open http://127.0.0.1:${PORT:-3000}/admin/queues?token=${MAGISTRAL_ADMIN_TOKEN}"
-exec node bin/magistral.js start
+exec ./bin/magistral.js start

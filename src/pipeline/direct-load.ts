@@ -47,8 +47,11 @@ class Resolver {
     let id = this.known.get(code);
     if (id === undefined) {
       id = this.ids.pop()!;
-      this.known.set(code, id);
-      this.fresh.push([code, id]);
+      // Parsers hand out slices of their decoded chunks: a kept slice would keep its whole chunk
+      // alive. Copy the code into a string of its own before the map holds on to it.
+      const own = Buffer.from(code, 'utf8').toString('utf8');
+      this.known.set(own, id);
+      this.fresh.push([own, id]);
     }
     return id;
   }
