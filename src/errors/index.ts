@@ -44,6 +44,9 @@ export interface Problem {
   path: string;
   message: string;
   rule?: string;
+  /** Line and column in the source text (YAML) where the path points, when known. */
+  line?: number;
+  column?: number;
 }
 
 export class MagistralError extends Error {

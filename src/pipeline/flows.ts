@@ -1,6 +1,6 @@
 // The flow registry: flow documents (YAML) checked against schemas/flow.schema.json and against what
 // they reference (connector, its options, mapping files), then stored all-or-nothing.
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, isNode, parseAllDocuments, type Document } from 'yaml';
 import { sql, type Kysely } from 'kysely';
 import { MagistralError, type Problem } from '../errors/index.ts';
 import { ajv, FLOW_SCHEMA_ID, toProblems, validatorFor, type Flow } from '../schemas/index.ts';
@@ -86,27 +86,28 @@ export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; p
 
 /** Parses a YAML file holding one or more flow documents (`---` separated) and checks each. */
 export async function parseFlowFile(text: string, fileName: string): Promise<Flow[]> {
-  const docs = parseAllDocuments(text);
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines });
   const problems: Problem[] = [];
   const flows: Flow[] = [];
   if (!Array.isArray(docs)) {
     throw new MagistralError('MAG_ERR_FLOW_INVALID', `${fileName}: not a YAML document`);
   }
-  docs.forEach((d, i) => {
+  for (const d of docs) {
     for (const err of d.errors) {
       const lp = err.linePos?.[0];
       problems.push({ path: `${fileName}${lp ? `:${lp.line}:${lp.col}` : ''}`, rule: 'yaml', message: err.message.split('\n')[0]! });
     }
-    void i;
-  });
+  }
   if (problems.length) throw invalid(fileName, problems);
-  const objects = docs.map((d) => d.toJS() as unknown).filter((o) => o !== null && o !== undefined);
+  const kept = docs.filter((d) => { const o = d.toJS() as unknown; return o !== null && o !== undefined; });
+  const objects = kept.map((d) => d.toJS() as unknown);
   if (!objects.length) throw invalid(fileName, [{ path: fileName, rule: 'required', message: 'no flow document in the file' }]);
   const names = new Set<string>();
   for (let i = 0; i < objects.length; i++) {
     const at = objects.length > 1 ? `[${i}]` : '';
     const r = await checkFlow(objects[i], at);
-    problems.push(...r.problems);
+    problems.push(...r.problems.map((p) => withLine(p, at, kept[i]!, lines)));
     if (r.flow) {
       if (names.has(r.flow.name)) problems.push({ path: `${at}/name`, rule: 'unique', message: `flow '${r.flow.name}' appears twice in the file` });
       names.add(r.flow.name);
@@ -117,10 +118,25 @@ export async function parseFlowFile(text: string, fileName: string): Promise<Flo
   return flows;
 }
 
+/** Adds the line where a problem's path points in the YAML text (the nearest node that exists). */
+function withLine(p: Problem, at: string, doc: Document, lines: LineCounter): Problem {
+  if (!p.path.startsWith(at)) return p;
+  const segments = p.path.slice(at.length).split(' → ')[0]!.split('/').filter(Boolean)
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+  for (let n = segments.length; n >= 0; n--) {
+    const node = n ? doc.getIn(segments.slice(0, n), true) : doc.contents;
+    if (isNode(node) && node.range) {
+      const pos = lines.linePos(node.range[0]);
+      return { ...p, line: pos.line, column: pos.col };
+    }
+  }
+  return p;
+}
+
 function invalid(fileName: string, problems: Problem[]): MagistralError {
   return new MagistralError(
     'MAG_ERR_FLOW_INVALID',
-    `${fileName}: ${problems.length} problem${problems.length > 1 ? 's' : ''}:\n${problems.map((p) => `  ${p.path}: ${p.message}${p.rule ? ` (rule: ${p.rule})` : ''}`).join('\n')}`,
+    `${fileName}: ${problems.length} problem${problems.length > 1 ? 's' : ''}:\n${problems.map((p) => `  ${p.line !== undefined ? `line ${p.line}:${p.column} ` : ''}${p.path}: ${p.message}${p.rule ? ` (rule: ${p.rule})` : ''}`).join('\n')}`,
     problems,
   );
 }
