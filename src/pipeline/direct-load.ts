@@ -43,7 +43,13 @@ class Resolver {
     for (const [id] of r.rows as Array<[string]>) this.ids.push(Number(id));
   }
 
+  private lastCode = '';
+  private lastId = 0;
+
   id(code: string): number {
+    // Exports come grouped (all prices of one price type, all stock of one warehouse): the same
+    // code as the row before skips the map.
+    if (code === this.lastCode) return this.lastId;
     let id = this.known.get(code);
     if (id === undefined) {
       id = this.ids.pop()!;
@@ -53,6 +59,8 @@ class Resolver {
       this.known.set(own, id);
       this.fresh.push([own, id]);
     }
+    this.lastCode = code;
+    this.lastId = id;
     return id;
   }
 
