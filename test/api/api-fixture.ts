@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { createQueues, type Queues } from '../../src/pipeline/queues.ts';
 import { REDACT_PATHS } from '../../src/telemetry/logger.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
-import { createTestDb, REDIS_URL, testQueuePrefix, type TestDb } from '../helpers/db.ts';
+import { createTestDb, dropQueuePrefix, REDIS_URL, testQueuePrefix, type TestDb } from '../helpers/db.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -66,6 +66,7 @@ export async function apiFixture(label: string): Promise<ApiFixture> {
       await app.close();
       // A queue pointed at a closed port never connects: only clean up queues on the real Redis.
       if (!opts.redisUrl) await Promise.all(queues.all().map((q) => q.obliterate({ force: true }).catch(() => {})));
+      if (!opts.redisUrl) await dropQueuePrefix(queues.prefix).catch(() => {});
       await bounded(queues.close(), 3000);
     });
     return { app, logs, queues, deps };

@@ -13,7 +13,7 @@ import { receivePayload } from '../../src/pipeline/inbox.ts';
 import { waitForRun, type RunView } from '../../src/pipeline/runs.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { startWorkers, type Workers } from '../../workers/index.ts';
-import { createTestDb, REDIS_URL, testQueuePrefix, type TestDb } from './db.ts';
+import { createTestDb, dropQueuePrefix, REDIS_URL, testQueuePrefix, type TestDb } from './db.ts';
 
 export interface TestPipeline {
   db: TestDb;
@@ -72,6 +72,7 @@ export async function createTestPipeline(label: string, opts: { redisUrl?: strin
       await rt.queues.extract.obliterate({ force: true }).catch(() => {});
       await rt.queues.merge.obliterate({ force: true }).catch(() => {});
       await rt.close();
+      await dropQueuePrefix(config.MAGISTRAL_QUEUE_PREFIX, config.REDIS_URL).catch(() => {});
       await db.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
