@@ -176,7 +176,9 @@ function buildCanonicalCheck(target: string, names: string[]): (out: Record<stri
     return (value: string | boolean | undefined): MapResult | undefined => {
       if (value === undefined || memo.has(value)) return undefined;
       if (!v(value)) return schemaReject(v.errors, `/${name}`);
-      if (memo.size < MEMO_LIMIT) memo.add(value);
+      // A value may be a slice of the parser's decoded chunk (a megabyte): keep a copy of its own,
+      // or the memo would keep hundreds of chunks alive.
+      if (memo.size < MEMO_LIMIT) memo.add(typeof value === 'string' ? Buffer.from(value, 'utf8').toString('utf8') : value);
       return undefined;
     };
   });

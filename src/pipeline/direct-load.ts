@@ -21,7 +21,7 @@ const MAX_CODES = 500_000;
 const ID_BLOCK = 2048;
 
 /** Codes → ids of one referenced entity: known ones preloaded, new ones numbered from its sequence. */
-class Resolver {
+export class Resolver {
   readonly known = new Map<string, number>();
   readonly fresh: Array<[string, number]> = [];
   private ids: number[] = [];
