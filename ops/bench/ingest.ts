@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
-import { Redis } from 'ioredis';
+import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BENCH = path.join(REPO, 'ops/bench');
@@ -385,7 +385,6 @@ async function main(): Promise<void> {
   await prof.connect();
   const profiler = new ActivityProfiler(prof);
   let worker: WorkerProc | undefined;
-  let redis: Redis | undefined;
   const onSignal = () => { void worker?.stop().finally(() => process.exit(130)); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -524,20 +523,7 @@ async function main(): Promise<void> {
     await c.end().catch(() => {});
     await prof.end().catch(() => {});
     // Queue keys of this run's unique prefix.
-    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await redis.connect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-    } catch (e) {
-      progress(`could not remove redis keys ${prefix}:*: ${(e as Error).message}`);
-    } finally {
-      redis.disconnect();
-    }
+    await deleteQueueKeys(REDIS_URL, prefix).catch((e: Error) => progress(`could not remove redis keys ${prefix}:*: ${e.message}`));
     rmSync(inboxDir, { recursive: true, force: true });
     if (!args.keep) {
       await psql(ADMIN_URL, ['-c', `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`]).catch((e: Error) => progress(e.message));

@@ -46,3 +46,25 @@ export function createQueues(redisUrl: string, prefix: string): Queues {
 
 export const extractJobId = (runId: number): string => `extract-${runId}`;
 export const mergeJobId = (runId: number): string => `merge-${runId}`;
+
+/**
+ * Deletes every Redis key under a queue prefix (obliterate leaves BullMQ's meta keys behind): for
+ * removing an installation's or a test suite's queues entirely.
+ */
+export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => {});
+  let n = 0;
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) n += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return n;
+}

@@ -1,7 +1,7 @@
 // Test databases: each suite gets its own freshly migrated PostgreSQL database on the real server
 // (never the default one) and drops it afterwards.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
 import { createDb, dropDatabase, ensureDatabase, migrate, type Db } from '../../src/db/index.ts';
 
 export const PG_BASE = process.env.TEST_PG_BASE ?? 'postgres://127.0.0.1:5432';
@@ -35,17 +35,5 @@ export function testQueuePrefix(label = 't'): string {
 
 /** Deletes every Redis key under a suite's prefix (BullMQ leaves meta keys behind after obliterate). */
 export async function dropQueuePrefix(prefix: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
+  await deleteQueueKeys(url, prefix);
 }
