@@ -238,42 +238,37 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   const scopeWhere = scopeKeys ? `t.${part.column} = ANY($2::int[])` : `t.flow_id = $2`;
   const scopeParam = scopeKeys ? partIds : ctx.flowId;
 
-  let inScopeBefore: number | null = null;
-  // Nothing live in the touched partitions: a plain insert, no comparison needed (first load).
+  // Nothing live in the touched partitions: a plain insert, no comparison needed.
   const empty = !(await q(client, `SELECT EXISTS (SELECT 1 FROM ${spec.table} WHERE ${part.column} = ANY($1::int[])) AS e`, [partIds])).rows[0].e;
   let inserted = 0;
   let updated = 0;
-  {
-    if (empty) {
-      const r = await q(client, `
-        INSERT INTO ${spec.table} (${keyCols}, ${valueCols.join(', ')}, flow_id, run_id)
-        SELECT ${keyCols}, ${valueCols.join(', ')}, $2, $3 FROM (${src}) x`, [ctx.system, ctx.flowId, ctx.runId]);
-      inserted = r.rowCount ?? 0;
-    } else {
-      const r = await q(client, `
-        WITH src AS (${src}),
-        changed AS MATERIALIZED (
-          SELECT x.*, t.${h.column} AS old_${h.column}, (t.${item.column} IS NULL) AS is_new
-          FROM src x LEFT JOIN ${spec.table} t ON t.${part.column} = x.${part.column} AND t.${item.column} = x.${item.column}
-          WHERE t.${item.column} IS NULL
-             OR (${valueCols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${valueCols.map((c) => `x.${c}`).join(', ')})
-             OR t.flow_id <> $2
-        ), up AS (
-          INSERT INTO ${spec.table} AS t (${keyCols}, ${valueCols.join(', ')}, flow_id, run_id)
-          SELECT ${keyCols}, ${valueCols.join(', ')}, $2, $3 FROM changed
-          ON CONFLICT (${keyCols}) DO UPDATE SET ${valueCols.map((c) => `${c} = excluded.${c}`).join(', ')},
-            flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
-          RETURNING 1
-        )${ctx.flow.history !== false ? `, hist AS (
-          INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}, ${h.newColumn})
-          SELECT $3, ${keyCols}, 'U', old_${h.column}, ${h.column} FROM changed WHERE NOT is_new AND old_${h.column} IS DISTINCT FROM ${h.column}
-        )` : ''}
-        SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
-               (SELECT count(*) FROM up)::bigint AS written
-        FROM changed`, [ctx.system, ctx.flowId, ctx.runId]);
-      inserted = Number(r.rows[0].ins);
-      updated = Number(r.rows[0].upd);
-    }
+  if (empty) {
+    const r = await q(client, `
+      INSERT INTO ${spec.table} (${keyCols}, ${valueCols.join(', ')}, flow_id, run_id)
+      SELECT ${keyCols}, ${valueCols.join(', ')}, $2, $3 FROM (${src}) x`, [ctx.system, ctx.flowId, ctx.runId]);
+    inserted = r.rowCount ?? 0;
+  } else {
+    const r = await q(client, `
+      WITH src AS (${src}),
+      changed AS MATERIALIZED (
+        SELECT x.*, t.${h.column} AS old_${h.column}, (t.${item.column} IS NULL) AS is_new
+        FROM src x LEFT JOIN ${spec.table} t ON t.${part.column} = x.${part.column} AND t.${item.column} = x.${item.column}
+        WHERE t.${item.column} IS NULL
+           OR (${valueCols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${valueCols.map((c) => `x.${c}`).join(', ')})
+           OR t.flow_id <> $2
+      ), up AS (
+        INSERT INTO ${spec.table} AS t (${keyCols}, ${valueCols.join(', ')}, flow_id, run_id)
+        SELECT ${keyCols}, ${valueCols.join(', ')}, $2, $3 FROM changed
+        ON CONFLICT (${keyCols}) DO UPDATE SET ${valueCols.map((c) => `${c} = excluded.${c}`).join(', ')},
+          flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
+      )${ctx.flow.history !== false ? `, hist AS (
+        INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}, ${h.newColumn})
+        SELECT $3, ${keyCols}, 'U', old_${h.column}, ${h.column} FROM changed WHERE NOT is_new AND old_${h.column} IS DISTINCT FROM ${h.column}
+      )` : ''}
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      FROM changed`, [ctx.system, ctx.flowId, ctx.runId]);
+    inserted = Number(r.rows[0].ins);
+    updated = Number(r.rows[0].upd);
   }
   const staged = total;
   const unchanged = staged - inserted - updated;
@@ -297,6 +292,7 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
       removed = Number(del.rows[0].n);
     }
   }
+  let inScopeBefore: number | null = null;
   if (snapshot) inScopeBefore = updated + unchanged + removed;
   else if (ctx.flow.guard?.maxChangeRatio !== undefined && inserted + updated > 0) {
     // A delta's scope is everything the flow holds: count it (after the writes, corrected back).
