@@ -167,7 +167,7 @@ export async function directLoad(deps: PipelineDeps, ctx: DirectContext): Promis
     await client.query(`INSERT INTO change_log (run_id, entity, inserted, updated, removed) VALUES ($1, $2, $3, 0, 0)`, [runId, spec.name, staged]);
     for (const [entity, n] of Object.entries(created)) await client.query(`INSERT INTO change_log (run_id, entity, inserted) VALUES ($1, $2, $3)`, [runId, entity, n]);
     await client.query(`UPDATE runs SET state = 'done', load_path = 'direct', rows_read = $2, rows_staged = $3, rows_rejected = $4, rows_inserted = $3,
-        rows_updated = 0, rows_unchanged = 0, rows_removed = 0, rows_in_scope = 0, staged_at = now(), finished_at = now(),
+        rows_updated = 0, rows_unchanged = 0, rows_removed = 0, rows_in_scope = 0, staged_at = clock_timestamp(), finished_at = clock_timestamp(),
         extract_ms = $5, merge_ms = 0, error = NULL, error_code = NULL WHERE id = $1`, [runId, read, staged, ctx.scan.rejects.count, ms]);
     await client.query('COMMIT');
     deps.metrics?.stageDuration.observe({ stage: 'extract', flow: flow.name }, ms / 1000);

@@ -129,7 +129,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
       if (n) await q(client, `INSERT INTO change_log (run_id, entity, inserted) VALUES ($1, $2, $3)`, [runId, entity, n]);
     }
     await q(client, `UPDATE runs SET state = 'done', rows_inserted = $2, rows_updated = $3, rows_unchanged = $4, rows_removed = $5,
-      rows_rejected = rows_rejected + $6, rows_staged = rows_staged - $6, rows_in_scope = $7, finished_at = now(), merge_ms = $8, held_reason = NULL
+      rows_rejected = rows_rejected + $6, rows_staged = rows_staged - $6, rows_in_scope = $7, finished_at = clock_timestamp(), merge_ms = $8, held_reason = NULL
       WHERE id = $1`, [runId, counts.inserted, counts.updated, counts.unchanged, counts.removed, counts.rejected, counts.inScope, mergeMs]);
     await q(client, 'COMMIT');
     await q(client, `DROP TABLE IF EXISTS ${table}`).catch(() => {});

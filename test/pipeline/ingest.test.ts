@@ -34,6 +34,8 @@ describe('CSV prices through the pipeline', () => {
     expect(run.state).toBe('done');
     expect(run.loadPath).toBe('direct');
     expect(run.rows).toMatchObject({ read: 3, staged: 3, inserted: 3, updated: 0, unchanged: 0, removed: 0, rejected: 0 });
+    // Finished when it committed, not when its transaction began.
+    expect(run.durationMs!).toBeGreaterThanOrEqual(run.extractMs!);
     expect(await pricesPicture(tp)).toEqual(['A1|retail|100.500000|RUB', 'A1|wholesale|90.000000|RUB', 'A2|retail|1234.500000|USD']);
     const products = await tp.rt.pool.query(`SELECT code, placeholder FROM products ORDER BY code`);
     expect(products.rows).toEqual([{ code: 'A1', placeholder: true }, { code: 'A2', placeholder: true }]);
@@ -49,6 +51,7 @@ describe('CSV prices through the pipeline', () => {
     expect(run.state).toBe('done');
     expect(run.loadPath).toBe('staged');
     expect(run.rows).toMatchObject({ read: 3, inserted: 0, updated: 0, removed: 0, unchanged: 3 });
+    expect(run.durationMs!).toBeGreaterThanOrEqual(run.extractMs! + run.mergeMs!);
     const after = await tp.rt.pool.query(`SELECT product_id, price_type_id, run_id, updated_at FROM prices ORDER BY 1, 2`);
     expect(after.rows).toEqual(before.rows);
     expect((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM price_history`)).rows[0].n).toBe(0);

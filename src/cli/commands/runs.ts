@@ -22,7 +22,7 @@ export function formatSummary(r: RunView): string {
     `  unchanged ${r.rows.unchanged}`,
     `  removed   ${r.rows.removed}`,
     `  rejected  ${r.rows.rejected}`,
-    `  duration  ${secs} s${r.extractMs !== null ? ` (extract ${(r.extractMs / 1000).toFixed(2)} s, merge ${r.mergeMs !== null ? (r.mergeMs / 1000).toFixed(2) : '-'} s)` : ''}`,
+    `  duration  ${secs} s${r.loadPath === 'direct' ? ' (loaded directly into an empty table)' : r.extractMs !== null ? ` (extract ${(r.extractMs / 1000).toFixed(2)} s, merge ${r.mergeMs !== null ? (r.mergeMs / 1000).toFixed(2) : '-'} s)` : ''}`,
   ];
   return lines.join('\n');
 }
