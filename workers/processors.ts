@@ -4,9 +4,8 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { extractRun, failRun } from '../src/pipeline/extract.ts';
 import { mergeRun } from '../src/pipeline/merge.ts';
-import { enqueueExtract, enqueueMerge } from '../src/pipeline/runs.ts';
+import { enqueueExtract, enqueueMerge, flowOfRun } from '../src/pipeline/runs.ts';
 import type { ExtractJob, MergeJob } from '../src/pipeline/queues.ts';
-import type { Flow } from '../src/schemas/index.ts';
 import { isMagistralError } from '../src/errors/index.ts';
 
 async function later(job: Job, token: string | undefined, ms: number): Promise<never> {
@@ -14,15 +13,10 @@ async function later(job: Job, token: string | undefined, ms: number): Promise<n
   throw new DelayedError();
 }
 
-async function flowOf(deps: PipelineDeps, runId: number): Promise<Flow | undefined> {
-  const r = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').select('flows.definition').where('runs.id', '=', runId).executeTakeFirst();
-  return r?.definition as Flow | undefined;
-}
-
 /** On the last attempt a stage error fails the run (with its message) instead of leaving it open. */
 async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never> {
   const runId = (job.data as { runId: number }).runId;
-  const flow = (await flowOf(deps, runId).catch(() => undefined))?.name ?? 'unknown';
+  const flow = (await flowOfRun(deps.db, runId).catch(() => undefined))?.name ?? 'unknown';
   const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   deps.log.warn({ flow, run: runId, queue: job.queueName, attempt: job.attemptsMade + 1, err: e }, last ? 'stage failed for good' : 'stage failed; will retry');
   if (last) {
@@ -45,7 +39,7 @@ export function extractProcessor(deps: PipelineDeps) {
     }
     switch (outcome) {
       case 'staged': {
-        const flow = await flowOf(deps, runId);
+        const flow = await flowOfRun(deps.db, runId);
         if (flow) await enqueueMerge(deps, runId, flow).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'merge not enqueued; the sweeper will'));
         return outcome;
       }
@@ -74,7 +68,7 @@ export function mergeProcessor(deps: PipelineDeps) {
       case 'paused':
         return later(job, token, 5000);
       case 'restage': {
-        const flow = await flowOf(deps, runId);
+        const flow = await flowOfRun(deps.db, runId);
         if (flow) await enqueueExtract(deps, runId, flow);
         return outcome;
       }

@@ -14,7 +14,7 @@ import { directLoad } from './direct-load.ts';
 import type { PipelineDeps } from './deps.ts';
 import { openPayload } from './inbox.ts';
 import { mappingRefs } from './flows.ts';
-import { stagingTable } from './runs.ts';
+import { dropStaging, stagingTable } from './runs.ts';
 import { keyFields, stagingColumnList, stagingColumnsSql, targetSpec } from './targets.ts';
 import { runLogger } from '../telemetry/logger.ts';
 
@@ -272,7 +272,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
 
 /** Fails a run for good: its staging and partial rejects are removed, the store is untouched. */
 export async function failRun(deps: PipelineDeps, runId: number, code: string, message: string): Promise<void> {
-  await deps.pool.query(`DROP TABLE IF EXISTS ${stagingTable(runId)}`);
+  await dropStaging(deps.db, runId);
   await deps.pool.query('DELETE FROM rejects WHERE run_id = $1', [runId]);
   await deps.db.updateTable('runs').set({
     state: 'failed', error_code: code, error: message, finished_at: new Date(), rows_rejected: 0, rows_staged: 0,

@@ -237,6 +237,8 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   // Always parameter $2 of the statements that use it.
   const scopeWhere = scopeKeys ? `t.${part.column} = ANY($2::int[])` : `t.flow_id = $2`;
   const scopeParam = scopeKeys ? partIds : ctx.flowId;
+  const countScope = async (): Promise<number> =>
+    Number((await q(client, `SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam])).rows[0].n);
 
   // Nothing live in the touched partitions: a plain insert, no comparison needed.
   const empty = !(await q(client, `SELECT EXISTS (SELECT 1 FROM ${spec.table} WHERE ${part.column} = ANY($1::int[])) AS e`, [partIds])).rows[0].e;
@@ -278,7 +280,7 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   // whether the anti-join (a hash of every staged row) is needed at all.
   let removed = 0;
   if (snapshot) {
-    const inScopeNow = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam])).rows[0].n);
+    const inScopeNow = await countScope();
     if (inScopeNow > staged) {
       const del = await q(client, `
         WITH del AS (
@@ -296,8 +298,7 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   if (snapshot) inScopeBefore = updated + unchanged + removed;
   else if (ctx.flow.guard?.maxChangeRatio !== undefined && inserted + updated > 0) {
     // A delta's scope is everything the flow holds: count it (after the writes, corrected back).
-    const n = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam])).rows[0].n);
-    inScopeBefore = n - inserted;
+    inScopeBefore = (await countScope()) - inserted;
   }
   return { inserted, updated, unchanged, removed, rejected, inScope: inScopeBefore, created };
 }

@@ -117,18 +117,20 @@ function jobOptions(flow: Flow, jobId: string): JobsOptions {
 
 /**
  * Makes sure a job exists for the run's next stage. Adding with the same job id is a no-op while the
- * job is waiting or active; a finished job of the same id (left from an earlier attempt) is removed first.
+ * job is waiting or active; a finished job of the same id (left from an earlier attempt) is removed
+ * first. Returns whether a job was added.
  */
-async function ensureJob(deps: PipelineDeps, queue: 'extract' | 'merge', runId: number, flow: Flow): Promise<void> {
+async function ensureJob(deps: PipelineDeps, queue: 'extract' | 'merge', runId: number, flow: Flow): Promise<boolean> {
   const q = deps.queues[queue];
   const jobId = queue === 'extract' ? extractJobId(runId) : mergeJobId(runId);
   const existing = await q.getJob(jobId);
   if (existing) {
     const state = await existing.getState();
     if (state === 'completed' || state === 'failed') await existing.remove().catch(() => {});
-    else return;
+    else return false;
   }
   await q.add(queue, { runId }, jobOptions(flow, jobId));
+  return true;
 }
 
 export async function enqueueExtract(deps: PipelineDeps, runId: number, flow: Flow): Promise<void> {
@@ -139,9 +141,10 @@ export async function enqueueMerge(deps: PipelineDeps, runId: number, flow: Flow
   await ensureJob(deps, 'merge', runId, flow);
 }
 
-async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Flow> {
-  const r = await db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').select('flows.definition').where('runs.id', '=', runId).executeTakeFirstOrThrow();
-  return r.definition as Flow;
+/** The current definition of the flow a run belongs to (undefined when the run does not exist). */
+export async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Flow | undefined> {
+  const r = await db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').select('flows.definition').where('runs.id', '=', runId).executeTakeFirst();
+  return r?.definition as Flow | undefined;
 }
 
 /** Approves a held run: it merges without the guard. */
@@ -149,7 +152,7 @@ export async function approveRun(deps: PipelineDeps, id: number): Promise<RunVie
   const r = await deps.db.updateTable('runs').set({ approved: true, state: 'staged', held_reason: null })
     .where('id', '=', id).where('state', '=', 'held').returning('id').executeTakeFirst();
   if (!r) throw stateError(await getRun(deps.db, id), 'approve', 'held');
-  await enqueueMerge(deps, id, await flowOfRun(deps.db, id)).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'merge not enqueued; the sweeper will'));
+  await enqueueMerge(deps, id, (await flowOfRun(deps.db, id))!).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'merge not enqueued; the sweeper will'));
   deps.log.info({ run: id }, 'held run approved');
   return getRun(deps.db, id);
 }
@@ -208,18 +211,12 @@ export async function waitForRun(db: Kysely<Database>, id: number, opts: { timeo
  */
 export async function sweep(deps: PipelineDeps): Promise<number> {
   const open = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
-    .select(['runs.id', 'runs.state', 'flows.definition', 'flows.paused'])
+    .select(['runs.id', 'runs.state', 'flows.definition'])
     .where('runs.state', 'in', ['received', 'extracting', 'staged', 'merging']).orderBy('runs.id').execute();
   let n = 0;
   for (const r of open) {
     const queue = r.state === 'received' || r.state === 'extracting' ? 'extract' : 'merge';
-    const jobId = queue === 'extract' ? extractJobId(r.id) : mergeJobId(r.id);
-    const job = await deps.queues[queue].getJob(jobId);
-    const st = job ? await job.getState() : 'missing';
-    if (st === 'missing' || st === 'completed' || st === 'failed' || st === 'unknown') {
-      await ensureJob(deps, queue, r.id, r.definition as Flow);
-      n++;
-    }
+    if (await ensureJob(deps, queue, r.id, r.definition as Flow)) n++;
   }
   if (n) deps.log.info({ count: n }, 'sweeper re-enqueued runs');
   return n;
