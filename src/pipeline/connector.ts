@@ -20,6 +20,17 @@ export interface ParseContext {
   /** The flow's `source.options`, already validated against the connector's optionsSchema. */
   options: Record<string, unknown>;
   signal?: AbortSignal;
+  /**
+   * Document kinds the flow has mappings for (mapping `name` = record `kind`). A connector whose
+   * payloads hold several kinds emits records of these kinds only and may skip the rest unparsed.
+   * Absent: emit every kind (dry-run).
+   */
+  kinds?: ReadonlySet<string>;
+  /**
+   * Lets the payload itself say whether it is complete (snapshot) or holds changes only (delta),
+   * e.g. CommerceML's `СодержитТолькоИзменения`. Overrides the flow's `mode` for this run.
+   */
+  setMode?(mode: 'delta' | 'snapshot'): void;
 }
 
 export interface Connector {

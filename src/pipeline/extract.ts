@@ -91,6 +91,8 @@ export interface PayloadScan {
   connector: Connector;
   options: Record<string, unknown>;
   pick(kind: string | undefined): Entry | undefined;
+  /** Mapping names: the document kinds a multi-kind connector should emit. */
+  kinds: ReadonlySet<string>;
   rejects: RejectWriter;
 }
 
@@ -112,7 +114,7 @@ export async function scanPayload(
     const file = files[fi]!;
     const input = openPayload(file.path);
     try {
-      for await (const batch of connector.parse(input, { fileName: file.file_name, options: scan.options })) {
+      for await (const batch of connector.parse(input, { fileName: file.file_name, options: scan.options, kinds: scan.kinds })) {
         if (beforeBatch) await beforeBatch(batch.length);
         let out = '';
         for (const rec of batch) {
@@ -197,7 +199,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     files.sort((a, b) => run.inbox_ids.indexOf(a.id) - run.inbox_ids.indexOf(b.id));
 
     const rejects = new RejectWriter(deps.pool, runId);
-    const scan: PayloadScan = { files, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, pick, rejects };
+    const scan: PayloadScan = { files, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, pick, kinds: new Set(byName.keys()), rejects };
 
     // A first load into an empty table skips staging: rows are COPY'd straight into the live
     // table inside one transaction (see direct-load.ts). Anything unusual falls back to staging.
