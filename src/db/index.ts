@@ -4,6 +4,7 @@ import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './types.ts';
 import * as m0001 from './migrations/0001-core.ts';
+import * as m0002 from './migrations/0002-open-entities.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -43,6 +44,7 @@ export function createDb(url: string, opts: { max?: number; applicationName?: st
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-core': m0001,
+  '0002-open-entities': m0002,
 };
 
 class StaticProvider implements MigrationProvider {
