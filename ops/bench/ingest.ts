@@ -1,19 +1,15 @@
 // Ingest benchmark (`npm run bench:ingest -- --rows N`): in one run, the COPY floor, a full snapshot and a 1 %
 // delta through `magistral ingest` with a separate worker, and the hand-written SQL reference for the delta.
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
+import { BIN, REPO, exec, freePort, mustExec, progress, psql, query, sleep, sqlLit, startWorker, type WorkerProc } from './lib.ts';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BENCH = path.join(REPO, 'ops/bench');
 const DATA = path.join(BENCH, 'data');
 const RESULTS = path.join(BENCH, 'results');
-const BIN = path.join(REPO, 'bin/magistral.js');
 const DB_NAME = 'magistral_bench';
 const PG_BASE = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const DB_URL = `${PG_BASE}/${DB_NAME}`;
@@ -48,58 +44,6 @@ export function shape(rows: number): { products: number; priceTypes: number } {
   const priceTypes = Math.ceil(rows / MAX_PRODUCTS);
   return { priceTypes, products: Math.ceil(rows / priceTypes) };
 }
-
-// ------------------------------------------------------------------------------------------ helpers
-
-const t0 = Date.now();
-function progress(msg: string): void {
-  process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(7)} s] ${msg}\n`);
-}
-
-interface Exec { code: number | null; stdout: string; stderr: string; ms: number }
-
-function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Exec> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr, ms: performance.now() - started }));
-  });
-}
-
-async function mustExec(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Exec> {
-  const r = await exec(cmd, args, env);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.code}:\n${r.stderr}${r.stdout}`);
-  return r;
-}
-
-/** Runs psql against a database with ON_ERROR_STOP; `script` is passed on stdin-free `-c`/`-f` args. */
-function psql(url: string, args: string[]): Promise<Exec> {
-  return mustExec('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, ...args]);
-}
-
-async function query<T extends pg.QueryResultRow = Record<string, unknown>>(c: pg.Client, text: string, values?: unknown[]): Promise<T[]> {
-  return (await c.query<T>(text, values)).rows;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const sqlLit = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 // --------------------------------------------------------------------------------------- generation
 
@@ -163,64 +107,7 @@ function generate(rows: number, products: number, priceTypes: number, file1: str
   return changed;
 }
 
-// --------------------------------------------------------------------------------- worker & sampling
-
-interface WorkerProc {
-  pid: number;
-  maxRssKb: number;
-  stop(): Promise<number>;
-}
-
-function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Starts `magistral start --workers-only` in its own process; resolves once it says it is up. */
-async function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<WorkerProc> {
-  const p = spawn(BIN, ['start', '--workers-only'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(logFile);
-  p.stderr.pipe(log);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => p.on('exit', () => { exited = true; resolve(); }));
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`worker did not start in 60 s (log: ${logFile})`)), 60_000);
-    p.stdout.on('data', (d: Buffer) => {
-      log.write(d);
-      if (seen.length < 100_000) seen += d.toString();
-      if (seen.includes('Magistral is up')) { clearTimeout(timer); resolve(); }
-    });
-    p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`worker exited with ${code} (log: ${logFile})`)); });
-  });
-  const pid = p.pid!;
-  const w: WorkerProc = {
-    pid,
-    maxRssKb: 0,
-    async stop() {
-      clearInterval(sampler);
-      const hwm = procStatusKb(pid, 'VmHWM');
-      w.maxRssKb = Math.max(w.maxRssKb, procStatusKb(pid, 'VmRSS'));
-      if (!exited) {
-        p.kill('SIGTERM');
-        await Promise.race([exit, sleep(20_000)]);
-        if (!exited) {
-          p.kill('SIGKILL');
-          await exit;
-        }
-      }
-      log.end();
-      return hwm;
-    },
-  };
-  const sampler = setInterval(() => { w.maxRssKb = Math.max(w.maxRssKb, procStatusKb(pid, 'VmRSS')); }, 200);
-  sampler.unref();
-  return w;
-}
+// --------------------------------------------------------------------------------- sampling
 
 /**
  * Samples pg_stat_activity of the bench database every 500 ms while a phase runs: which statements
