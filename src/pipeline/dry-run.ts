@@ -1,6 +1,7 @@
 // Dry run: parse payload files with a connector and map every record, counting canonical rows and
 // rejects, without touching the datastore — what an administrator runs before registering a flow.
 import { createReadStream, existsSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { formatPosition, isMagistralError, PayloadError } from '../errors/index.ts';
 import {
   compileMapping,
@@ -13,7 +14,24 @@ import {
   type LookupSource,
 } from '../mapping/index.ts';
 import { ajv, toProblems, type Mapping } from '../schemas/index.ts';
-import { getConnector, type Connector, type SourceRecord } from './connector.ts';
+import { getConnector, type Connector, type ParseContext, type SourceRecord } from './connector.ts';
+
+/**
+ * Optional dry-run hook of a connector whose payloads hold several document kinds (each record carries
+ * its `kind`, mapped by the mapping of that name): the report then counts the payload's own elements
+ * per key, as the connector defines them, instead of mapped rows per canonical target; mapping rejects
+ * are still counted. A connector opts in with a `dryRun` property.
+ */
+export interface DryRunCounting {
+  /** Keys of the report, in order; each is present, zero when absent. */
+  readonly keys: readonly string[];
+  /** Parses like `parse`; the generator returns the file's counts per key when it is done. */
+  parseCounted(input: Readable, ctx: ParseContext): AsyncGenerator<SourceRecord[], Record<string, number>>;
+}
+
+function countingOf(c: Connector): DryRunCounting | undefined {
+  return (c as Connector & { dryRun?: DryRunCounting }).dryRun;
+}
 
 export interface DryRunOptions {
   /** Connector kind, e.g. `file.csv`; it must be registered (entry points import connectors/index.ts). */
@@ -40,7 +58,7 @@ export interface DryRunReject {
 }
 
 export interface DryRunResult {
-  /** Canonical target → valid rows. */
+  /** Canonical target → valid rows (a connector with a DryRunCounting hook: its own keys → elements). */
   counts: Record<string, number>;
   rejects: number;
   errors: Array<{ at: string; message: string }>;
@@ -101,6 +119,8 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
   const explicit = opts.mappings !== undefined && opts.mappings.length > 0;
   const folder = opts.connector.split('.')[0]!;
   const refs = explicit ? opts.mappings!.map((a) => locateMapping(a, dir)) : (await listMappingFiles(dir, folder)).map((ref) => ({ ref, dir, display: ref }));
+  const counting = countingOf(connector);
+  if (counting) return dryRunCounted(opts, connector, counting, checked.options, refs, result, sampleMax);
   if (!refs.length) {
     result.errors.push({ at: `mappings/${folder}`, message: `no mapping files for connector ${opts.connector}; pass --mapping` });
     return result;
@@ -149,6 +169,74 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
         }
         mapBatch(batch, file, chosen, result, sampleMax);
       }
+    } catch (e) {
+      result.errors.push(errorEntry(e, file));
+    } finally {
+      input.destroy();
+    }
+  }
+  return result;
+}
+
+/**
+ * The dry run of a connector with a counting hook: counts come from the connector, per file; each
+ * record is checked with the mapping named as its kind (records of kinds without one are only counted).
+ * A file that cannot be read adds an error and none of its counts.
+ */
+async function dryRunCounted(
+  opts: DryRunOptions,
+  connector: Connector,
+  counting: DryRunCounting,
+  options: Record<string, unknown>,
+  refs: Array<{ ref: string; dir: string; display: string }>,
+  result: DryRunResult,
+  sampleMax: number,
+): Promise<DryRunResult> {
+  for (const k of counting.keys) result.counts[k] = 0;
+  const byKind = new Map<string, Candidate>();
+  for (const loc of refs) {
+    try {
+      const mapping = await loadMapping(loc.ref, loc.dir);
+      const before = byKind.get(mapping.name);
+      if (before) result.errors.push({ at: loc.display, message: `MAG_ERR_MAPPING_INVALID: mapping name "${mapping.name}" is also the name of ${before.display}` });
+      else byKind.set(mapping.name, { display: loc.display, mapping, columns: [] });
+    } catch (e) {
+      result.errors.push(errorEntry(e, loc.display));
+    }
+  }
+  if (result.errors.length) return result;
+  for (const file of opts.files) {
+    if (!existsSync(file)) {
+      result.errors.push({ at: file, message: 'file not found' });
+      continue;
+    }
+    const input = createReadStream(file, { highWaterMark: 256 * 1024 });
+    const used = new Set<string>();
+    let rejects = 0;
+    const samples: DryRunReject[] = [];
+    try {
+      const it = counting.parseCounted(input, { fileName: file, options });
+      let step = await it.next();
+      while (!step.done) {
+        for (const rec of step.value) {
+          const c = rec.kind !== undefined ? byKind.get(rec.kind) : undefined;
+          if (!c) continue;
+          if (!c.compiled) c.compiled = await compileMapping(c.mapping, { system: opts.system, lookups: opts.lookups });
+          used.add(c.display);
+          const m = c.compiled(rec.data);
+          if (m.ok) continue;
+          rejects++;
+          if (result.samples.length + samples.length < sampleMax) {
+            const at = rec.path ? `${file}${rec.line !== undefined ? `:${rec.line}` : ''} ${rec.path}` : rec.line !== undefined ? `${file}:${rec.line}` : file;
+            samples.push({ at, field: m.field, rule: m.rule, reason: m.reason });
+          }
+        }
+        step = await it.next();
+      }
+      for (const k of counting.keys) result.counts[k] = (result.counts[k] ?? 0) + (step.value[k] ?? 0);
+      result.rejects += rejects;
+      result.samples.push(...samples);
+      result.mappingsUsed[file] = [...used].sort();
     } catch (e) {
       result.errors.push(errorEntry(e, file));
     } finally {
