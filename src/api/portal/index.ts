@@ -1,0 +1,80 @@
+// The portal API: `/api/v1` behind API keys (scoped, revocable, rate-limited per key) acting for a
+// client or contact, and its OpenAPI document at /api/docs (JSON at /api/docs/json). Routes live
+// beside this file; catalog and search come from their own plugins.
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import pg from 'pg';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import type { ServerDeps } from '../deps.ts';
+import { MagistralError } from '../../errors/index.ts';
+import { portalAuth } from './auth.ts';
+import { pricesRoutes } from './prices-routes.ts';
+import { stockRoutes } from './stock-routes.ts';
+import { ordersRoutes } from './orders-routes.ts';
+import { meRoutes } from './me-routes.ts';
+import { KNOWN_SCOPES } from '../../portal/keys.ts';
+import type { Queryable as PortalQueryable } from '../../portal/query.ts';
+
+export type { PortalContext, ApiDeps } from './context.ts';
+export { effectivePriceSql, onSaleSql, resolvePricing, type Pricing } from './pricing.ts';
+
+export interface PortalApiOptions {
+  deps: ServerDeps;
+}
+
+export const API_PREFIX = '/api/v1';
+
+export const portalApi: FastifyPluginAsync<PortalApiOptions> = async (app: FastifyInstance, opts) => {
+  const { deps } = opts;
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Magistral portal API',
+        version: '1.0.0',
+        description: 'Catalog, prices for a client, stock by city, search and orders, read from the Magistral datastore. '
+          + 'Every request carries an API key; requests on behalf of a client name it with X-Client-Id or X-Contact-Id. '
+          + `Scopes: ${KNOWN_SCOPES.join(', ')}. Decimals are strings.`,
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer mgk_…' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+
+  // The hot path (request context, one-product price) runs named statements on a small pool of its
+  // own whose sessions always use generic plans: with a custom plan PostgreSQL re-plans the lookup
+  // on the partitioned prices table at every request, which costs more than running it.
+  let hot: PortalQueryable = { db: deps.db, pool: deps.pool };
+  if (deps.pool) {
+    const pool = new pg.Pool({ ...deps.pool.options, max: 8, application_name: 'magistral-portal', options: '-c plan_cache_mode=force_generic_plan' });
+    pool.on('error', () => {});
+    app.addHook('onClose', async () => { await pool.end(); });
+    hot = { db: deps.db, pool };
+  }
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', portalAuth(hot));
+    // Per key, counted after authentication and before the body is read. In-process counters: with
+    // several API instances behind a balancer each enforces the limit on its own share.
+    await v1.register(rateLimit, {
+      global: true,
+      hook: 'preParsing',
+      timeWindow: 60_000,
+      max: (request) => request.portal.ratePerMin,
+      keyGenerator: (request) => `key:${request.portal.keyId}`,
+      errorResponseBuilder: (_request, ctx) => new MagistralError('MAG_ERR_RATE_LIMITED',
+        `rate limit of this API key exceeded (${ctx.max} requests per minute); retry in ${ctx.after}`),
+    });
+    await meRoutes(v1, deps);
+    await pricesRoutes(v1, deps, hot);
+    await stockRoutes(v1, deps);
+    await ordersRoutes(v1, deps);
+    // Catalog and search (catalog-routes.ts, search-routes.ts) register here as
+    // `await v1.register(catalogRoutes, { deps })` / `await v1.register(searchRoutes, { deps })`.
+  }, { prefix: API_PREFIX });
+};

@@ -1,0 +1,175 @@
+// Orders of the client of the request: place one (prices resolved server-side, Idempotency-Key
+// honoured), list them page by page, read one. Another client's order is simply not there (404).
+import type { FastifyInstance } from 'fastify';
+import type { ServerDeps } from '../deps.ts';
+import { MagistralError } from '../../errors/index.ts';
+import { getOrder, listOrders, listOrderStatuses, placeOrder } from '../../orders/index.ts';
+import { requireClient } from './auth.ts';
+import { cityQuery, errorResponses, onBehalfHeaders, security, skuSchema } from './schemas.ts';
+
+const MAX_LINES = 500;
+const nullableString = { type: ['string', 'null'] } as const;
+
+const statusSchema = {
+  type: 'object', required: ['code', 'name', 'final'],
+  properties: { code: { type: 'string' }, name: { type: 'string' }, final: { type: 'boolean' } },
+} as const;
+
+const summaryProps = {
+  number: { type: 'string', description: 'portal order number, e.g. M-000123' },
+  status: statusSchema,
+  legalEntity: { type: 'object', required: ['code', 'name', 'inn'], properties: { code: { type: 'string' }, name: { type: 'string' }, inn: nullableString } },
+  contact: nullableString,
+  currency: { type: 'string' },
+  total: { type: 'string', description: 'exact, 2 decimals' },
+  comment: nullableString,
+  erpNumber: { ...nullableString, description: 'number of the order in the ERP' },
+  erpDate: { ...nullableString, format: 'date-time' },
+  paid: { type: 'boolean' },
+  paidAt: { ...nullableString, format: 'date-time' },
+  shipped: { type: 'boolean' },
+  shippedAt: { ...nullableString, format: 'date-time' },
+  cancelled: { type: 'boolean' },
+  createdAt: { type: 'string', format: 'date-time' },
+  updatedAt: { type: 'string', format: 'date-time' },
+} as const;
+const summaryRequired = Object.keys(summaryProps);
+
+const orderSchema = {
+  type: 'object',
+  required: [...summaryRequired, 'agreement', 'priceType', 'city', 'lines'],
+  properties: {
+    ...summaryProps,
+    agreement: nullableString,
+    priceType: nullableString,
+    city: nullableString,
+    lines: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['lineNo', 'sku', 'name', 'quantity', 'unit', 'price', 'basePrice', 'discountPercent', 'amount'],
+        properties: {
+          lineNo: { type: 'integer' }, sku: { type: 'string' }, name: { type: 'string' }, quantity: { type: 'string' }, unit: nullableString,
+          price: { type: 'string', description: 'unit price after discount' }, basePrice: nullableString, discountPercent: nullableString,
+          amount: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
+interface PlaceBody {
+  legalEntity: string;
+  lines: Array<{ sku: string; quantity: string }>;
+  comment?: string;
+}
+
+export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  app.post<{ Body: PlaceBody; Headers: { 'idempotency-key'?: string } }>('/orders', {
+    config: { scope: 'orders:write' },
+    schema: {
+      tags: ['orders'],
+      summary: 'Place an order for a legal entity of the client',
+      description: 'Lines carry SKU and quantity only: prices are resolved here from the client\'s agreement or city, never taken from the request '
+        + '(a `price` in a line is refused). Unknown SKUs or products without a price answer 400 naming each line. '
+        + 'Send an Idempotency-Key to make retries safe: the same key and request answer the same order.',
+      security,
+      headers: {
+        type: 'object',
+        properties: { ...onBehalfHeaders.properties, 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } },
+      },
+      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      body: {
+        type: 'object', required: ['legalEntity', 'lines'], additionalProperties: false,
+        properties: {
+          legalEntity: { type: 'string', minLength: 1, maxLength: 150, description: 'code of the legal entity the order is for' },
+          comment: { type: 'string', maxLength: 2000 },
+          lines: {
+            type: 'array', minItems: 1, maxItems: MAX_LINES,
+            items: {
+              type: 'object', required: ['sku', 'quantity'], additionalProperties: false,
+              properties: {
+                sku: skuSchema,
+                // Numbers are accepted and read as their decimal text (coercion), strings keep every digit.
+                quantity: { type: 'string', pattern: '^[0-9]{1,14}(\\.[0-9]{1,6})?$', description: 'positive decimal quantity (number or string)' },
+              },
+            },
+          },
+        },
+      },
+      response: { 200: orderSchema, 201: orderSchema, ...errorResponses, 409: { ...errorResponses[400], description: 'Idempotency-Key reused for another request' } },
+    },
+  }, async (request, reply) => {
+    const ctx = request.portal;
+    const clientId = requireClient(ctx);
+    const { order, created } = await placeOrder(deps.db, {
+      clientId, contactId: ctx.contactId, cityId: ctx.cityId, legalEntity: request.body.legalEntity, lines: request.body.lines,
+      comment: request.body.comment, idempotencyKey: request.headers['idempotency-key'], apiKeyId: ctx.keyId, linesPath: '/body/lines',
+    });
+    if (!created) reply.header('idempotent-replayed', 'true');
+    return reply.code(created ? 201 : 200).send(order);
+  });
+
+  app.get<{ Querystring: { status?: string; legalEntity?: string; limit: number; cursor?: string } }>('/orders', {
+    config: { scope: 'orders:read' },
+    schema: {
+      tags: ['orders'],
+      summary: 'The client\'s orders, newest first, page by page',
+      description: 'A contact sees the orders of the legal entities it heads and its own. Next page: `cursor=nextCursor`.',
+      security,
+      headers: onBehalfHeaders,
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          city: cityQuery,
+          status: { type: 'string', minLength: 1, maxLength: 64, description: 'status code' },
+          legalEntity: { type: 'string', minLength: 1, maxLength: 150, description: 'legal entity code' },
+          limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+          cursor: { type: 'string', minLength: 1, maxLength: 200 },
+        },
+      },
+      response: {
+        200: {
+          type: 'object', required: ['orders', 'nextCursor'],
+          properties: { orders: { type: 'array', items: { type: 'object', required: summaryRequired, properties: summaryProps } }, nextCursor: nullableString },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async (request) => {
+    const ctx = request.portal;
+    return listOrders(deps.db, { clientId: requireClient(ctx), contactId: ctx.contactId }, request.query);
+  });
+
+  app.get<{ Params: { number: string } }>('/orders/:number', {
+    config: { scope: 'orders:read' },
+    schema: {
+      tags: ['orders'],
+      summary: 'One order of the client with its lines',
+      security,
+      headers: onBehalfHeaders,
+      params: { type: 'object', required: ['number'], properties: { number: { type: 'string', minLength: 1, maxLength: 64 } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      response: { 200: orderSchema, ...errorResponses },
+    },
+  }, async (request) => {
+    const ctx = request.portal;
+    const order = await getOrder(deps.db, { clientId: requireClient(ctx), contactId: ctx.contactId }, request.params.number);
+    if (!order) throw new MagistralError('MAG_ERR_NOT_FOUND', `no order ${request.params.number}`);
+    return order;
+  });
+
+  app.get('/order-statuses', {
+    config: { scope: 'orders:read' },
+    schema: {
+      tags: ['orders'],
+      summary: 'Order statuses (set by the ERP through flows)',
+      security,
+      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      response: {
+        200: { type: 'object', required: ['statuses'], properties: { statuses: { type: 'array', items: { ...statusSchema, properties: { ...statusSchema.properties, sort: { type: ['integer', 'null'] } } } } } },
+        ...errorResponses,
+      },
+    },
+  }, async () => ({ statuses: await listOrderStatuses(deps.db) }));
+}

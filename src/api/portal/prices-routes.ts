@@ -1,0 +1,145 @@
+// Prices for the client of the request: one product (a primary-key lookup on prices) or up to
+// 1,000 SKUs in one call, each line answered or reported on its own.
+import type { FastifyInstance } from 'fastify';
+import type { ServerDeps } from '../deps.ts';
+import { MagistralError } from '../../errors/index.ts';
+import { effectivePriceText } from '../../portal/pricing.ts';
+import { prepared, type Queryable } from '../../portal/query.ts';
+import type { PortalContext } from './context.ts';
+import { cityQuery, errorResponses, onBehalfHeaders, security, skuSchema } from './schemas.ts';
+
+export const MAX_BATCH = 1000;
+
+const priceProps = {
+  sku: { type: 'string' },
+  name: { type: 'string' },
+  price: { type: 'string', description: 'effective price for the client (after discount), 2 decimals' },
+  basePrice: { type: 'string', description: 'the price type\'s price before the discount, exact' },
+  discountPercent: { type: 'string', description: 'discount applied, percent' },
+  currency: { type: 'string' },
+  unit: { type: ['string', 'null'] },
+  priceType: { type: 'string', description: 'code of the price type used' },
+  source: { type: 'string', enum: ['agreement', 'city'], description: 'where the price type came from' },
+} as const;
+
+const priceSchema = { type: 'object', required: ['sku', 'name', 'price', 'basePrice', 'discountPercent', 'currency', 'unit', 'priceType', 'source'], properties: priceProps } as const;
+
+const batchItem = {
+  type: 'object',
+  required: ['line', 'sku'],
+  properties: {
+    line: { type: 'integer', description: 'position in the request, from 0' },
+    ...priceProps,
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string', enum: ['unknown-sku', 'no-price'] }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+interface PriceRow {
+  line: number;
+  sku: string;
+  product_id: number | null;
+  name: string | null;
+  unit: string | null;
+  base_price: string | null;
+  currency: string | null;
+  price: string | null;
+}
+
+/** The stored price, exact, with at least 2 decimals: `12.5` → `12.50`, `1.234567` stays. */
+const BASE = `CASE WHEN scale(trim_scale(x.value)) < 2 THEN round(x.value, 2) ELSE trim_scale(x.value) END::text`;
+const PRODUCT = `SELECT id, name, unit_id FROM products WHERE code = %s AND NOT deleted AND NOT placeholder ORDER BY id LIMIT 1`;
+
+// One product: the product by its code (index), the price by the primary key (price type, product).
+const ONE_SQL = `
+  SELECT 0 AS line, $1::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (${PRODUCT.replace('%s', '$1')}) p ON true
+  LEFT JOIN units u ON u.id = p.unit_id
+  LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0`;
+
+const BATCH_SQL = `
+  SELECT (r.n - 1)::int AS line, r.sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price
+  FROM unnest($1::text[]) WITH ORDINALITY AS r(sku, n)
+  LEFT JOIN LATERAL (${PRODUCT.replace('%s', 'r.sku')}) p ON true
+  LEFT JOIN units u ON u.id = p.unit_id
+  LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0
+  ORDER BY r.n`;
+
+/** Prices of the given SKUs (in order) under the request's pricing; one prepared statement whatever the count. */
+async function priceLines(deps: ServerDeps, hot: Queryable, ctx: PortalContext, skus: string[]): Promise<PriceRow[]> {
+  const { priceTypeId, discountPercent } = ctx.pricing;
+  return skus.length === 1
+    ? prepared<PriceRow>(hot, 'magistral_price_one', ONE_SQL, [skus[0], priceTypeId, discountPercent])
+    : prepared<PriceRow>(deps, 'magistral_price_batch', BATCH_SQL, [skus, priceTypeId, discountPercent]);
+}
+
+function present(ctx: PortalContext, r: PriceRow) {
+  return {
+    sku: r.sku, name: r.name as string, price: r.price as string, basePrice: r.base_price as string, discountPercent: ctx.pricing.discountPercent,
+    currency: r.currency as string, unit: r.unit, priceType: ctx.pricing.priceTypeCode as string, source: ctx.pricing.source,
+  };
+}
+
+const problemOf = (r: PriceRow) => (r.product_id === null
+  ? { code: 'unknown-sku' as const, message: `no product with SKU '${r.sku}'` }
+  : { code: 'no-price' as const, message: `SKU '${r.sku}' has no price for you: it is not on sale` });
+
+/** `hot`: where the one-product lookup runs (a pool with generic plans, see index.ts). */
+export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, hot: Queryable = deps): Promise<void> {
+  app.get<{ Params: { sku: string } }>('/prices/:sku', {
+    config: { scope: 'prices:read' },
+    schema: {
+      tags: ['prices'],
+      summary: 'Effective price of one product for the client of the request',
+      description: 'The client agreement\'s price type and discount where there is one, else the city\'s price type.',
+      security,
+      headers: onBehalfHeaders,
+      params: { type: 'object', required: ['sku'], properties: { sku: skuSchema } },
+      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      response: { 200: priceSchema, ...errorResponses },
+    },
+  }, async (request) => {
+    const [row] = await priceLines(deps, hot, request.portal, [request.params.sku]);
+    if (!row || row.price === null) throw new MagistralError('MAG_ERR_NOT_FOUND', row ? problemOf(row).message : `no product with SKU '${request.params.sku}'`);
+    return present(request.portal, row);
+  });
+
+  app.post<{ Body: { skus: string[] } }>('/prices/batch', {
+    config: { scope: 'prices:read' },
+    schema: {
+      tags: ['prices'],
+      summary: `Effective prices of up to ${MAX_BATCH} products in one call`,
+      description: 'Answers every line in request order: a price, or an error (unknown SKU, no price) for that line alone.',
+      security,
+      headers: onBehalfHeaders,
+      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      body: {
+        type: 'object', required: ['skus'], additionalProperties: false,
+        properties: { skus: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: skuSchema } },
+      },
+      response: {
+        200: {
+          type: 'object', required: ['items', 'found', 'missing'],
+          properties: { items: { type: 'array', items: batchItem }, found: { type: 'integer' }, missing: { type: 'integer' } },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async (request) => {
+    const ctx = request.portal;
+    const rows = await priceLines(deps, hot, ctx, request.body.skus);
+    let found = 0;
+    const items = rows.map((r) => {
+      if (r.price === null) return { line: r.line, sku: r.sku, error: problemOf(r) };
+      found++;
+      return { line: r.line, ...present(ctx, r) };
+    });
+    return { items, found, missing: items.length - found };
+  });
+}

@@ -1,0 +1,29 @@
+// JSON Schemas shared by the /api/v1 routes: request parts every route accepts (city), decimals as
+// strings, the error body, and the security requirement the OpenAPI document shows.
+import { errorBodySchema } from '../error-handler.ts';
+
+export const decimalString = { type: 'string', pattern: '^-?[0-9]+(\\.[0-9]+)?$', description: 'exact decimal number as a string' } as const;
+export const nullableDecimal = { type: ['string', 'null'], description: 'exact decimal number as a string, or null' } as const;
+export const skuSchema = { type: 'string', minLength: 1, maxLength: 150, description: 'product code (SKU)' } as const;
+
+/** `?city=` (a city code): every /api/v1 route takes it; default: the client's city, else the configured default. */
+export const cityQuery = { type: 'string', minLength: 1, maxLength: 150, description: 'city code; default: the client\'s city, else the default city' } as const;
+
+export const errorResponses = {
+  400: { description: 'Malformed request: each problem names its path and rule', ...errorBodySchema },
+  401: { description: 'Missing, unknown or revoked API key', ...errorBodySchema },
+  403: { description: 'The key lacks the scope, or the route needs a client', ...errorBodySchema },
+  404: { description: 'Not found, or not visible to this client', ...errorBodySchema },
+  429: { description: 'Rate limit of the key exceeded; see Retry-After', ...errorBodySchema },
+} as const;
+
+export const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { bearer: [] }];
+
+export const onBehalfHeaders = {
+  type: 'object',
+  properties: {
+    'x-client-id': { type: 'string', description: 'code of the client the request acts for (trusted frontend keys)' },
+    'x-contact-id': { type: 'string', description: 'code of the contact person the request acts for; must belong to the client' },
+    'x-city': { type: 'string', description: 'city code (the `city` query parameter wins)' },
+  },
+} as const;

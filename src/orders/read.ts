@@ -1,0 +1,163 @@
+// Reading orders for the portal: one order with its lines, or a client's orders page by page.
+// What a viewer sees: every order of its client, or for a contact the orders of the legal
+// entities it heads plus its own.
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import type { Database } from '../db/index.ts';
+import { MagistralError } from '../errors/index.ts';
+
+type Db = Kysely<Database>;
+
+export interface OrderViewer {
+  clientId: number;
+  contactId: number | null;
+}
+
+export interface OrderLineView {
+  lineNo: number;
+  sku: string;
+  name: string;
+  quantity: string;
+  unit: string | null;
+  price: string;
+  basePrice: string | null;
+  discountPercent: string | null;
+  amount: string;
+}
+
+export interface OrderSummary {
+  number: string;
+  status: { code: string; name: string; final: boolean };
+  legalEntity: { code: string; name: string; inn: string | null };
+  contact: string | null;
+  currency: string;
+  total: string;
+  comment: string | null;
+  erpNumber: string | null;
+  erpDate: string | null;
+  paid: boolean;
+  paidAt: string | null;
+  shipped: boolean;
+  shippedAt: string | null;
+  cancelled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface OrderView extends OrderSummary {
+  agreement: string | null;
+  priceType: string | null;
+  city: string | null;
+  lines: OrderLineView[];
+}
+
+export interface OrderListQuery {
+  status?: string;
+  legalEntity?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface OrderListPage {
+  orders: OrderSummary[];
+  nextCursor: string | null;
+}
+
+/** Orders the viewer may see (always within its client). */
+function visibleTo(eb: ExpressionBuilder<Database & { o: Database['orders'] }, 'o'>, v: OrderViewer): Expression<SqlBool> {
+  const ofClient = eb('o.client_id', '=', v.clientId);
+  if (v.contactId === null) return ofClient;
+  return eb.and([ofClient, eb.or([
+    eb('o.contact_id', '=', v.contactId),
+    eb('o.legal_entity_id', 'in', eb.selectFrom('contact_legal_entities').select('legal_entity_id')
+      .where('contact_id', '=', v.contactId).where('role', '=', 'head')),
+  ])]);
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+/** numeric text without trailing fraction zeros beyond `min` decimals: `2.500000` → `2.5`, `3.000000` → `3`. */
+const trimmed = (col: string, min = 0) =>
+  sql<string>`CASE WHEN scale(trim_scale(${sql.ref(col)})) < ${min} THEN round(${sql.ref(col)}, ${min}) ELSE trim_scale(${sql.ref(col)}) END::text`;
+
+function summaryQuery(db: Db) {
+  return db.selectFrom('orders as o')
+    .innerJoin('order_statuses as st', 'st.code', 'o.status')
+    .innerJoin('legal_entities as le', 'le.id', 'o.legal_entity_id')
+    .leftJoin('contacts as ct', 'ct.id', 'o.contact_id')
+    .select([
+      'o.id', 'o.number', 'o.status', 'st.name as status_name', 'st.final as status_final', 'le.code as le_code', 'le.name as le_name',
+      'le.inn as le_inn', 'ct.code as contact_code', 'o.currency', sql<string>`o.total::text`.as('total'), 'o.comment', 'o.erp_number',
+      'o.erp_date', 'o.paid', 'o.paid_at', 'o.shipped', 'o.shipped_at', 'o.cancelled', 'o.created_at', 'o.updated_at',
+    ]);
+}
+
+type SummaryRow = Awaited<ReturnType<ReturnType<typeof summaryQuery>['executeTakeFirstOrThrow']>>;
+
+function toSummary(r: SummaryRow): OrderSummary {
+  return {
+    number: r.number,
+    status: { code: r.status, name: r.status_name, final: r.status_final },
+    legalEntity: { code: r.le_code, name: r.le_name, inn: r.le_inn },
+    contact: r.contact_code,
+    currency: r.currency,
+    total: r.total,
+    comment: r.comment,
+    erpNumber: r.erp_number,
+    erpDate: iso(r.erp_date),
+    paid: r.paid,
+    paidAt: iso(r.paid_at),
+    shipped: r.shipped,
+    shippedAt: iso(r.shipped_at),
+    cancelled: r.cancelled,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
+}
+
+/** One order by its portal number, or undefined when it does not exist or is not the viewer's. */
+export async function getOrder(db: Db, viewer: OrderViewer, number: string): Promise<OrderView | undefined> {
+  const r = await summaryQuery(db)
+    .leftJoin('agreements as ag', 'ag.id', 'o.agreement_id')
+    .leftJoin('price_types as pt', 'pt.id', 'o.price_type_id')
+    .leftJoin('cities as ci', 'ci.id', 'o.city_id')
+    .select(['ag.code as agreement_code', 'pt.code as price_type_code', 'ci.code as city_code'])
+    .where('o.number', '=', number).where((eb) => visibleTo(eb, viewer)).executeTakeFirst();
+  if (!r) return undefined;
+  const lines = await db.selectFrom('order_lines').where('order_id', '=', r.id).orderBy('line_no')
+    .select([
+      'line_no', 'sku', 'name', trimmed('quantity').as('quantity'), 'unit', trimmed('price', 2).as('price'),
+      sql<string | null>`CASE WHEN base_price IS NULL THEN NULL ELSE ${trimmed('base_price', 2)} END`.as('base_price'),
+      sql<string | null>`trim_scale(discount_percent)::text`.as('discount_percent'), sql<string>`amount::text`.as('amount'),
+    ]).execute();
+  return {
+    ...toSummary(r),
+    agreement: r.agreement_code,
+    priceType: r.price_type_code,
+    city: r.city_code,
+    lines: lines.map((l) => ({
+      lineNo: l.line_no, sku: l.sku, name: l.name, quantity: l.quantity, unit: l.unit, price: l.price, basePrice: l.base_price,
+      discountPercent: l.discount_percent, amount: l.amount,
+    })),
+  };
+}
+
+export function encodeCursor(id: number): string {
+  return Buffer.from(`o:${id}`, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  const m = /^o:([0-9]{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new MagistralError('MAG_ERR_BAD_REQUEST', 'cursor is not one this API handed out', [{ path: '/querystring/cursor', rule: 'cursor', message: 'is not a cursor from a previous page' }]);
+  return Number(m[1]);
+}
+
+/** The viewer's orders, newest first; `nextCursor` fetches the next page. */
+export async function listOrders(db: Db, viewer: OrderViewer, q: OrderListQuery): Promise<OrderListPage> {
+  let query = summaryQuery(db).where((eb) => visibleTo(eb, viewer));
+  if (q.status !== undefined) query = query.where('o.status', '=', q.status);
+  if (q.legalEntity !== undefined) query = query.where('le.code', '=', q.legalEntity);
+  if (q.cursor !== undefined) query = query.where('o.id', '<', decodeCursor(q.cursor));
+  const rows = await query.orderBy('o.id', 'desc').limit(q.limit + 1).execute();
+  const more = rows.length > q.limit;
+  const page = more ? rows.slice(0, q.limit) : rows;
+  return { orders: page.map(toSummary), nextCursor: more ? encodeCursor(page[page.length - 1]!.id) : null };
+}
