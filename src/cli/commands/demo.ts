@@ -13,13 +13,14 @@ import { waitForRun } from '../../pipeline/runs.ts';
 import { REPO_DIR } from '../../schemas/index.ts';
 import { createReadStream } from 'node:fs';
 import { formatSummary } from './runs.ts';
+import { createApiKey, KNOWN_SCOPES, revokeApiKey } from '../../portal/keys.ts';
+
+const DEMO_KEY = 'demo';
 
 /** Demo payloads and the flow each goes through, in order (catalog before prices and stock). */
-const DEMO_FILES: Array<{ flow: string; file: string }> = [
-  { flow: 'products-csv', file: 'ops/demo/products.csv' },
-  { flow: 'prices-csv', file: 'ops/demo/prices.csv' },
-  { flow: 'stock-csv', file: 'ops/demo/stock.csv' },
-];
+const DEMO_FILES: Array<{ flow: string; file: string }> = ['managers', 'cities', 'price-types', 'warehouses', 'groups',
+  'products', 'prices', 'stock', 'clients', 'legal-entities', 'contacts', 'contact-legal-entities', 'agreements']
+  .map((name) => ({ flow: `${name}-csv`, file: `ops/demo/${name}.csv` }));
 
 export function register(program: Command, host: CliHost): void {
   program.command('demo').description('register the example flows and load the demo data set through them')
@@ -32,7 +33,8 @@ export function register(program: Command, host: CliHost): void {
       try {
         const flowDir = path.join(REPO_DIR, 'ops/flows');
         const flows = [];
-        for (const f of (await readdir(flowDir)).filter((n) => n.endsWith('.yaml')).sort()) {
+        // Pulled examples (onec-odata-*) need a real 1C base: the demo leaves them out.
+        for (const f of (await readdir(flowDir)).filter((n) => n.endsWith('.yaml') && !n.startsWith('onec-odata-')).sort()) {
           flows.push(...(await parseFlowFile(await readFile(path.join(flowDir, f), 'utf8'), `ops/flows/${f}`)));
         }
         for (const r of await applyFlows(rt.db, flows)) console.log(`flow ${r.name} ${r.action}`);
@@ -43,6 +45,14 @@ export function register(program: Command, host: CliHost): void {
           console.log(formatSummary(run));
           if (run.state !== 'done') process.exitCode = 1;
         }
+        // A fresh portal key at each demo (the previous demo key is revoked): keys are stored hashed,
+        // so this is the only moment the key can be shown.
+        const db = rt.db;
+        const old = await db.selectFrom('api_keys').select('id').where('name', '=', DEMO_KEY).where('revoked_at', 'is', null).execute();
+        for (const k of old) await revokeApiKey(db, Number(k.id));
+        const key = await createApiKey(db, { name: DEMO_KEY, scopes: [...KNOWN_SCOPES] });
+        console.log(`portal API key (demo, all scopes): ${key.key}`);
+        console.log(`  try: curl -H 'Authorization: Bearer ${key.key}' -H 'X-Client-Id: C1' http://127.0.0.1:${ctx.config.PORT}/api/v1/prices/SKU-00001`);
       } finally {
         await workers.close();
         await rt.close();
