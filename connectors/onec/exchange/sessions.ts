@@ -1,0 +1,114 @@
+// Sessions of the 1C exchange: checkauth (HTTP Basic against the flow's credentials, constant time)
+// hands out a cookie and a sessid; later requests bring either. Stored in PostgreSQL as hashes, with
+// a sliding expiry; an expired session that never closed abandons its snapshot group (removes nothing).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
+import { sql, type Selectable } from 'kysely';
+import type { OnecSessionsTable } from '../../../src/db/index.ts';
+import type { ExchangeDeps } from '../../../src/pipeline/connector.ts';
+import { listFlows, type StoredFlow } from '../../../src/pipeline/flows.ts';
+import { abandonSnapshotGroup } from '../../../src/pipeline/snapshot-group.ts';
+import { exchangeOf, type ExchangeSettings } from './options.ts';
+
+export const COOKIE_NAME = 'magistral_onec';
+export const CONNECTOR_KIND = 'onec.commerceml';
+
+export type ExchangeSession = Selectable<OnecSessionsTable>;
+
+const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+/** Constant-time equality of two secrets (hashing first makes the lengths equal). */
+function sameSecret(given: string, expected: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(expected));
+}
+
+/** The snapshot group of a session's runs. */
+export const sessionGroup = (id: string): string => `onec:${id}`;
+
+/** Flows serving an exchange: connector onec.commerceml with `options.exchange` = name, by name. */
+export async function exchangeFlows(deps: ExchangeDeps, exchange: string): Promise<StoredFlow[]> {
+  return (await listFlows(deps.db)).filter((f) => f.definition.source.connector === CONNECTOR_KIND && exchangeOf(f.definition) === exchange);
+}
+
+export type AuthResult = { ok: true; user: string } | { ok: false; reason: string };
+
+/**
+ * Checks `Authorization: Basic …` against the variables the exchange names. Both parts are always
+ * compared (no early exit on the login), and an unset variable never matches anything.
+ */
+export function checkBasic(header: string | undefined, s: ExchangeSettings, env: ExchangeDeps['env']): AuthResult {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!m) return { ok: false, reason: 'no HTTP Basic credentials' };
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i < 0) return { ok: false, reason: 'malformed HTTP Basic credentials' };
+  const user = decoded.slice(0, i);
+  const password = decoded.slice(i + 1);
+  const expectedUser = env[s.userEnv];
+  const expectedPassword = env[s.passwordEnv];
+  if (!expectedUser || !expectedPassword) return { ok: false, reason: `${!expectedUser ? s.userEnv : s.passwordEnv} is not set: the exchange refuses every login` };
+  const userOk = sameSecret(user, expectedUser);
+  const passwordOk = sameSecret(password, expectedPassword);
+  return userOk && passwordOk ? { ok: true, user } : { ok: false, reason: `wrong login or password for user '${user.slice(0, 64)}'` };
+}
+
+export interface NewSession {
+  session: ExchangeSession;
+  token: string;
+  sessid: string;
+}
+
+export async function createSession(deps: ExchangeDeps, s: ExchangeSettings, user: string, remoteAddr: string | undefined): Promise<NewSession> {
+  const id = randomBytes(8).toString('hex');
+  const token = randomBytes(32).toString('base64url');
+  const sessid = randomBytes(16).toString('hex');
+  const day = new Date().toISOString().slice(0, 10);
+  // Under the inbox: the received files are the payloads of the session's runs (replays read them).
+  const dir = path.resolve(deps.config.MAGISTRAL_DATA_DIR, 'inbox', 'onec', s.exchange, day, id);
+  const session = await deps.db.insertInto('onec_sessions').values({
+    id, exchange: s.exchange, token_hash: sha256(token), sessid_hash: sha256(sessid), user_name: user, remote_addr: remoteAddr ?? null,
+    dir, zip: s.zip, file_limit: s.fileLimit, expires_at: new Date(Date.now() + s.sessionTtlSeconds * 1000),
+  }).returningAll().executeTakeFirstOrThrow();
+  return { session, token, sessid };
+}
+
+function cookieValue(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === COOKIE_NAME) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+export type SessionLookup = { session: ExchangeSession } | { reason: string };
+
+/** The live session a request belongs to (by cookie, else `sessid`), its expiry pushed forward. */
+export async function findSession(deps: ExchangeDeps, exchange: string, s: ExchangeSettings, cookieHeader: string | undefined, sessid: string | undefined): Promise<SessionLookup> {
+  const token = cookieValue(cookieHeader);
+  if (!token && !sessid) return { reason: 'no session cookie or sessid' };
+  let q = deps.db.selectFrom('onec_sessions').selectAll().where('exchange', '=', exchange);
+  q = token ? q.where('token_hash', '=', sha256(token)) : q.where('sessid_hash', '=', sha256(sessid!));
+  const session = await q.executeTakeFirst();
+  if (!session) return { reason: 'unknown session' };
+  if (session.abandoned_at || session.expires_at.getTime() < Date.now()) return { reason: `session ${session.id} expired` };
+  const updated = await deps.db.updateTable('onec_sessions')
+    .set({ last_seen_at: new Date(), expires_at: new Date(Date.now() + s.sessionTtlSeconds * 1000) })
+    .where('id', '=', session.id).returningAll().executeTakeFirstOrThrow();
+  return { session: updated };
+}
+
+/** Ends sessions past their expiry that were never closed: their snapshot groups remove nothing. */
+export async function expireSessions(deps: ExchangeDeps): Promise<number> {
+  const stale = await deps.db.updateTable('onec_sessions').set({ abandoned_at: new Date() })
+    .where('expires_at', '<', new Date()).where('closed_at', 'is', null).where('abandoned_at', 'is', null)
+    .returning('id').execute();
+  for (const s of stale) await abandonSnapshotGroup(deps, sessionGroup(s.id));
+  if (stale.length) deps.log.info({ sessions: stale.map((s) => s.id) }, '1C exchange sessions expired unclosed; nothing removed');
+  return stale.length;
+}
+
+/** Merges `patch` into the session's type-specific state (`data`). */
+export async function saveSessionData(deps: ExchangeDeps, id: string, patch: Record<string, unknown>): Promise<void> {
+  await deps.db.updateTable('onec_sessions').set({ data: sql`data || ${JSON.stringify(patch)}::jsonb` as unknown as string }).where('id', '=', id).execute();
+}

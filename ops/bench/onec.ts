@@ -1,0 +1,406 @@
+// 1C exchange benchmark (`npm run bench:onec -- --prices N`): a generated CommerceML offers file of N
+// prices (100 price types × N/100 offers, with per-warehouse stock) pushed through the real protocol —
+// checkauth → init → file in file_limit chunks → import until success — into a fresh database, with the
+// API server and the workers in processes of their own (the workers' peak RSS is measured). In the same
+// run: parse-only MB/s of our CommerceML reader, and the reference, a plain `saxes` handler that only
+// counts prices. The last line printed is one JSON object.
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import http from 'node:http';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import iconv from 'iconv-lite';
+import pg from 'pg';
+import { SaxesParser } from 'saxes';
+import { parseAllDocuments, stringify } from 'yaml';
+import { readCommerceML } from '../../connectors/onec/commerceml/index.ts';
+import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
+import { BIN, REPO, freePort, mustExec, progress, psql, query, sleep, startWorker, type WorkerProc } from './lib.ts';
+
+const BENCH = path.join(REPO, 'ops/bench');
+const DATA = path.join(BENCH, 'data');
+const RESULTS = path.join(BENCH, 'results');
+const DB_NAME = 'magistral_bench_onec';
+const PG_BASE = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+const DB_URL = `${PG_BASE}/${DB_NAME}`;
+const ADMIN_URL = `${PG_BASE}/postgres`;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PRICE_TYPES = 100;
+const WAREHOUSES = 10;
+const USER = 'bench-1c';
+const PASSWORD = 'bench-1c-password';
+
+// ---------------------------------------------------------------------------------------------- args
+
+interface Args { prices: number; keep: boolean; fileLimit: number }
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { prices: 5_000_000, keep: false, fileLimit: 64 * 1024 * 1024 };
+  const num = (v: string | undefined) => Number(String(v).replace(/_/g, ''));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = () => (a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]);
+    if (a === '--keep') out.keep = true;
+    else if (a === '--prices' || a.startsWith('--prices=')) out.prices = num(val());
+    else if (a === '--file-limit' || a.startsWith('--file-limit=')) out.fileLimit = num(val());
+    else if (a === '--help' || a === '-h') {
+      process.stderr.write('usage: npm run bench:onec -- [--prices N (1000..50000000, default 5000000)] [--file-limit BYTES (default 64 MiB)] [--keep]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  if (!Number.isInteger(out.prices) || out.prices < 1000 || out.prices > 50_000_000) throw new Error('--prices must be an integer from 1000 to 50000000');
+  if (!Number.isInteger(out.fileLimit) || out.fileLimit < 65536) throw new Error('--file-limit must be at least 65536');
+  return out;
+}
+
+// --------------------------------------------------------------------------------------- generation
+
+const guid = (kind: number, n: number): string =>
+  `${kind.toString(16).padStart(8, '0')}-${((n >>> 16) & 0xffff).toString(16).padStart(4, '0')}-4${(n & 0xfff).toString(16).padStart(3, '0')}-8${kind.toString(16).padStart(3, '0')}-${n.toString(16).padStart(12, '0')}`;
+
+interface Generated { offers: number; prices: number; stock: number; bytes: number }
+
+/**
+ * Writes an offers package as 1C writes it (UTF-8 with BOM, tab-indented, 2.07 namespace): 100 price
+ * types, 10 warehouses declared; every offer has one price per price type and stock per warehouse in the
+ * attribute form. Exactly `prices` prices: the last offer may carry fewer price types.
+ */
+async function generate(file: string, prices: number): Promise<Generated> {
+  const priceTypes = Math.min(PRICE_TYPES, prices);
+  const offers = Math.ceil(prices / priceTypes);
+  const out = createWriteStream(file, { highWaterMark: 1 << 22 });
+  let buf = '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<КоммерческаяИнформация xmlns="urn:1C.ru:commerceml_2" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ВерсияСхемы="2.07" ДатаФормирования="2024-05-01T10:00:00">\n'
+    + '\t<ПакетПредложений СодержитТолькоИзменения="false">\n\t\t<Ид>bench-catalog#</Ид>\n\t\t<Наименование>Пакет предложений (bench)</Наименование>\n'
+    + '\t\t<ИдКаталога>bench-catalog</ИдКаталога>\n\t\t<ИдКлассификатора>bench-catalog</ИдКлассификатора>\n\t\t<ТипыЦен>\n';
+  const ptIds = Array.from({ length: priceTypes }, (_, t) => guid(1, t));
+  for (let t = 0; t < priceTypes; t++) {
+    buf += `\t\t\t<ТипЦены>\n\t\t\t\t<Ид>${ptIds[t]}</Ид>\n\t\t\t\t<Наименование>Цена ${t + 1}</Наименование>\n\t\t\t\t<Валюта>RUB</Валюта>\n`
+      + '\t\t\t\t<Налог>\n\t\t\t\t\t<Наименование>НДС</Наименование>\n\t\t\t\t\t<УчтеноВСумме>true</УчтеноВСумме>\n\t\t\t\t</Налог>\n\t\t\t</ТипЦены>\n';
+  }
+  buf += '\t\t</ТипыЦен>\n\t\t<Склады>\n';
+  const whIds = Array.from({ length: WAREHOUSES }, (_, w) => guid(2, w));
+  for (let w = 0; w < WAREHOUSES; w++) buf += `\t\t\t<Склад>\n\t\t\t\t<Ид>${whIds[w]}</Ид>\n\t\t\t\t<Наименование>Склад ${w + 1}</Наименование>\n\t\t\t</Склад>\n`;
+  buf += '\t\t</Склады>\n\t\t<Предложения>\n';
+  let bytes = 0;
+  let written = 0;
+  let stock = 0;
+  const flush = async () => {
+    const b = Buffer.from(buf, 'utf8');
+    bytes += b.length;
+    buf = '';
+    if (!out.write(b)) await once(out, 'drain');
+  };
+  for (let n = 0; n < offers; n++) {
+    buf += `\t\t\t<Предложение>\n\t\t\t\t<Ид>${guid(3, n)}</Ид>\n\t\t\t\t<Артикул>ART-${n}</Артикул>\n\t\t\t\t<Наименование>Товар ${n}</Наименование>\n`
+      + '\t\t\t\t<БазоваяЕдиница Код="796" НаименованиеПолное="Штука" МеждународноеСокращение="PCE">шт</БазоваяЕдиница>\n\t\t\t\t<Цены>\n';
+    const k = Math.min(priceTypes, prices - written);
+    for (let t = 0; t < k; t++) {
+      const cents = 100 + ((n * 7919 + t * 104_729) % 9_999_900);
+      const price = `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
+      buf += `\t\t\t\t\t<Цена>\n\t\t\t\t\t\t<Представление>${price} RUB за шт</Представление>\n\t\t\t\t\t\t<ИдТипаЦены>${ptIds[t]}</ИдТипаЦены>\n`
+        + `\t\t\t\t\t\t<ЦенаЗаЕдиницу>${price}</ЦенаЗаЕдиницу>\n\t\t\t\t\t\t<Валюта>RUB</Валюта>\n\t\t\t\t\t\t<Единица>шт</Единица>\n\t\t\t\t\t\t<Коэффициент>1</Коэффициент>\n\t\t\t\t\t</Цена>\n`;
+    }
+    written += k;
+    buf += `\t\t\t\t</Цены>\n\t\t\t\t<Количество>${n % 97}</Количество>\n`;
+    for (let w = 0; w < WAREHOUSES; w++) buf += `\t\t\t\t<Склад ИдСклада="${whIds[w]}" КоличествоНаСкладе="${(n + w) % 13}"/>\n`;
+    stock += WAREHOUSES;
+    buf += '\t\t\t</Предложение>\n';
+    if (buf.length > 1 << 20) await flush();
+  }
+  buf += '\t\t</Предложения>\n\t</ПакетПредложений>\n</КоммерческаяИнформация>\n';
+  await flush();
+  out.end();
+  await once(out, 'finish');
+  if (written !== prices) throw new Error(`generated ${written} prices, expected ${prices}`);
+  return { offers, prices: written, stock, bytes };
+}
+
+// ------------------------------------------------------------------------------------- parse phases
+
+/** The reference: saxes over the decoded text, counting `Цена` start tags and nothing else. */
+async function saxesReference(file: string): Promise<{ prices: number; seconds: number }> {
+  const t = performance.now();
+  const parser = new SaxesParser({ xmlns: false, position: false });
+  let prices = 0;
+  parser.on('opentag', (tag) => {
+    if (tag.name === 'Цена') prices++;
+  });
+  let first = true;
+  const decoder = new StringDecoder('utf8');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    let text = decoder.write(chunk as Buffer);
+    if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    first = false;
+    parser.write(text);
+  }
+  parser.write(decoder.end());
+  parser.close();
+  return { prices, seconds: (performance.now() - t) / 1000 };
+}
+
+/** Our reader alone: the file read into `prices` records (what the prices flow parses), nothing written. */
+async function readerOnly(file: string): Promise<{ prices: number; seconds: number }> {
+  const t = performance.now();
+  let prices = 0;
+  const it = readCommerceML(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file), kinds: new Set(['prices']) });
+  for await (const batch of it) prices += batch.length;
+  return { prices, seconds: (performance.now() - t) / 1000 };
+}
+
+// ------------------------------------------------------------------------------------- processes
+
+interface ApiProc { port: number; stop(): Promise<void> }
+
+async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<ApiProc> {
+  const port = await freePort();
+  const p = spawn(BIN, ['start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(logFile);
+  p.stderr.pipe(log);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => p.on('exit', () => { exited = true; resolve(); }));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`API did not start in 60 s (log: ${logFile})`)), 60_000);
+    p.stdout.on('data', (d: Buffer) => {
+      log.write(d);
+      if (d.toString().includes('Magistral is up')) { clearTimeout(timer); resolve(); }
+    });
+    p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`API exited with ${code} (log: ${logFile})`)); });
+  });
+  return {
+    port,
+    async stop() {
+      if (!exited) {
+        p.kill('SIGTERM');
+        await Promise.race([exit, sleep(20_000)]);
+        if (!exited) p.kill('SIGKILL');
+      }
+      log.end();
+    },
+  };
+}
+
+// --------------------------------------------------------------------------------------- protocol
+
+/** A 1C client: what 1C sends, in the order it sends it, on one keep-alive connection. */
+class OneC {
+  private cookie = '';
+  private sessid = '';
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  requests = 0;
+  constructor(private readonly port: number) {}
+
+  async call(params: Record<string, string>, body?: { file: string; start: number; end: number }, auth?: string): Promise<string[]> {
+    const q = new URLSearchParams({ ...params, ...(this.sessid ? { sessid: this.sessid } : {}) });
+    const headers: http.OutgoingHttpHeaders = {};
+    if (auth) headers.authorization = auth;
+    if (this.cookie) headers.cookie = this.cookie;
+    if (body) {
+      headers['content-type'] = 'application/octet-stream';
+      headers['content-length'] = body.end - body.start;
+    }
+    this.requests++;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: this.port, path: `/exchange/onec/default?${q}`, method: body ? 'POST' : 'GET', headers, agent: this.agent }, resolve);
+      req.on('error', reject);
+      if (body) createReadStream(body.file, { start: body.start, end: body.end - 1, highWaterMark: 1 << 20 }).pipe(req);
+      else req.end();
+    });
+    const parts: Buffer[] = [];
+    for await (const c of res) parts.push(c as Buffer);
+    return iconv.decode(Buffer.concat(parts), 'win1251').split('\n');
+  }
+
+  async checkauth(user: string, password: string): Promise<void> {
+    const r = await this.call({ type: 'catalog', mode: 'checkauth' }, undefined, `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
+    if (r[0] !== 'success') throw new Error(`checkauth: ${r.join(' | ')}`);
+    this.cookie = `${r[1]}=${r[2]}`;
+    this.sessid = (r[3] ?? '').replace(/^sessid=/, '');
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+// -------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  mkdirSync(DATA, { recursive: true });
+  mkdirSync(RESULTS, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const prefix = `bench-onec-${process.pid}-${Date.now().toString(36)}`;
+  const inboxDir = path.join(DATA, `inbox-${prefix}`);
+  const file = path.join(DATA, `offers-${args.prices}.xml`);
+  const flowFile = path.join(DATA, 'onec.bench.yaml');
+
+  // Generation (kept between runs of the same size).
+  let gen: Generated;
+  const metaFile = `${file}.json`;
+  if (existsSync(file) && existsSync(metaFile) && (JSON.parse(readFileSync(metaFile, 'utf8')) as Generated).bytes === statSync(file).size) {
+    gen = JSON.parse(readFileSync(metaFile, 'utf8')) as Generated;
+    progress(`reusing ${path.relative(REPO, file)}`);
+  } else {
+    const t = performance.now();
+    gen = await generate(file, args.prices);
+    writeFileSync(metaFile, JSON.stringify(gen));
+    progress(`generated ${path.relative(REPO, file)} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  const mb = gen.bytes / 1e6;
+  progress(`${gen.prices} prices = ${gen.offers} offers × ${Math.min(PRICE_TYPES, args.prices)} price types, ${gen.stock} stock entries, ${mb.toFixed(0)} MB`);
+
+  // Parse phases in this process, before any server runs: the reference and our reader alone.
+  progress('reference: saxes counting prices …');
+  const ref = await saxesReference(file);
+  if (ref.prices !== gen.prices) throw new Error(`saxes counted ${ref.prices} prices, expected ${gen.prices}`);
+  const referencePricesPerSec = gen.prices / ref.seconds;
+  progress(`reference: ${ref.seconds.toFixed(2)} s, ${Math.round(referencePricesPerSec)} prices/s, ${(mb / ref.seconds).toFixed(1)} MB/s`);
+  progress('our reader, prices only, parse-only …');
+  const own = await readerOnly(file);
+  if (own.prices !== gen.prices) throw new Error(`the reader emitted ${own.prices} prices, expected ${gen.prices}`);
+  const parseMBPerSec = mb / own.seconds;
+  progress(`reader: ${own.seconds.toFixed(2)} s, ${parseMBPerSec.toFixed(1)} MB/s, ${Math.round(gen.prices / own.seconds)} prices/s`);
+
+  // Fresh database; the example flows of ops/flows/onec.yaml without guards.
+  await psql(ADMIN_URL, ['-c', `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`]);
+  await psql(ADMIN_URL, ['-c', `CREATE DATABASE ${DB_NAME}`]);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, DATABASE_URL: DB_URL, REDIS_URL, MAGISTRAL_QUEUE_PREFIX: prefix, MAGISTRAL_DATA_DIR: inboxDir, LOG_LEVEL: 'info',
+    ONEC_USER: USER, ONEC_PASSWORD: PASSWORD, MAGISTRAL_SWEEP_INTERVAL_MS: '1000',
+  };
+  await mustExec(BIN, ['migrate'], env);
+  const docs = parseAllDocuments(readFileSync(path.join(REPO, 'ops/flows/onec.yaml'), 'utf8'));
+  const flows = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS() as Record<string, unknown>).filter(Boolean);
+  for (const f of flows) {
+    delete f.guard;
+    const source = f.source as { options: Record<string, unknown> };
+    source.options = { ...source.options, fileLimit: args.fileLimit };
+  }
+  writeFileSync(flowFile, `# Generated by ops/bench/onec.ts from ops/flows/onec.yaml: guards removed, fileLimit ${args.fileLimit}.\n${flows.map((f) => stringify(f)).join('---\n')}`);
+  await mustExec(BIN, ['flows', 'apply', '-f', flowFile], env);
+  progress(`database ${DB_NAME} migrated, ${flows.length} flows applied from ${path.relative(REPO, flowFile)} (no guards)`);
+
+  const c = new pg.Client({ connectionString: DB_URL, application_name: 'bench-onec' });
+  await c.connect();
+  let worker: WorkerProc | undefined;
+  let api: ApiProc | undefined;
+  const onec = { client: undefined as OneC | undefined };
+  try {
+    worker = await startWorker({ ...env, PORT: String(await freePort()), HOST: '127.0.0.1' }, path.join(RESULTS, `onec-worker-${stamp}.log`));
+    api = await startApi(env, path.join(RESULTS, `onec-api-${stamp}.log`));
+    progress(`worker pid ${worker.pid} and API on port ${api.port} up`);
+    await c.query('CHECKPOINT');
+
+    // The protocol, as 1C performs it, timed end to end.
+    const client = new OneC(api.port);
+    onec.client = client;
+    const t0 = performance.now();
+    await client.checkauth(USER, PASSWORD);
+    const init = await client.call({ type: 'catalog', mode: 'init' });
+    const fileLimit = Number((init.find((l) => l.startsWith('file_limit=')) ?? '').slice('file_limit='.length));
+    if (!(fileLimit > 0)) throw new Error(`init: ${init.join(' | ')}`);
+    const name = 'offers0_1.xml';
+    let chunks = 0;
+    for (let start = 0; start < gen.bytes; start += fileLimit) {
+      const r = await client.call({ type: 'catalog', mode: 'file', filename: name }, { file, start, end: Math.min(gen.bytes, start + fileLimit) });
+      if (r[0] !== 'success') throw new Error(`file chunk at ${start}: ${r.join(' | ')}`);
+      chunks++;
+    }
+    const tUploaded = performance.now();
+    progress(`uploaded in ${chunks} POSTs of ≤ ${fileLimit} bytes: ${((tUploaded - t0) / 1000).toFixed(2)} s`);
+    let polls = 0;
+    let last = '';
+    for (;;) {
+      const r = await client.call({ type: 'catalog', mode: 'import', filename: name });
+      polls++;
+      if (r[0] === 'success') { last = r.slice(1).join(' '); break; }
+      if (r[0] !== 'progress') throw new Error(`import: ${r.join(' | ')}`);
+      if (r[1] !== last) { last = r[1] ?? ''; progress(`import: ${last}`); }
+    }
+    const tDone = performance.now();
+    const seconds = (tDone - t0) / 1000;
+    progress(`import success after ${polls} requests: ${last}`);
+    const tClose = performance.now();
+    const closeAnswer = await client.call({ type: 'catalog', mode: 'complete' });
+    const closeSeconds = (performance.now() - tClose) / 1000;
+    client.close();
+
+    const [counts] = await query<{ prices: string; stock: string; price_types: string; warehouses: string; products: string }>(c, `
+      SELECT (SELECT count(*) FROM prices) AS prices, (SELECT count(*) FROM stock) AS stock, (SELECT count(*) FROM price_types) AS price_types,
+             (SELECT count(*) FROM warehouses) AS warehouses, (SELECT count(*) FROM products) AS products`);
+    if (Number(counts!.prices) !== gen.prices) throw new Error(`prices holds ${counts!.prices} rows, expected ${gen.prices}`);
+    if (Number(counts!.stock) !== gen.stock) throw new Error(`stock holds ${counts!.stock} rows, expected ${gen.stock}`);
+    const runs = await query<{ id: number; flow: string; state: string; load_path: string; rows_read: string; rows_inserted: string; extract_ms: number | null; merge_ms: number | null; received_at: Date; finished_at: Date | null; started_at: Date | null }>(c, `
+      SELECT r.id, f.name AS flow, r.state, r.load_path, r.rows_read, r.rows_inserted, r.extract_ms, r.merge_ms, r.received_at, r.started_at, r.finished_at
+      FROM runs r JOIN flows f ON f.id = r.flow_id ORDER BY r.id`);
+
+    const hwmKb = await worker.stop();
+    const workerPeakRssMb = Math.max(hwmKb, worker.maxRssKb) / 1024;
+    worker = undefined;
+
+    const pricesPerSec = gen.prices / seconds;
+    const ratioToReference = pricesPerSec / referencePricesPerSec;
+    const r1 = (x: number) => Math.round(x * 10) / 10;
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    const targets = {
+      pricesPerSec: { target: '>= 250000', ok: pricesPerSec >= 250_000 },
+      ratioToReference: { target: '>= 2', ok: ratioToReference >= 2 },
+      workerPeakRssMb: { target: '< 300', ok: workerPeakRssMb < 300 },
+    };
+    const result = {
+      prices: gen.prices, offers: gen.offers, priceTypes: Math.min(PRICE_TYPES, args.prices), warehouses: WAREHOUSES, stock: gen.stock, fileMB: r1(mb),
+      pricesPerSec: Math.round(pricesPerSec), seconds: r3(seconds), uploadSeconds: r3((tUploaded - t0) / 1000), importSeconds: r3((tDone - tUploaded) / 1000),
+      parseMBPerSec: r1(parseMBPerSec), parseSeconds: r3(own.seconds),
+      referencePricesPerSec: Math.round(referencePricesPerSec), referenceMBPerSec: r1(mb / ref.seconds), referenceSeconds: r3(ref.seconds),
+      ratioToReference: r3(ratioToReference), workerPeakRssMb: r1(workerPeakRssMb),
+      fileLimit, chunks, importPolls: polls, requests: client.requests, completeSeconds: r3(closeSeconds), completeAnswer: closeAnswer.join(' ').trim(),
+      store: Object.fromEntries(Object.entries(counts!).map(([k, v]) => [k, Number(v)])),
+      runs: runs.map((r) => ({ id: r.id, flow: r.flow, state: r.state, loadPath: r.load_path, read: Number(r.rows_read), inserted: Number(r.rows_inserted), extractMs: r.extract_ms, mergeMs: r.merge_ms })),
+      targets,
+    };
+    const resultFile = path.join(RESULTS, `onec-${gen.prices}-${stamp}.json`);
+    writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+
+    const n0 = (x: number) => Math.round(x).toLocaleString('en-US');
+    const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+    const table: Array<[string, string, string, string]> = [
+      ['end to end (checkauth → import success)', `${n0(pricesPerSec)} prices/s (${seconds.toFixed(2)} s)`, '>= 250,000 prices/s', mark(targets.pricesPerSec.ok)],
+      ['    upload / import', `${result.uploadSeconds.toFixed(2)} s (${chunks} POSTs) / ${result.importSeconds.toFixed(2)} s (${polls} polls)`, '', ''],
+      ['parse only (our reader, prices)', `${parseMBPerSec.toFixed(1)} MB/s (${own.seconds.toFixed(2)} s)`, '', ''],
+      ['reference (saxes counting prices)', `${n0(referencePricesPerSec)} prices/s, ${result.referenceMBPerSec} MB/s (${ref.seconds.toFixed(2)} s)`, '', ''],
+      ['    end to end / reference', ratioToReference.toFixed(3), '>= 2', mark(targets.ratioToReference.ok)],
+      ['worker peak RSS', `${workerPeakRssMb.toFixed(1)} MB`, '< 300 MB', mark(targets.workerPeakRssMb.ok)],
+      ['complete (session snapshot closed)', `${closeSeconds.toFixed(2)} s: ${result.completeAnswer}`, '', ''],
+    ];
+    const wid = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i]!.length), 6));
+    const fmtRow = (row: string[]) => row.map((s, i) => (i < 3 ? s.padEnd(wid[i]!) : s)).join('  ').trimEnd();
+    console.log(`1C exchange bench: ${gen.prices} prices, ${gen.stock} stock entries, ${mb.toFixed(0)} MB file; results ${path.relative(REPO, resultFile)}`);
+    console.log(fmtRow(['metric', 'value', 'target', 'ok']));
+    for (const row of table) console.log(fmtRow(row));
+    console.log('runs:');
+    for (const r of result.runs) console.log(`  ${String(r.id).padStart(3)} ${r.flow.padEnd(18)} ${r.state.padEnd(7)} ${r.loadPath.padEnd(7)} read ${String(r.read).padStart(9)} inserted ${String(r.inserted).padStart(9)} extract ${((r.extractMs ?? 0) / 1000).toFixed(2)} s merge ${((r.mergeMs ?? 0) / 1000).toFixed(2)} s`);
+    console.log(JSON.stringify({
+      pricesPerSec: result.pricesPerSec, parseMBPerSec: result.parseMBPerSec, referencePricesPerSec: result.referencePricesPerSec,
+      ratioToReference: result.ratioToReference, workerPeakRssMb: result.workerPeakRssMb, seconds: result.seconds, uploadSeconds: result.uploadSeconds,
+      importSeconds: result.importSeconds, prices: result.prices, stock: result.stock, fileMB: result.fileMB, targets,
+    }));
+  } finally {
+    onec.client?.close();
+    await api?.stop().catch(() => {});
+    await worker?.stop().catch(() => 0);
+    await c.end().catch(() => {});
+    await deleteQueueKeys(REDIS_URL, prefix).catch((e: Error) => progress(`could not remove redis keys ${prefix}:*: ${e.message}`));
+    rmSync(inboxDir, { recursive: true, force: true });
+    if (!args.keep) {
+      await psql(ADMIN_URL, ['-c', `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`]).catch((e: Error) => progress(e.message));
+      for (const f of [file, metaFile]) if (existsSync(f)) rmSync(f);
+      progress(`dropped ${DB_NAME} and the generated file`);
+    } else progress(`kept database ${DB_NAME} and ${path.relative(REPO, file)}`);
+  }
+}
+
+main().catch((e: Error) => {
+  progress(`failed: ${e.stack ?? e.message}`);
+  process.exitCode = 1;
+});

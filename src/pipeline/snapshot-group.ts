@@ -1,0 +1,269 @@
+// Snapshot groups: runs of several files that together are one complete export (a 1C exchange session
+// sending offers0_1.xml, offers0_2.xml …). Each run of the group upserts only and keeps its staged keys;
+// when the group closes, one finalize run per flow removes what none of the group's runs carried.
+import type pg from 'pg';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/index.ts';
+import type { Flow } from '../schemas/index.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { PipelineDeps } from './deps.ts';
+import { enqueueMerge, stagingTable } from './runs.ts';
+import { targetSpec, type FactSpec, type KeyedSpec, type TargetSpec } from './targets.ts';
+
+const TERMINAL = ['done', 'failed', 'rejected'];
+
+/** Targets whose snapshot removes absent rows (facts and keyed rows); catalog entities never are. */
+export const removesAbsent = (spec: TargetSpec): spec is FactSpec | KeyedSpec => spec.kind === 'fact' || spec.kind === 'keyed';
+const LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext($1))`;
+
+/** Opens a group (idempotent). Runs name it in `snapshot_group`. */
+export async function openSnapshotGroup(db: Kysely<Database>, id: string): Promise<void> {
+  await db.insertInto('snapshot_groups').values({ id }).onConflict((oc) => oc.column('id').doNothing()).execute();
+}
+
+/**
+ * Whether a run of `group` that just merged keeps its staging table: while the group is open, or while
+ * its flow's finalize run has yet to use it. Locks the group row (shared) so that a concurrent close
+ * sees this run's decision once it commits.
+ */
+export async function keepsStaging(client: pg.PoolClient, group: string, flowId: number): Promise<boolean> {
+  const r = await client.query<{ keep: boolean }>(`
+    SELECT g.abandoned_at IS NULL AND (g.closed_at IS NULL OR EXISTS (
+      SELECT 1 FROM runs f WHERE f.snapshot_group = g.id AND f.flow_id = $2 AND f.kind = 'finalize' AND f.state <> ALL($3::text[])
+    )) AS keep
+    FROM snapshot_groups g WHERE g.id = $1 FOR SHARE OF g`, [group, flowId, TERMINAL]);
+  return r.rows[0]?.keep ?? false;
+}
+
+interface GroupRun {
+  id: number;
+  state: string;
+  mode: string;
+  rows_read: number;
+  rows_staged: number;
+  load_path: string;
+  staging_kept: boolean;
+  files: string | null;
+}
+
+async function dropKept(deps: PipelineDeps, ids: number[]): Promise<void> {
+  for (const id of ids) await deps.pool.query(`DROP TABLE IF EXISTS ${stagingTable(id)}`).catch(() => {});
+  if (ids.length) await deps.pool.query(`UPDATE runs SET staging_kept = false WHERE id = ANY($1::bigint[])`, [ids]);
+}
+
+/**
+ * Closes a group: makes the finalize run of every fact flow that has runs in it and may have something
+ * to remove (a run still open, or a run that read a complete set), and drops the kept keys of the
+ * others. Idempotent: a closed group answers its finalize runs again. Returns their ids.
+ */
+export async function closeSnapshotGroup(deps: PipelineDeps, group: string): Promise<number[]> {
+  const drop: number[] = [];
+  const made: Array<{ id: number; flow: Flow }> = [];
+  const existing = await deps.db.transaction().execute(async (tx) => {
+    const g = await tx.selectFrom('snapshot_groups').selectAll().where('id', '=', group).forUpdate().executeTakeFirst();
+    if (!g) return [];
+    if (g.closed_at || g.abandoned_at) {
+      const rows = await tx.selectFrom('runs').select('id').where('snapshot_group', '=', group).where('kind', '=', 'finalize').orderBy('id').execute();
+      return rows.map((r) => r.id);
+    }
+    await tx.updateTable('snapshot_groups').set({ closed_at: new Date() }).where('id', '=', group).execute();
+    const flows = await tx.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
+      .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.mode', 'runs.rows_read', 'runs.inbox_ids', 'runs.staging_kept', 'flows.definition'])
+      .where('runs.snapshot_group', '=', group).where('runs.kind', '=', 'payload').orderBy('runs.id').execute();
+    const byFlow = new Map<number, typeof flows>();
+    for (const r of flows) byFlow.set(r.flow_id, [...(byFlow.get(r.flow_id) ?? []), r]);
+    for (const [flowId, runs] of byFlow) {
+      const flow = runs[0]!.definition as Flow;
+      if (!removesAbsent(targetSpec(flow.target))) continue;
+      const open = runs.some((r) => !TERMINAL.includes(r.state));
+      const complete = runs.some((r) => r.state === 'done' && r.mode === 'snapshot' && Number(r.rows_read) > 0);
+      if (!open && !complete) {
+        drop.push(...runs.filter((r) => r.staging_kept).map((r) => Number(r.id)));
+        continue;
+      }
+      const inboxIds = [...new Set(runs.flatMap((r) => r.inbox_ids.map(Number)))];
+      const f = await tx.insertInto('runs').values({
+        flow_id: flowId, inbox_ids: inboxIds, state: 'staged', mode: 'snapshot', target: flow.target, kind: 'finalize', snapshot_group: group,
+      }).returning('id').executeTakeFirstOrThrow();
+      made.push({ id: Number(f.id), flow });
+    }
+    return null;
+  });
+  if (existing) return existing;
+  await dropKept(deps, drop);
+  for (const m of made) {
+    await enqueueMerge(deps, m.id, m.flow).catch((e: unknown) => deps.log.warn({ run: m.id, err: e }, 'finalize not enqueued; the sweeper will'));
+  }
+  if (made.length) deps.log.info({ group, runs: made.map((m) => m.id) }, 'snapshot group closed');
+  return made.map((m) => m.id);
+}
+
+/** Ends a group without removing anything (its session expired unclosed): the kept keys are dropped. */
+export async function abandonSnapshotGroup(deps: PipelineDeps, group: string): Promise<void> {
+  const r = await deps.db.updateTable('snapshot_groups').set({ abandoned_at: new Date() })
+    .where('id', '=', group).where('closed_at', 'is', null).where('abandoned_at', 'is', null).returning('id').executeTakeFirst();
+  if (!r) return;
+  const kept = await deps.db.selectFrom('runs').select('id').where('snapshot_group', '=', group).where('staging_kept', '=', true).execute();
+  await dropKept(deps, kept.map((k) => Number(k.id)));
+  deps.log.info({ group }, 'snapshot group abandoned: nothing removed');
+}
+
+export interface FinalizeContext {
+  runId: number;
+  flowId: number;
+  flowName: string;
+  flow: Flow;
+  group: string;
+  approved: boolean;
+  log: Logger;
+}
+
+async function finish(deps: PipelineDeps, ctx: FinalizeContext, state: 'done' | 'failed', error?: string): Promise<'done' | 'failed'> {
+  await deps.pool.query(`UPDATE runs SET state = $2, error = $3, error_code = $4, finished_at = clock_timestamp(), merge_ms = 0, rows_removed = 0
+    WHERE id = $1`, [ctx.runId, state, error ?? null, error ? 'MAG_ERR_RUN_STATE' : null]);
+  deps.metrics?.runsFinished.inc({ flow: ctx.flowName, state });
+  if (error) ctx.log.warn({ err: error }, 'snapshot group not finalized');
+  return state;
+}
+
+/**
+ * The finalize run of a group: removes the rows of the flow's scope that no run of the group carried
+ * (neither wrote nor staged), in one transaction guarded like any merge. Refuses to remove anything
+ * when a run of the group did not complete or its kept keys were lost.
+ */
+export async function finalizeSnapshotGroup(deps: PipelineDeps, ctx: FinalizeContext): Promise<'done' | 'held' | 'waiting' | 'failed'> {
+  const spec = targetSpec(ctx.flow.target);
+  const runs = (await deps.pool.query<GroupRun>(`
+    SELECT r.id, r.state, r.mode, r.rows_read, r.rows_staged, r.load_path, r.staging_kept,
+           (SELECT string_agg(i.file_name, ', ' ORDER BY i.id) FROM inbox i WHERE i.id = ANY(r.inbox_ids)) AS files
+    FROM runs r WHERE r.snapshot_group = $1 AND r.flow_id = $2 AND r.kind = 'payload' AND r.id < $3 ORDER BY r.id`,
+  [ctx.group, ctx.flowId, ctx.runId])).rows;
+  if (runs.some((r) => !TERMINAL.includes(r.state))) return 'waiting';
+  const keptIds = runs.filter((r) => r.staging_kept).map((r) => Number(r.id));
+  const incomplete = runs.find((r) => r.state !== 'done');
+  if (incomplete) {
+    await dropKept(deps, keptIds);
+    return finish(deps, ctx, 'failed', `nothing removed: run ${incomplete.id} (${incomplete.files ?? 'no file'}) of the same export ended ${incomplete.state}, so the export is incomplete`);
+  }
+  if (!removesAbsent(spec) || !runs.some((r) => r.mode === 'snapshot' && Number(r.rows_read) > 0)) {
+    await dropKept(deps, keptIds);
+    return finish(deps, ctx, 'done');
+  }
+  // Every run that went through staging must still hold its keys (UNLOGGED tables empty after a crash).
+  const staged = runs.filter((r) => r.load_path === 'staged');
+  for (const r of staged) {
+    const exists = (await deps.pool.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [stagingTable(r.id)])).rows[0].ok as boolean;
+    const n = r.staging_kept && exists ? Number((await deps.pool.query(`SELECT count(*)::bigint AS n FROM ${stagingTable(r.id)} WHERE NOT _reject`)).rows[0].n) : -1;
+    if (n !== Number(r.rows_staged)) {
+      await dropKept(deps, keptIds);
+      return finish(deps, ctx, 'failed', `nothing removed: the keys run ${r.id} (${r.files ?? 'no file'}) staged are gone (database restart?); the next complete export removes what is absent`);
+    }
+  }
+  return removeUncarried(deps, ctx, spec, runs.map((r) => Number(r.id)), staged.map((r) => Number(r.id)), keptIds);
+}
+
+/** What a finalize run needs of a target: its key columns, the keys a staging table carried, its scope column. */
+interface Shape {
+  keyCols: string[];
+  /** SELECT of the keys (as keyCols) a staged run carried; $1 is the system. */
+  carried(stagingId: number): string;
+  scopeCol?: string;
+  history?: { table: string; column: string; oldColumn: string };
+}
+
+function shapeOf(spec: FactSpec | KeyedSpec): Shape {
+  const join = (entity: string, field: string, alias: string) =>
+    `JOIN external_ids ${alias} ON ${alias}.entity = '${entity}' AND ${alias}.system = $1 AND ${alias}.external_id = s."${field}"`;
+  if (spec.kind === 'fact') {
+    const [part, item] = spec.keys;
+    return {
+      keyCols: [part.column, item.column],
+      carried: (id) => `SELECT pk.internal_id::int AS ${part.column}, ik.internal_id AS ${item.column} FROM ${stagingTable(id)} s `
+        + `${join(part.entity, part.field, 'pk')} ${join(item.entity, item.field, 'ik')}`,
+      scopeCol: part.column,
+      history: { table: spec.historyTable, column: spec.historyValue.column, oldColumn: spec.historyValue.oldColumn },
+    };
+  }
+  return {
+    keyCols: spec.keys.map((k) => k.column),
+    carried: (id) => `SELECT ${spec.keys.map((k, i) => `${k.ref ? `r${i}.internal_id` : `s."${k.field}"`} AS ${k.column}`).join(', ')} FROM ${stagingTable(id)} s `
+      + spec.keys.map((k, i) => (k.ref ? join(k.ref.entity, k.field, `r${i}`) : '')).join(' '),
+    scopeCol: spec.scopeColumn,
+  };
+}
+
+async function removeUncarried(deps: PipelineDeps, ctx: FinalizeContext, spec: FactSpec | KeyedSpec, groupIds: number[], stagedIds: number[], keptIds: number[]): Promise<'done' | 'held'> {
+  const started = Date.now();
+  const shape = shapeOf(spec);
+  const system = ctx.flow.source.system ?? 'local';
+  // Keys the group's staged runs carried (rejected rows with readable keys included: a bad value must
+  // not remove a good row); rows its direct loads wrote carry the run's id.
+  const carried = stagedIds.map((id) => shape.carried(id)).join(' UNION ALL ');
+  const client = await deps.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
+    await client.query(LOCK_SQL, [`magistral:merge:${spec.name}`]);
+    let scopeWhere: string;
+    let scopeParam: unknown;
+    if (ctx.flow.scope === 'keys' && shape.scopeCol) {
+      const col = shape.scopeCol;
+      const r = await client.query(`
+        ${carried ? `SELECT DISTINCT ${col} AS id FROM (${carried}) x UNION ` : ''}
+        SELECT DISTINCT ${col} AS id FROM ${spec.table} WHERE run_id = ANY($2::bigint[])`, [system, groupIds]);
+      scopeWhere = `t.${col} = ANY($2::bigint[])`;
+      scopeParam = r.rows.map((x) => Number(x.id));
+    } else {
+      scopeWhere = `t.flow_id = $2`;
+      scopeParam = ctx.flowId;
+    }
+    const counts = (await client.query(`
+      SELECT count(*)::bigint AS n, count(*) FILTER (WHERE t.run_id <> ALL($1::bigint[]))::bigint AS untouched
+      FROM ${spec.table} t WHERE ${scopeWhere}`, [groupIds, scopeParam])).rows[0];
+    const keys = shape.keyCols;
+    const h = shape.history;
+    const inScope = Number(counts.n);
+    let removed = 0;
+    // Rows every one of which a run of the group wrote: nothing to compare.
+    if (Number(counts.untouched) > 0) {
+      const del = await client.query(`
+        WITH del AS (
+          DELETE FROM ${spec.table} t WHERE ${scopeWhere} AND t.run_id <> ALL($3::bigint[])
+            ${carried ? `AND NOT EXISTS (SELECT 1 FROM (${carried}) x WHERE ${keys.map((k) => `x.${k} = t.${k}`).join(' AND ')})` : ''}
+          RETURNING ${keys.map((k) => `t.${k}`).join(', ')}${h ? `, t.${h.column}` : ''}
+        )${h && ctx.flow.history !== false ? `, hist AS (
+          INSERT INTO ${h.table} (run_id, ${keys.join(', ')}, op, ${h.oldColumn}) SELECT $4::bigint, ${keys.join(', ')}, 'D', ${h.column} FROM del
+        )` : ''}
+        SELECT count(*)::bigint AS n FROM del`, h && ctx.flow.history !== false ? [system, scopeParam, groupIds, ctx.runId] : [system, scopeParam, groupIds]);
+      removed = Number(del.rows[0].n);
+    }
+    const guard = ctx.flow.guard;
+    if (guard?.maxChangeRatio !== undefined && !ctx.approved && inScope >= (guard.minRowsInScope ?? 1) && inScope > 0 && removed / inScope > guard.maxChangeRatio) {
+      await client.query('ROLLBACK');
+      const reason = `would remove ${removed} of ${inScope} rows in scope that no file of the export carried `
+        + `(${((removed / inScope) * 100).toFixed(1)} % > ${(guard.maxChangeRatio * 100).toFixed(1)} %)`;
+      await deps.pool.query(`UPDATE runs SET state = 'held', held_reason = $2, rows_removed = $3, rows_in_scope = $4 WHERE id = $1`, [ctx.runId, reason, removed, inScope]);
+      ctx.log.warn({ reason }, 'finalize run held by guard');
+      deps.metrics?.runsFinished.inc({ flow: ctx.flowName, state: 'held' });
+      return 'held';
+    }
+    const ms = Date.now() - started;
+    await client.query(`INSERT INTO change_log (run_id, entity, inserted, updated, removed) VALUES ($1, $2, 0, 0, $3)`, [ctx.runId, spec.name, removed]);
+    await client.query(`UPDATE runs SET state = 'done', rows_removed = $2, rows_in_scope = $3, finished_at = clock_timestamp(), merge_ms = $4,
+      held_reason = NULL, error = NULL, error_code = NULL WHERE id = $1`, [ctx.runId, removed, inScope, ms]);
+    // The kept keys go with the same commit: once the run reads done, nothing of the group lingers.
+    for (const id of keptIds) await client.query(`DROP TABLE IF EXISTS ${stagingTable(id)}`);
+    if (keptIds.length) await client.query(`UPDATE runs SET staging_kept = false WHERE id = ANY($1::bigint[])`, [keptIds]);
+    await client.query('COMMIT');
+    deps.metrics?.stageDuration.observe({ stage: 'merge', flow: ctx.flowName }, ms / 1000);
+    deps.metrics?.rowsProcessed.inc({ flow: ctx.flowName, outcome: 'removed' }, removed);
+    deps.metrics?.runsFinished.inc({ flow: ctx.flowName, state: 'done' });
+    ctx.log.info({ removed, inScope, runs: groupIds, ms }, 'snapshot group finalized');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+  return 'done';
+}
