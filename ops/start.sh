@@ -6,8 +6,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash ops/setup.sh
 # A development admin token so the queue dashboard and admin API can be tried at once.
 export MAGISTRAL_ADMIN_TOKEN="${MAGISTRAL_ADMIN_TOKEN:-magistral-demo-admin-token}"
+# Demo credentials of the 1C exchange (ops/flows/onec.yaml reads them from these variables).
+export ONEC_USER="${ONEC_USER:-site}" ONEC_PASSWORD="${ONEC_PASSWORD:-magistral-demo-1c}"
 ./bin/magistral.js migrate
 ./bin/magistral.js demo
 echo "magistral: admin token for /admin/api and /admin/queues: ${MAGISTRAL_ADMIN_TOKEN}"
 echo "magistral: open http://127.0.0.1:${PORT:-3000}/admin/queues?token=${MAGISTRAL_ADMIN_TOKEN}"
+echo "magistral: 1C exchange (site address in 1C): http://127.0.0.1:${PORT:-3000}/exchange/onec/default  login ${ONEC_USER} / ${ONEC_PASSWORD}"
 exec ./bin/magistral.js start

@@ -4,13 +4,16 @@ import { Worker } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { QUEUE_NAMES, redisConnection } from '../src/pipeline/queues.ts';
 import { sweep } from '../src/pipeline/runs.ts';
-import { extractProcessor, mergeProcessor } from './processors.ts';
+import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll.ts';
+import { extractProcessor, mergeProcessor, pollProcessor } from './processors.ts';
 import '../connectors/index.ts';
 
 export interface Workers {
   close(): Promise<void>;
   /** Runs the sweeper once now (tests, start-up). */
   sweep(): Promise<number>;
+  /** Brings pull schedulers in line with the flows now (also done on every sweep). */
+  syncSchedules(): Promise<void>;
 }
 
 export async function startWorkers(deps: PipelineDeps, opts: { name?: string } = {}): Promise<Workers> {
@@ -28,7 +31,10 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   };
   const extract = new Worker(QUEUE_NAMES.extract, extractProcessor(deps), { ...common, concurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY });
   const merge = new Worker(QUEUE_NAMES.merge, mergeProcessor(deps), { ...common, concurrency: config.MAGISTRAL_MERGE_CONCURRENCY });
-  for (const w of [extract, merge]) {
+  // Pulls wait on remote systems, not on this machine: a few at once, one per flow (poll.ts locks).
+  const poll = new Worker(POLL_QUEUE, pollProcessor(deps), { ...common, concurrency: 4 });
+  const pollQueue = createPollQueue(config.REDIS_URL, config.MAGISTRAL_QUEUE_PREFIX);
+  for (const w of [extract, merge, poll]) {
     w.on('error', (e) => log.debug({ err: e.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, e) => log.debug({ queue: w.name, job: job?.id, err: e.message }, 'job failed'));
   }
@@ -46,16 +52,32 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       sweeping = false;
     }
   };
-  const timer = setInterval(() => void doSweep(), config.MAGISTRAL_SWEEP_INTERVAL_MS);
+  // Schedule syncs never overlap; one asked for while another runs starts afresh after it, so a
+  // caller that just changed a flow sees the change.
+  let syncing: Promise<void> | undefined;
+  const doSync = async (): Promise<void> => {
+    while (syncing) await syncing;
+    syncing = syncSchedules(deps, pollQueue.queue)
+      .then(() => {}, (e: unknown) => log.debug({ err: (e as Error).message }, 'schedule sync skipped'))
+      .finally(() => { syncing = undefined; });
+    return syncing;
+  };
+  const timer = setInterval(() => {
+    void doSweep();
+    if (!syncing) void doSync();
+  }, config.MAGISTRAL_SWEEP_INTERVAL_MS);
   timer.unref();
   void doSweep();
+  void doSync();
   log.info({ extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
 
   return {
     sweep: doSweep,
+    syncSchedules: doSync,
     async close() {
       clearInterval(timer);
-      await Promise.allSettled([extract.close(), merge.close()]);
+      await Promise.allSettled([extract.close(), merge.close(), poll.close()]);
+      await pollQueue.close();
       connection.disconnect();
     },
   };

@@ -7,6 +7,7 @@ import { mergeRun } from '../src/pipeline/merge.ts';
 import { enqueueExtract, enqueueMerge, flowOfRun } from '../src/pipeline/runs.ts';
 import type { ExtractJob, MergeJob } from '../src/pipeline/queues.ts';
 import { isMagistralError } from '../src/errors/index.ts';
+import { pullFlow, type PollJob } from '../src/pipeline/poll.ts';
 
 async function later(job: Job, token: string | undefined, ms: number): Promise<never> {
   await job.moveToDelayed(Date.now() + ms, token);
@@ -45,6 +46,9 @@ export function extractProcessor(deps: PipelineDeps) {
       }
       case 'busy':
         return later(job, token, 2000);
+      case 'waiting':
+        // The runs this one depends on (same file, earlier in the order) are still working: soon.
+        return later(job, token, 250);
       case 'paused':
         return later(job, token, 5000);
       default:
@@ -75,5 +79,14 @@ export function mergeProcessor(deps: PipelineDeps) {
       default:
         return outcome;
     }
+  };
+}
+
+/** A scheduler's tick: one pull of the flow. A failed pull fails the job (shown in the dashboard); the next tick is its retry. */
+export function pollProcessor(deps: PipelineDeps) {
+  return async (job: Job<PollJob>): Promise<string> => {
+    const r = await pullFlow(deps, job.data.flow, { trigger: 'schedule' });
+    if (r.outcome === 'failed') throw new UnrecoverableError(`${r.error.code}: ${r.error.message}`);
+    return r.outcome;
   };
 }

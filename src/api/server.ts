@@ -11,6 +11,10 @@ import { flowsRoutes } from './flows-routes.ts';
 import { runsRoutes } from './runs-routes.ts';
 import { payloadUploadRoute } from './payload-upload-route.ts';
 import { queueDashboard } from './queue-dashboard.ts';
+import { portalApi } from './portal/index.ts';
+import { portalAdminRoutes } from './portal/admin-routes.ts';
+import { pipelineDeps } from './run-views.ts';
+import { exchangeEndpoints } from '../pipeline/connector.ts';
 
 export type { ServerDeps } from './deps.ts';
 
@@ -51,8 +55,16 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await admin.register(async (s) => flowsRoutes(s, deps), { prefix: '/flows' });
       await admin.register(async (s) => payloadUploadRoute(s, deps), { prefix: '/flows' });
       await admin.register(async (s) => runsRoutes(s, deps), { prefix: '/runs' });
+      await admin.register(async (s) => portalAdminRoutes(s, deps));
     }, { prefix: '/admin/api' });
     await queueDashboard(app, deps);
+    // The portal API (/api/v1) and its OpenAPI document (/api/docs).
+    await app.register(portalApi, { deps });
+    // Endpoints connectors serve to their systems (1C exchange, webhooks), mounted without importing them.
+    if (deps.pool) {
+      const exchangeDeps = { ...pipelineDeps(deps), env: process.env };
+      for (const e of exchangeEndpoints()) await app.register(async (scope) => e.plugin(scope, exchangeDeps), { prefix: e.prefix });
+    }
   }
 
   return app;

@@ -5,6 +5,10 @@ import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvid
 import type { Database } from './types.ts';
 import * as m0001 from './migrations/0001-core.ts';
 import * as m0002 from './migrations/0002-open-entities.ts';
+import * as m0003 from './migrations/0003-portal.ts';
+import * as m0004 from './migrations/0004-catalog-search.ts';
+import * as m0005 from './migrations/0005-onec-exchange.ts';
+import * as m0007 from './migrations/0007-poll-state.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -45,6 +49,10 @@ export function createDb(url: string, opts: { max?: number; applicationName?: st
 const MIGRATIONS: Record<string, Migration> = {
   '0001-core': m0001,
   '0002-open-entities': m0002,
+  '0003-portal': m0003,
+  '0004-catalog-search': m0004,
+  '0005-onec-exchange': m0005,
+  '0007-poll-state': m0007,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -57,6 +57,12 @@ export interface RunsTable {
   finished_at: Timestamp | null;
   extract_ms: number | null;
   merge_ms: number | null;
+  mode_declared: Generated<boolean>;
+  depends_on: Generated<number[]>;
+  snapshot_group: string | null;
+  kind: Generated<'payload' | 'finalize'>;
+  staging_kept: Generated<boolean>;
+  read_with: number | null;
 }
 
 export interface RejectsTable {
@@ -82,7 +88,7 @@ export interface ChangeLogTable {
 }
 
 export interface ExternalIdsTable {
-  entity: 'product' | 'group' | 'priceType' | 'warehouse' | 'city' | 'unit';
+  entity: 'product' | 'group' | 'priceType' | 'warehouse' | 'city' | 'unit' | 'manager' | 'client' | 'legalEntity' | 'contact' | 'agreement';
   system: string;
   external_id: string;
   internal_id: number;
@@ -97,7 +103,7 @@ interface Named {
   updated_at: Generated<Timestamp>;
 }
 
-export interface CitiesTable extends Named { id: Generated<number> }
+export interface CitiesTable extends Named { id: Generated<number>; price_type_id: Generated<number | null> }
 export interface PriceTypesTable extends Named { id: Generated<number>; currency: string | null; city_id: number | null }
 export interface WarehousesTable extends Named { id: Generated<number>; city_id: number | null }
 export interface GroupsTable extends Named { id: Generated<number>; parent_id: number | null; deleted: Generated<boolean>; run_id: number | null }
@@ -109,6 +115,55 @@ export interface ProductsTable extends Named {
   unit_id: number | null;
   deleted: Generated<boolean>;
   run_id: number | null;
+  // Migration 0004: ranking (NULL: never set, read as 0) and facet keys (kept by triggers).
+  image_url: string | null;
+  popularity: number | null;
+  search_priority: number | null;
+  facets: Generated<string[]>;
+}
+
+// Catalog and search (migration 0004): properties, their dictionaries and product values; the search
+// documents, word list and synonyms (kept by triggers and flows, read by src/api/portal/catalog*, search*).
+export interface PropertiesTable extends Named {
+  id: Generated<number>;
+  value_type: Generated<'string' | 'number' | 'boolean' | 'reference'>;
+  suggest: Generated<boolean>;
+}
+export interface PropertyValuesTable {
+  id: Generated<number>;
+  property_id: number;
+  code: string;
+  value: string;
+  flow_id: number | null;
+  run_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface ProductPropertiesTable {
+  product_id: number;
+  property_id: number;
+  value: string;
+  value_id: number | null;
+  flow_id: number | null;
+  run_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface FacetKeysTable { key: string; property_id: number; value: string }
+export interface ProductSearchTable {
+  product_id: number;
+  base: Generated<string>;
+  props: Generated<string>;
+  doc: Generated<string>;
+  pri: Generated<number>;
+  pop: Generated<number>;
+}
+export interface SearchWordsTable { word: string }
+export interface SynonymsTable {
+  term: string;
+  synonyms: string[];
+  keys: Generated<string[]>;
+  flow_id: number | null;
+  run_id: number | null;
+  updated_at: Generated<Timestamp>;
 }
 export interface UnitsTable { id: Generated<number>; code: string; name: string; okei: string | null }
 
@@ -153,7 +208,192 @@ export interface StockHistoryTable {
   at: Generated<Timestamp>;
 }
 
+// Portal side (migration 0003): counterparties, city bindings, API keys, orders.
+export interface PortalSettingsTable { key: string; value: string; updated_at: Generated<Timestamp> }
+export interface ManagersTable extends Named { id: Generated<number>; email: string | null; phone: string | null }
+export interface ClientsTable extends Named {
+  id: Generated<number>;
+  manager_id: number | null;
+  city_id: number | null;
+  email: string | null;
+  phone: string | null;
+  blocked: Generated<boolean>;
+}
+export interface LegalEntitiesTable extends Named {
+  id: Generated<number>;
+  client_id: number | null;
+  full_name: string | null;
+  inn: string | null;
+  kpp: string | null;
+  ogrn: string | null;
+  address: string | null;
+  bank_name: string | null;
+  bik: string | null;
+  account: string | null;
+  corr_account: string | null;
+  deleted: Generated<boolean>;
+}
+export interface ContactsTable extends Named {
+  id: Generated<number>;
+  client_id: number | null;
+  email: string | null;
+  phone: string | null;
+  position: string | null;
+  deleted: Generated<boolean>;
+}
+export interface ContactLegalEntitiesTable {
+  legal_entity_id: number;
+  contact_id: number;
+  role: Generated<'head' | 'subordinate'>;
+  flow_id: number;
+  run_id: number;
+  updated_at: Generated<Timestamp>;
+}
+export interface AgreementsTable extends Named {
+  id: Generated<number>;
+  client_id: number | null;
+  legal_entity_id: number | null;
+  price_type_id: number | null;
+  discount_percent: ColumnType<string, string | number | undefined, string | number>;
+  credit_limit: Numeric | null;
+  payment_delay_days: number | null;
+  currency: string | null;
+  deleted: Generated<boolean>;
+}
+export interface ApiKeysTable {
+  id: Generated<number>;
+  name: string;
+  key_hash: string;
+  prefix: string;
+  scopes: string[];
+  client_id: number | null;
+  rate_per_min: Generated<number>;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  created_at: Generated<Timestamp>;
+}
+export interface OrderStatusesTable { code: string; name: string; final: Generated<boolean>; sort: number | null }
+export interface OrdersTable {
+  id: Generated<number>;
+  number: string;
+  client_id: number;
+  legal_entity_id: number;
+  contact_id: number | null;
+  agreement_id: number | null;
+  city_id: number | null;
+  price_type_id: number | null;
+  currency: string;
+  status: Generated<string>;
+  total: Numeric;
+  comment: string | null;
+  erp_number: string | null;
+  erp_date: Timestamp | null;
+  paid: Generated<boolean>;
+  paid_at: Timestamp | null;
+  shipped: Generated<boolean>;
+  shipped_at: Timestamp | null;
+  cancelled: Generated<boolean>;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  api_key_id: number | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+  exported_at: Timestamp | null;
+}
+export interface OrderLinesTable {
+  order_id: number;
+  line_no: number;
+  product_id: number;
+  sku: string;
+  name: string;
+  quantity: Numeric;
+  unit: string | null;
+  price: Numeric;
+  base_price: Numeric | null;
+  discount_percent: Numeric | null;
+  amount: Numeric;
+}
+export interface OrderEventsTable {
+  id: Generated<number>;
+  order_id: number;
+  at: Generated<Timestamp>;
+  source: string | null;
+  change: ColumnType<unknown, string | null, string | null> | null;
+}
+export interface ReservationsTable {
+  order_id: number;
+  line_no: number;
+  product_id: number;
+  warehouse_id: number | null;
+  quantity: Numeric;
+  created_at: Generated<Timestamp>;
+}
+
+// Snapshot groups (migration 0005): runs of several files that together make one snapshot.
+export interface SnapshotGroupsTable {
+  id: string;
+  opened_at: Generated<Timestamp>;
+  closed_at: Timestamp | null;
+  abandoned_at: Timestamp | null;
+}
+
+// 1C exchange (migration 0005): sessions of the exchange protocol and the files received in them.
+export interface OnecSessionsTable {
+  id: string;
+  exchange: string;
+  token_hash: Buffer;
+  sessid_hash: Buffer;
+  user_name: string;
+  remote_addr: string | null;
+  dir: string;
+  zip: Generated<boolean>;
+  file_limit: number;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: Generated<Timestamp>;
+  last_seen_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  closed_at: Timestamp | null;
+  abandoned_at: Timestamp | null;
+}
+export type OnecFileState = 'receiving' | 'unpacking' | 'unpacked' | 'preparing' | 'imported' | 'failed';
+export interface OnecFilesTable {
+  id: Generated<number>;
+  session_id: string;
+  name: string;
+  path: string;
+  size_bytes: Generated<number>;
+  chunks: Generated<number>;
+  archive: string | null;
+  state: Generated<OnecFileState>;
+  lease_until: Timestamp | null;
+  sha256: string | null;
+  error: string | null;
+  run_ids: Generated<number[]>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+// Pulled sources (migration 0007): per flow, the cursor of the last accepted pull and the one in flight.
+export interface PollStateTable {
+  flow_id: number;
+  cursor: ColumnType<unknown, string | null, string | null> | null;
+  cursor_run_id: number | null;
+  pending_run_id: number | null;
+  pending_cursor: ColumnType<unknown, string | null, string | null> | null;
+  last_pull_at: Timestamp | null;
+  last_outcome: 'received' | 'unchanged' | 'failed' | null;
+  last_records: number | null;
+  last_error_code: string | null;
+  last_error: string | null;
+  failures: Generated<number>;
+  updated_at: Generated<Timestamp>;
+}
+
 export interface Database {
+  poll_state: PollStateTable;
+  snapshot_groups: SnapshotGroupsTable;
+  onec_sessions: OnecSessionsTable;
+  onec_files: OnecFilesTable;
   flows: FlowsTable;
   inbox: InboxTable;
   runs: RunsTable;
@@ -165,9 +405,29 @@ export interface Database {
   warehouses: WarehousesTable;
   groups: GroupsTable;
   products: ProductsTable;
+  properties: PropertiesTable;
+  property_values: PropertyValuesTable;
+  product_properties: ProductPropertiesTable;
+  facet_keys: FacetKeysTable;
+  product_search: ProductSearchTable;
+  search_words: SearchWordsTable;
+  synonyms: SynonymsTable;
   units: UnitsTable;
   prices: PricesTable;
   stock: StockTable;
   price_history: PriceHistoryTable;
   stock_history: StockHistoryTable;
+  portal_settings: PortalSettingsTable;
+  managers: ManagersTable;
+  clients: ClientsTable;
+  legal_entities: LegalEntitiesTable;
+  contacts: ContactsTable;
+  contact_legal_entities: ContactLegalEntitiesTable;
+  agreements: AgreementsTable;
+  api_keys: ApiKeysTable;
+  order_statuses: OrderStatusesTable;
+  orders: OrdersTable;
+  order_lines: OrderLinesTable;
+  order_events: OrderEventsTable;
+  reservations: ReservationsTable;
 }

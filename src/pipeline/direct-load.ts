@@ -7,7 +7,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Flow } from '../schemas/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { PipelineDeps } from './deps.ts';
-import { copyText, scanPayload, type PayloadScan } from './extract.ts';
+import { copyText, effectiveMode, scanPayload, type PayloadScan, type RunMode } from './extract.ts';
+import { autoCreates } from './flows.ts';
 import type { FactSpec, RefSpec } from './targets.ts';
 
 /**
@@ -26,7 +27,8 @@ export class Resolver {
   readonly fresh: Array<[string, number]> = [];
   private ids: number[] = [];
 
-  constructor(readonly ref: RefSpec, private readonly pool: pg.Pool, private readonly sequence: string) {}
+  /** `creatable`: unknown codes get new ids (placeholders); else `id` answers undefined for them. */
+  constructor(readonly ref: RefSpec, private readonly pool: pg.Pool, private readonly sequence: string, readonly creatable = true) {}
 
   async load(client: pg.PoolClient, system: string): Promise<boolean> {
     const n = Number((await client.query(`SELECT count(*)::bigint AS n FROM external_ids WHERE entity = $1 AND system = $2`, [this.ref.entity, system])).rows[0].n);
@@ -38,7 +40,7 @@ export class Resolver {
 
   /** Makes sure `n` new codes can be numbered without waiting (sequence values are never rolled back: gaps are harmless). */
   async reserve(n: number): Promise<void> {
-    if (this.ids.length >= n) return;
+    if (!this.creatable || this.ids.length >= n) return;
     const r = await this.pool.query({ text: `SELECT nextval($1::regclass) FROM generate_series(1, $2)`, values: [this.sequence, Math.max(n, ID_BLOCK)], rowMode: 'array' });
     for (const [id] of r.rows as Array<[string]>) this.ids.push(Number(id));
   }
@@ -46,12 +48,13 @@ export class Resolver {
   private lastCode = '';
   private lastId = 0;
 
-  id(code: string): number {
+  id(code: string): number | undefined {
     // Exports come grouped (all prices of one price type, all stock of one warehouse): the same
     // code as the row before skips the map.
     if (code === this.lastCode) return this.lastId;
     let id = this.known.get(code);
     if (id === undefined) {
+      if (!this.creatable) return undefined;
       id = this.ids.pop()!;
       // Parsers hand out slices of their decoded chunks: a kept slice would keep its whole chunk
       // alive. Copy the code into a string of its own before the map holds on to it.
@@ -73,6 +76,8 @@ export interface DirectContext {
   runId: number;
   flowId: number;
   flow: Flow;
+  /** The mode the run was received with (the flow's); the payload may declare another. */
+  flowMode: RunMode;
   spec: FactSpec;
   scan: PayloadScan;
   log: Logger;
@@ -87,7 +92,6 @@ class Overflow extends Error {}
  */
 export async function directLoad(deps: PipelineDeps, ctx: DirectContext): Promise<DirectOutcome> {
   const { spec, flow, runId } = ctx;
-  if (flow.autoCreate === false) return 'skip'; // unknown codes must then be rejected row by row: staging does that
   // Cheap pre-checks outside the transaction; the emptiness is checked again under the locks.
   if ((await deps.pool.query(`SELECT EXISTS (SELECT 1 FROM ${spec.table}) AS e`)).rows[0].e) return 'skip';
   const earlier = await deps.pool.query(`SELECT 1 FROM runs WHERE flow_id = $1 AND id < $2 AND state NOT IN ('done', 'failed', 'rejected') LIMIT 1`, [ctx.flowId, runId]);
@@ -110,7 +114,7 @@ export async function directLoad(deps: PipelineDeps, ctx: DirectContext): Promis
     const resolvers: Resolver[] = [];
     for (const ref of spec.keys) {
       const seq = (await client.query(`SELECT pg_get_serial_sequence($1, 'id') AS s`, [ref.table])).rows[0].s as string;
-      const r = new Resolver(ref, deps.pool, seq);
+      const r = new Resolver(ref, deps.pool, seq, autoCreates(flow, ref.entity));
       if (!(await r.load(client, system))) {
         await client.query('ROLLBACK');
         return 'skip';
@@ -122,9 +126,23 @@ export async function directLoad(deps: PipelineDeps, ctx: DirectContext): Promis
     const itemField = spec.keys[1].field;
     const direct = spec.direct;
     const tail = `\t${ctx.flowId}\t${runId}\n`;
-    const format = (v: Record<string, string | boolean>, _line: number | undefined, _fi: number, reject: boolean): string => {
+    // A code the flow may not create (a price type never declared) rejects its row, as the staged merge does.
+    let unknownRef = 0;
+    const rejectUnknown = (r: Resolver, code: string, line: number | undefined, fi: number, path: string | undefined): string => {
+      unknownRef++;
+      ctx.scan.rejects.add({
+        file: ctx.scan.files[fi]!.file_name, line: line ?? null, path: path ?? null, field: r.ref.field, rule: 'reference',
+        reason: `unknown ${r.ref.label} '${code}' (system ${system})`, record: JSON.stringify({ [r.ref.field]: code }),
+      });
+      return '';
+    };
+    const format = (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean, path: string | undefined): string => {
       if (reject) return ''; // nothing live to protect in an empty table
-      let out = `${part.id(v[partField] as string)}\t${item.id(v[itemField] as string)}`;
+      const partId = part.id(v[partField] as string);
+      if (partId === undefined) return rejectUnknown(part, v[partField] as string, line, fi, path);
+      const itemId = item.id(v[itemField] as string);
+      if (itemId === undefined) return rejectUnknown(item, v[itemField] as string, line, fi, path);
+      let out = `${partId}\t${itemId}`;
       for (let i = 0; i < direct.length; i++) {
         const d = direct[i]!;
         const x = v[d.field];
@@ -141,7 +159,9 @@ export async function directLoad(deps: PipelineDeps, ctx: DirectContext): Promis
     const cols = [spec.keys[0].column, spec.keys[1].column, ...direct.map((d) => d.column), 'flow_id', 'run_id'];
     copy = client.query(copyFrom(`COPY ${spec.table} (${cols.join(', ')}) FROM STDIN`));
     copying = true;
-    const { read, staged } = await scanPayload(ctx.scan, copy, format, beforeBatch);
+    const scanned = await scanPayload(ctx.scan, copy, format, beforeBatch);
+    const read = scanned.read;
+    const staged = scanned.staged - unknownRef;
     copy.end();
     await finished(copy);
     copying = false;
@@ -168,7 +188,8 @@ export async function directLoad(deps: PipelineDeps, ctx: DirectContext): Promis
     for (const [entity, n] of Object.entries(created)) await client.query(`INSERT INTO change_log (run_id, entity, inserted) VALUES ($1, $2, $3)`, [runId, entity, n]);
     await client.query(`UPDATE runs SET state = 'done', load_path = 'direct', rows_read = $2, rows_staged = $3, rows_rejected = $4, rows_inserted = $3,
         rows_updated = 0, rows_unchanged = 0, rows_removed = 0, rows_in_scope = 0, staged_at = clock_timestamp(), finished_at = clock_timestamp(),
-        extract_ms = $5, merge_ms = 0, error = NULL, error_code = NULL WHERE id = $1`, [runId, read, staged, ctx.scan.rejects.count, ms]);
+        extract_ms = $5, merge_ms = 0, error = NULL, error_code = NULL, mode = $6, mode_declared = $7 WHERE id = $1`,
+    [runId, read, staged, ctx.scan.rejects.count, ms, effectiveMode(ctx.flowMode, ctx.scan.declared), ctx.scan.declared.length > 0]);
     await client.query('COMMIT');
     deps.metrics?.stageDuration.observe({ stage: 'extract', flow: flow.name }, ms / 1000);
     deps.metrics?.rowsProcessed.inc({ flow: flow.name, outcome: 'read' }, read);

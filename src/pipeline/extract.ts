@@ -11,14 +11,27 @@ import type { Flow } from '../schemas/index.ts';
 import { compileMapping, dbLookups, loadMapping, type CompiledMapping } from '../mapping/index.ts';
 import { getConnector, type Connector } from './connector.ts';
 import { directLoad } from './direct-load.ts';
+import { extractTogether } from './read-together.ts';
 import type { PipelineDeps } from './deps.ts';
 import { openPayload } from './inbox.ts';
 import { mappingRefs } from './flows.ts';
 import { dropStaging, stagingTable } from './runs.ts';
-import { keyFields, stagingColumnList, stagingColumnsSql, targetSpec } from './targets.ts';
+import { keyFields, stagingColumnList, stagingColumnsSql, targetSpec, type TargetSpec } from './targets.ts';
 import { runLogger } from '../telemetry/logger.ts';
 
-export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy';
+export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy' | 'waiting';
+
+export type RunMode = 'delta' | 'snapshot';
+
+/**
+ * The mode a run merges with: what its files declared (CommerceML `СодержитТолькоИзменения`), else the
+ * flow's. A file that says it holds changes only wins over one that says it is complete: removing rows
+ * on a wrong "complete" would lose data, keeping them on a wrong "changes only" loses nothing.
+ */
+export function effectiveMode(flowMode: RunMode, declared: readonly RunMode[]): RunMode {
+  if (declared.includes('delta')) return 'delta';
+  return declared.length ? 'snapshot' : flowMode;
+}
 
 /** Escapes a value for PostgreSQL COPY text format; null becomes \N. */
 export function copyText(v: string | boolean | undefined | null): string {
@@ -30,6 +43,8 @@ export function copyText(v: string | boolean | undefined | null): string {
 }
 
 const ADVISORY_EXTRACT = 0x4d41_0000_0000; // namespace for per-run extract locks
+/** How long a fact run waits in its job for the runs it depends on before giving the slot back. */
+const DEPENDENCY_WAIT_MS = 3000;
 
 interface RejectRow {
   file: string;
@@ -94,6 +109,8 @@ export interface PayloadScan {
   /** Mapping names: the document kinds a multi-kind connector should emit. */
   kinds: ReadonlySet<string>;
   rejects: RejectWriter;
+  /** Modes the payload's files declared (ParseContext.setMode), in order. */
+  declared: RunMode[];
 }
 
 /**
@@ -104,7 +121,7 @@ export interface PayloadScan {
 export async function scanPayload(
   scan: PayloadScan,
   copy: Writable,
-  format: (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean) => string,
+  format: (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean, path: string | undefined) => string,
   beforeBatch?: (n: number) => Promise<void>,
 ): Promise<{ read: number; staged: number }> {
   const { files, connector, pick, rejects } = scan;
@@ -114,7 +131,8 @@ export async function scanPayload(
     const file = files[fi]!;
     const input = openPayload(file.path);
     try {
-      for await (const batch of connector.parse(input, { fileName: file.file_name, options: scan.options, kinds: scan.kinds })) {
+      const setMode = (m: RunMode) => { scan.declared.push(m); };
+      for await (const batch of connector.parse(input, { fileName: file.file_name, options: scan.options, kinds: scan.kinds, setMode })) {
         if (beforeBatch) await beforeBatch(batch.length);
         let out = '';
         for (const rec of batch) {
@@ -128,10 +146,10 @@ export async function scanPayload(
           if (!r.ok) {
             rejects.add({ file: file.file_name, line: rec.line ?? null, path: rec.path ?? null, field: r.field, rule: r.rule, reason: r.reason, record: JSON.stringify(rec.data) });
             const k = entry.keyFn?.(rec.data);
-            if (k?.ok) out += format(k.value, rec.line, fi, true);
+            if (k?.ok) out += format(k.value, rec.line, fi, true, rec.path);
             continue;
           }
-          out += format(r.value, rec.line, fi, false);
+          out += format(r.value, rec.line, fi, false, rec.path);
           staged++;
         }
         if (out) await writeWithBackpressure(copy, out);
@@ -143,10 +161,43 @@ export async function scanPayload(
   return { read, staged };
 }
 
-export async function writeWithBackpressure(stream: Writable, chunk: string): Promise<void> {
+export async function writeWithBackpressure(stream: Writable, chunk: string | Buffer): Promise<void> {
   if (stream.write(chunk)) return;
   // Wait for drain, but fail fast if the server aborts the COPY meanwhile.
   await Promise.race([once(stream, 'drain'), once(stream, 'error').then(([e]) => { throw e; })]);
+}
+
+/**
+ * Compiles a flow's mappings once per run: a plain function per mapping, picked by record kind. A
+ * fact's (or keyed row's) mapping also gets a key-only twin: it reads the key of a rejected row so that,
+ * in a snapshot, the live row it speaks of is kept rather than removed. (Compiled whatever the flow's
+ * mode: the payload itself may declare that it is a snapshot.)
+ */
+export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: TargetSpec): Promise<{ pick: PayloadScan['pick']; kinds: ReadonlySet<string> }> {
+  const snapshot = spec.kind === 'fact' || spec.kind === 'keyed';
+  const keys = keyFields(spec);
+  const mappings: Entry[] = [];
+  const byName = new Map<string, Entry>();
+  for (const ref of mappingRefs(flow)) {
+    const m = await loadMapping(ref);
+    const opts = { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) };
+    const entry = { fn: await compileMapping(m, opts), keyFn: snapshot ? await compileMapping(m, { ...opts, only: keys }) : undefined };
+    mappings.push(entry);
+    byName.set(m.name, entry);
+  }
+  const pick = (kind: string | undefined) =>
+    mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
+  return { pick, kinds: new Set(byName.keys()) };
+}
+
+/** A staging COPY line of a canonical row: its fields as text, then its position and `_reject`. */
+export function stagingLine(spec: TargetSpec): (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean) => string {
+  const fields = spec.fields;
+  return (v, line, fi, reject) => {
+    let out = '';
+    for (let i = 0; i < fields.length; i++) out += copyText(v[fields[i]!]) + '\t';
+    return `${out}${line ?? '\\N'}\t${fi}\t${reject ? 't' : 'f'}\n`;
+  };
 }
 
 /**
@@ -155,14 +206,28 @@ export async function writeWithBackpressure(stream: Writable, chunk: string): Pr
  */
 export async function extractRun(deps: PipelineDeps, runId: number): Promise<ExtractOutcome> {
   const run = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
-    .select(['runs.id', 'runs.state', 'runs.inbox_ids', 'flows.name', 'flows.definition', 'flows.paused', 'flows.id as flow_id'])
+    .select(['runs.id', 'runs.state', 'runs.inbox_ids', 'runs.mode', 'runs.kind', 'runs.depends_on', 'runs.read_with', 'flows.name', 'flows.definition', 'flows.paused', 'flows.id as flow_id'])
     .where('runs.id', '=', runId).executeTakeFirst();
   if (!run) return 'skipped';
   if (run.state !== 'received' && run.state !== 'extracting') return 'skipped';
+  if (run.kind !== 'payload') return 'skipped'; // a snapshot group's finalize run has nothing to read
   if (run.paused) return 'paused';
+  // Runs made from one file together read it once, for all of them (see read-together.ts).
+  if (run.read_with !== null) return extractTogether(deps, runId);
   const flow = run.definition as Flow;
   const log = runLogger(deps.log, run.name, runId);
   const spec = targetSpec(flow.target);
+  // A fact run may write the live table while it reads (the direct path): the runs it depends on (the
+  // price types, warehouses … of the same file) must have merged first, so their codes are known.
+  // They are quick (a few declarations): wait for them here a little rather than give the slot to the
+  // next job, which may be a long read that would then hold it.
+  if (spec.kind === 'fact' && run.depends_on.length) {
+    const deadline = Date.now() + DEPENDENCY_WAIT_MS;
+    while (!(await dependenciesSettled(deps, run.depends_on))) {
+      if (Date.now() >= deadline) return 'waiting';
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const connector = getConnector(flow.source.connector);
   if (!connector) {
     await failRun(deps, runId, 'MAG_ERR_CONNECTOR_UNKNOWN', `connector '${flow.source.connector}' is not available in this worker`);
@@ -178,38 +243,24 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     await deps.db.updateTable('runs').set((eb) => ({ state: 'extracting', attempts: eb('attempts', '+', 1), started_at: new Date() }))
       .where('id', '=', runId).execute();
 
-    // Compile once per run: a plain function per mapping.
-    // In a snapshot, each mapping also gets a key-only twin: it reads the key of a rejected row so
-    // that the live row it speaks of is kept rather than removed.
-    const snapshot = flow.mode === 'snapshot';
-    const keys = keyFields(spec);
-    const mappings: Entry[] = [];
-    const byName = new Map<string, Entry>();
-    for (const ref of mappingRefs(flow)) {
-      const m = await loadMapping(ref);
-      const opts = { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) };
-      const entry = { fn: await compileMapping(m, opts), keyFn: snapshot ? await compileMapping(m, { ...opts, only: keys }) : undefined };
-      mappings.push(entry);
-      byName.set(m.name, entry);
-    }
-    const pick = (kind: string | undefined) =>
-      mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
+    const { pick, kinds } = await compileRunMappings(deps, flow, spec);
 
     const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', run.inbox_ids).execute();
     files.sort((a, b) => run.inbox_ids.indexOf(a.id) - run.inbox_ids.indexOf(b.id));
 
     const rejects = new RejectWriter(deps.pool, runId);
-    const scan: PayloadScan = { files, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, pick, kinds: new Set(byName.keys()), rejects };
+    const scan: PayloadScan = { files, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, pick, kinds, rejects, declared: [] };
 
     // A first load into an empty table skips staging: rows are COPY'd straight into the live
     // table inside one transaction (see direct-load.ts). Anything unusual falls back to staging.
     if (spec.kind === 'fact') {
-      const direct = await directLoad(deps, { runId, flowId: run.flow_id, flow, spec, scan, log, started });
+      const direct = await directLoad(deps, { runId, flowId: run.flow_id, flow, flowMode: run.mode, spec, scan, log, started });
       if (direct === 'done') return 'merged';
       if (direct === 'fallback') {
         // The direct attempt was rolled back: start the staged path from scratch.
         await client.query(`DELETE FROM rejects WHERE run_id = $1`, [runId]);
         rejects.reset();
+        scan.declared.length = 0;
       }
     }
 
@@ -219,12 +270,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     await client.query(`DROP TABLE IF EXISTS ${table}`);
     await client.query(`CREATE UNLOGGED TABLE ${table} (${stagingColumnsSql(spec)}) WITH (autovacuum_enabled = false)`);
 
-    const fields = spec.fields;
-    const stageLine = (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean): string => {
-      let out = '';
-      for (let i = 0; i < fields.length; i++) out += copyText(v[fields[i]!]) + '\t';
-      return `${out}${line ?? '\\N'}\t${fi}\t${reject ? 't' : 'f'}\n`;
-    };
+    const stageLine = stagingLine(spec);
     const copy = client.query(copyFrom(`COPY ${table} (${stagingColumnList(spec)}) FROM STDIN`));
     let read = 0;
     let staged = 0;
@@ -249,7 +295,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     const extractMs = Date.now() - started;
     await deps.db.updateTable('runs').set({
       state: 'staged', rows_read: read, rows_staged: staged, rows_rejected: rejects.count, staged_at: new Date(), extract_ms: extractMs,
-      error: null, error_code: null,
+      error: null, error_code: null, mode: effectiveMode(run.mode, scan.declared), mode_declared: scan.declared.length > 0,
     }).where('id', '=', runId).where('state', '=', 'extracting').execute();
     deps.metrics?.stageDuration.observe({ stage: 'extract', flow: run.name }, extractMs / 1000);
     deps.metrics?.rowsProcessed.inc({ flow: run.name, outcome: 'read' }, read);
@@ -270,6 +316,13 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
       client.release();
     }
   }
+}
+
+/** Whether every run in `ids` has ended (done, failed, rejected): a dependent run may then write. */
+export async function dependenciesSettled(deps: PipelineDeps, ids: readonly (number | string)[]): Promise<boolean> {
+  if (!ids.length) return true;
+  const open = await deps.pool.query(`SELECT 1 FROM runs WHERE id = ANY($1::bigint[]) AND state NOT IN ('done', 'failed', 'rejected') LIMIT 1`, [ids.map(Number)]);
+  return !open.rowCount;
 }
 
 /** Fails a run for good: its staging and partial rejects are removed, the store is untouched. */

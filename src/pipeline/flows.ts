@@ -6,6 +6,7 @@ import { MagistralError, type Problem } from '../errors/index.ts';
 import { ajv, FLOW_SCHEMA_ID, toProblems, validatorFor, type Flow } from '../schemas/index.ts';
 import { getConnector, connectorKinds } from './connector.ts';
 import { loadMapping } from '../mapping/load.ts';
+import { TARGETS } from './targets.ts';
 import type { Database } from '../db/index.ts';
 
 export type { Flow } from '../schemas/index.ts';
@@ -22,6 +23,12 @@ export interface StoredFlow {
 
 export function mappingRefs(flow: Flow): string[] {
   return Array.isArray(flow.mapping) ? flow.mapping : [flow.mapping];
+}
+
+/** Whether the flow creates a placeholder for an unknown `entity` (autoCreate: true, false or a list of entities). */
+export function autoCreates(flow: Flow, entity: string): boolean {
+  const a = flow.autoCreate;
+  return a === undefined || a === true || (Array.isArray(a) && a.includes(entity));
 }
 
 /** Fills schema defaults so every stored flow is complete. */
@@ -61,8 +68,8 @@ export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; p
   }
   // Removal by absence is defined for facts (prices, stock); catalog entities are marked deleted
   // by their own field instead, so a snapshot of them would silently act as a delta.
-  if (flow && flow.mode === 'snapshot' && typeof flow.target === 'string' && !['prices', 'stock'].includes(flow.target)) {
-    problems.push({ path: `${at}/mode`, rule: 'snapshot-target', message: `snapshot mode removes absent rows of prices and stock only; for '${flow.target}' use mode: delta (mark removed items with their 'deleted' field)` });
+  if (flow && flow.mode === 'snapshot' && typeof flow.target === 'string' && TARGETS[flow.target]?.kind === 'dimension') {
+    problems.push({ path: `${at}/mode`, rule: 'snapshot-target', message: `snapshot mode removes absent rows of prices, stock and other keyed rows only; for '${flow.target}' use mode: delta (mark removed items with their 'deleted' field)` });
   }
   const mapping = flow?.mapping as unknown;
   const refs = typeof mapping === 'string' ? [mapping] : Array.isArray(mapping) ? mapping.filter((x): x is string => typeof x === 'string') : [];

@@ -5,10 +5,13 @@ import type pg from 'pg';
 import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
 import { stagingTable } from './runs.ts';
-import { targetSpec, type DimensionSpec, type FactSpec, type RefSpec, type TargetSpec } from './targets.ts';
+import { dependenciesSettled, type RunMode } from './extract.ts';
+import { autoCreates } from './flows.ts';
+import { finalizeSnapshotGroup, keepsStaging } from './snapshot-group.ts';
+import { keyFields, targetSpec, type DimensionSpec, type FactSpec, type KeyedSpec, type RefSpec, type TargetSpec } from './targets.ts';
 import { runLogger, type Logger } from '../telemetry/logger.ts';
 
-export type MergeOutcome = 'done' | 'held' | 'skipped' | 'waiting' | 'paused' | 'restage';
+export type MergeOutcome = 'done' | 'held' | 'skipped' | 'waiting' | 'paused' | 'restage' | 'failed';
 
 export interface MergeCounts {
   inserted: number;
@@ -25,6 +28,10 @@ interface MergeContext {
   runId: number;
   flowId: number;
   flow: Flow;
+  /** The run's effective mode (what its payload declared, else the flow's). */
+  mode: RunMode;
+  /** The run belongs to an open snapshot group: it upserts only; the group's finalize run removes. */
+  deferRemoval: boolean;
   system: string;
   table: string;
   files: string[];
@@ -44,7 +51,8 @@ function isDuplicateKeyError(e: unknown): boolean {
 
 export async function mergeRun(deps: PipelineDeps, runId: number): Promise<MergeOutcome> {
   const run = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
-    .select(['runs.id', 'runs.state', 'runs.rows_staged', 'runs.rows_rejected', 'runs.approved', 'runs.inbox_ids', 'runs.flow_id', 'flows.name', 'flows.definition', 'flows.paused'])
+    .select(['runs.id', 'runs.state', 'runs.rows_staged', 'runs.rows_rejected', 'runs.approved', 'runs.inbox_ids', 'runs.flow_id', 'flows.name', 'flows.definition', 'flows.paused',
+      'runs.mode', 'runs.kind', 'runs.depends_on', 'runs.snapshot_group'])
     .where('runs.id', '=', runId).executeTakeFirst();
   if (!run) return 'skipped';
   if (run.state === 'received' || run.state === 'extracting') return 'waiting';
@@ -60,6 +68,12 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
     log.debug({ waitingFor: earlier.id, state: earlier.state }, 'waiting for an earlier run of the flow');
     return 'waiting';
   }
+  // Runs of one file merge in dependency order (price types before prices): wait for those first.
+  if (!(await dependenciesSettled(deps, run.depends_on))) {
+    log.debug({ dependsOn: run.depends_on }, 'waiting for the runs this one depends on');
+    return 'waiting';
+  }
+  if (run.kind === 'finalize') return finalizeSnapshotGroup(deps, { runId, flowId: run.flow_id, flowName: run.name, flow, group: run.snapshot_group!, approved: run.approved, log });
 
   const table = stagingTable(runId);
   const client = await deps.pool.connect();
@@ -76,8 +90,11 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
     await deps.db.updateTable('runs').set({ state: 'merging' }).where('id', '=', runId).where('state', 'in', ['staged', 'merging']).execute();
     const files = (await deps.db.selectFrom('inbox').select(['id', 'file_name']).where('id', 'in', run.inbox_ids).execute())
       .sort((a, b) => run.inbox_ids.indexOf(a.id) - run.inbox_ids.indexOf(b.id)).map((f) => f.file_name);
-    const ctx: MergeContext = { client, runId, flowId: run.flow_id, flow, system: flow.source.system ?? 'local', table, files, log };
     const spec = targetSpec(flow.target);
+    const ctx: MergeContext = {
+      client, runId, flowId: run.flow_id, flow, mode: run.mode, deferRemoval: run.snapshot_group !== null && (spec.kind === 'fact' || spec.kind === 'keyed'),
+      system: flow.source.system ?? 'local', table, files, log,
+    };
 
     let counts: MergeCounts | undefined;
     for (let attempt = 0; attempt < 2 && !counts; attempt++) {
@@ -86,7 +103,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
         await q(client, `SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
         // One merge per target at a time: concurrent merges into the same rows would deadlock.
         await q(client, LOCK_SQL, [`magistral:merge:${spec.name}`]);
-        counts = spec.kind === 'fact' ? await mergeFact(ctx, spec) : await mergeDimension(ctx, spec);
+        counts = spec.kind === 'fact' ? await mergeFact(ctx, spec) : spec.kind === 'keyed' ? await mergeKeyed(ctx, spec) : await mergeDimension(ctx, spec);
       } catch (e) {
         await q(client, 'ROLLBACK');
         if (isDuplicateKeyError(e) && attempt === 0) {
@@ -122,6 +139,9 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
       return 'held';
     }
 
+    // A run of an open snapshot group keeps its staged keys for the group's finalize run.
+    const keep = ctx.deferRemoval && await keepsStaging(client, run.snapshot_group!, run.flow_id);
+    if (keep) await q(client, `UPDATE runs SET staging_kept = true WHERE id = $1`, [runId]);
     const mergeMs = Date.now() - started;
     await q(client, `INSERT INTO change_log (run_id, entity, inserted, updated, removed) VALUES ($1, $2, $3, $4, $5)`,
       [runId, spec.name, counts.inserted, counts.updated, counts.removed]);
@@ -132,7 +152,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
       rows_rejected = rows_rejected + $6, rows_staged = rows_staged - $6, rows_in_scope = $7, finished_at = clock_timestamp(), merge_ms = $8, held_reason = NULL
       WHERE id = $1`, [runId, counts.inserted, counts.updated, counts.unchanged, counts.removed, counts.rejected, counts.inScope, mergeMs]);
     await q(client, 'COMMIT');
-    await q(client, `DROP TABLE IF EXISTS ${table}`).catch(() => {});
+    if (!keep) await q(client, `DROP TABLE IF EXISTS ${table}`).catch(() => {});
     deps.metrics?.stageDuration.observe({ stage: 'merge', flow: run.name }, mergeMs / 1000);
     for (const k of ['inserted', 'updated', 'unchanged', 'removed'] as const) deps.metrics?.rowsProcessed.inc({ flow: run.name, outcome: k }, counts[k]);
     deps.metrics?.runsFinished.inc({ flow: run.name, state: 'done' });
@@ -148,8 +168,8 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
 
 /** Moves every earlier duplicate of a key to rejects (the last row of the payload wins). */
 async function rejectDuplicates(ctx: MergeContext, spec: TargetSpec): Promise<number> {
-  const keyCols = spec.kind === 'fact' ? spec.keys.map((k) => `"${k.field}"`) : ['"code"'];
-  const keyLabel = spec.kind === 'fact' ? spec.keys.map((k) => k.label).join(' and ') : 'code';
+  const keyCols = keyFields(spec).map((f) => `"${f}"`);
+  const keyLabel = spec.kind === 'fact' ? spec.keys.map((k) => k.label).join(' and ') : spec.kind === 'keyed' ? keyFields(spec).join(' and ') : 'code';
   const r = await q(ctx.client, `
     WITH ranked AS (
       SELECT ctid AS id, row_number() OVER w AS rn, first_value(_line) OVER w AS kept_line, first_value(_file) OVER w AS kept_file
@@ -171,7 +191,7 @@ async function rejectDuplicates(ctx: MergeContext, spec: TargetSpec): Promise<nu
  */
 async function resolveRef(ctx: MergeContext, ref: RefSpec): Promise<{ created: number; rejected: number }> {
   const col = `"${ref.field}"`;
-  if (ctx.flow.autoCreate !== false) {
+  if (autoCreates(ctx.flow, ref.entity)) {
     // Serialise creation per entity and system so two merges never create the same code twice.
     await q(ctx.client, LOCK_SQL, [`magistral:create:${ref.entity}:${ctx.system}`]);
     const r = await q(ctx.client, `
@@ -231,7 +251,7 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   const keyCols = `${part.column}, ${item.column}`;
   const valueCols = spec.values.map((v) => v.column);
   const h = spec.historyValue;
-  const snapshot = ctx.flow.mode === 'snapshot';
+  const snapshot = ctx.mode === 'snapshot' && !ctx.deferRemoval;
   const scopeKeys = ctx.flow.scope === 'keys';
   // Scope of a snapshot (and of the guard): rows this flow wrote, or rows of the touched partitions.
   // Always parameter $2 of the statements that use it.
@@ -322,6 +342,9 @@ async function mergeDimension(ctx: MergeContext, spec: DimensionSpec): Promise<M
     await q(client, `INSERT INTO units (code, name) SELECT DISTINCT unit, unit FROM ${table} WHERE unit IS NOT NULL ON CONFLICT (code) DO NOTHING`);
   }
   const total = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${table}`)).rows[0].n);
+  // Nothing to write (a file without this entity, e.g. the catalog's products in an offers file): do
+  // not queue behind the loads that hold the entity's creation lock.
+  if (total === 0) return { inserted: 0, updated: 0, unchanged: 0, removed: 0, rejected, inScope: null, created };
   await q(client, LOCK_SQL, [`magistral:create:${spec.entity}:${ctx.system}`]);
 
   const refCols = spec.refs.map((r) => r.column);
@@ -329,6 +352,9 @@ async function mergeDimension(ctx: MergeContext, spec: DimensionSpec): Promise<M
   const extra = spec.name === 'products' ? { cols: ['unit_id'], exprs: ['(SELECT u.id FROM units u WHERE u.code = s.unit)'] } : { cols: [], exprs: [] };
   const cols = [...spec.values.map((v) => v.column), ...refCols, ...extra.cols];
   const exprs = [...spec.values.map((v) => v.expr), ...refExprs, ...extra.exprs];
+  // A `keep` column takes the stored value where the payload has none.
+  const keep = new Set(spec.values.filter((v) => v.keep).map((v) => v.column));
+  const updValue = (c: string, i: number) => (keep.has(c) ? `coalesce(x.c${i}, t.${c})` : `x.c${i}`);
 
   // New codes: create the entity and its external id.
   const ins = await q(client, `
@@ -342,13 +368,96 @@ async function mergeDimension(ctx: MergeContext, spec: DimensionSpec): Promise<M
   const inserted = ins.rowCount ?? 0;
   // Known codes: update where anything differs (placeholders become real entities).
   const upd = await q(client, `
-    UPDATE ${spec.table} t SET ${cols.map((c, i) => `${c} = x.c${i}`).join(', ')}, placeholder = false, updated_at = now()
+    UPDATE ${spec.table} t SET ${cols.map((c, i) => `${c} = ${updValue(c, i)}`).join(', ')}, placeholder = false, updated_at = now()
     FROM (
       SELECT e.internal_id AS id, ${exprs.map((e, i) => `${e} AS c${i}`).join(', ')}
       FROM ${table} s JOIN external_ids e ON e.entity = $2 AND e.system = $1 AND e.external_id = s.code
     ) x
-    WHERE t.id = x.id AND (t.placeholder OR (${cols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((_, i) => `x.c${i}`).join(', ')}))`,
+    WHERE t.id = x.id AND (t.placeholder OR (${cols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map(updValue).join(', ')}))`,
   [ctx.system, spec.entity]);
   const updated = upd.rowCount ?? 0;
   return { inserted, updated, unchanged: Math.max(0, total - inserted - updated), removed: 0, rejected, inScope: null, created };
+}
+
+/**
+ * Keyed rows (product properties, dictionaries, synonyms): references resolved like a fact's, rows
+ * upserted by their natural key where anything differs, then removal of what the payload replaces —
+ * the groups of `replaceBy` in any mode, and a snapshot's scope (the flow's rows, or with scope keys
+ * the rows of the `scopeColumn` values present). References are joined as `ref_<field>`.
+ */
+async function mergeKeyed(ctx: MergeContext, spec: KeyedSpec): Promise<MergeCounts> {
+  const { client, table } = ctx;
+  const created: Record<string, number> = {};
+  let rejected = 0;
+  for (const k of spec.keys) {
+    if (!k.ref) continue;
+    const r = await resolveRef(ctx, k.ref);
+    created[k.ref.entity] = (created[k.ref.entity] ?? 0) + r.created;
+    rejected += r.rejected;
+  }
+  const staged = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${table} WHERE NOT _reject`)).rows[0].n);
+  const joins = spec.keys.filter((k) => k.ref).map((k) => joinRef(k.ref!, `ref_${k.field}`, ':system')).join(' ');
+  // Statements name their parameters (:system, :flow, :run): which ones a statement uses depends on the spec.
+  const named = { system: ctx.system, flow: ctx.flowId, run: ctx.runId };
+  const keyExprs = spec.keys.map((k) => `${k.ref ? `ref_${k.field}.internal_id` : `s."${k.field}"`} AS ${k.column}`);
+  const keyCols = spec.keys.map((k) => k.column);
+  const valueCols = spec.values.map((v) => v.column);
+  // Every staged key, rejected rows included: a bad value must not remove the live row it speaks of.
+  const srcKeys = `SELECT ${keyExprs.join(', ')} FROM ${table} s ${joins}`;
+  const src = `SELECT ${[...keyExprs, ...spec.values.map((v) => `${v.expr} AS ${v.column}`)].join(', ')} FROM ${table} s ${joins} WHERE NOT s._reject`;
+  const same = (a: string, b: string, cols: string[]) => cols.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
+
+  const r = await q(client, ...bindNamed(`
+    WITH src AS (${src}),
+    changed AS MATERIALIZED (
+      SELECT x.*, (t.${keyCols[0]} IS NULL) AS is_new
+      FROM src x LEFT JOIN ${spec.table} t ON ${same('t', 'x', keyCols)}
+      WHERE t.${keyCols[0]} IS NULL OR t.flow_id IS DISTINCT FROM :flow
+        ${valueCols.length ? `OR (${valueCols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${valueCols.map((c) => `x.${c}`).join(', ')})` : ''}
+    ), up AS (
+      INSERT INTO ${spec.table} AS t (${[...keyCols, ...valueCols].join(', ')}, flow_id, run_id)
+      SELECT ${[...keyCols, ...valueCols].join(', ')}, :flow, :run FROM changed
+      ON CONFLICT (${keyCols.join(', ')}) DO UPDATE SET ${[...valueCols.map((c) => `${c} = excluded.${c}`), 'flow_id = excluded.flow_id', 'run_id = excluded.run_id', 'updated_at = now()'].join(', ')}
+    )
+    SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd FROM changed`, named));
+  const inserted = Number(r.rows[0].ins);
+  const updated = Number(r.rows[0].upd);
+  const unchanged = Math.max(0, staged - inserted - updated);
+
+  const snapshot = ctx.mode === 'snapshot' && !ctx.deferRemoval;
+  const scopes: string[] = [];
+  if (spec.replaceBy) scopes.push(`(${spec.replaceBy.map((c) => `t.${c}`).join(', ')}) IN (SELECT ${spec.replaceBy.join(', ')} FROM keys)`);
+  if (snapshot) scopes.push(ctx.flow.scope === 'keys' && spec.scopeColumn ? `t.${spec.scopeColumn} IN (SELECT ${spec.scopeColumn} FROM keys)` : 't.flow_id = :flow');
+  let removed = 0;
+  if (scopes.length) {
+    const del = await q(client, ...bindNamed(`
+      WITH keys AS MATERIALIZED (${srcKeys}),
+      del AS (
+        DELETE FROM ${spec.table} t WHERE (${scopes.join(' OR ')})
+          AND NOT EXISTS (SELECT 1 FROM keys x WHERE ${same('x', 't', keyCols)})
+        RETURNING 1
+      )
+      SELECT count(*)::bigint AS n FROM del`, named));
+    removed = Number(del.rows[0].n);
+  }
+  let inScope: number | null = null;
+  if (snapshot || removed > 0) inScope = updated + unchanged + removed;
+  else if (ctx.flow.guard?.maxChangeRatio !== undefined && inserted + updated > 0) {
+    inScope = Number((await q(client, `SELECT count(*)::bigint AS n FROM ${spec.table} WHERE flow_id = $1`, [ctx.flowId])).rows[0].n) - inserted;
+  }
+  return { inserted, updated, unchanged, removed, rejected, inScope, created };
+}
+
+/** `:name` parameters → `$n` and their values, numbering only the names the text uses. */
+function bindNamed(text: string, named: Record<string, unknown>): [string, unknown[]] {
+  const values: unknown[] = [];
+  const index = new Map<string, number>();
+  const out = text.replace(/(?<!:):(system|flow|run)\b/g, (_, n: string) => {
+    if (!index.has(n)) {
+      values.push(named[n]);
+      index.set(n, values.length);
+    }
+    return `$${index.get(n)}`;
+  });
+  return [out, values];
 }

@@ -14,6 +14,14 @@ export interface RunView {
   flow: string;
   state: RunState;
   mode: 'delta' | 'snapshot';
+  /** The payload itself declared the mode (CommerceML СодержитТолькоИзменения), overriding the flow's. */
+  modeDeclared: boolean;
+  /** payload: reads files; finalize: removes what no run of its snapshot group carried. */
+  kind: 'payload' | 'finalize';
+  /** Runs of one export split over several files (a 1C exchange session) share a snapshot group. */
+  snapshotGroup: string | null;
+  /** Runs that merge before this one (the price types of the same file before its prices). */
+  dependsOn: number[];
   target: string;
   files: string[];
   replayOf: number | null;
@@ -59,6 +67,10 @@ function toView(r: RunRow): RunView {
     flow: r.flow_name,
     state: r.state,
     mode: r.mode,
+    modeDeclared: r.mode_declared,
+    kind: r.kind,
+    snapshotGroup: r.snapshot_group,
+    dependsOn: r.depends_on.map(Number),
     target: r.target,
     files: r.files,
     replayOf: r.replay_of,
@@ -172,10 +184,13 @@ export async function replayRun(deps: PipelineDeps, id: number): Promise<RunView
   const old = await deps.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
   if (!old) throw new MagistralError('MAG_ERR_RUN_NOT_FOUND', `no run ${id}`);
   if (!isTerminal(old.state)) throw stateError(await getRun(deps.db, id), 'replay', 'done, failed or rejected');
+  if (old.kind === 'finalize') throw new MagistralError('MAG_ERR_RUN_STATE', `cannot replay run ${id}: it removes what its snapshot group did not carry; replay the group's runs instead`);
   const flow = await deps.db.selectFrom('flows').selectAll().where('id', '=', old.flow_id).executeTakeFirstOrThrow();
   const def = flow.definition as Flow;
+  // A run of a snapshot group stays in it: alone, one file of a split export is not the complete set,
+  // so the replay upserts only (its group has closed) and removes nothing.
   const newId = await deps.db.insertInto('runs').values({
-    flow_id: old.flow_id, inbox_ids: old.inbox_ids, mode: def.mode, target: def.target, replay_of: id,
+    flow_id: old.flow_id, inbox_ids: old.inbox_ids, mode: def.mode, target: def.target, replay_of: id, snapshot_group: old.snapshot_group,
   }).returning('id').executeTakeFirstOrThrow();
   await enqueueExtract(deps, newId.id, def).catch((e: unknown) => deps.log.warn({ run: newId.id, err: e }, 'extract not enqueued; the sweeper will'));
   deps.log.info({ flow: flow.name, run: newId.id, replayOf: id }, 'run replayed');

@@ -1,7 +1,8 @@
 // What each canonical target looks like in staging and how its references resolve. Staging tables
 // hold the canonical fields as text plus the row's position; merges (merge.ts) work from these specs.
 
-export type EntityKind = 'product' | 'group' | 'priceType' | 'warehouse' | 'city';
+export type EntityKind = 'product' | 'group' | 'priceType' | 'warehouse' | 'city'
+  | 'manager' | 'client' | 'legalEntity' | 'contact' | 'agreement' | 'property';
 
 /** A canonical field that refers to another entity by its external code. */
 export interface RefSpec {
@@ -19,6 +20,12 @@ export const ENTITY_TABLE: Record<EntityKind, { table: string; label: string }> 
   priceType: { table: 'price_types', label: 'price type' },
   warehouse: { table: 'warehouses', label: 'warehouse' },
   city: { table: 'cities', label: 'city' },
+  manager: { table: 'managers', label: 'manager' },
+  client: { table: 'clients', label: 'client' },
+  legalEntity: { table: 'legal_entities', label: 'legal entity' },
+  contact: { table: 'contacts', label: 'contact' },
+  agreement: { table: 'agreements', label: 'agreement' },
+  property: { table: 'properties', label: 'property' },
 };
 
 function ref(field: string, entity: EntityKind, column: string): RefSpec {
@@ -28,7 +35,7 @@ function ref(field: string, entity: EntityKind, column: string): RefSpec {
 /** Facts: one row per pair of entities (price type × product, warehouse × product), history kept. */
 export interface FactSpec {
   kind: 'fact';
-  name: 'prices' | 'stock';
+  name: 'prices' | 'stock' | 'contactLegalEntities';
   fields: string[];
   table: string;
   historyTable: string;
@@ -45,17 +52,40 @@ export interface FactSpec {
 /** Dimensions: entities identified by external code, created or updated in place. */
 export interface DimensionSpec {
   kind: 'dimension';
-  name: 'products' | 'groups' | 'priceTypes' | 'warehouses' | 'cities';
+  name: 'products' | 'groups' | 'priceTypes' | 'warehouses' | 'cities' | 'managers' | 'clients' | 'legalEntities' | 'contacts' | 'agreements'
+    | 'properties';
   entity: EntityKind;
   fields: string[];
   table: string;
-  /** Live columns set from plain fields: column ← SQL expression over staging row `s`. */
-  values: Array<{ column: string; expr: string }>;
+  /**
+   * Live columns set from plain fields: column ← SQL expression over staging row `s`. `keep`: a NULL
+   * (the field absent from the payload) keeps the stored value, for columns other flows may set.
+   */
+  values: Array<{ column: string; expr: string; keep?: boolean }>;
   /** References to other entities resolved (and auto-created) before the upsert. */
   refs: RefSpec[];
 }
 
-export type TargetSpec = FactSpec | DimensionSpec;
+/**
+ * Keyed rows: a live table with a natural key (some key columns resolved references), upserted with
+ * the flow and run that wrote them. Removal: a snapshot removes the flow's absent rows (scope flow) or
+ * the absent rows of the `scopeColumn` values the payload names (scope keys); `replaceBy` makes every
+ * payload, snapshot or not, replace the live rows sharing those columns with a payload row.
+ */
+export interface KeyedSpec {
+  kind: 'keyed';
+  name: 'propertyValues' | 'productProperties' | 'synonyms';
+  fields: string[];
+  table: string;
+  /** Key columns, each from a canonical field: the resolved id of a reference (`ref`), else the field's text. */
+  keys: Array<{ column: string; field: string; ref?: RefSpec }>;
+  /** Value columns ← SQL over staging row `s` and the resolved references, joined as `ref_<field>`. */
+  values: Array<{ column: string; expr: string }>;
+  scopeColumn?: string;
+  replaceBy?: string[];
+}
+
+export type TargetSpec = FactSpec | DimensionSpec | KeyedSpec;
 
 export const TARGETS: Record<string, TargetSpec> = {
   prices: {
@@ -94,13 +124,17 @@ export const TARGETS: Record<string, TargetSpec> = {
     kind: 'dimension',
     name: 'products',
     entity: 'product',
-    fields: ['code', 'name', 'article', 'barcode', 'group', 'unit', 'deleted'],
+    fields: ['code', 'name', 'article', 'barcode', 'group', 'unit', 'deleted', 'imageUrl', 'popularity', 'searchPriority'],
     table: 'products',
     values: [
       { column: 'name', expr: 's.name' },
       { column: 'article', expr: 's.article' },
       { column: 'barcode', expr: 's.barcode' },
       { column: 'deleted', expr: "coalesce(s.deleted = 'true', false)" },
+      { column: 'image_url', expr: 's."imageUrl"' },
+      // Ranking is often reported by another flow (orders, views) than the catalog export.
+      { column: 'popularity', expr: 's.popularity::bigint', keep: true },
+      { column: 'search_priority', expr: 's."searchPriority"::integer', keep: true },
     ],
     refs: [ref('group', 'group', 'group_id')],
   },
@@ -135,10 +169,148 @@ export const TARGETS: Record<string, TargetSpec> = {
     kind: 'dimension',
     name: 'cities',
     entity: 'city',
-    fields: ['code', 'name'],
+    fields: ['code', 'name', 'priceType'],
     table: 'cities',
     values: [{ column: 'name', expr: 's.name' }],
+    refs: [ref('priceType', 'priceType', 'price_type_id')],
+  },
+  // Counterparties (migration 0003): dimensions by code like the catalog; the contact ↔ legal entity
+  // links are a fact keyed by both, so a snapshot can replace a flow's links.
+  managers: {
+    kind: 'dimension',
+    name: 'managers',
+    entity: 'manager',
+    fields: ['code', 'name', 'email', 'phone'],
+    table: 'managers',
+    values: [{ column: 'name', expr: 's.name' }, { column: 'email', expr: 's.email' }, { column: 'phone', expr: 's.phone' }],
     refs: [],
+  },
+  clients: {
+    kind: 'dimension',
+    name: 'clients',
+    entity: 'client',
+    fields: ['code', 'name', 'manager', 'city', 'email', 'phone', 'blocked'],
+    table: 'clients',
+    values: [
+      { column: 'name', expr: 's.name' },
+      { column: 'email', expr: 's.email' },
+      { column: 'phone', expr: 's.phone' },
+      { column: 'blocked', expr: "coalesce(s.blocked = 'true', false)" },
+    ],
+    refs: [ref('manager', 'manager', 'manager_id'), ref('city', 'city', 'city_id')],
+  },
+  legalEntities: {
+    kind: 'dimension',
+    name: 'legalEntities',
+    entity: 'legalEntity',
+    fields: ['code', 'client', 'name', 'fullName', 'inn', 'kpp', 'ogrn', 'address', 'bankName', 'bik', 'account', 'corrAccount', 'deleted'],
+    table: 'legal_entities',
+    values: [
+      { column: 'name', expr: 's.name' },
+      { column: 'full_name', expr: 's."fullName"' },
+      { column: 'inn', expr: 's.inn' },
+      { column: 'kpp', expr: 's.kpp' },
+      { column: 'ogrn', expr: 's.ogrn' },
+      { column: 'address', expr: 's.address' },
+      { column: 'bank_name', expr: 's."bankName"' },
+      { column: 'bik', expr: 's.bik' },
+      { column: 'account', expr: 's.account' },
+      { column: 'corr_account', expr: 's."corrAccount"' },
+      { column: 'deleted', expr: "coalesce(s.deleted = 'true', false)" },
+    ],
+    refs: [ref('client', 'client', 'client_id')],
+  },
+  contacts: {
+    kind: 'dimension',
+    name: 'contacts',
+    entity: 'contact',
+    fields: ['code', 'client', 'name', 'email', 'phone', 'position', 'deleted'],
+    table: 'contacts',
+    values: [
+      { column: 'name', expr: 's.name' },
+      { column: 'email', expr: 's.email' },
+      { column: 'phone', expr: 's.phone' },
+      { column: 'position', expr: 's.position' },
+      { column: 'deleted', expr: "coalesce(s.deleted = 'true', false)" },
+    ],
+    refs: [ref('client', 'client', 'client_id')],
+  },
+  contactLegalEntities: {
+    kind: 'fact',
+    name: 'contactLegalEntities',
+    fields: ['contact', 'legalEntity', 'role'],
+    table: 'contact_legal_entities',
+    historyTable: 'contact_legal_entity_history',
+    keys: [ref('legalEntity', 'legalEntity', 'legal_entity_id'), ref('contact', 'contact', 'contact_id')],
+    values: [{ column: 'role', expr: "coalesce(s.role, 'subordinate')" }],
+    historyValue: { column: 'role', oldColumn: 'old_role', newColumn: 'new_role' },
+    direct: [{ column: 'role', field: 'role', default: 'subordinate' }],
+  },
+  agreements: {
+    kind: 'dimension',
+    name: 'agreements',
+    entity: 'agreement',
+    fields: ['code', 'name', 'client', 'legalEntity', 'priceType', 'discountPercent', 'creditLimit', 'paymentDelayDays', 'currency', 'deleted'],
+    table: 'agreements',
+    values: [
+      { column: 'name', expr: 's.name' },
+      { column: 'discount_percent', expr: 'coalesce(s."discountPercent"::numeric(7,4), 0)' },
+      { column: 'credit_limit', expr: 's."creditLimit"::numeric(20,2)' },
+      { column: 'payment_delay_days', expr: 's."paymentDelayDays"::integer' },
+      { column: 'currency', expr: 's.currency' },
+      { column: 'deleted', expr: "coalesce(s.deleted = 'true', false)" },
+    ],
+    refs: [ref('client', 'client', 'client_id'), ref('legalEntity', 'legalEntity', 'legal_entity_id'), ref('priceType', 'priceType', 'price_type_id')],
+  },
+  // Product properties (migration 0004): properties are dimensions; their dictionaries and the
+  // products' values are keyed rows. A product's value of a reference property is the entry's code,
+  // linked to the entry (value_id) when it is known — here, or by a trigger when the entry comes later.
+  properties: {
+    kind: 'dimension',
+    name: 'properties',
+    entity: 'property',
+    fields: ['code', 'name', 'valueType', 'suggest'],
+    table: 'properties',
+    values: [
+      { column: 'name', expr: 's.name' },
+      { column: 'value_type', expr: `coalesce(s."valueType", 'string')` },
+      { column: 'suggest', expr: "coalesce(s.suggest = 'true', false)" },
+    ],
+    refs: [],
+  },
+  propertyValues: {
+    kind: 'keyed',
+    name: 'propertyValues',
+    fields: ['property', 'code', 'value'],
+    table: 'property_values',
+    keys: [{ column: 'property_id', field: 'property', ref: ref('property', 'property', 'property_id') }, { column: 'code', field: 'code' }],
+    values: [{ column: 'value', expr: 's.value' }],
+    scopeColumn: 'property_id',
+  },
+  productProperties: {
+    kind: 'keyed',
+    name: 'productProperties',
+    fields: ['product', 'property', 'value'],
+    table: 'product_properties',
+    keys: [
+      { column: 'product_id', field: 'product', ref: ref('product', 'product', 'product_id') },
+      { column: 'property_id', field: 'property', ref: ref('property', 'property', 'property_id') },
+      { column: 'value', field: 'value' },
+    ],
+    values: [{ column: 'value_id', expr: '(SELECT pv.id FROM property_values pv WHERE pv.property_id = ref_property.internal_id AND pv.code = s.value)' }],
+    scopeColumn: 'product_id',
+    replaceBy: ['product_id', 'property_id'],
+  },
+  synonyms: {
+    kind: 'keyed',
+    name: 'synonyms',
+    fields: ['term', 'synonyms'],
+    table: 'synonyms',
+    keys: [{ column: 'term', field: 'term' }],
+    values: [{
+      column: 'synonyms',
+      expr: `ARRAY(SELECT DISTINCT btrim(x) FROM regexp_split_to_table(s.synonyms, '[,;|]') x WHERE btrim(x) <> '' ORDER BY 1)`,
+    }],
   },
 };
 
@@ -150,7 +322,7 @@ export function targetSpec(name: string): TargetSpec {
 
 /** Fields that identify a row of the target: a rejected row with readable keys still names its live row. */
 export function keyFields(spec: TargetSpec): string[] {
-  return spec.kind === 'fact' ? spec.keys.map((k) => k.field) : ['code'];
+  return spec.kind === 'fact' || spec.kind === 'keyed' ? spec.keys.map((k) => k.field) : ['code'];
 }
 
 /**

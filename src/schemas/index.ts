@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { SCHEMAS_DIR } from './paths.ts';
 import type { Problem } from '../errors/index.ts';
+import { requisiteKeyword } from '../portal/requisites.ts';
 
 export * from './types.gen.ts';
 export { SCHEMAS_DIR, REPO_DIR, schemaPath } from './paths.ts';
@@ -14,6 +15,8 @@ function readJson(file: string): Record<string, unknown> {
 }
 
 export const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, useDefaults: true });
+// Check digits of Russian requisites (INN, OGRN…) on counterparties: `requisite: inn` in a schema.
+ajv.addKeyword(requisiteKeyword);
 for (const f of readdirSync(path.join(SCHEMAS_DIR, 'canonical'))) {
   if (f.endsWith('.schema.json')) ajv.addSchema(readJson(path.join(SCHEMAS_DIR, 'canonical', f)));
 }
@@ -37,6 +40,16 @@ export const CANONICAL_SCHEMA: Record<string, string> = {
   priceTypes: 'https://magistral.dev/schemas/canonical/price-type.schema.json',
   warehouses: 'https://magistral.dev/schemas/canonical/warehouse.schema.json',
   cities: 'https://magistral.dev/schemas/canonical/city.schema.json',
+  managers: 'https://magistral.dev/schemas/canonical/manager.schema.json',
+  clients: 'https://magistral.dev/schemas/canonical/client.schema.json',
+  legalEntities: 'https://magistral.dev/schemas/canonical/legal-entity.schema.json',
+  contacts: 'https://magistral.dev/schemas/canonical/contact.schema.json',
+  contactLegalEntities: 'https://magistral.dev/schemas/canonical/contact-legal-entity.schema.json',
+  agreements: 'https://magistral.dev/schemas/canonical/agreement.schema.json',
+  properties: 'https://magistral.dev/schemas/canonical/property.schema.json',
+  propertyValues: 'https://magistral.dev/schemas/canonical/property-value.schema.json',
+  productProperties: 'https://magistral.dev/schemas/canonical/product-property.schema.json',
+  synonyms: 'https://magistral.dev/schemas/canonical/synonym.schema.json',
 };
 
 /**

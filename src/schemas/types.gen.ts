@@ -84,7 +84,24 @@ export interface Flow {
   /**
    * Canonical entity the flow writes.
    */
-  target: 'prices' | 'stock' | 'products' | 'groups' | 'priceTypes' | 'warehouses' | 'cities';
+  target:
+    | 'prices'
+    | 'stock'
+    | 'products'
+    | 'groups'
+    | 'priceTypes'
+    | 'warehouses'
+    | 'cities'
+    | 'managers'
+    | 'clients'
+    | 'legalEntities'
+    | 'contacts'
+    | 'contactLegalEntities'
+    | 'agreements'
+    | 'properties'
+    | 'propertyValues'
+    | 'productProperties'
+    | 'synonyms';
   /**
    * snapshot: rows of the flow's scope that the payload does not contain are removed.
    */
@@ -94,9 +111,9 @@ export interface Flow {
    */
   scope?: 'flow' | 'keys';
   /**
-   * Create a referenced product, price type, warehouse, group or city that the store does not know yet as a placeholder, instead of rejecting the row.
+   * Create a referenced entity (product, price type, warehouse, group, city …) that the store does not know yet as a placeholder, instead of rejecting the row. true: every referenced entity; false: none; a list: only these entities (e.g. [product] — a price of an unknown product gets a placeholder product, a price of an undeclared price type is rejected).
    */
-  autoCreate?: boolean;
+  autoCreate?: boolean | string[];
   guard?: {
     /**
      * Hold a run that would insert, update or remove more than this share of the rows in scope (0.3 = 30 %). An empty scope is never held.
@@ -116,6 +133,23 @@ export interface Flow {
    * Keep row-level history (old and new values) of updated and removed prices and stock.
    */
   history?: boolean;
+  /**
+   * When a pulled source (onec.odata …) is pulled: every N seconds, by a cron pattern, or both (one pull of a flow at a time). Needs a connector that can pull.
+   */
+  schedule?: {
+    /**
+     * Pull every N seconds.
+     */
+    everySeconds?: number;
+    /**
+     * Cron pattern of 5 fields (or 6 with seconds first), e.g. '* /15 * * * *'.
+     */
+    cron?: string;
+    /**
+     * IANA time zone of the cron pattern, e.g. Europe/Moscow (default: the server's).
+     */
+    timezone?: string;
+  };
 }
 
 // mapping.schema.json
@@ -269,7 +303,24 @@ export interface Mapping {
   kind: 'Mapping';
   name: string;
   description?: string;
-  target: 'prices' | 'stock' | 'products' | 'groups' | 'priceTypes' | 'warehouses' | 'cities';
+  target:
+    | 'prices'
+    | 'stock'
+    | 'products'
+    | 'groups'
+    | 'priceTypes'
+    | 'warehouses'
+    | 'cities'
+    | 'managers'
+    | 'clients'
+    | 'legalEntities'
+    | 'contacts'
+    | 'contactLegalEntities'
+    | 'agreements'
+    | 'properties'
+    | 'propertyValues'
+    | 'productProperties'
+    | 'synonyms';
   /**
    * Canonical field name → how to compute it.
    */
@@ -302,6 +353,207 @@ export interface Mapping {
   })[];
 }
 
+// canonical/agreement.schema.json
+/**
+ * A sales agreement: the client's price type, discount and payment terms; for every legal entity of the client or one of them.
+ */
+export interface Agreement {
+  /**
+   * External code of the agreement.
+   */
+  code: string;
+  /**
+   * Name of the agreement.
+   */
+  name: string;
+  /**
+   * External code of the client.
+   */
+  client: string;
+  /**
+   * External code of the legal entity, when the agreement holds for one of them only.
+   */
+  legalEntity?: string;
+  /**
+   * External code of the price type the client buys at.
+   */
+  priceType?: string;
+  /**
+   * discount in percent from 0 to 100 with up to 4 decimals
+   */
+  discountPercent?: string;
+  /**
+   * Credit limit in the agreement's currency.
+   */
+  creditLimit?: string;
+  /**
+   * whole number of days (0 to 9999)
+   */
+  paymentDelayDays?: string;
+  /**
+   * Currency of the agreement.
+   */
+  currency?:
+    | 'AED'
+    | 'AFN'
+    | 'ALL'
+    | 'AMD'
+    | 'ANG'
+    | 'AOA'
+    | 'ARS'
+    | 'AUD'
+    | 'AWG'
+    | 'AZN'
+    | 'BAM'
+    | 'BBD'
+    | 'BDT'
+    | 'BGN'
+    | 'BHD'
+    | 'BIF'
+    | 'BMD'
+    | 'BND'
+    | 'BOB'
+    | 'BRL'
+    | 'BSD'
+    | 'BTN'
+    | 'BWP'
+    | 'BYN'
+    | 'BZD'
+    | 'CAD'
+    | 'CDF'
+    | 'CHF'
+    | 'CLP'
+    | 'CNY'
+    | 'COP'
+    | 'CRC'
+    | 'CUP'
+    | 'CVE'
+    | 'CZK'
+    | 'DJF'
+    | 'DKK'
+    | 'DOP'
+    | 'DZD'
+    | 'EGP'
+    | 'ERN'
+    | 'ETB'
+    | 'EUR'
+    | 'FJD'
+    | 'FKP'
+    | 'GBP'
+    | 'GEL'
+    | 'GHS'
+    | 'GIP'
+    | 'GMD'
+    | 'GNF'
+    | 'GTQ'
+    | 'GYD'
+    | 'HKD'
+    | 'HNL'
+    | 'HTG'
+    | 'HUF'
+    | 'IDR'
+    | 'ILS'
+    | 'INR'
+    | 'IQD'
+    | 'IRR'
+    | 'ISK'
+    | 'JMD'
+    | 'JOD'
+    | 'JPY'
+    | 'KES'
+    | 'KGS'
+    | 'KHR'
+    | 'KMF'
+    | 'KPW'
+    | 'KRW'
+    | 'KWD'
+    | 'KYD'
+    | 'KZT'
+    | 'LAK'
+    | 'LBP'
+    | 'LKR'
+    | 'LRD'
+    | 'LSL'
+    | 'LYD'
+    | 'MAD'
+    | 'MDL'
+    | 'MGA'
+    | 'MKD'
+    | 'MMK'
+    | 'MNT'
+    | 'MOP'
+    | 'MRU'
+    | 'MUR'
+    | 'MVR'
+    | 'MWK'
+    | 'MXN'
+    | 'MYR'
+    | 'MZN'
+    | 'NAD'
+    | 'NGN'
+    | 'NIO'
+    | 'NOK'
+    | 'NPR'
+    | 'NZD'
+    | 'OMR'
+    | 'PAB'
+    | 'PEN'
+    | 'PGK'
+    | 'PHP'
+    | 'PKR'
+    | 'PLN'
+    | 'PYG'
+    | 'QAR'
+    | 'RON'
+    | 'RSD'
+    | 'RUB'
+    | 'RWF'
+    | 'SAR'
+    | 'SBD'
+    | 'SCR'
+    | 'SDG'
+    | 'SEK'
+    | 'SGD'
+    | 'SHP'
+    | 'SLE'
+    | 'SOS'
+    | 'SRD'
+    | 'SSP'
+    | 'STN'
+    | 'SYP'
+    | 'SZL'
+    | 'THB'
+    | 'TJS'
+    | 'TMT'
+    | 'TND'
+    | 'TOP'
+    | 'TRY'
+    | 'TTD'
+    | 'TWD'
+    | 'TZS'
+    | 'UAH'
+    | 'UGX'
+    | 'USD'
+    | 'UYU'
+    | 'UZS'
+    | 'VES'
+    | 'VND'
+    | 'VUV'
+    | 'WST'
+    | 'XAF'
+    | 'XCD'
+    | 'XOF'
+    | 'XPF'
+    | 'YER'
+    | 'ZAR'
+    | 'ZMW'
+    | 'ZWL';
+  /**
+   * Marked for deletion in the source system.
+   */
+  deleted?: boolean;
+}
+
 // canonical/city.schema.json
 /**
  * A city the portal sells in.
@@ -315,6 +567,99 @@ export interface City {
    * Name of the city.
    */
   name: string;
+  /**
+   * External code of the city's designated price type (what visitors and clients without an agreement see).
+   */
+  priceType?: string;
+}
+
+// canonical/client.schema.json
+/**
+ * A client account (holding): owns legal entities, contacts and agreements.
+ */
+export interface Client {
+  /**
+   * External code of the client.
+   */
+  code: string;
+  /**
+   * Name of the client (holding).
+   */
+  name: string;
+  /**
+   * External code of the client's personal manager.
+   */
+  manager?: string;
+  /**
+   * External code of the client's city (prices and stock by default).
+   */
+  city?: string;
+  /**
+   * valid e-mail address
+   */
+  email?: string;
+  /**
+   * Phone number as written in the source system.
+   */
+  phone?: string;
+  /**
+   * The client may not place orders.
+   */
+  blocked?: boolean;
+}
+
+// canonical/contact-legal-entity.schema.json
+/**
+ * A contact acting for a legal entity (many to many), as its head or a subordinate.
+ */
+export interface ContactLegalEntity {
+  /**
+   * External code of the contact.
+   */
+  contact: string;
+  /**
+   * External code of the legal entity.
+   */
+  legalEntity: string;
+  /**
+   * head: sees every order of the legal entity; subordinate: their own orders (default).
+   */
+  role?: 'head' | 'subordinate';
+}
+
+// canonical/contact.schema.json
+/**
+ * A contact person (a user of the portal) of a client.
+ */
+export interface Contact {
+  /**
+   * External code of the contact.
+   */
+  code: string;
+  /**
+   * External code of the client the contact works for.
+   */
+  client?: string;
+  /**
+   * Full name.
+   */
+  name: string;
+  /**
+   * valid e-mail address
+   */
+  email?: string;
+  /**
+   * Phone number as written in the source system.
+   */
+  phone?: string;
+  /**
+   * Job title.
+   */
+  position?: string;
+  /**
+   * Marked for deletion in the source system.
+   */
+  deleted?: boolean;
 }
 
 // canonical/group.schema.json
@@ -334,6 +679,88 @@ export interface Group {
    * External code of the parent group.
    */
   parent?: string;
+}
+
+// canonical/legal-entity.schema.json
+/**
+ * A legal entity of a client, with its requisites (orders are placed for it).
+ */
+export interface LegalEntity {
+  /**
+   * External code of the legal entity.
+   */
+  code: string;
+  /**
+   * External code of the client (holding) it belongs to.
+   */
+  client?: string;
+  /**
+   * Short name.
+   */
+  name: string;
+  /**
+   * Full legal name.
+   */
+  fullName?: string;
+  /**
+   * INN: 10 digits (organisation) or 12 digits (individual entrepreneur), with check digits.
+   */
+  inn?: string;
+  /**
+   * KPP: 9 characters.
+   */
+  kpp?: string;
+  /**
+   * OGRN (13 digits) or OGRNIP (15 digits), with its check digit.
+   */
+  ogrn?: string;
+  /**
+   * Legal address.
+   */
+  address?: string;
+  /**
+   * Name of the bank.
+   */
+  bankName?: string;
+  /**
+   * BIK of the bank: 9 digits starting with 04.
+   */
+  bik?: string;
+  /**
+   * Settlement account: 20 digits.
+   */
+  account?: string;
+  /**
+   * Correspondent account of the bank: 20 digits.
+   */
+  corrAccount?: string;
+  /**
+   * Marked for deletion in the source system.
+   */
+  deleted?: boolean;
+}
+
+// canonical/manager.schema.json
+/**
+ * A personal manager of clients (an employee of the seller).
+ */
+export interface Manager {
+  /**
+   * External code of the manager.
+   */
+  code: string;
+  /**
+   * Full name.
+   */
+  name: string;
+  /**
+   * valid e-mail address
+   */
+  email?: string;
+  /**
+   * Phone number as written in the source system.
+   */
+  phone?: string;
 }
 
 // canonical/price-type.schema.json
@@ -698,6 +1125,25 @@ export interface Price {
   factor?: string;
 }
 
+// canonical/product-property.schema.json
+/**
+ * One value of a property of a product. A payload's values of a (product, property) pair replace the stored ones; a snapshot with scope keys replaces all properties of the products it names.
+ */
+export interface ProductProperty {
+  /**
+   * External code of the product.
+   */
+  product: string;
+  /**
+   * External code of the property.
+   */
+  property: string;
+  /**
+   * property value (1 to 1000 characters): a literal, or the code of a dictionary entry for a reference property
+   */
+  value: string;
+}
+
 // canonical/product.schema.json
 /**
  * A catalog item.
@@ -731,6 +1177,60 @@ export interface Product {
    * Marked for deletion in the source system.
    */
   deleted?: boolean;
+  /**
+   * image address (an absolute http(s) URL or a path, up to 2000 characters)
+   */
+  imageUrl?: string;
+  /**
+   * non-negative integer of up to 15 digits (popularity: orders, views)
+   */
+  popularity?: string;
+  /**
+   * integer from -1000 to 1000 (search priority: higher ranks first)
+   */
+  searchPriority?: string;
+}
+
+// canonical/property-value.schema.json
+/**
+ * An entry of a reference property's dictionary (1C Справочник value): products name it by code.
+ */
+export interface PropertyValue {
+  /**
+   * External code of the property.
+   */
+  property: string;
+  /**
+   * Code of the entry, unique within its property.
+   */
+  code: string;
+  /**
+   * Text shown for the entry.
+   */
+  value: string;
+}
+
+// canonical/property.schema.json
+/**
+ * A product property (characteristic) shown in listings and used by catalog filters.
+ */
+export interface Property {
+  /**
+   * External code of the property.
+   */
+  code: string;
+  /**
+   * Name of the property.
+   */
+  name: string;
+  /**
+   * How product values are given: a literal (string, number, boolean) or the code of an entry of the property's dictionary (reference). Default string.
+   */
+  valueType?: 'string' | 'number' | 'boolean' | 'reference';
+  /**
+   * Autocomplete offers this property's values as suggestions (brands, series). Default false.
+   */
+  suggest?: boolean;
 }
 
 // canonical/stock.schema.json
@@ -750,6 +1250,21 @@ export interface Stock {
    * Quantity available, in the product's base unit.
    */
   quantity: string;
+}
+
+// canonical/synonym.schema.json
+/**
+ * A search term and its equivalents: a query holding any of them finds products holding any other (in any inflection).
+ */
+export interface Synonym {
+  /**
+   * search term (1 to 200 characters)
+   */
+  term: string;
+  /**
+   * equivalents separated by commas, semicolons or vertical bars (1 to 4000 characters)
+   */
+  synonyms: string;
 }
 
 // canonical/warehouse.schema.json

@@ -13,6 +13,8 @@ import { pricesRoutes } from './prices-routes.ts';
 import { stockRoutes } from './stock-routes.ts';
 import { ordersRoutes } from './orders-routes.ts';
 import { meRoutes } from './me-routes.ts';
+import { catalogRoutes } from './catalog-routes.ts';
+import { searchRoutes } from './search-routes.ts';
 import { KNOWN_SCOPES } from '../../portal/keys.ts';
 import type { Queryable as PortalQueryable } from '../../portal/query.ts';
 
@@ -74,7 +76,7 @@ export const portalApi: FastifyPluginAsync<PortalApiOptions> = async (app: Fasti
     await pricesRoutes(v1, deps, hot);
     await stockRoutes(v1, deps);
     await ordersRoutes(v1, deps);
-    // Catalog and search (catalog-routes.ts, search-routes.ts) register here as
-    // `await v1.register(catalogRoutes, { deps })` / `await v1.register(searchRoutes, { deps })`.
+    await v1.register(catalogRoutes, { deps });
+    await v1.register(searchRoutes, { deps });
   }, { prefix: API_PREFIX });
 };

@@ -1,13 +1,16 @@
-// `magistral flows apply|list|show|pause|resume`: manage registered flows from the shell.
+// `magistral flows apply|list|show|pause|resume|pull`: manage registered flows from the shell.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { createCliContext } from '../context.ts';
 import { applyFlows, getFlow, listFlows, parseFlowFile, setFlowPaused } from '../../pipeline/flows.ts';
 import { MagistralError } from '../../errors/index.ts';
+import type { CliHost } from '../host.ts';
+import { registerPull } from './flows-pull.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, host: CliHost): void {
   const flows = program.command('flows').description('manage exchange flows');
+  registerPull(flows, host);
 
   flows.command('apply').description('check and register (or update) the flows in a YAML file; all or nothing')
     .requiredOption('-f, --file <file...>', 'flow file(s)')

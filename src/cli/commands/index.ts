@@ -8,5 +8,6 @@ import { register as start } from './start.ts';
 import { register as demo } from './demo.ts';
 import { register as mappings } from './mappings.ts';
 import { register as dryRun } from './dry-run.ts';
+import { register as keys } from './keys.ts';
 
-export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun];
+export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys];
