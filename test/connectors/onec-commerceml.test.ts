@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import iconv from 'iconv-lite';
 import { SaxesParser } from 'saxes';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ONEC_SAMPLES } from '../helpers/samples.ts';
 import '../../connectors/index.ts';
 import { COUNT_KEYS, readCommerceML, readOrderDocuments, RECORD_KINDS, type ElementCounts, type OrderDocument } from '../../connectors/onec/commerceml/index.ts';
 import { PayloadError } from '../../src/errors/index.ts';
@@ -19,7 +20,7 @@ import { getConnector, type SourceRecord } from '../../src/pipeline/connector.ts
 import { dryRun, dryRunJson } from '../../src/pipeline/dry-run.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 
-const SAMPLES = path.resolve(REPO_DIR, '../shared/samples/onec');
+const SAMPLES = ONEC_SAMPLES;
 const FIXTURES = path.join(REPO_DIR, 'test/fixtures/onec');
 const sample = (name: string): string => path.join(SAMPLES, name);
 const fixture = (name: string): string => path.join(FIXTURES, name);

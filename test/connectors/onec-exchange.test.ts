@@ -3,6 +3,7 @@
 // chunks → import repeated until success → deactivate → complete, plain and zipped, with the real
 // samples; then every kind of bad input, each leaving the store as it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ONEC_SAMPLES } from '../helpers/samples.ts';
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,7 +19,7 @@ import { REPO_DIR } from '../../src/schemas/index.ts';
 import type { Flow } from '../../src/schemas/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
-const SAMPLES = path.resolve(REPO_DIR, '../shared/samples/onec');
+const SAMPLES = ONEC_SAMPLES;
 const sample = (name: string): Buffer => readFileSync(path.join(SAMPLES, name));
 const text = (name: string): string => sample(name).toString('utf8').replace(/^\uFEFF/, '');
 const USER = 'site-exchange';

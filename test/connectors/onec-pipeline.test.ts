@@ -4,11 +4,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ONEC_SAMPLES } from '../helpers/samples.ts';
 import { listRejects } from '../../src/pipeline/runs.ts';
-import { REPO_DIR } from '../../src/schemas/index.ts';
 import { createTestPipeline, pricesPicture, stockPicture, type TestPipeline } from '../helpers/pipeline.ts';
 
-const SAMPLES = path.resolve(REPO_DIR, '../shared/samples/onec');
+const SAMPLES = ONEC_SAMPLES;
 const read = (name: string): Buffer => readFileSync(path.join(SAMPLES, name));
 
 const flow = (name: string, target: string, mappings: string[], mode = 'delta'): string => `

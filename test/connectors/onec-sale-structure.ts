@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import iconv from 'iconv-lite';
 import { SaxesParser } from 'saxes';
+import { ONEC_SAMPLES } from '../helpers/samples.ts';
 
-export const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/samples/onec');
+export const SAMPLES = ONEC_SAMPLES;
 
 export interface El {
   name: string;

@@ -6,10 +6,11 @@ import path from 'node:path';
 import iconv from 'iconv-lite';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
+import { ONEC_SAMPLES } from '../helpers/samples.ts';
 import { XmlScanner, type XmlScannerOptions } from '../../connectors/onec/commerceml/xml-scanner.ts';
 import { PayloadError } from '../../src/errors/index.ts';
 
-const SAMPLES = path.resolve(import.meta.dirname, '../../../shared/samples/onec');
+const SAMPLES = ONEC_SAMPLES;
 const sampleFiles = ['01_import0_1_cml207_unf-style.xml', '02_offers0_1_cml207_warehouse-attrs.xml', '03_prices___cml209_bitrix-module.xml', '04_rests___cml209_bitrix-module.xml', '05_offers_cml208_3-price-types.xml', '06_order_from_site_cml203_cp1251.xml', '07_order_to_site_cml203_cp1251.xml', '08_sale_query_response_cml205_cp1251.xml'];
 
 interface Event {
