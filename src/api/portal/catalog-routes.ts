@@ -5,7 +5,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { MagistralError } from '../../errors/index.ts';
 import type { ApiDeps, PortalContext } from './context.ts';
 import { groupTree, productPage, tunedRead, type CatalogScope, type ProductQuery, type PropertyFilter, type Sort, type SortKey } from './catalog-query.ts';
-import { cityQuery, decimalString, errorResponses, onBehalfHeaders, security } from './schemas.ts';
+import { cityQuery, decimalString, errorResponses, onBehalfHeaders, productCardProperties, productCardRequired, security } from './schemas.ts';
 
 export const MAX_PAGE = 100;
 const MAX_FILTER_VALUES = 100;
@@ -38,17 +38,9 @@ export const pricingOf = (ctx: PortalContext) => ({
 
 const productItem = {
   type: 'object',
-  required: ['sku', 'name', 'article', 'barcode', 'unit', 'imageUrl', 'group', 'price', 'currency', 'stock', 'inStock', 'popularity'],
+  required: [...productCardRequired, 'stock', 'inStock', 'popularity'],
   properties: {
-    sku: { type: 'string' },
-    name: { type: 'string' },
-    article: { type: ['string', 'null'] },
-    barcode: { type: ['string', 'null'] },
-    unit: { type: ['string', 'null'] },
-    imageUrl: { type: ['string', 'null'] },
-    group: { type: ['object', 'null'], required: ['code', 'name'], properties: { code: { type: 'string' }, name: { type: 'string' } } },
-    price: { type: ['string', 'null'], description: 'effective price for the client, 2 decimals; null when the client\'s price type has no price' },
-    currency: { type: ['string', 'null'] },
+    ...productCardProperties,
     stock: { type: 'string', description: 'total quantity in the warehouses of the request\'s city' },
     inStock: { type: 'boolean' },
     popularity: { type: 'integer' },

@@ -27,3 +27,17 @@ export const onBehalfHeaders = {
     'x-city': { type: 'string', description: 'city code (the `city` query parameter wins)' },
   },
 } as const;
+
+/** What every product row of a listing shows (catalog pages, search results); routes add their own fields. */
+export const productCardRequired = ['sku', 'name', 'article', 'barcode', 'unit', 'imageUrl', 'group', 'price', 'currency'] as const;
+export const productCardProperties = {
+  sku: { type: 'string' },
+  name: { type: 'string' },
+  article: { type: ['string', 'null'] },
+  barcode: { type: ['string', 'null'] },
+  unit: { type: ['string', 'null'] },
+  imageUrl: { type: ['string', 'null'] },
+  group: { type: ['object', 'null'], required: ['code', 'name'], properties: { code: { type: 'string' }, name: { type: 'string' } } },
+  price: { type: ['string', 'null'], description: 'effective price for the client, 2 decimals; null when the client\'s price type has no price' },
+  currency: { type: ['string', 'null'] },
+} as const;

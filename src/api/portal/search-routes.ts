@@ -7,23 +7,15 @@ import type { ApiDeps } from './context.ts';
 import { catalogScope, pricingOf, pricingSchema } from './catalog-routes.ts';
 import { tunedRead } from './catalog-query.ts';
 import { codeMatches, searchProducts, suggest, type SearchRow } from './search-query.ts';
-import { cityQuery, errorResponses, onBehalfHeaders, security } from './schemas.ts';
+import { cityQuery, errorResponses, onBehalfHeaders, productCardProperties, productCardRequired, security } from './schemas.ts';
 
 const MAX_PAGE = 100;
 
 const productItem = {
   type: 'object',
-  required: ['sku', 'name', 'article', 'barcode', 'unit', 'imageUrl', 'group', 'price', 'currency'],
+  required: [...productCardRequired],
   properties: {
-    sku: { type: 'string' },
-    name: { type: 'string' },
-    article: { type: ['string', 'null'] },
-    barcode: { type: ['string', 'null'] },
-    unit: { type: ['string', 'null'] },
-    imageUrl: { type: ['string', 'null'] },
-    group: { type: ['object', 'null'], required: ['code', 'name'], properties: { code: { type: 'string' }, name: { type: 'string' } } },
-    price: { type: ['string', 'null'], description: 'effective price for the client, 2 decimals; null when the client\'s price type has no price' },
-    currency: { type: ['string', 'null'] },
+    ...productCardProperties,
     exact: { type: 'boolean', description: 'the query is this product\'s article, barcode or SKU' },
   },
 } as const;
