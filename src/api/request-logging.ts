@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 
-const SECRET_QUERY_KEYS = /^(token|access_token|password|secret|key)$/i;
+const SECRET_QUERY_KEYS = /^(token|access_token|password|secret|key|sessid)$/i;
 const INCOMING_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** A caller's `x-request-id` is kept when it is a plain short token (so ids follow a request across services); else a new UUID. */

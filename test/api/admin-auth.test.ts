@@ -2,6 +2,7 @@
 // unset, workers-only servers without admin routes, and no token ever written to the log.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, apiFixture, type ApiFixture } from './api-fixture.ts';
+import { maskQuery } from '../../src/api/request-logging.ts';
 
 let fx: ApiFixture;
 beforeAll(async () => { fx = await apiFixture('auth'); });
@@ -66,5 +67,10 @@ describe('admin auth', () => {
     expect(text).toContain('token=[redacted]');
     expect(text).not.toContain(ADMIN_TOKEN);
     expect(text).not.toContain(ADMIN_TOKEN.slice(0, 20));
+  });
+
+  it('masks the 1C exchange session id (sessid) in logged URLs, keeping the rest of the query', () => {
+    expect(maskQuery('/exchange/onec/default?type=catalog&mode=file&sessid=3f9a1c&filename=import.xml'))
+      .toBe('/exchange/onec/default?type=catalog&mode=file&sessid=[redacted]&filename=import.xml');
   });
 });
