@@ -42,8 +42,8 @@ export interface ProductQuery {
   facetLimit: number;
 }
 
-export interface ProductRow {
-  id: number;
+/** The columns every product listing selects (catalog pages, search results). */
+export interface ProductCardRow {
   sku: string;
   name: string;
   article: string | null;
@@ -54,6 +54,10 @@ export interface ProductRow {
   group_name: string | null;
   price: string | null;
   currency: string | null;
+}
+
+export interface ProductRow extends ProductCardRow {
+  id: number;
   stock: string;
   popularity: number;
   sort_key: string;

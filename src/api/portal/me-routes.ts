@@ -3,7 +3,7 @@
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../deps.ts';
-import { cityQuery, errorResponses, onBehalfHeaders, security } from './schemas.ts';
+import { cityOnlyQuerystring, errorResponses, onBehalfHeaders, security } from './schemas.ts';
 
 const nullableString = { type: ['string', 'null'] } as const;
 
@@ -52,7 +52,7 @@ export async function meRoutes(app: FastifyInstance, deps: ServerDeps): Promise<
       summary: 'The client, contact, city and pricing the request acts with',
       security,
       headers: onBehalfHeaders,
-      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      querystring: cityOnlyQuerystring,
       response: { 200: meSchema, ...errorResponses },
     },
   }, async (request) => {

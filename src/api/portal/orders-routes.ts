@@ -5,7 +5,7 @@ import type { ServerDeps } from '../deps.ts';
 import { MagistralError } from '../../errors/index.ts';
 import { getOrder, listOrders, listOrderStatuses, placeOrder } from '../../orders/index.ts';
 import { requireClient } from './auth.ts';
-import { cityQuery, errorResponses, onBehalfHeaders, security, skuSchema } from './schemas.ts';
+import { cityOnlyQuerystring, cityQuery, errorResponses, onBehalfHeaders, security, skuSchema } from './schemas.ts';
 
 const MAX_LINES = 500;
 const nullableString = { type: ['string', 'null'] } as const;
@@ -78,7 +78,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
         type: 'object',
         properties: { ...onBehalfHeaders.properties, 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } },
       },
-      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      querystring: cityOnlyQuerystring,
       body: {
         type: 'object', required: ['legalEntity', 'lines'], additionalProperties: false,
         properties: {
@@ -149,7 +149,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
       security,
       headers: onBehalfHeaders,
       params: { type: 'object', required: ['number'], properties: { number: { type: 'string', minLength: 1, maxLength: 64 } } },
-      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      querystring: cityOnlyQuerystring,
       response: { 200: orderSchema, ...errorResponses },
     },
   }, async (request) => {
@@ -165,7 +165,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
       tags: ['orders'],
       summary: 'Order statuses (set by the ERP through flows)',
       security,
-      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      querystring: cityOnlyQuerystring,
       response: {
         200: { type: 'object', required: ['statuses'], properties: { statuses: { type: 'array', items: { ...statusSchema, properties: { ...statusSchema.properties, sort: { type: ['integer', 'null'] } } } } } },
         ...errorResponses,

@@ -6,7 +6,7 @@ import { MagistralError } from '../../errors/index.ts';
 import { effectivePriceText } from '../../portal/pricing.ts';
 import { prepared, type Queryable } from '../../portal/query.ts';
 import type { PortalContext } from './context.ts';
-import { cityQuery, errorResponses, onBehalfHeaders, security, skuSchema } from './schemas.ts';
+import { cityOnlyQuerystring, errorResponses, onBehalfHeaders, security, skuBatchBody, skuSchema } from './schemas.ts';
 
 export const MAX_BATCH = 1000;
 
@@ -101,7 +101,7 @@ export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, hot: 
       security,
       headers: onBehalfHeaders,
       params: { type: 'object', required: ['sku'], properties: { sku: skuSchema } },
-      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      querystring: cityOnlyQuerystring,
       response: { 200: priceSchema, ...errorResponses },
     },
   }, async (request) => {
@@ -118,11 +118,8 @@ export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, hot: 
       description: 'Answers every line in request order: a price, or an error (unknown SKU, no price) for that line alone.',
       security,
       headers: onBehalfHeaders,
-      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
-      body: {
-        type: 'object', required: ['skus'], additionalProperties: false,
-        properties: { skus: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: skuSchema } },
-      },
+      querystring: cityOnlyQuerystring,
+      body: skuBatchBody(MAX_BATCH),
       response: {
         200: {
           type: 'object', required: ['items', 'found', 'missing'],

@@ -9,6 +9,17 @@ export const skuSchema = { type: 'string', minLength: 1, maxLength: 150, descrip
 /** `?city=` (a city code): every /api/v1 route takes it; default: the client's city, else the configured default. */
 export const cityQuery = { type: 'string', minLength: 1, maxLength: 150, description: 'city code; default: the client\'s city, else the default city' } as const;
 
+/** The querystring of routes whose only parameter is the city. */
+export const cityOnlyQuerystring = { type: 'object', additionalProperties: false, properties: { city: cityQuery } } as const;
+
+/** Body of a batch call: up to `max` SKUs, answered line by line in request order. */
+export function skuBatchBody(max: number) {
+  return {
+    type: 'object', required: ['skus'], additionalProperties: false,
+    properties: { skus: { type: 'array', minItems: 1, maxItems: max, items: skuSchema } },
+  } as const;
+}
+
 export const errorResponses = {
   400: { description: 'Malformed request: each problem names its path and rule', ...errorBodySchema },
   401: { description: 'Missing, unknown or revoked API key', ...errorBodySchema },

@@ -5,21 +5,11 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../../db/index.ts';
 import { effectivePriceSql } from '../../portal/pricing.ts';
 import { tsquerySql, type Term, type Understood } from '../../search/understand.ts';
-import type { CatalogScope } from './catalog-query.ts';
+import type { CatalogScope, ProductCardRow } from './catalog-query.ts';
 
 type Db = Kysely<Database>;
 
-export interface SearchRow {
-  sku: string;
-  name: string;
-  article: string | null;
-  barcode: string | null;
-  unit: string | null;
-  image_url: string | null;
-  group_code: string | null;
-  group_name: string | null;
-  price: string | null;
-  currency: string | null;
+export interface SearchRow extends ProductCardRow {
   exact: boolean;
 }
 

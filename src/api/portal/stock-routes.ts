@@ -6,7 +6,7 @@ import type { ServerDeps } from '../deps.ts';
 import { MagistralError } from '../../errors/index.ts';
 import type { PortalContext } from './context.ts';
 import { MAX_BATCH } from './prices-routes.ts';
-import { cityQuery, errorResponses, onBehalfHeaders, security, skuSchema } from './schemas.ts';
+import { cityOnlyQuerystring, errorResponses, onBehalfHeaders, security, skuBatchBody, skuSchema } from './schemas.ts';
 
 const warehouseSchema = {
   type: 'object',
@@ -107,7 +107,7 @@ export async function stockRoutes(app: FastifyInstance, deps: ServerDeps): Promi
       security,
       headers: onBehalfHeaders,
       params: { type: 'object', required: ['sku'], properties: { sku: skuSchema } },
-      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
+      querystring: cityOnlyQuerystring,
       response: { 200: stockSchema, ...errorResponses },
     },
   }, async (request) => {
@@ -124,11 +124,8 @@ export async function stockRoutes(app: FastifyInstance, deps: ServerDeps): Promi
       description: 'Every line in request order: the stock, or an error for an unknown SKU.',
       security,
       headers: onBehalfHeaders,
-      querystring: { type: 'object', additionalProperties: false, properties: { city: cityQuery } },
-      body: {
-        type: 'object', required: ['skus'], additionalProperties: false,
-        properties: { skus: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: skuSchema } },
-      },
+      querystring: cityOnlyQuerystring,
+      body: skuBatchBody(MAX_BATCH),
       response: {
         200: {
           type: 'object', required: ['items'],
