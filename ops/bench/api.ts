@@ -3,7 +3,7 @@
 // with autocannon from a second process. Prints requests/s and p50/p95/p99 per route; the last line is one
 // JSON object keyed by route name.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
@@ -19,19 +19,21 @@ const DB_URL = `${PG_BASE}/${DB_NAME}`;
 const ADMIN_URL = `${PG_BASE}/postgres`;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-interface Args { prices: number; products: number; seconds: number; keep: boolean }
+interface Args { prices: number; products: number; seconds: number; keep: boolean; reuse: boolean; only?: RouteName[] }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { prices: 10_000_000, products: 50_000, seconds: 15, keep: false };
+  const out: Args = { prices: 10_000_000, products: 50_000, seconds: 15, keep: false, reuse: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => Number(String(a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]).replace(/_/g, ''));
     if (a === '--keep') out.keep = true;
+    else if (a === '--reuse') { out.reuse = true; out.keep = true; }
+    else if (a.startsWith('--only')) out.only = String(a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]).split(',') as RouteName[];
     else if (a.startsWith('--prices')) out.prices = val();
     else if (a.startsWith('--products')) out.products = val();
     else if (a.startsWith('--seconds')) out.seconds = val();
     else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: npm run bench:api -- [--prices N (default 10000000)] [--products P (default 50000)] [--seconds S per route (default 15)] [--keep]\n');
+      process.stderr.write('usage: npm run bench:api -- [--prices N (default 10000000)] [--products P (default 50000)] [--seconds S per route (default 15)] [--keep] [--reuse: measure the store a --keep run left, without loading] [--only ROUTE,…]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -92,18 +94,25 @@ async function main(): Promise<void> {
     ...process.env, DATABASE_URL: DB_URL, REDIS_URL, MAGISTRAL_QUEUE_PREFIX: prefix, MAGISTRAL_DATA_DIR: path.join(DATA, 'inbox'),
     MAGISTRAL_ADMIN_TOKEN: 'bench-admin-token', LOG_LEVEL: 'warn',
   };
-  rmSync(DATA, { recursive: true, force: true });
-  mkdirSync(DATA, { recursive: true });
+  const shapeFile = path.join(DATA, 'shape.json');
+  const reuse = args.reuse && existsSync(shapeFile) && readFileSync(shapeFile, 'utf8') === JSON.stringify(shape);
+  if (args.reuse && !reuse) progress('--reuse: no kept store of this shape; loading one');
+  if (!reuse) {
+    rmSync(DATA, { recursive: true, force: true });
+    mkdirSync(DATA, { recursive: true });
+  }
   let worker: WorkerProc | undefined;
   let api: ChildProcess | undefined;
   try {
+    let load: Record<string, number> = {};
+    if (reuse) load = JSON.parse(readFileSync(path.join(DATA, 'load-seconds.json'), 'utf8')) as Record<string, number>;
+    else {
     progress(`generating ${shape.products * shape.priceTypes} prices: ${shape.products} products × ${shape.priceTypes} price types`);
     const files = generate(DATA, shape);
     await psql(ADMIN_URL, ['-c', `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`, '-c', `CREATE DATABASE ${DB_NAME}`]);
     await mustExec(BIN, ['migrate'], env);
     await mustExec(BIN, ['flows', 'apply', '-f', ...flowFiles([...new Set(files.map((f) => f.flow))])], env);
     worker = await startWorker(env, path.join(DATA, 'worker.log'));
-    const load: Record<string, number> = {};
     for (const f of files) {
       const r = await exec(BIN, ['ingest', '--flow', f.flow, f.file, '--no-embedded-workers', '--json'], env);
       const line = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{') && l.includes('"state"'));
@@ -115,12 +124,18 @@ async function main(): Promise<void> {
     }
     await worker.stop();
     worker = undefined;
+    const c0 = new pg.Client({ connectionString: DB_URL });
+    await c0.connect();
+    await c0.query('VACUUM ANALYZE');
+    await c0.end();
+    writeFileSync(path.join(DATA, 'load-seconds.json'), JSON.stringify(load));
+    writeFileSync(shapeFile, JSON.stringify(shape));
+    }
     const c = new pg.Client({ connectionString: DB_URL });
     await c.connect();
-    await c.query('VACUUM ANALYZE');
     const [{ n }] = (await c.query<{ n: string }>('SELECT count(*) AS n FROM prices')).rows as [{ n: string }];
     await c.end();
-    progress(`store holds ${n} prices; VACUUM ANALYZE done`);
+    progress(`store holds ${n} prices${reuse ? ' (kept from an earlier run)' : '; VACUUM ANALYZE done'}`);
 
     // A rate limit far above what the load reaches: the benchmark measures the routes, not the limiter.
     const keyOut = await mustExec(BIN, ['keys', 'create', '--name', 'bench', '--scopes', 'catalog:read,prices:read,stock:read,orders:read', '--rate', '100000000/min'], env);
@@ -131,7 +146,7 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port}`;
 
     const results: Record<string, LoadResult & { target: string; ok: boolean }> = {};
-    for (const step of PLAN) {
+    for (const step of PLAN.filter((s) => !args.only || args.only.includes(s.route))) {
       const cfg: LoadConfig = { url, key, route: step.route, seconds: args.seconds, connections: step.connections, rate: step.rate, products: shape.products, clients: shape.clients, cities: shape.cities };
       const p = await probe(cfg);
       if (p.status !== 200) throw new Error(`${step.route}: ${p.path} answered ${p.status}: ${p.body}`);
@@ -145,7 +160,6 @@ async function main(): Promise<void> {
     const rows = Object.values(results).map((r) => `| ${r.route} | ${r.rps} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.target} | ${r.ok ? 'met' : 'MISSED'} |`);
     console.log(['', `Portal API, ${n} prices, ${shape.products} products, ${args.seconds} s per route`, '',
       '| route | req/s | p50 ms | p95 ms | p99 ms | non-2xx | target | |', '|---|---|---|---|---|---|---|---|', ...rows, ''].join('\n'));
-    writeFileSync(path.join(DATA, 'load-seconds.json'), JSON.stringify(load));
     console.log(JSON.stringify({ ...results, shape: { prices: Number(n), ...shape }, loadSeconds: load }));
   } finally {
     api?.kill('SIGTERM');

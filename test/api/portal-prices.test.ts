@@ -63,6 +63,44 @@ describe('price resolution', () => {
   });
 });
 
+describe('a resolved context is reused only while it holds', () => {
+  // The one-product price keeps the context it resolved per key, client and city (ContextCache) and
+  // checks the context version in the same snapshot as the price: a change shows from the next request.
+  it('a changed agreement prices the next request', async () => {
+    const price = async () => (await fx.call('GET', '/api/v1/prices/P1', { headers: as('C2') })).json().price;
+    expect(await price()).toBe('100.23');
+    expect(await price()).toBe('100.23'); // the cached context
+    const pool = fx.tp.rt.pool;
+    await pool.query(`UPDATE agreements SET discount_percent = 10 WHERE code = 'A2'`);
+    try {
+      // 105.50 × 0.90 = 94.95
+      expect(await price()).toBe('94.95');
+    } finally {
+      await pool.query(`UPDATE agreements SET discount_percent = 5 WHERE code = 'A2'`);
+    }
+    expect(await price()).toBe('100.23');
+  });
+
+  it('a moved client is priced in its new city; a deleted contact no longer acts', async () => {
+    const pool = fx.tp.rt.pool;
+    const c3 = async () => (await fx.call('GET', '/api/v1/prices/P1', { headers: as('C3') })).json();
+    expect(await c3()).toMatchObject({ priceType: 'retail-msk' });
+    await pool.query(`UPDATE clients SET city_id = (SELECT id FROM cities WHERE code = 'spb') WHERE code = 'C3'`);
+    try {
+      expect(await c3()).toMatchObject({ price: '105.50', priceType: 'retail-spb' });
+    } finally {
+      await pool.query(`UPDATE clients SET city_id = (SELECT id FROM cities WHERE code = 'msk') WHERE code = 'C3'`);
+    }
+    expect((await fx.call('GET', '/api/v1/prices/P1', { headers: as(undefined, 'K5') })).statusCode).toBe(200);
+    await pool.query(`UPDATE contacts SET deleted = true WHERE code = 'K5'`);
+    try {
+      expect((await fx.call('GET', '/api/v1/prices/P1', { headers: as(undefined, 'K5') })).statusCode).toBe(404);
+    } finally {
+      await pool.query(`UPDATE contacts SET deleted = false WHERE code = 'K5'`);
+    }
+  });
+});
+
 describe('unknown, deleted and unpriced products', () => {
   it('404 for an unknown SKU, a deleted product and a zero price', async () => {
     for (const sku of ['NOPE', 'P-DEL', 'P5']) {

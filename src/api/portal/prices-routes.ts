@@ -3,9 +3,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../deps.ts';
 import { MagistralError } from '../../errors/index.ts';
-import { effectivePriceText } from '../../portal/pricing.ts';
+import { effectivePriceText, pricingOf } from '../../portal/pricing.ts';
 import { prepared, type Queryable } from '../../portal/query.ts';
 import type { PortalContext } from './context.ts';
+import { CONTEXT_SQL, CONTEXT_VERSION_SQL, ContextCache, contextParams, type ContextRow, type PortalAuth } from './auth.ts';
 import { cityOnlyQuerystring, errorResponses, onBehalfHeaders, security, skuBatchBody, skuSchema } from './schemas.ts';
 
 export const MAX_BATCH = 1000;
@@ -53,14 +54,28 @@ interface PriceRow {
 const BASE = `CASE WHEN scale(trim_scale(x.value)) < 2 THEN round(x.value, 2) ELSE trim_scale(x.value) END::text`;
 const PRODUCT = `SELECT id, name, unit_id FROM products WHERE code = %s AND NOT deleted AND NOT placeholder ORDER BY id LIMIT 1`;
 
-// One product: the product by its code (index), the price by the primary key (price type, product).
-const ONE_SQL = `
-  SELECT 0 AS line, $1::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
+// One product: the product by its code (index), the price by the primary key (price type, product)
+// under the pricing of a context resolved earlier, and the context version in the same snapshot: the
+// price answers only if that version is still the one the context was resolved under (auth.ts).
+const PRICE_SQL = `
+  SELECT ${CONTEXT_VERSION_SQL} AS context_version, $1::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
     ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price
   FROM (SELECT 1) one
   LEFT JOIN LATERAL (${PRODUCT.replace('%s', '$1')}) p ON true
   LEFT JOIN units u ON u.id = p.unit_id
   LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0`;
+
+// The same with the request's context resolved in the statement ($1–$4, product $5), for a request
+// with no context yet or an outdated one: the pricing the context resolves (the agreement's price
+// type else the city's, and the agreement's discount) applies to the price at once. Its columns are
+// only answered once `settleContext` accepted the row.
+const CONTEXT_PRICE_SQL = `
+  SELECT ctx.*, $5::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', 'coalesce(ctx.discount_percent, \'0\')')}::text AS price
+  FROM (${CONTEXT_SQL}) ctx
+  LEFT JOIN LATERAL (${PRODUCT.replace('%s', '$5')}) p ON true
+  LEFT JOIN units u ON u.id = p.unit_id
+  LEFT JOIN prices x ON x.price_type_id = coalesce(ctx.agreement_pt_id, ctx.city_pt_id) AND x.product_id = p.id AND x.value > 0`;
 
 const BATCH_SQL = `
   SELECT (r.n - 1)::int AS line, r.sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
@@ -71,12 +86,16 @@ const BATCH_SQL = `
   LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0
   ORDER BY r.n`;
 
+/** Prepares the one-product statement on a connection of the hot pool (see index.ts), with arguments that match nothing. */
+export async function warmPriceStatement(q: Queryable): Promise<void> {
+  await prepared(q, 'magistral_price_one', PRICE_SQL, ['', null, '0']);
+  await prepared(q, 'magistral_price_ctx', CONTEXT_PRICE_SQL, ['', null, null, null, '']);
+}
+
 /** Prices of the given SKUs (in order) under the request's pricing; one prepared statement whatever the count. */
-async function priceLines(deps: ServerDeps, hot: Queryable, ctx: PortalContext, skus: string[]): Promise<PriceRow[]> {
+function priceLines(deps: ServerDeps, ctx: PortalContext, skus: string[]): Promise<PriceRow[]> {
   const { priceTypeId, discountPercent } = ctx.pricing;
-  return skus.length === 1
-    ? prepared<PriceRow>(hot, 'magistral_price_one', ONE_SQL, [skus[0], priceTypeId, discountPercent])
-    : prepared<PriceRow>(deps, 'magistral_price_batch', BATCH_SQL, [skus, priceTypeId, discountPercent]);
+  return prepared<PriceRow>(deps, 'magistral_price_batch', BATCH_SQL, [skus, priceTypeId, discountPercent]);
 }
 
 function present(ctx: PortalContext, r: PriceRow) {
@@ -90,10 +109,14 @@ const problemOf = (r: PriceRow) => (r.product_id === null
   ? { code: 'unknown-sku' as const, message: `no product with SKU '${r.sku}'` }
   : { code: 'no-price' as const, message: `SKU '${r.sku}' has no price for you: it is not on sale` });
 
-/** `hot`: where the one-product lookup runs (a pool with generic plans, see index.ts). */
-export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, hot: Queryable = deps): Promise<void> {
+/**
+ * `hot`: where the one-product lookup runs (a pool with generic plans, see index.ts); `auth` checks
+ * the context that lookup resolves.
+ */
+export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, auth: Pick<PortalAuth, 'settleContext'>, hot: Queryable = deps): Promise<void> {
+  const contexts = new ContextCache();
   app.get<{ Params: { sku: string } }>('/prices/:sku', {
-    config: { scope: 'prices:read' },
+    config: { scope: 'prices:read', inlineContext: true },
     schema: {
       tags: ['prices'],
       summary: 'Effective price of one product for the client of the request',
@@ -104,8 +127,25 @@ export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, hot: 
       querystring: cityOnlyQuerystring,
       response: { 200: priceSchema, ...errorResponses },
     },
-  }, async (request) => {
-    const [row] = await priceLines(deps, hot, request.portal, [request.params.sku]);
+  }, async (request, reply) => {
+    // One round trip: the price under the context resolved for the same key, client and city before
+    // if it still holds, else the context and the price together.
+    const ask = request.portalAsk!;
+    const { sku } = request.params;
+    let context = contexts.get(ask);
+    let row: (PriceRow & { context_version: string }) | undefined;
+    if (context) {
+      const { priceTypeId, discountPercent } = pricingOf(context);
+      [row] = await prepared<PriceRow & { context_version: string }>(hot, 'magistral_price_one', PRICE_SQL, [sku, priceTypeId, discountPercent]);
+      if (!row || row.context_version !== context.context_version) context = undefined;
+    }
+    if (!context) {
+      const [both] = await prepared<PriceRow & ContextRow>(hot, 'magistral_price_ctx', CONTEXT_PRICE_SQL, [...contextParams(ask), sku]);
+      if (both) contexts.set(ask, both);
+      context = both;
+      row = both;
+    }
+    auth.settleContext(request, reply, context);
     if (!row || row.price === null) throw new MagistralError('MAG_ERR_NOT_FOUND', row ? problemOf(row).message : `no product with SKU '${request.params.sku}'`);
     return present(request.portal, row);
   });
@@ -130,7 +170,7 @@ export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, hot: 
     },
   }, async (request) => {
     const ctx = request.portal;
-    const rows = await priceLines(deps, hot, ctx, request.body.skus);
+    const rows = await priceLines(deps, ctx, request.body.skus);
     let found = 0;
     const items = rows.map((r) => {
       if (r.price === null) return { line: r.line, sku: r.sku, error: problemOf(r) };
