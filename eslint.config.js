@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'scratch/**', 'ops/bench/data/**', 'src/schemas/types.gen.ts'] },
+  { ignores: ['node_modules/**', '.data/**', 'scratch/**', '.scratch/**', 'ops/bench/data/**', 'src/schemas/types.gen.ts'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -5,7 +5,11 @@ import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { QUEUE_NAMES, redisConnection } from '../src/pipeline/queues.ts';
 import { sweep } from '../src/pipeline/runs.ts';
 import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll.ts';
+import { refreshStaleOffers } from '../src/portal/offers.ts';
 import { extractProcessor, mergeProcessor, pollProcessor } from './processors.ts';
+
+/** How often the workers look for catalog offers to rebuild (they wait for one quiet tick). */
+const OFFERS_REFRESH_MS = 2000;
 import '../connectors/index.ts';
 
 export interface Workers {
@@ -67,6 +71,20 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     if (!syncing) void doSync();
   }, config.MAGISTRAL_SWEEP_INTERVAL_MS);
   timer.unref();
+  // Catalog offers of the cities being browsed are rebuilt once an exchange has settled, before a
+  // reader asks (src/portal/offers.ts); a reader that comes first builds them itself.
+  let offersSeen: string | undefined;
+  let refreshing: Promise<void> | undefined;
+  const offersTimer = setInterval(() => {
+    if (refreshing) return;
+    refreshing = refreshStaleOffers(deps.db, offersSeen)
+      .then(({ seen, builds }) => {
+        offersSeen = seen;
+        for (const b of builds) log.info({ city: b.cityId, offers: b.offers, ms: b.ms }, 'catalog offers rebuilt');
+      }, (e: unknown) => log.warn({ err: (e as Error).message }, 'catalog offers refresh failed'))
+      .finally(() => { refreshing = undefined; });
+  }, OFFERS_REFRESH_MS);
+  offersTimer.unref();
   void doSweep();
   void doSync();
   log.info({ extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
@@ -76,6 +94,8 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     syncSchedules: doSync,
     async close() {
       clearInterval(timer);
+      clearInterval(offersTimer);
+      await refreshing;
       await Promise.allSettled([extract.close(), merge.close(), poll.close()]);
       await pollQueue.close();
       connection.disconnect();

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import pg from 'pg';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
-import { generate, type Shape } from './api-data.ts';
+import { cityCode, generate, type Shape } from './api-data.ts';
 import type { LoadConfig, LoadResult, RouteName } from './api-load.ts';
 import { probe } from './api-load.ts';
 import { BIN, REPO, exec, freePort, mustExec, progress, psql, sleep, startWorker, type WorkerProc } from './lib.ts';
@@ -43,12 +43,21 @@ function parseArgs(argv: string[]): Args {
   return out;
 }
 
-/** The routes, how each is driven, and its target from the issue. */
-const PLAN: Array<{ route: RouteName; connections: number; rate?: number; target: { metric: 'p99Ms' | 'p95Ms'; max: number } }> = [
-  { route: 'price', connections: 10, rate: 500, target: { metric: 'p99Ms', max: 10 } },
-  { route: 'priceBatch', connections: 4, target: { metric: 'p95Ms', max: Infinity } },
-  { route: 'catalog', connections: 4, target: { metric: 'p95Ms', max: 100 } },
-  { route: 'autocomplete', connections: 4, target: { metric: 'p95Ms', max: 50 } },
+/**
+ * The routes, how each is driven, and its target from the issue. The price target is stated at a
+ * rate, so it is measured in an open loop at that rate. The others are driven closed-loop by
+ * autocannon with 4 connections — on two cores that keeps the server saturated, so their latency
+ * is mostly queueing — and once more in an open loop at about half the closed loop's throughput,
+ * which shows the latency of a request on a server that is busy but keeping up. Targets are judged
+ * on the saturated runs; the `…Paced` entries are reported beside them.
+ */
+const PLAN: Array<{ name: string; route: RouteName; connections: number; rate?: number; target: { metric: 'p99Ms' | 'p95Ms'; max: number } }> = [
+  { name: 'price', route: 'price', connections: 32, rate: 500, target: { metric: 'p99Ms', max: 10 } },
+  { name: 'priceBatch', route: 'priceBatch', connections: 4, target: { metric: 'p95Ms', max: Infinity } },
+  { name: 'catalog', route: 'catalog', connections: 4, target: { metric: 'p95Ms', max: 100 } },
+  { name: 'catalogPaced', route: 'catalog', connections: 8, rate: 25, target: { metric: 'p95Ms', max: Infinity } },
+  { name: 'autocomplete', route: 'autocomplete', connections: 4, target: { metric: 'p95Ms', max: 50 } },
+  { name: 'autocompletePaced', route: 'autocomplete', connections: 8, rate: 40, target: { metric: 'p95Ms', max: Infinity } },
 ];
 
 /** The example flows (ops/flows) that load each generated file. */
@@ -145,22 +154,33 @@ async function main(): Promise<void> {
     api = await startApi(env, port);
     const url = `http://127.0.0.1:${port}`;
 
-    const results: Record<string, LoadResult & { target: string; ok: boolean }> = {};
+    // The catalog reads per-city offers built on first read after a change (src/portal/offers.ts):
+    // open every city's group tree once, as a frontend would, so the routes are measured in their
+    // steady state; the build time is reported beside.
+    const warmStart = performance.now();
+    for (let c = 0; c < shape.cities; c++) {
+      const res = await fetch(`${url}/api/v1/catalog/groups?city=${cityCode(c)}`, { headers: { authorization: `Bearer ${key}` } });
+      if (!res.ok) throw new Error(`catalog groups of ${cityCode(c)} answered ${res.status}: ${await res.text()}`);
+    }
+    const offersBuildSeconds = Math.round(performance.now() - warmStart) / 1000;
+    progress(`catalog offers of ${shape.cities} cities built in ${offersBuildSeconds} s`);
+
+    const results: Record<string, LoadResult & { name: string; target: string; ok: boolean }> = {};
     for (const step of PLAN.filter((s) => !args.only || args.only.includes(s.route))) {
       const cfg: LoadConfig = { url, key, route: step.route, seconds: args.seconds, connections: step.connections, rate: step.rate, products: shape.products, clients: shape.clients, cities: shape.cities };
       const p = await probe(cfg);
-      if (p.status !== 200) throw new Error(`${step.route}: ${p.path} answered ${p.status}: ${p.body}`);
+      if (p.status !== 200) throw new Error(`${step.name}: ${p.path} answered ${p.status}: ${p.body}`);
       await runLoad({ ...cfg, seconds: 3 }); // warm-up: plans cached, pages in memory
       const res = await runLoad(cfg);
       const ok = res[step.target.metric] < step.target.max && res.non2xx === 0 && res.errors === 0;
-      results[step.route] = { ...res, target: Number.isFinite(step.target.max) ? `${step.target.metric} < ${step.target.max}` : 'none', ok };
-      progress(`${step.route}: ${res.rps} req/s, p50 ${res.p50Ms} ms, p95 ${res.p95Ms} ms, p99 ${res.p99Ms} ms (${step.rate ? `${step.rate} req/s offered` : `${step.connections} connections`})`);
+      results[step.name] = { ...res, name: step.name, target: Number.isFinite(step.target.max) ? `${step.target.metric} < ${step.target.max}` : 'none', ok };
+      progress(`${step.name}: ${res.rps} req/s, p50 ${res.p50Ms} ms, p95 ${res.p95Ms} ms, p99 ${res.p99Ms} ms (${step.rate ? `${step.rate} req/s offered` : `${step.connections} connections`})`);
     }
 
-    const rows = Object.values(results).map((r) => `| ${r.route} | ${r.rps} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.target} | ${r.ok ? 'met' : 'MISSED'} |`);
+    const rows = Object.values(results).map((r) => `| ${r.name} | ${r.rps} | ${r.p50Ms} | ${r.p95Ms} | ${r.p99Ms} | ${r.non2xx} | ${r.target} | ${r.ok ? 'met' : 'MISSED'} |`);
     console.log(['', `Portal API, ${n} prices, ${shape.products} products, ${args.seconds} s per route`, '',
       '| route | req/s | p50 ms | p95 ms | p99 ms | non-2xx | target | |', '|---|---|---|---|---|---|---|---|', ...rows, ''].join('\n'));
-    console.log(JSON.stringify({ ...results, shape: { prices: Number(n), ...shape }, loadSeconds: load }));
+    console.log(JSON.stringify({ ...results, shape: { prices: Number(n), ...shape }, loadSeconds: load, offersBuildSeconds }));
   } finally {
     api?.kill('SIGTERM');
     await worker?.stop();

@@ -9,7 +9,8 @@ import * as m0003 from './migrations/0003-portal.ts';
 import * as m0004 from './migrations/0004-catalog-search.ts';
 import * as m0005 from './migrations/0005-onec-exchange.ts';
 import * as m0007 from './migrations/0007-poll-state.ts';
-import * as m0008 from './migrations/0008-portal-context-version.ts';
+import * as m0008 from './migrations/0008-change-versions.ts';
+import * as m0009 from './migrations/0009-catalog-offers.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -54,7 +55,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-catalog-search': m0004,
   '0005-onec-exchange': m0005,
   '0007-poll-state': m0007,
-  '0008-portal-context-version': m0008,
+  '0008-change-versions': m0008,
+  '0009-catalog-offers': m0009,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/index.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { createApiKey } from '../../src/portal/keys.ts';
+import { refreshStaleOffers } from '../../src/portal/offers.ts';
 import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
 
 /** mulberry32: a small seeded generator, so every run builds the same catalog. */
@@ -448,5 +449,77 @@ describe('bad requests', () => {
   it('needs an API key', async () => {
     const res = await app.inject({ method: 'GET', url: '/api/v1/catalog/products?city=msk' });
     expect(res.statusCode).toBe(401);
+  });
+});
+
+describe('catalog offers follow the store', () => {
+  // Pages read a city's precomputed offers (src/portal/offers.ts); a change to prices, stock or
+  // products must show from the next read, whichever path wrote it.
+  const skusOf = async (path: string) => (await allPages(path, {}, 100)).items.map((x) => x.sku as string);
+
+  it('a price dropping to zero or a stock running out shows in the next page', async () => {
+    const p = PRODUCTS.find((x) => onSale(x, 'msk') && stockIn(x, 'msk') > 0)!;
+    const id = Number((await tp.rt.pool.query(`SELECT id FROM products WHERE code = $1`, [p.sku])).rows[0].id);
+    const pt = `(SELECT id FROM price_types WHERE code = 'retail-msk')`;
+    const wh = `(SELECT id FROM warehouses WHERE city_id = (SELECT id FROM cities WHERE code = 'msk'))`;
+    const base = `/api/v1/catalog/products?city=msk&group=${p.group}`;
+    expect(await skusOf(`${base}&inStock=true`)).toContain(p.sku);
+
+    const saved = (await tp.rt.pool.query(`SELECT warehouse_id, quantity FROM stock WHERE product_id = $1 AND warehouse_id IN ${wh}`, [id])).rows;
+    await tp.rt.pool.query(`UPDATE stock SET quantity = 0 WHERE product_id = $1 AND warehouse_id IN ${wh}`, [id]);
+    try {
+      expect(await skusOf(`${base}&inStock=true`)).not.toContain(p.sku);
+      expect(await skusOf(base)).toContain(p.sku);
+    } finally {
+      for (const s of saved) await tp.rt.pool.query(`UPDATE stock SET quantity = $3 WHERE product_id = $1 AND warehouse_id = $2`, [id, s.warehouse_id, s.quantity]);
+    }
+    expect(await skusOf(`${base}&inStock=true`)).toContain(p.sku);
+
+    const price = (await tp.rt.pool.query(`SELECT value FROM prices WHERE product_id = $1 AND price_type_id = ${pt}`, [id])).rows[0].value;
+    await tp.rt.pool.query(`UPDATE prices SET value = 0 WHERE product_id = $1 AND price_type_id = ${pt}`, [id]);
+    try {
+      expect(await skusOf(base)).not.toContain(p.sku);
+    } finally {
+      await tp.rt.pool.query(`UPDATE prices SET value = $2 WHERE product_id = $1 AND price_type_id = ${pt}`, [id, price]);
+    }
+    expect(await skusOf(base)).toContain(p.sku);
+  });
+
+  it('a product deleted by a flow leaves the listing and the group counts at once', async () => {
+    const p = PRODUCTS.find((x) => onSale(x, 'spb'))!;
+    const count = async () => ((await get(`/api/v1/catalog/groups?city=spb`)).json().items as Array<{ code: string; count: number }>).find((g) => g.code === p.group)?.count ?? 0;
+    const before = await count();
+    expect(await skusOf(`/api/v1/catalog/products?city=spb&group=${p.group}`)).toContain(p.sku);
+    await tp.applyFlowYaml(`apiVersion: magistral/v1
+kind: Flow
+name: product-deletions
+source: { connector: file.csv, system: local, options: { delimiter: auto, encoding: auto } }
+mapping: file/products.yaml
+target: products
+mode: delta
+`);
+    await load('product-deletions', csv('sku;name;group;unit;deleted;popularity', [`${p.sku};${p.name};${p.group};pcs;да;${p.popularity}`]));
+    try {
+      expect(await skusOf(`/api/v1/catalog/products?city=spb&group=${p.group}`)).not.toContain(p.sku);
+      expect(await count()).toBe(before - 1);
+    } finally {
+      await load('product-deletions', csv('sku;name;group;unit;deleted;popularity', [`${p.sku};${p.name};${p.group};pcs;;${p.popularity}`]));
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('the workers rebuild stale offers once the version has held still for a tick', async () => {
+    await get('/api/v1/catalog/products?city=msk&limit=1');
+    const state = async () => (await tp.rt.pool.query(`SELECT version FROM catalog_offers_state WHERE city_id = (SELECT id FROM cities WHERE code = 'msk')`)).rows[0].version as string;
+    const built = await state();
+    await tp.rt.pool.query(`UPDATE products SET popularity = popularity + 1 WHERE code = $1`, [PRODUCTS[0]!.sku]);
+    await tp.rt.pool.query(`UPDATE products SET popularity = popularity - 1 WHERE code = $1`, [PRODUCTS[0]!.sku]);
+    const first = await refreshStaleOffers(tp.rt.db, undefined);
+    expect(first.builds).toEqual([]); // a changed version: wait a tick
+    expect(await state()).toBe(built);
+    const second = await refreshStaleOffers(tp.rt.db, first.seen);
+    expect(second.builds.map((b) => b.cityId)).toContain(Number((await tp.rt.pool.query(`SELECT id FROM cities WHERE code = 'msk'`)).rows[0].id));
+    expect(await state()).toBe(second.seen);
+    expect((await refreshStaleOffers(tp.rt.db, second.seen)).builds).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import { pricingJoinsSql, pricingOf, type PricingRow } from '../../portal/pricin
 import { prepared, type Queryable } from '../../portal/query.ts';
 import type { PortalContext } from './context.ts';
 import { KeyRateLimiter } from './rate-limit.ts';
+import { changeVersionSql } from '../../db/migrations/0008-change-versions.ts';
 
 export interface ContextRow extends PricingRow {
   key_id: number | null;
@@ -31,7 +32,7 @@ export const DEFAULT_CITY_SETTING = 'default_city';
  * The version of everything a context is resolved from (migration 0008): read in the same snapshot
  * as a route's data, it tells whether a context resolved earlier still holds.
  */
-export const CONTEXT_VERSION_SQL = '(SELECT sum(v) FROM portal_context_version)::text';
+export const CONTEXT_VERSION_SQL = changeVersionSql('portal_context');
 
 /**
  * Everything a request's context needs in one prepared statement: the key ($1 = its sha256), the

@@ -106,7 +106,7 @@ const STOCK_FLAG = -2;
 async function resolveNames(db: Db, scope: CatalogScope, q: ProductQuery) {
   const codes = q.props.map((p) => p.property);
   const values = [...new Set(q.props.flatMap((p) => p.values))];
-  const r = await sql<{ group_ids: number[] | null; group_size: number; props: Array<{ code: string; id: number }> | null; keys: Array<{ code: string; value: string; key: string }> | null; warehouses: number[] | null }>`
+  const r = await sql<{ group_ids: number[] | null; props: Array<{ code: string; id: number }> | null; keys: Array<{ code: string; value: string; key: string }> | null; warehouses: number[] | null }>`
     WITH RECURSIVE root AS (
       SELECT id FROM groups WHERE code = ${q.group ?? null}::text AND NOT deleted ORDER BY placeholder, id LIMIT 1
     ), sub(id, path) AS (
@@ -118,7 +118,6 @@ async function resolveNames(db: Db, scope: CatalogScope, q: ProductQuery) {
     )
     SELECT
       (SELECT array_agg(id) FROM sub) AS group_ids,
-      (SELECT count(*)::int FROM products WHERE group_id IN (SELECT id FROM sub)) AS group_size,
       (SELECT json_agg(json_build_object('code', code, 'id', id)) FROM props) AS props,
       (SELECT json_agg(json_build_object('code', p.code, 'value', fk.value, 'key', fk.key::text))
          FROM props p JOIN facet_keys fk ON fk.property_id = p.id AND fk.value = ANY(${values}::text[])) AS keys,
@@ -128,7 +127,6 @@ async function resolveNames(db: Db, scope: CatalogScope, q: ProductQuery) {
   for (const k of row.keys ?? []) keys.set(`${k.code}\u0000${k.value}`, k.key);
   return {
     groupIds: row.group_ids === null ? null : row.group_ids.map(Number),
-    groupSize: row.group_size,
     propIds: new Map((row.props ?? []).map((p) => [p.code, Number(p.id)])),
     /** Facet keys of a filter's values (a value no product has gets none: it matches nothing). */
     keysOf: (f: PropertyFilter) => f.values.flatMap((v) => keys.get(`${f.property}\u0000${v}`) ?? []),
@@ -175,44 +173,40 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
     return { rows: [], total: 0, unknown, ...(q.facets ? { facets: [], price: { min: null, max: null }, inStock: 0 } : {}) };
   }
 
+  // Rows come from the city's catalog offers (src/portal/offers.ts): on sale there, with the city
+  // price and in-stock flag precomputed.
   const sameType = scope.pricing.priceTypeId === scope.cityPriceTypeId;
-  const price = effectivePriceSql(sameType ? 'os' : 'cp', scope.pricing);
-  const clientPrice = sameType ? sql`` : sql`LEFT JOIN prices cp ON cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = p.id AND cp.value > 0`;
+  const hasPriceFilter = q.priceMin !== undefined || q.priceMax !== undefined;
 
-  // One flag per filter, over the columns of `flagged` (each value computed once per row): property
-  // filters by overlap with the product's facet keys, then price, then stock.
+  // One flag per filter other than price, over the columns of `flagged` (each value computed once per
+  // row): property filters by overlap with the product's facet keys, then stock.
   const flags: Array<{ expr: RawBuilder<unknown>; id: number }> = q.props.map((f) => ({
     expr: sql`all_facets && ${names.keysOf(f)}::bigint[]`, id: names.propIds.get(f.property)!,
   }));
-  if (q.priceMin !== undefined || q.priceMax !== undefined) {
-    const lo = q.priceMin !== undefined ? sql`price >= ${q.priceMin}::numeric` : sql`true`;
-    const hi = q.priceMax !== undefined ? sql`price <= ${q.priceMax}::numeric` : sql`true`;
-    flags.push({ expr: sql`coalesce(${lo} AND ${hi}, false)`, id: PRICE_FLAG });
-  }
-  // Stock is read only when asked for (filter or facets), across the city's warehouses. A small group's
-  // products probe the stock keys (warehouse, product) one by one; for a large set one pass over the
-  // city's stock is cheaper than thousands of probes (measured crossover ≈ 5,000 products).
-  const probe = names.groupIds !== null && names.groupSize <= 5000;
-  const stockExpr = !names.warehouses.length ? sql`false` : sql`st.yes IS NOT NULL`;
-  const stockJoin = !names.warehouses.length || !(q.inStock === true || q.facets) ? sql``
-    : probe ? sql`LEFT JOIN LATERAL (SELECT true AS yes FROM stock s
-        WHERE s.warehouse_id = ANY(${names.warehouses}::int[]) AND s.product_id = p.id AND s.quantity > 0 LIMIT 1) st ON true`
-    : sql`LEFT JOIN (SELECT DISTINCT s.product_id, true AS yes FROM stock s
-        WHERE s.warehouse_id = ANY(${names.warehouses}::int[]) AND s.quantity > 0) st ON st.product_id = p.id`;
   if (q.inStock === true) flags.push({ expr: sql`in_stock`, id: STOCK_FLAG });
-  const needStock = q.inStock === true || q.facets;
-
   const flagCols = flags.map((f, i) => sql`${f.expr} AS ${sql.raw(`f${i}`)}`);
   const nfail = flags.length ? sql.join(flags.map((_, i) => sql`(NOT ${sql.raw(`f${i}`)})::int`), sql` + `) : sql`0`;
   const failp = flags.length
     ? sql`CASE ${sql.join(flags.map((f, i) => sql`WHEN NOT ${sql.raw(`f${i}`)} THEN ${sql.lit(f.id)}`), sql` `)} END`
     : sql`NULL::bigint`;
-  const groupWhere = names.groupIds !== null ? sql`AND p.group_id = ANY(${names.groupIds}::bigint[])` : sql``;
+
+  // The price: from the offer for the city's own price type; a client priced by another price type
+  // reads it from prices, but only for rows whose price can matter — rows failing no other filter
+  // (the list, its sort and the price range), or one other when a price filter decides the rest.
+  // A row failing two other filters counts nowhere, priced or not.
+  const price = sameType ? effectivePriceSql('x', scope.pricing)
+    : sql`CASE WHEN x.nfail_np <= ${sql.lit(hasPriceFilter ? 1 : 0)} THEN (
+        SELECT ${effectivePriceSql('cp', scope.pricing)} FROM prices cp
+        WHERE cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = x.id AND cp.value > 0) END`;
+  const lo = q.priceMin !== undefined ? sql`price >= ${q.priceMin}::numeric` : sql`true`;
+  const hi = q.priceMax !== undefined ? sql`price <= ${q.priceMax}::numeric` : sql`true`;
+  const priceFails = hasPriceFilter ? sql`NOT coalesce(${lo} AND ${hi}, false)` : sql`false`;
+  const groupWhere = names.groupIds !== null ? sql`AND o.group_id = ANY(${names.groupIds}::bigint[])` : sql``;
   // A row counts for the list or a facet only when it fails at most one filter. With two or more
   // property filters it then matches at least one of any two: narrow the base to the two with the
   // fewest values (through the GIN index on facets) — exact, and often a fraction of the catalog.
   const narrowBy = [...q.props].sort((a, b) => a.values.length - b.values.length).slice(0, 2);
-  const narrow = q.props.length >= 2 ? sql`AND p.facets && ${narrowBy.flatMap((f) => names.keysOf(f))}::bigint[]` : sql``;
+  const narrow = q.props.length >= 2 ? sql`AND o.facets && ${narrowBy.flatMap((f) => names.keysOf(f))}::bigint[]` : sql``;
   const key = sortKeySql(q.sort);
   const dir = q.sort.desc ? sql`DESC` : sql`ASC`;
   const after = q.after
@@ -225,8 +219,10 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
       (SELECT json_agg(f) FROM (
         SELECT pr.code AS property, pr.name, pr.value_type AS type, fk.value, coalesce(pv.value, fk.value) AS label, c.n AS count
         FROM (
-          SELECT k, count(*)::int AS n FROM base b, unnest(b.facets) AS k
-          WHERE b.nfail = 0 OR (b.nfail = 1 AND (k >> 32) = b.failp)
+          -- Rows failing two filters count nowhere: skipped before their keys are unnested.
+          SELECT k, count(*)::int AS n
+          FROM (SELECT unnest(b.facets) AS k, b.nfail, b.failp FROM base b WHERE b.nfail <= 1) u
+          WHERE u.nfail = 0 OR (u.k >> 32) = u.failp
           GROUP BY k
         ) c
         JOIN facet_keys fk ON fk.key = c.k
@@ -240,22 +236,29 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
 
   const r = await sql<{ total: number; items: ProductRow[] | null; facets?: FacetValueRow[] | null; price_range?: { min: string | null; max: string | null }; in_stock?: number }>`
     WITH flagged AS (
-      SELECT p.id, ${q.sort.key === 'name' ? sql`p.name` : sql`NULL::text`} AS name, coalesce(p.popularity, 0) AS popularity,
-        ${price} AS price, p.facets AS all_facets, ${needStock ? stockExpr : sql`false`} AS in_stock
-      FROM products p
-      JOIN prices os ON os.price_type_id = ${scope.cityPriceTypeId} AND os.product_id = p.id AND os.value > 0
-      ${clientPrice}
-      ${stockJoin}
-      WHERE NOT p.deleted AND NOT p.placeholder ${groupWhere} ${narrow}
-      OFFSET 0 -- computed once per row: the flags below read these columns, not their expressions
+      SELECT o.product_id AS id, ${q.sort.key === 'name' ? sql`o.name` : sql`NULL::text`} AS name, o.popularity,
+        o.price AS value, o.facets AS all_facets, o.in_stock
+      FROM catalog_offers o
+      WHERE o.city_id = ${scope.cityId} ${groupWhere} ${narrow}
     ),
-    base AS MATERIALIZED (
-      SELECT id, name, popularity, price, facets, in_stock, ${nfail} AS nfail, ${failp} AS failp
+    checked AS (
+      SELECT id, name, popularity, value, facets, in_stock, ${nfail} AS nfail_np, ${failp} AS failp_np
       FROM (
-        SELECT id, name, popularity, price, ${q.facets ? sql`all_facets` : sql`NULL::bigint[]`} AS facets, in_stock
+        SELECT id, name, popularity, value, ${q.facets ? sql`all_facets` : sql`NULL::bigint[]`} AS facets, in_stock
           ${flagCols.length ? sql`, ${sql.join(flagCols, sql`, `)}` : sql``}
         FROM flagged
-      ) x
+        OFFSET 0 -- computed once per row: the sums below read these columns, not their expressions
+      ) y
+    ),
+    priced AS (
+      SELECT x.*, ${price} AS price FROM checked x
+      OFFSET 0
+    ),
+    base AS MATERIALIZED (
+      SELECT id, name, popularity, price, facets, in_stock,
+        nfail_np + (${priceFails})::int AS nfail,
+        CASE WHEN nfail_np = 0 THEN CASE WHEN ${priceFails} THEN ${sql.lit(PRICE_FLAG)} END ELSE failp_np END AS failp
+      FROM priced
     ),
     page AS (
       SELECT b.id, b.price, (${key})::text AS sort_key, row_number() OVER (ORDER BY ${key} ${dir}, b.id ${dir}) AS ord FROM base b
@@ -319,10 +322,9 @@ export async function groupTree(db: Db, scope: CatalogScope, root?: string): Pro
       WHERE NOT g.deleted AND NOT g.id = ANY(t.path)
     ),
     direct AS (
-      SELECT p.group_id, count(*)::int AS n
-      FROM products p JOIN prices os ON os.price_type_id = ${scope.cityPriceTypeId} AND os.product_id = p.id AND os.value > 0
-      WHERE NOT p.deleted AND NOT p.placeholder AND p.group_id IS NOT NULL
-      GROUP BY p.group_id
+      SELECT group_id, count(*)::int AS n FROM catalog_offers
+      WHERE city_id = ${scope.cityId} AND group_id IS NOT NULL
+      GROUP BY group_id
     ),
     counted AS (
       SELECT a.id, sum(d.n)::int AS count

@@ -4,6 +4,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { MagistralError } from '../../errors/index.ts';
 import type { ApiDeps, PortalContext } from './context.ts';
+import { ensureOffers } from '../../portal/offers.ts';
 import { groupTree, productPage, tunedRead, type CatalogScope, type ProductQuery, type PropertyFilter, type Sort, type SortKey } from './catalog-query.ts';
 import { cityQuery, decimalString, errorResponses, onBehalfHeaders, productCardProperties, productCardRequired, security } from './schemas.ts';
 
@@ -178,6 +179,7 @@ export const catalogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       },
     },
   }, async (request) => {
+    await ensureOffers(deps.db, request.portal.cityId);
     const items = await tunedRead(deps.db, (tx) => groupTree(tx, catalogScope(request.portal), request.query.root));
     if (items === null) throw new MagistralError('MAG_ERR_NOT_FOUND', `no group '${request.query.root}'`);
     return { items };
@@ -236,6 +238,7 @@ export const catalogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       sort, limit: qs.limit ?? 24, after: qs.cursor !== undefined ? decodeCursor(qs.cursor, sort) : undefined,
       facets: qs.facets ?? true, facetLimit: qs.facetLimit ?? 50,
     };
+    await ensureOffers(deps.db, request.portal.cityId);
     const page = await tunedRead(deps.db, (tx) => productPage(tx, catalogScope(request.portal), q));
     if (page.unknown.length) {
       const group = page.unknown.find((u) => u.startsWith('group'));
