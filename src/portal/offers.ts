@@ -76,6 +76,8 @@ export async function buildOffers(db: Db, cityId: number): Promise<OffersBuild> 
     upserted AS (
       INSERT INTO catalog_offers AS o (city_id, product_id, group_id, price, in_stock, popularity, name, facets)
       SELECT ${cityId}, product_id, group_id, price, in_stock, popularity, name, facets FROM changed
+      -- A first build writes a group's rows together: a page reads a few pages, not one per row.
+      ORDER BY group_id, product_id
       ON CONFLICT (city_id, product_id) DO UPDATE SET
         group_id = EXCLUDED.group_id, price = EXCLUDED.price, in_stock = EXCLUDED.in_stock,
         popularity = EXCLUDED.popularity, name = EXCLUDED.name, facets = EXCLUDED.facets

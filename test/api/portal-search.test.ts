@@ -220,6 +220,30 @@ describe('autocomplete', () => {
     expect(r.products.map((p) => p.sku)).toEqual(['P-08', 'P-07', 'P-06']);
   });
 
+  it('follows a change in popularity or sale at the next keystroke, though the ranking of a query is kept', async () => {
+    // The ranked matches of 'роз' are kept (SuggestTopCache) until the catalog version moves.
+    expect((await suggest('роз')).products.map((p) => p.sku)).toEqual(['P-08', 'P-07', 'P-06']);
+    const pool = tp.rt.pool;
+    await pool.query(`UPDATE products SET popularity = 5000 WHERE code = 'P-06'`);
+    try {
+      expect((await suggest('роз')).products.map((p) => p.sku)).toEqual(['P-08', 'P-06', 'P-07']);
+    } finally {
+      await pool.query(`UPDATE products SET popularity = 100 WHERE code = 'P-06'`);
+    }
+    expect((await suggest('роз')).products.map((p) => p.sku)).toEqual(['P-08', 'P-07', 'P-06']);
+    const pt = `(SELECT id FROM price_types WHERE code = 'retail-msk')`;
+    const id = `(SELECT id FROM products WHERE code = 'P-07')`;
+    const value = (await pool.query(`SELECT value FROM prices WHERE price_type_id = ${pt} AND product_id = ${id}`)).rows[0].value;
+    await pool.query(`UPDATE prices SET value = 0 WHERE price_type_id = ${pt} AND product_id = ${id}`);
+    try {
+      const r = await suggest('роз');
+      expect(r.products.map((p) => p.sku)).toEqual(['P-08', 'P-06']);
+      expect(r.suggestions).toContainEqual({ kind: 'query', text: 'розетка', count: 2, more: false });
+    } finally {
+      await pool.query(`UPDATE prices SET value = $1 WHERE price_type_id = ${pt} AND product_id = ${id}`, [value]);
+    }
+  });
+
   it('puts a product whose code starts with the query first', async () => {
     const r = await suggest('LEG-77');
     expect(r.products[0]).toMatchObject({ sku: 'P-06' });

@@ -229,10 +229,17 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
         JOIN properties pr ON pr.id = fk.property_id
         LEFT JOIN property_values pv ON pv.property_id = fk.property_id AND pv.code = fk.value
       ) f) AS facets,
-      (SELECT json_build_object('min', min(price)::text, 'max', max(price)::text) FROM base
-        WHERE nfail = 0 OR (nfail = 1 AND failp = ${PRICE_FLAG})) AS price_range,
-      (SELECT count(*)::int FROM base WHERE in_stock AND (nfail = 0 OR (nfail = 1 AND failp = ${STOCK_FLAG}))) AS in_stock`
+      (SELECT json_build_object('min', pmin::text, 'max', pmax::text) FROM sums) AS price_range,
+      (SELECT in_stock FROM sums) AS in_stock`
     : sql``;
+  // The total, the price range and the in-stock count in one pass over the base.
+  const sums = sql`sums AS (
+      SELECT count(*) FILTER (WHERE nfail = 0)::int AS total,
+        ${q.facets ? sql`min(price) FILTER (WHERE nfail = 0 OR (nfail = 1 AND failp = ${PRICE_FLAG})) AS pmin,
+        max(price) FILTER (WHERE nfail = 0 OR (nfail = 1 AND failp = ${PRICE_FLAG})) AS pmax,
+        count(*) FILTER (WHERE in_stock AND (nfail = 0 OR (nfail = 1 AND failp = ${STOCK_FLAG})))::int AS in_stock` : sql`NULL AS pmin`}
+      FROM base WHERE nfail <= 1
+    )`;
 
   const r = await sql<{ total: number; items: ProductRow[] | null; facets?: FacetValueRow[] | null; price_range?: { min: string | null; max: string | null }; in_stock?: number }>`
     WITH flagged AS (
@@ -265,9 +272,10 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
       WHERE b.nfail = 0 ${after}
       ORDER BY ${key} ${dir}, b.id ${dir}
       LIMIT ${q.limit + 1}
-    )
+    ),
+    ${sums}
     SELECT
-      (SELECT count(*)::int FROM base WHERE nfail = 0) AS total,
+      (SELECT total FROM sums) AS total,
       (SELECT json_agg(x ORDER BY x.ord) FROM (
         SELECT pg.ord, p.id, p.code AS sku, p.name, p.article, p.barcode, coalesce(px.unit, u.code) AS unit,
           p.image_url, g.code AS group_code, g.name AS group_name, pg.price::text AS price, px.currency,

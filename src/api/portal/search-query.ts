@@ -4,6 +4,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../../db/index.ts';
 import { effectivePriceSql } from '../../portal/pricing.ts';
+import { changeVersionSql } from '../../db/migrations/0008-change-versions.ts';
 import { tsquerySql, type Term, type Understood } from '../../search/understand.ts';
 import type { CatalogScope, ProductCardRow } from './catalog-query.ts';
 
@@ -88,7 +89,36 @@ export interface SuggestResult {
  * property values (brands) are counted and ranked over the sample, so the cost does not grow with
  * the catalog; when the sample is full, counts are lower bounds ("at least").
  */
-export async function suggest(db: Db, scope: CatalogScope, u: Understood, opts: { completions: string[]; products: number; cap: number; limit: number }): Promise<SuggestResult> {
+/**
+ * The best matches of a query (by priority, popularity, id) as autocomplete ranks them, kept per
+ * query with the `catalog` change version they were ranked under (migration 0008). The first
+ * letters typed match thousands of products and ranking them is most of a keystroke's cost; a kept
+ * ranking is used only while the version, read in the same statement, is unchanged. Bounded: the
+ * oldest entries go first.
+ */
+export class SuggestTopCache {
+  private readonly entries = new Map<string, { version: string; ids: number[]; pri: number[]; pop: number[] }>();
+
+  constructor(private readonly max = 500) {}
+
+  static keyOf(u: Understood): string {
+    return JSON.stringify(u.terms.map((t) => [t.text, t.prefix ?? false, t.alternatives]));
+  }
+
+  get(key: string) {
+    return this.entries.get(key);
+  }
+
+  set(key: string, entry: { version: string; ids: number[]; pri: number[]; pop: number[] }): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, entry);
+  }
+}
+
+const CATALOG_VERSION = sql.raw(changeVersionSql('catalog'));
+
+export async function suggest(db: Db, scope: CatalogScope, u: Understood, opts: { completions: string[]; products: number; cap: number; limit: number; tops?: SuggestTopCache }): Promise<SuggestResult> {
   const empty = { words: [], groups: [], values: [], products: [], matched: { count: 0, more: false } };
   const tq = tsquerySql(u.terms);
   if (scope.cityPriceTypeId === null || !tq) return empty;
@@ -99,20 +129,33 @@ export async function suggest(db: Db, scope: CatalogScope, u: Understood, opts: 
   const beforeTq = tsquerySql(before);
   const words = typing?.prefix ? opts.completions : [];
   const prefix = typing?.prefix ? typing.text : null;
-  const r = await sql<{ n: number; top_n: number; products: SearchRow[] | null; words: SuggestResult['words'] | null; groups: SuggestResult['groups'] | null; vals: SuggestResult['values'] | null }>`
-    WITH top AS MATERIALIZED (
-      SELECT ps.product_id AS id, ps.pri, ps.pop FROM product_search ps WHERE ps.doc @@ ${tq}
-      ORDER BY ps.pri DESC, ps.pop DESC, ps.product_id LIMIT ${opts.cap * 2}
+  // The ranked matches: kept ones while the catalog version holds (the scan below is then skipped:
+  // its condition is decided once, before it runs), else ranked again and handed back to keep.
+  const key = SuggestTopCache.keyOf(u);
+  const kept = opts.tops?.get(key);
+  const r = await sql<{ n: number; top_n: number; products: SearchRow[] | null; words: SuggestResult['words'] | null; groups: SuggestResult['groups'] | null; vals: SuggestResult['values'] | null; version: string; ranked: { ids: number[]; pri: number[]; pop: number[] } | null }>`
+    WITH ver AS MATERIALIZED (SELECT ${CATALOG_VERSION} AS v),
+    top AS MATERIALIZED (
+      SELECT k.id, k.pri, k.pop FROM unnest(${kept?.ids ?? []}::bigint[], ${kept?.pri ?? []}::int[], ${kept?.pop ?? []}::bigint[]) AS k(id, pri, pop)
+      WHERE ${kept?.version ?? null}::text = (SELECT v FROM ver)
+      UNION ALL
+      (SELECT ps.product_id AS id, ps.pri, ps.pop FROM product_search ps
+       WHERE ${kept?.version ?? null}::text IS DISTINCT FROM (SELECT v FROM ver) AND ps.doc @@ ${tq}
+       ORDER BY ps.pri DESC, ps.pop DESC, ps.product_id LIMIT ${opts.cap * 2})
     ),
     cand AS MATERIALIZED (
-      -- OFFSET 0 keeps the lateral a per-row primary-key probe: joined, the planner hashes all of products.
-      SELECT t.id, t.pri, t.pop, p.group_id, p.facets
-      FROM top t, LATERAL (SELECT x.group_id, x.facets FROM products x WHERE x.id = t.id AND NOT x.deleted AND NOT x.placeholder OFFSET 0) p
-      WHERE EXISTS (SELECT 1 FROM prices os WHERE os.price_type_id = ${scope.cityPriceTypeId} AND os.product_id = t.id AND os.value > 0)
+      -- On sale in the city: its catalog offers (src/portal/offers.ts), one primary-key probe per match.
+      SELECT t.id, t.pri, t.pop, o.group_id, o.facets
+      FROM top t JOIN catalog_offers o ON o.city_id = ${scope.cityId} AND o.product_id = t.id
       ORDER BY t.pri DESC, t.pop DESC, t.id
       LIMIT ${opts.cap}
     )
     SELECT (SELECT count(*)::int FROM cand) AS n, (SELECT count(*)::int FROM top) AS top_n,
+      (SELECT v FROM ver) AS version,
+      CASE WHEN ${kept?.version ?? null}::text IS DISTINCT FROM (SELECT v FROM ver) THEN (
+        SELECT json_build_object('ids', coalesce(array_agg(id ORDER BY pri DESC, pop DESC, id), '{}'),
+          'pri', coalesce(array_agg(pri ORDER BY pri DESC, pop DESC, id), '{}'), 'pop', coalesce(array_agg(pop ORDER BY pri DESC, pop DESC, id), '{}'))
+        FROM top) END AS ranked,
       (SELECT json_agg(x ORDER BY x.ord) FROM (
         SELECT c.ord, ${rowColumns(pr.price)}, false AS exact
         FROM (SELECT id, row_number() OVER (ORDER BY pri DESC, pop DESC, id) AS ord FROM cand ORDER BY pri DESC, pop DESC, id LIMIT ${opts.products}) c
@@ -149,6 +192,9 @@ export async function suggest(db: Db, scope: CatalogScope, u: Understood, opts: 
         ORDER BY a.priority DESC, a.popularity DESC, a.count DESC, label LIMIT ${opts.limit}
       ) x)` : sql`NULL::json`} AS vals`.execute(db);
   const row = r.rows[0]!;
+  if (row.ranked && opts.tops) {
+    opts.tops.set(key, { version: row.version, ids: row.ranked.ids.map(Number), pri: row.ranked.pri.map(Number), pop: row.ranked.pop.map(Number) });
+  }
   const num = <T extends { popularity: number | string }>(xs: T[] | null) => (xs ?? []).map((x) => ({ ...x, popularity: Number(x.popularity) }));
   return {
     words: num(row.words), groups: num(row.groups), values: num(row.vals), products: row.products ?? [],

@@ -6,7 +6,8 @@ import { completions, understand, type Understood } from '../../search/understan
 import type { ApiDeps } from './context.ts';
 import { catalogScope, pricingOf, pricingSchema } from './catalog-routes.ts';
 import { tunedRead } from './catalog-query.ts';
-import { codeMatches, searchProducts, suggest, type SearchRow } from './search-query.ts';
+import { codeMatches, searchProducts, suggest, SuggestTopCache, type SearchRow } from './search-query.ts';
+import { ensureOffers } from '../../portal/offers.ts';
 import { cityQuery, errorResponses, onBehalfHeaders, productCardProperties, productCardRequired, security } from './schemas.ts';
 
 const MAX_PAGE = 100;
@@ -38,6 +39,8 @@ function productView(r: SearchRow, withExact: boolean) {
 const understood = (u: Understood) => ({ corrected: u.corrected, ignored: u.ignored });
 
 export const searchRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, opts) => {
+  // Autocomplete's ranked matches per query, kept while the catalog version holds.
+  const tops = new SuggestTopCache();
   const { deps } = opts;
 
   app.get<{ Querystring: { q: string; city?: string; limit?: number; offset?: number } }>('/search', {
@@ -144,13 +147,14 @@ export const searchRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, o
     const { q } = request.query;
     const limit = request.query.limit ?? 5;
     const productsWanted = request.query.products ?? 5;
+    await ensureOffers(deps.db, request.portal.cityId);
     const { u, s, codes } = await tunedRead(deps.db, async (tx) => {
       const scope = catalogScope(request.portal);
       const u = await understand(tx, q, { prefix: true });
       const typing = u.terms[u.terms.length - 1];
       const words = typing?.prefix ? await completions(tx, typing.text, 10) : [];
       const codes = await codeMatches(tx, scope, u, productsWanted);
-      const s = await suggest(tx, scope, u, { completions: words, products: productsWanted, cap: SUGGEST_SAMPLE, limit });
+      const s = await suggest(tx, scope, u, { completions: words, products: productsWanted, cap: SUGGEST_SAMPLE, limit, tops });
       return { u, s, codes };
     });
     // Products whose code starts with the query first, then the best matches of the text.

@@ -14,8 +14,9 @@ import { sql, type Kysely } from 'kysely';
 export const CHANGE_DOMAINS = {
   // Everything a portal request's context is resolved from (src/api/portal/auth.ts).
   portal_context: ['api_keys', 'clients', 'contacts', 'cities', 'price_types', 'agreements', 'portal_settings'],
-  // Everything a city's catalog offers are built from (src/portal/offers.ts).
-  catalog: ['products', 'product_properties', 'prices', 'stock', 'warehouses', 'cities', 'price_types'],
+  // Everything a city's catalog offers (src/portal/offers.ts) and the autocomplete's ranked matches
+  // (src/api/portal/search-query.ts) are built from.
+  catalog: ['products', 'product_properties', 'product_search', 'prices', 'stock', 'warehouses', 'cities', 'price_types'],
 } as const;
 
 export type ChangeDomain = keyof typeof CHANGE_DOMAINS;
