@@ -266,6 +266,8 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
         nfail_np + (${priceFails})::int AS nfail,
         CASE WHEN nfail_np = 0 THEN CASE WHEN ${priceFails} THEN ${sql.lit(PRICE_FLAG)} END ELSE failp_np END AS failp
       FROM priced
+      -- A row failing two filters counts nowhere (not listed, in no facet): it is not kept.
+      WHERE nfail_np + (${priceFails})::int <= 1
     ),
     page AS (
       SELECT b.id, b.price, (${key})::text AS sort_key, row_number() OVER (ORDER BY ${key} ${dir}, b.id ${dir}) AS ord FROM base b

@@ -26,7 +26,7 @@ export interface PortalApiOptions {
 export const API_PREFIX = '/api/v1';
 
 /** Connections of the hot path's pool: a few more than cores, so a slow statement does not queue the others. */
-const HOT_POOL_SIZE = 6;
+const HOT_POOL_SIZE = 3;
 
 export const portalApi: FastifyPluginAsync<PortalApiOptions> = async (app: FastifyInstance, opts) => {
   const { deps } = opts;
