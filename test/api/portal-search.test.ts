@@ -54,7 +54,7 @@ async function load(name: string, content: string): Promise<void> {
   expect(run.rows.rejected, `${name} rejected rows`).toBe(0);
 }
 
-const get = (path: string) => app.inject({ method: 'GET', url: path, headers: { authorization: `Bearer ${key}` } });
+const get = (path: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url: path, headers: { authorization: `Bearer ${key}`, ...headers } });
 const search = async (q: string, city = 'msk', extra = '') => {
   const res = await get(`/api/v1/search?city=${city}&q=${encodeURIComponent(q)}${extra}`);
   expect(res.statusCode, res.body).toBe(200);
@@ -73,7 +73,7 @@ const skus = (xs: Array<{ sku: string }>) => xs.map((x) => x.sku).sort();
 
 beforeAll(async () => {
   tp = await createTestPipeline('psearch');
-  for (const f of ['cities', 'price-types', 'groups', 'products', 'prices']) await tp.applyFlowFile(`ops/flows/${f}-csv.yaml`);
+  for (const f of ['cities', 'price-types', 'groups', 'products', 'prices', 'clients', 'agreements']) await tp.applyFlowFile(`ops/flows/${f}-csv.yaml`);
   await flow('properties-csv', 'file/properties.yaml', 'properties');
   await flow('property-values-csv', 'file/property-values.yaml', 'propertyValues');
   await flow('product-properties-csv', 'file/product-properties.yaml', 'productProperties');
@@ -92,6 +92,8 @@ beforeAll(async () => {
   await load('property-values-csv', csv('property;code;value', ['brand;leg;Legrand', 'brand;se;Schneider Electric']));
   await load('product-properties-csv', csv('sku;property;value', ['P-06;brand;leg', 'P-11;brand;leg', 'P-07;brand;se', 'P-06;color;белый', 'P-01;color;белый']));
   await load('synonyms-csv', csv('term;synonyms', ['удлинитель;пилот, колодка', 'автомат;автоматический выключатель']));
+  await load('clients-csv', csv('code;name;city', ['C1;Энергомонтаж;msk']));
+  await load('agreements-csv', csv('code;name;client;price_type;discount', ['A1;Скидка 10 %;C1;;10']));
 
   app = await buildServer({ config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues, log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full' });
   key = (await createApiKey(tp.rt.db, { name: 'frontend', scopes: ['catalog:read'], ratePerMin: 100_000 })).key;
@@ -242,6 +244,19 @@ describe('autocomplete', () => {
     } finally {
       await pool.query(`UPDATE prices SET value = $1 WHERE price_type_id = ${pt} AND product_id = ${id}`, [value]);
     }
+  });
+
+  it('a kept answer is priced for each request: the same suggestions, each client its own prices', async () => {
+    const anonymous = await suggest('роз');
+    const res = await get(`/api/v1/search/suggest?city=msk&q=${encodeURIComponent('роз')}`, { 'x-client-id': 'C1' });
+    expect(res.statusCode, res.body).toBe(200);
+    const client = res.json();
+    expect(client.suggestions).toEqual(anonymous.suggestions);
+    expect(client.products.map((p: { sku: string }) => p.sku)).toEqual(anonymous.products.map((p) => p.sku));
+    // 520.00 less the agreement's 10 %.
+    expect(anonymous.products[0]).toMatchObject({ sku: 'P-08', price: '520.00' });
+    expect(client.products[0]).toMatchObject({ sku: 'P-08', price: '468.00' });
+    expect(client.pricing).toMatchObject({ discountPercent: '10', source: 'city' });
   });
 
   it('puts a product whose code starts with the query first', async () => {

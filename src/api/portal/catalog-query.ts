@@ -89,8 +89,11 @@ export interface ProductPage {
  * 450 ms → 1.3 s on a whole-catalog page), parallel workers only compete with the other requests
  * for two cores, and sorts and hashes should stay in memory.
  */
-export async function tunedRead<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
-  return db.transaction().setAccessMode('read only').execute(async (tx) => {
+export async function tunedRead<T>(db: Db, fn: (tx: Db) => Promise<T>, opts: { oneSnapshot?: boolean } = {}): Promise<T> {
+  // oneSnapshot: every statement sees the same snapshot (repeatable read), for a result kept under
+  // the change version one of them reads.
+  const tx = opts.oneSnapshot ? db.transaction().setIsolationLevel('repeatable read') : db.transaction();
+  return tx.setAccessMode('read only').execute(async (tx) => {
     await sql`SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true), set_config('max_parallel_workers_per_gather', '0', true)`.execute(tx);
     return fn(tx);
   });

@@ -11,6 +11,7 @@ import type { CatalogScope, ProductCardRow } from './catalog-query.ts';
 type Db = Kysely<Database>;
 
 export interface SearchRow extends ProductCardRow {
+  id: number;
   exact: boolean;
 }
 
@@ -24,7 +25,7 @@ function pricing(scope: CatalogScope) {
 }
 
 /** Columns of a product row in answers (`p` products, `px` its price row, `price` the effective price). */
-const rowColumns = (price: RawBuilder<unknown>) => sql`p.code AS sku, p.name, p.article, p.barcode, coalesce(px.unit, u.code) AS unit, p.image_url,
+const rowColumns = (price: RawBuilder<unknown>) => sql`p.id, p.code AS sku, p.name, p.article, p.barcode, coalesce(px.unit, u.code) AS unit, p.image_url,
   g.code AS group_code, g.name AS group_name, (${price})::text AS price, CASE WHEN px.value IS NOT NULL THEN px.currency END AS currency`;
 
 /** One page of search results and the number of products found (on sale in the city). */
@@ -79,6 +80,8 @@ export interface SuggestResult {
   values: Array<{ property: string; value: string; label: string; count: number; priority: number; popularity: number }>;
   products: SearchRow[];
   matched: SuggestCount;
+  /** The catalog version the suggestions were computed under (see SuggestTopCache). */
+  version: string;
 }
 
 /**
@@ -118,8 +121,30 @@ export class SuggestTopCache {
 
 const CATALOG_VERSION = sql.raw(changeVersionSql('catalog'));
 
+/**
+ * Autocomplete answers per query and city, with the catalog version they were computed under and
+ * the products they show; a request reads those products again with its own pricing and the
+ * current version in one statement (productRowsByIds), and uses the answer only if the version is
+ * unchanged. The first letters typed repeat across visitors; bounded, the oldest go first.
+ */
+export class KeptAnswers<B> {
+  private readonly entries = new Map<string, { version: string; body: B; ids: number[]; exact: boolean[] }>();
+
+  constructor(private readonly max = 2000) {}
+
+  get(key: string) {
+    return this.entries.get(key);
+  }
+
+  set(key: string, entry: { version: string; body: B; ids: number[]; exact: boolean[] }): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, entry);
+  }
+}
+
 export async function suggest(db: Db, scope: CatalogScope, u: Understood, opts: { completions: string[]; products: number; cap: number; limit: number; tops?: SuggestTopCache }): Promise<SuggestResult> {
-  const empty = { words: [], groups: [], values: [], products: [], matched: { count: 0, more: false } };
+  const empty = { words: [], groups: [], values: [], products: [], matched: { count: 0, more: false }, version: '' };
   const tq = tsquerySql(u.terms);
   if (scope.cityPriceTypeId === null || !tq) return empty;
   const pr = pricing(scope);
@@ -197,7 +222,7 @@ export async function suggest(db: Db, scope: CatalogScope, u: Understood, opts: 
   }
   const num = <T extends { popularity: number | string }>(xs: T[] | null) => (xs ?? []).map((x) => ({ ...x, popularity: Number(x.popularity) }));
   return {
-    words: num(row.words), groups: num(row.groups), values: num(row.vals), products: row.products ?? [],
+    words: num(row.words), groups: num(row.groups), values: num(row.vals), products: row.products ?? [], version: row.version,
     matched: { count: row.n, more: row.n >= opts.cap || row.top_n >= opts.cap * 2 },
   };
 }
@@ -227,4 +252,26 @@ export async function codeMatches(db: Db, scope: CatalogScope, u: Understood, li
     ORDER BY coalesce(p.search_priority, 0) DESC, coalesce(p.popularity, 0) DESC, p.id
     LIMIT ${limit}`.execute(db);
   return r.rows;
+}
+
+/**
+ * Product rows of the given products, in that order, priced for the request, with the catalog
+ * version read in the same statement: what a kept autocomplete answer needs per request (its
+ * products were on sale in the city under that version; the caller checks it is unchanged).
+ */
+export async function productRowsByIds(db: Db, scope: CatalogScope, ids: number[], exact: boolean[]): Promise<{ version: string; rows: SearchRow[] }> {
+  if (scope.cityPriceTypeId === null) return { version: '', rows: [] };
+  const pr = pricing(scope);
+  const r = await sql<{ version: string; rows: SearchRow[] | null }>`
+    SELECT ${CATALOG_VERSION} AS version, (SELECT json_agg(x ORDER BY x.ord) FROM (
+      SELECT k.ord, ${rowColumns(pr.price)}, k.exact
+      FROM unnest(${ids}::bigint[], ${exact}::boolean[]) WITH ORDINALITY AS k(id, exact, ord)
+      JOIN products p ON p.id = k.id
+      JOIN prices os ON os.price_type_id = ${scope.cityPriceTypeId} AND os.product_id = p.id
+      ${pr.join}
+      LEFT JOIN prices px ON px.price_type_id = ${pr.priceType} AND px.product_id = p.id
+      LEFT JOIN units u ON u.id = p.unit_id
+      LEFT JOIN groups g ON g.id = p.group_id
+    ) x) AS rows`.execute(db);
+  return { version: r.rows[0]!.version, rows: r.rows[0]!.rows ?? [] };
 }

@@ -6,7 +6,7 @@ import { completions, understand, type Understood } from '../../search/understan
 import type { ApiDeps } from './context.ts';
 import { catalogScope, pricingOf, pricingSchema } from './catalog-routes.ts';
 import { tunedRead } from './catalog-query.ts';
-import { codeMatches, searchProducts, suggest, SuggestTopCache, type SearchRow } from './search-query.ts';
+import { codeMatches, KeptAnswers, productRowsByIds, searchProducts, suggest, SuggestTopCache, type SearchRow } from './search-query.ts';
 import { ensureOffers } from '../../portal/offers.ts';
 import { cityQuery, errorResponses, onBehalfHeaders, productCardProperties, productCardRequired, security } from './schemas.ts';
 
@@ -38,9 +38,19 @@ function productView(r: SearchRow, withExact: boolean) {
 
 const understood = (u: Understood) => ({ corrected: u.corrected, ignored: u.ignored });
 
+/** An autocomplete answer without its products' rows and pricing, which are read per request. */
+interface SuggestBody {
+  query: string;
+  corrected: string | null;
+  ignored: string[];
+  suggestions: Array<Record<string, unknown>>;
+}
+
 export const searchRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, opts) => {
-  // Autocomplete's ranked matches per query, kept while the catalog version holds.
+  // Autocomplete's ranked matches per query, and its answers per query and city, kept while the
+  // catalog version holds (search-query.ts).
   const tops = new SuggestTopCache();
+  const answers = new KeptAnswers<SuggestBody>();
   const { deps } = opts;
 
   app.get<{ Querystring: { q: string; city?: string; limit?: number; offset?: number } }>('/search', {
@@ -147,31 +157,39 @@ export const searchRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, o
     const { q } = request.query;
     const limit = request.query.limit ?? 5;
     const productsWanted = request.query.products ?? 5;
+    const scope = catalogScope(request.portal);
+    // A kept answer for this query and city: only its products are read again, priced for this
+    // request, in a statement that also tells whether the catalog changed since.
+    const key = JSON.stringify([q, limit, productsWanted, scope.cityId, scope.cityPriceTypeId]);
+    const kept = answers.get(key);
+    if (kept) {
+      const { version, rows } = await productRowsByIds(deps.db, scope, kept.ids, kept.exact);
+      if (version === kept.version) return { ...kept.body, products: rows.map((r) => productView(r, true)), pricing: pricingOf(request.portal) };
+    }
     await ensureOffers(deps.db, request.portal.cityId);
     const { u, s, codes } = await tunedRead(deps.db, async (tx) => {
-      const scope = catalogScope(request.portal);
       const u = await understand(tx, q, { prefix: true });
       const typing = u.terms[u.terms.length - 1];
       const words = typing?.prefix ? await completions(tx, typing.text, 10) : [];
       const codes = await codeMatches(tx, scope, u, productsWanted);
       const s = await suggest(tx, scope, u, { completions: words, products: productsWanted, cap: SUGGEST_SAMPLE, limit, tops });
       return { u, s, codes };
-    });
+    }, { oneSnapshot: true });
     // Products whose code starts with the query first, then the best matches of the text.
     const seen = new Set(codes.map((c) => c.sku));
     const products = [...codes, ...s.products.filter((p) => !seen.has(p.sku))].slice(0, productsWanted);
     const before = u.terms.filter((t) => !t.prefix).map((t) => t.text);
     const more = s.matched.more;
-    return {
+    const body = {
       query: q, ...understood(u),
       suggestions: [
         ...s.words.map((w) => ({ kind: 'query' as const, text: [...before, w.text].join(' '), count: w.count, more })),
         ...s.values.map((v) => ({ kind: 'value' as const, text: v.label, property: v.property, value: v.value, count: v.count, more })),
         ...s.groups.map((g) => ({ kind: 'group' as const, text: g.name, group: g.code, count: g.count, more })),
       ],
-      products: products.map((r) => productView(r, true)),
-      pricing: pricingOf(request.portal),
     };
+    if (s.version) answers.set(key, { version: s.version, body, ids: products.map((p) => Number(p.id)), exact: products.map((p) => p.exact) });
+    return { ...body, products: products.map((r) => productView(r, true)), pricing: pricingOf(request.portal) };
   });
 };
 
