@@ -95,6 +95,12 @@ export async function buildOffers(db: Db, cityId: number): Promise<OffersBuild> 
       RETURNING offers
     )
     SELECT (SELECT offers FROM state) AS offers, (SELECT count(*) FROM upserted) AS changed, (SELECT count(*) FROM removed) AS gone`.execute(db);
+  // The combos follow the offers in the same transaction: readers see both or neither.
+  await sql`DELETE FROM catalog_combos WHERE city_id = ${cityId}`.execute(db);
+  await sql`
+    INSERT INTO catalog_combos (city_id, group_id, in_stock, facets, n)
+    SELECT city_id, group_id, in_stock, facets, count(*)::int FROM catalog_offers WHERE city_id = ${cityId}
+    GROUP BY city_id, group_id, in_stock, facets`.execute(db);
   const ms = Math.round(performance.now() - started);
   await sql`UPDATE catalog_offers_state SET build_ms = ${ms} WHERE city_id = ${cityId}`.execute(db);
   return { cityId, offers: r.rows[0]!.offers, ms };

@@ -180,6 +180,7 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
   // price and in-stock flag precomputed.
   const sameType = scope.pricing.priceTypeId === scope.cityPriceTypeId;
   const hasPriceFilter = q.priceMin !== undefined || q.priceMax !== undefined;
+  const useCombos = !hasPriceFilter;
 
   // One flag per filter other than price, over the columns of `flagged` (each value computed once per
   // row): property filters by overlap with the product's facet keys, then stock.
@@ -223,8 +224,8 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
         SELECT pr.code AS property, pr.name, pr.value_type AS type, fk.value, coalesce(pv.value, fk.value) AS label, c.n AS count
         FROM (
           -- Rows failing two filters count nowhere: skipped before their keys are unnested.
-          SELECT k, count(*)::int AS n
-          FROM (SELECT unnest(b.facets) AS k, b.nfail, b.failp FROM base b WHERE b.nfail <= 1) u
+          SELECT k, ${useCombos ? sql`sum(u.n)` : sql`count(*)`}::int AS n
+          FROM (SELECT unnest(b.facets) AS k, b.nfail, b.failp${useCombos ? sql`, b.n` : sql``} FROM ${useCombos ? sql`cb` : sql`base`} b WHERE b.nfail <= 1) u
           WHERE u.nfail = 0 OR (u.k >> 32) = u.failp
           GROUP BY k
         ) c
@@ -235,8 +236,17 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
       (SELECT json_build_object('min', pmin::text, 'max', pmax::text) FROM sums) AS price_range,
       (SELECT in_stock FROM sums) AS in_stock`
     : sql``;
-  // The total, the price range and the in-stock count in one pass over the base.
-  const sums = sql`sums AS (
+  // The total, the price range and the in-stock count in one pass over the base; with combos, the
+  // counts over the combos and the price range over the matching rows.
+  const sums = useCombos
+    ? sql`sums AS (
+      SELECT c.total, c.in_stock, m.pmin, m.pmax FROM
+        (SELECT coalesce(sum(n) FILTER (WHERE nfail = 0), 0)::int AS total,
+           coalesce(sum(n) FILTER (WHERE in_stock AND (nfail = 0 OR (nfail = 1 AND failp = ${STOCK_FLAG}))), 0)::int AS in_stock
+         FROM cb WHERE nfail <= 1) c,
+        ${q.facets ? sql`(SELECT min(price) AS pmin, max(price) AS pmax FROM base) m` : sql`(SELECT NULL::numeric AS pmin, NULL::numeric AS pmax) m`}
+    )`
+    : sql`sums AS (
       SELECT count(*) FILTER (WHERE nfail = 0)::int AS total,
         ${q.facets ? sql`min(price) FILTER (WHERE nfail = 0 OR (nfail = 1 AND failp = ${PRICE_FLAG})) AS pmin,
         max(price) FILTER (WHERE nfail = 0 OR (nfail = 1 AND failp = ${PRICE_FLAG})) AS pmax,
@@ -244,8 +254,38 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
       FROM base WHERE nfail <= 1
     )`;
 
-  const r = await sql<{ total: number; items: ProductRow[] | null; facets?: FacetValueRow[] | null; price_range?: { min: string | null; max: string | null }; in_stock?: number }>`
-    WITH flagged AS (
+  // Without a price filter, counts come from the city's combos (offers alike collapsed, weighted by
+  // n) and the page from the offers matching every filter (the GIN index on facets finds them); a
+  // price filter needs every row's price, so then each offer of the group is checked.
+  // Within a group the group's rows are read and checked: a facet key's index entries span every
+  // city (a brand: tens of thousands), costlier than the group's rows. `IS TRUE` keeps the planner
+  // off that index; without a group it is the way in.
+  const matchAll = [
+    ...q.props.map((f) => (names.groupIds !== null ? sql`AND (o.facets && ${names.keysOf(f)}::bigint[]) IS TRUE` : sql`AND o.facets && ${names.keysOf(f)}::bigint[]`)),
+    ...(q.inStock === true ? [sql`AND o.in_stock`] : []),
+  ];
+  const combosBase = sql`cb AS MATERIALIZED (
+      SELECT n, facets, in_stock, ${nfail} AS nfail, ${failp} AS failp
+      FROM (
+        SELECT n, ${q.facets ? sql`all_facets` : sql`NULL::bigint[]`} AS facets, in_stock
+          ${flagCols.length ? sql`, ${sql.join(flagCols, sql`, `)}` : sql``}
+        FROM (SELECT o.n, o.facets AS all_facets, o.in_stock FROM catalog_combos o
+              WHERE o.city_id = ${scope.cityId} ${groupWhere} ${narrow}) z
+        OFFSET 0
+      ) y
+    ),
+    base AS MATERIALIZED (
+      SELECT x.id, x.name, x.popularity, ${sameType ? effectivePriceSql('x', scope.pricing)
+        : sql`(SELECT ${effectivePriceSql('cp', scope.pricing)} FROM prices cp
+            WHERE cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = x.id AND cp.value > 0)`} AS price,
+        0 AS nfail
+      FROM (
+        SELECT o.product_id AS id, ${q.sort.key === 'name' ? sql`o.name` : sql`NULL::text`} AS name, o.popularity, o.price AS value
+        FROM catalog_offers o
+        WHERE o.city_id = ${scope.cityId} ${groupWhere} ${sql.join(matchAll, sql` `)}
+      ) x
+    ),`;
+  const rowsBase = sql`flagged AS (
       SELECT o.product_id AS id, ${q.sort.key === 'name' ? sql`o.name` : sql`NULL::text`} AS name, o.popularity,
         o.price AS value, o.facets AS all_facets, o.in_stock
       FROM catalog_offers o
@@ -271,7 +311,10 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
       FROM priced
       -- A row failing two filters counts nowhere (not listed, in no facet): it is not kept.
       WHERE nfail_np + (${priceFails})::int <= 1
-    ),
+    ),`;
+
+  const r = await sql<{ total: number; items: ProductRow[] | null; facets?: FacetValueRow[] | null; price_range?: { min: string | null; max: string | null }; in_stock?: number }>`
+    WITH ${useCombos ? combosBase : rowsBase}
     page AS (
       SELECT b.id, b.price, (${key})::text AS sort_key, row_number() OVER (ORDER BY ${key} ${dir}, b.id ${dir}) AS ord FROM base b
       WHERE b.nfail = 0 ${after}
