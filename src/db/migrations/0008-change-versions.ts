@@ -5,9 +5,9 @@
 // own data, with the sum it built under. The counter becomes visible exactly when the change does
 // (commit), which neither a sequence nor NOTIFY could promise.
 //
-// Each domain's counter is spread over 128 slots (the writer's backend pid picks one), so concurrent
-// writers in different sessions almost never wait on each other's row lock; summing a domain's slots
-// costs a reader about as much as one index probe.
+// Each domain's counter is spread over 128 slots: a writer bumps the first one, from its backend's
+// own, that no other open transaction holds, so concurrent writers never wait on each other (nor
+// deadlock) here; summing a domain's slots costs a reader about as much as one index probe.
 import { sql, type Kysely } from 'kysely';
 
 /** Domains and the tables whose changes bump them. */
@@ -35,7 +35,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     ) WITH (fillfactor = 50);
     CREATE FUNCTION bump_change_version() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      UPDATE change_versions SET v = v + 1 WHERE domain = TG_ARGV[0] AND slot = pg_backend_pid() % 128;
+      -- The first slot from the backend's own that no other transaction holds: a writer never waits
+      -- here, so two writers can never deadlock on their slots. All 128 held: wait for its own.
+      UPDATE change_versions SET v = v + 1 WHERE domain = TG_ARGV[0] AND slot = (
+        SELECT c.slot FROM change_versions c WHERE c.domain = TG_ARGV[0]
+        ORDER BY (c.slot + 128 - pg_backend_pid() % 128) % 128
+        LIMIT 1 FOR UPDATE SKIP LOCKED);
+      IF NOT FOUND THEN
+        UPDATE change_versions SET v = v + 1 WHERE domain = TG_ARGV[0] AND slot = pg_backend_pid() % 128;
+      END IF;
       RETURN NULL;
     END $$`.execute(db);
   for (const [domain, tables] of Object.entries(CHANGE_DOMAINS)) {
