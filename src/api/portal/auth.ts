@@ -12,6 +12,7 @@ import { pricingJoinsSql, pricingOf, type PricingRow } from '../../portal/pricin
 import { prepared, type Queryable } from '../../portal/query.ts';
 import type { PortalContext } from './context.ts';
 import { KeyRateLimiter } from './rate-limit.ts';
+import { Kept } from '../../portal/kept.ts';
 import { changeVersionSql } from '../../db/migrations/0008-change-versions.ts';
 
 export interface ContextRow extends PricingRow {
@@ -182,9 +183,7 @@ function settle(request: FastifyRequest, reply: FastifyReply, ask: ContextAsk, r
  * or a moved client shows from the next request. Bounded: the oldest entries go first.
  */
 export class ContextCache {
-  private readonly rows = new Map<string, ContextRow>();
-
-  constructor(private readonly max = 10_000) {}
+  private readonly rows = new Kept<ContextRow>(10_000);
 
   static keyOf(a: ContextAsk): string {
     return `${a.keyHash}\u0000${a.clientCode ?? ''}\u0001${a.contactCode ?? ''}\u0002${a.cityCode ?? ''}\u0003${a.cityFromQuery ? 'q' : 'h'}`;
@@ -195,10 +194,7 @@ export class ContextCache {
   }
 
   set(a: ContextAsk, row: ContextRow): void {
-    const k = ContextCache.keyOf(a);
-    this.rows.delete(k);
-    if (this.rows.size >= this.max) this.rows.delete(this.rows.keys().next().value as string);
-    this.rows.set(k, row);
+    this.rows.set(ContextCache.keyOf(a), row);
   }
 }
 

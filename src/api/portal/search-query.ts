@@ -5,6 +5,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../../db/index.ts';
 import { effectivePriceSql } from '../../portal/pricing.ts';
 import { changeVersionSql } from '../../db/migrations/0008-change-versions.ts';
+import { Kept } from '../../portal/kept.ts';
 import { tsquerySql, type Term, type Understood } from '../../search/understand.ts';
 import type { CatalogScope, ProductCardRow } from './catalog-query.ts';
 
@@ -99,23 +100,13 @@ export interface SuggestResult {
  * ranking is used only while the version, read in the same statement, is unchanged. Bounded: the
  * oldest entries go first.
  */
-export class SuggestTopCache {
-  private readonly entries = new Map<string, { version: string; ids: number[]; pri: number[]; pop: number[] }>();
-
-  constructor(private readonly max = 500) {}
+export class SuggestTopCache extends Kept<{ version: string; ids: number[]; pri: number[]; pop: number[] }> {
+  constructor(max = 500) {
+    super(max);
+  }
 
   static keyOf(u: Understood): string {
     return JSON.stringify(u.terms.map((t) => [t.text, t.prefix ?? false, t.alternatives]));
-  }
-
-  get(key: string) {
-    return this.entries.get(key);
-  }
-
-  set(key: string, entry: { version: string; ids: number[]; pri: number[]; pop: number[] }): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, entry);
   }
 }
 
@@ -127,19 +118,9 @@ const CATALOG_VERSION = sql.raw(changeVersionSql('catalog'));
  * current version in one statement (productRowsByIds), and uses the answer only if the version is
  * unchanged. The first letters typed repeat across visitors; bounded, the oldest go first.
  */
-export class KeptAnswers<B> {
-  private readonly entries = new Map<string, { version: string; body: B; ids: number[]; exact: boolean[] }>();
-
-  constructor(private readonly max = 2000) {}
-
-  get(key: string) {
-    return this.entries.get(key);
-  }
-
-  set(key: string, entry: { version: string; body: B; ids: number[]; exact: boolean[] }): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, entry);
+export class KeptAnswers<B> extends Kept<{ version: string; body: B; ids: number[]; exact: boolean[] }> {
+  constructor(max = 2000) {
+    super(max);
   }
 }
 
