@@ -1,5 +1,5 @@
 // GET /metrics in Prometheus text format. The installation-wide gauges (runs by state, rows by
-// outcome, queue depths) are recomputed from PostgreSQL and Redis at scrape time; a dependency that is down leaves its gauges out.
+// outcome, queue depths, catalog offers per city) are recomputed from PostgreSQL and Redis at scrape time; a dependency that is down leaves its gauges out.
 import { Gauge } from 'prom-client';
 import { sql, type Kysely } from 'kysely';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -9,6 +9,7 @@ import type { Queues } from '../pipeline/queues.ts';
 import type { ServerDeps } from './deps.ts';
 import { CHECK_TIMEOUT_MS, checkPostgres, checkRedis, reason } from './dependency-checks.ts';
 import { withTimeout } from './with-timeout.ts';
+import { changeVersionSql } from '../db/migrations/0008-change-versions.ts';
 
 export const RUN_STATES: readonly RunState[] = ['received', 'extracting', 'staged', 'merging', 'held', 'done', 'failed', 'rejected'];
 export const ROW_OUTCOMES = ['read', 'staged', 'rejected', 'inserted', 'updated', 'unchanged', 'removed'] as const;
@@ -18,6 +19,7 @@ interface Snapshot {
   runs?: Map<string, number>;
   rows?: Record<(typeof ROW_OUTCOMES)[number], number>;
   queues?: { queue: string; counts: Record<string, number> }[];
+  offers?: { city: string; offers: number; build_ms: number; stale: boolean }[];
   up: { postgres: boolean; redis: boolean };
 }
 
@@ -29,7 +31,7 @@ function dependencyGauge(metrics: Metrics): Gauge<'dependency'> {
   return new Gauge({ name, help: 'Whether a dependency answered at the last scrape (1) or not (0)', labelNames: ['dependency'] as const, registers: [metrics.registry] });
 }
 
-async function readStore(db: Kysely<Database>): Promise<Pick<Snapshot, 'runs' | 'rows'>> {
+async function readStore(db: Kysely<Database>): Promise<Pick<Snapshot, 'runs' | 'rows' | 'offers'>> {
   const byState = await db.selectFrom('runs')
     .select(['state', sql<number>`count(*)::int8`.as('n')])
     .groupBy('state')
@@ -43,7 +45,10 @@ async function readStore(db: Kysely<Database>): Promise<Pick<Snapshot, 'runs' | 
     sql<number>`coalesce(sum(rows_unchanged), 0)::int8`.as('unchanged'),
     sql<number>`coalesce(sum(rows_removed), 0)::int8`.as('removed'),
   ]).executeTakeFirstOrThrow();
-  return { runs: new Map(byState.map((r) => [r.state, Number(r.n)])), rows: sums };
+  const offers = await sql<{ city: string; offers: number; build_ms: number; stale: boolean }>`
+    SELECT c.code AS city, s.offers, s.build_ms, s.version IS DISTINCT FROM ${sql.raw(changeVersionSql('catalog'))} AS stale
+    FROM catalog_offers_state s JOIN cities c ON c.id = s.city_id`.execute(db);
+  return { runs: new Map(byState.map((r) => [r.state, Number(r.n)])), rows: sums, offers: offers.rows };
 }
 
 async function readQueues(queues: Queues): Promise<NonNullable<Snapshot['queues']>> {
@@ -83,6 +88,14 @@ function applySnapshot(metrics: Metrics, up: Gauge<'dependency'>, snap: Snapshot
   metrics.runsByState.reset();
   metrics.rowsByOutcome.reset();
   metrics.queueDepth.reset();
+  metrics.catalogOffers.reset();
+  metrics.catalogOffersStale.reset();
+  metrics.catalogOffersBuildSeconds.reset();
+  for (const o of snap.offers ?? []) {
+    metrics.catalogOffers.set({ city: o.city }, o.offers);
+    metrics.catalogOffersStale.set({ city: o.city }, o.stale ? 1 : 0);
+    metrics.catalogOffersBuildSeconds.set({ city: o.city }, o.build_ms / 1000);
+  }
   if (snap.runs) for (const state of RUN_STATES) metrics.runsByState.set({ state }, snap.runs.get(state) ?? 0);
   if (snap.rows) for (const outcome of ROW_OUTCOMES) metrics.rowsByOutcome.set({ outcome }, Number(snap.rows[outcome]));
   for (const q of snap.queues ?? []) {

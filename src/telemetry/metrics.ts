@@ -16,6 +16,10 @@ export interface Metrics {
   runsByState: Gauge<'state'>;
   rowsByOutcome: Gauge<'outcome'>;
   queueDepth: Gauge<'queue' | 'state'>;
+  /** Catalog offers per city (src/portal/offers.ts): how many, whether stale, and the last build. */
+  catalogOffers: Gauge<'city'>;
+  catalogOffersStale: Gauge<'city'>;
+  catalogOffersBuildSeconds: Gauge<'city'>;
 }
 
 export function createMetrics(): Metrics {
@@ -50,5 +54,11 @@ export function createMetrics(): Metrics {
   const runsByState = new Gauge({ name: 'magistral_runs', help: 'Runs in the store by state', labelNames: ['state'] as const, registers: [registry] });
   const rowsByOutcome = new Gauge({ name: 'magistral_rows', help: 'Rows of all runs in the store by outcome', labelNames: ['outcome'] as const, registers: [registry] });
   const queueDepth = new Gauge({ name: 'magistral_queue_jobs', help: 'Jobs in each queue by state', labelNames: ['queue', 'state'] as const, registers: [registry] });
-  return { registry, stageDuration, rowsProcessed, runsFinished, httpDuration, runsByState, rowsByOutcome, queueDepth };
+  const catalogOffers = new Gauge({ name: 'magistral_catalog_offers', help: 'Catalog offers of a city as last built (products on sale there)', labelNames: ['city'] as const, registers: [registry] });
+  const catalogOffersStale = new Gauge({
+    name: 'magistral_catalog_offers_stale', help: 'Whether a city\'s catalog offers are older than the store (1: the next read or the workers rebuild them)',
+    labelNames: ['city'] as const, registers: [registry],
+  });
+  const catalogOffersBuildSeconds = new Gauge({ name: 'magistral_catalog_offers_build_seconds', help: 'Duration of the last build of a city\'s catalog offers', labelNames: ['city'] as const, registers: [registry] });
+  return { registry, stageDuration, rowsProcessed, runsFinished, httpDuration, runsByState, rowsByOutcome, queueDepth, catalogOffers, catalogOffersStale, catalogOffersBuildSeconds };
 }

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiFixture, closedPort, type ApiFixture } from './api-fixture.ts';
 import type { RunState } from '../../src/db/index.ts';
+import { ensureOffers } from '../../src/portal/offers.ts';
 
 let fx: ApiFixture;
 
@@ -65,6 +66,19 @@ describe('GET /metrics', () => {
     expect(sample(t, 'magistral_http_request_duration_seconds_count{route="/admin/api/flows/:name",method="GET",status="404"}')).toBe(1);
     expect(sample(t, 'magistral_http_request_duration_seconds_count{route="unmatched",method="GET",status="404"}')).toBe(1);
     expect(t).not.toContain('some-flow');
+  });
+
+  it('reports each city\'s catalog offers, whether they are stale, and the last build', async () => {
+    const city = await fx.db.db.insertInto('cities').values({ code: 'msk', name: 'Москва' }).returning('id').executeTakeFirstOrThrow();
+    const build = await ensureOffers(fx.db.db, city.id);
+    expect(build).toMatchObject({ cityId: city.id, offers: 0 });
+    let t = (await fx.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(sample(t, 'magistral_catalog_offers{city="msk"}')).toBe(0);
+    expect(sample(t, 'magistral_catalog_offers_stale{city="msk"}')).toBe(0);
+    expect(sample(t, 'magistral_catalog_offers_build_seconds{city="msk"}')).toBeGreaterThanOrEqual(0);
+    await fx.db.db.updateTable('cities').set({ name: 'Москва!' }).where('code', '=', 'msk').execute();
+    t = (await fx.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(sample(t, 'magistral_catalog_offers_stale{city="msk"}')).toBe(1);
   });
 
   it('still answers when Redis is unreachable, without queue gauges', async () => {
