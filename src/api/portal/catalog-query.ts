@@ -194,17 +194,17 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
     ? sql`CASE ${sql.join(flags.map((f, i) => sql`WHEN NOT ${sql.raw(`f${i}`)} THEN ${sql.lit(f.id)}`), sql` `)} END`
     : sql`NULL::bigint`;
 
-  // The price: from the offer for the city's own price type; a client priced by another price type
-  // reads it from prices, but only for rows whose price can matter — rows failing no other filter
-  // (the list, its sort and the price range), or one other when a price filter decides the rest.
-  // A row failing two other filters counts nowhere, priced or not.
-  const price = sameType ? effectivePriceSql('x', scope.pricing)
-    : sql`CASE WHEN x.nfail_np <= ${sql.lit(hasPriceFilter ? 1 : 0)} THEN (
-        SELECT ${effectivePriceSql('cp', scope.pricing)} FROM prices cp
-        WHERE cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = x.id AND cp.value > 0) END`;
+  // The price of a row `x` (its offer's city price in `x.value`): the offer's for the city's own price
+  // type, else the client's price type read from prices.
+  const priceOf = sameType ? effectivePriceSql('x', scope.pricing)
+    : sql`(SELECT ${effectivePriceSql('cp', scope.pricing)} FROM prices cp
+        WHERE cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = x.id AND cp.value > 0)`;
+  // With a price filter (rowsBase) every offer of the group is checked, and a client's price is read
+  // only for rows whose price can decide: a row failing two other filters counts nowhere.
+  const price = sameType ? priceOf : sql`CASE WHEN x.nfail_np <= 1 THEN ${priceOf} END`;
   const lo = q.priceMin !== undefined ? sql`price >= ${q.priceMin}::numeric` : sql`true`;
   const hi = q.priceMax !== undefined ? sql`price <= ${q.priceMax}::numeric` : sql`true`;
-  const priceFails = hasPriceFilter ? sql`NOT coalesce(${lo} AND ${hi}, false)` : sql`false`;
+  const priceFails = sql`NOT coalesce(${lo} AND ${hi}, false)`;
   const groupWhere = names.groupIds !== null ? sql`AND o.group_id = ANY(${names.groupIds}::bigint[])` : sql``;
   // A row counts for the list or a facet only when it fails at most one filter. With two or more
   // property filters it then matches at least one of any two: narrow the base to the two with the
@@ -275,9 +275,7 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
       ) y
     ),
     base AS MATERIALIZED (
-      SELECT x.id, x.name, x.popularity, ${sameType ? effectivePriceSql('x', scope.pricing)
-        : sql`(SELECT ${effectivePriceSql('cp', scope.pricing)} FROM prices cp
-            WHERE cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = x.id AND cp.value > 0)`} AS price,
+      SELECT x.id, x.name, x.popularity, ${priceOf} AS price,
         0 AS nfail
       FROM (
         SELECT o.product_id AS id, ${q.sort.key === 'name' ? sql`o.name` : sql`NULL::text`} AS name, o.popularity, o.price AS value

@@ -16,12 +16,19 @@ export interface SearchRow extends ProductCardRow {
   exact: boolean;
 }
 
+/**
+ * The effective price of a product row and the joins its columns (rowColumns) need after `products p`
+ * and its city price row `os`: the client's price row, the shown price row `px`, unit and group.
+ */
 function pricing(scope: CatalogScope) {
   const sameType = scope.pricing.priceTypeId === scope.cityPriceTypeId;
+  const priceType = sameType ? scope.cityPriceTypeId : scope.pricing.priceTypeId;
   return {
     price: effectivePriceSql(sameType ? 'os' : 'cp', scope.pricing),
-    join: sameType ? sql`` : sql`LEFT JOIN prices cp ON cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = p.id AND cp.value > 0`,
-    priceType: sameType ? scope.cityPriceTypeId : scope.pricing.priceTypeId,
+    rowJoins: sql`${sameType ? sql`` : sql`LEFT JOIN prices cp ON cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = p.id AND cp.value > 0`}
+      LEFT JOIN prices px ON px.price_type_id = ${priceType} AND px.product_id = p.id
+      LEFT JOIN units u ON u.id = p.unit_id
+      LEFT JOIN groups g ON g.id = p.group_id`,
   };
 }
 
@@ -60,10 +67,7 @@ export async function searchProducts(db: Db, scope: CatalogScope, u: Understood,
         SELECT pg.ord, ${rowColumns(pr.price)}, f.exact
         FROM page pg JOIN found f ON f.id = pg.id JOIN products p ON p.id = pg.id
         JOIN prices os ON os.price_type_id = ${scope.cityPriceTypeId} AND os.product_id = p.id
-        ${pr.join}
-        LEFT JOIN prices px ON px.price_type_id = ${pr.priceType} AND px.product_id = p.id
-        LEFT JOIN units u ON u.id = p.unit_id
-        LEFT JOIN groups g ON g.id = p.group_id
+        ${pr.rowJoins}
       ) x) AS items`.execute(db);
   const row = r.rows[0]!;
   return { total: row.total, rows: row.items ?? [] };
@@ -167,10 +171,7 @@ export async function suggest(db: Db, scope: CatalogScope, u: Understood, opts: 
         FROM (SELECT id, row_number() OVER (ORDER BY pri DESC, pop DESC, id) AS ord FROM cand ORDER BY pri DESC, pop DESC, id LIMIT ${opts.products}) c
         JOIN products p ON p.id = c.id
         JOIN prices os ON os.price_type_id = ${scope.cityPriceTypeId} AND os.product_id = p.id
-        ${pr.join}
-        LEFT JOIN prices px ON px.price_type_id = ${pr.priceType} AND px.product_id = p.id
-        LEFT JOIN units u ON u.id = p.unit_id
-        LEFT JOIN groups g ON g.id = p.group_id
+        ${pr.rowJoins}
       ) x) AS products,
       ${words.length ? sql`(SELECT json_agg(x) FROM (
         SELECT w.text, count(*)::int AS count, max(c.pri)::int AS priority, sum(c.pop)::bigint AS popularity
@@ -226,10 +227,7 @@ export async function codeMatches(db: Db, scope: CatalogScope, u: Understood, li
     ) m
     JOIN products p ON p.id = m.id
     JOIN prices os ON os.price_type_id = ${scope.cityPriceTypeId} AND os.product_id = p.id AND os.value > 0
-    ${pr.join}
-    LEFT JOIN prices px ON px.price_type_id = ${pr.priceType} AND px.product_id = p.id
-    LEFT JOIN units u ON u.id = p.unit_id
-    LEFT JOIN groups g ON g.id = p.group_id
+    ${pr.rowJoins}
     ORDER BY coalesce(p.search_priority, 0) DESC, coalesce(p.popularity, 0) DESC, p.id
     LIMIT ${limit}`.execute(db);
   return r.rows;
@@ -249,10 +247,7 @@ export async function productRowsByIds(db: Db, scope: CatalogScope, ids: number[
       FROM unnest(${ids}::bigint[], ${exact}::boolean[]) WITH ORDINALITY AS k(id, exact, ord)
       JOIN products p ON p.id = k.id
       JOIN prices os ON os.price_type_id = ${scope.cityPriceTypeId} AND os.product_id = p.id
-      ${pr.join}
-      LEFT JOIN prices px ON px.price_type_id = ${pr.priceType} AND px.product_id = p.id
-      LEFT JOIN units u ON u.id = p.unit_id
-      LEFT JOIN groups g ON g.id = p.group_id
+      ${pr.rowJoins}
     ) x) AS rows`.execute(db);
   return { version: r.rows[0]!.version, rows: r.rows[0]!.rows ?? [] };
 }
