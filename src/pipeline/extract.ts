@@ -14,9 +14,9 @@ import { directLoad } from './direct-load.ts';
 import { extractTogether } from './read-together.ts';
 import type { PipelineDeps } from './deps.ts';
 import { openPayload } from './inbox.ts';
-import { mappingRefs } from './flows.ts';
+import { autoCreates, mappingRefs } from './flows.ts';
 import { dropStaging, stagingTable } from './runs.ts';
-import { keyFields, stagingColumnList, stagingColumnsSql, targetSpec, type TargetSpec } from './targets.ts';
+import { keyFields, refsOf, stagingColumnList, stagingColumnsSql, targetSpec, type TargetSpec } from './targets.ts';
 import { runLogger } from '../telemetry/logger.ts';
 
 export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy' | 'waiting';
@@ -190,13 +190,54 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   return { pick, kinds: new Set(byName.keys()) };
 }
 
-/** A staging COPY line of a canonical row: its fields as text, then its position and `_reject`. */
-export function stagingLine(spec: TargetSpec): (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean) => string {
+/** Codes a reference may hold before its set is not worth keeping in memory to tell rows apart. */
+const PATH_HINT_CODES = 200_000;
+
+/**
+ * Which staged rows carry their element path. The merge rejects a row whose reference the run cannot
+ * create (a price type 1C never declared) and names its file and line; the path says which element that
+ * is (one-line files have a single line). Writing every row's path would double a price's staged bytes,
+ * so the codes of those references are read when the extract starts (what the run depends on has merged
+ * by then) and only a row naming another code gets its path. A reference with more codes than
+ * PATH_HINT_CODES is not checked: its rejects name file and line only.
+ */
+export class PathHints {
+  private constructor(private readonly checks: Array<{ field: string; known: Set<string> }>) {}
+
+  static async load(pool: Pick<pg.Pool, 'query'>, flow: Flow, spec: TargetSpec): Promise<PathHints> {
+    const system = flow.source.system ?? 'local';
+    const checks: Array<{ field: string; known: Set<string> }> = [];
+    for (const ref of refsOf(spec)) {
+      if (autoCreates(flow, ref.entity)) continue;
+      const r = await pool.query<{ c: string }>(`SELECT external_id AS c FROM external_ids WHERE entity = $1 AND system = $2 LIMIT $3`, [ref.entity, system, PATH_HINT_CODES + 1]);
+      if (r.rows.length > PATH_HINT_CODES) continue;
+      checks.push({ field: ref.field, known: new Set(r.rows.map((x) => x.c)) });
+    }
+    return new PathHints(checks);
+  }
+
+  /** Whether the merge will likely reject this row for a reference. */
+  unknown(v: Record<string, string | boolean>): boolean {
+    for (let i = 0; i < this.checks.length; i++) {
+      const c = this.checks[i]!;
+      const code = v[c.field];
+      if (typeof code === 'string' && code !== '' && !c.known.has(code)) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * A staging COPY line of a canonical row: its fields as text, then its position, `_reject`, and the
+ * element path when `hints` expect the merge to reject the row.
+ */
+export function stagingLine(spec: TargetSpec, hints?: PathHints): (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean, path?: string) => string {
   const fields = spec.fields;
-  return (v, line, fi, reject) => {
+  return (v, line, fi, reject, path) => {
     let out = '';
     for (let i = 0; i < fields.length; i++) out += copyText(v[fields[i]!]) + '\t';
-    return `${out}${line ?? '\\N'}\t${fi}\t${reject ? 't' : 'f'}\n`;
+    const p = path !== undefined && !reject && hints?.unknown(v) ? copyText(path) : '\\N';
+    return `${out}${line ?? '\\N'}\t${fi}\t${reject ? 't' : 'f'}\t${p}\n`;
   };
 }
 
@@ -270,7 +311,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     await client.query(`DROP TABLE IF EXISTS ${table}`);
     await client.query(`CREATE UNLOGGED TABLE ${table} (${stagingColumnsSql(spec)}) WITH (autovacuum_enabled = false)`);
 
-    const stageLine = stagingLine(spec);
+    const stageLine = stagingLine(spec, await PathHints.load(client, flow, spec));
     const copy = client.query(copyFrom(`COPY ${table} (${stagingColumnList(spec)}) FROM STDIN`));
     let read = 0;
     let staged = 0;

@@ -214,10 +214,10 @@ async function resolveRef(ctx: MergeContext, ref: RefSpec): Promise<{ created: n
     WITH bad AS (
       DELETE FROM ${ctx.table} s WHERE ${col} IS NOT NULL AND NOT s._reject AND NOT EXISTS (
         SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s.${col})
-      RETURNING s._line, s._file, s.${col} AS code
+      RETURNING s._line, s._file, s._path, s.${col} AS code
     )
-    INSERT INTO rejects (run_id, file_name, line, field, rule, reason)
-    SELECT $1, ($4::text[])[_file + 1], _line, $5, 'reference', format('unknown %s %L (system %s)', $6::text, code, $3::text) FROM bad`,
+    INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
+    SELECT $1, ($4::text[])[_file + 1], _line, _path, $5, 'reference', format('unknown %s %L (system %s)', $6::text, code, $3::text) FROM bad`,
   [ctx.runId, ref.entity, ctx.system, ctx.files, ref.field, ref.label]);
   return { created: 0, rejected: r.rowCount ?? 0 };
 }

@@ -13,7 +13,7 @@ import { getConnector, type SourceRecord } from './connector.ts';
 import type { PipelineDeps } from './deps.ts';
 import { Resolver } from './direct-load.ts';
 import {
-  compileRunMappings, copyText, dependenciesSettled, effectiveMode, failRun, RejectWriter, stagingLine, writeWithBackpressure,
+  compileRunMappings, copyText, dependenciesSettled, effectiveMode, failRun, PathHints, RejectWriter, stagingLine, writeWithBackpressure,
   type ExtractOutcome, type PayloadScan, type RunMode,
 } from './extract.ts';
 import { autoCreates } from './flows.ts';
@@ -203,9 +203,9 @@ async function openSink(deps: PipelineDeps, run: Claimed, directAllowed: boolean
   const table = stagingTable(run.id);
   await deps.pool.query(`DROP TABLE IF EXISTS ${table}`);
   await deps.pool.query(`CREATE UNLOGGED TABLE ${table} (${stagingColumnsSql(run.spec)}) WITH (autovacuum_enabled = false)`);
-  const line = stagingLine(run.spec);
+  const line = stagingLine(run.spec, await PathHints.load(deps.pool, run.flow, run.spec));
   return {
-    run, pick, kinds, rejects, fileName, read: 0, staged: 0, n: 0, buf: [], format: (v, l, reject) => line(v, l, 0, reject),
+    run, pick, kinds, rejects, fileName, read: 0, staged: 0, n: 0, buf: [], format: (v, l, reject, path) => line(v, l, 0, reject, path),
     copySql: `COPY ${table} (${stagingColumnList(run.spec)}) FROM STDIN`,
   };
 }

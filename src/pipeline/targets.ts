@@ -328,12 +328,20 @@ export function keyFields(spec: TargetSpec): string[] {
 /**
  * Staging columns: canonical fields as text (quoted: they are camelCase), then the row's position
  * and `_reject`: a row that failed validation but whose key could be read. A snapshot does not
- * remove the live row such a row speaks of — a bad value must not delete a good price.
+ * remove the live row such a row speaks of — a bad value must not delete a good price. `_path`: the
+ * element path of a row the merge will likely reject (see PathHints), NULL for the others.
  */
 export function stagingColumnsSql(spec: TargetSpec): string {
-  return [...spec.fields.map((f) => `"${f}" text`), '_line integer', '_file smallint', '_reject boolean NOT NULL'].join(', ');
+  return [...spec.fields.map((f) => `"${f}" text`), '_line integer', '_file smallint', '_reject boolean NOT NULL', '_path text'].join(', ');
 }
 
 export function stagingColumnList(spec: TargetSpec): string {
-  return [...spec.fields.map((f) => `"${f}"`), '_line', '_file', '_reject'].join(', ');
+  return [...spec.fields.map((f) => `"${f}"`), '_line', '_file', '_reject', '_path'].join(', ');
+}
+
+/** The references of a target's rows: both keys of a fact, a dimension's refs, a keyed row's key refs. */
+export function refsOf(spec: TargetSpec): RefSpec[] {
+  if (spec.kind === 'fact') return [...spec.keys];
+  if (spec.kind === 'dimension') return spec.refs;
+  return spec.keys.flatMap((k) => (k.ref ? [k.ref] : []));
 }

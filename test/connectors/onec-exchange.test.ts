@@ -4,7 +4,7 @@
 // samples; then every kind of bad input, each leaving the store as it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ONEC_SAMPLES } from '../helpers/samples.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, truncateSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import iconv from 'iconv-lite';
@@ -249,6 +249,19 @@ describe('1C exchange protocol against a running server', () => {
     expect((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM price_types WHERE code = 'pt-never-declared'`)).rows[0].n).toBe(0);
     // Changes only (СодержитТолькоИзменения="true"): the end of the session removes nothing.
     expect(await c.raw({ type: 'catalog', mode: 'complete' })).toEqual(['success', 'exchange complete: nothing to remove']);
+    // The same file again: the tables are no longer empty, so both facts are staged and merged; the
+    // merge's reference rejects name the element path too (a one-line file has only one line).
+    const again = await session();
+    await again.file('offers_bad_refs.xml', Buffer.from(xml.toString('utf8').replace(/\n\t*/g, ''), 'utf8'));
+    expect((await again.importUntilDone('offers_bad_refs.xml'))[0]).toBe('success');
+    const runs2 = (await listRuns(tp.rt.db, { limit: 50 })).filter((x) => x.files[0] === 'offers_bad_refs.xml' && !runs.some((o) => o.id === x.id));
+    for (const [flow, field, at] of [['onec-prices', 'priceType', /\/Предложение\[1\]\/Цены\/Цена\[2\]$/], ['onec-stock', 'warehouse', /\/Предложение\[1\]\/Склад\[2\]$/]] as const) {
+      const r2 = runs2.find((x) => x.flow === flow)!;
+      expect(r2.loadPath).toBe('staged');
+      const rj = await listRejects(tp.rt.db, r2.id);
+      expect(rj).toMatchObject([{ file: 'offers_bad_refs.xml', line: 1, field, rule: 'reference' }]);
+      expect(rj[0]!.path).toMatch(at);
+    }
   });
 
   it('replays a full session of samples 05, then 01 + 02 in chunks: the store holds what the files hold', async () => {
@@ -563,6 +576,20 @@ describe('1C exchange protocol against a running server', () => {
       await t.file('offers_big.xml', Buffer.alloc(FILE_LIMIT * 3, 0x20));
       const over = await t.raw({ type: 'catalog', mode: 'file', filename: 'offers_big.xml' }, { body: Buffer.alloc(FILE_LIMIT, 0x20) });
       expect(over).toEqual(['failure', 'offers_big.xml: the file is larger than the limit of 200000 bytes']);
+    });
+
+    it('a file that lost bytes on disk after "success" (a crash before writeback) is asked for again, and nothing of it is imported', async () => {
+      const before = await storeFingerprint();
+      const c = await session();
+      const data = offersPackage('\t\t<Предложения>\n\t\t</Предложения>', false);
+      await c.file('offers_lost.xml', data, 64);
+      const row = (await tp.rt.pool.query(`SELECT path, size_bytes FROM onec_files WHERE name = 'offers_lost.xml' ORDER BY id DESC LIMIT 1`)).rows[0];
+      expect(Number(row.size_bytes)).toBe(data.length);
+      truncateSync(row.path as string, data.length - 100);
+      expect(await c.importUntilDone('offers_lost.xml')).toEqual(['failure', `offers_lost.xml: ${data.length} bytes were received but ${data.length - 100} are on disk; send the whole file again`]);
+      const runs = await tp.rt.pool.query(`SELECT count(*)::int AS n FROM inbox WHERE path = $1`, [row.path]);
+      expect(runs.rows[0].n).toBe(0);
+      expect(await storeFingerprint()).toBe(before);
     });
 
     it('an import of a file never sent, or after complete, is a failure', async () => {

@@ -1,6 +1,10 @@
 // Files of a session: `mode=file` POSTs streamed to disk and appended per session + name (1C splits a
-// file larger than file_limit into several POSTs), each chunk fsynced before 1C hears "success". A
-// refused or broken chunk is cut off again, so the file holds exactly the chunks that succeeded.
+// file larger than file_limit into several POSTs). A refused or broken chunk is cut off again, so the
+// file holds exactly the chunks that succeeded. A chunk's bytes start on their way to the disk when 1C
+// hears "success" (an fdatasync runs in the background while the next chunk arrives); the import makes
+// the whole file durable, and checks it is all there, before any run refers to it (`makeDurable`).
+// Waiting for each chunk's fsync would serialise disk and network: 33 fsyncs of 64 MiB took 5 of the
+// 10 s an upload of 2.2 GB lasted.
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
@@ -57,6 +61,33 @@ export class RunningHashes {
 
   forgetSession(session: string): void {
     for (const [k, v] of this.map) if (v.session === session) this.map.delete(k);
+  }
+}
+
+/**
+ * Before a received file is imported: it must hold every byte the session recorded (a crash between
+ * "success" and writeback could have lost the tail), and they and its directory entry must be on disk,
+ * because the runs made next refer to the file and may be replayed after a restart.
+ */
+export async function makeDurable(filePath: string, name: string, size: number): Promise<void> {
+  let fh;
+  try {
+    fh = await open(filePath, 'r');
+  } catch {
+    throw new ExchangeFailure(`${name}: the received file is gone from the server; send it again`);
+  }
+  try {
+    const st = await fh.stat();
+    if (st.size !== size) throw new ExchangeFailure(`${name}: ${size} bytes were received but ${st.size} are on disk; send the whole file again`);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const dh = await open(path.dirname(filePath), 'r');
+  try {
+    await dh.sync().catch(() => {});
+  } finally {
+    await dh.close();
   }
 }
 
@@ -144,8 +175,8 @@ export async function receiveChunk(
       }
       await flush();
       size = base + count;
-      await fh.sync();
-      await fh.close();
+      // Writeback starts now, overlapping the next chunk; the handle closes once it is done.
+      void fh.datasync().catch(() => {}).finally(() => fh.close().catch(() => {}));
     } catch (e) {
       hashes.forget(id);
       await fh.truncate(base).catch(() => {});
@@ -154,12 +185,6 @@ export async function receiveChunk(
         throw new ExchangeFailure(`${name}: the upload broke off (${(e as Error).message}); nothing of this POST was kept`);
       }
       throw e;
-    }
-    if (base === 0) {
-      // A new file: its directory entry must be durable too before 1C hears "success".
-      const dh = await open(path.dirname(full), 'r');
-      await dh.sync().catch(() => {});
-      await dh.close();
     }
     hashes.commit(id, size);
     await client.query(`UPDATE onec_files SET size_bytes = $2, chunks = $3, updated_at = now() WHERE id = $1`, [id, size, chunks + 1]);

@@ -12,7 +12,7 @@ import { enqueueExtract } from '../../../src/pipeline/runs.ts';
 import { closeSnapshotGroup, openSnapshotGroup } from '../../../src/pipeline/snapshot-group.ts';
 import { TARGETS } from '../../../src/pipeline/targets.ts';
 import type { Logger } from '../../../src/telemetry/logger.ts';
-import { checkedName, ExchangeFailure, RunningHashes } from './files.ts';
+import { checkedName, ExchangeFailure, makeDurable, RunningHashes } from './files.ts';
 import { isArchiveName } from './names.ts';
 import type { ExchangeSettings } from './options.ts';
 import { exchangeFlows, sessionGroup, type ExchangeSession } from './sessions.ts';
@@ -155,6 +155,8 @@ function queueOrder(made: Array<{ flow: StoredFlow; runId: number; dependsOn: nu
 /** Makes the file's runs, one per flow of the exchange, in dependency order, and starts them. */
 async function prepare(ctx: ImportContext, file: FileRow): Promise<void> {
   const { deps, session } = ctx;
+  // Unpacked entries were synced by the unpacking; a received file is made durable here.
+  if (file.archive === null) await makeDurable(file.path, file.name, Number(file.size_bytes));
   const sha = file.sha256 ?? ctx.state.hashes.take(Number(file.id), Number(file.size_bytes)) ?? await sha256File(file.path);
   const flows = (await exchangeFlows(deps, session.exchange))
     .sort((a, b) => rank(a.definition.target) - rank(b.definition.target) || a.name.localeCompare(b.name));
