@@ -22,6 +22,7 @@ import { enqueueExtract, enqueueMerge, stagingTable } from './runs.ts';
 import { stagingColumnList, stagingColumnsSql, targetSpec, type FactSpec, type TargetSpec } from './targets.ts';
 
 const ADVISORY_EXTRACT = 0x4d41_0000_0000; // the per-run extract locks of extract.ts
+const ADVISORY_CLAIM = 0x4d43_0000_0000; // + read_with: one pass at a time claims the runs of a file
 const DEPENDENCY_WAIT_MS = 3000;
 const MAX_CODES = 500_000;
 
@@ -77,7 +78,7 @@ const canon = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x &
  */
 export async function extractTogether(deps: PipelineDeps, leaderId: number): Promise<ExtractOutcome> {
   const rows = await deps.db.selectFrom('runs as r').innerJoin('flows as f', 'f.id', 'r.flow_id').innerJoin('runs as l', 'l.read_with', 'r.read_with')
-    .select(['r.id', 'r.flow_id', 'r.mode', 'r.depends_on', 'r.inbox_ids', 'r.state', 'f.name', 'f.definition', 'f.paused'])
+    .select(['r.id', 'r.flow_id', 'r.mode', 'r.depends_on', 'r.inbox_ids', 'r.state', 'r.read_with', 'f.name', 'f.definition', 'f.paused'])
     .where('l.id', '=', leaderId).where('r.state', 'in', ['received', 'extracting']).where('r.kind', '=', 'payload').orderBy('r.id').execute();
   const leaderRow = rows.find((r) => Number(r.id) === leaderId);
   if (!leaderRow) return 'skipped';
@@ -102,28 +103,40 @@ export async function extractTogether(deps: PipelineDeps, leaderId: number): Pro
     const factDeps = candidates.filter((r) => targetSpec((r.definition as Flow).target).kind === 'fact').flatMap((r) => r.depends_on.map(Number));
     const deadline = Date.now() + DEPENDENCY_WAIT_MS;
     while (!(await dependenciesSettled(deps, factDeps)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
-    for (const r of candidates) {
-      const flow = r.definition as Flow;
-      const isLeader = r === leaderRow;
-      const spec = targetSpec(flow.target);
-      if (spec.kind === 'fact' && r.depends_on.length && !(await dependenciesSettled(deps, r.depends_on))) {
-        if (isLeader) return 'waiting';
-        continue; // read alone once its dependencies have merged
+    // Workers take several runs of the file at once (prices and stock are queued together): each
+    // would lead a pass and claim what the other has not yet, and the file would be parsed two or
+    // three times over, at the same time. Claiming is serialised per file, so the first pass takes
+    // every run that may read now and the others find theirs taken ('busy').
+    const claimKey = ADVISORY_CLAIM + Number(leaderRow.read_with);
+    await lockClient.query('SELECT pg_advisory_lock($1::bigint)', [claimKey]);
+    let early: ExtractOutcome | undefined;
+    try {
+      for (const r of candidates) {
+        const flow = r.definition as Flow;
+        const isLeader = r === leaderRow;
+        const spec = targetSpec(flow.target);
+        if (spec.kind === 'fact' && r.depends_on.length && !(await dependenciesSettled(deps, r.depends_on))) {
+          if (isLeader) { early = 'waiting'; break; }
+          continue; // read alone once its dependencies have merged
+        }
+        const lock = await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [ADVISORY_EXTRACT + Number(r.id)]);
+        if (!lock.rows[0]?.ok) {
+          if (isLeader) { early = 'busy'; break; }
+          continue;
+        }
+        // Between the query above and the lock another worker may have read it already.
+        const still = await deps.pool.query(`SELECT 1 FROM runs WHERE id = $1 AND state IN ('received', 'extracting')`, [r.id]);
+        if (!still.rowCount) {
+          await lockClient.query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_EXTRACT + Number(r.id)]);
+          if (isLeader) { early = 'skipped'; break; }
+          continue;
+        }
+        claimed.push({ id: Number(r.id), flowId: r.flow_id, name: r.name, flow, spec, mode: r.mode, log: runLogger(deps.log, r.name, Number(r.id)) });
       }
-      const lock = await lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [ADVISORY_EXTRACT + Number(r.id)]);
-      if (!lock.rows[0]?.ok) {
-        if (isLeader) return 'busy';
-        continue;
-      }
-      // Between the query above and the lock another worker may have read it already.
-      const still = await deps.pool.query(`SELECT 1 FROM runs WHERE id = $1 AND state IN ('received', 'extracting')`, [r.id]);
-      if (!still.rowCount) {
-        await lockClient.query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_EXTRACT + Number(r.id)]);
-        if (isLeader) return 'skipped';
-        continue;
-      }
-      claimed.push({ id: Number(r.id), flowId: r.flow_id, name: r.name, flow, spec, mode: r.mode, log: runLogger(deps.log, r.name, Number(r.id)) });
+    } finally {
+      await lockClient.query('SELECT pg_advisory_unlock($1::bigint)', [claimKey]);
     }
+    if (early) return early;
     const ids = claimed.map((c) => c.id);
     await deps.pool.query(`UPDATE runs SET state = 'extracting', attempts = attempts + 1, started_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
     const started = Date.now();
