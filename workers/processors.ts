@@ -4,7 +4,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { extractRun, failRun } from '../src/pipeline/extract.ts';
 import { mergeRun } from '../src/pipeline/merge.ts';
-import { enqueueExtract, enqueueMerge, flowOfRun } from '../src/pipeline/runs.ts';
+import { enqueueExtract, enqueueMerge, flowOfRun, wakeWaiting } from '../src/pipeline/runs.ts';
 import type { ExtractJob, MergeJob } from '../src/pipeline/queues.ts';
 import { isMagistralError } from '../src/errors/index.ts';
 import { pullFlow, type PollJob } from '../src/pipeline/poll.ts';
@@ -39,6 +39,9 @@ export function extractProcessor(deps: PipelineDeps) {
       return onError(deps, job, e);
     }
     switch (outcome) {
+      case 'merged':
+        await wakeWaiting(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'could not wake the runs waiting for this one'));
+        return outcome;
       case 'staged': {
         const flow = await flowOfRun(deps.db, runId);
         if (flow) await enqueueMerge(deps, runId, flow).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'merge not enqueued; the sweeper will'));
@@ -67,6 +70,10 @@ export function mergeProcessor(deps: PipelineDeps) {
       return onError(deps, job, e);
     }
     switch (outcome) {
+      case 'done':
+      case 'failed':
+        await wakeWaiting(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'could not wake the runs waiting for this one'));
+        return outcome;
       case 'waiting':
         return later(job, token, 500);
       case 'paused':

@@ -2,9 +2,14 @@
 // prices (100 price types × N/100 offers, with per-warehouse stock) pushed through the real protocol —
 // checkauth → init → file in file_limit chunks → import until success — into a fresh database, with the
 // API server and the workers in processes of their own (the workers' peak RSS is measured). In the same
-// run: parse-only MB/s of our CommerceML reader, and the reference, a plain `saxes` handler that only
-// counts prices. The last line printed is one JSON object.
+// run: parse-only MB/s of our CommerceML reader, the reference (a plain `saxes` handler that only counts
+// prices), and the machine's floors for the two things no import can skip: receiving the file (a bare
+// HTTP server that hashes and writes the same POSTs) and writing the rows (a raw COPY of the same prices
+// into the same table). The last line printed is one JSON object.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -12,6 +17,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import iconv from 'iconv-lite';
 import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { SaxesParser } from 'saxes';
 import { parseAllDocuments, stringify } from 'yaml';
 import { readCommerceML } from '../../connectors/onec/commerceml/index.ts';
@@ -148,6 +154,76 @@ async function readerOnly(file: string): Promise<{ prices: number; seconds: numb
   return { prices, seconds: (performance.now() - t) / 1000 };
 }
 
+// ------------------------------------------------------------------------------------------ floors
+
+/**
+ * The upload floor: the file POSTed in the same chunks over loopback to a bare node:http server that
+ * does only what receiving must (sha256 and append to a file, no database, no fsync).
+ */
+async function uploadFloor(file: string, bytes: number, chunk: number, out: string): Promise<number> {
+  rmSync(out, { force: true });
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const fh = await open(out, 'a');
+      const hash = createHash('sha256');
+      let pending: Buffer[] = [];
+      let n = 0;
+      for await (const c of req as AsyncIterable<Buffer>) {
+        hash.update(c);
+        pending.push(c);
+        n += c.length;
+        if (n >= 4 << 20) {
+          await fh.writev(pending);
+          pending = [];
+          n = 0;
+        }
+      }
+      if (pending.length) await fh.writev(pending);
+      await fh.close();
+      res.end(`success\n${hash.copy().digest('hex')}`);
+    })();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const t = performance.now();
+  try {
+    for (let start = 0; start < bytes; start += chunk) {
+      const end = Math.min(bytes, start + chunk);
+      await new Promise<void>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'POST', agent, headers: { 'content-length': end - start } }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 }).pipe(req);
+      });
+    }
+    return (performance.now() - t) / 1000;
+  } finally {
+    agent.destroy();
+    server.close();
+    rmSync(out, { force: true });
+  }
+}
+
+/**
+ * The write floor: the prices the import wrote, copied out as COPY text, the table emptied, and the same
+ * rows COPYed back in one statement (same partitions, same indexes). Leaves the table as it was.
+ */
+async function copyFloor(c: pg.Client, out: string): Promise<number> {
+  const cols = 'price_type_id, product_id, value, currency, unit, factor, flow_id, run_id';
+  await pipeline(c.query(copyTo(`COPY (SELECT ${cols} FROM prices) TO STDOUT`)), createWriteStream(out, { highWaterMark: 1 << 20 }));
+  await c.query('TRUNCATE prices');
+  await c.query('CHECKPOINT');
+  const t = performance.now();
+  await pipeline(createReadStream(out, { highWaterMark: 1 << 20 }), c.query(copyFrom(`COPY prices (${cols}) FROM STDIN`)));
+  const seconds = (performance.now() - t) / 1000;
+  rmSync(out, { force: true });
+  return seconds;
+}
+
 // ------------------------------------------------------------------------------------- processes
 
 interface ApiProc { port: number; stop(): Promise<void> }
@@ -262,6 +338,10 @@ async function main(): Promise<void> {
   const parseMBPerSec = mb / own.seconds;
   progress(`reader: ${own.seconds.toFixed(2)} s, ${parseMBPerSec.toFixed(1)} MB/s, ${Math.round(gen.prices / own.seconds)} prices/s`);
 
+  progress(`upload floor: the same ${Math.ceil(gen.bytes / args.fileLimit)} POSTs to a bare HTTP server that hashes and writes …`);
+  const upFloor = await uploadFloor(file, gen.bytes, args.fileLimit, path.join(DATA, `upload-floor-${prefix}.bin`));
+  progress(`upload floor: ${upFloor.toFixed(2)} s, ${(mb / upFloor).toFixed(0)} MB/s`);
+
   // Fresh database; the example flows of ops/flows/onec.yaml without guards.
   await psql(ADMIN_URL, ['-c', `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`]);
   await psql(ADMIN_URL, ['-c', `CREATE DATABASE ${DB_NAME}`]);
@@ -339,6 +419,13 @@ async function main(): Promise<void> {
     const workerPeakRssMb = Math.max(hwmKb, worker.maxRssKb) / 1024;
     worker = undefined;
 
+    progress('write floor: the same prices COPYed again into the emptied table …');
+    const cpFloor = await copyFloor(c, path.join(DATA, `copy-floor-${prefix}.txt`));
+    progress(`write floor: ${cpFloor.toFixed(2)} s, ${Math.round(gen.prices / cpFloor)} prices/s`);
+    // What no import can beat here: 1C sends the whole file before it asks for the import, and then the
+    // parse and the write could at best overlap completely.
+    const floorSeconds = upFloor + Math.max(own.seconds, cpFloor);
+
     const pricesPerSec = gen.prices / seconds;
     const ratioToReference = pricesPerSec / referencePricesPerSec;
     const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -354,6 +441,8 @@ async function main(): Promise<void> {
       parseMBPerSec: r1(parseMBPerSec), parseSeconds: r3(own.seconds),
       referencePricesPerSec: Math.round(referencePricesPerSec), referenceMBPerSec: r1(mb / ref.seconds), referenceSeconds: r3(ref.seconds),
       ratioToReference: r3(ratioToReference), workerPeakRssMb: r1(workerPeakRssMb),
+      uploadFloorSeconds: r3(upFloor), copyFloorSeconds: r3(cpFloor), floorSeconds: r3(floorSeconds),
+      floorPricesPerSec: Math.round(gen.prices / floorSeconds), floorRatioToReference: r3(gen.prices / floorSeconds / referencePricesPerSec),
       fileLimit, chunks, importPolls: polls, requests: client.requests, completeSeconds: r3(closeSeconds), completeAnswer: closeAnswer.join(' ').trim(),
       store: Object.fromEntries(Object.entries(counts!).map(([k, v]) => [k, Number(v)])),
       runs: runs.map((r) => ({ id: r.id, flow: r.flow, state: r.state, loadPath: r.load_path, read: Number(r.rows_read), inserted: Number(r.rows_inserted), extractMs: r.extract_ms, mergeMs: r.merge_ms })),
@@ -370,6 +459,10 @@ async function main(): Promise<void> {
       ['parse only (our reader, prices)', `${parseMBPerSec.toFixed(1)} MB/s (${own.seconds.toFixed(2)} s)`, '', ''],
       ['reference (saxes counting prices)', `${n0(referencePricesPerSec)} prices/s, ${result.referenceMBPerSec} MB/s (${ref.seconds.toFixed(2)} s)`, '', ''],
       ['    end to end / reference', ratioToReference.toFixed(3), '>= 2', mark(targets.ratioToReference.ok)],
+      ['upload floor (bare HTTP server: sha256 + write)', `${upFloor.toFixed(2)} s (${(mb / upFloor).toFixed(0)} MB/s); ours ${result.uploadSeconds.toFixed(2)} s`, '', ''],
+      ['write floor (raw COPY of the same prices)', `${cpFloor.toFixed(2)} s (${n0(gen.prices / cpFloor)} prices/s)`, '', ''],
+      ['floor: upload + max(parse, write)', `${floorSeconds.toFixed(2)} s = ${n0(gen.prices / floorSeconds)} prices/s, ${(gen.prices / floorSeconds / referencePricesPerSec).toFixed(3)} × reference`, '', ''],
+      ['    end to end / floor', `${(floorSeconds / seconds).toFixed(3)} of the floor's speed`, '', ''],
       ['worker peak RSS', `${workerPeakRssMb.toFixed(1)} MB`, '< 300 MB', mark(targets.workerPeakRssMb.ok)],
       ['complete (session snapshot closed)', `${closeSeconds.toFixed(2)} s: ${result.completeAnswer}`, '', ''],
     ];
@@ -383,7 +476,9 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({
       pricesPerSec: result.pricesPerSec, parseMBPerSec: result.parseMBPerSec, referencePricesPerSec: result.referencePricesPerSec,
       ratioToReference: result.ratioToReference, workerPeakRssMb: result.workerPeakRssMb, seconds: result.seconds, uploadSeconds: result.uploadSeconds,
-      importSeconds: result.importSeconds, prices: result.prices, stock: result.stock, fileMB: result.fileMB, targets,
+      importSeconds: result.importSeconds, uploadFloorSeconds: result.uploadFloorSeconds, copyFloorSeconds: result.copyFloorSeconds,
+      floorPricesPerSec: result.floorPricesPerSec, floorRatioToReference: result.floorRatioToReference,
+      prices: result.prices, stock: result.stock, fileMB: result.fileMB, targets,
     }));
   } finally {
     onec.client?.close();

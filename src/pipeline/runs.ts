@@ -145,6 +145,24 @@ async function ensureJob(deps: PipelineDeps, queue: 'extract' | 'merge', runId: 
   return true;
 }
 
+/**
+ * A run has settled: the jobs of runs that wait for it (its dependents in the same file, later runs of
+ * its flow) come out of their delay now instead of at their next poll. A chain of catalog merges
+ * (groups → products → product properties) otherwise lost up to half a second at every link.
+ */
+export async function wakeWaiting(deps: PipelineDeps, runId: number): Promise<void> {
+  const waiting = await deps.pool.query<{ id: string; state: string }>(`
+    SELECT r.id, r.state FROM runs r
+    WHERE r.state IN ('received', 'staged') AND (r.depends_on @> ARRAY[$1::bigint]
+       OR r.flow_id = (SELECT flow_id FROM runs WHERE id = $1) AND r.id > $1)
+    ORDER BY r.id LIMIT 50`, [runId]);
+  for (const w of waiting.rows) {
+    const id = Number(w.id);
+    const job = await (w.state === 'received' ? deps.queues.extract.getJob(extractJobId(id)) : deps.queues.merge.getJob(mergeJobId(id)));
+    if (job && (await job.isDelayed())) await job.promote().catch(() => {}); // it may have started meanwhile
+  }
+}
+
 export async function enqueueExtract(deps: PipelineDeps, runId: number, flow: Flow): Promise<void> {
   await ensureJob(deps, 'extract', runId, flow);
 }
