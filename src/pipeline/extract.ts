@@ -1,7 +1,6 @@
 // The extract stage of a run: stream the stored payload through the connector's parser, the compiled
 // mapping and canonical validation, and COPY good rows into an UNLOGGED staging table with
 // back-pressure. Rejected rows go to `rejects` with reason and position. Restartable from scratch.
-import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type pg from 'pg';
@@ -163,8 +162,25 @@ export async function scanPayload(
 
 export async function writeWithBackpressure(stream: Writable, chunk: string | Buffer): Promise<void> {
   if (stream.write(chunk)) return;
-  // Wait for drain, but fail fast if the server aborts the COPY meanwhile.
-  await Promise.race([once(stream, 'drain'), once(stream, 'error').then(([e]) => { throw e; })]);
+  // Wait for drain, but fail fast if the server aborts the COPY meanwhile. Both listeners go once
+  // either fires: racing two events.once() left an 'error' listener (and its promise) on the stream
+  // at every wait — thousands on one COPY of a big file.
+  if (stream.errored) throw stream.errored;
+  await new Promise<void>((resolve, reject) => {
+    const settle = (e?: unknown) => {
+      stream.off('drain', onDrain);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (e) reject(e);
+      else resolve();
+    };
+    const onDrain = () => settle();
+    const onError = (e: unknown) => settle(e);
+    const onClose = () => settle(stream.errored ?? new Error('the stream closed before it drained'));
+    stream.on('drain', onDrain);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
 }
 
 /**
