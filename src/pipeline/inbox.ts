@@ -106,7 +106,12 @@ export async function receivePayload(
   return { runId };
 }
 
-/** Opens a stored payload for reading. */
+/**
+ * Opens a stored payload for reading, in chunks of 256 KiB. A parser turns a whole chunk into records
+ * at once, and they stay alive while the extract waits for its COPY to drain: with 1 MiB chunks that
+ * was enough (a few MB) for every young-generation collection to promote them, and a 1M-price 1C
+ * file cost 36 full collections instead of 5 (extract 5.2–5.6 s instead of 4.0 s in bench:onec).
+ */
 export function openPayload(p: string): Readable {
-  return createReadStream(p, { highWaterMark: 1 << 20 });
+  return createReadStream(p, { highWaterMark: 1 << 18 });
 }
