@@ -14,6 +14,7 @@ import { REPO_DIR } from '../../schemas/index.ts';
 import { createReadStream } from 'node:fs';
 import { formatSummary } from './runs.ts';
 import { createApiKey, KNOWN_SCOPES, revokeApiKey } from '../../portal/keys.ts';
+import { DEFAULT_CITY_SETTING } from '../../api/portal/auth.ts';
 
 const DEMO_KEY = 'demo';
 
@@ -45,6 +46,10 @@ export function register(program: Command, host: CliHost): void {
           console.log(formatSummary(run));
           if (run.state !== 'done') process.exitCode = 1;
         }
+        // Requests without a client or a city (a shop's anonymous visitor) are priced and stocked for the
+        // default city: the demo's is Moscow, unless an operator has chosen another.
+        await rt.db.insertInto('portal_settings').values({ key: DEFAULT_CITY_SETTING, value: 'msk' })
+          .onConflict((oc) => oc.column('key').doNothing()).execute();
         // A fresh portal key at each demo (the previous demo key is revoked): keys are stored hashed,
         // so this is the only moment the key can be shown.
         const db = rt.db;
@@ -53,6 +58,7 @@ export function register(program: Command, host: CliHost): void {
         const key = await createApiKey(db, { name: DEMO_KEY, scopes: [...KNOWN_SCOPES] });
         console.log(`portal API key (demo, all scopes): ${key.key}`);
         console.log(`  try: curl -H 'Authorization: Bearer ${key.key}' -H 'X-Client-Id: C1' http://127.0.0.1:${ctx.config.PORT}/api/v1/prices/SKU-00001`);
+        console.log(`  and: curl -G -H 'Authorization: Bearer ${key.key}' --data-urlencode q=розетк http://127.0.0.1:${ctx.config.PORT}/api/v1/search/suggest`);
       } finally {
         await workers.close();
         await rt.close();

@@ -1,0 +1,47 @@
+// `magistral demo` (the README's first command loads it): the demo data set goes through the real
+// flows, the printed key works, and an anonymous visitor is served the default city's catalog.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/api/index.ts';
+import { REPO_DIR } from '../../src/schemas/index.ts';
+import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+
+const run = promisify(execFile);
+
+describe('magistral demo', () => {
+  let tp: TestPipeline;
+  let app: FastifyInstance;
+  let out = '';
+  beforeAll(async () => {
+    tp = await createTestPipeline('demo', { workers: false });
+    ({ stdout: out } = await run(process.execPath, [path.join(REPO_DIR, 'bin/magistral.js'), 'demo'], {
+      cwd: REPO_DIR, env: { ...process.env, ...tp.env, LOG_LEVEL: 'silent' }, maxBuffer: 16 << 20,
+    }));
+    app = await buildServer({ ...tp.rt, mode: 'full' });
+  }, 300_000);
+  afterAll(async () => {
+    await app?.close();
+    await tp?.close();
+  });
+
+  it('loads every demo file, prints a working key, and serves anonymous visitors the default city', async () => {
+    expect(out).not.toMatch(/: (failed|held|rejected)\b/);
+    const key = /portal API key \(demo, all scopes\): (mgk_\S+)/.exec(out)?.[1];
+    expect(key).toBeDefined();
+    const setting = await tp.rt.pool.query(`SELECT value FROM portal_settings WHERE key = 'default_city'`);
+    expect(setting.rows).toEqual([{ value: 'msk' }]);
+    // No client, no city: what a shop's visitor typing in the search box gets.
+    const res = await app.inject({ method: 'GET', url: `/api/v1/search/suggest?q=${encodeURIComponent('розетк')}`, headers: { authorization: `Bearer ${key}` } });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { products: Array<{ sku: string; price: string | null }> };
+    expect(body.products.length).toBeGreaterThan(0);
+    expect(body.products.every((p) => p.price !== null)).toBe(true);
+    // An operator's own choice survives the next demo load.
+    await tp.rt.pool.query(`UPDATE portal_settings SET value = 'spb' WHERE key = 'default_city'`);
+    await run(process.execPath, [path.join(REPO_DIR, 'bin/magistral.js'), 'demo'], { cwd: REPO_DIR, env: { ...process.env, ...tp.env, LOG_LEVEL: 'silent' }, maxBuffer: 16 << 20 });
+    expect((await tp.rt.pool.query(`SELECT value FROM portal_settings WHERE key = 'default_city'`)).rows).toEqual([{ value: 'spb' }]);
+  }, 300_000);
+});
