@@ -207,7 +207,7 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
 }
 
 /** Codes a reference may hold before its set is not worth keeping in memory to tell rows apart. */
-const PATH_HINT_CODES = 200_000;
+const PATH_HINT_CODES = 100_000;
 
 /**
  * Which staged rows carry their element path. The merge rejects a row whose reference the run cannot
@@ -225,8 +225,10 @@ export class PathHints {
     const checks: Array<{ field: string; known: Set<string> }> = [];
     for (const ref of refsOf(spec)) {
       if (autoCreates(flow, ref.entity)) continue;
-      const r = await pool.query<{ c: string }>(`SELECT external_id AS c FROM external_ids WHERE entity = $1 AND system = $2 LIMIT $3`, [ref.entity, system, PATH_HINT_CODES + 1]);
-      if (r.rows.length > PATH_HINT_CODES) continue;
+      // Counted first (an index-only scan), so a reference with too many codes costs no transfer.
+      const n = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM external_ids WHERE entity = $1 AND system = $2 LIMIT $3) x`, [ref.entity, system, PATH_HINT_CODES + 1]);
+      if (Number(n.rows[0]!.n) > PATH_HINT_CODES) continue;
+      const r = await pool.query<{ c: string }>(`SELECT external_id AS c FROM external_ids WHERE entity = $1 AND system = $2`, [ref.entity, system]);
       checks.push({ field: ref.field, known: new Set(r.rows.map((x) => x.c)) });
     }
     return new PathHints(checks);
