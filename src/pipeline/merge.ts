@@ -192,6 +192,12 @@ async function rejectDuplicates(ctx: MergeContext, spec: TargetSpec): Promise<nu
 async function resolveRef(ctx: MergeContext, ref: RefSpec): Promise<{ created: number; rejected: number }> {
   const col = `"${ref.field}"`;
   if (autoCreates(ctx.flow, ref.entity)) {
+    // Nothing to create (the daily case: every code is known) needs no lock. Codes are never removed
+    // from external_ids, so what is found now stays found.
+    const anyMissing = await q(ctx.client, `
+      SELECT EXISTS (SELECT 1 FROM ${ctx.table} s WHERE ${col} IS NOT NULL AND NOT _reject
+        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s.${col})) AS any`, [ref.entity, ctx.system]);
+    if (!anyMissing.rows[0].any) return { created: 0, rejected: 0 };
     // Serialise creation per entity and system so two merges never create the same code twice.
     await q(ctx.client, LOCK_SQL, [`magistral:create:${ref.entity}:${ctx.system}`]);
     const r = await q(ctx.client, `
