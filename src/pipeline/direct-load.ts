@@ -22,6 +22,23 @@ const MAX_CODES = 500_000;
 const ID_BLOCK = 2048;
 
 /** Codes → ids of one referenced entity: known ones preloaded, new ones numbered from its sequence. */
+/**
+ * ANALYZE inside the loading transaction, so the codes it created and their statistics become visible
+ * together. Taken after COMMIT, a merge starting in between (the sweeper may enqueue one at once)
+ * planned its joins on external_ids as if it still held a hundred rows: nested loops over 100,000
+ * staged stock rows took 13 s instead of 0.6 s. ANALYZE counts the transaction's own new rows. A
+ * failure leaves the load intact (savepoint); the statistics then come with the next ANALYZE.
+ */
+export async function analyzeWithin(client: pg.PoolClient, table: string): Promise<void> {
+  await client.query('SAVEPOINT analyze_within');
+  try {
+    await client.query(`ANALYZE ${table}`);
+    await client.query('RELEASE SAVEPOINT analyze_within');
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT analyze_within');
+  }
+}
+
 export class Resolver {
   readonly known = new Map<string, number>();
   readonly fresh: Array<[string, number]> = [];
@@ -190,6 +207,7 @@ export async function directLoad(deps: PipelineDeps, ctx: DirectContext): Promis
         rows_updated = 0, rows_unchanged = 0, rows_removed = 0, rows_in_scope = 0, staged_at = clock_timestamp(), finished_at = clock_timestamp(),
         extract_ms = $5, merge_ms = 0, error = NULL, error_code = NULL, mode = $6, mode_declared = $7 WHERE id = $1`,
     [runId, read, staged, ctx.scan.rejects.count, ms, effectiveMode(ctx.flowMode, ctx.scan.declared), ctx.scan.declared.length > 0]);
+    await analyzeWithin(client, 'external_ids');
     await client.query('COMMIT');
     deps.metrics?.stageDuration.observe({ stage: 'extract', flow: flow.name }, ms / 1000);
     deps.metrics?.rowsProcessed.inc({ flow: flow.name, outcome: 'read' }, read);
@@ -197,9 +215,8 @@ export async function directLoad(deps: PipelineDeps, ctx: DirectContext): Promis
     deps.metrics?.rowsProcessed.inc({ flow: flow.name, outcome: 'rejected' }, ctx.scan.rejects.count);
     deps.metrics?.runsFinished.inc({ flow: flow.name, state: 'done' });
     ctx.log.info({ read, inserted: staged, rejected: ctx.scan.rejects.count, ms }, 'run loaded directly into an empty table');
-    // The next merges plan their joins on these tables: give the planner their new sizes now.
+    // The next merges plan their joins on this table: give the planner its new size now.
     await client.query(`ANALYZE ${spec.table}`).catch(() => {});
-    await client.query(`ANALYZE external_ids`).catch(() => {});
     return 'done';
   } catch (e) {
     await ctx.scan.rejects.done().catch(() => {});

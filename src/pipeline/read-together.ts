@@ -11,7 +11,7 @@ import type { Flow } from '../schemas/index.ts';
 import { runLogger, type Logger } from '../telemetry/logger.ts';
 import { getConnector, type SourceRecord } from './connector.ts';
 import type { PipelineDeps } from './deps.ts';
-import { Resolver } from './direct-load.ts';
+import { analyzeWithin, Resolver } from './direct-load.ts';
 import {
   compileRunMappings, copyText, dependenciesSettled, effectiveMode, failRun, PathHints, RejectWriter, stagingLine, writeWithBackpressure,
   type ExtractOutcome, type PayloadScan, type RunMode,
@@ -419,9 +419,9 @@ async function finish(deps: PipelineDeps, s: Sink, declared: RunMode[], started:
         rows_updated = 0, rows_unchanged = 0, rows_removed = 0, rows_in_scope = 0, staged_at = clock_timestamp(), finished_at = clock_timestamp(),
         extract_ms = $5, merge_ms = 0, error = NULL, error_code = NULL, mode = $6, mode_declared = $7 WHERE id = $1`,
     [run.id, s.read, staged, s.rejects.count, ms, mode, declared.length > 0]);
+    if (Object.keys(created).length) await analyzeWithin(client, 'external_ids');
     await client.query('COMMIT');
     await client.query(`ANALYZE ${spec.table}`).catch(() => {});
-    await client.query(`ANALYZE external_ids`).catch(() => {});
     s.closed = true;
     client.release();
     deps.metrics?.stageDuration.observe({ stage: 'extract', flow: run.name }, ms / 1000);
