@@ -39,19 +39,20 @@ const PASSWORD = 'bench-1c-password';
 
 // ---------------------------------------------------------------------------------------------- args
 
-interface Args { prices: number; keep: boolean; fileLimit: number }
+interface Args { prices: number; keep: boolean; again: boolean; fileLimit: number }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { prices: 5_000_000, keep: false, fileLimit: 64 * 1024 * 1024 };
+  const out: Args = { prices: 5_000_000, keep: false, again: false, fileLimit: 64 * 1024 * 1024 };
   const num = (v: string | undefined) => Number(String(v).replace(/_/g, ''));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = () => (a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]);
     if (a === '--keep') out.keep = true;
+    else if (a === '--again') out.again = true;
     else if (a === '--prices' || a.startsWith('--prices=')) out.prices = num(val());
     else if (a === '--file-limit' || a.startsWith('--file-limit=')) out.fileLimit = num(val());
     else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: npm run bench:onec -- [--prices N (1000..50000000, default 5000000)] [--file-limit BYTES (default 64 MiB)] [--keep]\n');
+      process.stderr.write('usage: npm run bench:onec -- [--prices N (1000..50000000, default 5000000)] [--file-limit BYTES (default 64 MiB)] [--keep] [--again: then the same export once more into the loaded store]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -373,38 +374,49 @@ async function main(): Promise<void> {
     await c.query('CHECKPOINT');
 
     // The protocol, as 1C performs it, timed end to end.
-    const client = new OneC(api.port);
-    onec.client = client;
-    const t0 = performance.now();
-    await client.checkauth(USER, PASSWORD);
-    const init = await client.call({ type: 'catalog', mode: 'init' });
-    const fileLimit = Number((init.find((l) => l.startsWith('file_limit=')) ?? '').slice('file_limit='.length));
-    if (!(fileLimit > 0)) throw new Error(`init: ${init.join(' | ')}`);
-    const name = 'offers0_1.xml';
-    let chunks = 0;
-    for (let start = 0; start < gen.bytes; start += fileLimit) {
-      const r = await client.call({ type: 'catalog', mode: 'file', filename: name }, { file, start, end: Math.min(gen.bytes, start + fileLimit) });
-      if (r[0] !== 'success') throw new Error(`file chunk at ${start}: ${r.join(' | ')}`);
-      chunks++;
-    }
-    const tUploaded = performance.now();
-    progress(`uploaded in ${chunks} POSTs of ≤ ${fileLimit} bytes: ${((tUploaded - t0) / 1000).toFixed(2)} s`);
-    let polls = 0;
-    let last = '';
-    for (;;) {
-      const r = await client.call({ type: 'catalog', mode: 'import', filename: name });
-      polls++;
-      if (r[0] === 'success') { last = r.slice(1).join(' '); break; }
-      if (r[0] !== 'progress') throw new Error(`import: ${r.join(' | ')}`);
-      if (r[1] !== last) { last = r[1] ?? ''; progress(`import: ${last}`); }
-    }
-    const tDone = performance.now();
-    const seconds = (tDone - t0) / 1000;
-    progress(`import success after ${polls} requests: ${last}`);
-    const tClose = performance.now();
-    const closeAnswer = await client.call({ type: 'catalog', mode: 'complete' });
-    const closeSeconds = (performance.now() - tClose) / 1000;
-    client.close();
+    const exchange = async (label: string) => {
+      const client = new OneC(api!.port);
+      onec.client = client;
+      const t0 = performance.now();
+      await client.checkauth(USER, PASSWORD);
+      const init = await client.call({ type: 'catalog', mode: 'init' });
+      const fileLimit = Number((init.find((l) => l.startsWith('file_limit=')) ?? '').slice('file_limit='.length));
+      if (!(fileLimit > 0)) throw new Error(`init: ${init.join(' | ')}`);
+      const name = 'offers0_1.xml';
+      let chunks = 0;
+      for (let start = 0; start < gen.bytes; start += fileLimit) {
+        const r = await client.call({ type: 'catalog', mode: 'file', filename: name }, { file, start, end: Math.min(gen.bytes, start + fileLimit) });
+        if (r[0] !== 'success') throw new Error(`file chunk at ${start}: ${r.join(' | ')}`);
+        chunks++;
+      }
+      const tUploaded = performance.now();
+      progress(`${label}: uploaded in ${chunks} POSTs of ≤ ${fileLimit} bytes: ${((tUploaded - t0) / 1000).toFixed(2)} s`);
+      let polls = 0;
+      let last = '';
+      for (;;) {
+        const r = await client.call({ type: 'catalog', mode: 'import', filename: name });
+        polls++;
+        if (r[0] === 'success') { last = r.slice(1).join(' '); break; }
+        if (r[0] !== 'progress') throw new Error(`import: ${r.join(' | ')}`);
+        if (r[1] !== last) { last = r[1] ?? ''; progress(`${label}: import: ${last}`); }
+      }
+      const tDone = performance.now();
+      progress(`${label}: import success after ${polls} requests: ${last}`);
+      const tClose = performance.now();
+      const closeAnswer = await client.call({ type: 'catalog', mode: 'complete' });
+      const closeSeconds = (performance.now() - tClose) / 1000;
+      client.close();
+      return {
+        seconds: (tDone - t0) / 1000, uploadSeconds: (tUploaded - t0) / 1000, importSeconds: (tDone - tUploaded) / 1000,
+        fileLimit, chunks, polls, requests: client.requests, answer: last, closeAnswer, closeSeconds,
+      };
+    };
+    const first = await exchange('first load');
+    const { seconds, fileLimit, chunks, polls, closeAnswer, closeSeconds } = first;
+    // --again: the same export once more into the loaded store — the daily case, where every fact run
+    // is staged and merged against what is there (nothing changed, so nothing is written).
+    const again = args.again ? await exchange('again') : undefined;
+    if (again && !/ 0 inserted, 0 updated, \d+ unchanged/.test(again.answer)) throw new Error(`the same export again changed the store: ${again.answer}`);
 
     const [counts] = await query<{ prices: string; stock: string; price_types: string; warehouses: string; products: string }>(c, `
       SELECT (SELECT count(*) FROM prices) AS prices, (SELECT count(*) FROM stock) AS stock, (SELECT count(*) FROM price_types) AS price_types,
@@ -437,13 +449,17 @@ async function main(): Promise<void> {
     };
     const result = {
       prices: gen.prices, offers: gen.offers, priceTypes: Math.min(PRICE_TYPES, args.prices), warehouses: WAREHOUSES, stock: gen.stock, fileMB: r1(mb),
-      pricesPerSec: Math.round(pricesPerSec), seconds: r3(seconds), uploadSeconds: r3((tUploaded - t0) / 1000), importSeconds: r3((tDone - tUploaded) / 1000),
+      pricesPerSec: Math.round(pricesPerSec), seconds: r3(seconds), uploadSeconds: r3(first.uploadSeconds), importSeconds: r3(first.importSeconds),
       parseMBPerSec: r1(parseMBPerSec), parseSeconds: r3(own.seconds),
       referencePricesPerSec: Math.round(referencePricesPerSec), referenceMBPerSec: r1(mb / ref.seconds), referenceSeconds: r3(ref.seconds),
       ratioToReference: r3(ratioToReference), workerPeakRssMb: r1(workerPeakRssMb),
       uploadFloorSeconds: r3(upFloor), copyFloorSeconds: r3(cpFloor), floorSeconds: r3(floorSeconds),
       floorPricesPerSec: Math.round(gen.prices / floorSeconds), floorRatioToReference: r3(gen.prices / floorSeconds / referencePricesPerSec),
-      fileLimit, chunks, importPolls: polls, requests: client.requests, completeSeconds: r3(closeSeconds), completeAnswer: closeAnswer.join(' ').trim(),
+      fileLimit, chunks, importPolls: polls, requests: first.requests, completeSeconds: r3(closeSeconds), completeAnswer: closeAnswer.join(' ').trim(),
+      ...(again ? {
+        againSeconds: r3(again.seconds), againUploadSeconds: r3(again.uploadSeconds), againImportSeconds: r3(again.importSeconds),
+        againPricesPerSec: Math.round(gen.prices / again.seconds), againAnswer: again.answer,
+      } : {}),
       store: Object.fromEntries(Object.entries(counts!).map(([k, v]) => [k, Number(v)])),
       runs: runs.map((r) => ({ id: r.id, flow: r.flow, state: r.state, loadPath: r.load_path, read: Number(r.rows_read), inserted: Number(r.rows_inserted), extractMs: r.extract_ms, mergeMs: r.merge_ms })),
       targets,
@@ -465,6 +481,7 @@ async function main(): Promise<void> {
       ['    end to end / floor', `${(floorSeconds / seconds).toFixed(3)} of the floor's speed`, '', ''],
       ['worker peak RSS', `${workerPeakRssMb.toFixed(1)} MB`, '< 300 MB', mark(targets.workerPeakRssMb.ok)],
       ['complete (session snapshot closed)', `${closeSeconds.toFixed(2)} s: ${result.completeAnswer}`, '', ''],
+      ...(again ? [['the same export again (staged, merged)', `${n0(gen.prices / again.seconds)} prices/s (${again.seconds.toFixed(2)} s: upload ${again.uploadSeconds.toFixed(2)} s, import ${again.importSeconds.toFixed(2)} s)`, '', ''] as [string, string, string, string]] : []),
     ];
     const wid = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i]!.length), 6));
     const fmtRow = (row: string[]) => row.map((s, i) => (i < 3 ? s.padEnd(wid[i]!) : s)).join('  ').trimEnd();
