@@ -14,6 +14,11 @@ async function later(job: Job, token: string | undefined, ms: number): Promise<n
   throw new DelayedError();
 }
 
+/** A run has settled: what waits for it need not wait for its next poll (best effort). */
+async function wake(deps: PipelineDeps, runId: number): Promise<void> {
+  await wakeWaiting(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'could not wake the runs waiting for this one'));
+}
+
 /** On the last attempt a stage error fails the run (with its message) instead of leaving it open. */
 async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never> {
   const runId = (job.data as { runId: number }).runId;
@@ -40,7 +45,7 @@ export function extractProcessor(deps: PipelineDeps) {
     }
     switch (outcome) {
       case 'merged':
-        await wakeWaiting(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'could not wake the runs waiting for this one'));
+        await wake(deps, runId);
         return outcome;
       case 'staged': {
         const flow = await flowOfRun(deps.db, runId);
@@ -72,7 +77,7 @@ export function mergeProcessor(deps: PipelineDeps) {
     switch (outcome) {
       case 'done':
       case 'failed':
-        await wakeWaiting(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'could not wake the runs waiting for this one'));
+        await wake(deps, runId);
         return outcome;
       case 'waiting':
         return later(job, token, 500);

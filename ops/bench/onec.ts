@@ -158,8 +158,9 @@ async function readerOnly(file: string): Promise<{ prices: number; seconds: numb
 // ------------------------------------------------------------------------------------------ floors
 
 /**
- * The upload floor: the file POSTed in the same chunks over loopback to a bare node:http server that
- * does only what receiving must (sha256 and append to a file, no database, no fsync).
+ * The upload floor: the file POSTed in the same chunks, by the same client, over loopback to a bare
+ * node:http server that does only what receiving must (sha256 and append to a file, no database, no
+ * fsync).
  */
 async function uploadFloor(file: string, bytes: number, chunk: number, out: string): Promise<number> {
   rmSync(out, { force: true });
@@ -186,24 +187,16 @@ async function uploadFloor(file: string, bytes: number, chunk: number, out: stri
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const client = new OneC((server.address() as { port: number }).port);
   const t = performance.now();
   try {
     for (let start = 0; start < bytes; start += chunk) {
-      const end = Math.min(bytes, start + chunk);
-      await new Promise<void>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'POST', agent, headers: { 'content-length': end - start } }, (res) => {
-          res.resume();
-          res.on('end', resolve);
-        });
-        req.on('error', reject);
-        createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 }).pipe(req);
-      });
+      const r = await client.call({ type: 'catalog', mode: 'file', filename: 'floor.xml' }, { file, start, end: Math.min(bytes, start + chunk) });
+      if (r[0] !== 'success') throw new Error(`upload floor: ${r.join(' | ')}`);
     }
     return (performance.now() - t) / 1000;
   } finally {
-    agent.destroy();
+    client.close();
     server.close();
     rmSync(out, { force: true });
   }

@@ -3,7 +3,7 @@
 // chunks → import repeated until success → deactivate → complete, plain and zipped, with the real
 // samples; then every kind of bad input, each leaving the store as it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ONEC_SAMPLES } from '../helpers/samples.ts';
+import { offersPackage, ONEC_SAMPLES } from '../helpers/samples.ts';
 import { readFileSync, truncateSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -94,19 +94,6 @@ function zipOf(entries: Array<[string, Buffer]>, opts: { mode?: number } = {}): 
     zip.outputStream.on('end', () => resolve(Buffer.concat(parts)));
     zip.outputStream.on('error', reject);
   });
-}
-
-/** An offers package (UTF-8, 2.07) made of the given inner XML; `full` sets СодержитТолькоИзменения="false". */
-function offersPackage(inner: string, full: boolean): Buffer {
-  return Buffer.from(`\uFEFF<?xml version="1.0" encoding="UTF-8"?>
-<КоммерческаяИнформация xmlns="urn:1C.ru:commerceml_2" ВерсияСхемы="2.07" ДатаФормирования="2024-05-01T10:00:00">
-\t<ПакетПредложений СодержитТолькоИзменения="${full ? 'false' : 'true'}">
-\t\t<Ид>test#</Ид>
-\t\t<Наименование>Пакет предложений</Наименование>
-${inner}
-\t</ПакетПредложений>
-</КоммерческаяИнформация>
-`, 'utf8');
 }
 
 describe('1C exchange protocol against a running server', () => {

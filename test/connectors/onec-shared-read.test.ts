@@ -15,22 +15,17 @@ import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { REPO_DIR, type Flow } from '../../src/schemas/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+import { offersPackage } from '../helpers/samples.ts';
 
 const USER = 'shared-read';
 const PASSWORD = 'shared-read-password';
 
-const offers = Buffer.from(`\uFEFF<?xml version="1.0" encoding="UTF-8"?>
-<КоммерческаяИнформация xmlns="urn:1C.ru:commerceml_2" ВерсияСхемы="2.07">
-\t<ПакетПредложений СодержитТолькоИзменения="true">
-\t\t<ТипыЦен><ТипЦены><Ид>sr-pt</Ид><Наименование>Опт</Наименование><Валюта>RUB</Валюта></ТипЦены></ТипыЦен>
+const offers = offersPackage(`\t\t<ТипыЦен><ТипЦены><Ид>sr-pt</Ид><Наименование>Опт</Наименование><Валюта>RUB</Валюта></ТипЦены></ТипыЦен>
 \t\t<Склады><Склад><Ид>sr-wh</Ид><Наименование>Главный</Наименование></Склад></Склады>
 \t\t<Предложения>
 \t\t\t<Предложение><Ид>sr-1</Ид><Цены><Цена><ИдТипаЦены>sr-pt</ИдТипаЦены><ЦенаЗаЕдиницу>10</ЦенаЗаЕдиницу></Цена></Цены><Склад ИдСклада="sr-wh" КоличествоНаСкладе="3"/></Предложение>
 \t\t\t<Предложение><Ид>sr-2</Ид><Цены><Цена><ИдТипаЦены>sr-pt</ИдТипаЦены><ЦенаЗаЕдиницу>20</ЦенаЗаЕдиницу></Цена></Цены><Склад ИдСклада="sr-wh" КоличествоНаСкладе="4"/></Предложение>
-\t\t</Предложения>
-\t</ПакетПредложений>
-</КоммерческаяИнформация>
-`, 'utf8');
+\t\t</Предложения>`, false);
 
 describe('a file of an exchange is parsed once', () => {
   let tp: TestPipeline;
