@@ -1,14 +1,11 @@
-// Registers every connector with the pipeline's registry when imported. Entry points (CLI, workers,
-// server) import this module; nothing under src/ does, so the core never depends on a connector.
-import { registerConnector } from '../src/pipeline/connector.ts';
+// Every connector module of this build, for the composition root (bin/magistral.js) to build the
+// registry from. Importing this registers nothing: the list is data, handed to `new Registry(…)`.
+import type { ConnectorModule } from '../src/port/index.ts';
 import { csvConnector } from './file/csv.ts';
-// The 1C exchange endpoint (/exchange/onec/:exchange) registers itself with the server's registry.
-import './onec/exchange/index.ts';
-import { odataConnector } from './onec/odata/index.ts';
-import { commercemlConnector } from './onec/commerceml/index.ts';
+import { onecModule } from './onec/index.ts';
 
-registerConnector(csvConnector);
-registerConnector(odataConnector);
-registerConnector(commercemlConnector);
+export const fileModule: ConnectorModule = { name: 'file', connectors: [csvConnector] };
 
-export { csvConnector, odataConnector, commercemlConnector };
+export const CONNECTOR_MODULES: readonly ConnectorModule[] = [fileModule, onecModule];
+
+export { csvConnector, onecModule };

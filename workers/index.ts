@@ -7,7 +7,6 @@ import { sweep } from '../src/pipeline/runs.ts';
 import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll.ts';
 import { refreshStaleOffers } from '../src/portal/offers.ts';
 import { extractProcessor, mergeProcessor, pollProcessor } from './processors.ts';
-import '../connectors/index.ts';
 
 /** How often the workers look for catalog offers to rebuild (they wait for one quiet tick). */
 const OFFERS_REFRESH_MS = 2000;

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import type { Queues } from '../pipeline/queues.ts';
+import type { Registry } from '../pipeline/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 
@@ -15,6 +16,8 @@ export interface ServerDeps {
   queues: Queues;
   log: Logger;
   metrics: Metrics;
+  /** The connectors: flow checks name their kinds, and their exchange endpoints are mounted. */
+  registry: Registry;
   /** full: every route; workers-only: health and metrics (a worker process exposes them too). */
   mode?: 'full' | 'workers-only';
   /** Connection used by /readyz to PING Redis; defaults to the queues' own connection. */

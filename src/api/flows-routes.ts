@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { MagistralError } from '../errors/index.ts';
 import { applyFlows, getFlow, listFlows, parseFlowFile, setFlowPaused, type Flow } from '../pipeline/flows.ts';
 import type { ServerDeps } from './deps.ts';
+import type { Registry } from '../pipeline/registry.ts';
 import { errorBodySchema } from './error-handler.ts';
 import { applyResultSchema, flowDetail, flowDetailSchema, flowNameSchema, flowSummary, flowSummarySchema } from './flow-views.ts';
 
@@ -26,8 +27,8 @@ function bodyText(body: unknown): string {
   return Array.isArray(body) ? body.map((d) => JSON.stringify(d)).join('\n---\n') : JSON.stringify(body);
 }
 
-async function flowsOf(request: FastifyRequest, fileName: string): Promise<Flow[]> {
-  return parseFlowFile(bodyText(request.body), fileName);
+async function flowsOf(request: FastifyRequest, fileName: string, registry: Registry): Promise<Flow[]> {
+  return parseFlowFile(bodyText(request.body), fileName, registry);
 }
 
 export async function flowsRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
@@ -45,7 +46,7 @@ export async function flowsRoutes(app: FastifyInstance, deps: ServerDeps): Promi
     bodyLimit: FLOW_BODY_LIMIT,
     schema: { body: flowBody, response: { '2xx': applyResultSchema, ...errors } },
   }, async (request, reply) => {
-    const flows = await flowsOf(request, 'request body');
+    const flows = await flowsOf(request, 'request body', deps.registry);
     const applied = await applyFlows(deps.db, flows);
     request.log.info({ applied }, 'flows applied');
     return reply.code(applied.some((a) => a.action === 'created') ? 201 : 200).send({ applied });
@@ -56,7 +57,7 @@ export async function flowsRoutes(app: FastifyInstance, deps: ServerDeps): Promi
     schema: { params: nameParams, body: flowBody, response: { '2xx': applyResultSchema, ...errors } },
   }, async (request, reply) => {
     const { name } = request.params;
-    const flows = await flowsOf(request, `${name}.yaml`);
+    const flows = await flowsOf(request, `${name}.yaml`, deps.registry);
     if (flows.length !== 1 || flows[0]!.name !== name) {
       const found = flows.map((f) => `'${f.name}'`).join(', ');
       throw new MagistralError('MAG_ERR_BAD_REQUEST', `PUT /admin/api/flows/${name} takes exactly one flow named '${name}'; the body holds ${found}`, [

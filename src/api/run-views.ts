@@ -63,5 +63,5 @@ export function pipelineDeps(deps: ServerDeps & { pool?: pg.Pool }): PipelineDep
   if (!deps.pool) {
     throw new MagistralError('MAG_ERR_INTERNAL', 'the server was built without deps.pool, which the run actions need');
   }
-  return { db: deps.db, pool: deps.pool, queues: deps.queues, config: deps.config, log: deps.log, metrics: deps.metrics };
+  return { db: deps.db, pool: deps.pool, queues: deps.queues, config: deps.config, log: deps.log, metrics: deps.metrics, registry: deps.registry };
 }

@@ -14,7 +14,7 @@ import { queueDashboard } from './queue-dashboard.ts';
 import { portalApi } from './portal/index.ts';
 import { portalAdminRoutes } from './portal/admin-routes.ts';
 import { pipelineDeps } from './run-views.ts';
-import { exchangeEndpoints } from '../pipeline/connector.ts';
+import { createConnectorPort } from '../pipeline/connector-port.ts';
 
 export type { ServerDeps } from './deps.ts';
 
@@ -62,8 +62,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(portalApi, { deps });
     // Endpoints connectors serve to their systems (1C exchange, webhooks), mounted without importing them.
     if (deps.pool) {
-      const exchangeDeps = { ...pipelineDeps(deps), env: process.env };
-      for (const e of exchangeEndpoints()) await app.register(async (scope) => e.plugin(scope, exchangeDeps), { prefix: e.prefix });
+      const port = createConnectorPort(pipelineDeps(deps), process.env);
+      for (const e of deps.registry.exchanges()) await app.register(async (scope) => e.plugin(scope, port), { prefix: e.prefix });
     }
   }
 

@@ -11,6 +11,7 @@ import * as m0005 from './migrations/0005-onec-exchange.ts';
 import * as m0007 from './migrations/0007-poll-state.ts';
 import * as m0008 from './migrations/0008-change-versions.ts';
 import * as m0009 from './migrations/0009-catalog-offers.ts';
+import * as m0011 from './migrations/0011-receipt-keys.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -57,19 +58,42 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-poll-state': m0007,
   '0008-change-versions': m0008,
   '0009-catalog-offers': m0009,
+  '0011-receipt-keys': m0011,
 };
 
 class StaticProvider implements MigrationProvider {
+  constructor(private readonly migrations: Readonly<Record<string, Migration>>) {}
   async getMigrations(): Promise<Record<string, Migration>> {
-    return MIGRATIONS;
+    return { ...this.migrations };
   }
 }
 
-export async function migrate(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticProvider() });
+/** The migrations of one connector module: its own tables, recorded in a bookkeeping table of its own. */
+export interface ConnectorMigrations {
+  name: string;
+  migrations: Readonly<Record<string, Migration>>;
+}
+
+async function runMigrator(db: Kysely<Database>, migrations: Readonly<Record<string, Migration>>, table?: string): Promise<string[]> {
+  const migrator = new Migrator({
+    db, provider: new StaticProvider(migrations),
+    ...(table ? { migrationTableName: table, migrationLockTableName: `${table}_lock` } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Applies the core's migrations, then each connector's (in the order given), each connector ordered
+ * among its own only. Answers the names applied, a connector's prefixed with its name.
+ */
+export async function migrate(db: Kysely<Database>, connectors: readonly ConnectorMigrations[] = []): Promise<string[]> {
+  const applied = await runMigrator(db, MIGRATIONS);
+  for (const c of connectors) {
+    for (const name of await runMigrator(db, c.migrations, `kysely_migration_${c.name}`)) applied.push(`${c.name}/${name}`);
+  }
+  return applied;
 }
 
 /** Creates the database named in `url` when it does not exist yet (connecting to the `postgres` database). */

@@ -63,6 +63,8 @@ export interface RunsTable {
   kind: Generated<'payload' | 'finalize'>;
   staging_kept: Generated<boolean>;
   read_with: number | null;
+  /** The idempotency key a connector received the payload with (migration 0011). */
+  receipt_key: string | null;
 }
 
 export interface RejectsTable {
@@ -337,42 +339,6 @@ export interface SnapshotGroupsTable {
   abandoned_at: Timestamp | null;
 }
 
-// 1C exchange (migration 0005): sessions of the exchange protocol and the files received in them.
-export interface OnecSessionsTable {
-  id: string;
-  exchange: string;
-  token_hash: Buffer;
-  sessid_hash: Buffer;
-  user_name: string;
-  remote_addr: string | null;
-  dir: string;
-  zip: Generated<boolean>;
-  file_limit: number;
-  data: ColumnType<Record<string, unknown>, string | undefined, string>;
-  created_at: Generated<Timestamp>;
-  last_seen_at: Generated<Timestamp>;
-  expires_at: Timestamp;
-  closed_at: Timestamp | null;
-  abandoned_at: Timestamp | null;
-}
-export type OnecFileState = 'receiving' | 'unpacking' | 'unpacked' | 'preparing' | 'imported' | 'failed';
-export interface OnecFilesTable {
-  id: Generated<number>;
-  session_id: string;
-  name: string;
-  path: string;
-  size_bytes: Generated<number>;
-  chunks: Generated<number>;
-  archive: string | null;
-  state: Generated<OnecFileState>;
-  lease_until: Timestamp | null;
-  sha256: string | null;
-  error: string | null;
-  run_ids: Generated<number[]>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
-}
-
 // Pulled sources (migration 0007): per flow, the cursor of the last accepted pull and the one in flight.
 export interface PollStateTable {
   flow_id: number;
@@ -392,8 +358,6 @@ export interface PollStateTable {
 export interface Database {
   poll_state: PollStateTable;
   snapshot_groups: SnapshotGroupsTable;
-  onec_sessions: OnecSessionsTable;
-  onec_files: OnecFilesTable;
   flows: FlowsTable;
   inbox: InboxTable;
   runs: RunsTable;

@@ -1,4 +1,5 @@
-// What pipeline functions need, passed in explicitly (no singletons): database, queues, config, logger.
+// What pipeline functions need, passed in explicitly (no singletons): database, queues, config, logger,
+// and the registry of connectors.
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Config } from '../config/index.ts';
@@ -6,6 +7,7 @@ import type { Database } from '../db/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Queues } from './queues.ts';
+import type { Registry } from './registry.ts';
 
 export interface PipelineDeps {
   db: Kysely<Database>;
@@ -15,4 +17,6 @@ export interface PipelineDeps {
   config: Config;
   log: Logger;
   metrics?: Metrics;
+  /** The connectors of this process, built once by the composition root. */
+  registry: Registry;
 }

@@ -1,7 +1,6 @@
 // Dry run: parse payload files with a connector and map every record, counting canonical rows and
 // rejects, without touching the datastore — what an administrator runs before registering a flow.
 import { createReadStream, existsSync } from 'node:fs';
-import type { Readable } from 'node:stream';
 import { formatPosition, isMagistralError, PayloadError } from '../errors/index.ts';
 import {
   compileMapping,
@@ -14,28 +13,20 @@ import {
   type LookupSource,
 } from '../mapping/index.ts';
 import { ajv, toProblems, type Mapping } from '../schemas/index.ts';
-import { getConnector, type Connector, type ParseContext, type SourceRecord } from './connector.ts';
+import type { Connector, DryRunCounting, SourceRecord } from './connector.ts';
+import type { Registry } from './registry.ts';
 
-/**
- * Optional dry-run hook of a connector whose payloads hold several document kinds (each record carries
- * its `kind`, mapped by the mapping of that name): the report then counts the payload's own elements
- * per key, as the connector defines them, instead of mapped rows per canonical target; mapping rejects
- * are still counted. A connector opts in with a `dryRun` property.
- */
-export interface DryRunCounting {
-  /** Keys of the report, in order; each is present, zero when absent. */
-  readonly keys: readonly string[];
-  /** Parses like `parse`; the generator returns the file's counts per key when it is done. */
-  parseCounted(input: Readable, ctx: ParseContext): AsyncGenerator<SourceRecord[], Record<string, number>>;
-}
+export type { DryRunCounting } from './connector.ts';
 
 function countingOf(c: Connector): DryRunCounting | undefined {
   return (c as Connector & { dryRun?: DryRunCounting }).dryRun;
 }
 
 export interface DryRunOptions {
-  /** Connector kind, e.g. `file.csv`; it must be registered (entry points import connectors/index.ts). */
+  /** Connector kind, e.g. `file.csv`, looked up in `registry`. */
   connector: string;
+  /** The connectors of this process (the composition root builds it). */
+  registry: Registry;
   files: string[];
   /** Mapping references or paths; when absent, chosen per file from mappings/<system>/ by its columns. */
   mappings?: string[];
@@ -103,7 +94,7 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
   const result: DryRunResult = { counts: {}, rejects: 0, errors: [], samples: [], mappingsUsed: {} };
   const sampleMax = opts.sampleRejects ?? 20;
   const dir = opts.mappingsDir ?? MAPPINGS_DIR;
-  const connector = getConnector(opts.connector);
+  const connector = opts.registry.connector(opts.connector);
   if (!connector) {
     result.errors.push({ at: 'connector', message: `MAG_ERR_CONNECTOR_UNKNOWN: no connector of kind "${opts.connector}"` });
     return result;

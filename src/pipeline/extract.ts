@@ -8,7 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { PayloadError, isMagistralError } from '../errors/index.ts';
 import type { Flow } from '../schemas/index.ts';
 import { compileMapping, dbLookups, loadMapping, type CompiledMapping } from '../mapping/index.ts';
-import { getConnector, type Connector } from './connector.ts';
+import type { Connector } from './connector.ts';
 import { directLoad } from './direct-load.ts';
 import { extractTogether } from './read-together.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -287,7 +287,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const connector = getConnector(flow.source.connector);
+  const connector = deps.registry.connector(flow.source.connector);
   if (!connector) {
     await failRun(deps, runId, 'MAG_ERR_CONNECTOR_UNKNOWN', `connector '${flow.source.connector}' is not available in this worker`);
     return 'failed';

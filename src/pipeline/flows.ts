@@ -4,7 +4,7 @@ import { LineCounter, isNode, parseAllDocuments, type Document } from 'yaml';
 import { sql, type Kysely } from 'kysely';
 import { MagistralError, type Problem } from '../errors/index.ts';
 import { ajv, FLOW_SCHEMA_ID, toProblems, validatorFor, type Flow } from '../schemas/index.ts';
-import { getConnector, connectorKinds } from './connector.ts';
+import type { Registry } from './registry.ts';
 import { loadMapping } from '../mapping/load.ts';
 import { TARGETS } from './targets.ts';
 import type { Database } from '../db/index.ts';
@@ -47,7 +47,7 @@ function withDefaults(flow: Flow): Flow {
  * Checks one flow object; `at` prefixes every problem path (the document within a file).
  * Returns the flow with defaults filled, or the problems.
  */
-export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; problems: Problem[] }> {
+export async function checkFlow(doc: unknown, registry: Registry, at = ''): Promise<{ flow?: Flow; problems: Problem[] }> {
   const validate = validatorFor(FLOW_SCHEMA_ID);
   const copy = structuredClone(doc);
   const problems: Problem[] = [];
@@ -57,9 +57,9 @@ export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; p
   const flow = (problems.length ? copy : withDefaults(copy as Flow)) as Partial<Flow> & Record<string, unknown>;
   const source = (flow && typeof flow === 'object' ? flow.source : undefined) as Partial<Flow['source']> | undefined;
   if (source && typeof source.connector === 'string') {
-    const connector = getConnector(source.connector);
+    const connector = registry.connector(source.connector);
     if (!connector) {
-      problems.push({ path: `${at}/source/connector`, rule: 'connector', message: `unknown connector '${source.connector}' (known: ${connectorKinds().join(', ') || 'none'})` });
+      problems.push({ path: `${at}/source/connector`, rule: 'connector', message: `unknown connector '${source.connector}' (known: ${registry.kinds().join(', ') || 'none'})` });
     } else if (source.options === undefined || (typeof source.options === 'object' && source.options !== null)) {
       const vo = ajv.compile(connector.optionsSchema);
       const opts = (source.options ?? {}) as Record<string, unknown>;
@@ -92,7 +92,7 @@ export async function checkFlow(doc: unknown, at = ''): Promise<{ flow?: Flow; p
 }
 
 /** Parses a YAML file holding one or more flow documents (`---` separated) and checks each. */
-export async function parseFlowFile(text: string, fileName: string): Promise<Flow[]> {
+export async function parseFlowFile(text: string, fileName: string, registry: Registry): Promise<Flow[]> {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines });
   const problems: Problem[] = [];
@@ -113,7 +113,7 @@ export async function parseFlowFile(text: string, fileName: string): Promise<Flo
   const names = new Set<string>();
   for (let i = 0; i < objects.length; i++) {
     const at = objects.length > 1 ? `[${i}]` : '';
-    const r = await checkFlow(objects[i], at);
+    const r = await checkFlow(objects[i], registry, at);
     problems.push(...r.problems.map((p) => withLine(p, at, kept[i]!, lines)));
     if (r.flow) {
       if (names.has(r.flow.name)) problems.push({ path: `${at}/name`, rule: 'unique', message: `flow '${r.flow.name}' appears twice in the file` });

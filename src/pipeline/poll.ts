@@ -8,7 +8,7 @@ import { Queue, type ConnectionOptions, type RepeatOptions } from 'bullmq';
 import { sql, type Kysely } from 'kysely';
 import { isMagistralError, MagistralError } from '../errors/index.ts';
 import type { Database } from '../db/index.ts';
-import { getConnector, PullError, type PullResult } from './connector.ts';
+import { PullError, type PullResult } from './connector.ts';
 import type { PipelineDeps } from './deps.ts';
 import { getFlow, listFlows, type Flow } from './flows.ts';
 import { storePayload } from './inbox.ts';
@@ -89,7 +89,7 @@ export async function pullFlow(deps: PipelineDeps, name: string, opts: PullOptio
     throw e;
   }
   const def = flow.definition;
-  const connector = getConnector(def.source.connector);
+  const connector = deps.registry.connector(def.source.connector);
   if (!connector) throw new MagistralError('MAG_ERR_CONNECTOR_UNKNOWN', `connector '${def.source.connector}' is not available in this process`);
   if (!connector.pull) throw new MagistralError('MAG_ERR_BAD_REQUEST', `flow ${name}: connector '${def.source.connector}' does not pull; its payloads are pushed to Magistral`);
   if (flow.paused) return { outcome: 'skipped', flow: name, reason: 'the flow is paused' };
@@ -241,11 +241,11 @@ function schedulersOf(name: string, s: NonNullable<Flow['schedule']>): Array<[st
  * `schedule` and a connector that pulls; schedulers of paused, unscheduled or removed flows go.
  * Idempotent and cheap, so workers run it on every sweep (flows may be applied by any process).
  */
-export async function syncSchedules(deps: Pick<PipelineDeps, 'db' | 'log'>, queue: Queue<PollJob>): Promise<{ upserted: string[]; removed: string[]; errors: Array<{ flow: string; message: string }> }> {
+export async function syncSchedules(deps: Pick<PipelineDeps, 'db' | 'log' | 'registry'>, queue: Queue<PollJob>): Promise<{ upserted: string[]; removed: string[]; errors: Array<{ flow: string; message: string }> }> {
   const want = new Map<string, { flow: string; repeat: Omit<RepeatOptions, 'key'> }>();
   for (const f of await listFlows(deps.db)) {
     const s = f.definition.schedule;
-    if (!s || f.paused || !getConnector(f.definition.source.connector)?.pull) continue;
+    if (!s || f.paused || !deps.registry.connector(f.definition.source.connector)?.pull) continue;
     for (const [id, repeat] of schedulersOf(f.name, s)) want.set(id, { flow: f.name, repeat });
   }
   const have = await queue.getJobSchedulers(0, -1);

@@ -9,7 +9,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { PayloadError, isMagistralError } from '../errors/index.ts';
 import type { Flow } from '../schemas/index.ts';
 import { runLogger, type Logger } from '../telemetry/logger.ts';
-import { getConnector, type SourceRecord } from './connector.ts';
+import type { SourceRecord } from './connector.ts';
 import type { PipelineDeps } from './deps.ts';
 import { analyzeWithin, Resolver } from './direct-load.ts';
 import {
@@ -84,7 +84,7 @@ export async function extractTogether(deps: PipelineDeps, leaderId: number): Pro
   if (!leaderRow) return 'skipped';
   if (leaderRow.paused) return 'paused';
   const leaderFlow = leaderRow.definition as Flow;
-  const connector = getConnector(leaderFlow.source.connector);
+  const connector = deps.registry.connector(leaderFlow.source.connector);
   if (!connector) {
     await failRun(deps, leaderId, 'MAG_ERR_CONNECTOR_UNKNOWN', `connector '${leaderFlow.source.connector}' is not available in this worker`);
     return 'failed';

@@ -5,13 +5,14 @@ import type { Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { createQueues } from './queues.ts';
 import type { PipelineDeps } from './deps.ts';
+import type { Registry } from './registry.ts';
 
 export interface Runtime extends PipelineDeps {
   metrics: Metrics;
   close(): Promise<void>;
 }
 
-export function createRuntime(config: Config, log: Logger, opts: { applicationName?: string; poolSize?: number } = {}): Runtime {
+export function createRuntime(config: Config, log: Logger, registry: Registry, opts: { applicationName?: string; poolSize?: number } = {}): Runtime {
   const d = createDb(config.DATABASE_URL, { applicationName: opts.applicationName ?? 'magistral', max: opts.poolSize ?? 12 });
   const queues = createQueues(config.REDIS_URL, config.MAGISTRAL_QUEUE_PREFIX);
   const metrics = createMetrics();
@@ -22,6 +23,7 @@ export function createRuntime(config: Config, log: Logger, opts: { applicationNa
     config,
     log,
     metrics,
+    registry,
     async close() {
       await queues.close();
       await d.close();

@@ -1,10 +1,15 @@
 // The connector port: the only module of the core that code under connectors/ may import (an ESLint
-// rule enforces it). It carries the connector interface, the errors a connector raises, and the port
-// object the core hands each connector at start (receive payloads, snapshot groups, flows, own tables).
+// rule enforces it; type-only imports of the generated canonical types aside). Its face: the connector
+// interface, the port object the core hands each connector, and the errors a connector raises.
 export type {
-  Connector, ParseContext, SourceRecord, PullContext, PullHandle, PullResult, ExchangeEndpoint, ExchangeDeps,
-} from '../pipeline/connector.ts';
+  Connector, ParseContext, SourceRecord, PullContext, PullHandle, PullResult, ExchangeEndpoint, DryRunCounting, ConnectorModule,
+} from './connector.ts';
+export type {
+  ConnectorPort, PayloadFile, ReceiveRequest, Receipt, RunStatus, SnapshotGroups, OrdersPort, OutboundOrder, OutboundOrderLine,
+  OrderVersion, ExternalOrderChange, ExternalChangesReport,
+} from './port.ts';
 export { PullError } from '../pipeline/connector.ts';
-export type { DryRunCounting } from '../pipeline/dry-run.ts';
 export { MagistralError, PayloadError, isMagistralError, formatPosition, type ErrorCode, type PayloadPosition } from '../errors/index.ts';
 export type { Logger } from '../telemetry/logger.ts';
+export type { StoredFlow, Flow } from '../pipeline/flows.ts';
+export type { OrderChange, OrderStatus } from '../orders/index.ts';

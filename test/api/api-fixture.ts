@@ -12,6 +12,7 @@ import { createQueues, type Queues } from '../../src/pipeline/queues.ts';
 import { REDACT_PATHS } from '../../src/telemetry/logger.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { createTestDb, dropQueuePrefix, REDIS_URL, testQueuePrefix, type TestDb } from '../helpers/db.ts';
+import { registry } from '../helpers/registry.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -60,7 +61,7 @@ export async function apiFixture(label: string): Promise<ApiFixture> {
     });
     const queues = createQueues(config.REDIS_URL, testQueuePrefix(label));
     const { log, logs } = captureLogger();
-    const deps: ServerDeps = { config, db: db.db, pool: db.pool, queues, log, metrics: createMetrics(), mode: opts.mode ?? 'full' };
+    const deps: ServerDeps = { registry, config, db: db.db, pool: db.pool, queues, log, metrics: createMetrics(), mode: opts.mode ?? 'full' };
     const app = await buildServer(deps);
     toClose.push(async () => {
       await app.close();

@@ -10,6 +10,7 @@ import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { createApiKey } from '../../src/portal/keys.ts';
 import { refreshStaleOffers } from '../../src/portal/offers.ts';
 import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
+import { registry } from '../helpers/registry.ts';
 
 /** mulberry32: a small seeded generator, so every run builds the same catalog. */
 function rng(seed: number): () => number {
@@ -221,7 +222,7 @@ beforeAll(async () => {
   ]));
   await load('product-properties-csv', csv('sku;property;value', PRODUCTS.flatMap((p) => Object.entries(p.props).flatMap(([prop, vs]) => vs.map((v) => `${p.sku};${prop};${v}`)))));
 
-  app = await buildServer({ config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues, log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full' });
+  app = await buildServer({ registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues, log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full' });
   key = (await createApiKey(tp.rt.db, { name: 'frontend', scopes: ['catalog:read'], ratePerMin: 100_000 })).key;
 }, 180_000);
 

@@ -82,7 +82,7 @@ export async function portalFixture(label: string, store: Partial<Record<PortalF
     throw e;
   }
   const app = await buildServer({
-    config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues, log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full',
+    registry: tp.rt.registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues, log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full',
   });
   const makeKey: PortalFixture['makeKey'] = async (o) =>
     (await createApiKey(tp.rt.db, { name: o.name ?? 'test', scopes: o.scopes ?? ALL_SCOPES, clientCode: o.client, ratePerMin: o.ratePerMin ?? 100_000 })).key;

@@ -10,6 +10,7 @@ import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { createApiKey } from '../../src/portal/keys.ts';
 import { switchLayout } from '../../src/search/text.ts';
 import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
+import { registry } from '../helpers/registry.ts';
 
 let tp: TestPipeline;
 let app: FastifyInstance;
@@ -95,7 +96,7 @@ beforeAll(async () => {
   await load('clients-csv', csv('code;name;city', ['C1;Энергомонтаж;msk']));
   await load('agreements-csv', csv('code;name;client;price_type;discount', ['A1;Скидка 10 %;C1;;10']));
 
-  app = await buildServer({ config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues, log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full' });
+  app = await buildServer({ registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues, log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full' });
   key = (await createApiKey(tp.rt.db, { name: 'frontend', scopes: ['catalog:read'], ratePerMin: 100_000 })).key;
 }, 180_000);
 

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import '../../connectors/index.ts';
 import { dryRun, dryRunJson } from '../../src/pipeline/dry-run.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
+import { registry } from '../helpers/registry.ts';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(path.join(tmpdir(), 'dry-run-'));
@@ -33,7 +34,7 @@ const stock = file('stock.csv', 'sku,warehouse,qty\nA1,W1,5\nA2,W1,2.5\nA3,,1\n'
 
 describe('dryRun', () => {
   it('chooses the mapping by the header and counts valid rows and rejects', async () => {
-    const r = await dryRun({ connector: 'file.csv', files: [prices, stock] });
+    const r = await dryRun({ registry, connector: 'file.csv', files: [prices, stock] });
     expect(dryRunJson(r)).toEqual({ prices: 3, stock: 2, rejects: 4, errors: [] });
     expect(r.mappingsUsed).toEqual({ [prices]: ['file/prices.yaml'], [stock]: ['file/stock.yaml'] });
     expect(r.samples).toEqual([
@@ -46,23 +47,23 @@ describe('dryRun', () => {
 
   it('puts a malformed file in errors with its position and keeps going with the next file', async () => {
     const bad = file('bad.csv', 'sku;price_type;price;currency\nA1;retail;1;RUB\nA2;retail\n');
-    const r = await dryRun({ connector: 'file.csv', files: [bad, stock] });
+    const r = await dryRun({ registry, connector: 'file.csv', files: [bad, stock] });
     expect(r.errors).toEqual([{ at: `${bad}:3`, message: 'MAG_ERR_PAYLOAD_MALFORMED: expected 4 columns (sku;price_type;price;currency), found 2' }]);
     expect(r.counts.stock).toBe(2);
   });
 
   it('says so when no mapping fits the columns, or the options are wrong', async () => {
     const other = file('other.csv', 'id;title\n1;x\n');
-    const r = await dryRun({ connector: 'file.csv', files: [other] });
+    const r = await dryRun({ registry, connector: 'file.csv', files: [other] });
     expect(r.errors).toEqual([{ at: other, message: expect.stringContaining('no mapping fits the columns (id, title)') }]);
-    const o = await dryRun({ connector: 'file.csv', files: [stock], options: { delimiter: ':' } });
+    const o = await dryRun({ registry, connector: 'file.csv', files: [stock], options: { delimiter: ':' } });
     expect(o.errors[0]).toMatchObject({ at: 'options', message: expect.stringContaining('/delimiter') });
-    expect((await dryRun({ connector: 'nope', files: [stock] })).errors[0]!.message).toContain('MAG_ERR_CONNECTOR_UNKNOWN');
+    expect((await dryRun({ registry, connector: 'nope', files: [stock] })).errors[0]!.message).toContain('MAG_ERR_CONNECTOR_UNKNOWN');
   });
 
   it('uses an explicit mapping and connector options', async () => {
     const tsv = file('stock.tsv', 'sku\twarehouse\tqty\nA1\tW1\t1\n');
-    const r = await dryRun({ connector: 'file.csv', files: [tsv], mappings: ['file/stock.yaml'], options: { delimiter: '\t' } });
+    const r = await dryRun({ registry, connector: 'file.csv', files: [tsv], mappings: ['file/stock.yaml'], options: { delimiter: '\t' } });
     expect(dryRunJson(r)).toEqual({ stock: 1, rejects: 0, errors: [] });
   });
 });

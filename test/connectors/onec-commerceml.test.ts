@@ -16,9 +16,10 @@ import '../../connectors/index.ts';
 import { COUNT_KEYS, readCommerceML, readOrderDocuments, RECORD_KINDS, type ElementCounts, type OrderDocument } from '../../connectors/onec/commerceml/index.ts';
 import { PayloadError } from '../../src/errors/index.ts';
 import { checkMappingTarget, loadMapping, runMappingTests } from '../../src/mapping/index.ts';
-import { getConnector, type SourceRecord } from '../../src/pipeline/connector.ts';
+import type { SourceRecord } from '../../src/pipeline/connector.ts';
 import { dryRun, dryRunJson } from '../../src/pipeline/dry-run.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
+import { registry } from '../helpers/registry.ts';
 
 const SAMPLES = ONEC_SAMPLES;
 const FIXTURES = path.join(REPO_DIR, 'test/fixtures/onec');
@@ -109,7 +110,7 @@ describe('every real sample gives exactly the counts a careful reading gives', (
     it(path.basename(file), async () => {
       const full = { products: 0, groups: 0, properties: 0, priceTypes: 0, warehouses: 0, offers: 0, prices: 0, stock: 0, orders: 0, ...counts };
       expect(referenceCounts(file)).toEqual(full);
-      const r = await dryRun({ connector: 'onec.commerceml', files: [file] });
+      const r = await dryRun({ registry, connector: 'onec.commerceml', files: [file] });
       expect(r.errors).toEqual([]);
       expect(r.counts).toEqual(full);
       // Keys in the documented order.
@@ -126,7 +127,7 @@ describe('every real sample gives exactly the counts a careful reading gives', (
   });
 
   it('the samples map without rejects except the one negative stock quantity of 04', async () => {
-    const r = await dryRun({ connector: 'onec.commerceml', files: [S01, S02, S03, S04, S05, S06, S07, S08] });
+    const r = await dryRun({ registry, connector: 'onec.commerceml', files: [S01, S02, S03, S04, S05, S06, S07, S08] });
     expect(r.errors).toEqual([]);
     expect(r.rejects).toBe(1);
     expect(r.samples).toEqual([{
@@ -429,7 +430,7 @@ describe('malformed files', () => {
 
   it('dry-run: a malformed file lands in errors with its position, the next file is still counted', async () => {
     const bad = file('bad.xml', '<КоммерческаяИнформация>\n  <ПакетПредложений>\n    <Предложения><Предложение></Предложения>\n</КоммерческаяИнформация>');
-    const r = await dryRun({ connector: 'onec.commerceml', files: [bad, S05] });
+    const r = await dryRun({ registry, connector: 'onec.commerceml', files: [bad, S05] });
     expect(r.errors).toEqual([{ at: `${bad}:3:31`, message: 'MAG_ERR_PAYLOAD_MALFORMED: closing tag </Предложения> does not match the open element <Предложение> (/КоммерческаяИнформация/ПакетПредложений/Предложения/Предложение)' }]);
     expect(r.counts).toMatchObject({ offers: 2, prices: 6, priceTypes: 3 });
   });
@@ -437,14 +438,14 @@ describe('malformed files', () => {
 
 describe('connector and mappings', () => {
   it('is registered with its options schema (exchange options included)', () => {
-    const c = getConnector('onec.commerceml')!;
+    const c = registry.connector('onec.commerceml')!;
     expect(c.kind).toBe('onec.commerceml');
     const props = (c.optionsSchema as { properties: Record<string, unknown> }).properties;
     expect(Object.keys(props)).toEqual(expect.arrayContaining(['plainOffers', 'exchange', 'userEnv', 'passwordEnv', 'zip', 'fileLimit']));
   });
 
   it('parse() emits the kinds of ctx.kinds and reports the mode', async () => {
-    const c = getConnector('onec.commerceml')!;
+    const c = registry.connector('onec.commerceml')!;
     const modes: string[] = [];
     const kinds: string[] = [];
     for await (const b of c.parse(createReadStream(S04), { fileName: 'rests.xml', options: {}, kinds: new Set(['stock']), setMode: (m) => modes.push(m) })) {

@@ -18,6 +18,7 @@ import { approveRun, listRejects, listRuns, waitForRun } from '../../src/pipelin
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import type { Flow } from '../../src/schemas/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+import { registry } from '../helpers/registry.ts';
 
 const SAMPLES = ONEC_SAMPLES;
 const sample = (name: string): Buffer => readFileSync(path.join(SAMPLES, name));
@@ -110,7 +111,7 @@ describe('1C exchange protocol against a running server', () => {
       const f = d.toJS() as Flow;
       f.name = `${f.name}${suffix}`;
       f.source.options = { ...f.source.options, exchange, fileLimit: FILE_LIMIT, ...options };
-      const r = await checkFlow(f);
+      const r = await checkFlow(f, registry);
       expect(r.problems).toEqual([]);
       out.push(r.flow!);
     }

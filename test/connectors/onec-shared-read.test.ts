@@ -16,6 +16,7 @@ import { mergeRun } from '../../src/pipeline/merge.ts';
 import { REPO_DIR, type Flow } from '../../src/schemas/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { offersPackage } from '../helpers/samples.ts';
+import { registry } from '../helpers/registry.ts';
 
 const USER = 'shared-read';
 const PASSWORD = 'shared-read-password';
@@ -39,7 +40,7 @@ describe('a file of an exchange is parsed once', () => {
     const docs = parseAllDocuments(readFileSync(path.join(REPO_DIR, 'ops/flows/onec.yaml'), 'utf8'));
     const flows: Flow[] = [];
     for (const d of Array.isArray(docs) ? docs : [docs]) {
-      const r = await checkFlow(d.toJS() as Flow);
+      const r = await checkFlow(d.toJS() as Flow, registry);
       expect(r.problems).toEqual([]);
       flows.push(r.flow!);
     }

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
 import { createDb, dropDatabase, ensureDatabase, migrate, type Db } from '../../src/db/index.ts';
+import { registry } from './registry.ts';
 
 export const PG_BASE = process.env.TEST_PG_BASE ?? 'postgres://127.0.0.1:5432';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -17,7 +18,7 @@ export async function createTestDb(label = 't'): Promise<TestDb> {
   const url = `${PG_BASE}/${name}`;
   await ensureDatabase(url);
   const d = createDb(url, { applicationName: 'magistral-test' });
-  await migrate(d.db);
+  await migrate(d.db, registry.migrationSets());
   return {
     ...d,
     url,

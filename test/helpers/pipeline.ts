@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pino } from 'pino';
-import '../../connectors/index.ts';
+import { registry } from './registry.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.ts';
 import { applyFlows, parseFlowFile } from '../../src/pipeline/flows.ts';
@@ -45,7 +45,7 @@ export async function createTestPipeline(label: string, opts: { redisUrl?: strin
   };
   const config = loadConfig(env);
   const log = pino({ level: env.LOG_LEVEL! });
-  const rt = createRuntime(config, log, { applicationName: `test-${label}`, poolSize: 6 });
+  const rt = createRuntime(config, log, registry, { applicationName: `test-${label}`, poolSize: 6 });
   const tp: TestPipeline = {
     db, rt, config, env, dataDir,
     async startWorkers() {
@@ -53,11 +53,11 @@ export async function createTestPipeline(label: string, opts: { redisUrl?: strin
       return tp.workers;
     },
     async applyFlowYaml(yaml: string) {
-      await applyFlows(rt.db, await parseFlowFile(yaml, 'test-flow.yaml'));
+      await applyFlows(rt.db, await parseFlowFile(yaml, 'test-flow.yaml', registry));
     },
     async applyFlowFile(rel: string) {
       const text = await readFile(path.join(REPO_DIR, rel), 'utf8');
-      await applyFlows(rt.db, await parseFlowFile(text, rel));
+      await applyFlows(rt.db, await parseFlowFile(text, rel, registry));
     },
     async send(flow, content, fileName = 'payload.csv') {
       const body = Readable.from([typeof content === 'string' ? Buffer.from(content) : content]);

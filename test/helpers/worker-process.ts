@@ -4,9 +4,10 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
 import { createRuntime } from '../../src/pipeline/runtime.ts';
 import { startWorkers } from '../../workers/index.ts';
+import { registry } from './registry.ts';
 
 const config = loadConfig(process.env);
-const rt = createRuntime(config, pino({ level: process.env.LOG_LEVEL ?? 'silent' }), { applicationName: 'test-worker-process' });
+const rt = createRuntime(config, pino({ level: process.env.LOG_LEVEL ?? 'silent' }), registry, { applicationName: 'test-worker-process' });
 await startWorkers(rt, { name: `test-worker-${process.pid}` });
 process.stdout.write('ready\n');
 setInterval(() => {}, 1 << 30);

@@ -12,6 +12,7 @@ import { setFlowPaused, parseFlowFile } from '../../src/pipeline/flows.ts';
 import { waitForRun } from '../../src/pipeline/runs.ts';
 import { MagistralError } from '../../src/errors/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { registry } from '../helpers/registry.ts';
 
 describe('catalog, inbox and paused flows', () => {
   let tp: TestPipeline;
@@ -59,7 +60,7 @@ mapping: file/products.yaml
 target: products
 mode: snapshot
 `;
-    const err = await parseFlowFile(yaml, 'products-snap.yaml').catch((e: unknown) => e);
+    const err = await parseFlowFile(yaml, 'products-snap.yaml', registry).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MagistralError);
     expect((err as MagistralError).problems).toEqual([expect.objectContaining({ path: '/mode', rule: 'snapshot-target' })]);
   });

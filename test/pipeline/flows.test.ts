@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import '../../connectors/index.ts';
 import { parseFlowFile } from '../../src/pipeline/flows.ts';
 import { MagistralError } from '../../src/errors/index.ts';
+import { registry } from '../helpers/registry.ts';
 
 const good = `apiVersion: magistral/v1
 kind: Flow
@@ -15,7 +16,7 @@ mode: delta
 
 describe('flow files', () => {
   it('fills the defaults of a good flow', async () => {
-    const [f] = await parseFlowFile(good, 'ok.yaml');
+    const [f] = await parseFlowFile(good, 'ok.yaml', registry);
     expect(f).toMatchObject({ name: 'ok-flow', scope: 'flow', autoCreate: true, history: true, source: { system: 'local', options: {} }, retry: { attempts: 8, backoff: 'exponential', delayMs: 1000 } });
   });
 
@@ -31,7 +32,7 @@ mapping: file/stock.yaml
 target: prices
 mode: sideways
 `;
-    const err = (await parseFlowFile(text, 'two.yaml').catch((e: unknown) => e)) as MagistralError;
+    const err = (await parseFlowFile(text, 'two.yaml', registry).catch((e: unknown) => e)) as MagistralError;
     expect(err).toBeInstanceOf(MagistralError);
     expect(err.code).toBe('MAG_ERR_FLOW_INVALID');
     const found = err.problems.map((p) => `${p.line}:${p.path}:${p.rule}`).sort();
@@ -45,12 +46,12 @@ mode: sideways
   });
 
   it('refuses the same flow name twice in one file', async () => {
-    const err = (await parseFlowFile(`${good}---\n${good}`, 'dup.yaml').catch((e: unknown) => e)) as MagistralError;
+    const err = (await parseFlowFile(`${good}---\n${good}`, 'dup.yaml', registry).catch((e: unknown) => e)) as MagistralError;
     expect(err.problems).toEqual([expect.objectContaining({ path: '[1]/name', rule: 'unique' })]);
   });
 
   it('reports broken YAML with its position', async () => {
-    const err = (await parseFlowFile('name: [unclosed\n', 'broken.yaml').catch((e: unknown) => e)) as MagistralError;
+    const err = (await parseFlowFile('name: [unclosed\n', 'broken.yaml', registry).catch((e: unknown) => e)) as MagistralError;
     expect(err.problems[0]).toMatchObject({ rule: 'yaml' });
     expect(err.problems[0]!.path).toMatch(/^broken\.yaml:\d+:\d+$/);
   });

@@ -2,7 +2,7 @@
 // as records of several kinds; a flow's mapping names (ctx.kinds) choose which kinds it gets.
 import type { Readable } from 'node:stream';
 import type { Connector, ParseContext, SourceRecord } from '../../../src/pipeline/connector.ts';
-import type { DryRunCounting } from '../../../src/pipeline/dry-run.ts';
+import type { DryRunCounting } from '../../../src/port/index.ts';
 import { exchangeOptionsProperties } from '../exchange/options.ts';
 import { saleOptionsProperties } from '../exchange/sale-options.ts';
 import { COUNT_KEYS, readCommerceML, type ElementCounts } from './reader.ts';

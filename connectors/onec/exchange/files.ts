@@ -9,7 +9,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ExchangeDeps } from '../../../src/pipeline/connector.ts';
+import type { ConnectorPort } from '../../../src/port/index.ts';
+import { onecTables } from './tables.ts';
 import type { ExchangeSettings } from './options.ts';
 import { checkFileName, NameRefused, printableName } from './names.ts';
 import type { ExchangeSession } from './sessions.ts';
@@ -114,16 +115,16 @@ export function checkedName(raw: string): string {
  * was imported starts over (a new generation of it).
  */
 export async function receiveChunk(
-  deps: ExchangeDeps, hashes: RunningHashes, session: ExchangeSession, s: ExchangeSettings, rawName: string, body: Readable, declaredLength: number | undefined,
+  port: ConnectorPort, hashes: RunningHashes, session: ExchangeSession, s: ExchangeSettings, rawName: string, body: Readable, declaredLength: number | undefined,
 ): Promise<ReceivedFile> {
   const name = checkedName(rawName);
   const full = sessionPath(session, name);
   if (declaredLength !== undefined && declaredLength > s.fileLimit) {
     throw new ExchangeFailure(`${name}: a POST of ${declaredLength} bytes is larger than file_limit=${s.fileLimit}`);
   }
-  await deps.db.insertInto('onec_files').values({ session_id: session.id, name, path: full })
+  await onecTables(port).insertInto('onec_files').values({ session_id: session.id, name, path: full })
     .onConflict((oc) => oc.columns(['session_id', 'name']).doNothing()).execute();
-  const client = await deps.pool.connect();
+  const client = await port.sql.connect();
   try {
     await client.query('BEGIN');
     // The row lock serialises chunks of one file (1C sends them one after another anyway).
@@ -141,7 +142,7 @@ export async function receiveChunk(
       // record (replays of them read the new bytes, which is what 1C now says the file is).
       base = 0;
       chunks = 0;
-      await client.query(`UPDATE onec_files SET state = 'receiving', run_ids = '{}', sha256 = NULL, error = NULL, archive = NULL, lease_until = NULL WHERE id = $1`, [id]);
+      await client.query(`UPDATE onec_files SET state = 'receiving', generation = generation + 1, run_ids = '{}', sha256 = NULL, error = NULL, archive = NULL, lease_until = NULL WHERE id = $1`, [id]);
     }
     await mkdir(path.dirname(full), { recursive: true });
     const fh = await open(full, 'a');

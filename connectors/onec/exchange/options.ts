@@ -1,6 +1,6 @@
 // Flow options of the 1C exchange protocol (`/exchange/onec/<exchange>`): the schema fragment the
 // onec.commerceml connector merges into its optionsSchema, and the settings of one exchange.
-import type { StoredFlow } from '../../../src/pipeline/flows.ts';
+import type { StoredFlow } from '../../../src/port/index.ts';
 
 export const DEFAULT_EXCHANGE = 'default';
 export const EXCHANGE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;

@@ -1,14 +1,12 @@
 // The fastify plugin of `/exchange/onec/:exchange`, the 1C "exchange with site" protocol as 1C-Bitrix
 // speaks it: every answer is 200 with a plain-text body in windows-1251 (`success` / `progress` /
 // `failure` and lines after it) — 1C reads the body, not the status, so refusals are `failure` too.
-// `checkauth` and `init` are common to every type; the rest is dispatched by type (`catalog` here,
-// `sale` registered by the sale exchange) through registerExchangeType.
+// `checkauth` and `init` are common to every type; the rest is dispatched by type (`catalog` here, `sale`
+// in sale.ts) through the table of types the plugin is built with.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import iconv from 'iconv-lite';
 import { Counter } from 'prom-client';
-import type { ExchangeDeps } from '../../../src/pipeline/connector.ts';
-import type { StoredFlow } from '../../../src/pipeline/flows.ts';
-import type { Logger } from '../../../src/telemetry/logger.ts';
+import type { ConnectorPort, Logger, StoredFlow } from '../../../src/port/index.ts';
 import { ExchangeFailure, receiveChunk, type ReceivedFile } from './files.ts';
 import { closeSession, ExchangeState, importFile, type Answer } from './imports.ts';
 import { EXCHANGE_NAME, exchangeSettings, type ExchangeSettings } from './options.ts';
@@ -27,7 +25,7 @@ export interface ExchangeCall {
   settings: ExchangeSettings;
   /** The flows serving this exchange, by name. */
   flows: StoredFlow[];
-  deps: ExchangeDeps;
+  port: ConnectorPort;
   state: ExchangeState;
   log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /** Appends the POST body to the session's file `rawName` (file_limit, fsync); throws ExchangeFailure. */
@@ -44,17 +42,6 @@ export type ModeHandler = (call: ExchangeCall) => Promise<ExchangeReply>;
 /** The modes of one exchange type besides the common checkauth (init may be overridden). */
 export interface ExchangeTypeHandler {
   modes: Record<string, ModeHandler>;
-}
-
-const TYPES = new Map<string, ExchangeTypeHandler>();
-
-/** Adds (or replaces) the handler of `type=<type>`: the seam the sale exchange plugs into. */
-export function registerExchangeType(type: string, handler: ExchangeTypeHandler): void {
-  TYPES.set(type, handler);
-}
-
-export function exchangeTypes(): string[] {
-  return [...TYPES.keys()].sort();
 }
 
 // The same words for every refusal of identity (no such exchange, wrong password, expired or
@@ -77,18 +64,16 @@ export const catalogHandler: ExchangeTypeHandler = {
       return { status: 'success', message: '' };
     },
     async import(call) {
-      return importFile({ deps: call.deps, state: call.state, session: call.session, settings: call.settings, log: call.log }, filename(call));
+      return importFile({ port: call.port, state: call.state, session: call.session, settings: call.settings, log: call.log }, filename(call));
     },
     async deactivate(call) {
-      return closeSession({ deps: call.deps, state: call.state, session: call.session, settings: call.settings, log: call.log });
+      return closeSession({ port: call.port, state: call.state, session: call.session, settings: call.settings, log: call.log });
     },
     async complete(call) {
-      return closeSession({ deps: call.deps, state: call.state, session: call.session, settings: call.settings, log: call.log });
+      return closeSession({ port: call.port, state: call.state, session: call.session, settings: call.settings, log: call.log });
     },
   },
 };
-
-registerExchangeType('catalog', catalogHandler);
 
 /** windows-1251 like 1C-Bitrix; a character it cannot hold becomes '?', never a broken byte. */
 function encode(text: string): Buffer {
@@ -104,8 +89,8 @@ function send(reply: FastifyReply, r: ExchangeReply): FastifyReply {
 
 const failure = (message: string): Answer => ({ status: 'failure', message });
 
-function metric(deps: ExchangeDeps): Counter<'type' | 'mode' | 'status'> | undefined {
-  const registry = deps.metrics?.registry;
+function metric(port: ConnectorPort): Counter<'type' | 'mode' | 'status'> | undefined {
+  const registry = port.metrics;
   if (!registry) return undefined;
   const name = 'magistral_onec_exchange_requests_total';
   return (registry.getSingleMetric(name) as Counter<'type' | 'mode' | 'status'> | undefined) ?? new Counter({
@@ -113,111 +98,118 @@ function metric(deps: ExchangeDeps): Counter<'type' | 'mode' | 'status'> | undef
   });
 }
 
-export async function onecExchangePlugin(app: FastifyInstance, deps: ExchangeDeps): Promise<void> {
-  const state = new ExchangeState();
-  const requests = metric(deps);
-  // Whatever the content type, a file POST reaches its handler as the raw stream.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+/**
+ * The plugin of the exchange, answering the types in `types` (type=catalog, type=sale …): a table the
+ * connector module builds, not a registry filled by imports.
+ */
+export function onecExchangePlugin(types: Readonly<Record<string, ExchangeTypeHandler>>) {
+  const TYPES = new Map(Object.entries(types));
+  return async (app: FastifyInstance, port: ConnectorPort): Promise<void> => {
+    const state = new ExchangeState();
+    const requests = metric(port);
+    // Whatever the content type, a file POST reaches its handler as the raw stream.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ExchangeFailure) {
-      request.log.info({ reason: error.message }, '1C exchange request refused');
-      return send(reply, failure(error.message));
-    }
-    if (Array.isArray(error.validation)) return send(reply, failure(`bad request: ${error.message}`));
-    request.log.error({ err: error }, '1C exchange request failed');
-    return send(reply, failure(`internal error (request ${request.id}); details are in the server log`));
-  });
-
-  const sweep = setInterval(() => void expireSessions(deps).catch((e: unknown) => deps.log.warn({ err: e }, '1C session expiry failed')), 60_000);
-  sweep.unref();
-  app.addHook('onClose', async () => {
-    clearInterval(sweep);
-    await Promise.allSettled([...state.tasks.values()]);
-  });
-
-  const handler = async (request: FastifyRequest<{ Params: { exchange: string }; Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => {
-    const q = request.query;
-    const exchange = request.params.exchange;
-    const type = q.type ?? '';
-    const mode = q.mode ?? '';
-    const log = request.log;
-    const answer = async (): Promise<ExchangeReply> => {
-      const typeHandler = TYPES.get(type);
-      if (!typeHandler || !(mode === 'checkauth' || mode === 'init' || mode in typeHandler.modes)) return failure(UNKNOWN);
-      const flows = EXCHANGE_NAME.test(exchange) ? await exchangeFlows(deps, exchange) : [];
-      const { settings, conflict } = exchangeSettings(flows, deps.config.MAGISTRAL_MAX_PAYLOAD_BYTES);
-      if (!settings) {
-        if (conflict) log.error({ exchange }, conflict);
-        else log.warn({ exchange }, '1C exchange refused: no flow serves this exchange');
-        return failure(AUTH_FAILED);
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      if (error instanceof ExchangeFailure) {
+        request.log.info({ reason: error.message }, '1C exchange request refused');
+        return send(reply, failure(error.message));
       }
-      if (mode === 'checkauth') {
-        const auth = checkBasic(request.headers.authorization, settings, deps.env);
-        if (!auth.ok) {
-          log.warn({ exchange, reason: auth.reason }, '1C checkauth refused');
+      if (Array.isArray(error.validation)) return send(reply, failure(`bad request: ${error.message}`));
+      request.log.error({ err: error }, '1C exchange request failed');
+      return send(reply, failure(`internal error (request ${request.id}); details are in the server log`));
+    });
+
+    const sweep = setInterval(() => void expireSessions(port).catch((e: unknown) => port.log.warn({ err: e }, '1C session expiry failed')), 60_000);
+    sweep.unref();
+    app.addHook('onClose', async () => {
+      clearInterval(sweep);
+      await Promise.allSettled([...state.tasks.values()]);
+    });
+
+    const handler = async (request: FastifyRequest<{ Params: { exchange: string }; Querystring: Record<string, string | undefined> }>, reply: FastifyReply) => {
+      const q = request.query;
+      const exchange = request.params.exchange;
+      const type = q.type ?? '';
+      const mode = q.mode ?? '';
+      const log = request.log;
+      const answer = async (): Promise<ExchangeReply> => {
+        const typeHandler = TYPES.get(type);
+        if (!typeHandler || !(mode === 'checkauth' || mode === 'init' || mode in typeHandler.modes)) return failure(UNKNOWN);
+        const flows = EXCHANGE_NAME.test(exchange) ? await exchangeFlows(port, exchange) : [];
+        const { settings, conflict } = exchangeSettings(flows, port.maxPayloadBytes);
+        if (!settings) {
+          if (conflict) log.error({ exchange }, conflict);
+          else log.warn({ exchange }, '1C exchange refused: no flow serves this exchange');
           return failure(AUTH_FAILED);
         }
-        await expireSessions(deps).catch((e: unknown) => log.warn({ err: e }, '1C session expiry failed'));
-        const s = await createSession(deps, settings, auth.user, request.ip);
-        log.info({ exchange, session: s.session.id, user: auth.user, type }, '1C exchange session started');
-        return { lines: ['success', COOKIE_NAME, s.token, `sessid=${s.sessid}`, `timestamp=${Math.floor(Date.now() / 1000)}`, ''] };
-      }
-      const found = await findSession(deps, exchange, settings, request.headers.cookie, q.sessid);
-      if ('reason' in found) {
-        log.warn({ exchange, mode, reason: found.reason }, '1C exchange request refused');
-        return failure(AUTH_FAILED);
-      }
-      const session = found.session;
-      const call: ExchangeCall = {
-        exchange, type, mode, query: q, request, session, settings, flows, deps, state, log: log.child({ session: session.id }),
-        receiveFile: (name) => {
-          const body = request.body as NodeJS.ReadableStream | undefined;
-          if (!body || typeof (body as { iterator?: unknown }).iterator !== 'function') throw new ExchangeFailure(`${name}: mode=file needs the file as the POST body`);
-          const len = Number(request.headers['content-length']);
-          return receiveChunk(deps, state.hashes, session, settings, name, body as import('node:stream').Readable, Number.isFinite(len) ? len : undefined);
-        },
-        saveData: (patch) => saveSessionData(deps, session.id, patch),
+        if (mode === 'checkauth') {
+          const auth = checkBasic(request.headers.authorization, settings, port.env);
+          if (!auth.ok) {
+            log.warn({ exchange, reason: auth.reason }, '1C checkauth refused');
+            return failure(AUTH_FAILED);
+          }
+          await expireSessions(port).catch((e: unknown) => log.warn({ err: e }, '1C session expiry failed'));
+          const s = await createSession(port, settings, auth.user, request.ip);
+          log.info({ exchange, session: s.session.id, user: auth.user, type }, '1C exchange session started');
+          return { lines: ['success', COOKIE_NAME, s.token, `sessid=${s.sessid}`, `timestamp=${Math.floor(Date.now() / 1000)}`, ''] };
+        }
+        const found = await findSession(port, exchange, settings, request.headers.cookie, q.sessid);
+        if ('reason' in found) {
+          log.warn({ exchange, mode, reason: found.reason }, '1C exchange request refused');
+          return failure(AUTH_FAILED);
+        }
+        const session = found.session;
+        const call: ExchangeCall = {
+          exchange, type, mode, query: q, request, session, settings, flows, port, state, log: log.child({ session: session.id }),
+          receiveFile: (name) => {
+            const body = request.body as NodeJS.ReadableStream | undefined;
+            if (!body || typeof (body as { iterator?: unknown }).iterator !== 'function') throw new ExchangeFailure(`${name}: mode=file needs the file as the POST body`);
+            const len = Number(request.headers['content-length']);
+            return receiveChunk(port, state.hashes, session, settings, name, body as import('node:stream').Readable, Number.isFinite(len) ? len : undefined);
+          },
+          saveData: (patch) => saveSessionData(port, session.id, patch),
+        };
+        const fn = typeHandler.modes[mode];
+        if (fn) return fn(call);
+        // init (not overridden by the type): what the session was set up with at checkauth.
+        return { lines: [`zip=${session.zip ? 'yes' : 'no'}`, `file_limit=${session.file_limit}`] };
       };
-      const fn = typeHandler.modes[mode];
-      if (fn) return fn(call);
-      // init (not overridden by the type): what the session was set up with at checkauth.
-      return { lines: [`zip=${session.zip ? 'yes' : 'no'}`, `file_limit=${session.file_limit}`] };
+      let r: ExchangeReply;
+      try {
+        r = await answer();
+      } catch (e) {
+        if (!(e instanceof ExchangeFailure)) throw e;
+        log.info({ reason: e.message }, '1C exchange request refused');
+        r = failure(e.message);
+        // A refused upload may leave the rest of its body unread: close rather than read it all.
+        if (request.method === 'POST') reply.header('connection', 'close');
+      }
+      const status = 'status' in r ? r.status : 'lines' in r ? r.lines[0] ?? '' : 'document';
+      requests?.inc({ type: TYPES.has(type) ? type : 'unknown', mode: mode.slice(0, 32) || 'none', status });
+      return send(reply, r);
     };
-    let r: ExchangeReply;
-    try {
-      r = await answer();
-    } catch (e) {
-      if (!(e instanceof ExchangeFailure)) throw e;
-      log.info({ reason: e.message }, '1C exchange request refused');
-      r = failure(e.message);
-      // A refused upload may leave the rest of its body unread: close rather than read it all.
-      if (request.method === 'POST') reply.header('connection', 'close');
-    }
-    const status = 'status' in r ? r.status : 'lines' in r ? r.lines[0] ?? '' : 'document';
-    requests?.inc({ type: TYPES.has(type) ? type : 'unknown', mode: mode.slice(0, 32) || 'none', status });
-    return send(reply, r);
-  };
 
-  app.route({
-    method: ['GET', 'POST'],
-    url: '/:exchange',
-    // The body is streamed and counted by receiveChunk against the exchange's file_limit (a stream
-    // passed through by the content-type parser is not subject to fastify's bodyLimit).
-    schema: {
-      params: { type: 'object', required: ['exchange'], properties: { exchange: { type: 'string', maxLength: 63 } } },
-      querystring: {
-        type: 'object',
-        additionalProperties: { type: 'string' },
-        properties: {
-          type: { type: 'string', maxLength: 32 },
-          mode: { type: 'string', maxLength: 32 },
-          filename: { type: 'string', maxLength: 1024 },
-          sessid: { type: 'string', maxLength: 128 },
+    app.route({
+      method: ['GET', 'POST'],
+      url: '/:exchange',
+      // The body is streamed and counted by receiveChunk against the exchange's file_limit (a stream
+      // passed through by the content-type parser is not subject to fastify's bodyLimit).
+      schema: {
+        params: { type: 'object', required: ['exchange'], properties: { exchange: { type: 'string', maxLength: 63 } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: { type: 'string' },
+          properties: {
+            type: { type: 'string', maxLength: 32 },
+            mode: { type: 'string', maxLength: 32 },
+            filename: { type: 'string', maxLength: 1024 },
+            sessid: { type: 'string', maxLength: 128 },
+          },
         },
       },
-    },
-    handler,
-  });
+      handler,
+    });
+  };
 }

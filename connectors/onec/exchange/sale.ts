@@ -6,21 +6,20 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
-import { isMagistralError } from '../../../src/errors/index.ts';
-import { listOrderStatuses } from '../../../src/orders/index.ts';
-import type { StoredFlow } from '../../../src/pipeline/flows.ts';
+import { isMagistralError, type StoredFlow } from '../../../src/port/index.ts';
 import { writeOrderDocuments } from '../commerceml/order-writer.ts';
 import { readOrderDocuments } from '../commerceml/reader.ts';
 import { checkedName, ExchangeFailure, type ReceivedFile } from './files.ts';
 import { isArchiveName } from './names.ts';
-import { registerExchangeType, type ExchangeCall, type ExchangeReply, type ExchangeTypeHandler } from './router.ts';
-import { applyChanges, collectChanges } from './sale-apply.ts';
+import type { ExchangeCall, ExchangeReply, ExchangeTypeHandler } from './router.ts';
+import { collectChanges } from './sale-apply.ts';
 import type { IncomingOrder } from './sale-changes.ts';
 import { renderSaleInfo } from './sale-info.ts';
 import { saleOptionsProperties, saleSettings, type SaleSettings } from './sale-options.ts';
 import { loadOrderDocuments, markSentOrdersExported, recordPendingOrders } from './sale-query.ts';
 import { isTimeZone, toLocal } from './sale-time.ts';
 import { unpackArchive } from './unzip.ts';
+import { onecTables } from './tables.ts';
 
 /** Order documents of a CommerceML file as the sale exchange reads them (the commerceml reader's). */
 export async function* incomingOrders(input: Readable, fileName: string): AsyncGenerator<IncomingOrder> {
@@ -58,8 +57,8 @@ const source = (call: ExchangeCall): string => `onec-sale:${call.exchange}`;
 /** `mode=query`: the pending orders as one CommerceML document, what was sent remembered in the session. */
 async function query(call: ExchangeCall): Promise<ExchangeReply> {
   const s = settingsOf(call);
-  const ids = await recordPendingOrders(call.deps.db, call.session.id, s.queryLimit);
-  const docs = await loadOrderDocuments(call.deps.db, ids, s);
+  const ids = await recordPendingOrders(call.port, call.session.id, s.queryLimit);
+  const docs = await loadOrderDocuments(call.port, ids, s);
   const now = toLocal(new Date(), s.timeZone);
   const body = writeOrderDocuments(docs, { version: s.version, encoding: s.encoding, generatedAt: `${now.date}T${now.time}` });
   call.log.info({ orders: docs.length, bytes: body.length, version: s.version }, 'orders sent to 1C (sale query)');
@@ -68,14 +67,14 @@ async function query(call: ExchangeCall): Promise<ExchangeReply> {
 
 /** `mode=success`: the orders of the session's last query are exported (at the version sent). */
 async function success(call: ExchangeCall): Promise<ExchangeReply> {
-  const marked = await markSentOrdersExported(call.deps.db, call.session.id);
+  const marked = await markSentOrdersExported(call.port, call.session.id);
   call.log.info({ marked }, '1C confirmed the orders of its last sale query');
   return { status: 'success', message: '' };
 }
 
 async function info(call: ExchangeCall): Promise<ExchangeReply> {
   const s = settingsOf(call);
-  const body = renderSaleInfo(await listOrderStatuses(call.deps.db), s.paymentSystems, s.deliveryServices, s.encoding);
+  const body = renderSaleInfo(await call.port.orders.statuses(), s.paymentSystems, s.deliveryServices, s.encoding);
   return { contentType: `application/xml; charset=${s.encoding}`, body };
 }
 
@@ -104,7 +103,7 @@ async function ends(file: string, size: number): Promise<{ head: Buffer; tail: B
 const endsWithRoot = (tail: Buffer): boolean => ROOT_CLOSE.some((c) => tail.length >= c.length && tail.subarray(tail.length - c.length).equals(c));
 
 async function setFileState(call: ExchangeCall, id: number, state: 'imported' | 'failed', error: string | null): Promise<void> {
-  await call.deps.db.updateTable('onec_files').set({ state, error, updated_at: new Date() }).where('id', '=', id).execute();
+  await onecTables(call.port).updateTable('onec_files').set({ state, error, updated_at: new Date() }).where('id', '=', id).execute();
 }
 
 /**
@@ -117,7 +116,7 @@ async function file(call: ExchangeCall): Promise<ExchangeReply> {
   const raw = call.query.filename;
   if (!raw) throw new ExchangeFailure('mode=file needs filename=');
   const name = checkedName(raw);
-  const before = await call.deps.db.selectFrom('onec_files').select(['size_bytes', 'state'])
+  const before = await onecTables(call.port).selectFrom('onec_files').select(['size_bytes', 'state'])
     .where('session_id', '=', call.session.id).where('name', '=', name).executeTakeFirst();
   const base = before && before.state === 'receiving' ? Number(before.size_bytes) : 0;
   const f = await call.receiveFile(raw);
@@ -136,7 +135,7 @@ async function importMode(call: ExchangeCall): Promise<ExchangeReply> {
   const raw = call.query.filename;
   if (!raw) throw new ExchangeFailure('mode=import needs filename=');
   const name = checkedName(raw);
-  const row = await call.deps.db.selectFrom('onec_files').selectAll().where('session_id', '=', call.session.id).where('name', '=', name).executeTakeFirst();
+  const row = await onecTables(call.port).selectFrom('onec_files').selectAll().where('session_id', '=', call.session.id).where('name', '=', name).executeTakeFirst();
   if (!row) return { status: 'failure', message: `${name}: no such file was sent in this session` };
   if (row.state === 'imported') return { status: 'success', message: '' };
   if (row.state === 'failed') return { status: 'failure', message: row.error ?? `${name}: failed` };
@@ -155,8 +154,9 @@ async function apply(call: ExchangeCall, f: ReceivedFile, zip: boolean): Promise
         .filter((e) => /\.xml$/i.test(e.name)).map((e) => ({ name: e.name, path: e.path }))
       : [{ name: f.name, path: f.path }];
     mapped = [];
+    const statuses = await call.port.orders.statuses();
     for (const x of files) {
-      mapped.push(...await collectChanges(incomingOrders(createReadStream(x.path), x.name), call.deps.db, { timeZone: s.timeZone, statusMap: s.statusMap }));
+      mapped.push(...await collectChanges(incomingOrders(createReadStream(x.path), x.name), statuses, { timeZone: s.timeZone, statusMap: s.statusMap }));
     }
   } catch (e) {
     if (!isMagistralError(e) && !(e instanceof ExchangeFailure)) throw e;
@@ -165,7 +165,7 @@ async function apply(call: ExchangeCall, f: ReceivedFile, zip: boolean): Promise
     call.log.warn({ file: f.name, reason: e.message }, 'order file from 1C refused');
     return { status: 'failure', message: e.message };
   }
-  const report = await applyChanges(call.deps.db, mapped, source(call));
+  const report = await call.port.orders.applyChanges(mapped, source(call));
   await setFileState(call, f.id, 'imported', null);
   const summary = { file: f.name, documents: report.documents, changed: report.changed, unchanged: report.unchanged, notFound: report.notFound };
   if (report.warnings.length) call.log.warn({ ...summary, warnings: report.warnings }, 'order file from 1C applied with problems');
@@ -178,4 +178,3 @@ export const saleHandler: ExchangeTypeHandler = {
   modes: { query, success, file, import: importMode, info },
 };
 
-registerExchangeType('sale', saleHandler);

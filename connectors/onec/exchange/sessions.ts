@@ -4,10 +4,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { sql, type Selectable } from 'kysely';
-import type { OnecSessionsTable } from '../../../src/db/index.ts';
-import type { ExchangeDeps } from '../../../src/pipeline/connector.ts';
-import { listFlows, type StoredFlow } from '../../../src/pipeline/flows.ts';
-import { abandonSnapshotGroup } from '../../../src/pipeline/snapshot-group.ts';
+import type { ConnectorPort, StoredFlow } from '../../../src/port/index.ts';
+import { onecTables, type OnecSessionsTable } from './tables.ts';
 import { exchangeOf, type ExchangeSettings } from './options.ts';
 
 export const COOKIE_NAME = 'magistral_onec';
@@ -26,8 +24,8 @@ function sameSecret(given: string, expected: string): boolean {
 export const sessionGroup = (id: string): string => `onec:${id}`;
 
 /** Flows serving an exchange: connector onec.commerceml with `options.exchange` = name, by name. */
-export async function exchangeFlows(deps: ExchangeDeps, exchange: string): Promise<StoredFlow[]> {
-  return (await listFlows(deps.db)).filter((f) => f.definition.source.connector === CONNECTOR_KIND && exchangeOf(f.definition) === exchange);
+export async function exchangeFlows(port: ConnectorPort, exchange: string): Promise<StoredFlow[]> {
+  return (await port.flows(CONNECTOR_KIND)).filter((f) => exchangeOf(f.definition) === exchange);
 }
 
 export type AuthResult = { ok: true; user: string } | { ok: false; reason: string };
@@ -36,7 +34,7 @@ export type AuthResult = { ok: true; user: string } | { ok: false; reason: strin
  * Checks `Authorization: Basic …` against the variables the exchange names. Both parts are always
  * compared (no early exit on the login), and an unset variable never matches anything.
  */
-export function checkBasic(header: string | undefined, s: ExchangeSettings, env: ExchangeDeps['env']): AuthResult {
+export function checkBasic(header: string | undefined, s: ExchangeSettings, env: ConnectorPort['env']): AuthResult {
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!m) return { ok: false, reason: 'no HTTP Basic credentials' };
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
@@ -58,14 +56,14 @@ export interface NewSession {
   sessid: string;
 }
 
-export async function createSession(deps: ExchangeDeps, s: ExchangeSettings, user: string, remoteAddr: string | undefined): Promise<NewSession> {
+export async function createSession(port: ConnectorPort, s: ExchangeSettings, user: string, remoteAddr: string | undefined): Promise<NewSession> {
   const id = randomBytes(8).toString('hex');
   const token = randomBytes(32).toString('base64url');
   const sessid = randomBytes(16).toString('hex');
   const day = new Date().toISOString().slice(0, 10);
   // Under the inbox: the received files are the payloads of the session's runs (replays read them).
-  const dir = path.resolve(deps.config.MAGISTRAL_DATA_DIR, 'inbox', 'onec', s.exchange, day, id);
-  const session = await deps.db.insertInto('onec_sessions').values({
+  const dir = path.resolve(port.inboxDir, 'onec', s.exchange, day, id);
+  const session = await onecTables(port).insertInto('onec_sessions').values({
     id, exchange: s.exchange, token_hash: sha256(token), sessid_hash: sha256(sessid), user_name: user, remote_addr: remoteAddr ?? null,
     dir, zip: s.zip, file_limit: s.fileLimit, expires_at: new Date(Date.now() + s.sessionTtlSeconds * 1000),
   }).returningAll().executeTakeFirstOrThrow();
@@ -84,31 +82,31 @@ function cookieValue(header: string | undefined): string | undefined {
 export type SessionLookup = { session: ExchangeSession } | { reason: string };
 
 /** The live session a request belongs to (by cookie, else `sessid`), its expiry pushed forward. */
-export async function findSession(deps: ExchangeDeps, exchange: string, s: ExchangeSettings, cookieHeader: string | undefined, sessid: string | undefined): Promise<SessionLookup> {
+export async function findSession(port: ConnectorPort, exchange: string, s: ExchangeSettings, cookieHeader: string | undefined, sessid: string | undefined): Promise<SessionLookup> {
   const token = cookieValue(cookieHeader);
   if (!token && !sessid) return { reason: 'no session cookie or sessid' };
-  let q = deps.db.selectFrom('onec_sessions').selectAll().where('exchange', '=', exchange);
+  let q = onecTables(port).selectFrom('onec_sessions').selectAll().where('exchange', '=', exchange);
   q = token ? q.where('token_hash', '=', sha256(token)) : q.where('sessid_hash', '=', sha256(sessid!));
   const session = await q.executeTakeFirst();
   if (!session) return { reason: 'unknown session' };
   if (session.abandoned_at || session.expires_at.getTime() < Date.now()) return { reason: `session ${session.id} expired` };
-  const updated = await deps.db.updateTable('onec_sessions')
+  const updated = await onecTables(port).updateTable('onec_sessions')
     .set({ last_seen_at: new Date(), expires_at: new Date(Date.now() + s.sessionTtlSeconds * 1000) })
     .where('id', '=', session.id).returningAll().executeTakeFirstOrThrow();
   return { session: updated };
 }
 
 /** Ends sessions past their expiry that were never closed: their snapshot groups remove nothing. */
-export async function expireSessions(deps: ExchangeDeps): Promise<number> {
-  const stale = await deps.db.updateTable('onec_sessions').set({ abandoned_at: new Date() })
+export async function expireSessions(port: ConnectorPort): Promise<number> {
+  const stale = await onecTables(port).updateTable('onec_sessions').set({ abandoned_at: new Date() })
     .where('expires_at', '<', new Date()).where('closed_at', 'is', null).where('abandoned_at', 'is', null)
     .returning('id').execute();
-  for (const s of stale) await abandonSnapshotGroup(deps, sessionGroup(s.id));
-  if (stale.length) deps.log.info({ sessions: stale.map((s) => s.id) }, '1C exchange sessions expired unclosed; nothing removed');
+  for (const s of stale) await port.snapshots.abandon(sessionGroup(s.id));
+  if (stale.length) port.log.info({ sessions: stale.map((s) => s.id) }, '1C exchange sessions expired unclosed; nothing removed');
   return stale.length;
 }
 
 /** Merges `patch` into the session's type-specific state (`data`). */
-export async function saveSessionData(deps: ExchangeDeps, id: string, patch: Record<string, unknown>): Promise<void> {
-  await deps.db.updateTable('onec_sessions').set({ data: sql`data || ${JSON.stringify(patch)}::jsonb` as unknown as string }).where('id', '=', id).execute();
+export async function saveSessionData(port: ConnectorPort, id: string, patch: Record<string, unknown>): Promise<void> {
+  await onecTables(port).updateTable('onec_sessions').set({ data: sql`data || ${JSON.stringify(patch)}::jsonb` as unknown as string }).where('id', '=', id).execute();
 }

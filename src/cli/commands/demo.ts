@@ -28,15 +28,15 @@ export function register(program: Command, host: CliHost): void {
     .action(async () => {
       const ctx = createCliContext();
       await ensureDatabase(ctx.config.DATABASE_URL);
-      await migrate(ctx.db().db);
-      const rt = createRuntime(ctx.config, ctx.log, { applicationName: 'magistral-demo', poolSize: 4 });
+      await migrate(ctx.db().db, host.registry.migrationSets());
+      const rt = createRuntime(ctx.config, ctx.log, host.registry, { applicationName: 'magistral-demo', poolSize: 4 });
       const workers = await host.startWorkers(rt, { name: `magistral-demo-${process.pid}` });
       try {
         const flowDir = path.join(REPO_DIR, 'ops/flows');
         const flows = [];
         // Pulled examples (onec-odata-*) need a real 1C base: the demo leaves them out.
         for (const f of (await readdir(flowDir)).filter((n) => n.endsWith('.yaml') && !n.startsWith('onec-odata-')).sort()) {
-          flows.push(...(await parseFlowFile(await readFile(path.join(flowDir, f), 'utf8'), `ops/flows/${f}`)));
+          flows.push(...(await parseFlowFile(await readFile(path.join(flowDir, f), 'utf8'), `ops/flows/${f}`, host.registry)));
         }
         for (const r of await applyFlows(rt.db, flows)) console.log(`flow ${r.name} ${r.action}`);
         for (const d of DEMO_FILES) {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { createCliContext } from '../context.ts';
 import { dbLookups, type LookupSource } from '../../mapping/index.ts';
 import { dryRun, dryRunJson } from '../../pipeline/dry-run.ts';
+import type { CliHost } from '../host.ts';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -23,7 +24,7 @@ export function parseOptionPairs(pairs: string[]): Record<string, unknown> {
   return out;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, host: CliHost): void {
   program
     .command('dry-run')
     .description('parse and map files without writing; print counts of entities and rejects with reasons')
@@ -38,7 +39,7 @@ export function register(program: Command): void {
       // The database is opened only if a mapping asks for an id lookup.
       const lookups: LookupSource = { translate: (e, from, to) => dbLookups(ctx.db().db).translate(e, from, to) };
       try {
-        const r = await dryRun({ connector: o.connector, files, mappings: o.mapping, options: parseOptionPairs(o.option), system: o.system, lookups });
+        const r = await dryRun({ registry: host.registry, connector: o.connector, files, mappings: o.mapping, options: parseOptionPairs(o.option), system: o.system, lookups });
         if (o.json) {
           console.log(JSON.stringify(dryRunJson(r)));
         } else {

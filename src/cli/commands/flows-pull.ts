@@ -31,7 +31,7 @@ export function registerPull(flows: Command, host: CliHost): void {
     .option('--timeout <seconds>', 'give up waiting after this long', (v) => Number(v))
     .action(async (name: string, opts: { status?: boolean; wait: boolean; embeddedWorkers: boolean; json?: boolean; timeout?: number }) => {
       const ctx = createCliContext();
-      const rt = createRuntime(ctx.config, ctx.log, { applicationName: 'magistral-cli', poolSize: 4 });
+      const rt = createRuntime(ctx.config, ctx.log, host.registry, { applicationName: 'magistral-cli', poolSize: 4 });
       try {
         if (opts.status) {
           const s = await pollStatus(rt.db, name);

@@ -25,7 +25,7 @@ export function register(program: Command, host: CliHost): void {
           } catch {
             throw new MagistralError('MAG_ERR_FLOW_INVALID', `${f}: cannot read the file`);
           }
-          all.push(...(await parseFlowFile(text, f)));
+          all.push(...(await parseFlowFile(text, f, host.registry)));
         }
         for (const r of await applyFlows(ctx.db().db, all)) console.log(`flow ${r.name} ${r.action} (version ${r.version})`);
       } finally {

@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { createCliContext } from '../context.ts';
 import { ensureDatabase, migrate } from '../../db/index.ts';
+import type { CliHost } from '../host.ts';
 
-export function register(program: Command): void {
+export function register(program: Command, host: CliHost): void {
   program
     .command('migrate')
     .description('create the database if missing and apply migrations')
@@ -11,7 +12,7 @@ export function register(program: Command): void {
       const ctx = createCliContext();
       try {
         const created = await ensureDatabase(ctx.config.DATABASE_URL);
-        const applied = await migrate(ctx.db().db);
+        const applied = await migrate(ctx.db().db, host.registry.migrationSets());
         if (created) console.log('created database');
         console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       } finally {

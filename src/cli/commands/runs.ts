@@ -27,9 +27,9 @@ export function formatSummary(r: RunView): string {
   return lines.join('\n');
 }
 
-async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>): Promise<T> {
+async function withRuntime<T>(host: CliHost, fn: (rt: Runtime) => Promise<T>): Promise<T> {
   const ctx = createCliContext();
-  const rt = createRuntime(ctx.config, ctx.log, { applicationName: 'magistral-cli', poolSize: 4 });
+  const rt = createRuntime(ctx.config, ctx.log, host.registry, { applicationName: 'magistral-cli', poolSize: 4 });
   try {
     return await fn(rt);
   } finally {
@@ -52,7 +52,7 @@ export function register(program: Command, host: CliHost): void {
     .option('--json', 'print the run as JSON')
     .option('--timeout <seconds>', 'give up waiting after this long', (v) => Number(v))
     .action(async (files: string[], opts: { flow: string; wait: boolean; embeddedWorkers: boolean; json?: boolean; timeout?: number }) => {
-      await withRuntime(async (rt) => {
+      await withRuntime(host, async (rt) => {
         for (const f of files) {
           const s = await stat(f).catch(() => null);
           if (!s?.isFile()) throw new MagistralError('MAG_ERR_BAD_REQUEST', `${f}: no such file`);
@@ -120,7 +120,7 @@ export function register(program: Command, host: CliHost): void {
 
   const act = (name: string, desc: string, fn: typeof approveRun) =>
     runs.command(name).argument('<id>').description(desc).option('--no-wait', 'do not wait for the run to finish').action(async (id: string, opts: { wait: boolean }) => {
-      await withRuntime(async (rt) => {
+      await withRuntime(host, async (rt) => {
         let run = await fn(rt, Number(id));
         if (opts.wait && name !== 'reject') {
           let stop: (() => Promise<void>) | undefined;

@@ -16,9 +16,9 @@ export function register(program: Command, host: CliHost): void {
       const ctx = createCliContext();
       const log = createLogger(ctx.config.LOG_LEVEL, 'magistral');
       await ensureDatabase(ctx.config.DATABASE_URL);
-      await migrate(ctx.db().db);
+      await migrate(ctx.db().db, host.registry.migrationSets());
       await ctx.close();
-      const rt = createRuntime(ctx.config, log);
+      const rt = createRuntime(ctx.config, log, host.registry);
       const workers = opts.apiOnly ? undefined : await host.startWorkers(rt);
       const app = await buildServer({ ...rt, mode: opts.workersOnly ? 'workers-only' : 'full' });
       await app.listen({ port: ctx.config.PORT, host: ctx.config.HOST });

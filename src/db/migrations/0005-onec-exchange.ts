@@ -1,5 +1,6 @@
-// The 1C "exchange with site" protocol: sessions and the files received in them, and what runs need so
-// that one session of several files behaves as one export (dependency order, a session-wide snapshot).
+// What runs need so that one export of several files behaves as one (dependency order, a snapshot group,
+// one read of a file for several runs). First written for the 1C exchange, whose own tables (sessions,
+// files) now come with the connector's migrations (connectors/onec/exchange/migrations.ts).
 import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
@@ -25,49 +26,12 @@ export async function up(db: Kysely<any>): Promise<void> {
       abandoned_at timestamptz    -- ended without closing (session expired): nothing is removed
     );
 
-    CREATE TABLE onec_sessions (
-      id           text PRIMARY KEY,               -- public id: logs, runs.snapshot_group = 'onec:' || id
-      exchange     text NOT NULL,
-      token_hash   bytea NOT NULL UNIQUE,          -- sha256 of the cookie value handed to 1C
-      sessid_hash  bytea NOT NULL UNIQUE,          -- sha256 of the sessid handed to 1C
-      user_name    text NOT NULL,
-      remote_addr  text,
-      dir          text NOT NULL,                  -- the session's files, under the inbox directory
-      zip          boolean NOT NULL DEFAULT false, -- what init announced
-      file_limit   bigint NOT NULL,
-      data         jsonb NOT NULL DEFAULT '{}',    -- per exchange type state (e.g. what a sale query sent)
-      created_at   timestamptz NOT NULL DEFAULT now(),
-      last_seen_at timestamptz NOT NULL DEFAULT now(),
-      expires_at   timestamptz NOT NULL,
-      closed_at    timestamptz,                    -- deactivate/complete: the session's snapshot was closed
-      abandoned_at timestamptz                     -- expired before it was closed: nothing removed
-    );
-    CREATE INDEX onec_sessions_open ON onec_sessions(expires_at) WHERE closed_at IS NULL AND abandoned_at IS NULL;
-
-    CREATE TABLE onec_files (
-      id           bigserial PRIMARY KEY,
-      session_id   text NOT NULL REFERENCES onec_sessions(id) ON DELETE CASCADE,
-      name         text NOT NULL,                  -- relative name as 1C sent it, separators normalised to '/'
-      path         text NOT NULL,
-      size_bytes   bigint NOT NULL DEFAULT 0,
-      chunks       integer NOT NULL DEFAULT 0,
-      archive      text,                           -- the zip this file was unpacked from
-      state        text NOT NULL DEFAULT 'receiving'
-                   CHECK (state IN ('receiving', 'unpacking', 'unpacked', 'preparing', 'imported', 'failed')),
-      lease_until  timestamptz,                    -- a background task (unpack, start runs) holds the file until then
-      sha256       char(64),
-      error        text,
-      run_ids      bigint[] NOT NULL DEFAULT '{}',
-      created_at   timestamptz NOT NULL DEFAULT now(),
-      updated_at   timestamptz NOT NULL DEFAULT now(),
-      UNIQUE (session_id, name)
-    );
   `.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`
-    DROP TABLE IF EXISTS onec_files, onec_sessions, snapshot_groups;
+    DROP TABLE IF EXISTS snapshot_groups;
     DROP INDEX IF EXISTS runs_snapshot_group;
     ALTER TABLE runs DROP COLUMN IF EXISTS read_with, DROP COLUMN IF EXISTS staging_kept, DROP COLUMN IF EXISTS kind, DROP COLUMN IF EXISTS snapshot_group,
       DROP COLUMN IF EXISTS depends_on, DROP COLUMN IF EXISTS mode_declared;

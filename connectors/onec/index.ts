@@ -1,0 +1,13 @@
+// The 1C connector module: CommerceML files (pushed through the exchange endpoint, or ingested), 1C's
+// OData interface (pulled), the exchange with site at /exchange/onec, and the exchange's own tables.
+import type { ConnectorModule } from '../../src/port/index.ts';
+import { commercemlConnector } from './commerceml/index.ts';
+import { onecExchange, onecMigrations } from './exchange/index.ts';
+import { odataConnector } from './odata/index.ts';
+
+export const onecModule: ConnectorModule = {
+  name: 'onec',
+  connectors: [commercemlConnector, odataConnector],
+  exchanges: [onecExchange],
+  migrations: onecMigrations,
+};

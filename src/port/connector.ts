@@ -1,0 +1,127 @@
+// The connector interface: how the pipeline reads a payload, how a pulled source fetches one, which HTTP
+// endpoints a connector serves, and what a connector package brings to the registry.
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { Migration } from 'kysely';
+import type { Logger } from '../telemetry/logger.ts';
+import type { ConnectorPort } from './port.ts';
+
+/** One record read from a payload, before mapping. */
+export interface SourceRecord {
+  /** Field name → raw value as found in the payload (CSV column, element path). */
+  data: Record<string, string>;
+  /** 1-based line of the record in the file, when the format has lines. */
+  line?: number;
+  /** Element path for tree formats, e.g. `/КоммерческаяИнформация/ПакетПредложений/Предложения/Предложение[3]`. */
+  path?: string;
+  /** Document kind for connectors whose payload holds several kinds (selects the mapping). */
+  kind?: string;
+}
+
+export interface ParseContext {
+  /** Name of the file as the sender gave it (used in every error message). */
+  fileName: string;
+  /** The flow's `source.options`, already validated against the connector's optionsSchema. */
+  options: Record<string, unknown>;
+  signal?: AbortSignal;
+  /**
+   * Document kinds the flow has mappings for (mapping `name` = record `kind`). A connector whose
+   * payloads hold several kinds emits records of these kinds only and may skip the rest unparsed.
+   * Absent: emit every kind (dry-run).
+   */
+  kinds?: ReadonlySet<string>;
+  /**
+   * Lets the payload itself say whether it is complete (snapshot) or holds changes only (delta),
+   * e.g. CommerceML's `СодержитТолькоИзменения`. Overrides the flow's `mode` for this run.
+   */
+  setMode?(mode: 'delta' | 'snapshot'): void;
+}
+
+export interface Connector {
+  /** The kind named in a flow's `source.connector`, e.g. `file.csv`. */
+  readonly kind: string;
+  /** JSON Schema of `source.options`. */
+  readonly optionsSchema: object;
+  /**
+   * Streams the payload as batches of records. Throws PayloadError (with file and line/column) when
+   * the payload as a whole cannot be read; a single bad value is not the connector's concern
+   * (mapping and validation reject that row).
+   */
+  parse(input: Readable, ctx: ParseContext): AsyncIterable<SourceRecord[]>;
+  /**
+   * Pulled sources only (scheduled flows, `magistral flows pull`): fetches from the remote system and
+   * yields the payload's bytes, which then run through `parse` like any pushed payload. The generator
+   * returns the new cursor; the core keeps it only once the run of this payload is done, so a pull
+   * whose run fails is repeated from the old cursor. Throws PullError when the remote cannot be read.
+   */
+  pull?(ctx: PullContext): PullHandle;
+}
+
+export interface PullContext {
+  flow: string;
+  /** The flow's `source.options`, already validated against the connector's optionsSchema. */
+  options: Record<string, unknown>;
+  /** What the last accepted pull returned (undefined before the first one). */
+  cursor: unknown;
+  /** Where secrets named by the options (`passwordEnv`) are read; never put them in messages. */
+  env: Readonly<Record<string, string | undefined>>;
+  log: Pick<Logger, 'debug' | 'info' | 'warn'>;
+  signal?: AbortSignal;
+}
+
+export interface PullResult {
+  /** Records written to the payload. */
+  records: number;
+  /** State to keep once the run is accepted (e.g. DataVersion per key); the given cursor itself when it did not change. */
+  cursor?: unknown;
+  /** false: nothing new (an incremental pull without changes) — no run is made, the cursor is kept now. */
+  changed: boolean;
+}
+
+export interface PullHandle {
+  /** Name of the payload file, shown in runs and reject positions. */
+  fileName: string;
+  body: AsyncGenerator<string | Buffer, PullResult, undefined>;
+}
+
+/**
+ * An HTTP endpoint a connector serves to its system (1C's exchange with site, webhooks). A connector
+ * module lists it (ConnectorModule.exchanges); src/api mounts every endpoint of the registry under its
+ * prefix, so the server never imports a connector. `app` is the fastify instance scoped to the prefix (a type-only dependency).
+ */
+export interface ExchangeEndpoint {
+  /** Path prefix, e.g. `/exchange/onec`. */
+  prefix: string;
+  plugin(app: FastifyInstance, port: ConnectorPort): Promise<void>;
+}
+
+/**
+ * Optional dry-run hook of a connector whose payloads hold several document kinds (each record carries
+ * its `kind`, mapped by the mapping of that name): the report then counts the payload's own elements
+ * per key, as the connector defines them, instead of mapped rows per canonical target; mapping rejects
+ * are still counted. A connector opts in with a `dryRun` property.
+ */
+export interface DryRunCounting {
+  /** Keys of the report, in order; each is present, zero when absent. */
+  readonly keys: readonly string[];
+  /** Parses like `parse`; the generator returns the file's counts per key when it is done. */
+  parseCounted(input: Readable, ctx: ParseContext): AsyncGenerator<SourceRecord[], Record<string, number>>;
+}
+
+/**
+ * What one connector package brings to the core: the payload kinds it parses (and pulls), the HTTP
+ * endpoints it serves to its system, and the migrations of its own tables. Nothing is registered by
+ * importing a module: the composition root lists the modules.
+ */
+export interface ConnectorModule {
+  /** Short name, lowercase (`onec`, `file`): names its migrations' bookkeeping table and its logs. */
+  readonly name: string;
+  readonly connectors?: readonly Connector[];
+  readonly exchanges?: readonly ExchangeEndpoint[];
+  /**
+   * The module's own tables, by migration name; applied in name order after the core's, and kept in a
+   * bookkeeping table of the module's own (`kysely_migration_<name>`), so each connector's migrations
+   * are ordered among themselves only.
+   */
+  readonly migrations?: Readonly<Record<string, Migration>>;
+}

@@ -1,0 +1,154 @@
+// The port object the core hands each connector: receive payloads into the inbox and get their runs,
+// snapshot groups, the flows of its kind, its own tables, the orders port for outbound work, log and metrics.
+import type { Kysely } from 'kysely';
+import type pg from 'pg';
+import type { Registry as PromRegistry } from 'prom-client';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../telemetry/logger.ts';
+import type { StoredFlow } from '../pipeline/flows.ts';
+import type { OrderChange, OrderStatus } from '../orders/index.ts';
+
+/** A file of a payload: a body the core stores in the inbox, or a file the connector already stored durably under `inboxDir`. */
+export type PayloadFile =
+  | { fileName: string; body: Readable; contentType?: string }
+  | { fileName: string; stored: { path: string; sha256: string; size: number }; contentType?: string };
+
+export interface ReceiveRequest {
+  /** The flows the payload is for (by name): one run each, made in the canonical dependency order. */
+  flows: readonly string[];
+  files: readonly PayloadFile[];
+  /** Runs of one export split over several payloads share a snapshot group (open it first). */
+  snapshotGroup?: string;
+  /**
+   * Idempotency key: a second receive with the same key makes nothing and answers the runs of the
+   * first (a connector that crashed between receiving and recording the runs asks again safely).
+   */
+  key?: string;
+  /** Read a single-file payload once for every run that may read at the same time. */
+  readTogether?: boolean;
+}
+
+export interface Receipt {
+  runs: Array<{ id: number; flow: string }>;
+}
+
+/** Where a run stands, as an exchange reports it to its sender. */
+export interface RunStatus {
+  id: number;
+  flow: string;
+  state: 'received' | 'extracting' | 'staged' | 'merging' | 'done' | 'failed' | 'held' | 'rejected';
+  error: string | null;
+  heldReason: string | null;
+  paused: boolean;
+  /** An earlier run of the same flow held for approval: this one waits for it. */
+  blockedBy: number | null;
+  rows: { read: number; inserted: number; updated: number; unchanged: number; rejected: number; removed: number };
+}
+
+export interface SnapshotGroups {
+  /** Opens a group (idempotent); runs received with `snapshotGroup` belong to it. */
+  open(id: string): Promise<void>;
+  /** The export is complete: one finalize run per flow removes what no run of the group carried. Answers their ids. */
+  close(id: string): Promise<number[]>;
+  /** The export ended unfinished: nothing is removed. */
+  abandon(id: string): Promise<void>;
+}
+
+/** An order as it goes out to an ERP: canonical fields plus the external ids of one system. */
+export interface OutboundOrder {
+  id: number;
+  number: string;
+  createdAt: Date;
+  currency: string;
+  total: string;
+  comment: string | null;
+  status: { code: string; name: string; final: boolean; at: Date };
+  erpNumber: string | null;
+  erpDate: Date | null;
+  paid: boolean;
+  paidAt: Date | null;
+  shipped: boolean;
+  shippedAt: Date | null;
+  cancelled: boolean;
+  legalEntity: {
+    externalId: string; name: string; fullName: string | null; inn: string | null; kpp: string | null; address: string | null;
+    bankName: string | null; bik: string | null; account: string | null; corrAccount: string | null;
+  };
+  client: { email: string | null; phone: string | null };
+  contact: { externalId: string | null; name: string; email: string | null; phone: string | null } | null;
+  lines: OutboundOrderLine[];
+}
+
+export interface OutboundOrderLine {
+  lineNo: number;
+  /** The product's id in the system (a plain one before a `guid#characteristic` one), else its code, else the line's SKU. */
+  externalId: string;
+  name: string;
+  quantity: string;
+  price: string;
+  amount: string;
+  unit: string | null;
+  product: { unitCode: string | null; unitName: string | null; unitOkei: string | null };
+}
+
+/** An order version handed out: the order and its `updated_at` to the microsecond, as text. */
+export interface OrderVersion {
+  id: number;
+  version: string;
+}
+
+/** A change an ERP reports on one of our orders, found by our numbers first, else by its ERP number. */
+export interface ExternalOrderChange {
+  refs: { numbers: string[]; erpNumber?: string };
+  change: OrderChange;
+  /** Problems found while reading the document, reported with the outcome. */
+  warnings: string[];
+}
+
+export interface ExternalChangesReport {
+  documents: number;
+  changed: number;
+  unchanged: number;
+  notFound: number;
+  warnings: string[];
+}
+
+export interface OrdersPort {
+  statuses(): Promise<OrderStatus[]>;
+  /** Orders never handed out or changed since (oldest change first, at most `limit`), with the version handed out. */
+  pending(limit: number): Promise<OrderVersion[]>;
+  /** The orders as they go out, in the order of `ids`; external ids are those of `system`. */
+  documents(ids: readonly number[], system: string): Promise<OutboundOrder[]>;
+  /** The system has these versions: they are exported (an order changed since stays pending). Answers how many were marked. */
+  markExported(sent: readonly OrderVersion[]): Promise<number>;
+  /**
+   * Applies changes in order, in one transaction with a savepoint each: a change the orders module refuses
+   * is reported and the others apply. A change to an order the system already had in full keeps it exported.
+   */
+  applyChanges(changes: readonly ExternalOrderChange[], source: string): Promise<ExternalChangesReport>;
+}
+
+/** What the core hands a connector. Nothing else of the core is importable from connectors/. */
+export interface ConnectorPort {
+  readonly log: Logger;
+  /** Where secrets named by flow options (`passwordEnv`) are read; never put them in messages. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The inbox directory: a connector that stores what it receives itself keeps it under here. */
+  readonly inboxDir: string;
+  /** The largest payload the installation accepts. */
+  readonly maxPayloadBytes: number;
+  /** The process's Prometheus registry, for the connector's own metrics (absent in tools without metrics). */
+  readonly metrics?: PromRegistry;
+  /** The connector's own tables (brought by its migrations), typed by the connector. */
+  tables<T>(): Kysely<T>;
+  /** Plain SQL on the connector's own tables (a pool: `query`, or `connect` for a transaction). */
+  readonly sql: Pick<pg.Pool, 'query' | 'connect'>;
+  /** The flows whose source is `connector`, by name. */
+  flows(connector: string): Promise<StoredFlow[]>;
+  /** Stores the payload durably and makes its runs; when this resolves the sender may be told "success". */
+  receive(req: ReceiveRequest): Promise<Receipt>;
+  /** Where these runs stand, in id order. */
+  runs(ids: readonly number[]): Promise<RunStatus[]>;
+  readonly snapshots: SnapshotGroups;
+  readonly orders: OrdersPort;
+}
