@@ -1,5 +1,8 @@
-// Lint config: typescript-eslint's recommended rules on all project sources.
+// Lint config: typescript-eslint's recommended rules on all project sources, and the boundary of the
+// connector port: code under connectors/ reaches the core only through src/port (DESIGN.md).
 import tseslint from 'typescript-eslint';
+
+const PORT_ONLY = 'connectors use the core only through the connector port: import from src/port/index.ts (or add what is missing to the port)';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', 'scratch/**', '.scratch/**', 'ops/bench/data/**', 'src/schemas/types.gen.ts'] },
@@ -8,6 +11,20 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    files: ['connectors/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          // Anything under src/ but the port and the generated canonical types.
+          { regex: '(^|/)src/(?!port/|schemas/types\\.gen\\.ts$)', message: PORT_ONLY },
+          // The generated canonical types: type-only.
+          { regex: '(^|/)src/schemas/types\\.gen\\.ts$', allowTypeImports: true, message: 'canonical types may be imported from src/schemas/types.gen.ts with `import type` only' },
+          { regex: '(^|/)workers/', message: 'connectors do not depend on the worker runtime' },
+        ],
+      }],
     },
   },
 );

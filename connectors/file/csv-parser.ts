@@ -1,7 +1,6 @@
+import { PayloadError, type SourceRecord } from '../../src/port/index.ts';
 // Incremental RFC 4180 parser over decoded text: fed chunk by chunk, it keeps only the unfinished
 // record, counts physical lines (also inside quoted newlines) and hands out records in batches.
-import { PayloadError } from '../../src/errors/index.ts';
-import type { SourceRecord } from '../../src/pipeline/connector.ts';
 
 export interface CsvParserOptions {
   fileName: string;

@@ -1,10 +1,9 @@
 // The file.csv connector: delimited text files (CSV, TSV, semicolon exports of 1C and Excel) streamed
 // into batches of records keyed by the header's column names, with bounded memory.
 import type { Readable } from 'node:stream';
-import { MagistralError } from '../../src/errors/index.ts';
-import type { Connector, ParseContext, SourceRecord } from '../../src/pipeline/connector.ts';
 import { CsvParser } from './csv-parser.ts';
 import { ChunkDecoder, type Encoding } from './decode.ts';
+import { MagistralError, type Connector, type ParseContext, type SourceRecord } from '../../src/port/index.ts';
 
 export interface CsvOptions {
   /** Column separator; `auto` detects it from the header line. @defaultValue 'auto' */

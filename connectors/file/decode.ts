@@ -2,7 +2,7 @@
 // chunk when asked to, with encoding errors reported by file, line and byte offset.
 import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
-import { PayloadError } from '../../src/errors/index.ts';
+import { PayloadError } from '../../src/port/index.ts';
 
 export type Encoding = 'utf-8' | 'windows-1251';
 

@@ -1,8 +1,7 @@
 // Where the pipeline's connector types come from: the connector interface is defined by the port
 // (src/port/connector.ts), which connectors import; the core imports it from here or from the port.
-export type {
-  Connector, ParseContext, SourceRecord, PullContext, PullHandle, PullResult, ExchangeEndpoint, DryRunCounting, ConnectorModule,
-} from '../port/connector.ts';
+export type { Connector, ParseContext, SourceRecord, PullContext, PullHandle, PullResult, DryRunCounting } from '../port/connector.ts';
+export type { ExchangeEndpoint, ConnectorModule } from '../port/module.ts';
 
 /**
  * A pull could not read the remote system: its message names the resource, the HTTP status and the

@@ -4,7 +4,13 @@ import { LineCounter, isNode, parseAllDocuments, type Document } from 'yaml';
 import { sql, type Kysely } from 'kysely';
 import { MagistralError, type Problem } from '../errors/index.ts';
 import { ajv, FLOW_SCHEMA_ID, toProblems, validatorFor, type Flow } from '../schemas/index.ts';
-import type { Registry } from './registry.ts';
+import type { Connector } from '../port/connector.ts';
+
+/** What a flow check needs of the registry (src/pipeline/registry.ts): the connectors by kind. */
+export interface ConnectorLookup {
+  connector(kind: string): Connector | undefined;
+  kinds(): string[];
+}
 import { loadMapping } from '../mapping/load.ts';
 import { TARGETS } from './targets.ts';
 import type { Database } from '../db/index.ts';
@@ -47,7 +53,7 @@ function withDefaults(flow: Flow): Flow {
  * Checks one flow object; `at` prefixes every problem path (the document within a file).
  * Returns the flow with defaults filled, or the problems.
  */
-export async function checkFlow(doc: unknown, registry: Registry, at = ''): Promise<{ flow?: Flow; problems: Problem[] }> {
+export async function checkFlow(doc: unknown, registry: ConnectorLookup, at = ''): Promise<{ flow?: Flow; problems: Problem[] }> {
   const validate = validatorFor(FLOW_SCHEMA_ID);
   const copy = structuredClone(doc);
   const problems: Problem[] = [];
@@ -92,7 +98,7 @@ export async function checkFlow(doc: unknown, registry: Registry, at = ''): Prom
 }
 
 /** Parses a YAML file holding one or more flow documents (`---` separated) and checks each. */
-export async function parseFlowFile(text: string, fileName: string, registry: Registry): Promise<Flow[]> {
+export async function parseFlowFile(text: string, fileName: string, registry: ConnectorLookup): Promise<Flow[]> {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines });
   const problems: Problem[] = [];

@@ -1,9 +1,10 @@
 // The registry of connectors: one explicit object, built once in the composition root (bin/magistral.js)
 // from the connector modules it is given, and passed down to the CLI, the server and the workers.
 import type { Migration } from 'kysely';
-import type { Connector, ConnectorModule, ExchangeEndpoint } from '../port/connector.ts';
+import type { Connector } from '../port/connector.ts';
+import type { ConnectorModule, ExchangeEndpoint } from '../port/module.ts';
 
-export type { ConnectorModule } from '../port/connector.ts';
+export type { ConnectorModule } from '../port/module.ts';
 
 export interface MigrationSet {
   name: string;

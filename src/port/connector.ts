@@ -1,10 +1,7 @@
-// The connector interface: how the pipeline reads a payload, how a pulled source fetches one, which HTTP
-// endpoints a connector serves, and what a connector package brings to the registry.
+// The connector interface: how the pipeline reads a payload and how a pulled source fetches one. It
+// depends on nothing of the core, so every part of the core may refer to it.
 import type { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
-import type { Migration } from 'kysely';
 import type { Logger } from '../telemetry/logger.ts';
-import type { ConnectorPort } from './port.ts';
 
 /** One record read from a payload, before mapping. */
 export interface SourceRecord {
@@ -85,17 +82,6 @@ export interface PullHandle {
 }
 
 /**
- * An HTTP endpoint a connector serves to its system (1C's exchange with site, webhooks). A connector
- * module lists it (ConnectorModule.exchanges); src/api mounts every endpoint of the registry under its
- * prefix, so the server never imports a connector. `app` is the fastify instance scoped to the prefix (a type-only dependency).
- */
-export interface ExchangeEndpoint {
-  /** Path prefix, e.g. `/exchange/onec`. */
-  prefix: string;
-  plugin(app: FastifyInstance, port: ConnectorPort): Promise<void>;
-}
-
-/**
  * Optional dry-run hook of a connector whose payloads hold several document kinds (each record carries
  * its `kind`, mapped by the mapping of that name): the report then counts the payload's own elements
  * per key, as the connector defines them, instead of mapped rows per canonical target; mapping rejects
@@ -106,22 +92,4 @@ export interface DryRunCounting {
   readonly keys: readonly string[];
   /** Parses like `parse`; the generator returns the file's counts per key when it is done. */
   parseCounted(input: Readable, ctx: ParseContext): AsyncGenerator<SourceRecord[], Record<string, number>>;
-}
-
-/**
- * What one connector package brings to the core: the payload kinds it parses (and pulls), the HTTP
- * endpoints it serves to its system, and the migrations of its own tables. Nothing is registered by
- * importing a module: the composition root lists the modules.
- */
-export interface ConnectorModule {
-  /** Short name, lowercase (`onec`, `file`): names its migrations' bookkeeping table and its logs. */
-  readonly name: string;
-  readonly connectors?: readonly Connector[];
-  readonly exchanges?: readonly ExchangeEndpoint[];
-  /**
-   * The module's own tables, by migration name; applied in name order after the core's, and kept in a
-   * bookkeeping table of the module's own (`kysely_migration_<name>`), so each connector's migrations
-   * are ordered among themselves only.
-   */
-  readonly migrations?: Readonly<Record<string, Migration>>;
 }

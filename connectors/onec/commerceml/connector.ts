@@ -1,11 +1,10 @@
 // The onec.commerceml connector: CommerceML files from 1C (catalog, offers, prices, rests, orders) read
 // as records of several kinds; a flow's mapping names (ctx.kinds) choose which kinds it gets.
 import type { Readable } from 'node:stream';
-import type { Connector, ParseContext, SourceRecord } from '../../../src/pipeline/connector.ts';
-import type { DryRunCounting } from '../../../src/port/index.ts';
 import { exchangeOptionsProperties } from '../exchange/options.ts';
 import { saleOptionsProperties } from '../exchange/sale-options.ts';
 import { COUNT_KEYS, readCommerceML, type ElementCounts } from './reader.ts';
+import type { Connector, DryRunCounting, ParseContext, SourceRecord } from '../../../src/port/index.ts';
 
 export const COMMERCEML_OPTIONS_SCHEMA = {
   $id: 'https://magistral.dev/schemas/connectors/onec.commerceml.options.json',

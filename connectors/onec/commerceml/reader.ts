@@ -3,10 +3,9 @@
 // element path. It works for every shape 1C writes (2.03–2.10, 3.x with Контейнер, both stock forms) and
 // keeps only the current record in memory.
 import type { Readable } from 'node:stream';
-import { PayloadError } from '../../../src/errors/index.ts';
-import type { SourceRecord } from '../../../src/pipeline/connector.ts';
 import { DocumentBuilder, type OrderDocument } from './order-document.ts';
 import { XmlScanner, type ScanHandler } from './xml-scanner.ts';
+import { PayloadError, type SourceRecord } from '../../../src/port/index.ts';
 
 /** Record kinds the reader emits; a flow's mapping `name` selects one. */
 export const RECORD_KINDS = [

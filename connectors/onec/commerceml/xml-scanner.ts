@@ -9,7 +9,7 @@
 // their local part (`cml:Цена` → `Цена`).
 import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
-import { PayloadError } from '../../../src/errors/index.ts';
+import { PayloadError } from '../../../src/port/index.ts';
 
 export type XmlEncoding = 'utf-8' | 'windows-1251';
 

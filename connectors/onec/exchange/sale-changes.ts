@@ -1,7 +1,7 @@
 // What an order document from 1C changes on our order: statuses, payment, shipment, 1C number and date,
 // read from its requisites the way 1C-Bitrix reads them. Pure: no store access, so every rule is testable.
-import type { OrderChange, OrderStatus } from '../../../src/orders/index.ts';
 import { parseLocal } from './sale-time.ts';
+import type { OrderChange, OrderStatus } from '../../../src/port/index.ts';
 
 /** The parts of a CommerceML order document the sale exchange reads. */
 export interface IncomingOrder {

@@ -1,9 +1,9 @@
 // `type=sale&mode=info`: the reference lists 1C reads before exchanging orders — our order statuses,
 // and the payment systems and delivery services configured on the flow — in 1C-Bitrix's shape.
 import iconv from 'iconv-lite';
-import type { OrderStatus } from '../../../src/orders/index.ts';
 import { escapeXml, type SaleEncoding } from '../commerceml/order-writer.ts';
 import type { NamedItem } from './sale-options.ts';
+import type { OrderStatus } from '../../../src/port/index.ts';
 
 /**
  * Справочник / Статусы, ПлатежныеСистемы, СлужбыДоставки, each a list of Элемент (Ид, Название; ТипОплаты

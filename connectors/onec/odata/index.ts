@@ -2,10 +2,10 @@
 // OData interface on a flow's schedule; the pulled entries become an NDJSON payload that runs through
 // the pipeline like any pushed file (mapping, rejects, guard, replay).
 import type { Readable } from 'node:stream';
-import type { Connector, ParseContext, SourceRecord } from '../../../src/pipeline/connector.ts';
 import { parseNdjson } from './ndjson.ts';
 import { ODATA_OPTIONS_SCHEMA } from './options.ts';
 import { entitySetOf, pullOData } from './pull.ts';
+import type { Connector, ParseContext, SourceRecord } from '../../../src/port/index.ts';
 
 function parse(input: Readable, ctx: ParseContext): AsyncIterable<SourceRecord[]> {
   const resource = typeof ctx.options.resource === 'string' ? ctx.options.resource : '';

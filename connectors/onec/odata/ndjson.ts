@@ -2,8 +2,7 @@
 // with bounded memory. A line that is not a flat JSON object of strings fails the run with its line.
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
-import { PayloadError } from '../../../src/errors/index.ts';
-import type { ParseContext, SourceRecord } from '../../../src/pipeline/connector.ts';
+import { PayloadError, type ParseContext, type SourceRecord } from '../../../src/port/index.ts';
 
 export const BATCH_SIZE = 2000;
 const MAX_LINE_CHARS = 16 * 1024 * 1024;

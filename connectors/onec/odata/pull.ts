@@ -1,10 +1,10 @@
 // One pull of a 1C OData resource: pages of `$top` entries read with `$skip` until a short page, each
 // entry flattened to one NDJSON line of the payload. Incremental pulls remember each entry's
 // DataVersion and emit only new or changed entries; registers' virtual tables are whole snapshots.
-import { PullError, type PullContext, type PullHandle, type PullResult } from '../../../src/pipeline/connector.ts';
 import { ODataClient } from './client.ts';
 import { flattenEntry } from './json.ts';
 import { resolveOptions, type ODataOptions } from './options.ts';
+import { PullError, type PullContext, type PullHandle, type PullResult } from '../../../src/port/index.ts';
 
 /** What an incremental pull keeps between pulls. */
 export interface VersionCursor {
