@@ -1,5 +1,5 @@
-// Lint config: typescript-eslint's recommended rules on all project sources, and the boundary of the
-// connector port: code under connectors/ reaches the core only through src/port (DESIGN.md).
+// Lint config: typescript-eslint's recommended rules on all project sources, type-aware promise rules,
+// and the boundary of the connector port: code under connectors/ reaches the core only through src/port.
 import tseslint from 'typescript-eslint';
 
 const PORT_ONLY = 'connectors use the core only through the connector port: import from src/port/index.ts (or add what is missing to the port)';
@@ -11,6 +11,15 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    // Type-aware: a promise nobody awaits or catches loses its error (and, in a worker, the run it carried).
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
     },
   },
   {

@@ -1,7 +1,7 @@
 // Bearer-token guard of /admin/*: the token is MAGISTRAL_ADMIN_TOKEN, compared in constant time.
 // The queue dashboard also takes `?token=` once and then a derived httpOnly cookie, so a browser can open it.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { MagistralError } from '../errors/index.ts';
 
 export const DASHBOARD_COOKIE = 'magistral_admin';
@@ -47,7 +47,7 @@ export interface AdminAuthOptions {
 }
 
 /** An onRequest hook refusing requests without the admin token (401 MAG_ERR_UNAUTHORIZED). */
-export function adminAuth(token: string | undefined, opts: AdminAuthOptions = {}): onRequestHookHandler {
+export function adminAuth(token: string | undefined, opts: AdminAuthOptions = {}): onRequestAsyncHookHandler {
   const cookieValue = token ? dashboardCookieValue(token) : undefined;
   return async function checkAdminToken(request, reply) {
     if (!token || !cookieValue) {

@@ -5,7 +5,7 @@
 // it themselves in the same round trip as their data, keeping resolved contexts in a ContextCache
 // that is checked against the context version (migration 0008) in the same snapshot as the data:
 // still exact, and one small statement per request.
-import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { MagistralError } from '../../errors/index.ts';
 import { hashKey, KEY_PREFIX } from '../../portal/keys.ts';
 import { pricingJoinsSql, pricingOf, type PricingRow } from '../../portal/pricing.ts';
@@ -200,7 +200,7 @@ export class ContextCache {
 
 export interface PortalAuth {
   /** The onRequest hook of /api/v1. */
-  hook: onRequestHookHandler;
+  hook: onRequestAsyncHookHandler;
   /** For `inlineContext` routes: checks the context columns of their own row (see `settle`). */
   settleContext: (request: FastifyRequest, reply: FastifyReply, row: ContextRow | undefined) => PortalContext;
 }
