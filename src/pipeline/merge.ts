@@ -58,7 +58,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
   if (run.state === 'received' || run.state === 'extracting') return 'waiting';
   if (run.state !== 'staged' && run.state !== 'merging') return 'skipped';
   if (run.paused) return 'paused';
-  const flow = run.definition as Flow;
+  const flow = run.definition;
   const log = runLogger(deps.log, run.name, runId);
 
   // Runs of one flow merge in order of receipt: an older run that is still open (or held) goes first.

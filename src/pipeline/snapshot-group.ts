@@ -73,7 +73,7 @@ export async function closeSnapshotGroup(deps: PipelineDeps, group: string): Pro
     const byFlow = new Map<number, typeof flows>();
     for (const r of flows) byFlow.set(r.flow_id, [...(byFlow.get(r.flow_id) ?? []), r]);
     for (const [flowId, runs] of byFlow) {
-      const flow = runs[0]!.definition as Flow;
+      const flow = runs[0]!.definition;
       if (!removesAbsent(targetSpec(flow.target))) continue;
       const open = runs.some((r) => !TERMINAL.includes(r.state));
       const complete = runs.some((r) => r.state === 'done' && r.mode === 'snapshot' && Number(r.rows_read) > 0);
