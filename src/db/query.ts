@@ -10,9 +10,9 @@ export interface Statement<Row extends object = object> {
   readonly row?: Row;
 }
 
-/** A bigint count as pg returns it (text, to keep 64-bit values exact). */
+/** A count(*)::bigint; int8 arrives as a number (the type parser set in src/db/index.ts). */
 export interface CountRow {
-  n: string;
+  n: number;
 }
 
 /** A pool or a checked-out client: whatever can run one statement. */

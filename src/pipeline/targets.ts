@@ -323,7 +323,7 @@ const SPECS = {
  * Every target by name. Also indexable by a plain string (undefined when unknown): connectors rank
  * the targets their payloads name before any flow has validated them.
  */
-export const TARGETS: Readonly<Record<TargetName, TargetSpec>> & Readonly<Partial<Record<string, TargetSpec>>> = SPECS;
+export const TARGETS: typeof SPECS & Readonly<Partial<Record<string, TargetSpec>>> = SPECS;
 
 export function targetSpec(name: TargetName): TargetSpec {
   const t = TARGETS[name as string];

@@ -15,7 +15,7 @@ export interface FactMerge {
   /** Inserts every row to write; rowCount says how many. */
   insertAll: Statement;
   /** Writes the rows that are new or differ (and their history); counts both. */
-  upsert: Statement<{ ins: string; upd: string }>;
+  upsert: Statement<{ ins: number; upd: number }>;
   /** Rows in scope of a snapshot (and of the guard): the flow's rows, or with scope keys the touched partitions'. */
   countScope(partIds: readonly number[]): Statement<CountRow>;
   /** Removes the rows in scope that no staged row (rejected ones included) names; counts them. */

@@ -49,9 +49,9 @@ export interface FinalizeSqlContext extends Pick<MergeSqlContext, 'runId' | 'flo
 
 export interface FinalizeRemoval {
   /** With scope keys: the scope column's values the group carried or wrote (absent with scope flow). */
-  scopeIds?: Statement<{ id: number | string }>;
+  scopeIds?: Statement<{ id: number }>;
   /** Rows in scope, and those no run of the group wrote. */
-  counts(scopeIds: readonly number[]): Statement<{ n: string; untouched: string }>;
+  counts(scopeIds: readonly number[]): Statement<{ n: number; untouched: number }>;
   /** Removes the rows in scope no run of the group wrote nor staged (with history); counts them. */
   remove(scopeIds: readonly number[]): Statement<CountRow>;
 }
@@ -81,7 +81,7 @@ export function compileFinalize(spec: FactSpec | KeyedSpec, ctx: FinalizeSqlCont
   const hist = ctx.history ? h : undefined;
   return {
     ...(byKeys ? {
-      scopeIds: statement<{ id: number | string }>(`
+      scopeIds: statement<{ id: number }>(`
         ${carried ? `SELECT DISTINCT ${shape.scopeCol} AS id FROM (${carried}) x UNION ` : ''}
         SELECT DISTINCT ${shape.scopeCol} AS id FROM ${spec.table} WHERE run_id = ANY($2::bigint[])`, [ctx.system, ctx.groupIds]),
     } : {}),

@@ -9,7 +9,7 @@ export interface KeyedMerge {
   /** The snapshot removes absent rows of its scope in this merge. */
   removes: boolean;
   /** Writes the rows that are new or differ; counts both. */
-  upsert: Statement<{ ins: string; upd: string }>;
+  upsert: Statement<{ ins: number; upd: number }>;
   /** Removes the replaced rows no staged key names (absent when nothing is replaced); counts them. */
   remove?: Statement<CountRow>;
   /** Every row the flow holds (a delta's scope for the guard). */
