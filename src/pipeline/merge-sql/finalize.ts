@@ -57,10 +57,18 @@ export interface FinalizeRemoval {
 }
 
 /** What a finalize run needs of a target: its key columns, the keys a staging table carried, its scope column. */
-function shapeOf(spec: FactSpec | KeyedSpec) {
+interface Shape {
+  keyCols: string[];
+  /** SELECT of the keys (as keyCols) a staging table carried; $1 is the system. */
+  carried(table: string): string;
+  scopeCol: string | undefined;
+  history: { table: string; column: string; oldColumn: string } | undefined;
+}
+
+function shapeOf(spec: FactSpec | KeyedSpec): Shape {
   const key = spec.kind === 'fact' ? factKey(spec, '$1') : keyedKey(spec, () => '$1');
   return {
-    keyCols: spec.keys.map((k: { column: string }) => k.column),
+    keyCols: spec.keys.map((k) => k.column),
     carried: (table: string) => `SELECT ${key.exprs.join(', ')} FROM ${table} s ${key.joins}`,
     scopeCol: spec.kind === 'fact' ? spec.keys[0].column : spec.scopeColumn,
     history: spec.kind === 'fact' ? { table: spec.historyTable, column: spec.historyValue.column, oldColumn: spec.historyValue.oldColumn } : undefined,
