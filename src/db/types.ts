@@ -1,6 +1,7 @@
 // Kysely table types of the datastore (mirrors src/db/migrations). Canonical payload shapes live in
 // schemas/; these are the storage rows.
-import type { ColumnType, Generated } from 'kysely';
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+import type { Flow } from '../schemas/types.gen.ts';
 
 type Timestamp = Date;
 type Numeric = ColumnType<string, string | number, string | number>;
@@ -8,7 +9,8 @@ type Numeric = ColumnType<string, string | number, string | number>;
 export interface FlowsTable {
   id: Generated<number>;
   name: string;
-  definition: ColumnType<unknown, string, string>;
+  /** Stored as jsonb, written as its JSON text. */
+  definition: JSONColumnType<Flow, string, string>;
   version: Generated<number>;
   paused: Generated<boolean>;
   created_at: Generated<Timestamp>;

@@ -273,7 +273,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
   if (run.paused) return 'paused';
   // Runs made from one file together read it once, for all of them (see read-together.ts).
   if (run.read_with !== null) return extractTogether(deps, runId);
-  const flow = run.definition as Flow;
+  const flow = run.definition;
   const log = runLogger(deps.log, run.name, runId);
   const spec = targetSpec(flow.target);
   // A fact run may write the live table while it reads (the direct path): the runs it depends on (the

@@ -187,8 +187,8 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 
-function toStored(r: { id: number; name: string; version: number; paused: boolean; definition: unknown; created_at: Date; updated_at: Date }): StoredFlow {
-  return { id: r.id, name: r.name, version: r.version, paused: r.paused, definition: r.definition as Flow, createdAt: r.created_at, updatedAt: r.updated_at };
+function toStored(r: { id: number; name: string; version: number; paused: boolean; definition: Flow; created_at: Date; updated_at: Date }): StoredFlow {
+  return { id: r.id, name: r.name, version: r.version, paused: r.paused, definition: r.definition, createdAt: r.created_at, updatedAt: r.updated_at };
 }
 
 export async function listFlows(db: Kysely<Database>): Promise<StoredFlow[]> {

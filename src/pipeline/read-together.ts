@@ -83,7 +83,7 @@ export async function extractTogether(deps: PipelineDeps, leaderId: number): Pro
   const leaderRow = rows.find((r) => Number(r.id) === leaderId);
   if (!leaderRow) return 'skipped';
   if (leaderRow.paused) return 'paused';
-  const leaderFlow = leaderRow.definition as Flow;
+  const leaderFlow = leaderRow.definition;
   const connector = deps.registry.connector(leaderFlow.source.connector);
   if (!connector) {
     await failRun(deps, leaderId, 'MAG_ERR_CONNECTOR_UNKNOWN', `connector '${leaderFlow.source.connector}' is not available in this worker`);
@@ -96,11 +96,11 @@ export async function extractTogether(deps: PipelineDeps, leaderId: number): Pro
   const claimed: Claimed[] = [];
   const sinks: Sink[] = [];
   try {
-    const candidates = [leaderRow, ...rows.filter((x) => x !== leaderRow && !x.paused && (x.definition as Flow).source.connector === leaderFlow.source.connector
-      && canon((x.definition as Flow).source.options ?? {}) === options && x.inbox_ids.length === 1)];
+    const candidates = [leaderRow, ...rows.filter((x) => x !== leaderRow && !x.paused && x.definition.source.connector === leaderFlow.source.connector
+      && canon(x.definition.source.options ?? {}) === options && x.inbox_ids.length === 1)];
     // A fact reads once what it refers to has merged (the price types of the same file: quick). Wait a
     // little for those of every candidate, so the facts of the file share this pass.
-    const factDeps = candidates.filter((r) => targetSpec((r.definition as Flow).target).kind === 'fact').flatMap((r) => r.depends_on.map(Number));
+    const factDeps = candidates.filter((r) => targetSpec(r.definition.target).kind === 'fact').flatMap((r) => r.depends_on.map(Number));
     const deadline = Date.now() + DEPENDENCY_WAIT_MS;
     while (!(await dependenciesSettled(deps, factDeps)) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
     // Workers take several runs of the file at once (prices and stock are queued together): each
@@ -112,7 +112,7 @@ export async function extractTogether(deps: PipelineDeps, leaderId: number): Pro
     let early: ExtractOutcome | undefined;
     try {
       for (const r of candidates) {
-        const flow = r.definition as Flow;
+        const flow = r.definition;
         const isLeader = r === leaderRow;
         const spec = targetSpec(flow.target);
         if (spec.kind === 'fact' && r.depends_on.length && !(await dependenciesSettled(deps, r.depends_on))) {

@@ -174,7 +174,7 @@ export async function enqueueMerge(deps: PipelineDeps, runId: number, flow: Flow
 /** The current definition of the flow a run belongs to (undefined when the run does not exist). */
 export async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Flow | undefined> {
   const r = await db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').select('flows.definition').where('runs.id', '=', runId).executeTakeFirst();
-  return r?.definition as Flow | undefined;
+  return r?.definition;
 }
 
 /** Approves a held run: it merges without the guard. */
@@ -204,7 +204,7 @@ export async function replayRun(deps: PipelineDeps, id: number): Promise<RunView
   if (!isTerminal(old.state)) throw stateError(await getRun(deps.db, id), 'replay', 'done, failed or rejected');
   if (old.kind === 'finalize') throw new MagistralError('MAG_ERR_RUN_STATE', `cannot replay run ${id}: it removes what its snapshot group did not carry; replay the group's runs instead`);
   const flow = await deps.db.selectFrom('flows').selectAll().where('id', '=', old.flow_id).executeTakeFirstOrThrow();
-  const def = flow.definition as Flow;
+  const def = flow.definition;
   // A run of a snapshot group stays in it: alone, one file of a split export is not the complete set,
   // so the replay upserts only (its group has closed) and removes nothing.
   const newId = await deps.db.insertInto('runs').values({
@@ -249,7 +249,7 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
   let n = 0;
   for (const r of open) {
     const queue = r.state === 'received' || r.state === 'extracting' ? 'extract' : 'merge';
-    if (await ensureJob(deps, queue, r.id, r.definition as Flow)) n++;
+    if (await ensureJob(deps, queue, r.id, r.definition)) n++;
   }
   if (n) deps.log.info({ count: n }, 'sweeper re-enqueued runs');
   return n;

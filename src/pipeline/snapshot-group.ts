@@ -9,6 +9,8 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { PipelineDeps } from './deps.ts';
 import { enqueueMerge, stagingTable } from './runs.ts';
 import { targetSpec, type FactSpec, type KeyedSpec, type TargetSpec } from './targets.ts';
+import { execute, query, queryCount, queryOne } from '../db/query.ts';
+import { compileFinalize, dropStaging, flowSwitches, groupRuns, keepsStagingStatement, stagedRows, stagingExists } from './merge-sql/index.ts';
 
 const TERMINAL = ['done', 'failed', 'rejected'];
 
@@ -27,27 +29,12 @@ export async function openSnapshotGroup(db: Kysely<Database>, id: string): Promi
  * sees this run's decision once it commits.
  */
 export async function keepsStaging(client: pg.PoolClient, group: string, flowId: number): Promise<boolean> {
-  const r = await client.query<{ keep: boolean }>(`
-    SELECT g.abandoned_at IS NULL AND (g.closed_at IS NULL OR EXISTS (
-      SELECT 1 FROM runs f WHERE f.snapshot_group = g.id AND f.flow_id = $2 AND f.kind = 'finalize' AND f.state <> ALL($3::text[])
-    )) AS keep
-    FROM snapshot_groups g WHERE g.id = $1 FOR SHARE OF g`, [group, flowId, TERMINAL]);
-  return r.rows[0]?.keep ?? false;
-}
-
-interface GroupRun {
-  id: number;
-  state: string;
-  mode: string;
-  rows_read: number;
-  rows_staged: number;
-  load_path: string;
-  staging_kept: boolean;
-  files: string | null;
+  const [r] = await query(client, keepsStagingStatement(group, flowId));
+  return r?.keep ?? false;
 }
 
 async function dropKept(deps: PipelineDeps, ids: number[]): Promise<void> {
-  for (const id of ids) await deps.pool.query(`DROP TABLE IF EXISTS ${stagingTable(id)}`).catch(() => {});
+  for (const id of ids) await execute(deps.pool, dropStaging(stagingTable(id))).catch(() => {});
   if (ids.length) await deps.pool.query(`UPDATE runs SET staging_kept = false WHERE id = ANY($1::bigint[])`, [ids]);
 }
 
@@ -73,7 +60,7 @@ export async function closeSnapshotGroup(deps: PipelineDeps, group: string): Pro
     const byFlow = new Map<number, typeof flows>();
     for (const r of flows) byFlow.set(r.flow_id, [...(byFlow.get(r.flow_id) ?? []), r]);
     for (const [flowId, runs] of byFlow) {
-      const flow = runs[0]!.definition as Flow;
+      const flow = runs[0]!.definition;
       if (!removesAbsent(targetSpec(flow.target))) continue;
       const open = runs.some((r) => !TERMINAL.includes(r.state));
       const complete = runs.some((r) => r.state === 'done' && r.mode === 'snapshot' && Number(r.rows_read) > 0);
@@ -133,11 +120,7 @@ async function finish(deps: PipelineDeps, ctx: FinalizeContext, state: 'done' | 
  */
 export async function finalizeSnapshotGroup(deps: PipelineDeps, ctx: FinalizeContext): Promise<'done' | 'held' | 'waiting' | 'failed'> {
   const spec = targetSpec(ctx.flow.target);
-  const runs = (await deps.pool.query<GroupRun>(`
-    SELECT r.id, r.state, r.mode, r.rows_read, r.rows_staged, r.load_path, r.staging_kept,
-           (SELECT string_agg(i.file_name, ', ' ORDER BY i.id) FROM inbox i WHERE i.id = ANY(r.inbox_ids)) AS files
-    FROM runs r WHERE r.snapshot_group = $1 AND r.flow_id = $2 AND r.kind = 'payload' AND r.id < $3 ORDER BY r.id`,
-  [ctx.group, ctx.flowId, ctx.runId])).rows;
+  const runs = await query(deps.pool, groupRuns(ctx.group, ctx.flowId, ctx.runId));
   if (runs.some((r) => !TERMINAL.includes(r.state))) return 'waiting';
   const keptIds = runs.filter((r) => r.staging_kept).map((r) => Number(r.id));
   const incomplete = runs.find((r) => r.state !== 'done');
@@ -152,8 +135,8 @@ export async function finalizeSnapshotGroup(deps: PipelineDeps, ctx: FinalizeCon
   // Every run that went through staging must still hold its keys (UNLOGGED tables empty after a crash).
   const staged = runs.filter((r) => r.load_path === 'staged');
   for (const r of staged) {
-    const exists = (await deps.pool.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [stagingTable(r.id)])).rows[0].ok as boolean;
-    const n = r.staging_kept && exists ? Number((await deps.pool.query(`SELECT count(*)::bigint AS n FROM ${stagingTable(r.id)} WHERE NOT _reject`)).rows[0].n) : -1;
+    const exists = (await queryOne(deps.pool, stagingExists(stagingTable(r.id)))).ok;
+    const n = r.staging_kept && exists ? await queryCount(deps.pool, stagedRows(stagingTable(r.id))) : -1;
     if (n !== Number(r.rows_staged)) {
       await dropKept(deps, keptIds);
       return finish(deps, ctx, 'failed', `nothing removed: the keys run ${r.id} (${r.files ?? 'no file'}) staged are gone (database restart?); the next complete export removes what is absent`);
@@ -162,81 +145,23 @@ export async function finalizeSnapshotGroup(deps: PipelineDeps, ctx: FinalizeCon
   return removeUncarried(deps, ctx, spec, runs.map((r) => Number(r.id)), staged.map((r) => Number(r.id)), keptIds);
 }
 
-/** What a finalize run needs of a target: its key columns, the keys a staging table carried, its scope column. */
-interface Shape {
-  keyCols: string[];
-  /** SELECT of the keys (as keyCols) a staged run carried; $1 is the system. */
-  carried(stagingId: number): string;
-  scopeCol?: string;
-  history?: { table: string; column: string; oldColumn: string };
-}
-
-function shapeOf(spec: FactSpec | KeyedSpec): Shape {
-  const join = (entity: string, field: string, alias: string) =>
-    `JOIN external_ids ${alias} ON ${alias}.entity = '${entity}' AND ${alias}.system = $1 AND ${alias}.external_id = s."${field}"`;
-  if (spec.kind === 'fact') {
-    const [part, item] = spec.keys;
-    return {
-      keyCols: [part.column, item.column],
-      carried: (id) => `SELECT pk.internal_id::int AS ${part.column}, ik.internal_id AS ${item.column} FROM ${stagingTable(id)} s `
-        + `${join(part.entity, part.field, 'pk')} ${join(item.entity, item.field, 'ik')}`,
-      scopeCol: part.column,
-      history: { table: spec.historyTable, column: spec.historyValue.column, oldColumn: spec.historyValue.oldColumn },
-    };
-  }
-  return {
-    keyCols: spec.keys.map((k) => k.column),
-    carried: (id) => `SELECT ${spec.keys.map((k, i) => `${k.ref ? `r${i}.internal_id` : `s."${k.field}"`} AS ${k.column}`).join(', ')} FROM ${stagingTable(id)} s `
-      + spec.keys.map((k, i) => (k.ref ? join(k.ref.entity, k.field, `r${i}`) : '')).join(' '),
-    scopeCol: spec.scopeColumn,
-  };
-}
-
 async function removeUncarried(deps: PipelineDeps, ctx: FinalizeContext, spec: FactSpec | KeyedSpec, groupIds: number[], stagedIds: number[], keptIds: number[]): Promise<'done' | 'held'> {
   const started = Date.now();
-  const shape = shapeOf(spec);
-  const system = ctx.flow.source.system ?? 'local';
-  // Keys the group's staged runs carried (rejected rows with readable keys included: a bad value must
-  // not remove a good row); rows its direct loads wrote carry the run's id.
-  const carried = stagedIds.map((id) => shape.carried(id)).join(' UNION ALL ');
+  const sql = compileFinalize(spec, {
+    runId: ctx.runId, flowId: ctx.flowId, ...flowSwitches(ctx.flow), groupIds, stagedTables: stagedIds.map((id) => stagingTable(id)),
+  });
   const client = await deps.pool.connect();
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
     await client.query(LOCK_SQL, [`magistral:merge:${spec.name}`]);
-    let scopeWhere: string;
-    let scopeParam: unknown;
-    if (ctx.flow.scope === 'keys' && shape.scopeCol) {
-      const col = shape.scopeCol;
-      const r = await client.query(`
-        ${carried ? `SELECT DISTINCT ${col} AS id FROM (${carried}) x UNION ` : ''}
-        SELECT DISTINCT ${col} AS id FROM ${spec.table} WHERE run_id = ANY($2::bigint[])`, [system, groupIds]);
-      scopeWhere = `t.${col} = ANY($2::bigint[])`;
-      scopeParam = r.rows.map((x) => Number(x.id));
-    } else {
-      scopeWhere = `t.flow_id = $2`;
-      scopeParam = ctx.flowId;
-    }
-    const counts = (await client.query(`
-      SELECT count(*)::bigint AS n, count(*) FILTER (WHERE t.run_id <> ALL($1::bigint[]))::bigint AS untouched
-      FROM ${spec.table} t WHERE ${scopeWhere}`, [groupIds, scopeParam])).rows[0];
-    const keys = shape.keyCols;
-    const h = shape.history;
+    // With scope keys: the scope column's values the group carried or wrote.
+    const scopeIds = sql.scopeIds ? (await query(client, sql.scopeIds)).map((x) => Number(x.id)) : [];
+    const counts = await queryOne(client, sql.counts(scopeIds));
     const inScope = Number(counts.n);
     let removed = 0;
     // Rows every one of which a run of the group wrote: nothing to compare.
-    if (Number(counts.untouched) > 0) {
-      const del = await client.query(`
-        WITH del AS (
-          DELETE FROM ${spec.table} t WHERE ${scopeWhere} AND t.run_id <> ALL($3::bigint[])
-            ${carried ? `AND NOT EXISTS (SELECT 1 FROM (${carried}) x WHERE ${keys.map((k) => `x.${k} = t.${k}`).join(' AND ')})` : ''}
-          RETURNING ${keys.map((k) => `t.${k}`).join(', ')}${h ? `, t.${h.column}` : ''}
-        )${h && ctx.flow.history !== false ? `, hist AS (
-          INSERT INTO ${h.table} (run_id, ${keys.join(', ')}, op, ${h.oldColumn}) SELECT $4::bigint, ${keys.join(', ')}, 'D', ${h.column} FROM del
-        )` : ''}
-        SELECT count(*)::bigint AS n FROM del`, h && ctx.flow.history !== false ? [system, scopeParam, groupIds, ctx.runId] : [system, scopeParam, groupIds]);
-      removed = Number(del.rows[0].n);
-    }
+    if (Number(counts.untouched) > 0) removed = await queryCount(client, sql.remove(scopeIds));
     const guard = ctx.flow.guard;
     if (guard?.maxChangeRatio !== undefined && !ctx.approved && inScope >= (guard.minRowsInScope ?? 1) && inScope > 0 && removed / inScope > guard.maxChangeRatio) {
       await client.query('ROLLBACK');
@@ -252,7 +177,7 @@ async function removeUncarried(deps: PipelineDeps, ctx: FinalizeContext, spec: F
     await client.query(`UPDATE runs SET state = 'done', rows_removed = $2, rows_in_scope = $3, finished_at = clock_timestamp(), merge_ms = $4,
       held_reason = NULL, error = NULL, error_code = NULL WHERE id = $1`, [ctx.runId, removed, inScope, ms]);
     // The kept keys go with the same commit: once the run reads done, nothing of the group lingers.
-    for (const id of keptIds) await client.query(`DROP TABLE IF EXISTS ${stagingTable(id)}`);
+    for (const id of keptIds) await execute(client, dropStaging(stagingTable(id)));
     if (keptIds.length) await client.query(`UPDATE runs SET staging_kept = false WHERE id = ANY($1::bigint[])`, [keptIds]);
     await client.query('COMMIT');
     deps.metrics?.stageDuration.observe({ stage: 'merge', flow: ctx.flowName }, ms / 1000);

@@ -1,6 +1,11 @@
 // What each canonical target looks like in staging and how its references resolve. Staging tables
 // hold the canonical fields as text plus the row's position; merges (merge.ts) work from these specs.
 
+import type { Flow } from '../schemas/types.gen.ts';
+
+/** The targets a flow may name: the flow schema's `target` enum. */
+export type TargetName = Flow['target'];
+
 export type EntityKind = 'product' | 'group' | 'priceType' | 'warehouse' | 'city'
   | 'manager' | 'client' | 'legalEntity' | 'contact' | 'agreement' | 'property';
 
@@ -87,7 +92,7 @@ export interface KeyedSpec {
 
 export type TargetSpec = FactSpec | DimensionSpec | KeyedSpec;
 
-export const TARGETS: Record<string, TargetSpec> = {
+const SPECS = {
   prices: {
     kind: 'fact',
     name: 'prices',
@@ -312,10 +317,17 @@ export const TARGETS: Record<string, TargetSpec> = {
       expr: `ARRAY(SELECT DISTINCT btrim(x) FROM regexp_split_to_table(s.synonyms, '[,;|]') x WHERE btrim(x) <> '' ORDER BY 1)`,
     }],
   },
-};
+} satisfies Record<TargetName, TargetSpec>;
 
-export function targetSpec(name: string): TargetSpec {
-  const t = TARGETS[name];
+/**
+ * Every target by name. Also indexable by a plain string (undefined when unknown): connectors rank
+ * the targets their payloads name before any flow has validated them.
+ */
+export const TARGETS: typeof SPECS & Readonly<Partial<Record<string, TargetSpec>>> = SPECS;
+
+export function targetSpec(name: TargetName): TargetSpec {
+  const t = TARGETS[name as string];
+  // A definition read from the database was validated when stored, but may predate a target's removal.
   if (!t) throw new Error(`unknown target ${name}`);
   return t;
 }

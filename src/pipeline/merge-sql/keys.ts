@@ -1,0 +1,33 @@
+// The key of a staged row as the live table knows it: references joined to their internal ids through
+// external_ids. Merges and a snapshot group's finalize run both select keys this way.
+import type { FactSpec, KeyedSpec, RefSpec } from '../targets.ts';
+
+/** Joins staging row `s` to the internal id of `ref` as `alias`; `system` is the placeholder of the system. */
+export function joinRef(ref: RefSpec, alias: string, system: string): string {
+  return `JOIN external_ids ${alias} ON ${alias}.entity = '${ref.entity}' AND ${alias}.system = ${system} AND ${alias}.external_id = s."${ref.field}"`;
+}
+
+/** A fact's key: partition (`pk`, as int) and item (`ik`) of staging row `s`. */
+export function factKey(spec: FactSpec, system: string): { exprs: string[]; joins: string } {
+  const [part, item] = spec.keys;
+  return {
+    exprs: [`pk.internal_id::int AS ${part.column}`, `ik.internal_id AS ${item.column}`],
+    joins: `${joinRef(part, 'pk', system)} ${joinRef(item, 'ik', system)}`,
+  };
+}
+
+/**
+ * A keyed row's key: each reference joined as `ref_<field>` (value expressions use these), else the
+ * field's text. `system` gives the system's placeholder, asked for only when a key is a reference.
+ */
+export function keyedKey(spec: KeyedSpec, system: () => string): { exprs: string[]; joins: string } {
+  return {
+    exprs: spec.keys.map((k) => `${k.ref ? `ref_${k.field}.internal_id` : `s."${k.field}"`} AS ${k.column}`),
+    joins: spec.keys.flatMap((k) => (k.ref ? [joinRef(k.ref, `ref_${k.field}`, system())] : [])).join(' '),
+  };
+}
+
+/** `a.c = b.c AND …` over the given columns. */
+export function sameKey(a: string, b: string, cols: readonly string[]): string {
+  return cols.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
+}

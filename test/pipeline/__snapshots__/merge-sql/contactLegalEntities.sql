@@ -1,0 +1,312 @@
+-- reference legalEntity: any unknown
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT _reject
+        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."legalEntity")) AS any
+-- values: ["legalEntity","erp"]
+
+-- reference legalEntity: create placeholders
+WITH missing AS (
+        SELECT d.code FROM (SELECT DISTINCT "legalEntity" AS code FROM staging.run_42 WHERE "legalEntity" IS NOT NULL AND NOT _reject) d
+        WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = d.code)
+      ), created AS (
+        -- ids in code order: exports sorted by code then fill the primary key in order, not at random
+        INSERT INTO legal_entities (code, name, placeholder) SELECT code, code, true FROM missing ORDER BY code RETURNING id, code
+      )
+      INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $1, $2, code, id FROM created
+-- values: ["legalEntity","erp"]
+
+-- reference legalEntity: reject unknown
+WITH bad AS (
+      DELETE FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
+        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."legalEntity")
+      RETURNING s._line, s._file, s._path, s."legalEntity" AS code
+    )
+    INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
+    SELECT $1, ($4::text[])[_file + 1], _line, _path, $5, 'reference', format('unknown %s %L (system %s)', $6::text, code, $3::text) FROM bad
+-- values: [42,"legalEntity","erp",["offers0_1.xml","offers0_2.xml"],"legalEntity","legal entity"]
+
+-- reference contact: any unknown
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "contact" IS NOT NULL AND NOT _reject
+        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."contact")) AS any
+-- values: ["contact","erp"]
+
+-- reference contact: create placeholders
+WITH missing AS (
+        SELECT d.code FROM (SELECT DISTINCT "contact" AS code FROM staging.run_42 WHERE "contact" IS NOT NULL AND NOT _reject) d
+        WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = d.code)
+      ), created AS (
+        -- ids in code order: exports sorted by code then fill the primary key in order, not at random
+        INSERT INTO contacts (code, name, placeholder) SELECT code, code, true FROM missing ORDER BY code RETURNING id, code
+      )
+      INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $1, $2, code, id FROM created
+-- values: ["contact","erp"]
+
+-- reference contact: reject unknown
+WITH bad AS (
+      DELETE FROM staging.run_42 s WHERE "contact" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
+        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."contact")
+      RETURNING s._line, s._file, s._path, s."contact" AS code
+    )
+    INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
+    SELECT $1, ($4::text[])[_file + 1], _line, _path, $5, 'reference', format('unknown %s %L (system %s)', $6::text, code, $3::text) FROM bad
+-- values: [42,"contact","erp",["offers0_1.xml","offers0_2.xml"],"contact","contact"]
+
+-- duplicates
+WITH ranked AS (
+      SELECT ctid AS id, row_number() OVER w AS rn, first_value(_line) OVER w AS kept_line, first_value(_file) OVER w AS kept_file
+      FROM staging.run_42 WHERE NOT _reject WINDOW w AS (PARTITION BY "legalEntity", "contact" ORDER BY _file DESC, _line DESC)
+    ), dropped AS (
+      DELETE FROM staging.run_42 s USING ranked r WHERE s.ctid = r.id AND r.rn > 1
+      RETURNING s._line, s._file, r.kept_line, r.kept_file, s."legalEntity" || ' / ' || s."contact" AS key
+    )
+    INSERT INTO rejects (run_id, file_name, line, field, rule, reason)
+    SELECT $1, ($2::text[])[_file + 1], _line, $3, 'duplicate',
+           format('duplicate %s %s: superseded by %s line %s', $4::text, key, ($2::text[])[kept_file + 1], kept_line)
+    FROM dropped
+-- values: [42,["offers0_1.xml","offers0_2.xml"],"legalEntity,contact","legal entity and contact"]
+
+-- delta: partition ids
+SELECT DISTINCT e.internal_id::int AS id FROM (SELECT DISTINCT "legalEntity" AS code FROM staging.run_42 WHERE NOT _reject) d
+    JOIN external_ids e ON e.entity = $1 AND e.system = $2 AND e.external_id = d.code
+-- values: ["legalEntity","erp"]
+
+-- delta: partitions live
+SELECT EXISTS (SELECT 1 FROM contact_legal_entities WHERE legal_entity_id = ANY($1::int[])) AS e
+-- values: [[3,5]]
+
+-- delta: insert all
+INSERT INTO contact_legal_entities (legal_entity_id, contact_id, role, flow_id, run_id)
+      SELECT legal_entity_id, contact_id, role, $2, $3 FROM (
+    SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
+           coalesce(s.role, 'subordinate') AS role
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" WHERE NOT s._reject) x
+-- values: ["erp",7,42]
+
+-- delta: upsert
+WITH src AS (
+    SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
+           coalesce(s.role, 'subordinate') AS role
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" WHERE NOT s._reject),
+      changed AS MATERIALIZED (
+        SELECT x.*, t.role AS old_role, (t.contact_id IS NULL) AS is_new
+        FROM src x LEFT JOIN contact_legal_entities t ON t.legal_entity_id = x.legal_entity_id AND t.contact_id = x.contact_id
+        WHERE t.contact_id IS NULL
+           OR (t.role) IS DISTINCT FROM (x.role)
+           OR t.flow_id <> $2
+      ), up AS (
+        INSERT INTO contact_legal_entities AS t (legal_entity_id, contact_id, role, flow_id, run_id)
+        SELECT legal_entity_id, contact_id, role, $2, $3 FROM changed
+        ON CONFLICT (legal_entity_id, contact_id) DO UPDATE SET role = excluded.role,
+          flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
+      ), hist AS (
+        INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role, new_role)
+        SELECT $3, legal_entity_id, contact_id, 'U', old_role, role FROM changed WHERE NOT is_new AND old_role IS DISTINCT FROM role
+      )
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      FROM changed
+-- values: ["erp",7,42]
+
+-- delta: count scope
+SELECT count(*)::bigint AS n FROM contact_legal_entities t WHERE t.flow_id = $1
+-- values: [7]
+
+-- delta: remove: none
+
+-- snapshot scope flow: partition ids: as delta: partition ids
+
+-- snapshot scope flow: partitions live: as delta: partitions live
+
+-- snapshot scope flow: insert all: as delta: insert all
+
+-- snapshot scope flow: upsert: as delta: upsert
+
+-- snapshot scope flow: count scope: as delta: count scope
+
+-- snapshot scope flow: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.flow_id = $2
+            AND NOT EXISTS (SELECT 1 FROM (
+    SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
+           coalesce(s.role, 'subordinate') AS role
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        ), hist AS (
+          INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role) SELECT $3::bigint, legal_entity_id, contact_id, 'D', role FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,42]
+
+-- snapshot scope keys: partition ids: as delta: partition ids
+
+-- snapshot scope keys: partitions live: as delta: partitions live
+
+-- snapshot scope keys: insert all: as delta: insert all
+
+-- snapshot scope keys: upsert: as delta: upsert
+
+-- snapshot scope keys: count scope
+SELECT count(*)::bigint AS n FROM contact_legal_entities t WHERE t.legal_entity_id = ANY($1::int[])
+-- values: [[3,5]]
+
+-- snapshot scope keys: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.legal_entity_id = ANY($2::int[])
+            AND NOT EXISTS (SELECT 1 FROM (
+    SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
+           coalesce(s.role, 'subordinate') AS role
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        ), hist AS (
+          INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role) SELECT $3::bigint, legal_entity_id, contact_id, 'D', role FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",[3,5],42]
+
+-- snapshot of an open group: partition ids: as delta: partition ids
+
+-- snapshot of an open group: partitions live: as delta: partitions live
+
+-- snapshot of an open group: insert all: as delta: insert all
+
+-- snapshot of an open group: upsert: as delta: upsert
+
+-- snapshot of an open group: count scope: as delta: count scope
+
+-- snapshot of an open group: remove: none
+
+-- snapshot scope flow, history off: partition ids: as delta: partition ids
+
+-- snapshot scope flow, history off: partitions live: as delta: partitions live
+
+-- snapshot scope flow, history off: insert all: as delta: insert all
+
+-- snapshot scope flow, history off: upsert
+WITH src AS (
+    SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
+           coalesce(s.role, 'subordinate') AS role
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" WHERE NOT s._reject),
+      changed AS MATERIALIZED (
+        SELECT x.*, t.role AS old_role, (t.contact_id IS NULL) AS is_new
+        FROM src x LEFT JOIN contact_legal_entities t ON t.legal_entity_id = x.legal_entity_id AND t.contact_id = x.contact_id
+        WHERE t.contact_id IS NULL
+           OR (t.role) IS DISTINCT FROM (x.role)
+           OR t.flow_id <> $2
+      ), up AS (
+        INSERT INTO contact_legal_entities AS t (legal_entity_id, contact_id, role, flow_id, run_id)
+        SELECT legal_entity_id, contact_id, role, $2, $3 FROM changed
+        ON CONFLICT (legal_entity_id, contact_id) DO UPDATE SET role = excluded.role,
+          flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
+      )
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      FROM changed
+-- values: ["erp",7,42]
+
+-- snapshot scope flow, history off: count scope: as delta: count scope
+
+-- snapshot scope flow, history off: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.flow_id = $2
+            AND NOT EXISTS (SELECT 1 FROM (
+    SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
+           coalesce(s.role, 'subordinate') AS role
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,42]
+
+-- finalize scope flow, 2 staged: scope ids: none
+
+-- finalize scope flow, 2 staged: counts
+SELECT count(*)::bigint AS n, count(*) FILTER (WHERE t.run_id <> ALL($1::bigint[]))::bigint AS untouched
+      FROM contact_legal_entities t WHERE t.flow_id = $2
+-- values: [[40,41,42],7]
+
+-- finalize scope flow, 2 staged: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.flow_id = $2 AND t.run_id <> ALL($3::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM (SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" UNION ALL SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id FROM staging.run_43 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        ), hist AS (
+          INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role) SELECT $4::bigint, legal_entity_id, contact_id, 'D', role FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,[40,41,42],42]
+
+-- finalize scope flow, 0 staged: scope ids: none
+
+-- finalize scope flow, 0 staged: counts: as finalize scope flow, 2 staged: counts
+
+-- finalize scope flow, 0 staged: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.flow_id = $2 AND t.run_id <> ALL($3::bigint[])
+            
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        ), hist AS (
+          INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role) SELECT $4::bigint, legal_entity_id, contact_id, 'D', role FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,[40,41,42],42]
+
+-- finalize scope keys, 2 staged: scope ids
+SELECT DISTINCT legal_entity_id AS id FROM (SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" UNION ALL SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id FROM staging.run_43 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x UNION 
+        SELECT DISTINCT legal_entity_id AS id FROM contact_legal_entities WHERE run_id = ANY($2::bigint[])
+-- values: ["erp",[40,41,42]]
+
+-- finalize scope keys, 2 staged: counts
+SELECT count(*)::bigint AS n, count(*) FILTER (WHERE t.run_id <> ALL($1::bigint[]))::bigint AS untouched
+      FROM contact_legal_entities t WHERE t.legal_entity_id = ANY($2::bigint[])
+-- values: [[40,41,42],[11,12]]
+
+-- finalize scope keys, 2 staged: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.legal_entity_id = ANY($2::bigint[]) AND t.run_id <> ALL($3::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM (SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" UNION ALL SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id FROM staging.run_43 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        ), hist AS (
+          INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role) SELECT $4::bigint, legal_entity_id, contact_id, 'D', role FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",[11,12],[40,41,42],42]
+
+-- finalize scope keys, 0 staged: scope ids
+SELECT DISTINCT legal_entity_id AS id FROM contact_legal_entities WHERE run_id = ANY($2::bigint[])
+-- values: ["erp",[40,41,42]]
+
+-- finalize scope keys, 0 staged: counts: as finalize scope keys, 2 staged: counts
+
+-- finalize scope keys, 0 staged: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.legal_entity_id = ANY($2::bigint[]) AND t.run_id <> ALL($3::bigint[])
+            
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        ), hist AS (
+          INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role) SELECT $4::bigint, legal_entity_id, contact_id, 'D', role FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",[11,12],[40,41,42],42]
+
+-- finalize history off, 2 staged: scope ids: none
+
+-- finalize history off, 2 staged: counts: as finalize scope flow, 2 staged: counts
+
+-- finalize history off, 2 staged: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.flow_id = $2 AND t.run_id <> ALL($3::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM (SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" UNION ALL SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id FROM staging.run_43 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,[40,41,42]]
+
+-- finalize history off, 0 staged: scope ids: none
+
+-- finalize history off, 0 staged: counts: as finalize scope flow, 2 staged: counts
+
+-- finalize history off, 0 staged: remove
+WITH del AS (
+          DELETE FROM contact_legal_entities t WHERE t.flow_id = $2 AND t.run_id <> ALL($3::bigint[])
+            
+          RETURNING t.legal_entity_id, t.contact_id, t.role
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,[40,41,42]]

@@ -1,0 +1,312 @@
+-- reference priceType: any unknown
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT _reject
+        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."priceType")) AS any
+-- values: ["priceType","erp"]
+
+-- reference priceType: create placeholders
+WITH missing AS (
+        SELECT d.code FROM (SELECT DISTINCT "priceType" AS code FROM staging.run_42 WHERE "priceType" IS NOT NULL AND NOT _reject) d
+        WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = d.code)
+      ), created AS (
+        -- ids in code order: exports sorted by code then fill the primary key in order, not at random
+        INSERT INTO price_types (code, name, placeholder) SELECT code, code, true FROM missing ORDER BY code RETURNING id, code
+      )
+      INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $1, $2, code, id FROM created
+-- values: ["priceType","erp"]
+
+-- reference priceType: reject unknown
+WITH bad AS (
+      DELETE FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
+        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."priceType")
+      RETURNING s._line, s._file, s._path, s."priceType" AS code
+    )
+    INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
+    SELECT $1, ($4::text[])[_file + 1], _line, _path, $5, 'reference', format('unknown %s %L (system %s)', $6::text, code, $3::text) FROM bad
+-- values: [42,"priceType","erp",["offers0_1.xml","offers0_2.xml"],"priceType","price type"]
+
+-- reference product: any unknown
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "product" IS NOT NULL AND NOT _reject
+        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."product")) AS any
+-- values: ["product","erp"]
+
+-- reference product: create placeholders
+WITH missing AS (
+        SELECT d.code FROM (SELECT DISTINCT "product" AS code FROM staging.run_42 WHERE "product" IS NOT NULL AND NOT _reject) d
+        WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = d.code)
+      ), created AS (
+        -- ids in code order: exports sorted by code then fill the primary key in order, not at random
+        INSERT INTO products (code, name, placeholder) SELECT code, code, true FROM missing ORDER BY code RETURNING id, code
+      )
+      INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $1, $2, code, id FROM created
+-- values: ["product","erp"]
+
+-- reference product: reject unknown
+WITH bad AS (
+      DELETE FROM staging.run_42 s WHERE "product" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
+        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."product")
+      RETURNING s._line, s._file, s._path, s."product" AS code
+    )
+    INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
+    SELECT $1, ($4::text[])[_file + 1], _line, _path, $5, 'reference', format('unknown %s %L (system %s)', $6::text, code, $3::text) FROM bad
+-- values: [42,"product","erp",["offers0_1.xml","offers0_2.xml"],"product","product"]
+
+-- duplicates
+WITH ranked AS (
+      SELECT ctid AS id, row_number() OVER w AS rn, first_value(_line) OVER w AS kept_line, first_value(_file) OVER w AS kept_file
+      FROM staging.run_42 WHERE NOT _reject WINDOW w AS (PARTITION BY "priceType", "product" ORDER BY _file DESC, _line DESC)
+    ), dropped AS (
+      DELETE FROM staging.run_42 s USING ranked r WHERE s.ctid = r.id AND r.rn > 1
+      RETURNING s._line, s._file, r.kept_line, r.kept_file, s."priceType" || ' / ' || s."product" AS key
+    )
+    INSERT INTO rejects (run_id, file_name, line, field, rule, reason)
+    SELECT $1, ($2::text[])[_file + 1], _line, $3, 'duplicate',
+           format('duplicate %s %s: superseded by %s line %s', $4::text, key, ($2::text[])[kept_file + 1], kept_line)
+    FROM dropped
+-- values: [42,["offers0_1.xml","offers0_2.xml"],"priceType,product","price type and product"]
+
+-- delta: partition ids
+SELECT DISTINCT e.internal_id::int AS id FROM (SELECT DISTINCT "priceType" AS code FROM staging.run_42 WHERE NOT _reject) d
+    JOIN external_ids e ON e.entity = $1 AND e.system = $2 AND e.external_id = d.code
+-- values: ["priceType","erp"]
+
+-- delta: partitions live
+SELECT EXISTS (SELECT 1 FROM prices WHERE price_type_id = ANY($1::int[])) AS e
+-- values: [[3,5]]
+
+-- delta: insert all
+INSERT INTO prices (price_type_id, product_id, value, currency, unit, factor, flow_id, run_id)
+      SELECT price_type_id, product_id, value, currency, unit, factor, $2, $3 FROM (
+    SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject) x
+-- values: ["erp",7,42]
+
+-- delta: upsert
+WITH src AS (
+    SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
+      changed AS MATERIALIZED (
+        SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new
+        FROM src x LEFT JOIN prices t ON t.price_type_id = x.price_type_id AND t.product_id = x.product_id
+        WHERE t.product_id IS NULL
+           OR (t.value, t.currency, t.unit, t.factor) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor)
+           OR t.flow_id <> $2
+      ), up AS (
+        INSERT INTO prices AS t (price_type_id, product_id, value, currency, unit, factor, flow_id, run_id)
+        SELECT price_type_id, product_id, value, currency, unit, factor, $2, $3 FROM changed
+        ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor,
+          flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
+      ), hist AS (
+        INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value)
+        SELECT $3, price_type_id, product_id, 'U', old_value, value FROM changed WHERE NOT is_new AND old_value IS DISTINCT FROM value
+      )
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      FROM changed
+-- values: ["erp",7,42]
+
+-- delta: count scope
+SELECT count(*)::bigint AS n FROM prices t WHERE t.flow_id = $1
+-- values: [7]
+
+-- delta: remove: none
+
+-- snapshot scope flow: partition ids: as delta: partition ids
+
+-- snapshot scope flow: partitions live: as delta: partitions live
+
+-- snapshot scope flow: insert all: as delta: insert all
+
+-- snapshot scope flow: upsert: as delta: upsert
+
+-- snapshot scope flow: count scope: as delta: count scope
+
+-- snapshot scope flow: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.flow_id = $2
+            AND NOT EXISTS (SELECT 1 FROM (
+    SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
+          RETURNING t.price_type_id, t.product_id, t.value
+        ), hist AS (
+          INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value) SELECT $3::bigint, price_type_id, product_id, 'D', value FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,42]
+
+-- snapshot scope keys: partition ids: as delta: partition ids
+
+-- snapshot scope keys: partitions live: as delta: partitions live
+
+-- snapshot scope keys: insert all: as delta: insert all
+
+-- snapshot scope keys: upsert: as delta: upsert
+
+-- snapshot scope keys: count scope
+SELECT count(*)::bigint AS n FROM prices t WHERE t.price_type_id = ANY($1::int[])
+-- values: [[3,5]]
+
+-- snapshot scope keys: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.price_type_id = ANY($2::int[])
+            AND NOT EXISTS (SELECT 1 FROM (
+    SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
+          RETURNING t.price_type_id, t.product_id, t.value
+        ), hist AS (
+          INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value) SELECT $3::bigint, price_type_id, product_id, 'D', value FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",[3,5],42]
+
+-- snapshot of an open group: partition ids: as delta: partition ids
+
+-- snapshot of an open group: partitions live: as delta: partitions live
+
+-- snapshot of an open group: insert all: as delta: insert all
+
+-- snapshot of an open group: upsert: as delta: upsert
+
+-- snapshot of an open group: count scope: as delta: count scope
+
+-- snapshot of an open group: remove: none
+
+-- snapshot scope flow, history off: partition ids: as delta: partition ids
+
+-- snapshot scope flow, history off: partitions live: as delta: partitions live
+
+-- snapshot scope flow, history off: insert all: as delta: insert all
+
+-- snapshot scope flow, history off: upsert
+WITH src AS (
+    SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
+      changed AS MATERIALIZED (
+        SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new
+        FROM src x LEFT JOIN prices t ON t.price_type_id = x.price_type_id AND t.product_id = x.product_id
+        WHERE t.product_id IS NULL
+           OR (t.value, t.currency, t.unit, t.factor) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor)
+           OR t.flow_id <> $2
+      ), up AS (
+        INSERT INTO prices AS t (price_type_id, product_id, value, currency, unit, factor, flow_id, run_id)
+        SELECT price_type_id, product_id, value, currency, unit, factor, $2, $3 FROM changed
+        ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor,
+          flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
+      )
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      FROM changed
+-- values: ["erp",7,42]
+
+-- snapshot scope flow, history off: count scope: as delta: count scope
+
+-- snapshot scope flow, history off: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.flow_id = $2
+            AND NOT EXISTS (SELECT 1 FROM (
+    SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
+          RETURNING t.price_type_id, t.product_id, t.value
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,42]
+
+-- finalize scope flow, 2 staged: scope ids: none
+
+-- finalize scope flow, 2 staged: counts
+SELECT count(*)::bigint AS n, count(*) FILTER (WHERE t.run_id <> ALL($1::bigint[]))::bigint AS untouched
+      FROM prices t WHERE t.flow_id = $2
+-- values: [[40,41,42],7]
+
+-- finalize scope flow, 2 staged: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.flow_id = $2 AND t.run_id <> ALL($3::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM (SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" UNION ALL SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id FROM staging.run_43 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
+          RETURNING t.price_type_id, t.product_id, t.value
+        ), hist AS (
+          INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value) SELECT $4::bigint, price_type_id, product_id, 'D', value FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,[40,41,42],42]
+
+-- finalize scope flow, 0 staged: scope ids: none
+
+-- finalize scope flow, 0 staged: counts: as finalize scope flow, 2 staged: counts
+
+-- finalize scope flow, 0 staged: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.flow_id = $2 AND t.run_id <> ALL($3::bigint[])
+            
+          RETURNING t.price_type_id, t.product_id, t.value
+        ), hist AS (
+          INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value) SELECT $4::bigint, price_type_id, product_id, 'D', value FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,[40,41,42],42]
+
+-- finalize scope keys, 2 staged: scope ids
+SELECT DISTINCT price_type_id AS id FROM (SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" UNION ALL SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id FROM staging.run_43 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x UNION 
+        SELECT DISTINCT price_type_id AS id FROM prices WHERE run_id = ANY($2::bigint[])
+-- values: ["erp",[40,41,42]]
+
+-- finalize scope keys, 2 staged: counts
+SELECT count(*)::bigint AS n, count(*) FILTER (WHERE t.run_id <> ALL($1::bigint[]))::bigint AS untouched
+      FROM prices t WHERE t.price_type_id = ANY($2::bigint[])
+-- values: [[40,41,42],[11,12]]
+
+-- finalize scope keys, 2 staged: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.price_type_id = ANY($2::bigint[]) AND t.run_id <> ALL($3::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM (SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" UNION ALL SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id FROM staging.run_43 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
+          RETURNING t.price_type_id, t.product_id, t.value
+        ), hist AS (
+          INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value) SELECT $4::bigint, price_type_id, product_id, 'D', value FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",[11,12],[40,41,42],42]
+
+-- finalize scope keys, 0 staged: scope ids
+SELECT DISTINCT price_type_id AS id FROM prices WHERE run_id = ANY($2::bigint[])
+-- values: ["erp",[40,41,42]]
+
+-- finalize scope keys, 0 staged: counts: as finalize scope keys, 2 staged: counts
+
+-- finalize scope keys, 0 staged: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.price_type_id = ANY($2::bigint[]) AND t.run_id <> ALL($3::bigint[])
+            
+          RETURNING t.price_type_id, t.product_id, t.value
+        ), hist AS (
+          INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value) SELECT $4::bigint, price_type_id, product_id, 'D', value FROM del
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",[11,12],[40,41,42],42]
+
+-- finalize history off, 2 staged: scope ids: none
+
+-- finalize history off, 2 staged: counts: as finalize scope flow, 2 staged: counts
+
+-- finalize history off, 2 staged: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.flow_id = $2 AND t.run_id <> ALL($3::bigint[])
+            AND NOT EXISTS (SELECT 1 FROM (SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" UNION ALL SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id FROM staging.run_43 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
+          RETURNING t.price_type_id, t.product_id, t.value
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,[40,41,42]]
+
+-- finalize history off, 0 staged: scope ids: none
+
+-- finalize history off, 0 staged: counts: as finalize scope flow, 2 staged: counts
+
+-- finalize history off, 0 staged: remove
+WITH del AS (
+          DELETE FROM prices t WHERE t.flow_id = $2 AND t.run_id <> ALL($3::bigint[])
+            
+          RETURNING t.price_type_id, t.product_id, t.value
+        )
+        SELECT count(*)::bigint AS n FROM del
+-- values: ["erp",7,[40,41,42]]

@@ -1,0 +1,42 @@
+-- duplicates
+WITH ranked AS (
+      SELECT ctid AS id, row_number() OVER w AS rn, first_value(_line) OVER w AS kept_line, first_value(_file) OVER w AS kept_file
+      FROM staging.run_42 WHERE NOT _reject WINDOW w AS (PARTITION BY "code" ORDER BY _file DESC, _line DESC)
+    ), dropped AS (
+      DELETE FROM staging.run_42 s USING ranked r WHERE s.ctid = r.id AND r.rn > 1
+      RETURNING s._line, s._file, r.kept_line, r.kept_file, s."code" AS key
+    )
+    INSERT INTO rejects (run_id, file_name, line, field, rule, reason)
+    SELECT $1, ($2::text[])[_file + 1], _line, $3, 'duplicate',
+           format('duplicate %s %s: superseded by %s line %s', $4::text, key, ($2::text[])[kept_file + 1], kept_line)
+    FROM dropped
+-- values: [42,["offers0_1.xml","offers0_2.xml"],"code","code"]
+
+-- drop rejected
+DELETE FROM staging.run_42 WHERE _reject
+-- values: []
+
+-- units: none
+
+-- staged
+SELECT count(*)::bigint AS n FROM staging.run_42
+-- values: []
+
+-- insert new
+WITH fresh AS (
+      SELECT s.code, s.name AS c0, coalesce(s."valueType", 'string') AS c1, coalesce(s.suggest = 'true', false) AS c2 FROM staging.run_42 s
+      WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $1 AND e.external_id = s.code)
+    ), created AS (
+      INSERT INTO properties (code, name, value_type, suggest) SELECT code, c0, c1, c2 FROM fresh RETURNING id, code
+    )
+    INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $2, $1, code, id FROM created
+-- values: ["erp","property"]
+
+-- update known
+UPDATE properties t SET name = x.c0, value_type = x.c1, suggest = x.c2, placeholder = false, updated_at = now()
+    FROM (
+      SELECT e.internal_id AS id, s.name AS c0, coalesce(s."valueType", 'string') AS c1, coalesce(s.suggest = 'true', false) AS c2
+      FROM staging.run_42 s JOIN external_ids e ON e.entity = $2 AND e.system = $1 AND e.external_id = s.code
+    ) x
+    WHERE t.id = x.id AND (t.placeholder OR (t.name, t.value_type, t.suggest) IS DISTINCT FROM (x.c0, x.c1, x.c2))
+-- values: ["erp","property"]
