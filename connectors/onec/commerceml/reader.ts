@@ -3,10 +3,9 @@
 // element path. It works for every shape 1C writes (2.03–2.10, 3.x with Контейнер, both stock forms) and
 // keeps only the current record in memory.
 import type { Readable } from 'node:stream';
-import { PayloadError } from '../../../src/errors/index.ts';
-import type { SourceRecord } from '../../../src/pipeline/connector.ts';
+import { PayloadError, type SourceRecord } from '../../../src/port/index.ts';
 import { DocumentBuilder, type OrderDocument } from './order-document.ts';
-import { XmlScanner, type ScanHandler } from './xml-scanner.ts';
+import { XmlScanner, type ScanHandler } from '../../lib/index.ts';
 
 /** Record kinds the reader emits; a flow's mapping `name` selects one. */
 export const RECORD_KINDS = [
@@ -297,7 +296,7 @@ export class CommerceMLReader implements ScanHandler {
     this.wDocs = this.wOrders || this.wOrderLines || o.onDocument !== undefined;
     this.stopAtOffers = k !== undefined && o.onDocument === undefined
       && !(this.wGroups || this.wProps || this.wPropValues || this.wProducts || this.wProductProps || this.wOffers || this.wPrices || this.wStock || this.wOrders || this.wOrderLines);
-    this.scanner = new XmlScanner({ fileName: o.fileName, names: VOCAB }, this);
+    this.scanner = new XmlScanner({ fileName: o.fileName, names: VOCAB, format: 'CommerceML' }, this);
     this.role[0] = R_TOP;
   }
 
