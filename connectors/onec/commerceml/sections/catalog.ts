@@ -2,10 +2,7 @@
 // taxes and requisites, and `productProperties` records for its property values.
 import { N_ARTICLE, N_BARCODE, N_DELETION_MARK, N_ID, N_NAME, N_STATUS } from '../vocabulary.ts';
 import { R } from '../roles.ts';
-import {
-  emitPropertyValues, emptyUnit, isTrue, pairField, propertyValuesField, readUnitAttributes, recalcField, unitOf,
-  type Pair, type PropertyValues, type UnitHolder,
-} from './common.ts';
+import { emitPropertyValues, emptyUnit, isTrue, ItemParts, unitOf, type UnitHolder } from './common.ts';
 import type { Data, ReadContext, Section } from './context.ts';
 
 interface Product {
@@ -19,12 +16,11 @@ interface Product {
 export class CatalogSection implements Section {
   private readonly ctx: ReadContext;
   private product: Product | undefined;
-  private unit: UnitHolder | undefined;
-  private pprop: PropertyValues | undefined;
-  private pair: Pair | undefined;
+  private readonly parts: ItemParts;
 
   constructor(ctx: ReadContext) {
     this.ctx = ctx;
+    this.parts = new ItemParts(ctx);
   }
 
   enter(role: number, _name: number, d: number): boolean {
@@ -40,18 +36,14 @@ export class CatalogSection implements Section {
         };
         return false;
       }
-      case R.PRODUCT_UNIT: {
-        const u = this.product?.unit;
-        this.unit = u;
-        if (u) readUnitAttributes(u, sc);
-        return u !== undefined;
-      }
+      case R.PRODUCT_UNIT:
+        return this.parts.openUnit(this.product?.unit);
       case R.PRODUCT_PROP:
-        this.pprop = { property: '', values: [], line: ctx.line(), path: ctx.path(d) };
+        this.parts.openProps(d);
         return false;
       case R.TAX:
       case R.REQ:
-        this.pair = { name: '', value: '' };
+        this.parts.openPair();
         return false;
     }
     return false;
@@ -72,7 +64,7 @@ export class CatalogSection implements Section {
         return;
       }
       case R.PRODUCT_RECALC:
-        recalcField(this.unit, name, text);
+        this.parts.recalcField(name, text);
         return;
       case R.PRODUCT_GROUPS:
         // A product may list several groups; the first is its own.
@@ -82,11 +74,11 @@ export class CatalogSection implements Section {
         }
         return;
       case R.PRODUCT_PROP:
-        propertyValuesField(this.pprop!, name, text);
+        this.parts.propsField(name, text);
         return;
       case R.TAX:
       case R.REQ:
-        pairField(this.pair!, name, text);
+        this.parts.pairField(name, text);
         return;
     }
   }
@@ -94,25 +86,21 @@ export class CatalogSection implements Section {
   leave(role: number, _d: number, text: string): void {
     switch (role) {
       case R.PRODUCT_UNIT:
-        if (this.unit) this.unit.unitText = text.trim();
-        this.unit = undefined;
+        this.parts.closeUnit(text);
         return;
       case R.PRODUCT_PROP: {
-        const pp = this.pprop!;
-        this.pprop = undefined;
+        const pp = this.parts.closeProps();
         if (this.product) emitPropertyValues(this.ctx, this.product.data.id ?? '', pp);
         return;
       }
       case R.TAX: {
-        const t = this.pair!;
+        const t = this.parts.closePair();
         if (this.product && t.name) this.product.data[`tax.${t.name}`] ??= t.value.trim();
-        this.pair = undefined;
         return;
       }
       case R.REQ: {
-        const q = this.pair!;
+        const q = this.parts.closePair();
         if (this.product && q.name) this.product.data[`requisite.${q.name}`] ??= q.value;
-        this.pair = undefined;
         return;
       }
       case R.PRODUCT:

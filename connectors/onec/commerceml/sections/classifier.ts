@@ -4,6 +4,7 @@ import { N_FOR_OFFERS, N_ID, N_NAME, N_VALUE, N_VALUE_TYPE } from '../vocabulary
 import { R } from '../roles.ts';
 import { isTrue } from './common.ts';
 import type { Data, ReadContext, Section } from './context.ts';
+import type { RecordKind } from '../kinds.ts';
 
 interface Frame {
   data: Data;
@@ -120,32 +121,30 @@ export class ClassifierSection implements Section {
         if (!g.emitted) this.emitGroup(g);
         return;
       }
-      case R.PROP: {
-        const p = this.prop!;
-        if (ctx.want.properties) ctx.emit('properties', p.data, p.line, p.path);
+      case R.PROP:
+        this.emitFrame('properties', this.prop!);
         this.prop = undefined;
         return;
-      }
-      case R.VARIANT: {
-        const v = this.variant!;
-        if (ctx.want.propertyValues) ctx.emit('propertyValues', v.data, v.line, v.path);
+      case R.VARIANT:
+        this.emitFrame('propertyValues', this.variant!);
         this.variant = undefined;
         return;
-      }
       case R.PRICE_TYPE: {
         const t = this.priceType!;
         if (t.data.id && t.data.currency) ctx.priceTypeCurrency.set(t.data.id, t.data.currency);
-        if (ctx.want.priceTypes) ctx.emit('priceTypes', t.data, t.line, t.path);
+        this.emitFrame('priceTypes', t);
         this.priceType = undefined;
         return;
       }
-      case R.WAREHOUSE: {
-        const w = this.warehouse!;
-        if (ctx.want.warehouses) ctx.emit('warehouses', w.data, w.line, w.path);
+      case R.WAREHOUSE:
+        this.emitFrame('warehouses', this.warehouse!);
         this.warehouse = undefined;
         return;
-      }
     }
+  }
+
+  private emitFrame(kind: RecordKind, f: Frame): void {
+    if (this.ctx.want[kind]) this.ctx.emit(kind, f.data, f.line, f.path);
   }
 
   private emitGroup(g: GroupFrame): void {

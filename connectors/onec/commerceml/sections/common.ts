@@ -29,7 +29,7 @@ export function unitOf(u: UnitHolder): string {
 }
 
 /** `<БазоваяЕдиница Код НаименованиеПолное МеждународноеСокращение НаименованиеКраткое>` opened. */
-export function readUnitAttributes(u: UnitHolder, sc: XmlScanner): void {
+function readUnitAttributes(u: UnitHolder, sc: XmlScanner): void {
   if (!sc.hasAttributes) return;
   u.unitCode = sc.attr(A_CODE)?.trim() ?? '';
   u.unitName = sc.attr(A_FULL_NAME) ?? '';
@@ -38,7 +38,7 @@ export function readUnitAttributes(u: UnitHolder, sc: XmlScanner): void {
 }
 
 /** A field of БазоваяЕдиница/Пересчет. */
-export function recalcField(u: UnitHolder | undefined, name: number, text: string): void {
+function recalcField(u: UnitHolder | undefined, name: number, text: string): void {
   if (!u) return;
   if (name === N_UNIT) u.unitRecalcUnit = text.trim();
   else u.unitRecalcFactor = text.trim();
@@ -50,7 +50,7 @@ export interface Pair {
   value: string;
 }
 
-export function pairField(p: Pair, name: number, text: string): void {
+function pairField(p: Pair, name: number, text: string): void {
   if (name === N_NAME) p.name = text.trim();
   else if (name === N_RATE || (name === N_VALUE && p.value === '')) p.value = text;
 }
@@ -64,7 +64,7 @@ export interface PropertyValues {
 }
 
 /** A field of ЗначенияСвойства: the property's Ид, or one of its values. */
-export function propertyValuesField(pp: PropertyValues, name: number, text: string): void {
+function propertyValuesField(pp: PropertyValues, name: number, text: string): void {
   if (name === N_ID) pp.property = text.trim();
   else pp.values.push(text);
 }
@@ -74,5 +74,65 @@ export function emitPropertyValues(ctx: ReadContext, product: string, pp: Proper
   for (const value of pp.values) {
     if (value.trim() === '') continue;
     ctx.emit('productProperties', { product, property: pp.property, value }, pp.line, pp.path);
+  }
+}
+
+/**
+ * The parts a product and an offer both hold, read the same way: the base unit with its recalculation,
+ * property values and a name/value pair. Each section keeps one, for the item being read.
+ */
+export class ItemParts {
+  private readonly ctx: ReadContext;
+  unit: UnitHolder | undefined;
+  props: PropertyValues | undefined;
+  pair: Pair | undefined;
+
+  constructor(ctx: ReadContext) {
+    this.ctx = ctx;
+  }
+
+  /** БазоваяЕдиница of the item opened; returns whether its text (the unit name) is wanted. */
+  openUnit(u: UnitHolder | undefined): boolean {
+    this.unit = u;
+    if (u) readUnitAttributes(u, this.ctx.scanner);
+    return u !== undefined;
+  }
+
+  closeUnit(text: string): void {
+    if (this.unit) this.unit.unitText = text.trim();
+    this.unit = undefined;
+  }
+
+  openProps(d: number): void {
+    this.props = { property: '', values: [], line: this.ctx.line(), path: this.ctx.path(d) };
+  }
+
+  /** ЗначенияСвойства closed: its property and values. */
+  closeProps(): PropertyValues {
+    const pp = this.props!;
+    this.props = undefined;
+    return pp;
+  }
+
+  openPair(): void {
+    this.pair = { name: '', value: '' };
+  }
+
+  closePair(): Pair {
+    const p = this.pair!;
+    this.pair = undefined;
+    return p;
+  }
+
+    recalcField(name: number, text: string): void {
+    recalcField(this.unit, name, text);
+  }
+
+  propsField(name: number, text: string): void {
+    propertyValuesField(this.props!, name, text);
+  }
+
+  pairField(name: number, text: string): void {
+    pairField(this.pair!, name, text);
   }
 }

@@ -7,10 +7,7 @@ import {
   N_PRICE_TYPE_ID, N_QUANTITY, N_STATUS, N_UNIT, N_UNIT_PRICE,
 } from '../vocabulary.ts';
 import { R } from '../roles.ts';
-import {
-  emitPropertyValues, emptyUnit, isTrue, pairField, propertyValuesField, readUnitAttributes, recalcField, unitOf,
-  type Pair, type PropertyValues, type UnitHolder,
-} from './common.ts';
+import { emitPropertyValues, emptyUnit, isTrue, ItemParts, unitOf, type PropertyValues, type UnitHolder } from './common.ts';
 import type { ReadContext, Section } from './context.ts';
 
 interface Offer {
@@ -36,13 +33,12 @@ export class OffersSection implements Section {
   private offer: Offer | undefined;
   private price: SourceRecord | undefined;
   private stock: SourceRecord | undefined;
-  private unit: UnitHolder | undefined;
-  private pprop: PropertyValues | undefined;
-  private pair: Pair | undefined;
+  private readonly parts: ItemParts;
 
   constructor(ctx: ReadContext, stopAtOffers: boolean) {
     this.ctx = ctx;
     this.stopAtOffers = stopAtOffers;
+    this.parts = new ItemParts(ctx);
   }
 
   enter(role: number, _name: number, d: number): boolean {
@@ -81,17 +77,13 @@ export class OffersSection implements Section {
       case R.OFFERS:
         if (this.stopAtOffers) sc.stop();
         return false;
-      case R.OFFER_UNIT: {
-        const u = this.offer?.unit;
-        this.unit = u;
-        if (u) readUnitAttributes(u, sc);
-        return u !== undefined;
-      }
+      case R.OFFER_UNIT:
+        return this.parts.openUnit(this.offer?.unit);
       case R.OFFER_PROP:
-        this.pprop = { property: '', values: [], line: ctx.line(), path: ctx.path(d) };
+        this.parts.openProps(d);
         return false;
       case R.CHAR:
-        this.pair = { name: '', value: '' };
+        this.parts.openPair();
         return false;
     }
     return false;
@@ -138,13 +130,13 @@ export class OffersSection implements Section {
         }
         return;
       case R.OFFER_RECALC:
-        recalcField(this.unit, name, text);
+        this.parts.recalcField(name, text);
         return;
       case R.OFFER_PROP:
-        propertyValuesField(this.pprop!, name, text);
+        this.parts.propsField(name, text);
         return;
       case R.CHAR:
-        pairField(this.pair!, name, text);
+        this.parts.pairField(name, text);
         return;
     }
   }
@@ -169,19 +161,16 @@ export class OffersSection implements Section {
         this.finishOffer();
         return;
       case R.OFFER_UNIT:
-        if (this.unit) this.unit.unitText = text.trim();
-        this.unit = undefined;
+        this.parts.closeUnit(text);
         return;
       case R.OFFER_PROP: {
-        const pp = this.pprop!;
-        this.pprop = undefined;
+        const pp = this.parts.closeProps();
         this.offer?.props.push(pp);
         return;
       }
       case R.CHAR: {
-        const c = this.pair!;
+        const c = this.parts.closePair();
         if (this.offer && (c.name || c.value)) this.offer.characteristics.push(`${c.name}: ${c.value.trim()}`);
-        this.pair = undefined;
         return;
       }
     }
