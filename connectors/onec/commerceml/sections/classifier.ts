@@ -16,6 +16,14 @@ interface GroupFrame extends Frame {
   emitted: boolean;
 }
 
+/** Ид (trimmed) and Наименование (as written), which every classifier entry has; false for other names. */
+function idOrName(data: Data, name: number, text: string): boolean {
+  if (name === N_ID) data.id = text.trim();
+  else if (name === N_NAME) data.name = text;
+  else return false;
+  return true;
+}
+
 export class ClassifierSection implements Section {
   private readonly ctx: ReadContext;
   /** Open groups, outermost first. */
@@ -64,16 +72,13 @@ export class ClassifierSection implements Section {
     switch (parent) {
       case R.GROUP: {
         const g = this.groups[this.groups.length - 1]!.data;
-        if (name === N_ID) g.id = text.trim();
-        else if (name === N_NAME) g.name = text;
-        else g.deleted = text.trim();
+        if (!idOrName(g, name, text)) g.deleted = text.trim();
         return;
       }
       case R.PROP: {
         const p = this.prop!.data;
-        if (name === N_ID) p.id = text.trim();
-        else if (name === N_NAME) p.name = text;
-        else if (name === N_VALUE_TYPE) p.valueType = text.trim();
+        if (idOrName(p, name, text)) return;
+        if (name === N_VALUE_TYPE) p.valueType = text.trim();
         else if (name === N_FOR_OFFERS) p.forOffers = text.trim();
         else p.deleted = text.trim();
         return;
@@ -93,9 +98,7 @@ export class ClassifierSection implements Section {
       }
       case R.PRICE_TYPE: {
         const t = this.priceType!.data;
-        if (name === N_ID) t.id = text.trim();
-        else if (name === N_NAME) t.name = text;
-        else t.currency = text.trim();
+        if (!idOrName(t, name, text)) t.currency = text.trim();
         return;
       }
       case R.PT_TAX: {
@@ -105,9 +108,7 @@ export class ClassifierSection implements Section {
         return;
       }
       case R.WAREHOUSE: {
-        const w = this.warehouse!.data;
-        if (name === N_ID) w.id = text.trim();
-        else w.name = text;
+        idOrName(this.warehouse!.data, name, text);
         return;
       }
     }
