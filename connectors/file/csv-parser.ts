@@ -1,6 +1,7 @@
-import { PayloadError, type SourceRecord } from '../../src/port/index.ts';
 // Incremental RFC 4180 parser over decoded text: fed chunk by chunk, it keeps only the unfinished
 // record, counts physical lines (also inside quoted newlines) and hands out records in batches.
+import { PayloadError, type SourceRecord } from '../../src/port/index.ts';
+import { RecordBatcher } from '../lib/index.ts';
 
 export interface CsvParserOptions {
   fileName: string;
@@ -34,11 +35,11 @@ export class CsvParser {
   private header: string[] | undefined;
   /** A copy source with the header's keys laid out once, so records share one hidden class. */
   private template: Record<string, string> = {};
-  private batch: SourceRecord[] = [];
-  private readonly ready: SourceRecord[][] = [];
+  private readonly batcher: RecordBatcher<SourceRecord>;
 
   constructor(o: CsvParserOptions) {
     this.o = o;
+    this.batcher = new RecordBatcher(o.batchSize);
     this.delim = o.delimiter;
   }
 
@@ -59,14 +60,12 @@ export class CsvParser {
 
   /** Full batches, taken out. */
   take(): SourceRecord[][] {
-    return this.ready.splice(0, this.ready.length);
+    return this.batcher.take();
   }
 
   /** What is left after the end of the payload. */
   flush(): SourceRecord[] {
-    const b = this.batch;
-    this.batch = [];
-    return b;
+    return this.batcher.flush();
   }
 
   push(text: string, final: boolean): void {
@@ -134,10 +133,9 @@ export class CsvParser {
     const q = this.o.quote;
     const skipEmpty = this.o.skipEmptyLines;
     const template = this.template;
-    const batchSize = this.o.batchSize;
     const n = s.length;
     let line = this.line;
-    let batch = this.batch;
+    const batcher = this.batcher;
     let nq = s.indexOf(q, pos);
     if (nq < 0) nq = NONE;
     let nd = -1;
@@ -191,14 +189,9 @@ export class CsvParser {
         next = rec.next;
         line += rec.newlines;
       }
-      batch.push({ data, line: at });
-      if (batch.length >= batchSize) {
-        this.ready.push(batch);
-        batch = [];
-      }
+      batcher.push({ data, line: at });
       pos = next;
     }
-    this.batch = batch;
     this.line = line;
     return pos;
   }

@@ -3,64 +3,12 @@
 import { isUtf8 } from 'node:buffer';
 import iconv from 'iconv-lite';
 import { PayloadError } from '../../src/port/index.ts';
+import { byteOrderMark, completeUtf8Length, firstInvalidUtf8, hexBytes } from '../lib/index.ts';
 
 export type Encoding = 'utf-8' | 'windows-1251';
 
 /** Enough bytes to see a BOM and the start of the text before deciding the encoding. */
 const SNIFF_BYTES = 4;
-
-/**
- * Where the first invalid UTF-8 sequence starts in buf (index), or -1 when the whole buffer is valid.
- * Only called after isUtf8 said no, so speed does not matter here; exactness does.
- */
-export function firstInvalidUtf8(buf: Uint8Array): number {
-  let i = 0;
-  while (i < buf.length) {
-    const b = buf[i]!;
-    let need: number;
-    let min: number;
-    if (b < 0x80) {
-      i++;
-      continue;
-    } else if (b >= 0xc2 && b <= 0xdf) {
-      need = 1;
-      min = 0x80;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      need = 2;
-      min = 0x800;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      need = 3;
-      min = 0x10000;
-    } else {
-      return i;
-    }
-    if (i + need >= buf.length) return i;
-    let cp = b & (need === 1 ? 0x1f : need === 2 ? 0x0f : 0x07);
-    for (let k = 1; k <= need; k++) {
-      const c = buf[i + k]!;
-      if ((c & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += need + 1;
-  }
-  return -1;
-}
-
-/** Length of buf without a trailing UTF-8 sequence that the next chunk will complete. */
-function completeLength(buf: Uint8Array): number {
-  const end = buf.length;
-  let i = end - 1;
-  let cont = 0;
-  while (i >= 0 && cont < 3 && (buf[i]! & 0xc0) === 0x80) {
-    i--;
-    cont++;
-  }
-  if (i < 0) return end;
-  const lead = buf[i]!;
-  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-  return end - i < need ? i : end;
-}
 
 function countNewlines(buf: Uint8Array, end: number): number {
   let n = 0;
@@ -117,16 +65,16 @@ export class ChunkDecoder {
 
   private start(buf: Buffer): Buffer {
     this.started = true;
-    if ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff)) {
+    const bom = byteOrderMark(buf);
+    if (bom?.encoding === 'utf-16') {
       throw new PayloadError('MAG_ERR_PAYLOAD_ENCODING', { file: this.opts.fileName, line: 1 }, 'UTF-16 is not supported: save the file as UTF-8 or Windows-1251');
     }
-    const bom = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
     if (bom && this.encoding !== 'windows-1251') {
       this.encoding = 'utf-8';
       this.offset = 3;
       return buf.subarray(3);
     }
-    if (!this.encoding) this.encoding = isUtf8(buf.subarray(0, completeLength(buf))) ? 'utf-8' : 'windows-1251';
+    if (!this.encoding) this.encoding = isUtf8(buf.subarray(0, completeUtf8Length(buf))) ? 'utf-8' : 'windows-1251';
     return buf;
   }
 
@@ -135,7 +83,7 @@ export class ChunkDecoder {
       this.offset += buf.length;
       return iconv.decode(buf, 'win1251');
     }
-    const end = final ? buf.length : completeLength(buf);
+    const end = final ? buf.length : completeUtf8Length(buf);
     const part = end === buf.length ? buf : buf.subarray(0, end);
     if (!isUtf8(part)) this.fail(part);
     if (end < buf.length) this.pending = Buffer.from(buf.subarray(end));
@@ -146,7 +94,7 @@ export class ChunkDecoder {
   private fail(part: Buffer): never {
     const at = Math.max(0, firstInvalidUtf8(part));
     const line = this.opts.lineOfDecodedEnd() + countNewlines(part, at);
-    const bytes = [...part.subarray(at, at + 4)].map((b) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`).join(' ');
+    const bytes = hexBytes(part.subarray(at, at + 4));
     throw new PayloadError(
       'MAG_ERR_PAYLOAD_ENCODING',
       { file: this.opts.fileName, line },

@@ -7,7 +7,7 @@ import iconv from 'iconv-lite';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
 import { ONEC_SAMPLES } from '../helpers/samples.ts';
-import { XmlScanner, type XmlScannerOptions } from '../../connectors/onec/commerceml/xml-scanner.ts';
+import { XmlScanner, type XmlScannerOptions } from '../../connectors/lib/index.ts';
 import { PayloadError } from '../../src/errors/index.ts';
 
 const SAMPLES = ONEC_SAMPLES;

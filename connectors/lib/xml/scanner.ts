@@ -1,17 +1,17 @@
-// A streaming XML tokenizer over raw bytes, made for multi-gigabyte CommerceML files: it finds tags
-// with byte searches (`<`, `>`, quotes and `=` are ASCII in UTF-8 and windows-1251), interns element
-// names as numbers and decodes only the text and attribute values its handler asks for.
+// The XML tokenizer of the connector kit: a streaming scanner over raw bytes that reports element
+// opens and closes with interned names, attributes on demand and the direct text of chosen elements.
 //
-// Memory stays bounded whatever the file size: only the unfinished token at a chunk's end is kept.
-// What it refuses, with file, line and column: DOCTYPE / ENTITY declarations (XXE), mismatched or
-// unclosed tags, a truncated file, bad attribute syntax, bytes invalid in the declared encoding,
-// unknown entities, text values over the size cap. Namespaces are ignored: names are reported by
-// their local part (`cml:Цена` → `Цена`).
+// Made for multi-gigabyte files: it finds tags with byte searches (`<`, `>`, quotes and `=` are ASCII
+// in UTF-8 and windows-1251) and decodes only the values its handler asks for. Memory stays bounded
+// whatever the file size: only the unfinished token at a chunk's end is kept. What it refuses, with
+// file, line and column: DOCTYPE / ENTITY declarations (XXE), mismatched or unclosed tags, a truncated
+// file, bad attribute syntax, bytes invalid in the declared encoding, unknown entities, text values
+// over the size cap. Namespaces are ignored: names are reported by their local part (`cml:Цена` → `Цена`).
 import { isUtf8 } from 'node:buffer';
-import iconv from 'iconv-lite';
 import { PayloadError } from '../../../src/port/index.ts';
-
-export type XmlEncoding = 'utf-8' | 'windows-1251';
+import { completeUtf8Length, firstInvalidUtf8, hexBytes } from '../utf8.ts';
+import { detectXmlEncoding, type XmlEncoding } from './encoding.ts';
+import { CACHE_VALUE_BYTES, CP1251_INVALID, ShortValueCache, decodeBytes, decodeName, decodeValue, encodeName } from './values.ts';
 
 export interface ScanHandler {
   /**
@@ -32,6 +32,8 @@ export interface XmlScannerOptions {
   maxTextBytes?: number;
   /** Deepest element nesting accepted. @defaultValue 256 */
   maxDepth?: number;
+  /** The document format, named where a refusal explains what such files hold (e.g. CommerceML). */
+  format?: string;
 }
 
 const LT = 0x3c;
@@ -47,27 +49,6 @@ const NL = 0x0a;
 
 const MAX_NAMES = 65536;
 const MAX_NAME_BYTES = 1024;
-/** The XML declaration must fit in this many bytes at the start of the file. */
-const DECL_LIMIT = 1024;
-
-/** Windows-1251 bytes 0x80…0xFF as UTF-16 code units; 0x98 is unassigned. */
-const CP1251_HIGH: Uint16Array = (() => {
-  const bytes = Buffer.alloc(128);
-  for (let i = 0; i < 128; i++) bytes[i] = 0x80 + i;
-  const s = iconv.decode(bytes, 'win1251');
-  const t = new Uint16Array(128);
-  for (let i = 0; i < 128; i++) t[i] = s.charCodeAt(i);
-  return t;
-})();
-const CP1251_INVALID = 0x98;
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-// Short text values repeat a lot (price type ids, currencies, units, factors): a direct-mapped cache
-// keyed by their bytes hands out the string decoded last time instead of decoding it again.
-const CACHE_SLOTS = 4096;
-const CACHE_VALUE_BYTES = 48;
-
 /** Byte classes inside a tag: 0 part of a name, 1 ends a name, 2 never in a name. */
 const NAME_CLASS: Uint8Array = (() => {
   const t = new Uint8Array(256);
@@ -83,65 +64,13 @@ const isSpace = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x09 |
 /** Bytes that cannot start a name: ASCII other than letters, `_` and `:`. Bytes ≥ 0x80 belong to non-ASCII letters. */
 const isNameStart = (b: number): boolean => (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || b === 0x5f || b === COLON || b >= 0x80;
 
-/** Length of buf[from…] without a trailing UTF-8 sequence that the next chunk completes. */
-function completeUtf8(buf: Uint8Array, from: number): number {
-  const end = buf.length;
-  let i = end - 1;
-  let cont = 0;
-  while (i >= from && cont < 3 && (buf[i]! & 0xc0) === 0x80) {
-    i--;
-    cont++;
-  }
-  if (i < from) return end;
-  const lead = buf[i]!;
-  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-  return end - i < need ? i : end;
-}
-
-/** Index of the first invalid UTF-8 sequence in buf[from, to), or -1. Called only after isUtf8 said no. */
-function firstInvalidUtf8(buf: Uint8Array, from: number, to: number): number {
-  let i = from;
-  while (i < to) {
-    const b = buf[i]!;
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    let need: number;
-    let min: number;
-    if (b >= 0xc2 && b <= 0xdf) [need, min] = [1, 0x80];
-    else if (b >= 0xe0 && b <= 0xef) [need, min] = [2, 0x800];
-    else if (b >= 0xf0 && b <= 0xf4) [need, min] = [3, 0x10000];
-    else return i;
-    if (i + need >= to) return i;
-    let cp = b & (need === 1 ? 0x1f : need === 2 ? 0x0f : 0x07);
-    for (let k = 1; k <= need; k++) {
-      const c = buf[i + k]!;
-      if ((c & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += need + 1;
-  }
-  return -1;
-}
-
-function encodingFromLabel(label: string): XmlEncoding | undefined {
-  const l = label.trim().toLowerCase();
-  if (l === 'utf-8' || l === 'utf8') return 'utf-8';
-  if (l === 'windows-1251' || l === 'cp1251' || l === 'win-1251' || l === 'x-cp1251' || l === 'win1251') return 'windows-1251';
-  return undefined;
-}
-
-/** Reusable scratch for decoding windows-1251 text. */
-let scratch16 = new Uint16Array(4096);
-
 export class XmlScanner {
   private readonly fileName: string;
   private readonly vocabulary: readonly string[];
   private readonly maxText: number;
   private readonly maxDepth: number;
   private readonly handler: ScanHandler;
+  private readonly format: string | undefined;
 
   /** Encoding, once read from the BOM or declaration. */
   private enc: XmlEncoding | undefined;
@@ -197,9 +126,11 @@ export class XmlScanner {
   /** Absolute offset of the `<` of the tag being reported. */
   private tagAt = 0;
 
-  private readonly cacheLen = new Int32Array(CACHE_SLOTS).fill(-1);
-  private readonly cacheBytes = new Uint8Array(CACHE_SLOTS * CACHE_VALUE_BYTES);
-  private readonly cacheStr: string[] = new Array<string>(CACHE_SLOTS).fill('');
+  private readonly cache = new ShortValueCache();
+  /** Absolute offset of the value being decoded, where an invalid reference in it is reported. */
+  private valueAt = 0;
+  private readonly invalidReference = (shown: string): never =>
+    this.fail(this.valueAt, 'MAG_ERR_PAYLOAD_MALFORMED', `invalid entity reference ${JSON.stringify(shown)} (a raw & must be written &amp;)`);
 
   // Element names repeat in fixed patterns (…</ИдТипаЦены><ЦенаЗаЕдиницу>…): the name that opened after
   // the previous event last time is compared first, which saves hashing and the table probe.
@@ -213,6 +144,7 @@ export class XmlScanner {
     this.maxText = o.maxTextBytes ?? 16 * 1024 * 1024;
     this.maxDepth = o.maxDepth ?? 256;
     this.handler = handler;
+    this.format = o.format;
     this.stackName = new Int32Array(this.maxDepth + 1);
     this.capture = new Uint8Array(this.maxDepth + 1);
     this.capText = new Array<string>(this.maxDepth + 1).fill('');
@@ -321,40 +253,17 @@ export class XmlScanner {
 
   /** Reads the BOM and the XML declaration; returns false while more bytes are needed. */
   private sniff(head: Buffer, final: boolean): boolean {
-    if (head.length < 4 && !final) return false;
-    if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
-      throw new PayloadError('MAG_ERR_PAYLOAD_ENCODING', { file: this.fileName, line: 1, column: 1 }, 'UTF-16 is not supported: CommerceML files are UTF-8 or windows-1251');
-    }
-    const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
-    let declared: XmlEncoding | undefined;
-    if (head.length >= bom + 5 && head.toString('latin1', bom, bom + 5) === '<?xml') {
-      const end = head.indexOf('?>', bom);
-      if (end < 0) {
-        if (!final && head.length < DECL_LIMIT) return false;
-        throw new PayloadError('MAG_ERR_PAYLOAD_MALFORMED', { file: this.fileName, line: 1, column: 1 }, 'the XML declaration is not closed with ?>');
-      }
-      const decl = head.toString('latin1', bom, end);
-      const m = /\sencoding\s*=\s*(["'])([^"']*)\1/.exec(decl);
-      if (m) {
-        declared = encodingFromLabel(m[2]!);
-        if (!declared) {
-          throw new PayloadError('MAG_ERR_PAYLOAD_ENCODING', { file: this.fileName, line: 1, column: 1 }, `unsupported encoding "${m[2]}" (supported: UTF-8, windows-1251)`);
-        }
-      }
-    } else if (!final && head.length < bom + 5) {
-      return false;
-    }
-    // A BOM says UTF-8 whatever the declaration claims; no declaration means UTF-8.
-    this.enc = bom ? 'utf-8' : (declared ?? 'utf-8');
+    const found = detectXmlEncoding(head, final, this.fileName, this.format);
+    if (!found) return false;
+    this.enc = found.encoding;
     this.utf8 = this.enc === 'utf-8';
-    this.bomSkip = bom;
+    this.bomSkip = found.bomLength;
     this.started = true;
-    for (const n of this.vocabulary) this.intern(this.encode(n), 0, this.encode(n).length);
+    for (const n of this.vocabulary) {
+      const bytes = encodeName(n, this.utf8);
+      this.intern(bytes, 0, bytes.length);
+    }
     return true;
-  }
-
-  private encode(s: string): Buffer {
-    return this.utf8 ? Buffer.from(s, 'utf8') : iconv.encode(s, 'win1251');
   }
 
   /** Validates the chunk's encoding, then scans as much as it completes. */
@@ -388,7 +297,7 @@ export class XmlScanner {
       const at = this.base + this.buf.length - this.badBack;
       const b = chunk[bad]!;
       if (this.utf8) {
-        const bytes = [...(this.badJoint ?? chunk.subarray(bad, bad + 4))].map((x) => `0x${x.toString(16).toUpperCase().padStart(2, '0')}`).join(' ');
+        const bytes = hexBytes(this.badJoint ?? chunk.subarray(bad, bad + 4));
         this.fail(at, 'MAG_ERR_PAYLOAD_ENCODING', `invalid UTF-8 byte sequence (${bytes}) at byte offset ${at}: the file declares UTF-8`);
       }
       this.fail(at, 'MAG_ERR_PAYLOAD_ENCODING', `byte 0x${b.toString(16).toUpperCase()} at byte offset ${at} is not a character in windows-1251`);
@@ -416,7 +325,7 @@ export class XmlScanner {
       }
       from = need;
     }
-    const end = completeUtf8(chunk, from);
+    const end = completeUtf8Length(chunk, from);
     if (!isUtf8(chunk.subarray(from, end))) return firstInvalidUtf8(chunk, from, end);
     if (end < chunk.length) this.utf8Tail = Buffer.from(chunk.subarray(end));
     return -1;
@@ -543,7 +452,7 @@ export class XmlScanner {
     if (id >= MAX_NAMES) this.fail(this.tagAt, 'MAG_ERR_PAYLOAD_TOO_LARGE', `more than ${MAX_NAMES} distinct element and attribute names`);
     const bytes = Buffer.from(buf.subarray(s, e));
     this.nameBytes.push(bytes);
-    const text = this.utf8 ? bytes.toString('utf8') : iconv.decode(bytes, 'win1251');
+    const text = decodeName(bytes, this.utf8);
     this.nameText.push(text);
     this.slots[slot] = id + 1;
     // Local name: the part after the prefix, itself interned (vocabulary names come first).
@@ -612,7 +521,7 @@ export class XmlScanner {
   private text(s: number, e: number): void {
     const d = this.depth;
     if (this.capture[d] === 1) {
-      this.capText[d] += e - s <= CACHE_VALUE_BYTES ? this.cachedText(s, e) : this.decodeValue(s, e, false);
+      this.capText[d] += (e - s <= CACHE_VALUE_BYTES ? this.cache.text(this.buf, s, e, this.utf8) : undefined) ?? this.decodeValue(s, e, false);
       if (this.capText[d]!.length > this.maxText) this.fail(this.base + s, 'MAG_ERR_PAYLOAD_TOO_LARGE', `text of <${this.nameOf(this.stackName[d]!)}> is longer than ${this.maxText} characters`);
       return;
     }
@@ -690,7 +599,7 @@ export class XmlScanner {
   }
 
   private decodeName(s: number, e: number): string {
-    return this.utf8 ? this.buf.toString('utf8', s, Math.min(e, s + 200)) : iconv.decode(this.buf.subarray(s, Math.min(e, s + 200)), 'win1251');
+    return decodeName(this.buf.subarray(s, Math.min(e, s + 200)), this.utf8);
   }
 
   /** `<name attr="v"…>` or `<name…/>` at lt; returns the position after it, or -1 when the buffer ends first. */
@@ -915,11 +824,11 @@ export class XmlScanner {
       if (end < 0) return this.unfinished(lt, 'CDATA section');
       const d = this.depth;
       if (d === 0) this.fail(this.tagAt, 'MAG_ERR_PAYLOAD_MALFORMED', 'CDATA section outside the root element');
-      if (this.capture[d] === 1) this.capText[d] += this.decodeRaw(lt + 9, end);
+      if (this.capture[d] === 1) this.capText[d] += decodeBytes(this.buf, lt + 9, end, this.utf8);
       return end + 3;
     }
     if (head.startsWith('<!DOCTYPE') || head.startsWith('<!ENTITY')) {
-      this.fail(this.tagAt, 'MAG_ERR_PAYLOAD_MALFORMED', 'DOCTYPE and ENTITY declarations are not accepted (they enable external entity attacks, XXE); CommerceML needs none');
+      this.fail(this.tagAt, 'MAG_ERR_PAYLOAD_MALFORMED', `DOCTYPE and ENTITY declarations are not accepted (they enable external entity attacks, XXE); ${this.format ?? 'the document'} needs none`);
     }
     if (len - lt < 9 && !final) return -1;
     this.fail(this.tagAt, 'MAG_ERR_PAYLOAD_MALFORMED', `unexpected markup ${JSON.stringify(head)}`);
@@ -939,89 +848,9 @@ export class XmlScanner {
 
   // ----- decoding ---------------------------------------------------------------------------------
 
-  /** A short text value, from the cache when the same bytes were decoded before. */
-  private cachedText(s: number, e: number): string {
-    const buf = this.buf;
-    const n = e - s;
-    let h = n | 0;
-    for (let i = s; i < e; i++) {
-      const b = buf[i]!;
-      // Entities and carriage returns need the full decoding.
-      if (b === 0x26 || b === 0x0d) return this.decodeValue(s, e, false);
-      h = Math.imul(h ^ b, 16777619);
-    }
-    const slot = (h ^ (h >>> 15)) & (CACHE_SLOTS - 1);
-    const off = slot * CACHE_VALUE_BYTES;
-    const cb = this.cacheBytes;
-    if (this.cacheLen[slot] === n) {
-      let k = 0;
-      while (k < n && cb[off + k] === buf[s + k]) k++;
-      if (k === n) return this.cacheStr[slot]!;
-    }
-    const str = this.decodeRaw(s, e);
-    for (let k = 0; k < n; k++) cb[off + k] = buf[s + k]!;
-    this.cacheLen[slot] = n;
-    this.cacheStr[slot] = str;
-    return str;
-  }
-
-  private decodeRaw(s: number, e: number): string {
-    if (this.utf8) return this.buf.toString('utf8', s, e);
-    return decode1251(this.buf, s, e);
-  }
-
   /** Decodes a text or attribute value: line ends normalised, entities resolved. */
   private decodeValue(s: number, e: number, attribute: boolean): string {
-    let v = this.decodeRaw(s, e);
-    if (v.indexOf('\r') >= 0) v = v.replace(/\r\n?/g, '\n');
-    if (attribute && /[\n\t]/.test(v)) v = v.replace(/[\n\t]/g, ' ');
-    if (v.indexOf('&') >= 0) v = this.entities(v, s);
-    return v;
+    this.valueAt = this.base + s;
+    return decodeValue(this.buf, s, e, this.utf8, attribute, this.invalidReference);
   }
-
-  private entities(v: string, at: number): string {
-    let out = '';
-    let from = 0;
-    for (let amp = v.indexOf('&'); amp >= 0; amp = v.indexOf('&', from)) {
-      out += v.slice(from, amp);
-      const semi = v.indexOf(';', amp + 1);
-      const ref = semi > amp && semi - amp <= 12 ? v.slice(amp + 1, semi) : '';
-      let ch: string | undefined;
-      if (ref.startsWith('#x') || ref.startsWith('#X')) {
-        const cp = /^[0-9a-fA-F]{1,6}$/.test(ref.slice(2)) ? parseInt(ref.slice(2), 16) : NaN;
-        ch = validCodePoint(cp) ? String.fromCodePoint(cp) : undefined;
-      } else if (ref.startsWith('#')) {
-        const cp = /^[0-9]{1,7}$/.test(ref.slice(1)) ? parseInt(ref.slice(1), 10) : NaN;
-        ch = validCodePoint(cp) ? String.fromCodePoint(cp) : undefined;
-      } else {
-        ch = ENTITIES[ref];
-      }
-      if (ch === undefined) {
-        const shown = v.slice(amp, Math.min(v.length, amp + 14));
-        this.fail(this.base + at, 'MAG_ERR_PAYLOAD_MALFORMED', `invalid entity reference ${JSON.stringify(shown)} (a raw & must be written &amp;)`);
-      }
-      out += ch;
-      from = semi + 1;
-    }
-    return out + v.slice(from);
-  }
-}
-
-function validCodePoint(cp: number): boolean {
-  return Number.isInteger(cp) && (cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff));
-}
-
-/** Windows-1251 bytes to a string: ASCII runs through latin1, the rest through the table. */
-export function decode1251(buf: Buffer, s: number, e: number): string {
-  let i = s;
-  while (i < e && buf[i]! < 0x80) i++;
-  if (i === e) return buf.toString('latin1', s, e);
-  const n = e - s;
-  if (scratch16.length < n) scratch16 = new Uint16Array(Math.max(n, scratch16.length * 2));
-  const out = scratch16;
-  for (let k = 0; k < n; k++) {
-    const b = buf[s + k]!;
-    out[k] = b < 0x80 ? b : CP1251_HIGH[b - 0x80]!;
-  }
-  return Buffer.from(out.buffer, out.byteOffset, n * 2).toString('utf16le');
 }

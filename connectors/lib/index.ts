@@ -1,0 +1,7 @@
+// The connector kit: format-independent parsing parts that connectors build their readers from (the
+// streaming XML tokenizer, encoding detection, value decoding, UTF-8 validation, record batching).
+export { XmlScanner, type ScanHandler, type XmlScannerOptions } from './xml/scanner.ts';
+export { byteOrderMark, detectXmlEncoding, encodingFromLabel, DECLARATION_LIMIT, type DetectedEncoding, type XmlEncoding } from './xml/encoding.ts';
+export { decode1251, decodeBytes, decodeValue, resolveReferences, ShortValueCache, CP1251_INVALID } from './xml/values.ts';
+export { completeUtf8Length, firstInvalidUtf8, hexBytes } from './utf8.ts';
+export { RecordBatcher } from './record-batcher.ts';
