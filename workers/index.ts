@@ -6,6 +6,7 @@ import { QUEUE_NAMES, redisConnection } from '../src/pipeline/queues.ts';
 import { sweep } from '../src/pipeline/runs.ts';
 import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll.ts';
 import { refreshStaleOffers } from '../src/portal/offers.ts';
+import { installationId, workerNameSuffix } from '../src/pipeline/installation.ts';
 import { extractProcessor, mergeProcessor, pollProcessor } from './processors.ts';
 import '../connectors/index.ts';
 
@@ -22,6 +23,8 @@ export interface Workers {
 
 export async function startWorkers(deps: PipelineDeps, opts: { name?: string } = {}): Promise<Workers> {
   const { config, log } = deps;
+  // Read before connecting: a worker that cannot tell its installation must not take jobs.
+  const installation = await installationId(deps.db);
   const connection = redisConnection(config.REDIS_URL);
   connection.on('error', (e) => log.debug({ err: e.message }, 'redis connection error (worker)'));
   const common = {
@@ -31,7 +34,8 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     lockDuration: Math.max(config.MAGISTRAL_STALLED_INTERVAL_MS, 5000),
     // A killed worker leaves its job stalled; taking it over is normal here, not a poison sign.
     maxStalledCount: 20,
-    name: opts.name ?? `magistral-worker-${process.pid}`,
+    // The installation in the name lets the CLI count only the workers that would take its jobs.
+    name: `${opts.name ?? `magistral-worker-${process.pid}`}${workerNameSuffix(installation)}`,
   };
   const extract = new Worker(QUEUE_NAMES.extract, extractProcessor(deps), { ...common, concurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY });
   const merge = new Worker(QUEUE_NAMES.merge, mergeProcessor(deps), { ...common, concurrency: config.MAGISTRAL_MERGE_CONCURRENCY });
@@ -87,7 +91,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   offersTimer.unref();
   void doSweep();
   void doSync();
-  log.info({ extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
+  log.info({ installation, prefix: config.MAGISTRAL_QUEUE_PREFIX, extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
 
   return {
     sweep: doSweep,
