@@ -8,6 +8,7 @@ import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll
 import { refreshStaleOffers } from '../src/portal/offers.ts';
 import { installationId, workerNameSuffix } from '../src/pipeline/installation.ts';
 import { extractProcessor, mergeProcessor, pollProcessor } from './processors.ts';
+import { pausingOnRefusal } from './installation.ts';
 import '../connectors/index.ts';
 
 /** How often the workers look for catalog offers to rebuild (they wait for one quiet tick). */
@@ -37,10 +38,11 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     // The installation in the name lets the CLI count only the workers that would take its jobs.
     name: `${opts.name ?? `magistral-worker-${process.pid}`}${workerNameSuffix(installation)}`,
   };
-  const extract = new Worker(QUEUE_NAMES.extract, extractProcessor(deps), { ...common, concurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY });
-  const merge = new Worker(QUEUE_NAMES.merge, mergeProcessor(deps), { ...common, concurrency: config.MAGISTRAL_MERGE_CONCURRENCY });
+  // A worker that refused another installation's job pauses briefly, so that job reaches its owner.
+  const extract: Worker = new Worker(QUEUE_NAMES.extract, pausingOnRefusal(() => extract, extractProcessor(deps)), { ...common, concurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY });
+  const merge: Worker = new Worker(QUEUE_NAMES.merge, pausingOnRefusal(() => merge, mergeProcessor(deps)), { ...common, concurrency: config.MAGISTRAL_MERGE_CONCURRENCY });
   // Pulls wait on remote systems, not on this machine: a few at once, one per flow (poll.ts locks).
-  const poll = new Worker(POLL_QUEUE, pollProcessor(deps), { ...common, concurrency: 4 });
+  const poll: Worker = new Worker(POLL_QUEUE, pausingOnRefusal(() => poll, pollProcessor(deps)), { ...common, concurrency: 4 });
   const pollQueue = createPollQueue(config.REDIS_URL, config.MAGISTRAL_QUEUE_PREFIX);
   for (const w of [extract, merge, poll]) {
     w.on('error', (e) => log.debug({ err: e.message, queue: w.name }, 'worker error'));
