@@ -83,21 +83,8 @@ export interface PullHandle {
   body: AsyncGenerator<string | Buffer, PullResult, undefined>;
 }
 
-/**
- * A pull could not read the remote system: its message names the resource, the HTTP status and the
- * remote's own code and text. `auth`: the credentials were refused (retrying will not help).
- */
-export class PullError extends Error {
-  readonly code: 'MAG_ERR_PULL_FAILED' | 'MAG_ERR_PULL_AUTH';
-  readonly status?: number;
-
-  constructor(code: 'MAG_ERR_PULL_FAILED' | 'MAG_ERR_PULL_AUTH', message: string, status?: number) {
-    super(message);
-    this.name = 'PullError';
-    this.code = code;
-    this.status = status;
-  }
-}
+// PullError lives with the other errors; connectors import it from here (or the port).
+export { PullError } from '../errors/index.ts';
 
 const registry = new Map<string, Connector>();
 
