@@ -4,18 +4,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
+import { bigPricesPayload, createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { kill9, sleep, startWorkerProcess } from '../helpers/spawn.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { EXIT_NO_WORKERS } from '../../src/cli/wait-run.ts';
 
 const N = 150_000;
 
-function bigPayload(n: number): string {
-  const rows: string[] = [];
-  for (let i = 0; i < n; i++) rows.push(`P${i % 5000};pt${Math.floor(i / 5000)};${(i * 7) % 100000},${i % 100};RUB`);
-  return csv('sku;price_type;price;currency', rows);
-}
 
 interface Cli { child: ChildProcess; out: string; err: string; exit: Promise<number | null> }
 
@@ -56,7 +51,7 @@ describe('ingest when its only worker dies mid-wait', () => {
       tp = await createTestPipeline(embedded ? 'lostemb' : 'lostnoemb', { workers: false });
       await tp.applyFlowFile('ops/flows/prices-csv.yaml');
       const file = path.join(tp.dataDir, 'prices.csv');
-      await writeFile(file, bigPayload(N));
+      await writeFile(file, bigPricesPayload(N));
       const worker = await startWorkerProcess(tp.env);
       children.push(worker);
 

@@ -100,3 +100,10 @@ export async function stockPicture(tp: TestPipeline): Promise<string[]> {
 export function csv(header: string, rows: string[]): string {
   return `${header}\n${rows.join('\n')}\n`;
 }
+
+/** A prices CSV of `n` rows over 5,000 products and n / 5,000 price types: big enough to take seconds. */
+export function bigPricesPayload(n: number, salt = 0): string {
+  const rows: string[] = [];
+  for (let i = 0; i < n; i++) rows.push(`P${i % 5000};pt${Math.floor(i / 5000)};${(i * 7 + salt) % 100000},${i % 100};RUB`);
+  return csv('sku;price_type;price;currency', rows);
+}
