@@ -82,6 +82,6 @@ describe('ingest when its only worker dies mid-wait', () => {
         // Nothing was lost: the run stays open for the next workers.
         expect(['received', 'extracting']).toContain(await stateOf(tp));
       }
-    });
+    }, 180_000); // spawning the CLI and a worker is slow on a loaded machine; the bound under test is exitWithin's
   }
 });

@@ -84,7 +84,7 @@ describe('two installations on one Redis', () => {
     expect([a2.id, a2.state, b2.id, b2.state]).toEqual([2, 'done', 2, 'done']);
     expect(await pricesPicture(a)).toEqual(['A1|retail|11.000000|RUB', 'A2|retail|12.000000|RUB']);
     expect(await pricesPicture(b)).toEqual(['B1|retail|21.000000|RUB', 'B2|retail|22.000000|RUB']);
-  });
+  }, 120_000);
 
   it('with no prefix set, two databases get different prefixes and each ingest completes', async () => {
     const a = await pipeline('noprefa', { MAGISTRAL_QUEUE_PREFIX: '' });
