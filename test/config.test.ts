@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/index.ts';
+import { defaultQueuePrefix, loadConfig } from '../src/config/index.ts';
 import { MagistralError } from '../src/errors/index.ts';
 
 describe('configuration', () => {
@@ -34,5 +34,30 @@ describe('configuration', () => {
 
   it('refuses an admin token that is too short', () => {
     expect(() => loadConfig({ MAGISTRAL_ADMIN_TOKEN: 'short' })).toThrow(/MAGISTRAL_ADMIN_TOKEN.*minLength/);
+  });
+
+  describe('queue prefix', () => {
+    it('keeps an explicit MAGISTRAL_QUEUE_PREFIX', () => {
+      expect(loadConfig({ MAGISTRAL_QUEUE_PREFIX: 'shop-a', DATABASE_URL: 'postgres://h:5432/a' }).MAGISTRAL_QUEUE_PREFIX).toBe('shop-a');
+    });
+
+    it('derives it from the database when unset: readable, stable, different per database, within the schema', () => {
+      const a = loadConfig({ DATABASE_URL: 'postgres://127.0.0.1:5432/shop_a' }).MAGISTRAL_QUEUE_PREFIX;
+      const b = loadConfig({ DATABASE_URL: 'postgres://127.0.0.1:5432/shop_b' }).MAGISTRAL_QUEUE_PREFIX;
+      const otherHost = loadConfig({ DATABASE_URL: 'postgres://10.0.0.7:5432/shop_a' }).MAGISTRAL_QUEUE_PREFIX;
+      expect(a).toMatch(/^magistral:shop_a:[0-9a-f]{8}$/);
+      expect(b).toMatch(/^magistral:shop_b:[0-9a-f]{8}$/);
+      expect(new Set([a, b, otherHost]).size).toBe(3);
+      // The user and password do not name another database; the default port is the explicit one.
+      expect(loadConfig({ DATABASE_URL: 'postgres://app:secret@127.0.0.1/shop_a' }).MAGISTRAL_QUEUE_PREFIX).toBe(a);
+      expect(loadConfig({ DATABASE_URL: 'postgres://127.0.0.1:5432/shop_a', MAGISTRAL_QUEUE_PREFIX: '' }).MAGISTRAL_QUEUE_PREFIX).toBe(a);
+      expect(loadConfig({}).MAGISTRAL_QUEUE_PREFIX).toBe(defaultQueuePrefix('postgres://127.0.0.1:5432/magistral'));
+    });
+
+    it('stays within the pattern for long or odd database names', () => {
+      const p = defaultQueuePrefix(`postgres://127.0.0.1:5432/${encodeURIComponent('магазин ' + 'x'.repeat(80))}`);
+      expect(p).toMatch(/^[A-Za-z0-9_:.-]{1,64}$/);
+      expect(() => loadConfig({ DATABASE_URL: 'postgres://127.0.0.1:5432/' + 'y'.repeat(100) })).not.toThrow();
+    });
   });
 });

@@ -6,7 +6,9 @@ import { QUEUE_NAMES, redisConnection } from '../src/pipeline/queues.ts';
 import { sweep } from '../src/pipeline/runs.ts';
 import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll.ts';
 import { refreshStaleOffers } from '../src/portal/offers.ts';
+import { installationId, workerNameSuffix } from '../src/pipeline/installation.ts';
 import { extractProcessor, mergeProcessor, pollProcessor } from './processors.ts';
+import { pausingOnRefusal } from './installation.ts';
 
 /** How often the workers look for catalog offers to rebuild (they wait for one quiet tick). */
 const OFFERS_REFRESH_MS = 2000;
@@ -21,6 +23,8 @@ export interface Workers {
 
 export async function startWorkers(deps: PipelineDeps, opts: { name?: string } = {}): Promise<Workers> {
   const { config, log } = deps;
+  // Read before connecting: a worker that cannot tell its installation must not take jobs.
+  const installation = await installationId(deps.db);
   const connection = redisConnection(config.REDIS_URL);
   connection.on('error', (e) => log.debug({ err: e.message }, 'redis connection error (worker)'));
   const common = {
@@ -30,12 +34,14 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     lockDuration: Math.max(config.MAGISTRAL_STALLED_INTERVAL_MS, 5000),
     // A killed worker leaves its job stalled; taking it over is normal here, not a poison sign.
     maxStalledCount: 20,
-    name: opts.name ?? `magistral-worker-${process.pid}`,
+    // The installation in the name lets the CLI count only the workers that would take its jobs.
+    name: `${opts.name ?? `magistral-worker-${process.pid}`}${workerNameSuffix(installation)}`,
   };
-  const extract = new Worker(QUEUE_NAMES.extract, extractProcessor(deps), { ...common, concurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY });
-  const merge = new Worker(QUEUE_NAMES.merge, mergeProcessor(deps), { ...common, concurrency: config.MAGISTRAL_MERGE_CONCURRENCY });
+  // A worker that refused another installation's job pauses briefly, so that job reaches its owner.
+  const extract: Worker = new Worker(QUEUE_NAMES.extract, pausingOnRefusal(() => extract, extractProcessor(deps)), { ...common, concurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY });
+  const merge: Worker = new Worker(QUEUE_NAMES.merge, pausingOnRefusal(() => merge, mergeProcessor(deps)), { ...common, concurrency: config.MAGISTRAL_MERGE_CONCURRENCY });
   // Pulls wait on remote systems, not on this machine: a few at once, one per flow (poll.ts locks).
-  const poll = new Worker(POLL_QUEUE, pollProcessor(deps), { ...common, concurrency: 4 });
+  const poll: Worker = new Worker(POLL_QUEUE, pausingOnRefusal(() => poll, pollProcessor(deps)), { ...common, concurrency: 4 });
   const pollQueue = createPollQueue(config.REDIS_URL, config.MAGISTRAL_QUEUE_PREFIX);
   for (const w of [extract, merge, poll]) {
     w.on('error', (e) => log.debug({ err: e.message, queue: w.name }, 'worker error'));
@@ -86,7 +92,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   offersTimer.unref();
   void doSweep();
   void doSync();
-  log.info({ extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
+  log.info({ installation, prefix: config.MAGISTRAL_QUEUE_PREFIX, extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
 
   return {
     sweep: doSweep,

@@ -8,6 +8,7 @@ import { enqueueExtract, enqueueMerge, flowOfRun, wakeWaiting } from '../src/pip
 import type { ExtractJob, MergeJob } from '../src/pipeline/queues.ts';
 import { isMagistralError } from '../src/errors/index.ts';
 import { pullFlow, type PollJob } from '../src/pipeline/poll.ts';
+import { refuseForeignJob } from './installation.ts';
 
 async function later(job: Job, token: string | undefined, ms: number): Promise<never> {
   await job.moveToDelayed(Date.now() + ms, token);
@@ -36,6 +37,7 @@ async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never>
 
 export function extractProcessor(deps: PipelineDeps) {
   return async (job: Job<ExtractJob>, token?: string): Promise<string> => {
+    await refuseForeignJob(deps, job, token);
     const { runId } = job.data;
     let outcome;
     try {
@@ -67,6 +69,7 @@ export function extractProcessor(deps: PipelineDeps) {
 
 export function mergeProcessor(deps: PipelineDeps) {
   return async (job: Job<MergeJob>, token?: string): Promise<string> => {
+    await refuseForeignJob(deps, job, token);
     const { runId } = job.data;
     let outcome;
     try {
@@ -96,7 +99,8 @@ export function mergeProcessor(deps: PipelineDeps) {
 
 /** A scheduler's tick: one pull of the flow. A failed pull fails the job (shown in the dashboard); the next tick is its retry. */
 export function pollProcessor(deps: PipelineDeps) {
-  return async (job: Job<PollJob>): Promise<string> => {
+  return async (job: Job<PollJob>, token?: string): Promise<string> => {
+    await refuseForeignJob(deps, job, token);
     const r = await pullFlow(deps, job.data.flow, { trigger: 'schedule' });
     if (r.outcome === 'failed') throw new UnrecoverableError(`${r.error.code}: ${r.error.message}`);
     return r.outcome;

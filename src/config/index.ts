@@ -1,6 +1,7 @@
 // Configuration: environment variables validated once at start against schemas/config.schema.json,
 // then frozen. A wrong value stops the process with the variable's name and the rule it breaks.
 import { Ajv } from 'ajv';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MagistralError, type Problem } from '../errors/index.ts';
 import type { Config as ConfigShape } from '../schemas/types.gen.ts';
@@ -13,10 +14,35 @@ export type Config = Readonly<Required<Pick<ConfigShape,
   & Pick<ConfigShape, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'MAGISTRAL_ADMIN_TOKEN'>>;
 
 const schema = JSON.parse(readFileSync(schemaPath('config.schema.json'), 'utf8')) as {
-  properties: Record<string, { type: string }>;
+  properties: Record<string, { type: string; default?: unknown }>;
 };
+const schemaDefault = (name: string): unknown => schema.properties[name]?.default;
 const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false });
 const validate = ajv.compile(schema);
+
+/**
+ * The queue prefix of a database when MAGISTRAL_QUEUE_PREFIX is not set: `magistral:<db name>:<hash>`,
+ * the hash (8 hex digits of sha256) over `host:port/db`. Two installations on one Redis thus never
+ * share queues by accident, the same database always gets the same prefix, and the name stays
+ * readable in redis-cli. Fits the schema's pattern (at most 64 of `[A-Za-z0-9_:.-]`).
+ */
+export function defaultQueuePrefix(databaseUrl: string): string {
+  let host = '';
+  let port = '5432';
+  let name = '';
+  try {
+    const u = new URL(databaseUrl);
+    host = u.hostname.toLowerCase();
+    port = u.port || '5432';
+    name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  } catch {
+    // Not a URL pg would read either; the whole string still names the database uniquely.
+    name = databaseUrl;
+  }
+  const hash = createHash('sha256').update(`${host}:${port}/${name}`).digest('hex').slice(0, 8);
+  const readable = name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40) || 'db';
+  return `magistral:${readable}:${hash}`;
+}
 
 /** Reads and validates the configuration from `env` (defaults filled in). Throws MAG_ERR_CONFIG listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -24,6 +50,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const name of Object.keys(schema.properties)) {
     const v = env[name];
     if (v !== undefined && v !== '') input[name] = v;
+  }
+  // Derived before validation, so the schema checks the derived prefix like a given one.
+  if (input.MAGISTRAL_QUEUE_PREFIX === undefined) {
+    const url = typeof input.DATABASE_URL === 'string' ? input.DATABASE_URL : String(schemaDefault('DATABASE_URL'));
+    input.MAGISTRAL_QUEUE_PREFIX = defaultQueuePrefix(url);
   }
   if (!validate(input)) {
     const problems: Problem[] = (validate.errors ?? []).map((e) => {

@@ -11,6 +11,7 @@ import * as m0005 from './migrations/0005-onec-exchange.ts';
 import * as m0007 from './migrations/0007-poll-state.ts';
 import * as m0008 from './migrations/0008-change-versions.ts';
 import * as m0009 from './migrations/0009-catalog-offers.ts';
+import * as m0010 from './migrations/0010-installation.ts';
 import * as m0011 from './migrations/0011-receipt-keys.ts';
 
 export type { Database } from './types.ts';
@@ -58,6 +59,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-poll-state': m0007,
   '0008-change-versions': m0008,
   '0009-catalog-offers': m0009,
+  '0010-installation': m0010,
   '0011-receipt-keys': m0011,
 };
 

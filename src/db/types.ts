@@ -357,7 +357,15 @@ export interface PollStateTable {
   updated_at: Generated<Timestamp>;
 }
 
+// The installation (migration 0010): the one row with this database's random id, carried by queue jobs.
+export interface InstallationTable {
+  one: Generated<boolean>;
+  id: Generated<string>;
+  created_at: Generated<Timestamp>;
+}
+
 export interface Database {
+  installation: InstallationTable;
   poll_state: PollStateTable;
   snapshot_groups: SnapshotGroupsTable;
   flows: FlowsTable;

@@ -1,48 +1,11 @@
-// One catalogue of errors: each has a stable MAG_ERR_* code that operators can grep logs and docs for,
-// a message and an HTTP status. Workers react to the class (retry, fail the run, reject a row).
+// Errors with a stable MAG_ERR_* code (listed with status and meaning in ./catalogue.ts) that operators
+// can grep logs and docs for. Workers react to the class (retry, hold the run, fail it, reject a row).
 
-export type ErrorCode =
-  | 'MAG_ERR_CONFIG'
-  | 'MAG_ERR_FLOW_INVALID'
-  | 'MAG_ERR_FLOW_NOT_FOUND'
-  | 'MAG_ERR_FLOW_PAUSED'
-  | 'MAG_ERR_MAPPING_INVALID'
-  | 'MAG_ERR_MAPPING_TEST_FAILED'
-  | 'MAG_ERR_CONNECTOR_UNKNOWN'
-  | 'MAG_ERR_PAYLOAD_MALFORMED'
-  | 'MAG_ERR_PAYLOAD_ENCODING'
-  | 'MAG_ERR_PAYLOAD_TOO_LARGE'
-  | 'MAG_ERR_RUN_NOT_FOUND'
-  | 'MAG_ERR_RUN_STATE'
-  | 'MAG_ERR_UNAUTHORIZED'
-  | 'MAG_ERR_FORBIDDEN'
-  | 'MAG_ERR_BAD_REQUEST'
-  | 'MAG_ERR_NOT_FOUND'
-  | 'MAG_ERR_CONFLICT'
-  | 'MAG_ERR_RATE_LIMITED'
-  | 'MAG_ERR_INTERNAL';
+import { CATALOGUE, type ErrorCode } from './catalogue.ts';
 
-const STATUS: Record<ErrorCode, number> = {
-  MAG_ERR_CONFIG: 500,
-  MAG_ERR_FLOW_INVALID: 400,
-  MAG_ERR_FLOW_NOT_FOUND: 404,
-  MAG_ERR_FLOW_PAUSED: 409,
-  MAG_ERR_MAPPING_INVALID: 400,
-  MAG_ERR_MAPPING_TEST_FAILED: 400,
-  MAG_ERR_CONNECTOR_UNKNOWN: 400,
-  MAG_ERR_PAYLOAD_MALFORMED: 422,
-  MAG_ERR_PAYLOAD_ENCODING: 422,
-  MAG_ERR_PAYLOAD_TOO_LARGE: 413,
-  MAG_ERR_RUN_NOT_FOUND: 404,
-  MAG_ERR_RUN_STATE: 409,
-  MAG_ERR_UNAUTHORIZED: 401,
-  MAG_ERR_FORBIDDEN: 403,
-  MAG_ERR_BAD_REQUEST: 400,
-  MAG_ERR_NOT_FOUND: 404,
-  MAG_ERR_CONFLICT: 409,
-  MAG_ERR_RATE_LIMITED: 429,
-  MAG_ERR_INTERNAL: 500,
-};
+export { CATALOGUE, catalogueMarkdown, type CatalogueEntry, type ErrorCode } from './catalogue.ts';
+
+const STATUS: Record<ErrorCode, number> = Object.fromEntries(Object.entries(CATALOGUE).map(([code, e]) => [code, e.status])) as Record<ErrorCode, number>;
 
 /** A problem found while checking a document (flow, mapping, config): where it is and which rule it breaks. */
 export interface Problem {
@@ -107,4 +70,42 @@ export class PayloadError extends MagistralError {
 
 export function isMagistralError(e: unknown): e is MagistralError {
   return e instanceof MagistralError;
+}
+
+/**
+ * A pull could not read the remote system: its message names the resource, the HTTP status and the
+ * remote's own code and text. `MAG_ERR_PULL_AUTH`: the credentials were refused (retrying will not help).
+ */
+export class PullError extends MagistralError {
+  /** The remote system's HTTP status, when it answered. */
+  readonly status?: number;
+
+  constructor(code: 'MAG_ERR_PULL_FAILED' | 'MAG_ERR_PULL_AUTH', message: string, status?: number) {
+    super(code, message);
+    this.name = 'PullError';
+    this.status = status;
+  }
+}
+
+/**
+ * A transient failure (a lock not granted, a remote that blinked): the worker retries the stage with
+ * the flow's backoff instead of failing the run; only the last attempt fails it.
+ */
+export class RetryableError extends MagistralError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MAG_ERR_RETRYABLE', message);
+    this.name = 'RetryableError';
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** The run must wait for a person: the worker holds it with `reason` (shown by `runs show`, approved or rejected). */
+export class HoldRunError extends MagistralError {
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super('MAG_ERR_RUN_HELD', `run held: ${reason}`);
+    this.name = 'HoldRunError';
+    this.reason = reason;
+  }
 }

@@ -14,9 +14,11 @@ import { getFlow, listFlows, type Flow } from './flows.ts';
 import { storePayload } from './inbox.ts';
 import { redisConnection } from './queues.ts';
 import { enqueueExtract } from './runs.ts';
+import { installationId } from './installation.ts';
 
 export const POLL_QUEUE = 'poll';
-export interface PollJob { flow: string }
+/** `installation`: see ExtractJob in queues.ts. */
+export interface PollJob { flow: string; installation?: string }
 
 /** How a pull went. `waiting`: the previous pull's run is still open (or held), so nothing was fetched. */
 export type PullOutcome =
@@ -264,7 +266,7 @@ export async function syncSchedules(deps: Pick<PipelineDeps, 'db' | 'log' | 'reg
     try {
       await queue.upsertJobScheduler(id, w.repeat, {
         name: 'pull',
-        data: { flow: w.flow },
+        data: { flow: w.flow, installation: await installationId(deps.db) },
         opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 500 } },
       });
       out.upserted.push(id);

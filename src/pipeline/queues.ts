@@ -6,8 +6,12 @@ import { Redis, type RedisOptions } from 'ioredis';
 export const QUEUE_NAMES = { extract: 'extract', merge: 'merge' } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
-export interface ExtractJob { runId: number }
-export interface MergeJob { runId: number }
+/**
+ * `installation`: the id of the database the run belongs to (src/pipeline/installation.ts); a worker
+ * of another database refuses the job. Absent in jobs added before installations existed.
+ */
+export interface ExtractJob { runId: number; installation?: string }
+export interface MergeJob { runId: number; installation?: string }
 
 export interface Queues {
   prefix: string;

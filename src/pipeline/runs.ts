@@ -8,6 +8,7 @@ import { TERMINAL_STATES } from '../db/index.ts';
 import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
 import { extractJobId, mergeJobId } from './queues.ts';
+import { installationId } from './installation.ts';
 
 export interface RunView {
   id: number;
@@ -141,7 +142,7 @@ async function ensureJob(deps: PipelineDeps, queue: 'extract' | 'merge', runId: 
     if (state === 'completed' || state === 'failed') await existing.remove().catch(() => {});
     else return false;
   }
-  await q.add(queue, { runId }, jobOptions(flow, jobId));
+  await q.add(queue, { runId, installation: await installationId(deps.db) }, jobOptions(flow, jobId));
   return true;
 }
 

@@ -7,7 +7,7 @@ export type {
   ConnectorPort, PayloadFile, ReceiveRequest, Receipt, RunStatus, SnapshotGroups, OrdersPort, OutboundOrder, OutboundOrderLine,
   OrderVersion, ExternalOrderChange, ExternalChangesReport,
 } from './port.ts';
-export { PullError } from '../pipeline/connector.ts';
+export { PullError, RetryableError, HoldRunError } from '../errors/index.ts';
 export { MagistralError, PayloadError, isMagistralError, formatPosition, type ErrorCode, type PayloadPosition } from '../errors/index.ts';
 export type { Logger } from '../telemetry/logger.ts';
 export type { StoredFlow, Flow } from '../pipeline/flows.ts';

@@ -27,7 +27,7 @@ export interface Config {
    */
   MAGISTRAL_ADMIN_TOKEN?: string;
   /**
-   * Redis key prefix of the queues; lets several installations share one Redis.
+   * Redis key prefix of the queues; lets several installations share one Redis. Unset: derived from DATABASE_URL as magistral:<database name>:<8 hex digits of sha256 over host:port/database>, so each database has its own queues.
    */
   MAGISTRAL_QUEUE_PREFIX?: string;
   /**

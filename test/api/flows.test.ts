@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import { apiFixture, captureLogger, type ApiFixture } from './api-fixture.ts';
 import { errorHandler } from '../../src/api/error-handler.ts';
-import '../../connectors/index.ts'; // registers file.csv, the connector these flows name
 
 const TEST_CONNECTOR = 'file.csv';
 

@@ -4,7 +4,6 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiFixture, type ApiFixture } from './api-fixture.ts';
-import '../../connectors/index.ts'; // registers file.csv, the connector these flows name
 
 const TEST_CONNECTOR = 'file.csv';
 

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import '../../connectors/index.ts';
 import { dryRun, dryRunJson } from '../../src/pipeline/dry-run.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { registry } from '../helpers/registry.ts';

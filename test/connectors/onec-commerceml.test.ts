@@ -12,7 +12,6 @@ import iconv from 'iconv-lite';
 import { SaxesParser } from 'saxes';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ONEC_SAMPLES } from '../helpers/samples.ts';
-import '../../connectors/index.ts';
 import { COUNT_KEYS, readCommerceML, readOrderDocuments, RECORD_KINDS, type ElementCounts, type OrderDocument } from '../../connectors/onec/commerceml/index.ts';
 import { PayloadError } from '../../src/errors/index.ts';
 import { checkMappingTarget, loadMapping, runMappingTests } from '../../src/mapping/index.ts';

@@ -11,7 +11,6 @@ import iconv from 'iconv-lite';
 import { parseAllDocuments } from 'yaml';
 import yazl from 'yazl';
 import type { FastifyInstance } from 'fastify';
-import '../../connectors/index.ts';
 import { buildServer } from '../../src/api/index.ts';
 import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
 import { approveRun, listRejects, listRuns, waitForRun } from '../../src/pipeline/runs.ts';

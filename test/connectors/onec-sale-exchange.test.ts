@@ -9,7 +9,6 @@ import iconv from 'iconv-lite';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
-import '../../connectors/index.ts';
 import { readOrderDocuments } from '../../connectors/onec/commerceml/reader.ts';
 import { applyOrderChange } from '../../src/orders/index.ts';
 import { applyFlows, type Flow } from '../../src/pipeline/flows.ts';

@@ -8,7 +8,6 @@ import path from 'node:path';
 import iconv from 'iconv-lite';
 import { parseAllDocuments } from 'yaml';
 import type { FastifyInstance } from 'fastify';
-import '../../connectors/index.ts';
 import { buildServer } from '../../src/api/index.ts';
 import { extractRun } from '../../src/pipeline/extract.ts';
 import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';

@@ -4,7 +4,7 @@ import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { registry } from './registry.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.ts';
@@ -30,7 +30,7 @@ export interface TestPipeline {
   close(): Promise<void>;
 }
 
-export async function createTestPipeline(label: string, opts: { redisUrl?: string; workers?: boolean; env?: Record<string, string> } = {}): Promise<TestPipeline> {
+export async function createTestPipeline(label: string, opts: { redisUrl?: string; workers?: boolean; env?: Record<string, string>; log?: Logger } = {}): Promise<TestPipeline> {
   const db = await createTestDb(label);
   const dataDir = await mkdtemp(path.join(tmpdir(), `magistral-${label}-`));
   const env: Record<string, string> = {
@@ -44,7 +44,7 @@ export async function createTestPipeline(label: string, opts: { redisUrl?: strin
     ...opts.env,
   };
   const config = loadConfig(env);
-  const log = pino({ level: env.LOG_LEVEL! });
+  const log = opts.log ?? pino({ level: env.LOG_LEVEL! });
   const rt = createRuntime(config, log, registry, { applicationName: `test-${label}`, poolSize: 6 });
   const tp: TestPipeline = {
     db, rt, config, env, dataDir,
@@ -99,4 +99,11 @@ export async function stockPicture(tp: TestPipeline): Promise<string[]> {
 
 export function csv(header: string, rows: string[]): string {
   return `${header}\n${rows.join('\n')}\n`;
+}
+
+/** A prices CSV of `n` rows over 5,000 products and n / 5,000 price types: big enough to take seconds. */
+export function bigPricesPayload(n: number, salt = 0): string {
+  const rows: string[] = [];
+  for (let i = 0; i < n; i++) rows.push(`P${i % 5000};pt${Math.floor(i / 5000)};${(i * 7 + salt) % 100000},${i % 100};RUB`);
+  return csv('sku;price_type;price;currency', rows);
 }

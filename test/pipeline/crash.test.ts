@@ -2,7 +2,7 @@
 // After recovery the store must equal what an uninterrupted run gives, and no payload is lost.
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createTestPipeline, csv, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
+import { bigPricesPayload, createTestPipeline, csv, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
 import { freePort, kill9, sleep, startRedis, startWorkerProcess } from '../helpers/spawn.ts';
 import { waitForRun } from '../../src/pipeline/runs.ts';
 
@@ -17,12 +17,6 @@ mapping: file/prices.yaml
 target: prices
 mode: delta
 `;
-
-function bigPayload(n: number, salt: number): string {
-  const rows: string[] = [];
-  for (let i = 0; i < n; i++) rows.push(`P${i % 5000};pt${Math.floor(i / 5000)};${(i * 7 + salt) % 100000},${i % 100};RUB`);
-  return csv(H, rows);
-}
 
 async function waitForState(tp: TestPipeline, runId: number, states: string[], timeoutMs = 60_000): Promise<string> {
   const end = Date.now() + timeoutMs;
@@ -58,7 +52,7 @@ describe('a worker killed mid-run', () => {
       await prepare(tp);
       await tp.workers!.close();
       tp.workers = undefined;
-      const payload = bigPayload(N, 1);
+      const payload = bigPricesPayload(N, 1);
 
       // The reference: the same payload through an uninterrupted pipeline.
       const ref = await createTestPipeline(`ref${stage.slice(0, 3)}`);
@@ -110,7 +104,7 @@ mapping: file/prices.yaml
 target: prices
 mode: delta
 `);
-    const inFlight = await tp.send('prices-csv', bigPayload(N, 2));
+    const inFlight = await tp.send('prices-csv', bigPricesPayload(N, 2));
     await waitForState(tp, inFlight, ['extracting', 'staged', 'merging']);
     await kill9(redis);
     // While Redis is down the sender is still acknowledged: the payload is in the inbox.

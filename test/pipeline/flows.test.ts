@@ -1,6 +1,5 @@
 // Flow files: every problem with its path, rule and line in the YAML; defaults filled; all or nothing.
 import { describe, expect, it } from 'vitest';
-import '../../connectors/index.ts';
 import { parseFlowFile } from '../../src/pipeline/flows.ts';
 import { MagistralError } from '../../src/errors/index.ts';
 import { registry } from '../helpers/registry.ts';

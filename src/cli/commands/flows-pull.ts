@@ -5,7 +5,7 @@ import type { CliHost } from '../host.ts';
 import { createCliContext } from '../context.ts';
 import { createRuntime } from '../../pipeline/runtime.ts';
 import { pollStatus, pullFlow, settlePull, type PullOutcome } from '../../pipeline/poll.ts';
-import { waitForRun } from '../../pipeline/runs.ts';
+import { waitForRunWithWorkers } from '../wait-run.ts';
 import { formatSummary } from './runs.ts';
 
 /** Exit codes: 0 done or nothing new, 1 failed, 2 held, 3 not pulled now (busy, previous run open, paused). */
@@ -26,7 +26,7 @@ export function registerPull(flows: Command, host: CliHost): void {
   flows.command('pull').argument('<name>').description('pull a scheduled source now (one pull at a time per flow), wait for its run and print the summary')
     .option('--status', 'print how the last pulls went instead of pulling')
     .option('--no-wait', 'return once the pulled payload is stored')
-    .option('--no-embedded-workers', 'never start workers in this process (wait for running ones)')
+    .option('--no-embedded-workers', 'never start workers in this process: wait for running ones, stop (exit 4) when none is left')
     .option('--json', 'print JSON')
     .option('--timeout <seconds>', 'give up waiting after this long', (v) => Number(v))
     .action(async (name: string, opts: { status?: boolean; wait: boolean; embeddedWorkers: boolean; json?: boolean; timeout?: number }) => {
@@ -50,21 +50,13 @@ export function registerPull(flows: Command, host: CliHost): void {
           return;
         }
         if (!opts.json) console.log(describe(o));
-        // With no worker connected to the queues, this process does the work itself.
-        let stop: (() => Promise<void>) | undefined;
-        const connected = await rt.queues.extract.getWorkers().catch(() => []);
-        if (opts.embeddedWorkers && connected.length === 0) {
-          const w = await host.startWorkers(rt, { name: `magistral-pull-${process.pid}` });
-          stop = () => w.close();
-        }
-        try {
-          const run = await waitForRun(rt.db, o.runId, { timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined });
-          await settlePull(rt.db, o.flowId);
-          console.log(opts.json ? JSON.stringify({ ...o, run }) : formatSummary(run));
-          process.exitCode = run.state === 'done' ? 0 : run.state === 'held' ? 2 : 1;
-        } finally {
-          await stop?.();
-        }
+        // With no worker connected to the queues (at the start or later), this process does the work itself.
+        const run = await waitForRunWithWorkers(rt, host, o.runId, {
+          embeddedWorkers: opts.embeddedWorkers, workerName: `magistral-pull-${process.pid}`, timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined,
+        });
+        await settlePull(rt.db, o.flowId);
+        console.log(opts.json ? JSON.stringify({ ...o, run }) : formatSummary(run));
+        process.exitCode = run.state === 'done' ? 0 : run.state === 'held' ? 2 : 1;
       } finally {
         await rt.close();
         await ctx.close();

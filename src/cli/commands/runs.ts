@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import type { CliHost } from '../host.ts';
 import { createCliContext } from '../context.ts';
 import { createRuntime, type Runtime } from '../../pipeline/runtime.ts';
-import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, waitForRun, type RunView } from '../../pipeline/runs.ts';
+import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, type RunView } from '../../pipeline/runs.ts';
+import { waitForRunWithWorkers } from '../wait-run.ts';
 import { receivePayload } from '../../pipeline/inbox.ts';
 import { MagistralError } from '../../errors/index.ts';
 
@@ -48,7 +49,7 @@ export function register(program: Command, host: CliHost): void {
     .requiredOption('--flow <name>', 'flow name')
     .argument('<files...>', 'payload file(s), one run')
     .option('--no-wait', 'return as soon as the payload is stored')
-    .option('--no-embedded-workers', 'never start workers in this process (wait for running ones)')
+    .option('--no-embedded-workers', 'never start workers in this process: wait for running ones, stop (exit 4) when none is left')
     .option('--json', 'print the run as JSON')
     .option('--timeout <seconds>', 'give up waiting after this long', (v) => Number(v))
     .action(async (files: string[], opts: { flow: string; wait: boolean; embeddedWorkers: boolean; json?: boolean; timeout?: number }) => {
@@ -62,29 +63,21 @@ export function register(program: Command, host: CliHost): void {
           console.log(opts.json ? JSON.stringify({ runId }) : `run ${runId} received`);
           return;
         }
-        // With no worker connected to the queues, this process does the work itself.
-        let stop: (() => Promise<void>) | undefined;
-        const connected = await rt.queues.extract.getWorkers().catch(() => []);
-        if (opts.embeddedWorkers && connected.length === 0) {
-          const w = await host.startWorkers(rt, { name: `magistral-ingest-${process.pid}` });
-          stop = () => w.close();
-        }
-        try {
-          const run = await waitForRun(rt.db, runId, { timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined });
-          if (opts.json) console.log(JSON.stringify(run));
-          else {
-            console.log(formatSummary(run));
-            if (run.rows.rejected) {
-              for (const r of await listRejects(rt.db, runId, { limit: 10 })) {
-                console.log(`  reject ${r.file ?? ''}${r.line !== null ? `:${r.line}` : ''}${r.path ? ` ${r.path}` : ''} [${r.rule}] ${r.reason}`);
-              }
-              if (run.rows.rejected > 10) console.log(`  … ${run.rows.rejected - 10} more: magistral runs show ${runId} --rejects`);
+        // With no worker connected to the queues (at the start or later), this process does the work itself.
+        const run = await waitForRunWithWorkers(rt, host, runId, {
+          embeddedWorkers: opts.embeddedWorkers, workerName: `magistral-ingest-${process.pid}`, timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined,
+        });
+        if (opts.json) console.log(JSON.stringify(run));
+        else {
+          console.log(formatSummary(run));
+          if (run.rows.rejected) {
+            for (const r of await listRejects(rt.db, runId, { limit: 10 })) {
+              console.log(`  reject ${r.file ?? ''}${r.line !== null ? `:${r.line}` : ''}${r.path ? ` ${r.path}` : ''} [${r.rule}] ${r.reason}`);
             }
+            if (run.rows.rejected > 10) console.log(`  … ${run.rows.rejected - 10} more: magistral runs show ${runId} --rejects`);
           }
-          process.exitCode = exitCodeOf(run);
-        } finally {
-          await stop?.();
         }
+        process.exitCode = exitCodeOf(run);
       });
     });
 
@@ -123,16 +116,7 @@ export function register(program: Command, host: CliHost): void {
       await withRuntime(host, async (rt) => {
         let run = await fn(rt, Number(id));
         if (opts.wait && name !== 'reject') {
-          let stop: (() => Promise<void>) | undefined;
-          const connected = await rt.queues.merge.getWorkers().catch(() => []);
-          if (connected.length === 0) {
-            stop = (await host.startWorkers(rt)).close;
-          }
-          try {
-            run = await waitForRun(rt.db, run.id);
-          } finally {
-            await stop?.();
-          }
+          run = await waitForRunWithWorkers(rt, host, run.id, { embeddedWorkers: true, workerName: `magistral-${name}-${process.pid}` });
         }
         console.log(formatSummary(run));
         process.exitCode = exitCodeOf(run);

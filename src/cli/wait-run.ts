@@ -1,0 +1,88 @@
+// Waiting for a run from the CLI (ingest, runs approve/replay, flows pull) without waiting forever:
+// while it waits it watches this installation's workers, and when none is left it starts its own or says so and stops.
+import { MagistralError } from '../errors/index.ts';
+import { installationId, workerNameSuffix } from '../pipeline/installation.ts';
+import { getRun, isTerminal, type RunView } from '../pipeline/runs.ts';
+import type { Runtime } from '../pipeline/runtime.ts';
+import type { CliHost, WorkerHandle } from './host.ts';
+
+/** Exit code of a CLI that stopped waiting because no worker was left to finish the run. */
+export const EXIT_NO_WORKERS = 4;
+
+export interface WaitOptions {
+  /** Start workers in this process when none of this installation's is connected. */
+  embeddedWorkers: boolean;
+  /** Name of the workers this process starts (shown in the queue dashboard). */
+  workerName: string;
+  /** Give up after this long (MAG_ERR_RUN_STATE). @defaultValue no limit */
+  timeoutMs?: number;
+  /** How often the connected workers are counted while waiting. @defaultValue 1000 */
+  checkEveryMs?: number;
+  /** How long no worker may be seen before acting: a worker restarting is not gone. @defaultValue 3000 */
+  graceMs?: number;
+  /** Where the one line about taking over goes (stdout may carry JSON). @defaultValue console.error */
+  say?: (line: string) => void;
+}
+
+/**
+ * Workers of this installation connected to the extract and merge queues (BullMQ lists a queue's
+ * workers from Redis' CLIENT LIST; a killed process's connection is gone at once). Workers of another
+ * installation sharing the prefix do not count: they would refuse this installation's jobs.
+ */
+export async function connectedWorkers(rt: Runtime, installation: string): Promise<number> {
+  const suffix = workerNameSuffix(installation);
+  const lists = await Promise.all([rt.queues.extract.getWorkers(), rt.queues.merge.getWorkers()]);
+  const names = new Set(lists.flat().map((w) => String(w.rawname ?? '')).filter((n) => n.endsWith(suffix)));
+  return names.size;
+}
+
+/**
+ * Waits until the run is done, failed, rejected or held. Workers are started in this process when
+ * none is connected at the start, or when none has been seen for `graceMs` while waiting (a worker
+ * died; its job is taken over once its lock expires). Without embedded workers, no worker for
+ * `graceMs` ends the wait with MAG_ERR_NO_WORKERS (exit code EXIT_NO_WORKERS); the run stays open
+ * and the next workers finish it.
+ */
+export async function waitForRunWithWorkers(rt: Runtime, host: CliHost, runId: number, opts: WaitOptions): Promise<RunView> {
+  const checkEvery = opts.checkEveryMs ?? 1000;
+  const grace = opts.graceMs ?? 3000;
+  const say = opts.say ?? ((line: string) => console.error(line));
+  const deadline = Date.now() + (opts.timeoutMs ?? Number.POSITIVE_INFINITY);
+  const installation = await installationId(rt.db);
+  // Redis unreachable: we cannot tell, so we neither start workers nor give up on that account.
+  const count = () => connectedWorkers(rt, installation).catch(() => undefined);
+  let own: WorkerHandle | undefined;
+  let noneSince: number | undefined;
+  try {
+    if ((await count()) === 0) {
+      if (opts.embeddedWorkers) own = await host.startWorkers(rt, { name: opts.workerName });
+      else noneSince = Date.now();
+    }
+    let nextCheck = Date.now() + checkEvery;
+    for (;;) {
+      const run = await getRun(rt.db, runId);
+      if (isTerminal(run.state) || run.state === 'held') return run;
+      if (Date.now() > deadline) throw new MagistralError('MAG_ERR_RUN_STATE', `run ${runId} is still ${run.state} after ${opts.timeoutMs} ms`);
+      if (!own && Date.now() >= nextCheck) {
+        nextCheck = Date.now() + checkEvery;
+        const n = await count();
+        if (n === 0) {
+          noneSince ??= Date.now();
+          if (Date.now() - noneSince >= grace) {
+            if (!opts.embeddedWorkers) {
+              process.exitCode = EXIT_NO_WORKERS;
+              throw new MagistralError('MAG_ERR_NO_WORKERS', `run ${runId} is ${run.state} and no worker of this installation is connected to the queues (prefix "${rt.config.MAGISTRAL_QUEUE_PREFIX}"); it stays open until workers run (magistral start --workers-only), or run this command without --no-embedded-workers`);
+            }
+            say(`magistral: no worker left on the queues (prefix "${rt.config.MAGISTRAL_QUEUE_PREFIX}"); finishing run ${runId} with workers in this process`);
+            own = await host.startWorkers(rt, { name: opts.workerName });
+          }
+        } else if (n !== undefined) {
+          noneSince = undefined;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await own?.close();
+  }
+}
