@@ -17,6 +17,8 @@ export const CATALOGUE = {
   MAG_ERR_PAYLOAD_MALFORMED: { status: 422, meaning: 'The payload cannot be read as a whole (wrong column count, bad XML, unterminated quote); the run failed untouched at the file and line named: fix the export and send it again.' },
   MAG_ERR_PAYLOAD_ENCODING: { status: 422, meaning: 'The payload is not in the declared or detected encoding; set `source.options.encoding` of the flow or export in UTF-8.' },
   MAG_ERR_PAYLOAD_TOO_LARGE: { status: 413, meaning: 'The payload is larger than MAGISTRAL_MAX_PAYLOAD_BYTES: split the export or raise the limit.' },
+  MAG_ERR_EXCHANGE_REFUSED: { status: 400, meaning: 'An exchange refused a system\'s request (a POST over file_limit, a file the session never received, a session already completed); the sender is answered `failure` with the reason and nothing stored before is lost: fix what the message names and send again.' },
+  MAG_ERR_FILE_NAME: { status: 400, meaning: 'A sender\'s file name was refused (`..`, an absolute path, control characters, too long); nothing was stored under it: send the file under a plain relative name.' },
   MAG_ERR_PULL_FAILED: { status: 502, meaning: 'A pull could not read the remote system (network, HTTP error, an entry without its key); the message names the resource and the remote\'s answer, and the next scheduled pull retries.' },
   MAG_ERR_PULL_AUTH: { status: 502, meaning: 'The remote system refused the pull\'s credentials or they are not set; fix the environment variables named by the flow (userEnv/passwordEnv): retrying will not help.' },
   MAG_ERR_RUN_NOT_FOUND: { status: 404, meaning: 'No run has this id: check `magistral runs list`.' },

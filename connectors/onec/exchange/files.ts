@@ -9,7 +9,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ConnectorPort } from '../../../src/port/index.ts';
+import { MagistralError, type ConnectorPort } from '../../../src/port/index.ts';
 import { onecTables } from './tables.ts';
 import type { ExchangeSettings } from './options.ts';
 import { checkFileName, NameRefused, printableName } from './names.ts';
@@ -18,7 +18,12 @@ import type { ExchangeSession } from './sessions.ts';
 const WRITE_BYTES = 4 << 20;
 
 /** A refusal 1C is told about as `failure\n<message>`; the message is written for its operator. */
-export class ExchangeFailure extends Error {}
+export class ExchangeFailure extends MagistralError {
+  constructor(message: string) {
+    super('MAG_ERR_EXCHANGE_REFUSED', message);
+    this.name = 'ExchangeFailure';
+  }
+}
 
 export interface ReceivedFile {
   id: number;

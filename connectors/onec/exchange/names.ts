@@ -1,7 +1,13 @@
 // File names as 1C sends them (`import0_1.xml`, `import_files/ab/abcd.jpg`): kept as relative paths
 // under the session's directory, never anything that could leave it.
+import { MagistralError } from '../../../src/port/index.ts';
 
-export class NameRefused extends Error {}
+export class NameRefused extends MagistralError {
+  constructor(message: string) {
+    super('MAG_ERR_FILE_NAME', message);
+    this.name = 'NameRefused';
+  }
+}
 
 const MAX_NAME = 512;
 const MAX_SEGMENT = 255;
