@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'MAG_ERR_NOT_FOUND'
   | 'MAG_ERR_CONFLICT'
   | 'MAG_ERR_RATE_LIMITED'
+  | 'MAG_ERR_RETRYABLE'
+  | 'MAG_ERR_RUN_HELD'
   | 'MAG_ERR_INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -41,6 +43,8 @@ const STATUS: Record<ErrorCode, number> = {
   MAG_ERR_NOT_FOUND: 404,
   MAG_ERR_CONFLICT: 409,
   MAG_ERR_RATE_LIMITED: 429,
+  MAG_ERR_RETRYABLE: 503,
+  MAG_ERR_RUN_HELD: 409,
   MAG_ERR_INTERNAL: 500,
 };
 
@@ -102,6 +106,26 @@ export class PayloadError extends MagistralError {
     super(code, `${formatPosition(position)}: ${detail}`);
     this.name = 'PayloadError';
     this.position = position;
+  }
+}
+
+/**
+ * A stage failed for a reason that may pass (a lost connection, a lock timeout, a source briefly down):
+ * the worker tries again with backoff and fails the run only after its last attempt.
+ */
+export class RetryableError extends MagistralError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MAG_ERR_RETRYABLE', message);
+    this.name = 'RetryableError';
+    if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+/** The run must wait for a person (approve or reject it): the worker holds it with the reason, no retry. */
+export class HoldRunError extends MagistralError {
+  constructor(readonly reason: string) {
+    super('MAG_ERR_RUN_HELD', reason);
+    this.name = 'HoldRunError';
   }
 }
 
