@@ -2,11 +2,13 @@
 // stage's outcome into queue behaviour (next stage, wait and try again, retry, fail the run).
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
-import { extractRun, failRun } from '../src/pipeline/extract.ts';
+import { extractBlocked, extractRun } from '../src/pipeline/extract/index.ts';
 import { mergeRun } from '../src/pipeline/merge.ts';
-import { enqueueExtract, enqueueMerge, flowOfRun, wakeWaiting } from '../src/pipeline/runs.ts';
+import { enqueueExtract, enqueueMerge } from '../src/pipeline/jobs.ts';
+import { blockerOf, failRun, holdRun, runSettled } from '../src/pipeline/lifecycle/index.ts';
+import { flowOfRun } from '../src/pipeline/runs.ts';
 import type { ExtractJob, MergeJob } from '../src/pipeline/queues.ts';
-import { isMagistralError } from '../src/errors/index.ts';
+import { HoldRunError, isMagistralError, PayloadError, RetryableError, type ErrorCode } from '../src/errors/index.ts';
 import { pullFlow, type PollJob } from '../src/pipeline/poll.ts';
 import { refuseForeignJob } from './installation.ts';
 
@@ -15,23 +17,56 @@ async function later(job: Job, token: string | undefined, ms: number): Promise<n
   throw new DelayedError();
 }
 
-/** A run has settled: what waits for it need not wait for its next poll (best effort). */
-async function wake(deps: PipelineDeps, runId: number): Promise<void> {
-  await wakeWaiting(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'could not wake the runs waiting for this one'));
+/**
+ * How long a job whose run must wait ('waiting') stays delayed at most. It is woken long before: the run
+ * it waits for wakes it when it settles (runSettled). This is only the safety net for a wake-up lost.
+ */
+const WAIT_SAFETY_MS = 10_000;
+
+/**
+ * The run waits for another: its job sleeps until woken. A run that settled between the claim and the
+ * delay found the job still active and could not wake it: ask once more and wake it here then.
+ */
+async function waitForWake(job: Job, token: string | undefined, stillBlocked: () => Promise<boolean>): Promise<never> {
+  await job.moveToDelayed(Date.now() + WAIT_SAFETY_MS, token);
+  if (!(await stillBlocked().catch(() => true))) await job.promote().catch(() => {});
+  throw new DelayedError();
 }
 
-/** On the last attempt a stage error fails the run (with its message) instead of leaving it open. */
+/** A run has settled: what waits for it need not wait for its next poll (best effort). */
+const wake = runSettled;
+
+/** Errors a payload causes: retrying reads the same bytes and fails the same way. */
+function isPayloadError(e: unknown): e is PayloadError | (Error & { code: ErrorCode }) {
+  return e instanceof PayloadError || (isMagistralError(e) && e.code === 'MAG_ERR_MAPPING_INVALID');
+}
+
+/**
+ * A stage threw: the worker reacts to the error's class. A payload error fails the run at once; a hold
+ * error holds it for a person with its reason; a retryable (or unknown) error is tried again with the
+ * job's backoff and fails the run (with its code) on the last attempt.
+ */
 async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never> {
   const runId = (job.data as { runId: number }).runId;
   const flow = (await flowOfRun(deps.db, runId).catch(() => undefined))?.name ?? 'unknown';
-  const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  deps.log.warn({ flow, run: runId, queue: job.queueName, attempt: job.attemptsMade + 1, err: e }, last ? 'stage failed for good' : 'stage failed; will retry');
+  const attempt = job.attemptsMade + 1;
+  if (e instanceof HoldRunError) {
+    deps.log.warn({ flow, run: runId, queue: job.queueName, reason: e.reason }, 'run held for a person');
+    if (await holdRun(deps.pool, runId, e.reason)) deps.metrics?.runsFinished.inc({ flow, state: 'held' });
+    throw new UnrecoverableError(e.message);
+  }
+  const last = isPayloadError(e) || attempt >= (job.opts.attempts ?? 1);
+  deps.log.warn({ flow, run: runId, queue: job.queueName, attempt, err: e }, last ? 'stage failed for good' : 'stage failed; will retry');
   if (last) {
-    const code = isMagistralError(e) ? e.code : 'MAG_ERR_INTERNAL';
-    await failRun(deps, runId, code, `${job.queueName} failed after ${job.attemptsMade + 1} attempts: ${(e as Error).message}`);
+    const code: ErrorCode = isMagistralError(e) ? e.code : 'MAG_ERR_INTERNAL';
+    const message = isPayloadError(e) ? (e as Error).message : `${job.queueName} failed after ${attempt} attempts: ${(e as Error).message}`;
+    await failRun(deps, runId, code, message);
     deps.metrics?.runsFinished.inc({ flow, state: 'failed' });
+    await wake(deps, runId);
     throw new UnrecoverableError((e as Error).message);
   }
+  // RetryableError and errors of no known class alike: the job's backoff decides when.
+  void RetryableError;
   throw e;
 }
 
@@ -54,11 +89,14 @@ export function extractProcessor(deps: PipelineDeps) {
         if (flow) await enqueueMerge(deps, runId, flow).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'merge not enqueued; the sweeper will'));
         return outcome;
       }
+      case 'failed':
+        await wake(deps, runId);
+        return outcome;
       case 'busy':
         return later(job, token, 2000);
       case 'waiting':
-        // The runs this one depends on (same file, earlier in the order) are still working: soon.
-        return later(job, token, 250);
+        // The runs this one depends on (same file, earlier in the order) are still working: woken when they settle.
+        return waitForWake(job, token, () => extractBlocked(deps, runId));
       case 'paused':
         return later(job, token, 5000);
       default:
@@ -83,7 +121,8 @@ export function mergeProcessor(deps: PipelineDeps) {
         await wake(deps, runId);
         return outcome;
       case 'waiting':
-        return later(job, token, 500);
+        // An earlier run of the flow, or one this run depends on, is open (or held): woken when it settles.
+        return waitForWake(job, token, async () => (await blockerOf(deps.pool, runId, { stage: 'merge', ordered: true, dependencies: true })) !== null);
       case 'paused':
         return later(job, token, 5000);
       case 'restage': {

@@ -9,7 +9,8 @@ import { pipeline } from 'node:stream/promises';
 import { MagistralError, PayloadError } from '../errors/index.ts';
 import { getFlow } from './flows.ts';
 import type { PipelineDeps } from './deps.ts';
-import { enqueueExtract } from './runs.ts';
+import { enqueueExtract } from './jobs.ts';
+import { createRun } from './lifecycle/index.ts';
 
 export interface IncomingFile {
   fileName: string;
@@ -94,10 +95,9 @@ export async function receivePayload(
       }).returning('id').executeTakeFirstOrThrow();
       ids.push(r.id);
     }
-    const run = await tx.insertInto('runs').values({
+    return createRun(tx, {
       flow_id: flow.id, inbox_ids: ids, mode: flow.definition.mode, target: flow.definition.target, replay_of: 'replayOf' in req ? req.replayOf ?? null : null,
-    }).returning('id').executeTakeFirstOrThrow();
-    return run.id;
+    });
   });
   deps.log.info({ flow: flow.name, run: runId, files: stored.map((s) => ({ file: s.fileName, bytes: s.size, sha256: s.sha256 })) }, 'payload received');
   await enqueueExtract(deps, runId, flow.definition).catch((e: unknown) => {

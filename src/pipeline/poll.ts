@@ -13,7 +13,9 @@ import type { PipelineDeps } from './deps.ts';
 import { getFlow, listFlows, type Flow } from './flows.ts';
 import { storePayload } from './inbox.ts';
 import { redisConnection } from './queues.ts';
-import { enqueueExtract } from './runs.ts';
+import { enqueueExtract } from './jobs.ts';
+import { createRun, isTerminal } from './lifecycle/index.ts';
+import { pullLockKey, TRY_LOCK_SQL, UNLOCK_SQL } from './locks.ts';
 import { installationId } from './installation.ts';
 
 export const POLL_QUEUE = 'poll';
@@ -37,7 +39,6 @@ export interface PullOptions {
   signal?: AbortSignal;
 }
 
-const ADVISORY_PULL = 0x4d41_5000_0000; // namespace of per-flow pull locks (extract uses 0x4d41_0000_0000 + run id)
 
 /** Id of a flow's scheduler (no colons: BullMQ reads colon-separated ids as legacy repeat keys). */
 export function schedulerId(flow: string): string {
@@ -53,7 +54,7 @@ export async function settlePull(db: Kysely<Database>, flowId: number): Promise<
     .select(['poll_state.pending_run_id', 'runs.state']).where('poll_state.flow_id', '=', flowId).executeTakeFirst();
   const runId = row?.pending_run_id;
   if (runId === null || runId === undefined) return undefined;
-  if (row!.state && !['done', 'failed', 'rejected'].includes(row!.state)) return runId;
+  if (row!.state && !isTerminal(row!.state)) return runId;
   if (row!.state === 'done') {
     await sql`UPDATE poll_state SET cursor = pending_cursor, cursor_run_id = pending_run_id, pending_run_id = NULL, pending_cursor = NULL, updated_at = now()
       WHERE flow_id = ${flowId} AND pending_run_id = ${runId}`.execute(db);
@@ -100,7 +101,7 @@ export async function pullFlow(deps: PipelineDeps, name: string, opts: PullOptio
   const log = deps.log.child({ flow: name });
   const client = await deps.pool.connect();
   try {
-    const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [ADVISORY_PULL + flow.id]);
+    const lock = await client.query<{ ok: boolean }>(TRY_LOCK_SQL, [pullLockKey(flow.id)]);
     if (!lock.rows[0]?.ok) return { outcome: 'busy', flow: name, reason: 'another pull of this flow is running' };
     try {
       const open = await settlePull(deps.db, flow.id);
@@ -161,8 +162,7 @@ export async function pullFlow(deps: PipelineDeps, name: string, opts: PullOptio
         const inbox = await tx.insertInto('inbox').values({
           flow_id: flow.id, file_name: fileName, path: stored.path, sha256: stored.sha256, size_bytes: stored.size, content_type: 'application/x-ndjson',
         }).returning('id').executeTakeFirstOrThrow();
-        const run = await tx.insertInto('runs').values({ flow_id: flow.id, inbox_ids: [inbox.id], mode: def.mode, target: def.target })
-          .returning('id').executeTakeFirstOrThrow();
+        const run = { id: await createRun(tx, { flow_id: flow.id, inbox_ids: [inbox.id], mode: def.mode, target: def.target }) };
         const pending = {
           pending_run_id: run.id, last_pull_at: now, last_outcome: 'received' as const, last_records: r.records,
           last_error_code: null, last_error: null, failures: 0, updated_at: now,
@@ -175,7 +175,7 @@ export async function pullFlow(deps: PipelineDeps, name: string, opts: PullOptio
       await enqueueExtract(deps, runId, def).catch((e: unknown) => log.warn({ run: runId, err: e }, 'could not enqueue extraction now; the sweeper will'));
       return { outcome: 'received', flow: name, flowId: flow.id, runId, records: r.records };
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1::bigint)', [ADVISORY_PULL + flow.id]).catch(() => {});
+      await client.query(UNLOCK_SQL, [pullLockKey(flow.id)]).catch(() => {});
     }
   } finally {
     client.release();

@@ -1,14 +1,18 @@
 // Runs: one payload of one flow moving through received → extracting → staged → merging →
 // done | failed | held | rejected. PostgreSQL holds the truth; queue jobs are only nudges.
 import { sql, type Kysely } from 'kysely';
-import type { JobsOptions } from 'bullmq';
 import { MagistralError } from '../errors/index.ts';
 import type { Database, RunState } from '../db/index.ts';
-import { TERMINAL_STATES } from '../db/index.ts';
 import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
-import { extractJobId, mergeJobId } from './queues.ts';
-import { installationId } from './installation.ts';
+import { enqueueExtract, enqueueMerge, ensureJob } from './jobs.ts';
+import { createRun, isTerminal, markApproved, markRejected, OPEN_STATES, runSettled } from './lifecycle/index.ts';
+import { dropStaging } from './staging-table.ts';
+
+// The jobs and the staging table moved to modules of their own; their importers keep this path.
+export { enqueueExtract, enqueueMerge, wakeWaiting } from './jobs.ts';
+export { dropStaging, stagingTable } from './staging-table.ts';
+export { isTerminal } from './lifecycle/index.ts';
 
 export interface RunView {
   id: number;
@@ -113,65 +117,6 @@ export async function listRejects(db: Kysely<Database>, runId: number, q: { limi
   return rows.map((r) => ({ id: r.id, file: r.file_name, line: r.line, path: r.path, field: r.field, rule: r.rule, reason: r.reason, record: r.record }));
 }
 
-export function isTerminal(state: RunState): boolean {
-  return TERMINAL_STATES.includes(state);
-}
-
-function jobOptions(flow: Flow, jobId: string): JobsOptions {
-  const retry = flow.retry ?? {};
-  return {
-    jobId,
-    attempts: retry.attempts ?? 8,
-    backoff: { type: retry.backoff ?? 'exponential', delay: retry.delayMs ?? 1000 },
-    removeOnComplete: { age: 3600, count: 1000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
-  };
-}
-
-/**
- * Makes sure a job exists for the run's next stage. Adding with the same job id is a no-op while the
- * job is waiting or active; a finished job of the same id (left from an earlier attempt) is removed
- * first. Returns whether a job was added.
- */
-async function ensureJob(deps: PipelineDeps, queue: 'extract' | 'merge', runId: number, flow: Flow): Promise<boolean> {
-  const q = deps.queues[queue];
-  const jobId = queue === 'extract' ? extractJobId(runId) : mergeJobId(runId);
-  const existing = await q.getJob(jobId);
-  if (existing) {
-    const state = await existing.getState();
-    if (state === 'completed' || state === 'failed') await existing.remove().catch(() => {});
-    else return false;
-  }
-  await q.add(queue, { runId, installation: await installationId(deps.db) }, jobOptions(flow, jobId));
-  return true;
-}
-
-/**
- * A run has settled: the jobs of runs that wait for it (its dependents in the same file, later runs of
- * its flow) come out of their delay now instead of at their next poll. A chain of catalog merges
- * (groups → products → product properties) otherwise lost up to half a second at every link.
- */
-export async function wakeWaiting(deps: PipelineDeps, runId: number): Promise<void> {
-  const waiting = await deps.pool.query<{ id: string; state: string }>(`
-    SELECT r.id, r.state FROM runs r
-    WHERE r.state IN ('received', 'staged') AND (r.depends_on @> ARRAY[$1::bigint]
-       OR r.flow_id = (SELECT flow_id FROM runs WHERE id = $1) AND r.id > $1)
-    ORDER BY r.id LIMIT 50`, [runId]);
-  for (const w of waiting.rows) {
-    const id = Number(w.id);
-    const job = await (w.state === 'received' ? deps.queues.extract.getJob(extractJobId(id)) : deps.queues.merge.getJob(mergeJobId(id)));
-    if (job && (await job.isDelayed())) await job.promote().catch(() => {}); // it may have started meanwhile
-  }
-}
-
-export async function enqueueExtract(deps: PipelineDeps, runId: number, flow: Flow): Promise<void> {
-  await ensureJob(deps, 'extract', runId, flow);
-}
-
-export async function enqueueMerge(deps: PipelineDeps, runId: number, flow: Flow): Promise<void> {
-  await ensureJob(deps, 'merge', runId, flow);
-}
-
 /** The current definition of the flow a run belongs to (undefined when the run does not exist). */
 export async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Flow | undefined> {
   const r = await db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').select('flows.definition').where('runs.id', '=', runId).executeTakeFirst();
@@ -180,9 +125,7 @@ export async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Fl
 
 /** Approves a held run: it merges without the guard. */
 export async function approveRun(deps: PipelineDeps, id: number): Promise<RunView> {
-  const r = await deps.db.updateTable('runs').set({ approved: true, state: 'staged', held_reason: null })
-    .where('id', '=', id).where('state', '=', 'held').returning('id').executeTakeFirst();
-  if (!r) throw stateError(await getRun(deps.db, id), 'approve', 'held');
+  if (!(await markApproved(deps.pool, id))) throw stateError(await getRun(deps.db, id), 'approve', 'held');
   await enqueueMerge(deps, id, (await flowOfRun(deps.db, id))!).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'merge not enqueued; the sweeper will'));
   deps.log.info({ run: id }, 'held run approved');
   return getRun(deps.db, id);
@@ -190,10 +133,10 @@ export async function approveRun(deps: PipelineDeps, id: number): Promise<RunVie
 
 /** Rejects a held run: nothing of it reaches the store; later runs of the flow go on. */
 export async function rejectRun(deps: PipelineDeps, id: number): Promise<RunView> {
-  const r = await deps.db.updateTable('runs').set({ state: 'rejected', finished_at: new Date() })
-    .where('id', '=', id).where('state', '=', 'held').returning('id').executeTakeFirst();
-  if (!r) throw stateError(await getRun(deps.db, id), 'reject', 'held');
+  if (!(await markRejected(deps.pool, id))) throw stateError(await getRun(deps.db, id), 'reject', 'held');
   await dropStaging(deps.db, id);
+  // Later runs of its flow (and its dependents) waited for it: they go now.
+  await runSettled(deps, id);
   deps.log.info({ run: id }, 'held run rejected');
   return getRun(deps.db, id);
 }
@@ -208,24 +151,16 @@ export async function replayRun(deps: PipelineDeps, id: number): Promise<RunView
   const def = flow.definition;
   // A run of a snapshot group stays in it: alone, one file of a split export is not the complete set,
   // so the replay upserts only (its group has closed) and removes nothing.
-  const newId = await deps.db.insertInto('runs').values({
+  const newId = await createRun(deps.db, {
     flow_id: old.flow_id, inbox_ids: old.inbox_ids, mode: def.mode, target: def.target, replay_of: id, snapshot_group: old.snapshot_group,
-  }).returning('id').executeTakeFirstOrThrow();
-  await enqueueExtract(deps, newId.id, def).catch((e: unknown) => deps.log.warn({ run: newId.id, err: e }, 'extract not enqueued; the sweeper will'));
-  deps.log.info({ flow: flow.name, run: newId.id, replayOf: id }, 'run replayed');
-  return getRun(deps.db, newId.id);
+  });
+  await enqueueExtract(deps, newId, def).catch((e: unknown) => deps.log.warn({ run: newId, err: e }, 'extract not enqueued; the sweeper will'));
+  deps.log.info({ flow: flow.name, run: newId, replayOf: id }, 'run replayed');
+  return getRun(deps.db, newId);
 }
 
 function stateError(run: RunView, action: string, needed: string): MagistralError {
   return new MagistralError('MAG_ERR_RUN_STATE', `cannot ${action} run ${run.id}: it is ${run.state} (needs ${needed})`);
-}
-
-export function stagingTable(runId: number): string {
-  return `staging.run_${runId}`;
-}
-
-export async function dropStaging(db: Kysely<Database>, runId: number): Promise<void> {
-  await sql.raw(`DROP TABLE IF EXISTS ${stagingTable(runId)}`).execute(db);
 }
 
 /** Waits until the run is done, failed, rejected or held; polls the store (the source of truth). */
@@ -246,7 +181,7 @@ export async function waitForRun(db: Kysely<Database>, id: number, opts: { timeo
 export async function sweep(deps: PipelineDeps): Promise<number> {
   const open = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
     .select(['runs.id', 'runs.state', 'flows.definition'])
-    .where('runs.state', 'in', ['received', 'extracting', 'staged', 'merging']).orderBy('runs.id').execute();
+    .where('runs.state', 'in', OPEN_STATES.filter((st) => st !== 'held')).orderBy('runs.id').execute();
   let n = 0;
   for (const r of open) {
     const queue = r.state === 'received' || r.state === 'extracting' ? 'extract' : 'merge';

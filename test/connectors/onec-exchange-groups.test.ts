@@ -6,7 +6,7 @@ import { createTestPipeline, csv, pricesPicture, type TestPipeline } from '../he
 import { approveRun, getRun, listRejects, waitForRun, type RunView } from '../../src/pipeline/runs.ts';
 import { abandonSnapshotGroup, closeSnapshotGroup, openSnapshotGroup } from '../../src/pipeline/snapshot-group.ts';
 import { receivePayload } from '../../src/pipeline/inbox.ts';
-import { extractRun } from '../../src/pipeline/extract.ts';
+import { extractRun } from '../../src/pipeline/extract/index.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { Readable } from 'node:stream';
 

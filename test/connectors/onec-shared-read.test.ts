@@ -9,7 +9,7 @@ import iconv from 'iconv-lite';
 import { parseAllDocuments } from 'yaml';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/index.ts';
-import { extractRun } from '../../src/pipeline/extract.ts';
+import { extractRun } from '../../src/pipeline/extract/index.ts';
 import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { REPO_DIR, type Flow } from '../../src/schemas/index.ts';

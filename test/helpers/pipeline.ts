@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { registry } from './registry.ts';
+import type { Registry } from '../../src/pipeline/registry.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.ts';
 import { applyFlows, parseFlowFile } from '../../src/pipeline/flows.ts';
@@ -30,7 +31,7 @@ export interface TestPipeline {
   close(): Promise<void>;
 }
 
-export async function createTestPipeline(label: string, opts: { redisUrl?: string; workers?: boolean; env?: Record<string, string>; log?: Logger } = {}): Promise<TestPipeline> {
+export async function createTestPipeline(label: string, opts: { redisUrl?: string; workers?: boolean; env?: Record<string, string>; log?: Logger; registry?: Registry } = {}): Promise<TestPipeline> {
   const db = await createTestDb(label);
   const dataDir = await mkdtemp(path.join(tmpdir(), `magistral-${label}-`));
   const env: Record<string, string> = {
@@ -45,7 +46,7 @@ export async function createTestPipeline(label: string, opts: { redisUrl?: strin
   };
   const config = loadConfig(env);
   const log = opts.log ?? pino({ level: env.LOG_LEVEL! });
-  const rt = createRuntime(config, log, registry, { applicationName: `test-${label}`, poolSize: 6 });
+  const rt = createRuntime(config, log, opts.registry ?? registry, { applicationName: `test-${label}`, poolSize: 6 });
   const tp: TestPipeline = {
     db, rt, config, env, dataDir,
     async startWorkers() {
@@ -53,11 +54,11 @@ export async function createTestPipeline(label: string, opts: { redisUrl?: strin
       return tp.workers;
     },
     async applyFlowYaml(yaml: string) {
-      await applyFlows(rt.db, await parseFlowFile(yaml, 'test-flow.yaml', registry));
+      await applyFlows(rt.db, await parseFlowFile(yaml, 'test-flow.yaml', rt.registry));
     },
     async applyFlowFile(rel: string) {
       const text = await readFile(path.join(REPO_DIR, rel), 'utf8');
-      await applyFlows(rt.db, await parseFlowFile(text, rel, registry));
+      await applyFlows(rt.db, await parseFlowFile(text, rel, rt.registry));
     },
     async send(flow, content, fileName = 'payload.csv') {
       const body = Readable.from([typeof content === 'string' ? Buffer.from(content) : content]);

@@ -1,7 +1,7 @@
 // writeWithBackpressure: the helper every COPY of an extract writes through.
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { writeWithBackpressure } from '../../src/pipeline/extract.ts';
+import { writeWithBackpressure } from '../../src/pipeline/extract/index.ts';
 
 /** A writable that takes a chunk per event-loop turn: every write past its 16 bytes must wait. */
 function slow(fail?: { at: number; error: Error }): Writable & { got: number } {

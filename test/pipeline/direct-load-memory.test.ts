@@ -3,7 +3,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Resolver } from '../../src/pipeline/direct-load.ts';
+import { Resolver } from '../../src/pipeline/extract/index.ts';
 import { TARGETS, type FactSpec } from '../../src/pipeline/targets.ts';
 import { createTestDb, type TestDb } from '../helpers/db.ts';
 

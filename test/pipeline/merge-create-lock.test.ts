@@ -2,7 +2,7 @@
 // daily re-import (every code known) must not queue behind another merge that holds that lock — a
 // 1M-price merge held it for 2.5 s while the stock and product-property merges of the same file waited.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractRun } from '../../src/pipeline/extract.ts';
+import { extractRun } from '../../src/pipeline/extract/index.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
 

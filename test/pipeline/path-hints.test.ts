@@ -1,7 +1,7 @@
 // PathHints: which staged rows carry their element path into staging (the merge rejects them for a
 // code the run cannot create). Real PostgreSQL; the codes are the store's external ids.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PathHints } from '../../src/pipeline/extract.ts';
+import { PathHints } from '../../src/pipeline/extract/index.ts';
 import { targetSpec } from '../../src/pipeline/targets.ts';
 import type { Flow } from '../../src/schemas/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';

@@ -1,0 +1,146 @@
+// The direct sink: a first load into an empty fact table (prices, stock) without staging. External
+// codes are resolved in the worker and rows COPY'd straight into the live table, all in one transaction
+// that also creates the placeholders and finishes the run. Nothing is visible until it commits.
+import { finished } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { PipelineDeps } from '../deps.ts';
+import { autoCreates } from '../flows.ts';
+import { hasEarlierOpenRun, logChanges, markDirectDone, recordCompletion } from '../lifecycle/index.ts';
+import { createLockName, mergeLockName, TRY_XACT_LOCK_SQL, XACT_LOCK_SQL } from '../locks.ts';
+import type { FactSpec } from '../targets.ts';
+import { copyText, writeWithBackpressure } from './copy.ts';
+import { effectiveMode, type RunMappings } from './mappings.ts';
+import type { RejectWriter } from './rejects.ts';
+import { analyzeWithin, Overflow, Resolver } from './resolver.ts';
+import type { PassFile, PassRun, Sink } from './sink.ts';
+
+/**
+ * Opens the direct path for a run, on a connection of its own (the pass's lock holder goes on whatever
+ * happens to it). Undefined: not a first load, or not now — use staging. `wait`: wait for the merge and
+ * creation locks (a run read alone); else try them only (a shared read, see below).
+ */
+export async function openDirectSink(
+  deps: PipelineDeps, run: PassRun, spec: FactSpec, mappings: RunMappings, rejects: RejectWriter, files: readonly PassFile[], opts: { wait: boolean },
+): Promise<Sink | undefined> {
+  // Cheap pre-checks outside the transaction; the emptiness is checked again under the locks.
+  if ((await deps.pool.query(`SELECT EXISTS (SELECT 1 FROM ${spec.table}) AS e`)).rows[0].e) return undefined;
+  if (await hasEarlierOpenRun(deps.pool, run.flowId, run.id)) return undefined;
+  const system = run.flow.source.system ?? 'local';
+  const client = await deps.pool.connect();
+  let copy: ReturnType<typeof copyFrom>;
+  const resolvers: Resolver[] = [];
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
+    // A shared read takes try-locks only: another sink of the same pass may hold a lock (prices and stock
+    // both create products) while its COPY waits for this pass to feed it — waiting here would never end,
+    // and PostgreSQL cannot see that deadlock. A lock taken elsewhere sends the run to staging instead.
+    let ok = true;
+    for (const key of [mergeLockName(spec.name), ...spec.keys.map((ref) => createLockName(ref.entity, system))]) {
+      if (!ok) break;
+      if (opts.wait) await client.query(XACT_LOCK_SQL, [key]);
+      else ok = (await client.query(TRY_XACT_LOCK_SQL, [key])).rows[0].ok as boolean;
+    }
+    ok = ok && !(await client.query(`SELECT EXISTS (SELECT 1 FROM ${spec.table}) AS e`)).rows[0].e;
+    for (const ref of spec.keys) {
+      if (!ok) break;
+      const seq = (await client.query(`SELECT pg_get_serial_sequence($1, 'id') AS s`, [ref.table])).rows[0].s as string;
+      const r = new Resolver(ref, deps.pool, seq, autoCreates(run.flow, ref.entity));
+      ok = await r.load(client, system);
+      resolvers.push(r);
+    }
+    if (!ok) {
+      await client.query('ROLLBACK');
+      client.release();
+      return undefined;
+    }
+    const cols = [spec.keys[0].column, spec.keys[1].column, ...spec.direct.map((d) => d.column), 'flow_id', 'run_id'];
+    copy = client.query(copyFrom(`COPY ${spec.table} (${cols.join(', ')}) FROM STDIN`));
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    client.release();
+    throw e;
+  }
+  const [part, item] = resolvers as [Resolver, Resolver];
+  const partField = spec.keys[0].field;
+  const itemField = spec.keys[1].field;
+  const direct = spec.direct;
+  const tail = `\t${run.flowId}\t${run.id}\n`;
+  // A code the flow may not create (a price type never declared) rejects its row, as the staged merge does.
+  const unknown = (r: Resolver, code: string, line: number | undefined, fi: number, path: string | undefined): string => {
+    rejects.add({
+      file: files[fi]!.file_name, line: line ?? null, path: path ?? null, field: r.ref.field, rule: 'reference',
+      reason: `unknown ${r.ref.label} '${code}' (system ${system})`, record: JSON.stringify({ [r.ref.field]: code }),
+    });
+    return '';
+  };
+  let closed = false;
+  const sink: Sink = {
+    run, mappings, rejects, read: 0, staged: 0, n: 0, buf: [],
+    format(v, line, fi, reject, path) {
+      if (reject) return ''; // nothing live to protect in an empty table
+      const p = part.id(v[partField] as string);
+      if (p === undefined) return unknown(part, v[partField] as string, line, fi, path);
+      const i = item.id(v[itemField] as string);
+      if (i === undefined) return unknown(item, v[itemField] as string, line, fi, path);
+      let out = `${p}\t${i}`;
+      for (let k = 0; k < direct.length; k++) {
+        const d = direct[k]!;
+        const x = v[d.field];
+        out += '\t' + (x === undefined ? (d.default ?? '\\N') : copyText(x));
+      }
+      return out + tail;
+    },
+    async prepare(n) {
+      if (part.overflow || item.overflow) throw new Overflow('too many distinct codes for a direct load');
+      await part.reserve(n);
+      await item.reserve(n);
+    },
+    write: (chunk) => writeWithBackpressure(copy, chunk),
+    async finish(declared, started) {
+      copy.end();
+      await finished(copy);
+      await rejects.done();
+      // The placeholders for codes met first here, in code order, and their external ids.
+      const created: Record<string, number> = {};
+      for (const r of resolvers) {
+        if (!r.fresh.length) continue;
+        r.fresh.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        for (let i = 0; i < r.fresh.length; i += 50_000) {
+          const chunk = r.fresh.slice(i, i + 50_000);
+          const ids = chunk.map((c) => c[1]);
+          const codes = chunk.map((c) => c[0]);
+          await client.query(`INSERT INTO ${r.ref.table} (id, code, name, placeholder) SELECT id, code, code, true FROM unnest($1::bigint[], $2::text[]) AS t(id, code)`, [ids, codes]);
+          await client.query(`INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $3, $4, code, id FROM unnest($1::bigint[], $2::text[]) AS t(id, code)`, [ids, codes, r.ref.entity, system]);
+        }
+        created[r.ref.entity] = r.fresh.length;
+      }
+      const ms = Date.now() - started;
+      const staged = sink.staged; // rows a code could not be found for were not counted (their line is empty)
+      await logChanges(client, run.id, spec.name, { inserted: staged, updated: 0, removed: 0 }, created);
+      const done = await markDirectDone(client, run.id, {
+        read: sink.read, staged, rejected: rejects.count, extractMs: ms, mode: effectiveMode(run.mode, declared), modeDeclared: declared.length > 0,
+      });
+      if (!done) throw new Error(`run ${run.id} is no longer extracting: its direct load is rolled back`);
+      if (Object.keys(created).length) await analyzeWithin(client, 'external_ids');
+      await client.query('COMMIT');
+      closed = true;
+      recordCompletion(deps, { flow: run.name, stage: 'extract', ms, rows: { read: sink.read, inserted: staged, rejected: rejects.count }, finished: 'done' });
+      run.log.info({ read: sink.read, inserted: staged, rejected: rejects.count, created, ms }, 'run loaded directly into an empty table');
+      // The next merges plan their joins on this table: give the planner its new size now.
+      await client.query(`ANALYZE ${spec.table}`).catch(() => {});
+      client.release();
+      return 'merged';
+    },
+    discard() {
+      if (closed) return;
+      closed = true;
+      // Inside the load's transaction (and mostly mid-COPY): dropping the connection rolls it all back.
+      client.on('error', () => {});
+      copy.on('error', () => {});
+      client.release(true);
+    },
+  };
+  copy.on('error', (e: unknown) => { sink.error ??= e; });
+  return sink;
+}

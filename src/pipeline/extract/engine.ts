@@ -1,0 +1,104 @@
+// The one read loop of the extract: each file of a pass goes once through the connector's parser, and
+// every record goes, mapped and validated, to the sinks (runs) that take its kind — one COPY write per sink and batch.
+import type { Connector, SourceRecord } from '../connector.ts';
+import { openPayload } from '../inbox.ts';
+import type { RunMode } from './mappings.ts';
+import type { PassFile, Sink } from './sink.ts';
+
+export interface Pass {
+  files: readonly PassFile[];
+  connector: Connector;
+  options: Record<string, unknown>;
+  sinks: Sink[];
+  /**
+   * Several runs share the read (runs.read_with): records go by kind to the runs whose mappings take it,
+   * others are not theirs. Read alone, a run takes every record, and one of a kind it has no mapping for
+   * is a reject.
+   */
+  shared: boolean;
+}
+
+/** Reads the pass's files into its sinks. Returns the modes the files declared (ParseContext.setMode), in order. */
+export async function readPass(pass: Pass): Promise<RunMode[]> {
+  const { sinks } = pass;
+  const kindSinks = new Map<string, Sink[]>();
+  for (const s of sinks) for (const k of s.mappings.kinds) kindSinks.set(k, [...(kindSinks.get(k) ?? []), s]);
+  const route = pass.shared ? (kind: string | undefined) => kindSinks.get(kind ?? '') : () => sinks;
+  const kinds = pass.shared ? new Set(kindSinks.keys()) : sinks[0]!.mappings.kinds;
+  const declared: RunMode[] = [];
+  const setMode = (m: RunMode) => { declared.push(m); };
+  for (let fi = 0; fi < pass.files.length; fi++) {
+    const file = pass.files[fi]!;
+    const input = openPayload(file.path);
+    try {
+      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode })) {
+        await feed(sinks, route, batch, fi, file.file_name, !pass.shared);
+        // Nobody left to read for: the rest of the file is not worth parsing.
+        if (sinks.every((s) => s.error)) return declared;
+      }
+    } finally {
+      input.destroy();
+    }
+  }
+  return declared;
+}
+
+/** Gives each sink the records of its kinds, mapped and validated, as one COPY write per batch. */
+async function feed(
+  sinks: Sink[], route: (kind: string | undefined) => Sink[] | undefined, batch: SourceRecord[], fi: number, fileName: string, alone: boolean,
+): Promise<void> {
+  for (const s of sinks) {
+    s.n = 0;
+    s.buf.length = 0;
+  }
+  if (alone) sinks[0]!.n = batch.length;
+  else for (const rec of batch) for (const s of route(rec.kind) ?? []) s.n++;
+  for (const s of sinks) {
+    if (s.error || !s.n) continue;
+    try {
+      await s.prepare(s.n);
+    } catch (e) {
+      s.error = e;
+    }
+  }
+  for (const rec of batch) {
+    const targets = route(rec.kind);
+    if (!targets) continue;
+    for (let t = 0; t < targets.length; t++) {
+      const s = targets[t]!;
+      if (s.error) continue;
+      s.read++;
+      const entry = s.mappings.pick(rec.kind);
+      if (!entry) {
+        if (alone) {
+          s.rejects.add({ file: fileName, line: rec.line ?? null, path: rec.path ?? null, field: '', rule: 'mapping', reason: `no mapping for document kind '${rec.kind}'`, record: JSON.stringify(rec.data) });
+        }
+        continue;
+      }
+      const r = entry.fn(rec.data);
+      if (r.ok) {
+        const line = s.format(r.value, rec.line, fi, false, rec.path);
+        if (line) {
+          s.staged++;
+          s.buf.push(line);
+        }
+        continue;
+      }
+      s.rejects.add({ file: fileName, line: rec.line ?? null, path: rec.path ?? null, field: r.field, rule: r.rule, reason: r.reason, record: JSON.stringify(rec.data) });
+      const k = entry.keyFn?.(rec.data);
+      if (!k?.ok) continue;
+      const line = s.format(k.value, rec.line, fi, true, rec.path);
+      if (line) s.buf.push(line);
+    }
+  }
+  for (const s of sinks) {
+    if (!s.buf.length || s.error) continue;
+    try {
+      // One flat string, encoded once: concatenating line by line builds a rope that is slow to encode.
+      await s.write(Buffer.from(s.buf.join(''), 'utf8'));
+    } catch (e) {
+      s.error ??= e;
+    }
+    s.buf.length = 0;
+  }
+}

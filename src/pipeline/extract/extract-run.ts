@@ -1,0 +1,171 @@
+// The extract stage of a run: claim it (and the runs sharing its file), read the payload once into a
+// sink per run, and finish each run through the lifecycle. Restartable from scratch.
+import { PayloadError, isMagistralError } from '../../errors/index.ts';
+import type { Flow } from '../../schemas/index.ts';
+import type { Connector } from '../connector.ts';
+import type { PipelineDeps } from '../deps.ts';
+import { enqueueExtract, enqueueMerge } from '../jobs.ts';
+import { backToReceived, failRun, runSettled } from '../lifecycle/index.ts';
+import { extractLockKey, UNLOCK_SQL } from '../locks.ts';
+import { openDirectSink } from './direct-sink.ts';
+import { readPass } from './engine.ts';
+import { compileRunMappings, type RunMode } from './mappings.ts';
+import { RejectWriter } from './rejects.ts';
+import { Overflow } from './resolver.ts';
+import { Deferred, type Budget, type PassFile, type PassRun, type Sink } from './sink.ts';
+import { openStagedSink } from './staged-sink.ts';
+import { claimAlone, claimShared, type LeaderRow } from './claim-pass.ts';
+
+export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy' | 'waiting';
+
+/** Duplicate keys (a direct load's primary key), too many codes, no connection to spare: read the run again, to staging. */
+function readsAgain(e: unknown): boolean {
+  return e instanceof Overflow || e instanceof Deferred || (e as { code?: string }).code === '23505';
+}
+
+/**
+ * Runs the extract stage for run `runId` (and, when its file is shared, for the other runs of the file
+ * that may read now). Returns 'skipped' when the run is past this stage, 'busy' when another worker
+ * holds it, 'paused' when its flow is paused, 'waiting' when what it needs has not ended (its job is
+ * woken when it does). A PayloadError fails the run for good.
+ */
+export async function extractRun(deps: PipelineDeps, runId: number): Promise<ExtractOutcome> {
+  const leader = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
+    .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'flows.name', 'flows.definition', 'flows.paused'])
+    .where('runs.id', '=', runId).executeTakeFirst() as LeaderRow | undefined;
+  if (!leader) return 'skipped';
+  if (leader.state !== 'received' && leader.state !== 'extracting') return 'skipped';
+  if (leader.kind !== 'payload') return 'skipped'; // a snapshot group's finalize run has nothing to read
+  if (leader.paused) return 'paused';
+  const flow = leader.definition as Flow;
+  const connector = deps.registry.connector(flow.source.connector);
+  if (!connector) {
+    await failRun(deps, runId, 'MAG_ERR_CONNECTOR_UNKNOWN', `connector '${flow.source.connector}' is not available in this worker`);
+    await runSettled(deps, runId);
+    return 'failed';
+  }
+  const shared = leader.read_with !== null;
+  const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', leader.inbox_ids).execute();
+  files.sort((a, b) => leader.inbox_ids.indexOf(a.id) - leader.inbox_ids.indexOf(b.id));
+  // Runs made from one file together read it once, for all of them.
+  const passFiles: PassFile[] = shared ? files.slice(0, 1) : files;
+
+  const lockClient = await deps.pool.connect();
+  let claimed: PassRun[] = [];
+  let outcome: ExtractOutcome | 'again';
+  try {
+    const c = shared ? await claimShared(deps, lockClient, leader) : await claimAlone(deps, lockClient, leader);
+    if (!Array.isArray(c)) return c;
+    claimed = c;
+    outcome = await extractClaimed(deps, claimed, runId, { files: passFiles, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, shared });
+  } finally {
+    for (const c of claimed) await lockClient.query(UNLOCK_SQL, [extractLockKey(c.id)]).catch(() => {});
+    lockClient.release();
+  }
+  // The leader gave up its place in the shared read: it is read again alone, now.
+  return outcome === 'again' ? extractRun(deps, runId) : outcome;
+}
+
+interface PassInput {
+  files: PassFile[];
+  connector: Connector;
+  options: Record<string, unknown>;
+  shared: boolean;
+}
+
+async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: number, input: PassInput): Promise<ExtractOutcome | 'again'> {
+  const started = Date.now();
+  if (input.shared) deps.log.info({ runs: claimed.map((c) => c.id), file: input.files[0]?.file_name }, 'reading one file for several runs');
+  // The pool is shared with the worker's other jobs (merges wait on the locks a direct load holds):
+  // leave them room.
+  const budget: Budget = { open: 0, max: Math.max(2, (deps.pool.options.max ?? 10) - 4) };
+  // One direct load at most per pass: two would each hold the creation lock of the entity they share
+  // (products). It goes to the first fact run (the exchange makes prices before stock), whoever leads.
+  const directFor = claimed.filter((c) => c.spec.kind === 'fact').sort((a, b) => a.id - b.id)[0]?.id;
+  const outcomes = new Map<number, ExtractOutcome | 'again'>();
+  let pending = claimed;
+  let allowDirect = true;
+  let sinks: Sink[] = [];
+  try {
+    // A run read alone whose direct load fell back is read once more, to staging.
+    while (pending.length) {
+      sinks = [];
+      for (const run of pending) sinks.push(await openSink(deps, run, budget, input.files, allowDirect && run.id === directFor, !input.shared));
+      const declared = await readPass({ ...input, sinks });
+      const again: PassRun[] = [];
+      for (const s of sinks) {
+        const r = await finishSink(deps, s, declared, started, input.shared);
+        if (r === 'alone-again') again.push(s.run);
+        else outcomes.set(s.run.id, r);
+      }
+      pending = again;
+      allowDirect = false;
+    }
+  } catch (e) {
+    for (const s of sinks) {
+      s.discard();
+      await s.rejects.done().catch(() => {});
+    }
+    if (e instanceof PayloadError || (isMagistralError(e) && e.code === 'MAG_ERR_MAPPING_INVALID')) {
+      for (const c of claimed.filter((x) => !outcomes.has(x.id))) {
+        c.log.warn({ err: e.message, code: e.code }, 'run failed: payload cannot be read');
+        await failRun(deps, c.id, e.code, e.message);
+        if (c.id !== leaderId) await runSettled(deps, c.id);
+      }
+      return 'failed';
+    }
+    throw e;
+  }
+  // The other runs of the pass have no job running now: move them on here.
+  for (const c of claimed) {
+    if (c.id === leaderId) continue;
+    const o = outcomes.get(c.id);
+    if (o === 'staged') await enqueueMerge(deps, c.id, c.flow).catch((e: unknown) => c.log.warn({ err: e }, 'merge not enqueued; the sweeper will'));
+    else if (o === 'merged') await runSettled(deps, c.id);
+  }
+  return outcomes.get(leaderId) ?? 'skipped';
+}
+
+async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files: PassFile[], direct: boolean, alone: boolean): Promise<Sink> {
+  const mappings = await compileRunMappings(deps, run.flow, run.spec);
+  const rejects = new RejectWriter(deps.pool, run.id);
+  // A retry starts from scratch: nothing of an earlier attempt survives.
+  await rejects.clear();
+  if (direct && run.spec.kind === 'fact') {
+    const sink = await openDirectSink(deps, run, run.spec, mappings, rejects, files, { wait: alone });
+    if (sink) {
+      budget.open++;
+      return sink;
+    }
+  }
+  return openStagedSink(deps, run, mappings, rejects, budget);
+}
+
+/**
+ * Ends one sink. A sink that broke for a reason staging handles (readsAgain) is read again: at once,
+ * to staging, when read alone ('alone-again'); else its run leaves the shared read and goes back to
+ * received, read alone by its own job ('again' for the leader). Other errors fail the pass.
+ */
+async function finishSink(deps: PipelineDeps, s: Sink, declared: RunMode[], started: number, shared: boolean): Promise<ExtractOutcome | 'again' | 'alone-again'> {
+  const { run } = s;
+  if (!s.error) {
+    try {
+      return await s.finish(declared, started);
+    } catch (e) {
+      s.error = e;
+    }
+  }
+  s.discard();
+  await s.rejects.done().catch(() => {});
+  if (!readsAgain(s.error)) throw s.error;
+  const reason = s.error instanceof Error && !('code' in s.error) ? s.error.message : 'duplicate keys in the payload';
+  await s.rejects.clear();
+  if (!shared) {
+    run.log.info({ reason }, 'direct load rolled back; staging instead');
+    return 'alone-again';
+  }
+  await backToReceived(deps.pool, run.id, { from: 'extracting', alone: true });
+  await enqueueExtract(deps, run.id, run.flow).catch(() => {});
+  run.log.info({ reason }, 'shared read rolled back for this run; reading it alone');
+  return 'again';
+}

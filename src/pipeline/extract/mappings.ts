@@ -1,0 +1,50 @@
+// The mappings of a run compiled once per extract (a plain function per mapping, picked by record
+// kind), and the mode a run merges with once its payload has said what it is.
+import type { Flow } from '../../schemas/index.ts';
+import { compileMapping, dbLookups, loadMapping, type CompiledMapping } from '../../mapping/index.ts';
+import type { PipelineDeps } from '../deps.ts';
+import { mappingRefs } from '../flows.ts';
+import { keyFields, type TargetSpec } from '../targets.ts';
+
+export type RunMode = 'delta' | 'snapshot';
+
+/**
+ * The mode a run merges with: what its files declared (CommerceML `СодержитТолькоИзменения`), else the
+ * flow's. A file that says it holds changes only wins over one that says it is complete: removing rows
+ * on a wrong "complete" would lose data, keeping them on a wrong "changes only" loses nothing.
+ */
+export function effectiveMode(flowMode: RunMode, declared: readonly RunMode[]): RunMode {
+  if (declared.includes('delta')) return 'delta';
+  return declared.length ? 'snapshot' : flowMode;
+}
+
+export type Entry = { fn: CompiledMapping; keyFn?: CompiledMapping };
+
+export interface RunMappings {
+  pick(kind: string | undefined): Entry | undefined;
+  /** Mapping names: the document kinds a multi-kind connector should emit. */
+  kinds: ReadonlySet<string>;
+}
+
+/**
+ * Compiles a flow's mappings once per run: a plain function per mapping, picked by record kind. A
+ * fact's (or keyed row's) mapping also gets a key-only twin: it reads the key of a rejected row so that,
+ * in a snapshot, the live row it speaks of is kept rather than removed. (Compiled whatever the flow's
+ * mode: the payload itself may declare that it is a snapshot.)
+ */
+export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: TargetSpec): Promise<RunMappings> {
+  const snapshot = spec.kind === 'fact' || spec.kind === 'keyed';
+  const keys = keyFields(spec);
+  const mappings: Entry[] = [];
+  const byName = new Map<string, Entry>();
+  for (const ref of mappingRefs(flow)) {
+    const m = await loadMapping(ref);
+    const opts = { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) };
+    const entry = { fn: await compileMapping(m, opts), keyFn: snapshot ? await compileMapping(m, { ...opts, only: keys }) : undefined };
+    mappings.push(entry);
+    byName.set(m.name, entry);
+  }
+  const pick = (kind: string | undefined) =>
+    mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
+  return { pick, kinds: new Set(byName.keys()) };
+}

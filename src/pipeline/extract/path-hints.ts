@@ -1,0 +1,60 @@
+// Which staged rows carry their element path (PathHints), and the staging COPY line of a canonical
+// row: its fields as text, its position, whether it is a rejected row's key, and that path.
+import type pg from 'pg';
+import type { Flow } from '../../schemas/index.ts';
+import { autoCreates } from '../flows.ts';
+import { refsOf, type TargetSpec } from '../targets.ts';
+import { copyText } from './copy.ts';
+
+/** Codes a reference may hold before its set is not worth keeping in memory to tell rows apart. */
+const PATH_HINT_CODES = 100_000;
+
+/**
+ * Which staged rows carry their element path. The merge rejects a row whose reference the run cannot
+ * create (a price type 1C never declared) and names its file and line; the path says which element that
+ * is (one-line files have a single line). Writing every row's path would double a price's staged bytes,
+ * so the codes of those references are read when the extract starts (what the run depends on has merged
+ * by then) and only a row naming another code gets its path. A reference with more codes than
+ * PATH_HINT_CODES is not checked: its rejects name file and line only.
+ */
+export class PathHints {
+  private constructor(private readonly checks: Array<{ field: string; known: Set<string> }>) {}
+
+  static async load(pool: Pick<pg.Pool, 'query'>, flow: Flow, spec: TargetSpec): Promise<PathHints> {
+    const system = flow.source.system ?? 'local';
+    const checks: Array<{ field: string; known: Set<string> }> = [];
+    for (const ref of refsOf(spec)) {
+      if (autoCreates(flow, ref.entity)) continue;
+      // Counted first (an index-only scan), so a reference with too many codes costs no transfer.
+      const n = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM external_ids WHERE entity = $1 AND system = $2 LIMIT $3) x`, [ref.entity, system, PATH_HINT_CODES + 1]);
+      if (Number(n.rows[0]!.n) > PATH_HINT_CODES) continue;
+      const r = await pool.query<{ c: string }>(`SELECT external_id AS c FROM external_ids WHERE entity = $1 AND system = $2`, [ref.entity, system]);
+      checks.push({ field: ref.field, known: new Set(r.rows.map((x) => x.c)) });
+    }
+    return new PathHints(checks);
+  }
+
+  /** Whether the merge will likely reject this row for a reference. */
+  unknown(v: Record<string, string | boolean>): boolean {
+    for (let i = 0; i < this.checks.length; i++) {
+      const c = this.checks[i]!;
+      const code = v[c.field];
+      if (typeof code === 'string' && code !== '' && !c.known.has(code)) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * A staging COPY line of a canonical row: its fields as text, then its position, `_reject`, and the
+ * element path when `hints` expect the merge to reject the row.
+ */
+export function stagingLine(spec: TargetSpec, hints?: PathHints): (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean, path?: string) => string {
+  const fields = spec.fields;
+  return (v, line, fi, reject, path) => {
+    let out = '';
+    for (let i = 0; i < fields.length; i++) out += copyText(v[fields[i]!]) + '\t';
+    const p = path !== undefined && !reject && hints?.unknown(v) ? copyText(path) : '\\N';
+    return `${out}${line ?? '\\N'}\t${fi}\t${reject ? 't' : 'f'}\t${p}\n`;
+  };
+}

@@ -1,0 +1,56 @@
+// What the single read loop of the extract feeds: one sink per run of the pass. A sink formats its run's
+// rows as COPY lines, writes them with back-pressure and, at the end, finishes its run through the lifecycle.
+import type { Flow } from '../../schemas/index.ts';
+import type { Logger } from '../../telemetry/logger.ts';
+import type { TargetSpec } from '../targets.ts';
+import type { RunMappings, RunMode } from './mappings.ts';
+import type { RejectWriter } from './rejects.ts';
+
+/** A run taken by a pass (claimed: extracting, its extract lock held by the pass). */
+export interface PassRun {
+  id: number;
+  flowId: number;
+  name: string;
+  flow: Flow;
+  spec: TargetSpec;
+  /** The mode the run was received with (the flow's); the payload may declare another. */
+  mode: RunMode;
+  log: Logger;
+}
+
+/** A file of the pass: its position in the run's payload (`fi`) is the index in this list. */
+export interface PassFile {
+  file_name: string;
+  path: string;
+}
+
+/** A canonical row (or, with `reject`, the key of a rejected row) as a COPY line; '' to skip it. */
+export type LineFormat = (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean, path: string | undefined) => string;
+
+export interface Sink {
+  readonly run: PassRun;
+  readonly mappings: RunMappings;
+  readonly rejects: RejectWriter;
+  /** Records routed to it, and rows it wrote. */
+  read: number;
+  staged: number;
+  /** Records of the current batch for it, and their COPY lines. */
+  n: number;
+  buf: string[];
+  /** Set when the sink cannot go on (its COPY failed, too many codes, no connection to spare). */
+  error?: unknown;
+  /** Gets ready for `n` records (opens its COPY with its first rows, reserves ids). */
+  prepare(n: number): Promise<void>;
+  format: LineFormat;
+  write(chunk: Buffer): Promise<void>;
+  /** Ends its COPY and moves its run on: 'staged' (to be merged) or 'merged' (a direct load, done). */
+  finish(declared: readonly RunMode[], started: number): Promise<'staged' | 'merged'>;
+  /** Gives its connection back; mid-COPY the connection is dropped, which makes the server roll back. */
+  discard(): void;
+}
+
+/** Connections the sinks of one pass may hold at once (the pool less room for the lock holder and other jobs). */
+export interface Budget { open: number; max: number }
+
+/** More runs with rows than connections to spare: this one is read again alone. */
+export class Deferred extends Error {}

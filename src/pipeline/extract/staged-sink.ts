@@ -1,0 +1,69 @@
+// The staged sink: a run's rows COPY'd into its UNLOGGED staging table (no indexes, streamed,
+// back-pressured); the set-based merge takes them from there. The run ends the extract 'staged'.
+import { finished } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { PipelineDeps } from '../deps.ts';
+import { markStaged, recordCompletion } from '../lifecycle/index.ts';
+import { stagingTable } from '../staging-table.ts';
+import { stagingColumnList, stagingColumnsSql } from '../targets.ts';
+import { writeWithBackpressure } from './copy.ts';
+import { effectiveMode, type RunMappings } from './mappings.ts';
+import { PathHints, stagingLine } from './path-hints.ts';
+import type { RejectWriter } from './rejects.ts';
+import { Deferred, type Budget, type PassRun, type Sink } from './sink.ts';
+
+/**
+ * Makes the run's staging table now (a run without rows merges an empty one); its COPY opens with the
+ * first rows, on a connection of the pass's budget (most runs of a shared file get none).
+ */
+export async function openStagedSink(deps: PipelineDeps, run: PassRun, mappings: RunMappings, rejects: RejectWriter, budget: Budget): Promise<Sink> {
+  const table = stagingTable(run.id);
+  await deps.pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await deps.pool.query(`CREATE UNLOGGED TABLE ${table} (${stagingColumnsSql(run.spec)}) WITH (autovacuum_enabled = false)`);
+  const line = stagingLine(run.spec, await PathHints.load(deps.pool, run.flow, run.spec));
+  const copySql = `COPY ${table} (${stagingColumnList(run.spec)}) FROM STDIN`;
+  let client: pg.PoolClient | undefined;
+  let copy: ReturnType<typeof copyFrom> | undefined;
+  let closed = false;
+  const sink: Sink = {
+    run, mappings, rejects, read: 0, staged: 0, n: 0, buf: [],
+    format: line,
+    async prepare() {
+      if (copy) return;
+      if (budget.open >= budget.max) throw new Deferred(`more runs with rows than the ${budget.max} connections a shared read may hold`);
+      budget.open++;
+      client = await deps.pool.connect();
+      copy = client.query(copyFrom(copySql));
+      copy.on('error', (e: unknown) => { sink.error ??= e; });
+    },
+    write: (chunk) => writeWithBackpressure(copy!, chunk),
+    async finish(declared, started) {
+      if (copy) {
+        copy.end();
+        await finished(copy);
+        // Fresh tables have no statistics: without them the merge's joins get nested-loop plans that
+        // take minutes instead of seconds on a few hundred thousand rows.
+        await client!.query(`ANALYZE ${table}`);
+        closed = true;
+        client!.release();
+      }
+      await rejects.done();
+      const ms = Date.now() - started;
+      await markStaged(deps.pool, run.id, {
+        read: sink.read, staged: sink.staged, rejected: rejects.count, extractMs: ms, mode: effectiveMode(run.mode, declared), modeDeclared: declared.length > 0,
+      });
+      recordCompletion(deps, { flow: run.name, stage: 'extract', ms, rows: { read: sink.read, staged: sink.staged, rejected: rejects.count } });
+      run.log.info({ read: sink.read, staged: sink.staged, rejected: rejects.count, ms }, 'run staged');
+      return 'staged';
+    },
+    discard() {
+      if (closed || !client) return;
+      closed = true;
+      client.on('error', () => {});
+      copy?.on('error', () => {});
+      client.release(true);
+    },
+  };
+  return sink;
+}

@@ -1,0 +1,30 @@
+// What a run's end tells the outside: metrics (stage durations, rows by outcome, runs finished by state)
+// and the log line, plus waking the jobs that wait for a run once it has settled.
+import type { PipelineDeps } from '../deps.ts';
+import { wakeWaiting } from '../jobs.ts';
+import type { RunState } from './states.ts';
+
+export interface Completion {
+  flow: string;
+  stage: 'extract' | 'merge';
+  ms: number;
+  /** Rows by outcome (read, staged, inserted, rejected …), counted as given. */
+  rows: Record<string, number>;
+  /** The state a run ended in, when this stage ended it. */
+  finished?: RunState;
+}
+
+export function recordCompletion(deps: Pick<PipelineDeps, 'metrics'>, c: Completion): void {
+  deps.metrics?.stageDuration.observe({ stage: c.stage, flow: c.flow }, c.ms / 1000);
+  for (const [outcome, n] of Object.entries(c.rows)) deps.metrics?.rowsProcessed.inc({ flow: c.flow, outcome }, n);
+  if (c.finished) deps.metrics?.runsFinished.inc({ flow: c.flow, state: c.finished });
+}
+
+/**
+ * A run has settled (done, failed, rejected, or moved on so that others may go): the jobs waiting for
+ * it are promoted now. Best effort: a job that misses it comes back after its safety delay. Call it
+ * after the transaction that settled the run has committed, never inside it.
+ */
+export async function runSettled(deps: PipelineDeps, runId: number): Promise<void> {
+  await wakeWaiting(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'could not wake the runs waiting for this one'));
+}

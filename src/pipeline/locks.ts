@@ -1,0 +1,30 @@
+// Every advisory-lock namespace of the pipeline and the SQL that takes it, in one place, so two
+// modules can never pick the same key for different things, nor different keys for the same thing.
+
+/** Per-run extract lock (session level, + run id): one worker reads a run at a time. */
+export const ADVISORY_EXTRACT = 0x4d41_0000_0000;
+/** Per-file claim lock (session level, + runs.read_with): one shared pass at a time claims the runs of a file. */
+export const ADVISORY_CLAIM = 0x4d43_0000_0000;
+/** Per-flow pull lock (session level, + flow id): one pull of a flow at a time. */
+export const ADVISORY_PULL = 0x4d41_5000_0000;
+
+/** Above this many codes per referenced entity a direct load's code maps cost too much worker memory: use staging. */
+export const MAX_CODES = 500_000;
+
+/** Session-level numeric locks (namespace + id): held until unlocked, across transactions. */
+export const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($1::bigint) AS ok';
+export const LOCK_SQL = 'SELECT pg_advisory_lock($1::bigint)';
+export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint)';
+
+/** Transaction-level named locks (PostgreSQL hashes the name): released at COMMIT or ROLLBACK. */
+export const XACT_LOCK_SQL = 'SELECT pg_advisory_xact_lock(hashtext($1))';
+export const TRY_XACT_LOCK_SQL = 'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok';
+
+/** One merge (or direct load) per target at a time: concurrent merges into the same rows would deadlock. */
+export const mergeLockName = (target: string): string => `magistral:merge:${target}`;
+/** One creator of placeholders per entity and source system at a time. */
+export const createLockName = (entity: string, system: string): string => `magistral:create:${entity}:${system}`;
+
+export const extractLockKey = (runId: number): number => ADVISORY_EXTRACT + runId;
+export const claimLockKey = (readWith: number): number => ADVISORY_CLAIM + readWith;
+export const pullLockKey = (flowId: number): number => ADVISORY_PULL + flowId;
