@@ -8,7 +8,7 @@ import { enqueueExtract, enqueueMerge } from '../src/pipeline/jobs.ts';
 import { blockerOf, failRun, holdRun, runSettled } from '../src/pipeline/lifecycle/index.ts';
 import { flowOfRun } from '../src/pipeline/runs.ts';
 import type { ExtractJob, MergeJob } from '../src/pipeline/queues.ts';
-import { HoldRunError, isMagistralError, PayloadError, RetryableError, type ErrorCode } from '../src/errors/index.ts';
+import { HoldRunError, isMagistralError, PayloadError, type ErrorCode } from '../src/errors/index.ts';
 import { pullFlow, type PollJob } from '../src/pipeline/poll.ts';
 import { refuseForeignJob } from './installation.ts';
 
@@ -66,7 +66,6 @@ async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never>
     throw new UnrecoverableError((e as Error).message);
   }
   // RetryableError and errors of no known class alike: the job's backoff decides when.
-  void RetryableError;
   throw e;
 }
 
@@ -123,6 +122,9 @@ export function mergeProcessor(deps: PipelineDeps) {
       case 'waiting':
         // An earlier run of the flow, or one this run depends on, is open (or held): woken when it settles.
         return waitForWake(job, token, async () => (await blockerOf(deps.pool, runId, { stage: 'merge', ordered: true, dependencies: true })) !== null);
+      case 'busy':
+        // Another worker merges this run right now (a sweeper's second job): look again once it is done.
+        return later(job, token, 2000);
       case 'paused':
         return later(job, token, 5000);
       case 'restage': {

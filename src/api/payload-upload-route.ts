@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { MagistralError } from '../errors/index.ts';
-import { receivePayload } from '../pipeline/inbox.ts';
+import { receivePayload } from '../pipeline/receive.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorBodySchema } from './error-handler.ts';
 import { flowNameSchema } from './flow-views.ts';
@@ -35,9 +35,7 @@ export async function payloadUploadRoute(app: FastifyInstance, deps: ServerDeps)
     const contentType = request.headers['content-type'];
     const { runId } = await receivePayload(pipelineDeps(deps), {
       flow: request.params.name,
-      fileName: request.query.filename,
-      body,
-      ...(contentType ? { contentType } : {}),
+      files: [{ fileName: request.query.filename, body, ...(contentType ? { contentType } : {}) }],
     });
     return reply.code(202).send({ runId });
   });

@@ -1,16 +1,12 @@
-// The inbox (claim check): a payload is written to MAGISTRAL_DATA_DIR with its sha256 and recorded
-// in PostgreSQL together with its run *before* the sender is acknowledged; queues only carry the run id.
+// The inbox (claim check): a payload is written to MAGISTRAL_DATA_DIR with its sha256, durably, before it
+// is recorded with its runs (receive.ts) and the sender is acknowledged; queues only carry the run id.
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MagistralError, PayloadError } from '../errors/index.ts';
-import { getFlow } from './flows.ts';
-import type { PipelineDeps } from './deps.ts';
-import { enqueueExtract } from './jobs.ts';
-import { createRun } from './lifecycle/index.ts';
+import { PayloadError } from '../errors/index.ts';
 
 export interface IncomingFile {
   fileName: string;
@@ -66,45 +62,6 @@ export async function storePayload(dataDir: string, flow: string, file: Incoming
   return { path: full, sha256: hash.digest('hex'), size };
 }
 
-/**
- * Receives the files of one payload for a flow: stores each durably, records the inbox rows and the
- * run in one transaction, then enqueues extraction. When this resolves the sender may be told
- * "success": the payload can no longer be lost, even if Redis is down (the sweeper enqueues it later).
- */
-export async function receivePayload(
-  deps: PipelineDeps,
-  req: { flow: string; files: IncomingFile[]; replayOf?: number } | { flow: string; fileName: string; body: Readable; contentType?: string },
-): Promise<{ runId: number }> {
-  const files: IncomingFile[] = 'files' in req ? req.files : [{ fileName: req.fileName, body: req.body, contentType: req.contentType }];
-  if (!files.length) throw new MagistralError('MAG_ERR_BAD_REQUEST', 'no file to receive');
-  const flow = await getFlow(deps.db, req.flow);
-  const stored: Array<StoredPayload & { fileName: string; contentType?: string }> = [];
-  try {
-    for (const f of files) {
-      stored.push({ ...(await storePayload(deps.config.MAGISTRAL_DATA_DIR, flow.name, f, deps.config.MAGISTRAL_MAX_PAYLOAD_BYTES)), fileName: f.fileName, contentType: f.contentType });
-    }
-  } catch (e) {
-    await Promise.all(stored.map((s) => rm(s.path, { force: true })));
-    throw e;
-  }
-  const runId = await deps.db.transaction().execute(async (tx) => {
-    const ids: number[] = [];
-    for (const s of stored) {
-      const r = await tx.insertInto('inbox').values({
-        flow_id: flow.id, file_name: s.fileName, path: s.path, sha256: s.sha256, size_bytes: s.size, content_type: s.contentType ?? null,
-      }).returning('id').executeTakeFirstOrThrow();
-      ids.push(r.id);
-    }
-    return createRun(tx, {
-      flow_id: flow.id, inbox_ids: ids, mode: flow.definition.mode, target: flow.definition.target, replay_of: 'replayOf' in req ? req.replayOf ?? null : null,
-    });
-  });
-  deps.log.info({ flow: flow.name, run: runId, files: stored.map((s) => ({ file: s.fileName, bytes: s.size, sha256: s.sha256 })) }, 'payload received');
-  await enqueueExtract(deps, runId, flow.definition).catch((e: unknown) => {
-    deps.log.warn({ flow: flow.name, run: runId, err: e }, 'could not enqueue extraction now; the sweeper will');
-  });
-  return { runId };
-}
 
 /**
  * Opens a stored payload for reading, in chunks of 256 KiB. A parser turns a whole chunk into records

@@ -5,6 +5,8 @@
 export const ADVISORY_EXTRACT = 0x4d41_0000_0000;
 /** Per-file claim lock (session level, + runs.read_with): one shared pass at a time claims the runs of a file. */
 export const ADVISORY_CLAIM = 0x4d43_0000_0000;
+/** Per-run merge lock (session level, + run id): taken with the merge's claim, so one run is never merged twice at once. */
+export const ADVISORY_MERGE = 0x4d4d_0000_0000;
 /** Per-flow pull lock (session level, + flow id): one pull of a flow at a time. */
 export const ADVISORY_PULL = 0x4d41_5000_0000;
 
@@ -26,5 +28,6 @@ export const mergeLockName = (target: string): string => `magistral:merge:${targ
 export const createLockName = (entity: string, system: string): string => `magistral:create:${entity}:${system}`;
 
 export const extractLockKey = (runId: number): number => ADVISORY_EXTRACT + runId;
+export const mergeLockKey = (runId: number): number => ADVISORY_MERGE + runId;
 export const claimLockKey = (readWith: number): number => ADVISORY_CLAIM + readWith;
 export const pullLockKey = (flowId: number): number => ADVISORY_PULL + flowId;

@@ -4,8 +4,12 @@
 import type pg from 'pg';
 import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
-import { stagingTable } from './runs.ts';
-import { dependenciesSettled } from './extract.ts';
+import { stagingTable } from './staging-table.ts';
+import {
+  backToReceived, claimRun, countMergeRejects, holdRun, logChanges, markMerged, markStagingKept, recordCompletion, type MergeResult,
+} from './lifecycle/index.ts';
+import { createLockName, mergeLockKey, mergeLockName, UNLOCK_SQL, XACT_LOCK_SQL } from './locks.ts';
+import { MagistralError } from '../errors/index.ts';
 import { autoCreates } from './flows.ts';
 import { finalizeSnapshotGroup, keepsStaging } from './snapshot-group.ts';
 import { targetSpec, type DimensionSpec, type FactSpec, type KeyedSpec, type RefSpec } from './targets.ts';
@@ -16,15 +20,10 @@ import {
   rejectDuplicates, rejectUnknown, stagedRows, stagingExists, type MergeSqlContext,
 } from './merge-sql/index.ts';
 
-export type MergeOutcome = 'done' | 'held' | 'skipped' | 'waiting' | 'paused' | 'restage' | 'failed';
+export type MergeOutcome = 'done' | 'held' | 'skipped' | 'waiting' | 'paused' | 'busy' | 'restage' | 'failed';
 
-export interface MergeCounts {
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  removed: number;
-  rejected: number;
-  inScope: number | null;
+export interface MergeCounts extends MergeResult {
+  /** Placeholders created per referenced entity. */
   created: Record<string, number>;
 }
 
@@ -39,8 +38,6 @@ interface MergeContext {
 /** Transaction control, locks and run bookkeeping: statements run for their effect. */
 const q = (c: pg.PoolClient, text: string, values?: unknown[]) => execute(c, statement(text, values));
 
-/** Stable 64-bit-ish advisory key for a name (PostgreSQL hashes it). */
-const LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext($1))`;
 
 /** 21000: ON CONFLICT reached the same row twice; 23505: a plain insert met a duplicate key. */
 function isDuplicateKeyError(e: unknown): boolean {
@@ -49,33 +46,39 @@ function isDuplicateKeyError(e: unknown): boolean {
 }
 
 export async function mergeRun(deps: PipelineDeps, runId: number): Promise<MergeOutcome> {
+  const client = await deps.pool.connect();
+  const lockKey = mergeLockKey(runId);
+  let locked = false;
+  let broken = false;
+  try {
+    // May it go now (in order of receipt within its flow, after the runs it depends on), its state and
+    // its lock, in one statement: a sweeper's second job for the same run finds it 'busy' or moved on.
+    const claim = await claimRun(client, runId, { stage: 'merge', ordered: true, dependencies: true, lockKey });
+    if (!claim.claimed) {
+      if (claim.why === 'waiting') deps.log.debug({ run: runId, waitingFor: claim.waitingFor }, 'merge waits for another run');
+      return claim.why === 'waiting' || claim.why === 'paused' || claim.why === 'busy' ? claim.why : 'skipped';
+    }
+    locked = true;
+    return await mergeClaimed(deps, client, runId);
+  } finally {
+    // The session lock belongs to the connection: give it back before the pool reuses it (a connection
+    // that cannot is dropped instead, which frees the lock on the server).
+    if (locked) await client.query(UNLOCK_SQL, [lockKey]).catch(() => { broken = true; });
+    client.release(broken ? true : undefined);
+  }
+}
+
+/** The merge of a run this worker has claimed (state merging, its lock held on `client`). */
+async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: number): Promise<MergeOutcome> {
   const run = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
-    .select(['runs.id', 'runs.state', 'runs.rows_staged', 'runs.rows_rejected', 'runs.approved', 'runs.inbox_ids', 'runs.flow_id', 'flows.name', 'flows.definition', 'flows.paused',
-      'runs.mode', 'runs.kind', 'runs.depends_on', 'runs.snapshot_group'])
-    .where('runs.id', '=', runId).executeTakeFirst();
-  if (!run) return 'skipped';
-  if (run.state === 'received' || run.state === 'extracting') return 'waiting';
-  if (run.state !== 'staged' && run.state !== 'merging') return 'skipped';
-  if (run.paused) return 'paused';
+    .select(['runs.id', 'runs.rows_staged', 'runs.approved', 'runs.inbox_ids', 'runs.flow_id', 'flows.name', 'flows.definition',
+      'runs.mode', 'runs.kind', 'runs.snapshot_group'])
+    .where('runs.id', '=', runId).executeTakeFirstOrThrow();
   const flow = run.definition;
   const log = runLogger(deps.log, run.name, runId);
-
-  // Runs of one flow merge in order of receipt: an older run that is still open (or held) goes first.
-  const earlier = await deps.db.selectFrom('runs').select(['id', 'state']).where('flow_id', '=', run.flow_id)
-    .where('id', '<', runId).where('state', 'not in', ['done', 'failed', 'rejected']).orderBy('id').limit(1).executeTakeFirst();
-  if (earlier) {
-    log.debug({ waitingFor: earlier.id, state: earlier.state }, 'waiting for an earlier run of the flow');
-    return 'waiting';
-  }
-  // Runs of one file merge in dependency order (price types before prices): wait for those first.
-  if (!(await dependenciesSettled(deps, run.depends_on))) {
-    log.debug({ dependsOn: run.depends_on }, 'waiting for the runs this one depends on');
-    return 'waiting';
-  }
   if (run.kind === 'finalize') return finalizeSnapshotGroup(deps, { runId, flowId: run.flow_id, flowName: run.name, flow, group: run.snapshot_group!, approved: run.approved, log });
 
   const table = stagingTable(runId);
-  const client = await deps.pool.connect();
   const started = Date.now();
   try {
     // Staging is UNLOGGED: after a server crash it comes back empty. Then extract again.
@@ -83,10 +86,9 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
     const count = exists.ok ? await queryCount(client, stagedRows(table)) : -1;
     if (count !== run.rows_staged) {
       log.warn({ expected: run.rows_staged, found: count }, 'staging lost; extracting again');
-      await deps.db.updateTable('runs').set({ state: 'received' }).where('id', '=', runId).execute();
+      await backToReceived(client, runId, { from: 'staged' });
       return 'restage';
     }
-    await deps.db.updateTable('runs').set({ state: 'merging' }).where('id', '=', runId).where('state', 'in', ['staged', 'merging']).execute();
     const files = (await deps.db.selectFrom('inbox').select(['id', 'file_name']).where('id', 'in', run.inbox_ids).execute())
       .sort((a, b) => run.inbox_ids.indexOf(a.id) - run.inbox_ids.indexOf(b.id)).map((f) => f.file_name);
     const spec = targetSpec(flow.target);
@@ -100,7 +102,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
       try {
         await q(client, `SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
         // One merge per target at a time: concurrent merges into the same rows would deadlock.
-        await q(client, LOCK_SQL, [`magistral:merge:${spec.name}`]);
+        await q(client, XACT_LOCK_SQL, [mergeLockName(spec.name)]);
         counts = spec.kind === 'fact' ? await mergeFact(ctx, spec) : spec.kind === 'keyed' ? await mergeKeyed(ctx, spec) : await mergeDimension(ctx, spec);
       } catch (e) {
         await q(client, 'ROLLBACK');
@@ -109,7 +111,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
           // The run's counts move with the rows, so the staging check above stays true.
           await q(client, 'BEGIN');
           const n = await execute(client, rejectDuplicates(spec, ctx.sql));
-          await q(client, 'UPDATE runs SET rows_staged = rows_staged - $2, rows_rejected = rows_rejected + $2 WHERE id = $1', [runId, n]);
+          await countMergeRejects(client, runId, n);
           await q(client, 'COMMIT');
           log.info({ duplicates: n }, 'duplicate keys rejected; merging again');
           continue;
@@ -128,39 +130,27 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
       const ratio = changed / counts.inScope;
       const reason = `would change ${changed} of ${counts.inScope} rows in scope (${(ratio * 100).toFixed(1)} % > ${(guard.maxChangeRatio * 100).toFixed(1)} %): `
         + `${counts.inserted} inserted, ${counts.updated} updated, ${counts.removed} removed`;
-      await deps.db.updateTable('runs').set({
-        state: 'held', held_reason: reason, rows_inserted: counts.inserted, rows_updated: counts.updated, rows_removed: counts.removed,
-        rows_unchanged: counts.unchanged, rows_in_scope: counts.inScope,
-      }).where('id', '=', runId).execute();
+      await holdRun(client, runId, reason, counts);
       log.warn({ reason }, 'run held by guard');
-      deps.metrics?.runsFinished.inc({ flow: run.name, state: 'held' });
+      recordCompletion(deps, { flow: run.name, stage: 'merge', ms: Date.now() - started, rows: {}, finished: 'held' });
       return 'held';
     }
 
     // A run of an open snapshot group keeps its staged keys for the group's finalize run.
     const keep = deferRemoval && await keepsStaging(client, run.snapshot_group!, run.flow_id);
-    if (keep) await q(client, `UPDATE runs SET staging_kept = true WHERE id = $1`, [runId]);
+    if (keep) await markStagingKept(client, [runId], true);
     const mergeMs = Date.now() - started;
-    await q(client, `INSERT INTO change_log (run_id, entity, inserted, updated, removed) VALUES ($1, $2, $3, $4, $5)`,
-      [runId, spec.name, counts.inserted, counts.updated, counts.removed]);
-    for (const [entity, n] of Object.entries(counts.created)) {
-      if (n) await q(client, `INSERT INTO change_log (run_id, entity, inserted) VALUES ($1, $2, $3)`, [runId, entity, n]);
-    }
-    await q(client, `UPDATE runs SET state = 'done', rows_inserted = $2, rows_updated = $3, rows_unchanged = $4, rows_removed = $5,
-      rows_rejected = rows_rejected + $6, rows_staged = rows_staged - $6, rows_in_scope = $7, finished_at = clock_timestamp(), merge_ms = $8, held_reason = NULL
-      WHERE id = $1`, [runId, counts.inserted, counts.updated, counts.unchanged, counts.removed, counts.rejected, counts.inScope, mergeMs]);
+    await logChanges(client, runId, spec.name, counts, counts.created);
+    if (!(await markMerged(client, runId, counts, mergeMs))) throw new MagistralError('MAG_ERR_RUN_STATE', `run ${runId} left the merging state during its merge`);
     await q(client, 'COMMIT');
     if (!keep) await execute(client, dropStaging(table)).catch(() => {});
-    deps.metrics?.stageDuration.observe({ stage: 'merge', flow: run.name }, mergeMs / 1000);
-    for (const k of ['inserted', 'updated', 'unchanged', 'removed'] as const) deps.metrics?.rowsProcessed.inc({ flow: run.name, outcome: k }, counts[k]);
-    deps.metrics?.runsFinished.inc({ flow: run.name, state: 'done' });
+    const { inserted, updated, unchanged, removed } = counts;
+    recordCompletion(deps, { flow: run.name, stage: 'merge', ms: mergeMs, rows: { inserted, updated, unchanged, removed }, finished: 'done' });
     log.info({ ...counts, ms: mergeMs }, 'run merged');
     return 'done';
   } catch (e) {
     await q(client, 'ROLLBACK').catch(() => {});
     throw e;
-  } finally {
-    client.release();
   }
 }
 
@@ -174,7 +164,7 @@ async function resolveRef(ctx: MergeContext, ref: RefSpec): Promise<{ created: n
     // from external_ids, so what is found now stays found.
     if (!(await queryOne(ctx.client, anyUnknown(ref, ctx.sql))).any) return { created: 0, rejected: 0 };
     // Serialise creation per entity and system so two merges never create the same code twice.
-    await q(ctx.client, LOCK_SQL, [`magistral:create:${ref.entity}:${ctx.sql.system}`]);
+    await q(ctx.client, XACT_LOCK_SQL, [createLockName(ref.entity, ctx.sql.system)]);
     const created = await execute(ctx.client, createPlaceholders(ref, ctx.sql));
     if (created) {
       ctx.log.info({ entity: ref.entity, created }, 'placeholders created for unknown codes');
@@ -253,7 +243,7 @@ async function mergeDimension(ctx: MergeContext, spec: DimensionSpec): Promise<M
   // Nothing to write (a file without this entity, e.g. the catalog's products in an offers file): do
   // not queue behind the loads that hold the entity's creation lock.
   if (total === 0) return { inserted: 0, updated: 0, unchanged: 0, removed: 0, rejected, inScope: null, created };
-  await q(client, LOCK_SQL, [`magistral:create:${spec.entity}:${ctx.sql.system}`]);
+  await q(client, XACT_LOCK_SQL, [createLockName(spec.entity, ctx.sql.system)]);
 
   // New codes: create the entity and its external id.
   const inserted = await execute(client, sql.insertNew);

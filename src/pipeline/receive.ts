@@ -7,9 +7,10 @@ import { MagistralError } from '../errors/index.ts';
 import type { PayloadFile, Receipt, ReceiveRequest } from '../port/port.ts';
 import type { PipelineDeps } from './deps.ts';
 import { getFlow, type StoredFlow } from './flows.ts';
-import { storePayload, type StoredPayload } from './inbox.ts';
+import { storePayload, type IncomingFile, type StoredPayload } from './inbox.ts';
 import { creationOrder, dependencies, factDependencies, queueOrder, type PlannedRun } from './run-order.ts';
-import { enqueueExtract } from './runs.ts';
+import { enqueueExtract } from './jobs.ts';
+import { createRun } from './lifecycle/index.ts';
 
 interface Kept extends StoredPayload {
   fileName: string;
@@ -66,11 +67,11 @@ export async function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<
         inboxIds.push(Number(row.id));
       }
       const dependsOn = dependencies(flow, planned);
-      const run = await tx.insertInto('runs').values({
+      const runId = await createRun(tx, {
         flow_id: flow.id, inbox_ids: inboxIds, mode: flow.definition.mode, target: flow.definition.target,
         snapshot_group: req.snapshotGroup ?? null, depends_on: dependsOn, receipt_key: req.key ?? null,
-      }).returning('id').executeTakeFirstOrThrow();
-      planned.push({ flow, runId: Number(run.id), dependsOn });
+      });
+      planned.push({ flow, runId, dependsOn });
     }
     // One read of a single-file payload for every run that may read at the same time: every run but
     // those a fact waits for (price types, warehouses: they read only the file's head, alone, and merge first).
@@ -94,4 +95,13 @@ export async function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<
     });
   }
   return { runs: made.map((m) => ({ id: m.runId, flow: m.flow.name })) };
+}
+
+/**
+ * Receives the files of one payload for one flow (a CSV push, an upload, `magistral ingest`): the same
+ * receipt a connector makes through the port. When this resolves the sender may be told "success".
+ */
+export async function receivePayload(deps: PipelineDeps, req: { flow: string; files: IncomingFile[] }): Promise<{ runId: number }> {
+  const r = await receive(deps, { flows: [req.flow], files: req.files });
+  return { runId: r.runs[0]!.id };
 }

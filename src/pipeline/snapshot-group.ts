@@ -7,16 +7,16 @@ import type { Database } from '../db/index.ts';
 import type { Flow } from '../schemas/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { PipelineDeps } from './deps.ts';
-import { enqueueMerge, stagingTable } from './runs.ts';
+import { enqueueMerge } from './jobs.ts';
+import { stagingTable } from './staging-table.ts';
+import { createRun, finishFinalize, holdRun, logChanges, markStagingKept, recordCompletion, TERMINAL_STATES } from './lifecycle/index.ts';
+import { mergeLockName, XACT_LOCK_SQL } from './locks.ts';
 import { targetSpec, type FactSpec, type KeyedSpec, type TargetSpec } from './targets.ts';
 import { execute, query, queryCount, queryOne } from '../db/query.ts';
 import { compileFinalize, dropStaging, flowSwitches, groupRuns, keepsStagingStatement, stagedRows, stagingExists } from './merge-sql/index.ts';
 
-const TERMINAL = ['done', 'failed', 'rejected'];
-
 /** Targets whose snapshot removes absent rows (facts and keyed rows); catalog entities never are. */
 export const removesAbsent = (spec: TargetSpec): spec is FactSpec | KeyedSpec => spec.kind === 'fact' || spec.kind === 'keyed';
-const LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtext($1))`;
 
 /** Opens a group (idempotent). Runs name it in `snapshot_group`. */
 export async function openSnapshotGroup(db: Kysely<Database>, id: string): Promise<void> {
@@ -35,7 +35,7 @@ export async function keepsStaging(client: pg.PoolClient, group: string, flowId:
 
 async function dropKept(deps: PipelineDeps, ids: number[]): Promise<void> {
   for (const id of ids) await execute(deps.pool, dropStaging(stagingTable(id))).catch(() => {});
-  if (ids.length) await deps.pool.query(`UPDATE runs SET staging_kept = false WHERE id = ANY($1::bigint[])`, [ids]);
+  await markStagingKept(deps.pool, ids, false);
 }
 
 /**
@@ -62,17 +62,17 @@ export async function closeSnapshotGroup(deps: PipelineDeps, group: string): Pro
     for (const [flowId, runs] of byFlow) {
       const flow = runs[0]!.definition;
       if (!removesAbsent(targetSpec(flow.target))) continue;
-      const open = runs.some((r) => !TERMINAL.includes(r.state));
+      const open = runs.some((r) => !TERMINAL_STATES.includes(r.state));
       const complete = runs.some((r) => r.state === 'done' && r.mode === 'snapshot' && Number(r.rows_read) > 0);
       if (!open && !complete) {
         drop.push(...runs.filter((r) => r.staging_kept).map((r) => Number(r.id)));
         continue;
       }
       const inboxIds = [...new Set(runs.flatMap((r) => r.inbox_ids.map(Number)))];
-      const f = await tx.insertInto('runs').values({
+      const id = await createRun(tx, {
         flow_id: flowId, inbox_ids: inboxIds, state: 'staged', mode: 'snapshot', target: flow.target, kind: 'finalize', snapshot_group: group,
-      }).returning('id').executeTakeFirstOrThrow();
-      made.push({ id: Number(f.id), flow });
+      });
+      made.push({ id, flow });
     }
     return null;
   });
@@ -105,10 +105,10 @@ export interface FinalizeContext {
   log: Logger;
 }
 
+/** Ends a finalize run that removes nothing: done (nothing to remove) or failed (the export was incomplete). */
 async function finish(deps: PipelineDeps, ctx: FinalizeContext, state: 'done' | 'failed', error?: string): Promise<'done' | 'failed'> {
-  await deps.pool.query(`UPDATE runs SET state = $2, error = $3, error_code = $4, finished_at = clock_timestamp(), merge_ms = 0, rows_removed = 0
-    WHERE id = $1`, [ctx.runId, state, error ?? null, error ? 'MAG_ERR_RUN_STATE' : null]);
-  deps.metrics?.runsFinished.inc({ flow: ctx.flowName, state });
+  await finishFinalize(deps.pool, ctx.runId, state === 'done' ? { state, removed: 0, inScope: null, mergeMs: 0 } : { state, error: error ?? 'failed' });
+  recordCompletion(deps, { flow: ctx.flowName, stage: 'merge', ms: 0, rows: {}, finished: state });
   if (error) ctx.log.warn({ err: error }, 'snapshot group not finalized');
   return state;
 }
@@ -121,7 +121,7 @@ async function finish(deps: PipelineDeps, ctx: FinalizeContext, state: 'done' | 
 export async function finalizeSnapshotGroup(deps: PipelineDeps, ctx: FinalizeContext): Promise<'done' | 'held' | 'waiting' | 'failed'> {
   const spec = targetSpec(ctx.flow.target);
   const runs = await query(deps.pool, groupRuns(ctx.group, ctx.flowId, ctx.runId));
-  if (runs.some((r) => !TERMINAL.includes(r.state))) return 'waiting';
+  if (runs.some((r) => !TERMINAL_STATES.includes(r.state))) return 'waiting';
   const keptIds = runs.filter((r) => r.staging_kept).map((r) => Number(r.id));
   const incomplete = runs.find((r) => r.state !== 'done');
   if (incomplete) {
@@ -154,7 +154,7 @@ async function removeUncarried(deps: PipelineDeps, ctx: FinalizeContext, spec: F
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
-    await client.query(LOCK_SQL, [`magistral:merge:${spec.name}`]);
+    await client.query(XACT_LOCK_SQL, [mergeLockName(spec.name)]);
     // With scope keys: the scope column's values the group carried or wrote.
     const scopeIds = sql.scopeIds ? (await query(client, sql.scopeIds)).map((x) => Number(x.id)) : [];
     const counts = await queryOne(client, sql.counts(scopeIds));
@@ -167,22 +167,19 @@ async function removeUncarried(deps: PipelineDeps, ctx: FinalizeContext, spec: F
       await client.query('ROLLBACK');
       const reason = `would remove ${removed} of ${inScope} rows in scope that no file of the export carried `
         + `(${((removed / inScope) * 100).toFixed(1)} % > ${(guard.maxChangeRatio * 100).toFixed(1)} %)`;
-      await deps.pool.query(`UPDATE runs SET state = 'held', held_reason = $2, rows_removed = $3, rows_in_scope = $4 WHERE id = $1`, [ctx.runId, reason, removed, inScope]);
+      await holdRun(deps.pool, ctx.runId, reason, { removed, inScope });
       ctx.log.warn({ reason }, 'finalize run held by guard');
-      deps.metrics?.runsFinished.inc({ flow: ctx.flowName, state: 'held' });
+      recordCompletion(deps, { flow: ctx.flowName, stage: 'merge', ms: Date.now() - started, rows: {}, finished: 'held' });
       return 'held';
     }
     const ms = Date.now() - started;
-    await client.query(`INSERT INTO change_log (run_id, entity, inserted, updated, removed) VALUES ($1, $2, 0, 0, $3)`, [ctx.runId, spec.name, removed]);
-    await client.query(`UPDATE runs SET state = 'done', rows_removed = $2, rows_in_scope = $3, finished_at = clock_timestamp(), merge_ms = $4,
-      held_reason = NULL, error = NULL, error_code = NULL WHERE id = $1`, [ctx.runId, removed, inScope, ms]);
+    await logChanges(client, ctx.runId, spec.name, { inserted: 0, updated: 0, removed });
+    await finishFinalize(client, ctx.runId, { state: 'done', removed, inScope, mergeMs: ms });
     // The kept keys go with the same commit: once the run reads done, nothing of the group lingers.
     for (const id of keptIds) await execute(client, dropStaging(stagingTable(id)));
-    if (keptIds.length) await client.query(`UPDATE runs SET staging_kept = false WHERE id = ANY($1::bigint[])`, [keptIds]);
+    await markStagingKept(client, keptIds, false);
     await client.query('COMMIT');
-    deps.metrics?.stageDuration.observe({ stage: 'merge', flow: ctx.flowName }, ms / 1000);
-    deps.metrics?.rowsProcessed.inc({ flow: ctx.flowName, outcome: 'removed' }, removed);
-    deps.metrics?.runsFinished.inc({ flow: ctx.flowName, state: 'done' });
+    recordCompletion(deps, { flow: ctx.flowName, stage: 'merge', ms, rows: { removed }, finished: 'done' });
     ctx.log.info({ removed, inScope, runs: groupIds, ms }, 'snapshot group finalized');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});

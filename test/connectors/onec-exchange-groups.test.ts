@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPipeline, csv, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
 import { approveRun, getRun, listRejects, waitForRun, type RunView } from '../../src/pipeline/runs.ts';
 import { abandonSnapshotGroup, closeSnapshotGroup, openSnapshotGroup } from '../../src/pipeline/snapshot-group.ts';
-import { receivePayload } from '../../src/pipeline/inbox.ts';
+import { receivePayload } from '../../src/pipeline/receive.ts';
 import { extractRun } from '../../src/pipeline/extract/index.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { Readable } from 'node:stream';

@@ -10,7 +10,7 @@ import type { Registry } from '../../src/pipeline/registry.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createRuntime, type Runtime } from '../../src/pipeline/runtime.ts';
 import { applyFlows, parseFlowFile } from '../../src/pipeline/flows.ts';
-import { receivePayload } from '../../src/pipeline/inbox.ts';
+import { receivePayload } from '../../src/pipeline/receive.ts';
 import { waitForRun, type RunView } from '../../src/pipeline/runs.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { startWorkers, type Workers } from '../../workers/index.ts';

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPipeline, csv, stockPicture, type TestPipeline } from '../helpers/pipeline.ts';
-import { receivePayload } from '../../src/pipeline/inbox.ts';
+import { receivePayload } from '../../src/pipeline/receive.ts';
 import { setFlowPaused, parseFlowFile } from '../../src/pipeline/flows.ts';
 import { waitForRun } from '../../src/pipeline/runs.ts';
 import { MagistralError } from '../../src/errors/index.ts';

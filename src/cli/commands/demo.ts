@@ -8,7 +8,7 @@ import { createCliContext } from '../context.ts';
 import { ensureDatabase, migrate } from '../../db/index.ts';
 import { createRuntime } from '../../pipeline/runtime.ts';
 import { applyFlows, parseFlowFile } from '../../pipeline/flows.ts';
-import { receivePayload } from '../../pipeline/inbox.ts';
+import { receivePayload } from '../../pipeline/receive.ts';
 import { waitForRun } from '../../pipeline/runs.ts';
 import { REPO_DIR } from '../../schemas/index.ts';
 import { createReadStream } from 'node:fs';

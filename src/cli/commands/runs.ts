@@ -8,7 +8,7 @@ import { createCliContext } from '../context.ts';
 import { createRuntime, type Runtime } from '../../pipeline/runtime.ts';
 import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, type RunView } from '../../pipeline/runs.ts';
 import { waitForRunWithWorkers } from '../wait-run.ts';
-import { receivePayload } from '../../pipeline/inbox.ts';
+import { receivePayload } from '../../pipeline/receive.ts';
 import { MagistralError } from '../../errors/index.ts';
 
 export function formatSummary(r: RunView): string {

@@ -8,8 +8,8 @@ import { markFailed } from './transitions.ts';
 export { isTerminal, OPEN_STATES, TERMINAL_STATES, type Queryable, type RunState } from './states.ts';
 export { blockerOf, claimRun, hasEarlierOpenRun, runsEnded, type ClaimOptions, type ClaimResult, type ClaimStage } from './claim.ts';
 export {
-  backToReceived, createRun, finishFinalize, holdRun, logChanges, markApproved, markDirectDone, markFailed, markMerged, markMerging, markRejected,
-  markStaged, type MergeResult, type StagedCounts,
+  backToReceived, countMergeRejects, createRun, finishFinalize, holdRun, logChanges, markApproved, markDirectDone, markFailed, markMerged, markMerging,
+  markRejected, markStaged, markStagingKept, type MergeResult, type StagedCounts,
 } from './transitions.ts';
 export { recordCompletion, runSettled, type Completion } from './completion.ts';
 

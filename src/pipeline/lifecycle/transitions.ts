@@ -87,7 +87,7 @@ export async function holdRun(
 
 /** A snapshot group's finalize run ends: done (what it removed) or failed (why nothing was removed). */
 export async function finishFinalize(
-  q: Queryable, runId: number, end: { state: 'done'; removed: number; inScope: number; mergeMs: number } | { state: 'failed'; error: string },
+  q: Queryable, runId: number, end: { state: 'done'; removed: number; inScope: number | null; mergeMs: number } | { state: 'failed'; error: string },
 ): Promise<boolean> {
   if (end.state === 'done') {
     return moved(await q.query(`UPDATE runs SET state = 'done', rows_removed = $2, rows_in_scope = $3, finished_at = clock_timestamp(), merge_ms = $4,
@@ -110,6 +110,16 @@ export async function markFailed(q: Queryable, runId: number, code: ErrorCode, m
 export async function backToReceived(q: Queryable, runId: number, opts: { from: 'staged' | 'extracting'; alone?: boolean }): Promise<boolean> {
   const from = opts.from === 'staged' ? ['staged', 'merging'] : ['extracting'];
   return moved(await q.query(`UPDATE runs SET state = 'received'${opts.alone ? ', read_with = NULL' : ''} WHERE id = $1 AND state = ANY($2::text[])`, [runId, from]));
+}
+
+/** Rows a merge moved from staged to rejected (duplicate keys), so the run's counts follow its staging table. */
+export async function countMergeRejects(q: Queryable, runId: number, n: number): Promise<void> {
+  await q.query('UPDATE runs SET rows_staged = rows_staged - $2, rows_rejected = rows_rejected + $2 WHERE id = $1', [runId, n]);
+}
+
+/** Whether runs of a snapshot group keep their staging table (their keys) for the group's finalize run. */
+export async function markStagingKept(q: Queryable, ids: readonly number[], kept: boolean): Promise<void> {
+  if (ids.length) await q.query('UPDATE runs SET staging_kept = $2 WHERE id = ANY($1::bigint[])', [[...ids], kept]);
 }
 
 /** held → staged, approved: it merges without the guard. */

@@ -1,5 +1,6 @@
 // A snapshot group's finalize run: removes the rows of the flow's scope that no run of the group
 // carried (neither wrote nor staged). Also the reads that decide whether it may remove at all.
+import type { RunState } from '../../db/index.ts';
 import type { FactSpec, KeyedSpec } from '../targets.ts';
 import type { MergeSqlContext } from './context.ts';
 import { factKey, keyedKey, sameKey } from './keys.ts';
@@ -9,7 +10,7 @@ import { TERMINAL_STATES } from '../../db/types.ts';
 /** A payload run of a group as its finalize run judges it. */
 export interface GroupRun {
   id: number;
-  state: string;
+  state: RunState;
   mode: string;
   rows_read: number;
   rows_staged: number;

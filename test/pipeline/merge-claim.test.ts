@@ -1,0 +1,58 @@
+// A run is merged by one worker at a time: the merge claims the run and its lock in one statement before
+// it trusts the run's state, so a second job for the same run (a sweeper after a Redis restart) finds it
+// busy and merges nothing. Real PostgreSQL; the stages are driven by hand.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractRun } from '../../src/pipeline/extract/index.ts';
+import { mergeLockKey } from '../../src/pipeline/locks.ts';
+import { mergeRun } from '../../src/pipeline/merge.ts';
+import { getRun } from '../../src/pipeline/runs.ts';
+import { createTestPipeline, csv, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
+
+describe('the merge claim', () => {
+  let tp: TestPipeline;
+  beforeAll(async () => {
+    tp = await createTestPipeline('mergeclaim', { workers: false });
+    await tp.applyFlowYaml(`
+apiVersion: magistral/v1
+kind: Flow
+name: prices-csv
+source: { connector: file.csv, options: { delimiter: auto, encoding: auto } }
+mapping: file/prices.yaml
+target: prices
+mode: delta
+`);
+  });
+  afterAll(async () => {
+    await tp?.close();
+  });
+
+  it('leaves a run another worker is merging alone, then merges it once that worker is gone', async () => {
+    // A first load goes straight into the empty table; the second payload goes through staging and merge.
+    const first = await tp.send('prices-csv', csv('sku;price_type;price;currency', ['A;retail;1;RUB']), 'first.csv');
+    expect(await extractRun(tp.rt, first)).toBe('merged');
+    const run = await tp.send('prices-csv', csv('sku;price_type;price;currency', ['A;retail;2;RUB']), 'second.csv');
+    expect(await extractRun(tp.rt, run)).toBe('staged');
+    const other = await tp.rt.pool.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1::bigint)', [mergeLockKey(run)]);
+      expect(await mergeRun(tp.rt, run)).toBe('busy');
+      const r = await getRun(tp.rt.db, run);
+      expect(r.state).toBe('staged');
+      expect(r.rows.updated).toBe(0);
+      expect(await pricesPicture(tp)).toEqual(['A|retail|1.000000|RUB']);
+      await other.query('SELECT pg_advisory_unlock($1::bigint)', [mergeLockKey(run)]);
+    } finally {
+      other.release();
+    }
+    expect(await mergeRun(tp.rt, run)).toBe('done');
+    expect(await mergeRun(tp.rt, run)).toBe('skipped');
+    const done = await getRun(tp.rt.db, run);
+    expect(done.state).toBe('done');
+    expect(done.rows.updated).toBe(1);
+    expect(await pricesPicture(tp)).toEqual(['A|retail|2.000000|RUB']);
+    // The lock went back with the merge: nobody holds it any more.
+    const free = await tp.rt.pool.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [mergeLockKey(run)]);
+    expect(free.rows[0].ok).toBe(true);
+    await tp.rt.pool.query('SELECT pg_advisory_unlock_all()');
+  });
+});
