@@ -2,7 +2,8 @@
 // while it waits it watches this installation's workers, and when none is left it starts its own or says so and stops.
 import { MagistralError } from '../errors/index.ts';
 import { installationId, workerNameSuffix } from '../pipeline/installation.ts';
-import { getRun, isTerminal, type RunView } from '../pipeline/runs.ts';
+import { isTerminal } from '../pipeline/lifecycle/index.ts';
+import { getRun, type RunView } from '../pipeline/runs.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import type { CliHost, WorkerHandle } from './host.ts';
 

@@ -13,10 +13,10 @@ import {
   type LookupSource,
 } from '../mapping/index.ts';
 import { ajv, toProblems, type Mapping } from '../schemas/index.ts';
-import type { Connector, DryRunCounting, SourceRecord } from './connector.ts';
+import type { Connector, DryRunCounting, SourceRecord } from '../port/connector.ts';
 import type { Registry } from './registry.ts';
 
-export type { DryRunCounting } from './connector.ts';
+export type { DryRunCounting } from '../port/connector.ts';
 
 function countingOf(c: Connector): DryRunCounting | undefined {
   return (c as Connector & { dryRun?: DryRunCounting }).dryRun;

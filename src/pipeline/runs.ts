@@ -9,11 +9,6 @@ import { enqueueExtract, enqueueMerge, ensureJob } from './jobs.ts';
 import { createRun, isTerminal, markApproved, markRejected, OPEN_STATES, runSettled } from './lifecycle/index.ts';
 import { dropStaging } from './staging-table.ts';
 
-// The jobs and the staging table moved to modules of their own; their importers keep this path.
-export { enqueueExtract, enqueueMerge, wakeWaiting } from './jobs.ts';
-export { dropStaging, stagingTable } from './staging-table.ts';
-export { isTerminal } from './lifecycle/index.ts';
-
 export interface RunView {
   id: number;
   flow: string;

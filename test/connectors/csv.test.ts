@@ -7,7 +7,7 @@ import iconv from 'iconv-lite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { csvConnector, CSV_BATCH_SIZE } from '../../connectors/file/csv.ts';
 import { PayloadError } from '../../src/errors/index.ts';
-import type { SourceRecord } from '../../src/pipeline/connector.ts';
+import type { SourceRecord } from '../../src/port/index.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'csv-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -15,7 +15,7 @@ import { ONEC_SAMPLES } from '../helpers/samples.ts';
 import { COUNT_KEYS, readCommerceML, readOrderDocuments, RECORD_KINDS, type ElementCounts, type OrderDocument } from '../../connectors/onec/commerceml/index.ts';
 import { PayloadError } from '../../src/errors/index.ts';
 import { checkMappingTarget, loadMapping, runMappingTests } from '../../src/mapping/index.ts';
-import type { SourceRecord } from '../../src/pipeline/connector.ts';
+import type { SourceRecord } from '../../src/port/index.ts';
 import { dryRun, dryRunJson } from '../../src/pipeline/dry-run.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { registry } from '../helpers/registry.ts';

@@ -4,7 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CATALOGUE, catalogueMarkdown, HoldRunError, MagistralError, PullError, RetryableError } from '../../src/errors/index.ts';
-import { PullError as PullErrorFromConnector } from '../../src/pipeline/connector.ts';
+import { PullError as PullErrorFromConnector } from '../../src/port/index.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 
 const SCANNED = ['src', 'connectors', 'workers', 'bin'];

@@ -3,7 +3,7 @@
 // with its reason. A connector of this test throws the error its payload names.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HoldRunError, PayloadError, RetryableError } from '../../src/errors/index.ts';
-import type { Connector } from '../../src/pipeline/connector.ts';
+import type { Connector } from '../../src/port/index.ts';
 import { Registry } from '../../src/pipeline/registry.ts';
 import { CONNECTOR_MODULES } from '../../connectors/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';

@@ -3,7 +3,7 @@
 // PostgreSQL; no workers, so the jobs stay where the test puts them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractJobId, mergeJobId } from '../../src/pipeline/queues.ts';
-import { wakeWaiting } from '../../src/pipeline/runs.ts';
+import { wakeWaiting } from '../../src/pipeline/jobs.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 describe('wakeWaiting', () => {

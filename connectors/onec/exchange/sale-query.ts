@@ -6,6 +6,7 @@ import type { ConnectorPort, OrderVersion, OutboundOrder } from '../../../src/po
 import type { CmlCounterparty, CmlOrderDocument, CmlOrderLine, CmlUnit } from '../commerceml/order-writer.ts';
 import { toLocal } from './sale-time.ts';
 import type { SaleSettings } from './sale-options.ts';
+import { saveSessionData } from './sessions.ts';
 import { onecTables } from './tables.ts';
 
 /**
@@ -16,8 +17,7 @@ import { onecTables } from './tables.ts';
  */
 export async function recordPendingOrders(port: ConnectorPort, sessionId: string, limit: number): Promise<number[]> {
   const pending = await port.orders.pending(limit);
-  const sent = JSON.stringify({ saleSent: pending.map((p) => [p.id, p.version]) });
-  await onecTables(port).updateTable('onec_sessions').set({ data: sql`data || ${sent}::jsonb` as unknown as string }).where('id', '=', sessionId).execute();
+  await saveSessionData(port, sessionId, { saleSent: pending.map((p) => [p.id, p.version]) });
   return pending.map((p) => p.id);
 }
 

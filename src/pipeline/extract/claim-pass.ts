@@ -21,7 +21,7 @@ export interface LeaderRow {
   inbox_ids: number[];
   read_with: number | null;
   name: string;
-  definition: unknown;
+  definition: Flow;
   paused: boolean;
 }
 
@@ -33,8 +33,8 @@ function why(r: ClaimResult): NotClaimed {
   return r.why === 'gone' || r.why === 'past' ? 'skipped' : r.why;
 }
 
-function passRun(deps: PipelineDeps, r: { id: number; flow_id: number; name: string; definition: unknown; mode: RunMode }): PassRun {
-  const flow = r.definition as Flow;
+function passRun(deps: PipelineDeps, r: { id: number; flow_id: number; name: string; definition: Flow; mode: RunMode }): PassRun {
+  const flow = r.definition;
   return { id: Number(r.id), flowId: r.flow_id, name: r.name, flow, spec: targetSpec(flow.target), mode: r.mode, log: runLogger(deps.log, r.name, Number(r.id)) };
 }
 
@@ -55,12 +55,12 @@ export async function claimShared(deps: PipelineDeps, lockClient: pg.PoolClient,
   const rows = await deps.db.selectFrom('runs as r').innerJoin('flows as f', 'f.id', 'r.flow_id')
     .select(['r.id', 'r.flow_id', 'r.mode', 'r.depends_on', 'r.inbox_ids', 'f.name', 'f.definition', 'f.paused'])
     .where('r.read_with', '=', leader.read_with).where('r.state', 'in', ['received', 'extracting']).where('r.kind', '=', 'payload').orderBy('r.id').execute();
-  const leaderFlow = leader.definition as Flow;
+  const leaderFlow = leader.definition;
   const options = canon(leaderFlow.source.options ?? {});
-  const others = rows.filter((x) => Number(x.id) !== leader.id && !x.paused && (x.definition as Flow).source.connector === leaderFlow.source.connector
-    && canon((x.definition as Flow).source.options ?? {}) === options && x.inbox_ids.length === 1);
+  const others = rows.filter((x) => Number(x.id) !== leader.id && !x.paused && x.definition.source.connector === leaderFlow.source.connector
+    && canon(x.definition.source.options ?? {}) === options && x.inbox_ids.length === 1);
   const candidates = [{ ...leader, depends_on: rows.find((x) => Number(x.id) === leader.id)?.depends_on ?? [] }, ...others];
-  const factDeps = candidates.filter((r) => targetSpec((r.definition as Flow).target).kind === 'fact').flatMap((r) => r.depends_on.map(Number));
+  const factDeps = candidates.filter((r) => targetSpec(r.definition.target).kind === 'fact').flatMap((r) => r.depends_on.map(Number));
   if (factDeps.length) {
     const moving = await deps.pool.query(`SELECT 1 FROM runs d JOIN flows f ON f.id = d.flow_id
       WHERE d.id = ANY($1::bigint[]) AND d.state <> ALL($2::text[]) AND d.state <> 'held' AND NOT f.paused LIMIT 1`, [factDeps, TERMINAL_STATES]);

@@ -1,6 +1,6 @@
 // The one read loop of the extract: each file of a pass goes once through the connector's parser, and
 // every record goes, mapped and validated, to the sinks (runs) that take its kind — one COPY write per sink and batch.
-import type { Connector, SourceRecord } from '../connector.ts';
+import type { Connector, SourceRecord } from '../../port/connector.ts';
 import { openPayload } from '../inbox.ts';
 import type { RunMode } from './mappings.ts';
 import type { PassFile, Sink } from './sink.ts';

@@ -1,8 +1,7 @@
 // The extract stage of a run: claim it (and the runs sharing its file), read the payload once into a
 // sink per run, and finish each run through the lifecycle. Restartable from scratch.
 import { PayloadError, isMagistralError } from '../../errors/index.ts';
-import type { Flow } from '../../schemas/index.ts';
-import type { Connector } from '../connector.ts';
+import type { Connector } from '../../port/connector.ts';
 import type { PipelineDeps } from '../deps.ts';
 import { enqueueExtract, enqueueMerge } from '../jobs.ts';
 import { backToReceived, failRun, runSettled } from '../lifecycle/index.ts';
@@ -14,7 +13,7 @@ import { RejectWriter } from './rejects.ts';
 import { Overflow } from './resolver.ts';
 import { Deferred, type Budget, type PassFile, type PassRun, type Sink } from './sink.ts';
 import { openStagedSink } from './staged-sink.ts';
-import { claimAlone, claimShared, type LeaderRow } from './claim-pass.ts';
+import { claimAlone, claimShared } from './claim-pass.ts';
 
 export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy' | 'waiting';
 
@@ -32,12 +31,12 @@ function readsAgain(e: unknown): boolean {
 export async function extractRun(deps: PipelineDeps, runId: number): Promise<ExtractOutcome> {
   const leader = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
     .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'flows.name', 'flows.definition', 'flows.paused'])
-    .where('runs.id', '=', runId).executeTakeFirst() as LeaderRow | undefined;
+    .where('runs.id', '=', runId).executeTakeFirst();
   if (!leader) return 'skipped';
   if (leader.state !== 'received' && leader.state !== 'extracting') return 'skipped';
   if (leader.kind !== 'payload') return 'skipped'; // a snapshot group's finalize run has nothing to read
   if (leader.paused) return 'paused';
-  const flow = leader.definition as Flow;
+  const flow = leader.definition;
   const connector = deps.registry.connector(flow.source.connector);
   if (!connector) {
     await failRun(deps, runId, 'MAG_ERR_CONNECTOR_UNKNOWN', `connector '${flow.source.connector}' is not available in this worker`);
