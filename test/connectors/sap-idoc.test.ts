@@ -185,7 +185,15 @@ describe('IDoc-XML reader', () => {
     expect(contacts.records.map((r) => r.path)).toEqual(['IDOC[DOCNUM=0000000000300001]/E1KNA1M[1]/E1KNVKM[1]']);
   });
 
-  it('reads several basic types in one file, byte by byte alike', async () => {
+  it('counts order responses (ORDRSP on ORDERS05) without making records of them', async () => {
+    const ordrsp = `<ORDERS05>\n<IDOC BEGIN="1"><EDI_DC40 SEGMENT="1"><DOCNUM>0000000000000042</DOCNUM><IDOCTYP>ORDERS05</IDOCTYP><MESTYP>ORDRSP</MESTYP></EDI_DC40>
+<E1EDK01 SEGMENT="1"><ACTION>004</ACTION><BELNR>2001319044</BELNR></E1EDK01><E1EDP01 SEGMENT="1"><POSEX>000010</POSEX><MENGE>5</MENGE></E1EDP01></IDOC>\n</ORDERS05>`;
+    const r = await read(ordrsp);
+    expect(r.records).toEqual([]);
+    expect(r.counts).toEqual({ idocs: 1, products: 0, prices: 0, counterparties: 0, stock: 0, orders: 1 });
+  });
+
+  it('reads a file fed byte by byte like one fed whole', async () => {
     const cond = fixture('cond_a05.xml');
     const whole = await read(cond, {}, 1 << 20);
     const bytes = await read(cond, {}, 1);

@@ -399,7 +399,7 @@ export class IdocReader implements ScanHandler {
         break;
       }
       case S_MVKEM:
-        this.salesAreas.push(`${(f.VKORG ?? '').trim()}/${(f.VTWEG ?? '').trim()}`);
+        if ((f.VKORG ?? '').trim() !== '') this.salesAreas.push(`${f.VKORG!.trim()}/${(f.VTWEG ?? '').trim()}`);
         this.firstSales ??= f;
         break;
       case S_MARMM:
@@ -412,7 +412,7 @@ export class IdocReader implements ScanHandler {
         if (!this.manager && this.managerFns.includes((f.PARVW ?? '').trim()) && (f.PERNR ?? '').trim().replace(/^0+/, '') !== '') this.manager = f.PERNR!.trim();
         break;
       case S_KNVVM:
-        this.custAreas.push([f.VKORG, f.VTWEG, f.SPART].map((v) => (v ?? '').trim()).join('/'));
+        if ((f.VKORG ?? '').trim() !== '') this.custAreas.push([f.VKORG, f.VTWEG, f.SPART].map((v) => (v ?? '').trim()).join('/'));
         this.firstArea ??= f;
         break;
       case S_KNBKM:
