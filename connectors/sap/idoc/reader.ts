@@ -159,8 +159,8 @@ interface Seg {
   name: number;
   fields: Data;
   line: number;
-  /** Sibling counters of its child segments: name id → count. */
-  children: Map<number, number>;
+  /** Sibling counters of its child segments: name id → count (made when the first child opens). */
+  children: Map<number, number> | undefined;
   /** 1-based index among its siblings of the same name. */
   index: number;
 }
@@ -321,8 +321,8 @@ export class IdocReader implements ScanHandler {
     for (const f of CONTROL_FIELDS) c[f] = (c[f] ?? '').trim();
     const mestyp = c.MESTYP!;
     const type = messageType(mestyp);
-    const known = INBOUND_MESSAGE_TYPES.map((t) => t.mestyp).filter((m) => this.accepted.has(m));
     if (!type || !this.accepted.has(mestyp)) {
+      const known = INBOUND_MESSAGE_TYPES.map((t) => t.mestyp).filter((m) => this.accepted.has(m));
       this.fail(`message type ${mestyp ? `"${mestyp}"` : '(EDI_DC40/MESTYP empty)'} is not accepted here; accepted: ${known.join(', ')}`);
     }
     // An extension (CIMTYP) is read as its basic type.
@@ -350,10 +350,14 @@ export class IdocReader implements ScanHandler {
     }
     const t = this.table;
     if (!t || name >= NV || parent >= NV || t[parent * NV + name] !== 1) return R_SKIP;
-    const siblings = this.segs.length ? this.segs[this.segs.length - 1]!.children : this.topChildren;
+    let siblings = this.topChildren;
+    if (this.segs.length) {
+      const parentSeg = this.segs[this.segs.length - 1]!;
+      siblings = parentSeg.children ??= new Map();
+    }
     const index = (siblings.get(name) ?? 0) + 1;
     siblings.set(name, index);
-    this.segs.push({ name, fields: {}, line: this.scanner.currentLine(), children: new Map(), index });
+    this.segs.push({ name, fields: {}, line: this.scanner.currentLine(), children: undefined, index });
     switch (name) {
       case S_KONP:
         this.scales = [];
@@ -542,11 +546,16 @@ const SAP_LANGUAGES: Record<string, string> = { R: 'RU', E: 'EN', D: 'DE', F: 'F
  * keys into portal price types (a lookup table); every key field is also in the record as it came.
  */
 function priceKey(kschl: string, komg: Data): string {
-  const k = kschl.trim();
+  let key = kschl.trim();
   const kunnr = (komg.KUNNR ?? '').trim();
-  if (kunnr) return `${k}/C/${kunnr}`;
-  const parts = [komg.VKORG, komg.VTWEG, komg.PLTYP].map((v) => (v ?? '').trim()).filter((v) => v !== '');
-  return [k, ...parts].join('/');
+  if (kunnr) return `${key}/C/${kunnr}`;
+  const vkorg = (komg.VKORG ?? '').trim();
+  const vtweg = (komg.VTWEG ?? '').trim();
+  const pltyp = (komg.PLTYP ?? '').trim();
+  if (vkorg) key += `/${vkorg}`;
+  if (vtweg) key += `/${vtweg}`;
+  if (pltyp) key += `/${pltyp}`;
+  return key;
 }
 
 /**
