@@ -1,7 +1,8 @@
 // The sap.idoc connector: the IDoc-XML reader over the fixtures of test/fixtures/sap (built from SAP's
 // documented segments), SOAP-wrapped IDocs, payload errors with IDoc number / segment path / line /
 // column, XXE, bounded memory on a generated 300 MB COND_A05 file, the dry-run report, and the fixtures
-// through the real pipeline (PostgreSQL, Redis, workers) with the example flows of ops/flows/sap-idoc.yaml.
+// through the real pipeline (PostgreSQL, Redis, workers) with the example flows of ops/flows/sap-idoc.yaml:
+// products, units, clients, legal entities, contacts, stock, and price periods read at instants.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { PayloadError, type SourceRecord } from '../../src/port/index.ts';
 import { dryRun, dryRunJson } from '../../src/pipeline/dry-run.ts';
 import { compileMapping, loadMapping } from '../../src/mapping/index.ts';
 import { listRejects } from '../../src/pipeline/runs.ts';
+import { priceAtSql } from '../../src/portal/price-at.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { registry } from '../helpers/registry.ts';
@@ -312,8 +314,7 @@ describe('sap.idoc dry run', () => {
 });
 
 describe('COND_A05 through mappings/sap/cond_a.prices.yaml', () => {
-  // What the prices flow stages. What lands in prices / price_periods (validity periods, the future price
-  // taking over on its date, DATAB after DATBI refused) is the price merge's to assert.
+  // What the prices flow stages; what lands in price_periods is asserted through the pipeline below.
   it('every condition record becomes its canonical price or a reject naming the rule', async () => {
     const { records } = await read(fixture('cond_a05.xml'), { kinds: new Set(['cond_a']) });
     const map = await compileMapping(await loadMapping('sap/cond_a.prices.yaml'));
@@ -416,6 +417,71 @@ describe('SAP IDocs through the pipeline (ops/flows/sap-idoc.yaml)', () => {
       { product: '000000000000100001', warehouse: '2000', quantity: '0.000000' },
       { product: '000000000000100002', warehouse: '1000', quantity: '12.500000' },
     ]);
+  });
+
+  it('COND_A05 → price periods with validity, scales as tiers; the bad conditions rejected with their IDoc and segment', async () => {
+    // Price types are declared in the portal, not invented from condition keys (the flow creates products only).
+    await tp.applyFlowYaml(`apiVersion: magistral/v1
+kind: Flow
+name: sap-price-types
+source: { connector: file.csv, system: sap }
+mapping: file/price-types.yaml
+target: priceTypes
+mode: delta
+`);
+    const pt = await tp.ingest('sap-price-types', 'code;name;currency\nbase;Base;RUB\nwholesale;Wholesale;RUB\nPR00/C/0000100001;Customer 0000100001;RUB\n', 'price-types.csv');
+    expect(pt.state, pt.error?.message).toBe('done');
+    // The materials' units first: a price per carton gets the carton's factor (1 KAR = 100 ST of 100003).
+    expect((await tp.ingest('sap-product-units', fixture('matmas05.xml'), 'matmas05.xml')).state).toBe('done');
+    const run = await tp.ingest('sap-prices', fixture('cond_a05.xml'), 'cond_a05.xml');
+    expect(run.state, run.error?.message).toBe('done');
+    expect(run.rows).toMatchObject({ read: 10, rejected: 4 });
+    const rejects = await listRejects(tp.rt.db, run.id);
+    // The mapping's rejects carry the IDoc and segment path; the merge's (DATAB after DATBI) carries the
+    // line only — its staging keeps no element path (a gap of the price merge, not of the reader).
+    expect(rejects.map((r) => `${r.file}:${r.line} ${r.field === 'validTo' ? '' : r.path} ${r.field}: ${r.reason}`).sort()).toEqual([
+      'cond_a05.xml:337 IDOC[DOCNUM=0000000000100005]/E1KOMG[1]/E1KONH[1]/E1KONP[1] price: price: "12,3a" is not a number (transform decimal)',
+      'cond_a05.xml:370 IDOC[DOCNUM=0000000000100005]/E1KOMG[2]/E1KONH[1]/E1KONP[1] price: price: cannot divide "10.00" by a zero factor (transform unitFactor)',
+      'cond_a05.xml:403  validTo: validTo 2026-01-01 is before validFrom 2026-12-31: the price would never hold',
+      'cond_a05.xml:435 IDOC[DOCNUM=0000000000100005]/E1KOMG[4]/E1KONH[1]/E1KONP[1] unit: unit: "XYZ" is not in the lookup table (known: ST, PC, PCE, EA, KG, KGM, G, GRM, TO, TNE) (transform lookup)',
+    ]);
+    // Every period, dates read in Europe/Moscow (the flow's timezone): DATAB from its midnight, DATBI to
+    // the end of its day, 99991231 open. The deleted condition (LOEVM_KO X) had no period to remove.
+    const periods = await q(`
+      SELECT t.code AS pt, p.code AS product, x.valid_from, x.valid_until, x.value::text, x.currency, x.unit, x.factor::text, x.tiers
+      FROM price_periods x JOIN products p ON p.id = x.product_id JOIN price_types t ON t.id = x.price_type_id ORDER BY 1, 2, 3`);
+    const from2026 = new Date('2025-12-31T21:00:00Z');
+    expect(periods).toEqual([
+      { pt: 'PR00/C/0000100001', product: '000000000000100001', valid_from: from2026, valid_until: null, value: '119.000000', currency: 'RUB', unit: 'PCE', factor: '1.000000', tiers: null },
+      { pt: 'base', product: '000000000000100001', valid_from: from2026, valid_until: new Date('2026-12-31T21:00:00Z'), value: '125.500000', currency: 'RUB', unit: 'PCE', factor: '1.000000', tiers: null },
+      { pt: 'base', product: '000000000000100001', valid_from: new Date('2026-12-31T21:00:00Z'), valid_until: null, value: '130.000000', currency: 'RUB', unit: 'PCE', factor: '1.000000', tiers: null },
+      { pt: 'base', product: '000000000000100002', valid_from: from2026, valid_until: null, value: '12.500000', currency: 'RUB', unit: 'PCE', factor: '1.000000', tiers: null },
+      {
+        pt: 'wholesale', product: '000000000000100003', valid_from: from2026, valid_until: null, value: '1000.000000', currency: 'RUB', unit: 'CT', factor: '100.000000',
+        tiers: [{ minQuantity: '1.000', price: '1000' }, { minQuantity: '10.000', price: '950' }, { minQuantity: '100.000', price: '900' }],
+      },
+    ]);
+    // The future-dated price: the old one before 1 January 2027 (Moscow), the new one from then on, by the
+    // query's instant, not the system clock.
+    const at = async (instant: string): Promise<unknown[]> => (await tp.rt.pool.query(`
+      SELECT v.value::text FROM price_types t, products p, LATERAL ${priceAtSql('t.id', 'p.id', '$1::timestamptz')} v
+      WHERE t.code = 'base' AND p.code = '000000000000100001'`, [instant])).rows;
+    expect(await at('2025-12-31T23:59:59+03:00')).toEqual([]);
+    expect(await at('2026-06-01T12:00:00+03:00')).toEqual([{ value: '125.500000' }]);
+    expect(await at('2026-12-31T23:59:59+03:00')).toEqual([{ value: '125.500000' }]);
+    expect(await at('2027-01-01T00:00:00+03:00')).toEqual([{ value: '130.000000' }]);
+
+    // SAP deletes the future period (LOEVM_KO X on its condition record): only the current one is left.
+    const deletion = fixture('cond_a05.xml').split('  <IDOC BEGIN="1">')[0]!.replace(/<!--[\s\S]*?-->\n/, '')
+      + `<IDOC BEGIN="1"><EDI_DC40 SEGMENT="1"><DOCNUM>0000000000100099</DOCNUM><IDOCTYP>COND_A05</IDOCTYP><MESTYP>COND_A</MESTYP></EDI_DC40>
+<E1KOMG SEGMENT="1"><KSCHL>PR00</KSCHL><VKORG>1000</VKORG><VTWEG>10</VTWEG><PLTYP>01</PLTYP><MATNR>000000000000100001</MATNR>
+<E1KONH SEGMENT="1"><KNUMH>0000500002</KNUMH><DATAB>20270101</DATAB><DATBI>99991231</DATBI>
+<E1KONP SEGMENT="1"><KSCHL>PR00</KSCHL><KBETR>130.00</KBETR><KONWA>RUB</KONWA><KPEIN>1</KPEIN><KMEIN>ST</KMEIN><LOEVM_KO>X</LOEVM_KO></E1KONP></E1KONH></E1KOMG></IDOC></COND_A05>`;
+    const del = await tp.ingest('sap-prices', deletion, 'cond_a05-delete.xml');
+    expect(del.state, del.error?.message).toBe('done');
+    expect(del.rows).toMatchObject({ read: 1, rejected: 0 });
+    expect(await at('2027-01-01T00:00:00+03:00')).toEqual([]);
+    expect(await at('2026-06-01T12:00:00+03:00')).toEqual([{ value: '125.500000' }]);
   });
 
   it('an IDoc of a message type the flow does not take fails the run naming the IDoc and the accepted list; the store is untouched', async () => {
