@@ -255,6 +255,21 @@ describe('IDoc-XML payload errors', () => {
     expect((await payloadError(basic)).message).toContain(`basic type "COND_A01" is not one of COND_A's: COND_A03, COND_A04, COND_A05`);
   });
 
+  it('a message mixing message types: each flow reads the IDocs of its own types and skips the others', async () => {
+    const cond = fixture('cond_a05.xml');
+    const mat = fixture('matmas05.xml');
+    const idocsOf = (text: string): string => text.slice(text.indexOf('  <IDOC BEGIN="1">'), text.lastIndexOf('</'));
+    const mixed = `<COND_A05>\n${idocsOf(cond)}${idocsOf(mat)}</COND_A05>\n`;
+    const prices = await read(mixed, { messageTypes: ['COND_A'] });
+    expect(prices.records.map((r) => r.kind)).toEqual(Array(10).fill('cond_a'));
+    expect(prices.counts).toMatchObject({ idocs: 8, prices: 10, products: 0 });
+    const products = await read(mixed, { messageTypes: ['MATMAS'] });
+    expect(products.records.filter((r) => r.kind === 'matmas').map((r) => r.path)).toEqual([
+      'IDOC[DOCNUM=0000000000200001]/E1MARAM[1]', 'IDOC[DOCNUM=0000000000200002]/E1MARAM[1]', 'IDOC[DOCNUM=0000000000200003]/E1MARAM[1]',
+    ]);
+    expect(products.counts).toMatchObject({ idocs: 8, prices: 0, products: 3 });
+  });
+
   it('a file without IDocs, or an IDoc without its control record, is no IDoc-XML', async () => {
     expect((await payloadError('<COND_A05></COND_A05>')).message).toContain('no <IDOC> in the file');
     const e = await payloadError('<COND_A05>\n<IDOC BEGIN="1">\n<E1KOMG SEGMENT="1"><MATNR>1</MATNR></E1KOMG></IDOC></COND_A05>');
@@ -484,7 +499,7 @@ mode: delta
     expect(await at('2026-06-01T12:00:00+03:00')).toEqual([{ value: '125.500000' }]);
   });
 
-  it('an IDoc of a message type the flow does not take fails the run naming the IDoc and the accepted list; the store is untouched', async () => {
+  it('a file without an IDoc of the flow\'s message types fails the run naming the IDoc and the accepted list; the store is untouched', async () => {
     const before = await q(`SELECT count(*)::int AS n FROM products`);
     const run = await tp.ingest('sap-products', fixture('loistd01.xml'), 'loistd01.xml');
     expect(run.state).toBe('failed');

@@ -3,7 +3,7 @@
 // choose which kinds it gets. The options are shared with the HTTP endpoint /exchange/sap/idoc/:endpoint.
 import type { Readable } from 'node:stream';
 import { COUNT_KEYS, readIdocs, type IdocCounts, type WarehouseKey } from './reader.ts';
-import { INBOUND_MESSAGE_TYPES } from './types.ts';
+import { idocEndpointOptionsProperties } from './options.ts';
 import type { Connector, DryRunCounting, ParseContext, SourceRecord } from '../../../src/port/index.ts';
 
 export const IDOC_OPTIONS_SCHEMA = {
@@ -12,21 +12,9 @@ export const IDOC_OPTIONS_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    endpoint: {
-      type: 'string',
-      pattern: '^[a-z0-9][a-z0-9_-]{0,63}$',
-      description: 'Name of the HTTP endpoint /exchange/sap/idoc/<endpoint> this flow takes IDocs from (flows of one SAP port share it).',
-    },
-    messageTypes: {
-      type: 'array',
-      minItems: 1,
-      uniqueItems: true,
-      items: { type: 'string', enum: INBOUND_MESSAGE_TYPES.map((t) => t.mestyp) },
-      description: 'EDI_DC40/MESTYP values this flow accepts (COND_A, MATMAS, DEBMAS, LOISTD, ORDRSP); an IDoc of another type is refused with this list. Absent (dry-run): every inbound type.',
-    },
-    userEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$', description: 'Environment variable holding the HTTP Basic user SAP logs on with.' },
-    passwordEnv: { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$', description: 'Environment variable holding its password.' },
-    maxBodyBytes: { type: 'integer', minimum: 1024, description: 'Largest request body accepted (413 above it).' },
+    // The endpoint's options (endpoint, messageTypes, userEnv, passwordEnv, maxBodyBytes): one definition
+    // shared with /exchange/sap/idoc/<endpoint>. messageTypes absent (a dry run): every inbound type.
+    ...idocEndpointOptionsProperties,
     warehouseKey: {
       type: 'string',
       enum: ['plant', 'plantStorage'],

@@ -189,6 +189,9 @@ export class IdocReader implements ScanHandler {
   private family: Family | undefined;
   private table: Uint8Array | undefined;
   private idocLine = 0;
+  /** IDocs of an accepted message type, and the first of another (see endControl). */
+  private own = 0;
+  private foreign: { docnum: string; mestyp: string; line: number; index: number } | undefined;
 
   // COND_A: scales of the open E1KONP.
   private scales: string[] = [];
@@ -311,6 +314,23 @@ export class IdocReader implements ScanHandler {
     return R_IDOC;
   }
 
+  private notAccepted(mestyp: string): string {
+    const known = INBOUND_MESSAGE_TYPES.map((t) => t.mestyp).filter((m) => this.accepted.has(m));
+    return `message type ${mestyp ? `"${mestyp}"` : '(EDI_DC40/MESTYP empty)'} is not accepted here; accepted: ${known.join(', ')}`;
+  }
+
+  /** The end of the file: it must have held IDocs, and at least one of a message type this flow takes. */
+  finish(): void {
+    if (this.counts.idocs === 0) {
+      throw new PayloadError('MAG_ERR_PAYLOAD_MALFORMED', { file: this.o.fileName }, 'no <IDOC> in the file: not an IDoc-XML document (root = basic type, IDOC, EDI_DC40, segments)');
+    }
+    const f = this.foreign;
+    if (this.own === 0 && f) {
+      const path = f.docnum ? `IDOC[DOCNUM=${f.docnum}]` : `IDOC[${f.index}]`;
+      throw new PayloadError('MAG_ERR_PAYLOAD_MALFORMED', { file: this.o.fileName, line: f.line, path }, `${this.notAccepted(f.mestyp)} (no IDoc of the file is)`);
+    }
+  }
+
   private fail(detail: string): never {
     throw new PayloadError('MAG_ERR_PAYLOAD_MALFORMED', { file: this.o.fileName, line: this.idocLine, path: this.path() }, detail);
   }
@@ -321,10 +341,16 @@ export class IdocReader implements ScanHandler {
     for (const f of CONTROL_FIELDS) c[f] = (c[f] ?? '').trim();
     const mestyp = c.MESTYP!;
     const type = messageType(mestyp);
-    if (!type || !this.accepted.has(mestyp)) {
-      const known = INBOUND_MESSAGE_TYPES.map((t) => t.mestyp).filter((m) => this.accepted.has(m));
-      this.fail(`message type ${mestyp ? `"${mestyp}"` : '(EDI_DC40/MESTYP empty)'} is not accepted here; accepted: ${known.join(', ')}`);
+    if (!type) this.fail(this.notAccepted(mestyp));
+    if (!this.accepted.has(mestyp)) {
+      // Another flow's IDoc: a message mixing message types reaches every flow that takes one of them,
+      // each reading its own. A file with none of this flow's is refused at its end (finish()).
+      this.foreign ??= { docnum: c.DOCNUM!, mestyp, line: this.idocLine, index: this.idocIndex };
+      this.family = mestyp as Family;
+      this.table = undefined;
+      return;
     }
+    this.own++;
     // An extension (CIMTYP) is read as its basic type.
     if (!type.basicTypes.includes(c.IDOCTYP!)) {
       this.fail(`basic type "${c.IDOCTYP}" is not one of ${mestyp}'s: ${type.basicTypes.join(', ')}`);
@@ -575,9 +601,7 @@ export async function* readIdocs(input: Readable, o: IdocReaderOptions): AsyncGe
   } catch (e) {
     throw withIdoc(e, reader);
   }
-  if (reader.counts.idocs === 0) {
-    throw new PayloadError('MAG_ERR_PAYLOAD_MALFORMED', { file: o.fileName }, 'no <IDOC> in the file: not an IDoc-XML document (root = basic type, IDOC, EDI_DC40, segments)');
-  }
+  reader.finish();
   for (const b of reader.take()) yield b;
   const last = reader.flush();
   if (last.length) yield last;
