@@ -309,7 +309,7 @@ describe('SAP IDoc inbound endpoint against a running server', () => {
       expect(sha(stored)).toBe(made[0]!.sha256);
       const scan = scanEnvelope('stored.xml', stored);
       expect(scan).toMatchObject({ format: 'soap', soapVersion: '1.1', root: 'COND_A05' });
-      expect(scan.idocs.map((i) => i.control.DOCNUM)).toEqual(['0000000004713001']);
+      expect(scan.docnums).toEqual(['0000000004713001']);
       expect(client.lastResponse).toContain('<env:Body/>');
     });
 

@@ -38,7 +38,16 @@ export interface EnvelopeScan {
   soapVersion?: '1.1' | '1.2';
   /** Local name of the element holding the IDOCs: the basic type (or extension) as SAP names it. */
   root: string;
-  idocs: IdocHead[];
+  /** IDocs in the message (read completely, or the one an error stopped in once its type was read). */
+  idocCount: number;
+  /** DOCNUM of each of them, in message order ('' when an IDoc has none). */
+  docnums: string[];
+  /**
+   * The first IDoc of each distinct (MESTYP, IDOCTYP, CIMTYP): all the endpoint dispatches on. Only
+   * these are kept whole: a head per IDoc cost 200 bytes of heap each (20 MB for a message of 100,000
+   * IDocs, measured with ops/bench/sap-endpoint-scan.ts), a DOCNUM alone about 40.
+   */
+  types: IdocHead[];
   /** The body is not well-formed XML (or refused: DOCTYPE, encoding): the position, the IDoc and segment being read. */
   error?: PayloadError;
   /** Well-formed, but not an IDoc message as the endpoint accepts it; the message says where and why. */
@@ -76,7 +85,9 @@ export class EnvelopeScanner implements ScanHandler {
   /** Depth of the element holding the IDOCs (1 for IDoc-XML, 3 for SOAP). */
   private rootDepth = 1;
   private root = '';
-  private readonly idocs: IdocHead[] = [];
+  private idocCount = 0;
+  private readonly docnums: string[] = [];
+  private readonly types = new Map<string, IdocHead>();
   private current: IdocHead | undefined;
   private inControl = false;
   private error: PayloadError | undefined;
@@ -115,10 +126,10 @@ export class EnvelopeScanner implements ScanHandler {
     if (!this.error && !this.problem) {
       if (this.format === 'soap' && !this.bodySeen) this.problem = 'the SOAP envelope has no Body';
       else if (this.format === 'soap' && this.bodyChildren === 0) this.problem = `the SOAP Body is empty: it must hold the IDoc message (the basic type's element in namespace ${IDOC_SOAP_NS})`;
-      else if (!this.idocs.length) this.problem = `<${this.root}> holds no <IDOC BEGIN="1">: not an IDoc message`;
+      else if (!this.idocCount) this.problem = `<${this.root}> holds no <IDOC BEGIN="1">: not an IDoc message`;
     }
     return {
-      format: this.format, soapVersion: this.soapVersion, root: this.root, idocs: this.idocs,
+      format: this.format, soapVersion: this.soapVersion, root: this.root, idocCount: this.idocCount, docnums: this.docnums, types: [...this.types.values()],
       ...(this.error ? { error: this.error } : {}), ...(this.problem ? { problem: this.problem } : {}),
     };
   }
@@ -136,7 +147,7 @@ export class EnvelopeScanner implements ScanHandler {
     const code = e.code === 'MAG_ERR_PAYLOAD_ENCODING' || e.code === 'MAG_ERR_PAYLOAD_TOO_LARGE' ? e.code : 'MAG_ERR_PAYLOAD_MALFORMED';
     this.error = new PayloadError(code, { ...e.position, ...(segment ? { path: segment } : {}) }, where.length ? `${where.join(', ')}: ${detail}` : detail);
     // The IDoc being read counts when its type is known (its flows get the run that reports the error).
-    if (idoc?.control.MESTYP) this.idocs.push(idoc);
+    if (idoc?.control.MESTYP) this.count(idoc);
   }
 
   /** Element path of the element being read, e.g. `/COND_A05/IDOC/E1KOMG/E1KONH`. */
@@ -173,7 +184,7 @@ export class EnvelopeScanner implements ScanHandler {
         this.refuse(`<${this.scanner.nameOf(name)}> inside <${this.root}>: an IDoc message holds <IDOC BEGIN="1"> elements only`);
         return false;
       }
-      this.current = { index: this.idocs.length + 1, line: this.scanner.currentLine(), control: emptyControl() };
+      this.current = { index: this.idocCount + 1, line: this.scanner.currentLine(), control: emptyControl() };
       const begin = this.scanner.attr(BEGIN);
       if (begin !== undefined && begin !== '1') this.refuse(`IDoc #${this.current.index}: <IDOC BEGIN="${begin}">, SAP writes BEGIN="1"`);
       return false;
@@ -198,10 +209,18 @@ export class EnvelopeScanner implements ScanHandler {
     } else if (rel === 1 && name === IDOC && this.current) {
       const c = this.current;
       if (!c.control.MESTYP && !c.control.IDOCTYP) this.refuse(`IDoc #${c.index} (line ${c.line}) has no control record EDI_DC40 with MESTYP and IDOCTYP`);
-      else this.idocs.push(c);
+      else this.count(c);
       this.current = undefined;
     }
     if (this.format === 'soap' && depth <= 3) this.nsScopes.length = Math.min(this.nsScopes.length, depth - 1);
+  }
+
+  private count(idoc: IdocHead): void {
+    this.idocCount++;
+    this.docnums.push(idoc.control.DOCNUM);
+    const c = idoc.control;
+    const key = `${c.MESTYP}|${c.IDOCTYP}|${c.CIMTYP}`;
+    if (!this.types.has(key)) this.types.set(key, idoc);
   }
 
   /** The namespace URI bound to `prefix` by the declarations in scope ('' for none). */

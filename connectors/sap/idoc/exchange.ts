@@ -113,9 +113,9 @@ function accepted(flows: readonly StoredFlow[]): string {
 const idocName = (i: IdocHead): string => `IDoc ${i.control.DOCNUM || `#${i.index}`}`;
 
 /** Receipt key of a message: the endpoint and its DOCNUMs (hashed when long); the body's hash when an IDoc has none. */
-export function receiptKey(endpoint: string, idocs: readonly IdocHead[], bodySha: string): string {
-  if (!idocs.length || idocs.some((i) => !i.control.DOCNUM)) return `sap:${endpoint}:body:${bodySha}`;
-  const list = [...new Set(idocs.map((i) => i.control.DOCNUM))].sort().join(',');
+export function receiptKey(endpoint: string, docnums: readonly string[], bodySha: string): string {
+  if (!docnums.length || docnums.some((d) => !d)) return `sap:${endpoint}:body:${bodySha}`;
+  const list = [...new Set(docnums)].sort().join(',');
   return list.length <= KEY_PLAIN_MAX ? `sap:${endpoint}:${list}` : `sap:${endpoint}:sha256:${sha256(list)}`;
 }
 
@@ -181,16 +181,16 @@ interface Call {
 }
 
 /** The file name runs show: the endpoint and the first DOCNUM (+ how many more). */
-function runFileName(endpoint: string, idocs: readonly IdocHead[], sha: string): string {
-  const first = idocs[0]?.control.DOCNUM;
+function runFileName(endpoint: string, docnums: readonly string[], sha: string): string {
+  const first = docnums[0];
   if (!first) return `${endpoint}-${sha.slice(0, 16)}.xml`;
-  return idocs.length > 1 ? `${endpoint}-${first}+${idocs.length - 1}.xml` : `${endpoint}-${first}.xml`;
+  return docnums.length > 1 ? `${endpoint}-${first}+${docnums.length - 1}.xml` : `${endpoint}-${first}.xml`;
 }
 
 /** Checks each IDoc's message type and basic type against the flows; answers the flows to receive or a refusal. */
 function dispatch(call: Call, scan: EnvelopeScan): { flows: string[]; orderResponses: boolean } | { refusal: string } {
-  const mestyps = [...new Set(scan.idocs.map((i) => i.control.MESTYP))];
-  for (const idoc of scan.idocs) {
+  const mestyps = [...new Set(scan.types.map((i) => i.control.MESTYP))];
+  for (const idoc of scan.types) {
     const { MESTYP, IDOCTYP, CIMTYP } = idoc.control;
     const t = messageType(MESTYP);
     const takers = call.flows.filter((f) => messageTypesOf(f).includes(MESTYP));
@@ -216,14 +216,14 @@ function dispatch(call: Call, scan: EnvelopeScan): { flows: string[]; orderRespo
 
 /** The decision for a stored, scanned message (the body is at `stored.path`). */
 async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentType: string | undefined): Promise<{ answer: Answer; keep: boolean; outcome: string }> {
-  const fileName = runFileName(call.endpoint, scan.idocs, stored.sha256);
+  const fileName = runFileName(call.endpoint, scan.docnums, stored.sha256);
   if (scan.error) {
     // Malformed: the runs of the flows that take the IDoc types read so far (every run-making flow of
     // the endpoint when none was read) are made and fail in extract with the reader's message, so the
     // failure is visible where the flows' runs are watched. Keyed by the bytes, not the DOCNUMs: the
     // corrected message, resent with the same DOCNUMs, must make new runs.
     const msg = scan.error.message;
-    const known = scan.idocs.length ? dispatch(call, scan) : undefined;
+    const known = scan.types.length ? dispatch(call, scan) : undefined;
     const flows = known && 'flows' in known && !known.orderResponses ? known.flows
       : !known ? call.flows.filter((f) => messageTypesOf(f).some((m) => messageType(m)?.kinds.length)).map((f) => f.name) : [];
     if (!flows.length) return { answer: { status: 400, text: `${msg}\nNothing was stored.`, fault: true, code: scan.error.code }, keep: false, outcome: 'malformed' };
@@ -237,7 +237,7 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
   if (scan.problem) return { answer: { status: 422, text: scan.problem, fault: true, code: 'MAG_ERR_IDOC_REFUSED' }, keep: false, outcome: 'refused' };
   const d = dispatch(call, scan);
   if ('refusal' in d) return { answer: { status: 422, text: d.refusal, fault: true, code: 'MAG_ERR_IDOC_REFUSED' }, keep: false, outcome: 'refused' };
-  const docnums = scan.idocs.map((i) => i.control.DOCNUM).filter(Boolean);
+  const docnums = scan.docnums.filter(Boolean);
   const listed = docnums.length > 10 ? `${docnums.slice(0, 10).join(', ')} … (${docnums.length})` : docnums.join(', ');
   if (d.orderResponses) {
     if (!handleOrderResponses) {
@@ -245,13 +245,13 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
     }
     const report = await handleOrderResponses(call.port, { path: stored.path, fileName });
     call.log.info({ endpoint: call.endpoint, docnums, report }, 'SAP order responses applied');
-    return { answer: { status: 200, text: `order responses applied: ${scan.idocs.length} IDoc(s) (DOCNUM ${listed})` }, keep: true, outcome: 'orders' };
+    return { answer: { status: 200, text: `order responses applied: ${scan.idocCount} IDoc(s) (DOCNUM ${listed})` }, keep: true, outcome: 'orders' };
   }
-  const key = receiptKey(call.endpoint, scan.idocs, stored.sha256);
+  const key = receiptKey(call.endpoint, scan.docnums, stored.sha256);
   const r = await call.port.receive({ flows: d.flows, files: [{ fileName, stored, contentType }], key });
-  call.log.info({ endpoint: call.endpoint, idocs: scan.idocs.length, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size }, 'SAP IDoc message received');
+  call.log.info({ endpoint: call.endpoint, idocs: scan.idocCount, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size }, 'SAP IDoc message received');
   return {
-    answer: { status: 200, text: `stored ${scan.idocs.length} IDoc(s) (DOCNUM ${listed}) as run ${r.runs.map((x) => `${x.id} (${x.flow})`).join(', ')}` },
+    answer: { status: 200, text: `stored ${scan.idocCount} IDoc(s) (DOCNUM ${listed}) as run ${r.runs.map((x) => `${x.id} (${x.flow})`).join(', ')}` },
     keep: true, outcome: 'stored',
   };
 }
