@@ -128,6 +128,14 @@ describe('SAP IDoc inbound endpoint against a running server', () => {
     expect(await inboxFiles()).toEqual([]);
   });
 
+  it('answers a GET of the endpoint (SM59\'s connection test) with 200 for right credentials, 401 for wrong ones', async () => {
+    const ok = await fetch(url, { headers: { authorization: basic() } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/^SAP IDoc endpoint 'erp': POST IDoc-XML or IDoc-SOAP to http:\/\/127\.0\.0\.1:\d+\/exchange\/sap\/idoc\/erp; it accepts COND_A \(COND_A03, COND_A04, COND_A05\), MATMAS \(MATMAS05\), ORDRSP \(ORDERS05\)/);
+    expect((await fetch(url, { headers: { authorization: basic(USER, 'nope') } })).status).toBe(401);
+    expect((await fetch(url)).status).toBe(401);
+  });
+
   it('refuses an endpoint whose flows disagree on credentials, naming no secret', async () => {
     const r = await post(COND_A, { to: `${base}/broken` });
     expect(r.status).toBe(500);

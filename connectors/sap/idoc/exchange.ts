@@ -299,15 +299,18 @@ export async function idocExchangePlugin(app: FastifyInstance, port: ConnectorPo
     return { endpoint, flows, settings, port, log };
   }
 
+  // GET: the WSDL with ?wsdl; without it a short description, which makes SM59's connection test
+  // (a GET of the path prefix) show 200 for a right URL and credentials and 401 for wrong ones.
   app.get('/:endpoint', async (request: Req, reply) => {
     const log = request.log;
-    if (!Object.keys(request.query).some((k) => k.toLowerCase() === 'wsdl')) {
-      return send(reply, { status: 404, text: `GET ${IDOC_EXCHANGE_PREFIX}/${request.params.endpoint}?wsdl for the WSDL; IDocs are POSTed to this URL` }, undefined);
-    }
     const call = await authorize(request, log);
     if ('status' in call) return send(reply, call, undefined);
     const basicTypes = call.flows.flatMap(messageTypesOf).flatMap((m) => messageType(m)?.basicTypes ?? []);
     const location = `${request.protocol}://${request.host}${IDOC_EXCHANGE_PREFIX}/${call.endpoint}`;
+    if (!Object.keys(request.query).some((k) => k.toLowerCase() === 'wsdl')) {
+      requests?.inc({ outcome: 'probe' });
+      return send(reply, { status: 200, text: `SAP IDoc endpoint '${call.endpoint}': POST IDoc-XML or IDoc-SOAP to ${location}; it accepts ${accepted(call.flows)}. WSDL: ${location}?wsdl` }, undefined);
+    }
     requests?.inc({ outcome: 'wsdl' });
     return reply.code(200).type('text/xml; charset=utf-8').header('cache-control', 'no-store')
       .send(idocWsdl({ endpoint: call.endpoint, location, basicTypes }));
