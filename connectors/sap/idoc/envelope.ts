@@ -50,6 +50,8 @@ export interface EnvelopeScan {
   types: IdocHead[];
   /** The body is not well-formed XML (or refused: DOCTYPE, encoding): the position, the IDoc and segment being read. */
   error?: PayloadError;
+  /** The error's text after its position (IDoc, segment, what is wrong), to name it under another file name. */
+  errorDetail?: string;
   /** Well-formed, but not an IDoc message as the endpoint accepts it; the message says where and why. */
   problem?: string;
 }
@@ -91,6 +93,7 @@ export class EnvelopeScanner implements ScanHandler {
   private current: IdocHead | undefined;
   private inControl = false;
   private error: PayloadError | undefined;
+  private errorDetail = '';
   private problem: string | undefined;
   /** Element name ids by depth, for the segment path of an error (built only then). */
   private stack = new Int32Array(64);
@@ -130,7 +133,7 @@ export class EnvelopeScanner implements ScanHandler {
     }
     return {
       format: this.format, soapVersion: this.soapVersion, root: this.root, idocCount: this.idocCount, docnums: this.docnums, types: [...this.types.values()],
-      ...(this.error ? { error: this.error } : {}), ...(this.problem ? { problem: this.problem } : {}),
+      ...(this.error ? { error: this.error, errorDetail: this.errorDetail } : {}), ...(this.problem ? { problem: this.problem } : {}),
     };
   }
 
@@ -145,7 +148,8 @@ export class EnvelopeScanner implements ScanHandler {
     const segment = this.segmentPath();
     if (segment) where.push(`segment ${segment}`);
     const code = e.code === 'MAG_ERR_PAYLOAD_ENCODING' || e.code === 'MAG_ERR_PAYLOAD_TOO_LARGE' ? e.code : 'MAG_ERR_PAYLOAD_MALFORMED';
-    this.error = new PayloadError(code, { ...e.position, ...(segment ? { path: segment } : {}) }, where.length ? `${where.join(', ')}: ${detail}` : detail);
+    this.errorDetail = where.length ? `${where.join(', ')}: ${detail}` : detail;
+    this.error = new PayloadError(code, e.position, this.errorDetail);
     // The IDoc being read counts when its type is known (its flows get the run that reports the error).
     if (idoc?.control.MESTYP) this.count(idoc);
   }

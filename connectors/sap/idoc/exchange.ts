@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
-import type { ConnectorPort, ErrorCode, ExchangeEndpoint, Logger, StoredFlow } from '../../../src/port/index.ts';
+import { PayloadError, type ConnectorPort, type ErrorCode, type ExchangeEndpoint, type Logger, type StoredFlow } from '../../../src/port/index.ts';
 import { EnvelopeScanner, type EnvelopeScan, type IdocHead } from './envelope.ts';
 import { ENDPOINT_NAME, endpointOf, endpointSettings, messageTypesOf, type EndpointSettings } from './options.ts';
 import { soapAccepted, soapFault, soapVersionOfRequest, type SoapVersion } from './soap.ts';
@@ -222,7 +222,10 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
     // the endpoint when none was read) are made and fail in extract with the reader's message, so the
     // failure is visible where the flows' runs are watched. Keyed by the bytes, not the DOCNUMs: the
     // corrected message, resent with the same DOCNUMs, must make new runs.
-    const msg = scan.error.message;
+    // Named by the file name the runs show, so the answer and the run's error read alike.
+    const c = scan.error.code;
+    const code = c === 'MAG_ERR_PAYLOAD_ENCODING' || c === 'MAG_ERR_PAYLOAD_TOO_LARGE' ? c : 'MAG_ERR_PAYLOAD_MALFORMED';
+    const msg = new PayloadError(code, { ...scan.error.position, file: fileName }, scan.errorDetail ?? '').message;
     const known = scan.types.length ? dispatch(call, scan) : undefined;
     const flows = known && 'flows' in known && !known.orderResponses ? known.flows
       : !known ? call.flows.filter((f) => messageTypesOf(f).some((m) => messageType(m)?.kinds.length)).map((f) => f.name) : [];
