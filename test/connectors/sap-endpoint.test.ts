@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -203,6 +204,20 @@ describe('SAP IDoc inbound endpoint against a running server', () => {
     expect(await runs()).toEqual(before);
     expect(await inboxFiles()).toEqual(filesBefore);
     for (const r of before) expect(sha(readFileSync(r.path))).toBe(r.sha256);
+  });
+
+  it('keeps nothing of a message whose sender breaks off mid-body', async () => {
+    const before = await runs();
+    const files = await inboxFiles();
+    await new Promise<void>((resolve) => {
+      const req = http.request(url, { method: 'POST', headers: { authorization: basic(), 'content-type': 'application/xml', 'content-length': String(COND_A.length) } });
+      req.on('error', () => resolve());
+      req.write(COND_A.subarray(0, 1000), () => setTimeout(() => req.destroy(), 100));
+    });
+    // The server notices the closed socket, removes the partial file and makes no run.
+    for (let i = 0; i < 50 && (await readdir(path.join(tp.dataDir, 'inbox', 'sap-idoc', 'erp'))).some((f) => f.startsWith('.receiving-')); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await inboxFiles()).toEqual(files);
+    expect(await runs()).toEqual(before);
   });
 
   it('answers malformed XML with IDoc number, segment, line and column; the stored message\'s run fails with it', async () => {
