@@ -174,6 +174,12 @@ describe('SAP IDoc inbound endpoint against a running server', () => {
     expect(first).toBe(String(before[0]!.id));
     expect(/as run (\d+)/.exec(changed.text)![1]).toBe(first);
     expect(await runs()).toEqual(before);
+    // The resend's own bytes are not kept beside the first message's file.
+    expect(await inboxFiles()).toEqual([path.basename(before[0]!.path)]);
+    // Lineage: which IDocs the message carried, by its receipt key.
+    expect((await tp.rt.pool.query(`SELECT receipt_key, docnums, idocs, path FROM sap_idoc_messages`)).rows).toEqual([
+      { receipt_key: 'sap:erp:0000000004711001,0000000004711002', docnums: ['0000000004711001', '0000000004711002'], idocs: 2, path: before[0]!.path },
+    ]);
   });
 
   it('takes a message type to the flows that accept it (MATMAS → products)', async () => {
