@@ -189,6 +189,18 @@ describe('SAP IDoc inbound endpoint against a running server', () => {
     expect((await runs()).filter((x) => x.flow === 'sap-products')).toHaveLength(1);
   });
 
+  it('gives a message mixing message types to every flow that takes one of them, and refuses a root naming none', async () => {
+    const cond = COND_A.toString('utf8');
+    const matmasIdoc = MATMAS.toString('utf8').split('<MATMAS05>')[1]!.split('</MATMAS05>')[0]!.replace('0000000000009022', '0000000000009030');
+    const mixed = cond.replace('0000000004711001', '0000000004715001').replace('0000000004711002', '0000000004715002').replace('</COND_A05>', `${matmasIdoc}</COND_A05>`);
+    const r = await post(mixed);
+    expect(r.status, r.text).toBe(200);
+    expect(r.text).toMatch(/stored 3 IDoc\(s\) \(DOCNUM 0000000004715001, 0000000004715002, 0000000000009030\) as run \d+ \(sap-products\), \d+ \(sap-prices\)/);
+    const wrongRoot = await post(cond.replaceAll('COND_A05>', 'ZCOND>').replace('0000000004711001', '0000000004716001'));
+    expect(wrongRoot.status).toBe(422);
+    expect(wrongRoot.text).toMatch(/IDoc 0000000004716001: the message element is <ZCOND>, but the control records name basic type COND_A05/);
+  });
+
   it('serves an endpoint named after its flow', async () => {
     const loistd = Buffer.from(MATMAS.toString('utf8').replaceAll('MATMAS05', 'LOISTD01').replace('<MESTYP>MATMAS</MESTYP>', '<MESTYP>LOISTD</MESTYP>').replace('0000000000009022', '0000000000009023'));
     const r = await post(loistd, { to: `${base}/sap-stock` });

@@ -191,7 +191,7 @@ function runFileName(endpoint: string, docnums: readonly string[], sha: string):
 function dispatch(call: Call, scan: EnvelopeScan): { flows: string[]; orderResponses: boolean } | { refusal: string } {
   const mestyps = [...new Set(scan.types.map((i) => i.control.MESTYP))];
   for (const idoc of scan.types) {
-    const { MESTYP, IDOCTYP, CIMTYP } = idoc.control;
+    const { MESTYP, IDOCTYP } = idoc.control;
     const t = messageType(MESTYP);
     const takers = call.flows.filter((f) => messageTypesOf(f).includes(MESTYP));
     if (!t || !takers.length) {
@@ -200,10 +200,13 @@ function dispatch(call: Call, scan: EnvelopeScan): { flows: string[]; orderRespo
     if (!t.basicTypes.includes(IDOCTYP)) {
       return { refusal: `${idocName(idoc)}: basic type '${IDOCTYP}' is not read for message type ${MESTYP}; endpoint '${call.endpoint}' accepts ${accepted(call.flows)}` };
     }
-    // The element holding the IDOCs is the basic type, or the extension when CIMTYP is set.
-    if (scan.root && scan.root !== IDOCTYP && scan.root !== CIMTYP) {
-      return { refusal: `${idocName(idoc)}: its control record says basic type ${IDOCTYP}${CIMTYP ? ` / extension ${CIMTYP}` : ''}, but the message element is <${scan.root}>` };
-    }
+  }
+  // The element holding the IDOCs is named after their basic type (or extension, CIMTYP). A message
+  // mixing types can match only one of them; a root matching none is not an IDoc message as SAP writes it.
+  const named = scan.types.flatMap((i) => [i.control.IDOCTYP, i.control.CIMTYP]).filter(Boolean);
+  if (scan.root && !named.includes(scan.root)) {
+    const first = scan.types[0]!;
+    return { refusal: `${idocName(first)}: the message element is <${scan.root}>, but the control records name basic type ${[...new Set(named)].join(', ')} (SAP names the element after the basic type or extension)` };
   }
   const orders = mestyps.filter((m) => !messageType(m)!.kinds.length);
   if (orders.length && orders.length < mestyps.length) {
