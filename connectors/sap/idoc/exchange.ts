@@ -39,7 +39,7 @@ const KEY_PLAIN_MAX = 200;
  * on main the lead sets this to it (`import { handleOrderResponses } from '../outbound/ordrsp.ts'`).
  * Until then an ORDRSP message is answered 501 and nothing is kept.
  */
-type OrderResponsesHandler = (port: ConnectorPort, file: { path: string; fileName: string }) => Promise<unknown>;
+type OrderResponsesHandler = (port: ConnectorPort, file: { path: string; fileName: string }) => Promise<{ changed?: number; unchanged?: number; notFound?: number }>;
 const handleOrderResponses: OrderResponsesHandler | undefined = undefined;
 
 /** The answer in the sender's framing: plain text for IDoc-XML, a SOAP envelope for SOAP. */
@@ -284,7 +284,8 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
     }
     const report = await handleOrderResponses(call.port, { path: stored.path, fileName });
     call.log.info({ endpoint: call.endpoint, docnums, report }, 'SAP order responses applied');
-    return { answer: { status: 200, text: `order responses applied: ${scan.idocCount} IDoc(s) (DOCNUM ${listed})` }, keep: true, outcome: 'orders' };
+    const counts = (['changed', 'unchanged', 'notFound'] as const).filter((k) => typeof report[k] === 'number').map((k) => `${k} ${report[k]}`).join(', ');
+    return { answer: { status: 200, text: `order responses applied: ${scan.idocCount} IDoc(s) (DOCNUM ${listed})${counts ? `; orders ${counts}` : ''}` }, keep: true, outcome: 'orders' };
   }
   const key = receiptKey(call.endpoint, scan.docnums, stored.sha256);
   const file = await claim(call, key, { ...stored, fileName }, scan);
