@@ -378,7 +378,14 @@ export async function idocExchangePlugin(app: FastifyInstance, port: ConnectorPo
     const body = raw && typeof (raw as { iterator?: unknown }).iterator === 'function' ? raw : request.raw;
     const scanner = new EnvelopeScanner(`${call.endpoint}.xml`);
     const dir = path.join(port.inboxDir, 'sap-idoc', call.endpoint);
-    const stored = await storeBody(dir, body, limit, scanner);
+    let stored: Stored | undefined;
+    try {
+      stored = await storeBody(dir, body, limit, scanner);
+    } catch (e) {
+      // The sender broke off (or the disk failed): the partial file is gone, nothing was received.
+      log.warn({ err: e, endpoint: call.endpoint }, 'SAP IDoc message not received: the upload broke off');
+      return done({ status: 500, text: `the message could not be received (${(e as Error).message}); nothing was kept, send it again`, fault: true, code: 'MAG_ERR_INTERNAL' }, 'broken-off');
+    }
     if (!stored) return done(tooLarge, 'too-large');
     const scan = scanner.end();
     const soap = scan.format === 'soap' ? scan.soapVersion ?? soapHint ?? '1.1' : soapHint;
