@@ -128,3 +128,53 @@ export function shapeEntry(entry: Entry, shape: Shape): Array<Record<string, str
     return rec;
   });
 }
+
+/** Exact sum of two decimals written as text (`12.5` + `-0.125` → `12.375`); undefined when one is not a decimal. */
+export function addDecimal(a: string, b: string): string | undefined {
+  const re = /^-?\d+(\.\d+)?$/;
+  if (!re.test(a) || !re.test(b)) return undefined;
+  const scale = Math.max((a.split('.')[1] ?? '').length, (b.split('.')[1] ?? '').length);
+  const big = (s: string): bigint => {
+    const neg = s.startsWith('-');
+    const [i, f = ''] = (neg ? s.slice(1) : s).split('.');
+    const v = BigInt(`${i}${f.padEnd(scale, '0')}`);
+    return neg ? -v : v;
+  };
+  const sum = big(a) + big(b);
+  const neg = sum < 0n;
+  const digits = (neg ? -sum : sum).toString().padStart(scale + 1, '0');
+  const text = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return neg ? `-${text}` : text;
+}
+
+/** Sums records per group: the `by` fields name a group, the `sum` fields are added exactly. */
+export class Aggregator {
+  private readonly groups = new Map<string, Record<string, string>>();
+
+  constructor(private readonly spec: { by: string[]; sum: string[] }) {}
+
+  /** Adds a record; answers a problem (a value that is not a number) or undefined. */
+  add(rec: Record<string, string>): string | undefined {
+    const key = JSON.stringify(this.spec.by.map((f) => rec[f] ?? ''));
+    const had = this.groups.get(key);
+    if (!had) {
+      for (const f of this.spec.sum) if (rec[f] !== undefined && addDecimal(rec[f], '0') === undefined) return `${f} ${JSON.stringify(rec[f])} is not a number`;
+      this.groups.set(key, { ...rec });
+      return undefined;
+    }
+    for (const f of this.spec.sum) {
+      const s = addDecimal(had[f] ?? '0', rec[f] ?? '0');
+      if (s === undefined) return `${f} ${JSON.stringify(rec[f])} is not a number`;
+      had[f] = s;
+    }
+    return undefined;
+  }
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  *records(): Iterable<Record<string, string>> {
+    yield* this.groups.values();
+  }
+}

@@ -43,6 +43,8 @@ export interface SapODataOptions {
   keyBy?: Record<string, string>;
   /** Output field → list joined as `key:value;…`. */
   pairs?: Record<string, PairsSpec>;
+  /** Records summed per group, written once the whole set is read (stock per batch → per storage location). */
+  aggregate?: { by: string[]; sum: string[] };
   timeoutMs: number;
   retries: number;
   retryDelayMs: number;
@@ -104,6 +106,11 @@ export const SAP_ODATA_OPTIONS_SCHEMA = {
       },
       description: 'output field → a list joined as key:value;… (condition scales → tiers)',
     },
+    aggregate: {
+      type: 'object', additionalProperties: false, required: ['by', 'sum'],
+      properties: { by: { type: 'array', minItems: 1, items: PATH }, sum: { type: 'array', minItems: 1, items: PATH } },
+      description: 'sum the `sum` fields of records with equal `by` fields (stock of batches, special stocks) before the payload is written',
+    },
     timeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 60000 },
     retries: { type: 'integer', minimum: 0, maximum: 20, default: 4 },
     retryDelayMs: { type: 'integer', minimum: 1, maximum: 600000, default: 1000 },
@@ -149,6 +156,7 @@ export function resolveSapOptions(raw: Record<string, unknown>): SapODataOptions
     pick: raw.pick as Record<string, PickSpec> | undefined,
     keyBy: raw.keyBy as Record<string, string> | undefined,
     pairs: raw.pairs as Record<string, PairsSpec> | undefined,
+    aggregate: raw.aggregate as { by: string[]; sum: string[] } | undefined,
     timeoutMs: (raw.timeoutMs as number | undefined) ?? 60000,
     retries: (raw.retries as number | undefined) ?? 4,
     retryDelayMs: (raw.retryDelayMs as number | undefined) ?? 1000,

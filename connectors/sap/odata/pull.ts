@@ -8,7 +8,7 @@
 // read twice, and an entry changed during the pull moves behind the keyset instead of shifting a `$skip`
 // window over an entry not yet read (which `$skip` paging would silently lose).
 import { SapODataClient, sapPageUrl, type SapPage } from './client.ts';
-import { shapeEntry, wireDateMs } from './json.ts';
+import { Aggregator, shapeEntry, wireDateMs } from './json.ts';
 import { resolveSapOptions, type SapODataOptions } from './options.ts';
 import { PullError, type PullContext, type PullHandle, type PullResult } from '../../../src/port/index.ts';
 
@@ -25,7 +25,7 @@ export interface DeltaCursor {
 /** Everything that changes which entries and fields a pull reads: new fields must reach the store. */
 function querySignature(o: SapODataOptions): string {
   return JSON.stringify([o.url, o.entitySet, o.sapClient ?? '', o.filter ?? '', o.select ?? [], o.expand ?? [], o.deltaField, o.keyField,
-    o.explode ?? '', o.pick ?? {}, o.keyBy ?? {}, o.pairs ?? {}]);
+    o.explode ?? '', o.pick ?? {}, o.keyBy ?? {}, o.pairs ?? {}, o.aggregate ?? {}]);
 }
 
 function previousCursor(cursor: unknown, query: string): DeltaCursor | undefined {
@@ -74,6 +74,7 @@ async function* readPages(o: SapODataOptions, ctx: PullContext): AsyncGenerator<
   const started = Date.now();
   const shape = { explode: o.explode, pick: o.pick, keyBy: o.keyBy, pairs: o.pairs };
   const orderBy = o.deltaField ? `${o.deltaField},${o.keyField}` : o.orderBy;
+  const sums = o.aggregate ? new Aggregator(o.aggregate) : undefined;
 
   /** Reads one window (a first URL and the `__next` links after it); answers its entries and their lines. */
   async function* window(first: string, label: string): AsyncGenerator<string, number, undefined> {
@@ -101,6 +102,11 @@ async function* readPages(o: SapODataOptions, ctx: PullContext): AsyncGenerator<
           if (ms !== undefined) last = { since: ms, key: String(key) };
         }
         for (const rec of shapeEntry(entry, shape)) {
+          if (sums) {
+            const problem = sums.add(rec);
+            if (problem) throw new PullError('MAG_ERR_PULL_FAILED', `sap.odata ${o.entitySet}: entry ${seen}: ${problem}; records cannot be summed (aggregate)`);
+            continue;
+          }
           out += `${JSON.stringify(rec)}\n`;
           records++;
         }
@@ -138,6 +144,18 @@ async function* readPages(o: SapODataOptions, ctx: PullContext): AsyncGenerator<
       // $inlinecount told how many there are: no empty page needed to learn the end.
       if (!o.deltaField && total !== undefined && skip >= total) break;
     }
+  }
+  if (sums) {
+    let out = '';
+    for (const rec of sums.records()) {
+      out += `${JSON.stringify(rec)}\n`;
+      records++;
+      if (out.length > 1 << 20) {
+        yield out;
+        out = '';
+      }
+    }
+    if (out) yield out;
   }
   ctx.log.info({ flow: ctx.flow, entitySet: o.entitySet, entries: seen, records, count: total, ms: Date.now() - started }, 'sap.odata pull read');
   if (!o.deltaField) return { records, changed: true };

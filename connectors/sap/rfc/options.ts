@@ -13,6 +13,8 @@ export interface RfcTableRead {
   rowCount: number;
   /** The reading function module. @defaultValue 'RFC_READ_TABLE' */
   function: string;
+  /** Fields given in ALPHA's internal form (`000000000000012345`): all-digit values lose their leading zeros. */
+  alphaOut: string[];
 }
 
 export interface RfcBapiCall {
@@ -64,6 +66,7 @@ export const SAP_RFC_OPTIONS_SCHEMA = {
         delimiter: { type: 'string', minLength: 1, maxLength: 1, default: '|' },
         rowCount: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
         function: { ...ABAP_NAME, default: 'RFC_READ_TABLE' },
+        alphaOut: { type: 'array', items: ABAP_NAME, default: [], description: 'fields whose all-digit values lose their leading zeros (MATNR, KUNNR), as the ALPHA conversion exit shows them' },
       },
     },
     bapi: {
@@ -93,7 +96,7 @@ export function resolveRfcOptions(raw: Record<string, unknown>): SapRfcOptions {
     userEnv: raw.userEnv as string | undefined,
     passwordEnv: raw.passwordEnv as string | undefined,
     table: t ? {
-      name: t.name!, fields: t.fields!, where: t.where, delimiter: t.delimiter ?? '|', rowCount: t.rowCount ?? 10000, function: t.function ?? 'RFC_READ_TABLE',
+      name: t.name!, fields: t.fields!, where: t.where, delimiter: t.delimiter ?? '|', rowCount: t.rowCount ?? 10000, function: t.function ?? 'RFC_READ_TABLE', alphaOut: t.alphaOut ?? [],
     } : undefined,
     bapi: b ? { function: b.function!, params: b.params ?? {}, resultTable: b.resultTable! } : undefined,
   };

@@ -77,7 +77,9 @@ async function* readTable(client: RfcClient, t: RfcTableRead, ctx: PullContext, 
     }
     let out = '';
     for (const row of data) {
-      out += `${JSON.stringify(splitRow(String(row.WA ?? ''), fields, t.delimiter))}\n`;
+      const rec = splitRow(String(row.WA ?? ''), fields, t.delimiter);
+      for (const f of t.alphaOut) if (rec[f] && /^\d+$/.test(rec[f])) rec[f] = rec[f].replace(/^0+(?=\d)/, '');
+      out += `${JSON.stringify(rec)}\n`;
       counter.records++;
     }
     if (out) yield out;
