@@ -11,9 +11,11 @@ const OPTION_LINE = 72;
 
 /** A WHERE clause as OPTIONS lines: split at spaces outside quoted literals (a literal cannot span two lines). */
 export function whereLines(where: string): Array<{ TEXT: string }> {
+  // Chunks between blanks outside literals: `('FERT','HAWA')` stays one chunk, written as given.
   const tokens: string[] = [];
-  const re = /'(?:[^']|'')*'|[^\s']+/g;
+  const re = /(?:'(?:[^']|'')*'|[^\s'])+/g;
   for (let m = re.exec(where); m; m = re.exec(where)) tokens.push(m[0]);
+  if (where.replace(re, '').trim()) throw new PullError('MAG_ERR_PULL_FAILED', `sap.rfc: the WHERE clause has an unterminated quoted literal: ${where.slice(0, 80)}`);
   const lines: string[] = [];
   let line = '';
   for (const t of tokens) {
@@ -126,7 +128,12 @@ async function* callBapi(client: RfcClient, b: RfcBapiCall, counter: { records: 
 
 async function* read(o: SapRfcOptions, ctx: PullContext, factory: RfcClientFactory): AsyncGenerator<string, PullResult, undefined> {
   const params = connectionParams(o, ctx.env);
-  const client = await factory(params);
+  let client: RfcClient;
+  try {
+    client = await factory(params);
+  } catch (e) {
+    throw rfcError(e, 'logon');
+  }
   const counter = { records: 0 };
   const started = Date.now();
   try {
