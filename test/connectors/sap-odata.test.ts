@@ -283,7 +283,7 @@ describe('OData v2 answers of S/4HANA', () => {
   });
 
   it('refuses options that mix Basic and OAuth, or an incremental pull without its key', async () => {
-    await expect(tp.applyFlowYaml(productsFlow('bad-auth', { tokenUrl: `${HOST}/oauth/token`, clientIdEnv: 'SAP_CLIENT_ID', clientSecretEnv: 'SAP_CLIENT_SECRET' }))).rejects.toThrow();
+    await expect(tp.applyFlowYaml(productsFlow('bad-auth', { tokenUrl: `${HOST}/oauth/token`, clientIdEnv: 'SAP_CLIENT_ID', clientSecretEnv: 'SAP_CLIENT_SECRET' }))).rejects.toThrow(/options\/userEnv: boolean schema is false/);
     await expect(tp.applyFlowYaml(productsFlow('bad-delta', { deltaField: 'LastChangeDateTime', keyField: undefined }))).rejects.toThrow(/keyField/);
   });
 });

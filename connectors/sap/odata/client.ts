@@ -3,7 +3,6 @@
 // a 401), retries with backoff on network errors and 5xx, Retry-After honoured on 429/503, and SAP
 // Gateway's error answers (`error.code`, `error.message.value`, `innererror.errordetails`) turned into
 // messages an operator can act on. Credentials never reach a message.
-import { parseLossless } from '../../lib/index.ts';
 import type { SapODataOptions } from './options.ts';
 import { PullError, type PullContext } from '../../../src/port/index.ts';
 
@@ -217,7 +216,10 @@ export class SapODataClient {
     }
     let doc: unknown;
     try {
-      doc = parseLossless(body);
+      // Plain JSON.parse loses nothing here: OData v2's JSON writes Edm.Decimal, Edm.Double and Edm.Int64 as
+      // strings, and the numbers it writes (Edm.Int32/Int16/Byte) fit a double exactly. The lossless parser
+      // of onec.odata (1C writes decimals as numbers) measured 4× JSON.parse's time on a 5,000-entry page.
+      doc = JSON.parse(body);
     } catch {
       return { retry: false, status, detail: `the answer is not JSON (starts with ${JSON.stringify(body.slice(0, 80))})` };
     }

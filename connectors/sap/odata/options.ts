@@ -118,10 +118,11 @@ export const SAP_ODATA_OPTIONS_SCHEMA = {
   },
   dependencies: {
     passwordEnv: ['userEnv'], userEnv: ['passwordEnv'],
-    tokenUrl: ['clientIdEnv', 'clientSecretEnv'], clientIdEnv: ['tokenUrl'], clientSecretEnv: ['tokenUrl'],
+    // OAuth or Basic, not both: with tokenUrl, userEnv/passwordEnv are refused (reported at that property).
+    tokenUrl: { required: ['clientIdEnv', 'clientSecretEnv'], properties: { userEnv: false, passwordEnv: false } },
+    clientIdEnv: ['tokenUrl'], clientSecretEnv: ['tokenUrl'],
     deltaField: ['keyField'],
   },
-  not: { required: ['userEnv', 'tokenUrl'] },
 } as const;
 
 function names(v: unknown): string[] | undefined {
