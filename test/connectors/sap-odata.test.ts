@@ -13,6 +13,7 @@ import { pullFlow, settlePull, type PullOutcome } from '../../src/pipeline/poll.
 import { listRejects, waitForRun, type RunView } from '../../src/pipeline/runs.ts';
 import { compileMapping, listMappingFiles, loadMapping, runMappingTests } from '../../src/mapping/index.ts';
 import { registry } from '../helpers/registry.ts';
+import { priceAtSql } from '../../src/portal/price-at.ts';
 import {
   clearTokenCache, describeSapError, keysetFilter, retryAfterMs, shapeEntry, wireDate,
 } from '../../connectors/sap/odata/index.ts';
@@ -464,13 +465,32 @@ describe('sap.odata pulls', () => {
     expect(r.rows).toEqual([{ code: 'TG11', pt: 'PPR0/1010/10', value: '15.000000', currency: 'EUR', unit: 'PC', tiers: [{ minQuantity: '1', price: '15' }, { minQuantity: '100', price: '14.5' }, { minQuantity: '1000', price: '13.905' }] }]);
     const rejects = await listRejects(tp.rt.db, run.id);
     expect(rejects.map((x) => x.path)).toContain("A_SlsPrcgConditionRecord('0000012304')");
-    // With validity periods merged (price_periods), TG13's price in force today is the 2026 one, and 2027's is kept.
-    const periods = await tp.rt.pool.query(`SELECT count(*)::int AS n FROM price_periods`);
-    if (periods.rows[0].n > 0) {
-      const tg13 = await tp.rt.pool.query(`SELECT x.value::text AS value FROM prices x JOIN products p ON p.id = x.product_id WHERE p.code = 'TG13'`);
-      expect(tg13.rows).toEqual([{ value: '19.900000' }]);
-      expect(periods.rows[0].n).toBe(3);
-    }
+    // Validity is real: every period is kept, the one in force now is TG13's 2026 price (ending when the
+    // next starts), and the 2027 one is TG13's price from 2027-01-01 00:00 Moscow time (the flow's timezone).
+    const periods = await tp.rt.pool.query(`
+      SELECT p.code, pp.value::text AS value, to_json(pp.valid_from) #>> '{}' AS "from", to_json(pp.valid_until) #>> '{}' AS until
+      FROM price_periods pp JOIN products p ON p.id = pp.product_id ORDER BY p.code, pp.valid_from`);
+    expect(periods.rows).toEqual([
+      { code: 'TG11', value: '15.000000', from: '2025-12-31T21:00:00+00:00', until: null },
+      { code: 'TG13', value: '19.900000', from: '2025-12-31T21:00:00+00:00', until: '2026-12-31T21:00:00+00:00' },
+      { code: 'TG13', value: '21.500000', from: '2026-12-31T21:00:00+00:00', until: null },
+    ]);
+    const at = async (instant: string): Promise<string | undefined> => (await tp.rt.pool.query(`
+      SELECT x.value::text AS value FROM products p JOIN price_types pt ON pt.code = 'PPR0/1010/10'
+      CROSS JOIN LATERAL ${priceAtSql('pt.id', 'p.id', '$1::timestamptz')} x WHERE p.code = 'TG13'`, [instant])).rows[0]?.value;
+    expect(await at('2026-12-31T20:59:59Z')).toBe('19.900000');
+    expect(await at('2026-12-31T21:00:00Z')).toBe('21.500000');
+    const now = await tp.rt.pool.query(`SELECT x.value::text AS value FROM prices x JOIN products p ON p.id = x.product_id WHERE p.code = 'TG13'`);
+    expect(now.rows).toEqual([{ value: '19.900000' }]);
+
+    // SAP deletes the 2027 condition record (ConditionIsDeleted): its period goes; 2026's stays in force
+    // and still ends with 2026 (there is no price for 2027 then).
+    fake.sets.set(set, fake.sets.get(set)!.map((c) => (c.ConditionRecord === '0000012303' ? { ...c, ConditionIsDeleted: true } : c)));
+    const again = await pullAndWait('sap-prices');
+    expect(again.run.state).toBe('done');
+    expect(await at('2026-06-01T00:00:00Z')).toBe('19.900000');
+    expect(await at('2027-06-01T00:00:00Z')).toBeUndefined();
+    expect((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM price_periods pp JOIN products p ON p.id = pp.product_id WHERE p.code = 'TG13'`)).rows[0].n).toBe(1);
   });
 
   it('sums stock of batches per plant / storage location', async () => {
