@@ -39,6 +39,8 @@ const fake = {
   sets: new Map<string, Row[]>(),
   /** Server-driven paging: at most this many entries per answer, the rest behind `__next` ($top absent). */
   serverPage: 0,
+  /** A service that ignores $filter (the keyset condition). */
+  ignoreFilter: false,
   /** Answers given before the data, one per request (errors, outages). */
   script: [] as Answer[],
   seen: [] as Seen[],
@@ -58,7 +60,7 @@ const fake = {
     let rows = fake.sets.get(name);
     if (!rows) return [404, sapError('/IWFND/CM_MGW/004', `Resource not found for segment '${name}'`)];
     rows = [...rows];
-    const filter = url.searchParams.get('$filter') ?? '';
+    const filter = fake.ignoreFilter ? '' : url.searchParams.get('$filter') ?? '';
     // The keyset condition of incremental pulls: `(F gt datetimeoffset'T' or (F eq … and K gt 'k'))`.
     const ks = /\((\w+) gt datetimeoffset'([^']+)' or \(\1 eq datetimeoffset'\2' and (\w+) gt '((?:[^']|'')*)'\)\)/.exec(filter);
     const order = url.searchParams.get('$orderby');
@@ -94,6 +96,7 @@ const fake = {
     fake.script = [];
     fake.seen = [];
     fake.serverPage = 0;
+    fake.ignoreFilter = false;
     fake.tokenRequests = [];
   },
 };
@@ -363,6 +366,15 @@ describe('sap.odata pulls', () => {
     fake.reset();
     expect(await pull('sap-products-delta')).toMatchObject({ outcome: 'unchanged' });
     expect(fake.seen[0]!.url.searchParams.get('$filter')).toContain("datetimeoffset'2026-11-06T09:30:00Z'");
+
+    // A service that ignores the keyset condition would answer the same pages forever: the pull stops and says so.
+    await tp.applyFlowYaml(productsFlow('sap-products-nofilter', { deltaField: 'LastChangeDateTime' }));
+    fake.reset();
+    fake.ignoreFilter = true;
+    const stuck = await pull('sap-products-nofilter');
+    expect(stuck).toMatchObject({ outcome: 'failed', error: { code: 'MAG_ERR_PULL_FAILED' } });
+    expect((stuck as { error: { message: string } }).error.message).toMatch(/^sap\.odata A_Product: page \d+ did not move past LastChangeDateTime .* the service ignores \$filter or \$orderby/);
+    expect(fake.seen.length).toBeLessThan(10);
   });
 
   it('gets an OAuth token once, keeps it for later pulls, and fetches a new one once on 401', async () => {

@@ -135,6 +135,10 @@ async function* readPages(o: SapODataOptions, ctx: PullContext): AsyncGenerator<
         // A full page of entries without a timestamp: the keyset cannot move past them.
         throw new PullError('MAG_ERR_PULL_FAILED', `sap.odata ${o.entitySet}: a full page of ${n} entries has no ${o.deltaField}; an incremental pull cannot page past them (add "${o.deltaField} ne null" to the filter, or drop deltaField)`);
       }
+      if (o.deltaField && before && last && (last.since < before.since || (last.since === before.since && last.key <= before.key))) {
+        // The server ignored the keyset condition or the order: asking again would loop over the same entries.
+        throw new PullError('MAG_ERR_PULL_FAILED', `sap.odata ${o.entitySet}: page ${pageNo} did not move past ${o.deltaField} ${new Date(before.since).toISOString()} / ${o.keyField} '${before.key}'; the service ignores $filter or $orderby on ${o.deltaField},${o.keyField}, so an incremental pull cannot page it`);
+      }
       if (n > o.pageSize) {
         // The server ignored $top and sent everything at once: asking for the next page would repeat it.
         ctx.log.warn({ flow: ctx.flow, entitySet: o.entitySet, pageSize: o.pageSize, got: n }, 'sap.odata: the server ignored $top; the answer is taken as complete');
