@@ -520,4 +520,52 @@ describe('sap.odata pulls', () => {
     expect(run.state).toBe('done');
     expect((await stockPicture(tp)).filter((s) => s.includes('|1010/'))).toEqual(['TG11|1010/101A|125.500000', 'TG11|1010/102A|7.000000', 'TG13|1010/101A|0.250000']);
   });
+  it('pulls customers with the example flows: clients, and legal entities with INN/KPP from tax number categories', async () => {
+    const bp = (id: string, name: string, tax: Array<[string, string]>, over: Row = {}): Row => ({
+      BusinessPartner: id, Customer: id, BusinessPartnerCategory: '2', BusinessPartnerName: name, BusinessPartnerFullName: `${name} (полное)`,
+      BusinessPartnerIsBlocked: false, IsMarkedForArchiving: false, LastChangeDate: wire('2026-11-01T00:00:00Z'),
+      to_BusinessPartnerTax: { results: tax.map(([BPTaxType, BPTaxNumber]) => ({ BusinessPartner: id, BPTaxType, BPTaxNumber, BPTaxLongNumber: '' })) },
+      to_BusinessPartnerAddress: { results: [{
+        BusinessPartner: id, AddressID: '1', CityName: 'Москва', PostalCode: '117997', StreetName: 'ул. Вавилова', HouseNumber: '19', Country: 'RU',
+        to_EmailAddress: { results: [{ AddressID: '1', Person: '', OrdinalNumber: '1', IsDefaultEmailAddress: true, EmailAddress: `Zakaz-${id}@example.ru` }] },
+        to_PhoneNumber: { results: [{ AddressID: '1', Person: '', OrdinalNumber: '1', PhoneNumber: '+7 495 123-45-67' }] },
+      }] },
+      ...over,
+    });
+    fake.sets.set('API_BUSINESS_PARTNER/A_BusinessPartner', [
+      bp('17100001', 'ООО Ромашка', [['RU1', '7707083893'], ['RU3', '773601001']]),
+      bp('17100002', 'ИП Иванов', [['RU1', '7707083894']], { BusinessPartnerIsBlocked: true }),
+    ]);
+    const yaml = await readFile(new URL('../../ops/flows/sap-odata-business-partners.yaml', import.meta.url), 'utf8');
+    await tp.applyFlowYaml(yaml.replaceAll('https://my-s4.example.com', HOST));
+    const env = { ...ENV, SAP_ODATA_USER: ENV.SAP_TEST_USER, SAP_ODATA_PASSWORD: ENV.SAP_TEST_PASSWORD };
+    expect((await pullAndWait('sap-odata-clients', env)).run.state).toBe('done');
+    expect(fake.seen[0]!.url.searchParams.get('$expand')).toBe('to_BusinessPartnerAddress/to_EmailAddress,to_BusinessPartnerAddress/to_PhoneNumber');
+    const legal = await pullAndWait('sap-odata-legal-entities', env);
+    expect(legal.run.state).toBe('done');
+    expect(legal.run.rows).toMatchObject({ read: 2, rejected: 1 });
+    const c = await tp.rt.pool.query(`SELECT code, name, email, phone, blocked FROM clients WHERE code LIKE '171%' ORDER BY code`);
+    expect(c.rows).toEqual([
+      { code: '17100001', name: 'ООО Ромашка (полное)', email: 'zakaz-17100001@example.ru', phone: '+7 495 123-45-67', blocked: false },
+      { code: '17100002', name: 'ИП Иванов (полное)', email: 'zakaz-17100002@example.ru', phone: '+7 495 123-45-67', blocked: true },
+    ]);
+    const l = await tp.rt.pool.query(`SELECT le.code, c.code AS client, le.name, le.inn, le.kpp, le.address FROM legal_entities le JOIN clients c ON c.id = le.client_id ORDER BY le.code`);
+    expect(l.rows).toEqual([{ code: '17100001', client: '17100001', name: 'ООО Ромашка', inn: '7707083893', kpp: '773601001', address: '117997 Москва ул. Вавилова 19' }]);
+    // The INN with a wrong check digit: rejected with its business partner's address in the service.
+    expect(await listRejects(tp.rt.db, legal.run.id)).toMatchObject([{ path: "A_BusinessPartner('17100002')", field: 'inn' }]);
+  });
+
+  it('pulls alternative units with the example flow (one record per unit, factor as numerator / denominator)', async () => {
+    const yaml = await readFile(new URL('../../ops/flows/sap-odata-products.yaml', import.meta.url), 'utf8');
+    await tp.applyFlowYaml(yaml.replaceAll('https://my-s4.example.com', HOST));
+    fake.sets.set('API_PRODUCT_SRV/A_Product', [product('TG11', '2026-11-01T10:00:00Z'), product('TG13', '2026-11-02T10:00:00Z', {
+      to_ProductUnitsOfMeasure: { results: [{ Product: 'TG13', AlternativeUnit: 'KG', QuantityNumerator: '1', QuantityDenominator: '1' }, { Product: 'TG13', AlternativeUnit: 'G', QuantityNumerator: '1', QuantityDenominator: '1000' }] },
+    })]);
+    const env = { ...ENV, SAP_ODATA_USER: ENV.SAP_TEST_USER, SAP_ODATA_PASSWORD: ENV.SAP_TEST_PASSWORD };
+    const { outcome, run } = await pullAndWait('sap-odata-product-units', env);
+    expect(outcome).toMatchObject({ records: 4 });
+    expect(run.state).toBe('done');
+    const u = await tp.rt.pool.query(`SELECT p.code, pu.unit, pu.factor::text AS factor, coalesce(pu.barcode, '') AS barcode FROM product_units pu JOIN products p ON p.id = pu.product_id ORDER BY 1, 2`);
+    expect(u.rows.map((r) => `${r.code}|${r.unit}|${r.factor}|${r.barcode}`)).toEqual(['TG11|BOX|12.000000|14006381333938', 'TG11|PC|1.000000|', 'TG13|G|0.001000|', 'TG13|KG|1.000000|']);
+  });
 });
