@@ -31,6 +31,7 @@ export const runSchema = {
     },
     error: { type: ['object', 'null'], properties: { code: { type: ['string', 'null'] }, message: { type: 'string' } } },
     heldReason: { type: ['string', 'null'] },
+    mergedWith: { type: ['integer', 'null'], description: 'the run whose merge carried this run\'s rows (its counts are the group\'s)' },
     receivedAt: { type: 'string', format: 'date-time' },
     stagedAt: nullableDate,
     finishedAt: nullableDate,

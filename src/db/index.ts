@@ -14,6 +14,7 @@ import * as m0009 from './migrations/0009-catalog-offers.ts';
 import * as m0010 from './migrations/0010-installation.ts';
 import * as m0011 from './migrations/0011-receipt-keys.ts';
 import * as m0012 from './migrations/0012-price-periods.ts';
+import * as m0014 from './migrations/0014-merged-with.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -63,6 +64,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010-installation': m0010,
   '0011-receipt-keys': m0011,
   '0012-price-periods': m0012,
+  '0014-merged-with': m0014,
 };
 
 class StaticProvider implements MigrationProvider {

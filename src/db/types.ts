@@ -67,6 +67,8 @@ export interface RunsTable {
   read_with: number | null;
   /** The idempotency key a connector received the payload with (migration 0011). */
   receipt_key: string | null;
+  /** The run whose merge carried this run's rows (a group merge, migration 0014). */
+  merged_with: number | null;
 }
 
 export interface RejectsTable {

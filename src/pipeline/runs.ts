@@ -32,6 +32,8 @@ export interface RunView {
   rows: { read: number; staged: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
   error: { code: string | null; message: string } | null;
   heldReason: string | null;
+  /** The run whose merge carried this run's rows (a group merge); its counts are the group's. */
+  mergedWith: number | null;
   receivedAt: Date;
   stagedAt: Date | null;
   finishedAt: Date | null;
@@ -83,6 +85,7 @@ function toView(r: RunRow): RunView {
     },
     error: r.error ? { code: r.error_code, message: r.error } : null,
     heldReason: r.held_reason,
+    mergedWith: r.merged_with === null ? null : Number(r.merged_with),
     receivedAt: r.received_at,
     stagedAt: r.staged_at,
     finishedAt: finished,

@@ -41,6 +41,10 @@ export interface Config {
    */
   MAGISTRAL_SWEEP_INTERVAL_MS?: number;
   /**
+   * A merge of prices with validity also takes the later staged runs of its flow, up to this many rows in all (0: one run per merge): a backlog of small IDoc messages merges in a few transactions instead of one each.
+   */
+  MAGISTRAL_MERGE_GROUP_ROWS?: number;
+  /**
    * How often workers put prices whose validity started or ended into force (reads at an instant never wait for it).
    */
   MAGISTRAL_PRICE_ROLL_MS?: number;

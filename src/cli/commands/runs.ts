@@ -14,7 +14,7 @@ import { MagistralError } from '../../errors/index.ts';
 export function formatSummary(r: RunView): string {
   const secs = r.durationMs !== null ? (r.durationMs / 1000).toFixed(2) : '-';
   const lines = [
-    `run ${r.id} of flow ${r.flow}: ${r.state}${r.heldReason ? ` — ${r.heldReason}` : ''}${r.error ? ` — ${r.error.code}: ${r.error.message}` : ''}`,
+    `run ${r.id} of flow ${r.flow}: ${r.state}${r.heldReason ? ` — ${r.heldReason}` : ''}${r.mergedWith ? ` (merged with run ${r.mergedWith})` : ''}${r.error ? ` — ${r.error.code}: ${r.error.message}` : ''}`,
     `  files     ${r.files.join(', ')}`,
     `  read      ${r.rows.read}`,
     `  staged    ${r.rows.staged}`,
