@@ -13,6 +13,7 @@ import * as m0008 from './migrations/0008-change-versions.ts';
 import * as m0009 from './migrations/0009-catalog-offers.ts';
 import * as m0010 from './migrations/0010-installation.ts';
 import * as m0011 from './migrations/0011-receipt-keys.ts';
+import * as m0013 from './migrations/0013-order-exports.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -61,6 +62,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-catalog-offers': m0009,
   '0010-installation': m0010,
   '0011-receipt-keys': m0011,
+  '0013-order-exports': m0013,
 };
 
 class StaticProvider implements MigrationProvider {

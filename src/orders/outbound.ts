@@ -175,7 +175,8 @@ async function findOrder(db: Db, c: ExternalOrderChange): Promise<{ id: number; 
 /**
  * Applies the changes in order, in one transaction (a savepoint per change, so one the orders module
  * refuses is reported and the others still apply). A change the system makes to an order it already had
- * in full leaves the order exported: like 1C-Bitrix's UPDATED_1C flag, what came from it is not sent back.
+ * in full leaves the order exported: like 1C-Bitrix's UPDATED_1C flag, what came from it is not sent back
+ * (to 1C through exported_at, to the outbound flows that had it through order_exports).
  */
 async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], source: string): Promise<ExternalChangesReport> {
   const report: ExternalChangesReport = { documents: changes.length, changed: 0, unchanged: 0, notFound: 0, warnings: [] };
@@ -191,8 +192,17 @@ async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], sou
       }
       await sql`SAVEPOINT external_change`.execute(trx);
       try {
+        // Outbound flows that had the order's latest version (order_exports, migration 0013) keep having it:
+        // a status coming back from SAP is not a change to send to SAP again.
+        const inSyncFlows = (await sql<{ flow_id: number }>`
+          SELECT e.flow_id FROM order_exports e JOIN orders o ON o.id = e.order_id
+          WHERE e.order_id = ${found.id} AND e.state = 'sent' AND e.version >= o.updated_at`.execute(trx)).rows.map((x) => Number(x.flow_id));
         const r = await applyOrderChange(trx, { id: found.id }, c.change, source);
         if (r.changed.length && found.inSync) await sql`UPDATE orders SET exported_at = updated_at WHERE id = ${found.id}`.execute(trx);
+        if (r.changed.length && inSyncFlows.length) {
+          await sql`UPDATE order_exports e SET version = o.updated_at, sent_version = o.updated_at, updated_at = now() FROM orders o
+            WHERE o.id = e.order_id AND e.order_id = ${found.id} AND e.flow_id = ANY(${sql.val(inSyncFlows)}::int[])`.execute(trx);
+        }
         await sql`RELEASE SAVEPOINT external_change`.execute(trx);
         if (r.changed.length) report.changed++;
         else report.unchanged++;

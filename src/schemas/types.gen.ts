@@ -78,11 +78,11 @@ export interface Flow {
     options?: {};
   };
   /**
-   * Mapping file(s) under mappings/, relative path.
+   * Mapping file(s) under mappings/, relative path. Required for every target but `orders` (an outbound flow needs none).
    */
-  mapping: string | [string, ...string[]];
+  mapping?: string | [string, ...string[]];
   /**
-   * Canonical entity the flow writes.
+   * Canonical entity the flow writes; `orders`: an outbound flow, the portal's orders go OUT through the source connector (one that can send), one job per order and version.
    */
   target:
     | 'prices'
@@ -101,7 +101,8 @@ export interface Flow {
     | 'properties'
     | 'propertyValues'
     | 'productProperties'
-    | 'synonyms';
+    | 'synonyms'
+    | 'orders';
   /**
    * snapshot: rows of the flow's scope that the payload does not contain are removed.
    */
