@@ -20,7 +20,12 @@ export interface OutboundOrder {
   shippedAt: Date | null;
   cancelled: boolean;
   legalEntity: {
-    externalId: string; name: string; fullName: string | null; inn: string | null; kpp: string | null; address: string | null;
+    /** The legal entity's id in the system, else its portal code. */
+    externalId: string;
+    /** The legal entity's id in the system exactly (an SAP customer number), null when it has none. */
+    systemId: string | null;
+    /** The legal entity's portal code. */
+    code: string; name: string; fullName: string | null; inn: string | null; kpp: string | null; address: string | null;
     bankName: string | null; bik: string | null; account: string | null; corrAccount: string | null;
   };
   client: { email: string | null; phone: string | null };
@@ -32,6 +37,10 @@ export interface OutboundOrderLine {
   lineNo: number;
   /** The product's id in the system (a plain one before a `guid#characteristic` one), else its code, else the line's SKU. */
   externalId: string;
+  /** The product's id in the system exactly (an SAP material number), null when it has none. */
+  systemId: string | null;
+  /** The SKU the line was ordered by. */
+  sku: string;
   name: string;
   quantity: string;
   price: string;
