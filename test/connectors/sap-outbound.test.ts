@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portalFixture, type PortalFixture } from '../api/portal-fixture.ts';
 import { createConnectorPort } from '../../src/pipeline/connector-port.ts';
 import { enqueueDueOrders, outboundJobId, pullOrderStatuses } from '../../src/pipeline/outbound.ts';
-import { setFlowPaused } from '../../src/pipeline/flows.ts';
+import { parseFlowFile, setFlowPaused } from '../../src/pipeline/flows.ts';
 import { applyOrderChange } from '../../src/orders/index.ts';
 import { installationId } from '../../src/pipeline/installation.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
@@ -494,6 +494,15 @@ mode: delta
       return r.rows[0]?.ok === true;
     });
     expect(nock.pendingMocks()).toEqual([]);
+  });
+});
+
+describe('example flows', () => {
+  it('ops/flows/sap-orders-idoc.yaml and sap-orders-s4.yaml are valid outbound flows', async () => {
+    for (const [file, connector] of [['ops/flows/sap-orders-idoc.yaml', 'sap.idoc.orders'], ['ops/flows/sap-orders-s4.yaml', 'sap.odata.orders']] as const) {
+      const flows = await parseFlowFile(await readFile(path.join(REPO_DIR, file), 'utf8'), file, fx.tp.rt.registry);
+      expect(flows.map((f) => [f.target, f.source.connector, f.source.system, f.mapping])).toEqual([['orders', connector, 'sap', undefined]]);
+    }
   });
 });
 
