@@ -289,6 +289,14 @@ describe('ORDERS05 over XML-HTTP', () => {
     expect(row).toMatchObject({ attempts: 1, last_error_code: 'MAG_ERR_SEND_REFUSED' });
     expect(row.last_error).toContain('legal entity LE2 has no SAP customer number');
     expect(sap.posted.length).toBe(before);
+    // The on-call engineer sees it through the admin API.
+    const res = await fx.app.inject({ method: 'GET', url: `/admin/api/orders/${o.number}/exports`, headers: fx.admin });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ number: o.number, exports: [{
+      flow: 'sap-orders-idoc', state: 'failed', attempts: 1, lastErrorCode: 'MAG_ERR_SEND_REFUSED', lastError: expect.stringContaining('has no SAP customer number'),
+      externalNumber: null, externalRef: null, sentAt: null,
+    }] });
+    expect((await fx.app.inject({ method: 'GET', url: '/admin/api/orders/M-999999/exports', headers: fx.admin })).statusCode).toBe(404);
   });
 
   it('an ORDRSP brings SAP\'s number and confirmation onto the order, visible through the portal API, and is not sent back', async () => {
