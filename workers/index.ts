@@ -8,7 +8,7 @@ import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll
 import { refreshStaleOffers } from '../src/portal/offers.ts';
 import { installationId, workerNameSuffix } from '../src/pipeline/installation.ts';
 import { extractProcessor, mergeProcessor, outboundProcessor, pollProcessor } from './processors.ts';
-import { enqueueDueOrders, pullOrderStatuses } from '../src/pipeline/outbound.ts';
+import { enqueueDueOrders, OUTBOUND_FULL_SWEEP_MS, OUTBOUND_RECENT_SECONDS, pullOrderStatuses } from '../src/pipeline/outbound.ts';
 import { pausingOnRefusal } from './installation.ts';
 
 /** How often the workers look for catalog offers to rebuild (they wait for one quiet tick). */
@@ -76,9 +76,13 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   };
   // Orders due to outbound flows (placed, changed, a job lost with Redis) and status pulls, never two at once.
   let outboundSweep: Promise<void> | undefined;
+  let fullOutboundAt = 0;
   const doOutbound = (): Promise<void> => {
     outboundSweep ??= (async () => {
-      await enqueueDueOrders(deps);
+      // Orders changed within the last hour at every tick; the whole lookback every 10 minutes (outbound.ts).
+      const full = Date.now() - fullOutboundAt >= OUTBOUND_FULL_SWEEP_MS;
+      await enqueueDueOrders(deps, full ? {} : { lookbackSeconds: OUTBOUND_RECENT_SECONDS });
+      if (full) fullOutboundAt = Date.now();
       await pullOrderStatuses(deps);
     })().catch((e: unknown) => log.debug({ err: (e as Error).message }, 'outbound sweep skipped')).finally(() => { outboundSweep = undefined; });
     return outboundSweep;
