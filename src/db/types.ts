@@ -178,8 +178,39 @@ export interface PricesTable {
   currency: string;
   unit: string | null;
   factor: Numeric;
+  /** Quantity tiers `[{minQuantity, price}]` (migration 0012). */
+  tiers: unknown;
+  /** The period in force (from prices with validity); NULL for prices without one. */
+  valid_from: Timestamp | null;
+  valid_until: Timestamp | null;
   flow_id: number;
   run_id: number;
+  updated_at: Generated<Timestamp>;
+}
+
+/** Every validity period of a price of a source that sends validity (migration 0012). */
+export interface PricePeriodsTable {
+  price_type_id: number;
+  product_id: number;
+  valid_from: Timestamp;
+  valid_until: Timestamp | null;
+  value: Numeric;
+  currency: string;
+  unit: string | null;
+  factor: Numeric;
+  tiers: unknown;
+  flow_id: number;
+  run_id: number;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface ProductUnitsTable {
+  product_id: number;
+  unit: string;
+  factor: Numeric;
+  barcode: string | null;
+  flow_id: number | null;
+  run_id: number | null;
   updated_at: Generated<Timestamp>;
 }
 
@@ -404,6 +435,8 @@ export interface Database {
   synonyms: SynonymsTable;
   units: UnitsTable;
   prices: PricesTable;
+  price_periods: PricePeriodsTable;
+  product_units: ProductUnitsTable;
   stock: StockTable;
   price_history: PriceHistoryTable;
   stock_history: StockHistoryTable;

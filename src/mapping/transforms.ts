@@ -124,6 +124,8 @@ export function buildStep(t: Transform, ctx: TransformContext): Step {
       return lookupStep(spec, ctx, fail);
     case 'unitFactor':
       return unitFactorStep(spec, fail);
+    case 'tiers':
+      return tiersStep(spec, fail);
   }
   throw new Error(`unknown transform ${JSON.stringify(t)}`);
 }
@@ -194,4 +196,47 @@ function unitFactorStep(spec: Record<string, unknown>, fail: Fail): Step {
     if (divide && /^-?[0.]+$/.test(factor)) return fail('unitFactor', `cannot divide ${show(v)} by a zero factor`);
     return apply(d, factor, scale);
   };
+}
+
+/**
+ * Quantity tiers `q:p;q:p` (a reader joins a condition's scales so): every quantity a positive decimal,
+ * every price a decimal brought to the price's unit by the factor (as `unitFactor`), the same quantity
+ * twice refused, pairs sorted by quantity. The output is what the canonical `tiers` pattern accepts.
+ */
+function tiersStep(spec: Record<string, unknown>, fail: Fail): Step {
+  const perUnit = spec.factor === undefined && spec.factorFrom === undefined ? undefined : unitFactorStep(spec, fail);
+  return (v, data) => {
+    const s = str(v).trim();
+    if (s === '') return '';
+    const tiers: Array<{ q: string; p: string }> = [];
+    for (const part of s.split(';')) {
+      const [rawQ, rawP, extra] = part.split(':');
+      if (rawQ === undefined || rawP === undefined || extra !== undefined) return fail('tiers', `${show(part)} is not a quantity:price pair`);
+      const q = parseDecimal(rawQ.trim());
+      if (q === null || !/[1-9]/.test(q) || q.startsWith('-')) return fail('tiers', `tier quantity ${show(rawQ)} is not a positive number`);
+      const p0 = parseDecimal(rawP.trim());
+      if (p0 === null || p0.startsWith('-')) return fail('tiers', `tier price ${show(rawP)} is not a non-negative number`);
+      const p = perUnit ? str(perUnit(p0, data)) : p0;
+      tiers.push({ q, p });
+    }
+    tiers.sort((a, b) => compareDecimal(a.q, b.q));
+    for (let i = 1; i < tiers.length; i++) {
+      if (compareDecimal(tiers[i - 1]!.q, tiers[i]!.q) === 0) return fail('tiers', `quantity ${tiers[i]!.q} has two tiers`);
+    }
+    return tiers.map((t) => `${t.q}:${t.p}`).join(';');
+  };
+}
+
+/** Compares two non-negative plain decimals (`12.5`, `3`) exactly. */
+function compareDecimal(a: string, b: string): number {
+  const [ai = '', af = ''] = a.split('.');
+  const [bi = '', bf = ''] = b.split('.');
+  const ia = ai.replace(/^0+(?=\d)/, '');
+  const ib = bi.replace(/^0+(?=\d)/, '');
+  if (ia.length !== ib.length) return ia.length - ib.length;
+  if (ia !== ib) return ia < ib ? -1 : 1;
+  const w = Math.max(af.length, bf.length);
+  const fa = af.padEnd(w, '0');
+  const fb = bf.padEnd(w, '0');
+  return fa === fb ? 0 : fa < fb ? -1 : 1;
 }

@@ -53,6 +53,23 @@ export interface FactSpec {
   historyValue: { column: string; oldColumn: string; newColumn: string };
   /** Live value columns filled straight from canonical fields by a direct load (default when absent). */
   direct: Array<{ column: string; field: string; default?: string }>;
+  /**
+   * Validity periods (prices): rows naming any of these fields are periods of their key, kept in
+   * `price_periods`; the live row is the period in force now (see merge-sql/periods.ts).
+   */
+  periods?: { validFrom: string; validTo: string; deleted: string };
+}
+
+/**
+ * The product's factor for a price's unit (`ik`: the product's external id row of factKey), looked up only
+ * for a row naming a unit: a lookup per row would cost a merge of millions of rows an index probe each.
+ */
+const UNIT_FACTOR_SQL = 'CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END';
+
+/** Canonical tiers text (`10:95.5;100:90`) → jsonb `[{"minQuantity":"10","price":"95.5"}, …]`, NULL when absent. */
+export function tiersJsonSql(text: string): string {
+  return `CASE WHEN ${text} IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(${text}, ';')) WITH ORDINALITY t(x, n)) END`;
 }
 
 /** Dimensions: entities identified by external code, created or updated in place. */
@@ -80,7 +97,7 @@ export interface DimensionSpec {
  */
 export interface KeyedSpec {
   kind: 'keyed';
-  name: 'propertyValues' | 'productProperties' | 'synonyms';
+  name: 'propertyValues' | 'productProperties' | 'productUnits' | 'synonyms';
   fields: string[];
   table: string;
   /** Key columns, each from a canonical field: the resolved id of a reference (`ref`), else the field's text. */
@@ -97,7 +114,7 @@ const SPECS = {
   prices: {
     kind: 'fact',
     name: 'prices',
-    fields: ['product', 'priceType', 'price', 'currency', 'unit', 'factor'],
+    fields: ['product', 'priceType', 'price', 'currency', 'unit', 'factor', 'tiers', 'validFrom', 'validTo', 'deleted'],
     table: 'prices',
     historyTable: 'price_history',
     keys: [ref('priceType', 'priceType', 'price_type_id'), ref('product', 'product', 'product_id')],
@@ -105,8 +122,14 @@ const SPECS = {
       { column: 'value', expr: 's.price::numeric(20,6)' },
       { column: 'currency', expr: 's.currency' },
       { column: 'unit', expr: 's.unit' },
-      { column: 'factor', expr: 'coalesce(s.factor::numeric(20,6), 1)' },
+      // A unit without a factor: the product's own factor for that unit (its product units), else 1.
+      { column: 'factor', expr: `coalesce(s.factor::numeric(20,6), ${UNIT_FACTOR_SQL}, 1)` },
+      { column: 'tiers', expr: tiersJsonSql('s.tiers') },
+      // A price without validity holds always: a key a validity source wrote before loses its bounds.
+      { column: 'valid_from', expr: 'NULL::timestamptz' },
+      { column: 'valid_until', expr: 'NULL::timestamptz' },
     ],
+    periods: { validFrom: 'validFrom', validTo: 'validTo', deleted: 'deleted' },
     historyValue: { column: 'value', oldColumn: 'old_value', newColumn: 'new_value' },
     direct: [
       { column: 'value', field: 'price' },
@@ -306,6 +329,17 @@ const SPECS = {
     values: [{ column: 'value_id', expr: '(SELECT pv.id FROM property_values pv WHERE pv.property_id = ref_property.internal_id AND pv.code = s.value)' }],
     scopeColumn: 'product_id',
     replaceBy: ['product_id', 'property_id'],
+  },
+  // Alternative units of a product (a box of 12): a payload's units of a product replace its set.
+  productUnits: {
+    kind: 'keyed',
+    name: 'productUnits',
+    fields: ['product', 'unit', 'factor', 'barcode'],
+    table: 'product_units',
+    keys: [{ column: 'product_id', field: 'product', ref: ref('product', 'product', 'product_id') }, { column: 'unit', field: 'unit' }],
+    values: [{ column: 'factor', expr: 's.factor::numeric(20,6)' }, { column: 'barcode', expr: 's.barcode' }],
+    scopeColumn: 'product_id',
+    replaceBy: ['product_id'],
   },
   synonyms: {
     kind: 'keyed',

@@ -49,6 +49,7 @@ export const CANONICAL_SCHEMA: Record<string, string> = {
   properties: 'https://magistral.dev/schemas/canonical/property.schema.json',
   propertyValues: 'https://magistral.dev/schemas/canonical/property-value.schema.json',
   productProperties: 'https://magistral.dev/schemas/canonical/product-property.schema.json',
+  productUnits: 'https://magistral.dev/schemas/canonical/product-unit.schema.json',
   synonyms: 'https://magistral.dev/schemas/canonical/synonym.schema.json',
 };
 

@@ -41,6 +41,10 @@ export interface Config {
    */
   MAGISTRAL_SWEEP_INTERVAL_MS?: number;
   /**
+   * How often workers put prices whose validity started or ended into force (reads at an instant never wait for it).
+   */
+  MAGISTRAL_PRICE_ROLL_MS?: number;
+  /**
    * How soon a job of a dead worker is taken over.
    */
   MAGISTRAL_STALLED_INTERVAL_MS?: number;
@@ -101,8 +105,13 @@ export interface Flow {
     | 'properties'
     | 'propertyValues'
     | 'productProperties'
+    | 'productUnits'
     | 'synonyms'
     | 'orders';
+  /**
+   * IANA time zone in which the payload's dates without a time (price validity from/to days) are read: a price valid from 2027-01-01 holds from that day's midnight there.
+   */
+  timezone?: string;
   /**
    * snapshot: rows of the flow's scope that the payload does not contain are removed.
    */
@@ -278,6 +287,18 @@ export type Transform =
         onMissing?: 'reject' | 'keep';
       };
       /**
+       * Quantity tiers written as minQuantity:price pairs separated by ';' (as a reader joins scales): each quantity and price checked, each price multiplied (or divided) by a unit factor exactly, pairs sorted by quantity. An empty value stays empty.
+       */
+      tiers?: {
+        factor?: string;
+        /**
+         * Source field holding the factor.
+         */
+        factorFrom?: string;
+        divide?: boolean;
+        scale?: number;
+      };
+      /**
        * Multiply (or divide) a decimal by a unit factor, exactly.
        */
       unitFactor?: {
@@ -321,6 +342,7 @@ export interface Mapping {
     | 'properties'
     | 'propertyValues'
     | 'productProperties'
+    | 'productUnits'
     | 'synonyms';
   /**
    * Canonical field name → how to compute it.
@@ -1121,9 +1143,25 @@ export interface Price {
    */
   unit?: string;
   /**
-   * How many base units the unit holds (default 1).
+   * How many base units the unit holds (default: the product's factor for that unit from its product units, else 1).
    */
   factor?: string;
+  /**
+   * first day (YYYY-MM-DD, from the start of that day in the flow's timezone) or instant (ISO date-time with offset) the price holds; absent: since always. A price valid from a future date is kept and becomes the price on that date.
+   */
+  validFrom?: string;
+  /**
+   * last day (YYYY-MM-DD, to the end of that day in the flow's timezone) or instant (ISO date-time with offset, exclusive) the price holds; absent: open-ended
+   */
+  validTo?: string;
+  /**
+   * quantity tiers as minQuantity:price pairs separated by ';' in ascending quantity (quantities in the price's unit, prices per that unit), e.g. 10:95.5;100:90
+   */
+  tiers?: string;
+  /**
+   * The source deleted this price (or this validity period of it): it is removed.
+   */
+  deleted?: boolean;
 }
 
 // canonical/product-property.schema.json
@@ -1143,6 +1181,29 @@ export interface ProductProperty {
    * property value (1 to 1000 characters): a literal, or the code of a dictionary entry for a reference property
    */
   value: string;
+}
+
+// canonical/product-unit.schema.json
+/**
+ * An alternative unit of measure of a product (a box, a pallet) and how many base units it holds. A payload's units of a product replace the product's earlier set.
+ */
+export interface ProductUnit {
+  /**
+   * External code of the product.
+   */
+  product: string;
+  /**
+   * Code of the alternative unit.
+   */
+  unit: string;
+  /**
+   * How many base units one of this unit holds.
+   */
+  factor: string;
+  /**
+   * EAN/UPC barcode of this unit (a box has its own).
+   */
+  barcode?: string;
 }
 
 // canonical/product.schema.json
