@@ -299,6 +299,20 @@ describe('ORDERS05 over XML-HTTP', () => {
     expect((await fx.app.inject({ method: 'GET', url: '/admin/api/orders/M-999999/exports', headers: fx.admin })).statusCode).toBe(404);
   });
 
+  it('a paused flow sends nothing; once resumed, what was placed meanwhile goes out', async () => {
+    const before = sap.posted.length;
+    await setFlowPaused(fx.tp.rt.db, 'sap-orders-idoc', true);
+    const o = await place('LE1', [{ sku: 'P1', quantity: '2' }]);
+    await new Promise((r) => setTimeout(r, 800)); // two sweeps and more
+    expect(sap.posted.length).toBe(before);
+    expect(await exportOf(o.number, 'sap-orders-idoc')).toBeUndefined();
+    await setFlowPaused(fx.tp.rt.db, 'sap-orders-idoc', false);
+    await until('the post after resume', async () => sap.posted.length > before);
+    expect(sap.posted.length).toBe(before + 1);
+    expect(sap.posted[before]!.body).toContain(`<BELNR>${o.number}</BELNR>`);
+    await until('the export record', async () => (await exportOf(o.number, 'sap-orders-idoc'))?.state === 'sent');
+  });
+
   it('an ORDRSP brings SAP\'s number and confirmation onto the order, visible through the portal API, and is not sent back', async () => {
     const sample = await readFile(path.join(SAMPLES, 'ORDERS05_ORDRSP_outbound_SAP-samples.xml'), 'utf8');
     // The real sample answers purchase order 2C9YS43Z with sales order 2001319044: make it answer ours.
