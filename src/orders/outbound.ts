@@ -200,7 +200,18 @@ async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], sou
         const inSyncFlows = (await sql<{ flow_id: number }>`
           SELECT e.flow_id FROM order_exports e JOIN orders o ON o.id = e.order_id
           WHERE e.order_id = ${found.id} AND e.state = 'sent' AND e.version >= o.updated_at`.execute(trx)).rows.map((x) => Number(x.flow_id));
-        const r = await applyOrderChange(trx, { id: found.id }, c.change, source);
+        let change = c.change;
+        if (c.forwardOnly && change.status !== undefined) {
+          const back = await sql<{ back: boolean }>`
+            SELECT coalesce(n.sort < cur.sort, false) AS back FROM orders o
+            JOIN order_statuses cur ON cur.code = o.status LEFT JOIN order_statuses n ON n.code = ${change.status}
+            WHERE o.id = ${found.id}`.execute(trx);
+          if (back.rows[0]?.back) {
+            const { status: _older, ...rest } = change;
+            change = rest;
+          }
+        }
+        const r = await applyOrderChange(trx, { id: found.id }, change, source);
         if (r.changed.length && found.inSync) await sql`UPDATE orders SET exported_at = updated_at WHERE id = ${found.id}`.execute(trx);
         if (r.changed.length && inSyncFlows.length) {
           await sql`UPDATE order_exports e SET version = o.updated_at, sent_version = o.updated_at, updated_at = now() FROM orders o

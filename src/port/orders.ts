@@ -59,6 +59,11 @@ export interface OrderVersion {
 export interface ExternalOrderChange {
   refs: { numbers: string[]; erpNumber?: string };
   change: OrderChange;
+  /**
+   * The status only moves forward (by the statuses' sort order): a response about an older state of the
+   * order (an ORDRSP for a change arriving after the order shipped) leaves a later status as it is.
+   */
+  forwardOnly?: boolean;
   /** Problems found while reading the document, reported with the outcome. */
   warnings: string[];
 }

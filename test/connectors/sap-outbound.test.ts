@@ -332,6 +332,10 @@ describe('ORDERS05 over XML-HTTP', () => {
     expect(sap.posted.length).toBe(before);
     // The same ORDRSP again changes nothing.
     expect(await handleOrderResponses(port, { path: file, fileName: 'ordrsp.xml' })).toMatchObject({ changed: 0, unchanged: 1 });
+    // A late ORDRSP never moves a later status back: shipped stays shipped.
+    await port.orders.applyChanges([{ refs: { numbers: [first.number] }, change: { status: 'shipped', shipped: true }, warnings: [] }], 'sap-delivery');
+    expect(await handleOrderResponses(port, { path: file, fileName: 'ordrsp.xml' })).toMatchObject({ changed: 0, unchanged: 1 });
+    expect((await fx.call('GET', `/api/v1/orders/${first.number}`, { headers: as })).json()).toMatchObject({ status: { code: 'shipped' }, erpNumber: '2001319044' });
   });
 
   it('a malformed ORDRSP is refused with its position and changes nothing', async () => {

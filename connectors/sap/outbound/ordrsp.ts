@@ -158,7 +158,8 @@ export async function handleOrderResponses(port: Pick<ConnectorPort, 'orders' | 
       change.status = status;
       if (status === 'cancelled') change.cancelled = true;
     } else if (status) warnings.push(`${label}: status '${status}' for ACTION ${d.action} is not a portal order status; the status is left as it is`);
-    changes.push({ refs: { numbers: ours ? [ours.belnr] : [], erpNumber: erpNumber ?? undefined }, change, warnings });
+    // An ORDRSP answers one state of the order; a later status (shipped, set by another message) stays.
+    changes.push({ refs: { numbers: ours ? [ours.belnr] : [], erpNumber: erpNumber ?? undefined }, change, warnings, forwardOnly: true });
     applied.push({ docnum: d.docnum, number: ours?.belnr ?? null, erpNumber, status: change.status ?? null });
   }
   if (changes.length) {
