@@ -200,6 +200,7 @@ async function sendLocked(
     const message = (e as Error).message;
     await upsertExport(deps, flow.id, job, { state: last ? 'failed' : 'pending', attempts: attempt, error: { code, message } });
     log.warn({ attempt, attempts, code, err: message }, last ? 'order send failed for good' : 'order send failed; will retry');
+    deps.metrics?.ordersSent.inc({ flow: flow.name, outcome: last ? 'failed' : 'retry' });
     throw e;
   }
 
@@ -224,6 +225,7 @@ async function sendLocked(
     }
   });
   log.info({ attempt, outcome: result.outcome, externalNumber: result.externalNumber, note: result.note }, 'order sent');
+  deps.metrics?.ordersSent.inc({ flow: flow.name, outcome: result.outcome });
   return 'sent';
 }
 

@@ -278,6 +278,9 @@ describe('ORDERS05 over XML-HTTP', () => {
     expect(a!.body).toBe(b!.body.replace(/<CRETIM>\d+<\/CRETIM>/, a!.body.match(/<CRETIM>\d+<\/CRETIM>/)![0]).replace(/<CREDAT>\d+<\/CREDAT>/, a!.body.match(/<CREDAT>\d+<\/CREDAT>/)![0]));
     const row = await until('the export record', async () => { const r = await exportOf(o.number, 'sap-orders-idoc'); return r?.state === 'sent' && r; });
     expect(row).toMatchObject({ state: 'sent', attempts: 2 });
+    const sent = await fx.tp.rt.metrics.ordersSent.get();
+    const count = (outcome: string) => sent.values.find((v) => v.labels.flow === 'sap-orders-idoc' && v.labels.outcome === outcome)?.value;
+    expect([count('accepted'), count('retry')]).toEqual([2, 1]);
     await new Promise((r) => setTimeout(r, 700));
     expect(sap.posted.length).toBe(before + 2);
   });
