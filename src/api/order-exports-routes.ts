@@ -2,7 +2,7 @@
 // outbound flow (SAP …) — sent or failed, attempts, the last error, SAP's number — for the on-call engineer.
 import type { FastifyInstance } from 'fastify';
 import { MagistralError } from '../errors/index.ts';
-import { orderExports } from '../pipeline/outbound.ts';
+import { orderExports, retryExport } from '../pipeline/outbound.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorBodySchema } from './error-handler.ts';
 
@@ -37,5 +37,18 @@ export async function orderExportsRoutes(app: FastifyInstance, deps: ServerDeps)
     if (!known) throw new MagistralError('MAG_ERR_NOT_FOUND', `no order ${number}`);
     const exports = await orderExports(deps, number);
     return { number, exports: exports.map((e) => ({ ...e, sentAt: e.sentAt?.toISOString() ?? null })) };
+  });
+
+  app.post<{ Params: { number: string; flow: string } }>('/:number/exports/:flow/retry', {
+    schema: {
+      params: {
+        type: 'object', required: ['number', 'flow'],
+        properties: { number: { type: 'string', minLength: 1, maxLength: 64 }, flow: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } },
+      },
+      response: { 202: exportSchema, '4xx': errorBodySchema },
+    },
+  }, async (request, reply) => {
+    const v = await retryExport(deps, request.params.number, request.params.flow);
+    return reply.code(202).send({ ...v, sentAt: v.sentAt?.toISOString() ?? null });
   });
 }

@@ -94,7 +94,14 @@ export async function enqueueDueOrders(
   let added = 0;
   for (const r of rows) {
     const jobId = outboundJobId(Number(r.flow_id), Number(r.order_id), r.version);
-    if (await deps.queues.outbound.getJob(jobId)) continue;
+    const existing = await deps.queues.outbound.getJob(jobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed') continue;
+      // The send is due again although its job finished: an operator's retry of a failed send (or a
+      // record lost with a crash). The finished job of the same id is replaced, else the add is a no-op.
+      await existing.remove().catch(() => {});
+    }
     await deps.queues.outbound.add('send', { flowId: Number(r.flow_id), orderId: Number(r.order_id), version: r.version, installation }, jobOptions(r.definition, jobId));
     added++;
   }
@@ -259,6 +266,24 @@ export async function orderExports(deps: Pick<PipelineDeps, 'db'>, orderNumber: 
     flow: r.name, state: r.state, attempts: r.attempts, lastError: r.last_error, lastErrorCode: r.last_error_code,
     externalNumber: r.external_number, externalRef: r.external_ref, sentAt: r.sent_at,
   }));
+}
+
+/**
+ * An operator's retry of a failed send (SAP was down longer than the flow's retries, master data fixed
+ * since): the export becomes pending again and is queued now. Refused unless the send failed.
+ */
+export async function retryExport(deps: Pick<PipelineDeps, 'db' | 'queues'>, orderNumber: string, flowName: string): Promise<OrderExportView> {
+  const r = await sql<{ state: string }>`
+    UPDATE order_exports e SET state = 'pending', attempts = 0, updated_at = now()
+    FROM orders o, flows f
+    WHERE o.id = e.order_id AND f.id = e.flow_id AND o.number = ${orderNumber} AND f.name = ${flowName} AND e.state = 'failed'
+    RETURNING e.state`.execute(deps.db);
+  const views = await orderExports(deps, orderNumber);
+  const view = views.find((v) => v.flow === flowName);
+  if (!view) throw new MagistralError('MAG_ERR_NOT_FOUND', `order ${orderNumber} has no export to flow ${flowName}`);
+  if (!r.rows.length) throw new MagistralError('MAG_ERR_BAD_REQUEST', `order ${orderNumber} to flow ${flowName} is ${view.state}: only a failed send is retried`);
+  await enqueueDueOrders(deps, { orderNumber });
+  return view;
 }
 
 /** When each outbound flow's statuses were last pulled by this process. */

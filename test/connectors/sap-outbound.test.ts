@@ -285,7 +285,7 @@ describe('ORDERS05 over XML-HTTP', () => {
     expect(sap.posted.length).toBe(before + 2);
   });
 
-  it('an order SAP cannot take (no SAP customer number) is refused at once, posted never, the reason kept', async () => {
+  it('an order SAP cannot take (no SAP customer number) is refused at once, posted never, the reason kept; an operator retries it', async () => {
     const before = sap.posted.length;
     const o = await place('LE2', [{ sku: 'P2', quantity: '1' }]);
     const row = await until('the export record', async () => { const r = await exportOf(o.number, 'sap-orders-idoc'); return r?.state === 'failed' && r; });
@@ -300,6 +300,17 @@ describe('ORDERS05 over XML-HTTP', () => {
       externalNumber: null, externalRef: null, sentAt: null,
     }] });
     expect((await fx.app.inject({ method: 'GET', url: '/admin/api/orders/M-999999/exports', headers: fx.admin })).statusCode).toBe(404);
+    // SAP's customer number arrives (a DEBMAS load); the operator retries the failed send: it goes out now.
+    await fx.tp.rt.pool.query(`INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT 'legalEntity', 'sap', '0000100002', id FROM legal_entities WHERE code = 'LE2'`);
+    const retry = await fx.app.inject({ method: 'POST', url: `/admin/api/orders/${o.number}/exports/sap-orders-idoc/retry`, headers: fx.admin });
+    expect(retry.statusCode, retry.body).toBe(202);
+    expect(retry.json()).toMatchObject({ flow: 'sap-orders-idoc', state: 'pending', attempts: 0 });
+    await until('the post after the retry', async () => sap.posted.length > before);
+    expect(sap.posted[before]!.body).toContain('<PARTN>0000100002</PARTN>');
+    expect(await until('the export', async () => { const r = await exportOf(o.number, 'sap-orders-idoc'); return r?.state === 'sent' && r; })).toMatchObject({ attempts: 1, last_error: null });
+    const again = await fx.app.inject({ method: 'POST', url: `/admin/api/orders/${o.number}/exports/sap-orders-idoc/retry`, headers: fx.admin });
+    expect(again.statusCode).toBe(400);
+    expect(again.json().message).toContain('is sent: only a failed send is retried');
   });
 
   it('a paused flow sends nothing; once resumed, what was placed meanwhile goes out', async () => {
