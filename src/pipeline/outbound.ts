@@ -34,6 +34,12 @@ const SWEEP_LIMIT = 500;
 /** An order version as a stable id part: updated_at in microseconds since the epoch (exact: extract() is numeric). */
 const VERSION_SQL = '(extract(epoch from o.updated_at) * 1000000)::bigint::text';
 
+/**
+ * A version (microseconds since the epoch) back as a timestamptz, exactly: integer microseconds times an
+ * interval (checked: 200,000 instants of clock_timestamp() round-trip unchanged).
+ */
+const versionAt = (version: string) => sql`(timestamptz 'epoch' + ${version}::bigint * interval '1 microsecond')`;
+
 export const outboundJobId = (flowId: number, orderId: number, version: string): string => `outbound-${flowId}-${orderId}-${version}`;
 
 /** The flow is outbound: its connector sends orders; it receives no payloads and has no mapping. */
@@ -59,7 +65,7 @@ function jobOptions(flow: Flow, jobId: string): JobsOptions {
   };
 }
 
-interface DueRow { flow_id: number; order_id: number; version: string; definition: Flow; updated_at: Date }
+interface DueRow { flow_id: number; order_id: number; version: string; definition: Flow; updated_at: Date; state: string | null }
 
 /**
  * Queues a job for every send that is due (of one order, or of all): an order of an active outbound flow
@@ -76,14 +82,14 @@ export async function enqueueDueOrders(
   // Orders changed within the lookback that the flow does not have at their version, plus sends still
   // pending (a job lost with Redis) however long ago their order changed (index order_exports_flow).
   const rows = (await sql<DueRow>`
-    SELECT f.id AS flow_id, o.id AS order_id, ${sql.raw(VERSION_SQL)} AS version, f.definition, o.updated_at
+    SELECT f.id AS flow_id, o.id AS order_id, ${sql.raw(VERSION_SQL)} AS version, f.definition, o.updated_at, e.state
     FROM flows f
     JOIN orders o ON o.updated_at >= f.created_at AND o.updated_at > now() - make_interval(secs => ${lookback})
     LEFT JOIN order_exports e ON e.order_id = o.id AND e.flow_id = f.id
     WHERE f.definition->>'target' = 'orders' AND NOT f.paused AND ${one('o')}
       AND ((e.order_id IS NULL AND o.created_at >= f.created_at) OR e.state = 'pending' OR e.version < o.updated_at)
     UNION
-    SELECT f.id, o.id, ${sql.raw(VERSION_SQL)}, f.definition, o.updated_at
+    SELECT f.id, o.id, ${sql.raw(VERSION_SQL)}, f.definition, o.updated_at, e.state
     FROM order_exports e JOIN flows f ON f.id = e.flow_id JOIN orders o ON o.id = e.order_id
     WHERE e.state = 'pending' AND f.definition->>'target' = 'orders' AND NOT f.paused AND ${one('o')}
       AND o.updated_at > now() - make_interval(days => ${OUTBOUND_LOOKBACK_DAYS})
@@ -97,9 +103,10 @@ export async function enqueueDueOrders(
     const existing = await deps.queues.outbound.getJob(jobId);
     if (existing) {
       const state = await existing.getState();
-      if (state !== 'completed' && state !== 'failed') continue;
-      // The send is due again although its job finished: an operator's retry of a failed send (or a
-      // record lost with a crash). The finished job of the same id is replaced, else the add is a no-op.
+      // Only a pending send replaces its finished job (an operator's retry of a failed send, a record lost
+      // with a crash); the add would otherwise be a no-op. A finished job of a version the record does not
+      // show as pending is left alone: never a second send of one version.
+      if ((state !== 'completed' && state !== 'failed') || r.state !== 'pending') continue;
       await existing.remove().catch(() => {});
     }
     await deps.queues.outbound.add('send', { flowId: Number(r.flow_id), orderId: Number(r.order_id), version: r.version, installation }, jobOptions(r.definition, jobId));
@@ -216,7 +223,7 @@ async function sendLocked(
   await deps.db.transaction().execute(async (trx) => {
     await sql`
       INSERT INTO order_exports AS e (order_id, flow_id, version, state, attempts, sent_version, external_number, external_ref, sent_at, updated_at)
-      VALUES (${job.orderId}, ${flow.id}, to_timestamp(${job.version}::numeric / 1000000), 'sent', ${attempt}, to_timestamp(${job.version}::numeric / 1000000),
+      VALUES (${job.orderId}, ${flow.id}, ${versionAt(job.version)}, 'sent', ${attempt}, ${versionAt(job.version)},
         ${result.externalNumber ?? null}, ${result.externalRef ?? null}, now(), now())
       ON CONFLICT (order_id, flow_id) DO UPDATE SET version = excluded.version, state = 'sent', attempts = excluded.attempts,
         sent_version = excluded.sent_version, external_number = coalesce(excluded.external_number, e.external_number),
@@ -241,7 +248,7 @@ async function upsertExport(
 ): Promise<void> {
   await sql`
     INSERT INTO order_exports AS e (order_id, flow_id, version, state, attempts, last_error, last_error_code, updated_at)
-    VALUES (${job.orderId}, ${flowId}, to_timestamp(${job.version}::numeric / 1000000), ${s.state}, ${s.attempts}, ${s.error?.message ?? null}, ${s.error?.code ?? null}, now())
+    VALUES (${job.orderId}, ${flowId}, ${versionAt(job.version)}, ${s.state}, ${s.attempts}, ${s.error?.message ?? null}, ${s.error?.code ?? null}, now())
     ON CONFLICT (order_id, flow_id) DO UPDATE SET version = excluded.version, state = excluded.state, attempts = excluded.attempts,
       last_error = coalesce(excluded.last_error, e.last_error), last_error_code = coalesce(excluded.last_error_code, e.last_error_code), updated_at = now()`.execute(deps.db);
 }
