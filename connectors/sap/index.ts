@@ -1,6 +1,19 @@
-// The SAP connector module. Orders out: ORDERS05 IDoc-XML over HTTP and S/4HANA's sales order API
-// (connectors/sap/outbound). The inbound IDoc reader and endpoint join this list when they land.
+// The SAP connector module: IDoc-XML / IDoc-SOAP files SAP sends (sap.idoc), read by the streaming
+// reader; the inbound IDoc endpoint (/exchange/sap/idoc/<endpoint>) with its table of received messages;
+// orders out as ORDERS05 IDocs (sap.idoc.orders) or S/4HANA sales orders (sap.odata.orders), with the
+// ORDRSP IDocs the endpoint hands to connectors/sap/outbound/ordrsp.ts.
 import type { ConnectorModule } from '../../src/port/index.ts';
+import { idocConnector } from './idoc/connector.ts';
+import { idocExchange } from './idoc/exchange.ts';
+import { sapMigrations } from './idoc/migrations.ts';
 import { idocOrdersConnector, s4OrdersConnector } from './outbound/index.ts';
 
-export const sapModule: ConnectorModule = { name: 'sap', connectors: [idocOrdersConnector, s4OrdersConnector] };
+export const sapModule: ConnectorModule = {
+  name: 'sap',
+  connectors: [idocConnector, idocOrdersConnector, s4OrdersConnector],
+  exchanges: [idocExchange],
+  migrations: sapMigrations,
+};
+
+export { idocExchange, IDOC_EXCHANGE_PREFIX } from './idoc/exchange.ts';
+export { idocEndpointOptionsProperties } from './idoc/options.ts';

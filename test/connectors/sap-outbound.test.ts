@@ -181,6 +181,7 @@ afterAll(async () => {
 
 describe('ORDERS05 over XML-HTTP', () => {
   let first: { number: string; total: string };
+  let retried: string;
 
   it('an order placed through the portal API goes out as ORDERS05, segment by segment as SAP samples it', async () => {
     first = await place('LE1', [{ sku: 'P2', quantity: '3' }, { sku: 'P1', quantity: '0.5' }], 'Доставка до 10:00 & «без звонка»');
@@ -270,6 +271,7 @@ describe('ORDERS05 over XML-HTTP', () => {
     const before = sap.posted.length;
     sap.answers.push(503);
     const o = await place('LE1', [{ sku: 'P3', quantity: '10' }]);
+    retried = o.number;
     await until('two posts', async () => sap.posted.length >= before + 2);
     const [a, b] = sap.posted.slice(before);
     expect([a!.status, b!.status]).toEqual([503, 200]);
@@ -350,6 +352,29 @@ describe('ORDERS05 over XML-HTTP', () => {
     await port.orders.applyChanges([{ refs: { numbers: [first.number] }, change: { status: 'shipped', shipped: true }, warnings: [] }], 'sap-delivery');
     expect(await handleOrderResponses(port, { path: file, fileName: 'ordrsp.xml' })).toMatchObject({ changed: 0, unchanged: 1 });
     expect((await fx.call('GET', `/api/v1/orders/${first.number}`, { headers: as })).json()).toMatchObject({ status: { code: 'shipped' }, erpNumber: '2001319044' });
+  });
+
+  it('an ORDRSP posted by SAP to the IDoc endpoint lands on its order (stored, no run)', async () => {
+    await fx.tp.applyFlowYaml(`
+apiVersion: magistral/v1
+kind: Flow
+name: sap-order-responses
+source: { connector: sap.idoc, system: sap, options: { endpoint: erp, messageTypes: [ORDRSP], userEnv: SAP_TEST_USER, passwordEnv: SAP_TEST_PASSWORD } }
+mapping: file/stock.yaml
+target: stock
+mode: delta
+`);
+    const sample = await readFile(path.join(SAMPLES, 'ORDERS05_ORDRSP_outbound_SAP-samples.xml'), 'utf8');
+    const runsBefore = (await fx.tp.rt.pool.query('SELECT count(*)::int AS n FROM runs')).rows[0].n;
+    const res = await fx.app.inject({
+      method: 'POST', url: '/exchange/sap/idoc/erp',
+      headers: { authorization: `Basic ${Buffer.from('MAGISTRAL_RFC:s3cret').toString('base64')}`, 'content-type': 'application/xml' },
+      payload: sample.replaceAll('2C9YS43Z', retried).replaceAll('2001319044', '2001319045'),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.body.trim()).toBe('order responses applied: 1 IDoc(s) (DOCNUM 0000000235556469); orders changed 1, unchanged 0, notFound 0');
+    expect((await fx.call('GET', `/api/v1/orders/${retried}`, { headers: as })).json()).toMatchObject({ erpNumber: '2001319045', status: { code: 'confirmed' } });
+    expect((await fx.tp.rt.pool.query('SELECT count(*)::int AS n FROM runs')).rows[0].n).toBe(runsBefore);
   });
 
   it('a malformed ORDRSP is refused with its position and changes nothing', async () => {
