@@ -5,3 +5,5 @@ export { byteOrderMark, detectXmlEncoding, encodingFromLabel, DECLARATION_LIMIT,
 export { decode1251, decodeBytes, decodeValue, resolveReferences, ShortValueCache, CP1251_INVALID } from './xml/values.ts';
 export { completeUtf8Length, firstInvalidUtf8, hexBytes } from './utf8.ts';
 export { RecordBatcher } from './record-batcher.ts';
+export { parseNdjson, BATCH_SIZE as NDJSON_BATCH_SIZE } from './ndjson.ts';
+export { parseLossless, plainNumber } from './json-lossless.ts';

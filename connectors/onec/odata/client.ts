@@ -1,7 +1,7 @@
 // HTTP side of the onec.odata connector: page URLs with 1C's Cyrillic names percent-encoded, Basic
 // auth, a timeout per request, retries with backoff on network errors, 429 and 5xx, and 1C's
 // `odata.error` answers turned into messages an operator can act on. Credentials never reach a message.
-import { parseLossless } from './json.ts';
+import { parseLossless } from '../../lib/index.ts';
 import type { ODataOptions } from './options.ts';
 import { PullError, type PullContext } from '../../../src/port/index.ts';
 

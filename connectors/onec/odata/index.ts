@@ -2,7 +2,7 @@
 // OData interface on a flow's schedule; the pulled entries become an NDJSON payload that runs through
 // the pipeline like any pushed file (mapping, rejects, guard, replay).
 import type { Readable } from 'node:stream';
-import { parseNdjson } from './ndjson.ts';
+import { parseNdjson } from '../../lib/index.ts';
 import { ODATA_OPTIONS_SCHEMA } from './options.ts';
 import { entitySetOf, pullOData } from './pull.ts';
 import type { Connector, ParseContext, SourceRecord } from '../../../src/port/index.ts';

@@ -1,8 +1,8 @@
-// Reads a pulled payload back: one flattened OData entry per line (NDJSON, UTF-8), streamed in batches
-// with bounded memory. A line that is not a flat JSON object of strings fails the run with its line.
+// Reads a pulled payload back: one flat record per line (NDJSON, UTF-8), streamed in batches with
+// bounded memory. Shared by the pulled connectors (onec.odata, sap.odata, sap.rfc), which write such lines. A line that is not a flat JSON object of strings fails the run with its line.
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
-import { PayloadError, type ParseContext, type SourceRecord } from '../../../src/port/index.ts';
+import { PayloadError, type ParseContext, type SourceRecord } from '../../src/port/index.ts';
 
 export const BATCH_SIZE = 2000;
 const MAX_LINE_CHARS = 16 * 1024 * 1024;
