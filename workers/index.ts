@@ -8,7 +8,8 @@ import { rollPrices } from '../src/pipeline/price-roll.ts';
 import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll.ts';
 import { refreshStaleOffers } from '../src/portal/offers.ts';
 import { installationId, workerNameSuffix } from '../src/pipeline/installation.ts';
-import { extractProcessor, mergeProcessor, pollProcessor } from './processors.ts';
+import { extractProcessor, mergeProcessor, outboundProcessor, pollProcessor } from './processors.ts';
+import { enqueueDueOrders, OUTBOUND_FULL_SWEEP_MS, OUTBOUND_RECENT_SECONDS, pullOrderStatuses } from '../src/pipeline/outbound.ts';
 import { pausingOnRefusal } from './installation.ts';
 
 /** How often the workers look for catalog offers to rebuild (they wait for one quiet tick). */
@@ -43,8 +44,10 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   const merge: Worker = new Worker(QUEUE_NAMES.merge, pausingOnRefusal(() => merge, mergeProcessor(deps)), { ...common, concurrency: config.MAGISTRAL_MERGE_CONCURRENCY });
   // Pulls wait on remote systems, not on this machine: a few at once, one per flow (poll.ts locks).
   const poll: Worker = new Worker(POLL_QUEUE, pausingOnRefusal(() => poll, pollProcessor(deps)), { ...common, concurrency: 4 });
+  // Sends wait on remote systems: a few at once (one per order and flow, outbound.ts locks).
+  const outbound: Worker = new Worker(QUEUE_NAMES.outbound, pausingOnRefusal(() => outbound, outboundProcessor(deps)), { ...common, concurrency: 4 });
   const pollQueue = createPollQueue(config.REDIS_URL, config.MAGISTRAL_QUEUE_PREFIX);
-  for (const w of [extract, merge, poll]) {
+  for (const w of [extract, merge, poll, outbound]) {
     w.on('error', (e) => log.debug({ err: e.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, e) => log.debug({ queue: w.name, job: job?.id, err: e.message }, 'job failed'));
   }
@@ -72,8 +75,22 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       .finally(() => { syncing = undefined; });
     return syncing;
   };
+  // Orders due to outbound flows (placed, changed, a job lost with Redis) and status pulls, never two at once.
+  let outboundSweep: Promise<void> | undefined;
+  let fullOutboundAt = 0;
+  const doOutbound = (): Promise<void> => {
+    outboundSweep ??= (async () => {
+      // Orders changed within the last hour at every tick; the whole lookback every 10 minutes (outbound.ts).
+      const full = Date.now() - fullOutboundAt >= OUTBOUND_FULL_SWEEP_MS;
+      await enqueueDueOrders(deps, full ? {} : { lookbackSeconds: OUTBOUND_RECENT_SECONDS });
+      if (full) fullOutboundAt = Date.now();
+      await pullOrderStatuses(deps);
+    })().catch((e: unknown) => log.debug({ err: (e as Error).message }, 'outbound sweep skipped')).finally(() => { outboundSweep = undefined; });
+    return outboundSweep;
+  };
   const timer = setInterval(() => {
     void doSweep();
+    void doOutbound();
     if (!syncing) void doSync();
   }, config.MAGISTRAL_SWEEP_INTERVAL_MS);
   timer.unref();
@@ -105,6 +122,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   rollTimer.unref();
   void doSweep();
   void doSync();
+  void doOutbound();
   log.info({ installation, prefix: config.MAGISTRAL_QUEUE_PREFIX, extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
 
   return {
@@ -116,7 +134,8 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       clearInterval(rollTimer);
       await refreshing;
       await rolling;
-      await Promise.allSettled([extract.close(), merge.close(), poll.close()]);
+      await outboundSweep;
+      await Promise.allSettled([extract.close(), merge.close(), poll.close(), outbound.close()]);
       await pollQueue.close();
       connection.disconnect();
     },

@@ -7,7 +7,9 @@ import { mergeRun } from '../src/pipeline/merge.ts';
 import { enqueueExtract, enqueueMerge } from '../src/pipeline/jobs.ts';
 import { blockerOf, failRun, holdRun, runSettled } from '../src/pipeline/lifecycle/index.ts';
 import { flowOfRun } from '../src/pipeline/runs.ts';
-import type { ExtractJob, MergeJob } from '../src/pipeline/queues.ts';
+import type { ExtractJob, MergeJob, OutboundJob } from '../src/pipeline/queues.ts';
+import { RetryableError } from '../src/errors/index.ts';
+import { sendOrderVersion } from '../src/pipeline/outbound.ts';
 import { HoldRunError, isMagistralError, PayloadError, type ErrorCode } from '../src/errors/index.ts';
 import { pullFlow, type PollJob } from '../src/pipeline/poll.ts';
 import { refuseForeignJob } from './installation.ts';
@@ -145,5 +147,27 @@ export function pollProcessor(deps: PipelineDeps) {
     const r = await pullFlow(deps, job.data.flow, { trigger: 'schedule' });
     if (r.outcome === 'failed') throw new UnrecoverableError(`${r.error.code}: ${r.error.message}`);
     return r.outcome;
+  };
+}
+
+/**
+ * One order version to send through an outbound flow (src/pipeline/outbound.ts records every outcome).
+ * A retryable failure (or an unknown one) is thrown for BullMQ's backoff; one that retrying cannot help
+ * ends the job at once. A flow paused or a send of the same order busy elsewhere: look again later.
+ */
+export function outboundProcessor(deps: PipelineDeps) {
+  return async (job: Job<OutboundJob>, token?: string): Promise<string> => {
+    await refuseForeignJob(deps, job, token);
+    const attempts = job.opts.attempts ?? 1;
+    let outcome;
+    try {
+      outcome = await sendOrderVersion(deps, job.data, job.attemptsMade + 1, attempts);
+    } catch (e) {
+      if (isMagistralError(e) && !(e instanceof RetryableError)) throw new UnrecoverableError(`${e.code}: ${e.message}`);
+      throw e;
+    }
+    if (outcome === 'busy') return later(job, token, 2000);
+    if (outcome === 'paused') return later(job, token, 5000);
+    return outcome;
   };
 }

@@ -9,6 +9,7 @@ import { metricsRoutes } from './metrics-routes.ts';
 import { adminAuth } from './admin-auth.ts';
 import { flowsRoutes } from './flows-routes.ts';
 import { runsRoutes } from './runs-routes.ts';
+import { orderExportsRoutes } from './order-exports-routes.ts';
 import { payloadUploadRoute } from './payload-upload-route.ts';
 import { queueDashboard } from './queue-dashboard.ts';
 import { portalApi } from './portal/index.ts';
@@ -55,6 +56,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await admin.register(async (s) => flowsRoutes(s, deps), { prefix: '/flows' });
       await admin.register(async (s) => payloadUploadRoute(s, deps), { prefix: '/flows' });
       await admin.register(async (s) => runsRoutes(s, deps), { prefix: '/runs' });
+      await admin.register(async (s) => orderExportsRoutes(s, deps), { prefix: '/orders' });
       await admin.register(async (s) => portalAdminRoutes(s, deps));
     }, { prefix: '/admin/api' });
     await queueDashboard(app, deps);

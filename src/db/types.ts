@@ -337,6 +337,22 @@ export interface OrdersTable {
   updated_at: Generated<Timestamp>;
   exported_at: Timestamp | null;
 }
+/** One order's export to one outbound flow (migration 0013). */
+export interface OrderExportsTable {
+  order_id: number;
+  flow_id: number;
+  version: Timestamp;
+  state: 'pending' | 'sent' | 'failed';
+  sent_version: Timestamp | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  last_error_code: string | null;
+  external_number: string | null;
+  external_ref: string | null;
+  sent_at: Timestamp | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
 export interface OrderLinesTable {
   order_id: number;
   line_no: number;
@@ -438,5 +454,6 @@ export interface Database {
   orders: OrdersTable;
   order_lines: OrderLinesTable;
   order_events: OrderEventsTable;
+  order_exports: OrderExportsTable;
   reservations: ReservationsTable;
 }

@@ -22,6 +22,7 @@ export const CATALOGUE = {
   MAG_ERR_FILE_NAME: { status: 400, meaning: 'A sender\'s file name was refused (`..`, an absolute path, control characters, too long); nothing was stored under it: send the file under a plain relative name.' },
   MAG_ERR_PULL_FAILED: { status: 502, meaning: 'A pull could not read the remote system (network, HTTP error, an entry without its key); the message names the resource and the remote\'s answer, and the next scheduled pull retries.' },
   MAG_ERR_PULL_AUTH: { status: 502, meaning: 'The remote system refused the pull\'s credentials or they are not set; fix the environment variables named by the flow (userEnv/passwordEnv): retrying will not help.' },
+  MAG_ERR_SEND_REFUSED: { status: 502, meaning: 'A remote system refused an order sent through an outbound flow for good (credentials refused, the order rejected as it is: an unknown customer or material, no SAP customer number); the order\'s export is recorded failed with the remote\'s own message: fix what it names, then change the order (or its master data) to send it again.' },
   MAG_ERR_RUN_NOT_FOUND: { status: 404, meaning: 'No run has this id: check `magistral runs list`.' },
   MAG_ERR_RUN_STATE: { status: 409, meaning: 'The run is not in a state that allows this (approve needs held, replay needs finished), or a wait timed out; the message says the state it is in.' },
   MAG_ERR_RUN_HELD: { status: 409, meaning: 'A stage held the run for a person with the reason given; approve it (`magistral runs approve ID`) or reject it.' },

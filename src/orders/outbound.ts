@@ -27,7 +27,8 @@ interface OrderRow {
   shipped: boolean;
   shipped_at: Date | null;
   cancelled: boolean;
-  le_xml_id: string;
+  le_system_id: string | null;
+  le_code: string;
   le_name: string;
   le_full_name: string | null;
   inn: string | null;
@@ -49,6 +50,8 @@ interface LineRow {
   order_id: number;
   line_no: number;
   xml_id: string;
+  system_id: string | null;
+  sku: string;
   name: string;
   quantity: string;
   price: string;
@@ -90,8 +93,8 @@ async function documents(db: Db, ids: readonly number[], system: string): Promis
       st.name AS status_name, st.final AS status_final,
       coalesce((SELECT max(ev.at) FROM order_events ev WHERE ev.order_id = o.id AND ev.change ? 'status'), o.created_at) AS status_at,
       o.erp_number, o.erp_date, o.paid, o.paid_at, o.shipped, o.shipped_at, o.cancelled,
-      coalesce((SELECT min(x.external_id) FROM external_ids x
-                WHERE x.entity = 'legalEntity' AND x.system = ${system} AND x.internal_id = le.id), le.code) AS le_xml_id,
+      (SELECT min(x.external_id) FROM external_ids x
+       WHERE x.entity = 'legalEntity' AND x.system = ${system} AND x.internal_id = le.id) AS le_system_id, le.code AS le_code,
       le.name AS le_name, le.full_name AS le_full_name, le.inn, le.kpp, le.address, le.bank_name, le.bik, le.account, le.corr_account,
       cl.email AS client_email, cl.phone AS client_phone,
       coalesce((SELECT min(x.external_id) FROM external_ids x
@@ -107,7 +110,7 @@ async function documents(db: Db, ids: readonly number[], system: string): Promis
   // A product's id in the system; an offer id with a characteristic (`guid#char`) only when the product
   // has no plain one; the product code when the system never sent an id for it.
   const lines = (await sql<LineRow>`
-    SELECT l.order_id, l.line_no, coalesce(x.external_id, p.code, l.sku) AS xml_id, l.name,
+    SELECT l.order_id, l.line_no, coalesce(x.external_id, p.code, l.sku) AS xml_id, x.external_id AS system_id, l.sku, l.name,
       l.quantity::text AS quantity, l.price::text AS price, l.amount::text AS amount, l.unit AS line_unit,
       u.code AS unit_code, u.name AS unit_name, u.okei AS unit_okei
     FROM order_lines l
@@ -140,13 +143,13 @@ function toOutbound(o: OrderRow, lines: LineRow[]): OutboundOrder {
     status: { code: o.status, name: o.status_name, final: o.status_final, at: o.status_at },
     erpNumber: o.erp_number, erpDate: o.erp_date, paid: o.paid, paidAt: o.paid_at, shipped: o.shipped, shippedAt: o.shipped_at, cancelled: o.cancelled,
     legalEntity: {
-      externalId: o.le_xml_id, name: o.le_name, fullName: o.le_full_name, inn: o.inn, kpp: o.kpp, address: o.address,
+      externalId: o.le_system_id ?? o.le_code, systemId: o.le_system_id, code: o.le_code, name: o.le_name, fullName: o.le_full_name, inn: o.inn, kpp: o.kpp, address: o.address,
       bankName: o.bank_name, bik: o.bik, account: o.account, corrAccount: o.corr_account,
     },
     client: { email: o.client_email, phone: o.client_phone },
     contact: o.contact_name ? { externalId: o.contact_xml_id, name: o.contact_name, email: o.contact_email, phone: o.contact_phone } : null,
     lines: lines.map((l) => ({
-      lineNo: Number(l.line_no), externalId: l.xml_id, name: l.name, quantity: l.quantity, price: l.price, amount: l.amount, unit: l.line_unit,
+      lineNo: Number(l.line_no), externalId: l.xml_id, systemId: l.system_id, sku: l.sku, name: l.name, quantity: l.quantity, price: l.price, amount: l.amount, unit: l.line_unit,
       product: { unitCode: l.unit_code, unitName: l.unit_name, unitOkei: l.unit_okei },
     })),
   };
@@ -175,7 +178,8 @@ async function findOrder(db: Db, c: ExternalOrderChange): Promise<{ id: number; 
 /**
  * Applies the changes in order, in one transaction (a savepoint per change, so one the orders module
  * refuses is reported and the others still apply). A change the system makes to an order it already had
- * in full leaves the order exported: like 1C-Bitrix's UPDATED_1C flag, what came from it is not sent back.
+ * in full leaves the order exported: like 1C-Bitrix's UPDATED_1C flag, what came from it is not sent back
+ * (to 1C through exported_at, to the outbound flows that had it through order_exports).
  */
 async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], source: string): Promise<ExternalChangesReport> {
   const report: ExternalChangesReport = { documents: changes.length, changed: 0, unchanged: 0, notFound: 0, warnings: [] };
@@ -191,8 +195,28 @@ async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], sou
       }
       await sql`SAVEPOINT external_change`.execute(trx);
       try {
-        const r = await applyOrderChange(trx, { id: found.id }, c.change, source);
+        // Outbound flows that had the order's latest version (order_exports, migration 0013) keep having it:
+        // a status coming back from SAP is not a change to send to SAP again.
+        const inSyncFlows = (await sql<{ flow_id: number }>`
+          SELECT e.flow_id FROM order_exports e JOIN orders o ON o.id = e.order_id
+          WHERE e.order_id = ${found.id} AND e.state = 'sent' AND e.version >= o.updated_at`.execute(trx)).rows.map((x) => Number(x.flow_id));
+        let change = c.change;
+        if (c.forwardOnly && change.status !== undefined) {
+          const back = await sql<{ back: boolean }>`
+            SELECT coalesce(n.sort < cur.sort, false) AS back FROM orders o
+            JOIN order_statuses cur ON cur.code = o.status LEFT JOIN order_statuses n ON n.code = ${change.status}
+            WHERE o.id = ${found.id}`.execute(trx);
+          if (back.rows[0]?.back) {
+            const { status: _older, ...rest } = change;
+            change = rest;
+          }
+        }
+        const r = await applyOrderChange(trx, { id: found.id }, change, source);
         if (r.changed.length && found.inSync) await sql`UPDATE orders SET exported_at = updated_at WHERE id = ${found.id}`.execute(trx);
+        if (r.changed.length && inSyncFlows.length) {
+          await sql`UPDATE order_exports e SET version = o.updated_at, sent_version = o.updated_at, updated_at = now() FROM orders o
+            WHERE o.id = e.order_id AND e.order_id = ${found.id} AND e.flow_id = ANY(${sql.val(inSyncFlows)}::int[])`.execute(trx);
+        }
         await sql`RELEASE SAVEPOINT external_change`.execute(trx);
         if (r.changed.length) report.changed++;
         else report.unchanged++;

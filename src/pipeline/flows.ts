@@ -28,6 +28,7 @@ export interface StoredFlow {
 }
 
 export function mappingRefs(flow: Flow): string[] {
+  if (flow.mapping === undefined) return [];
   return Array.isArray(flow.mapping) ? flow.mapping : [flow.mapping];
 }
 
@@ -83,6 +84,16 @@ export async function checkFlow(doc: unknown, registry: ConnectorLookup, at = ''
       const opts = (source.options ?? {}) as Record<string, unknown>;
       if (!vo(opts)) problems.push(...toProblems(vo.errors, `${at}/source/options`));
     }
+  }
+  // An outbound flow sends the portal's orders through its connector: the connector must be able to.
+  if (flow && flow.target === 'orders' && source && typeof source.connector === 'string') {
+    const connector = registry.connector(source.connector);
+    if (connector && !connector.outbound) {
+      const senders = registry.kinds().filter((k) => registry.connector(k)?.outbound);
+      problems.push({ path: `${at}/source/connector`, rule: 'outbound', message: `connector '${source.connector}' cannot send orders (target: orders); connectors that can: ${senders.join(', ') || 'none'}` });
+    }
+    if (flow.mapping !== undefined) problems.push({ path: `${at}/mapping`, rule: 'outbound', message: 'an outbound flow (target: orders) has no mapping: the connector writes the order in its own format' });
+    if (flow.mode === 'snapshot') problems.push({ path: `${at}/mode`, rule: 'outbound', message: 'an outbound flow (target: orders) sends changes: use mode: delta' });
   }
   // Removal by absence is defined for facts (prices, stock); catalog entities are marked deleted
   // by their own field instead, so a snapshot of them would silently act as a delta.

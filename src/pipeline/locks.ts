@@ -18,12 +18,18 @@ export const TRY_LOCK_SQL = 'SELECT pg_try_advisory_lock($1::bigint) AS ok';
 export const LOCK_SQL = 'SELECT pg_advisory_lock($1::bigint)';
 export const UNLOCK_SQL = 'SELECT pg_advisory_unlock($1::bigint)';
 
+/** Session-level named locks (PostgreSQL hashes the name into the int4 range, below every numeric namespace above). */
+export const TRY_NAMED_LOCK_SQL = 'SELECT pg_try_advisory_lock(hashtext($1)) AS ok';
+export const NAMED_UNLOCK_SQL = 'SELECT pg_advisory_unlock(hashtext($1))';
+
 /** Transaction-level named locks (PostgreSQL hashes the name): released at COMMIT or ROLLBACK. */
 export const XACT_LOCK_SQL = 'SELECT pg_advisory_xact_lock(hashtext($1))';
 export const TRY_XACT_LOCK_SQL = 'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok';
 
 /** One merge (or direct load) per target at a time: concurrent merges into the same rows would deadlock. */
 export const mergeLockName = (target: string): string => `magistral:merge:${target}`;
+/** One send of an order through an outbound flow at a time (two versions' jobs must not both create it). */
+export const outboundLockName = (flowId: number, orderId: number): string => `magistral:outbound:${flowId}:${orderId}`;
 /** One creator of placeholders per entity and source system at a time. */
 export const createLockName = (entity: string, system: string): string => `magistral:create:${entity}:${system}`;
 

@@ -3,7 +3,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 
-export const QUEUE_NAMES = { extract: 'extract', merge: 'merge' } as const;
+export const QUEUE_NAMES = { extract: 'extract', merge: 'merge', outbound: 'outbound' } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 /**
@@ -12,11 +12,14 @@ export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
  */
 export interface ExtractJob { runId: number; installation?: string }
 export interface MergeJob { runId: number; installation?: string }
+/** One order version to send through one outbound flow (src/pipeline/outbound.ts). `version`: updated_at as JSON text. */
+export interface OutboundJob { flowId: number; orderId: number; version: string; installation?: string }
 
 export interface Queues {
   prefix: string;
   extract: Queue<ExtractJob>;
   merge: Queue<MergeJob>;
+  outbound: Queue<OutboundJob>;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -34,15 +37,18 @@ export function createQueues(redisUrl: string, prefix: string): Queues {
   const opts = { connection: connection as ConnectionOptions, prefix };
   const extract = new Queue<ExtractJob>(QUEUE_NAMES.extract, opts);
   const merge = new Queue<MergeJob>(QUEUE_NAMES.merge, opts);
+  const outbound = new Queue<OutboundJob>(QUEUE_NAMES.outbound, opts);
   extract.on('error', () => {});
   merge.on('error', () => {});
+  outbound.on('error', () => {});
   return {
     prefix,
     extract,
     merge,
-    all: () => [extract, merge] as Queue[],
+    outbound,
+    all: () => [extract, merge, outbound] as Queue[],
     async close() {
-      await Promise.allSettled([extract.close(), merge.close()]);
+      await Promise.allSettled([extract.close(), merge.close(), outbound.close()]);
       connection.disconnect();
     },
   };

@@ -2,6 +2,7 @@
 // depends on nothing of the core, so every part of the core may refer to it.
 import type { Readable } from 'node:stream';
 import type { Logger } from '../telemetry/logger.ts';
+import type { ExternalOrderChange, OutboundOrder } from './orders.ts';
 
 /** One record read from a payload, before mapping. */
 export interface SourceRecord {
@@ -52,6 +53,70 @@ export interface Connector {
    * whose run fails is repeated from the old cursor. Throws PullError when the remote cannot be read.
    */
   pull?(ctx: PullContext): PullHandle;
+  /**
+   * Outbound connectors only (a flow with `target: orders`): sends the portal's orders to the remote
+   * system, one order version per call. The core queues the calls (queue `outbound`, one job per flow,
+   * order and version, retried with the flow's `retry`) and records the outcome per order and flow.
+   */
+  outbound?: OutboundCapability;
+}
+
+/** What a connector that sends orders offers the core's outbound queue. */
+export interface OutboundCapability {
+  /**
+   * Sends one order. Resolves once the remote system has it (its answer in SendResult). Must be safe to
+   * repeat: the core may call it again for the same version after a crash between the send and its
+   * record, so a connector makes the remote drop or find the duplicate (an IDoc's ARCKEY, a lookup
+   * before create). Throws RetryableError for what may pass (a 5xx, a timeout, a refused connection) and
+   * any other MagistralError for what will not (credentials refused, the order rejected as it is).
+   */
+  send(order: OutboundOrder, ctx: SendContext): Promise<SendResult>;
+  /**
+   * Optional: reads the remote state of orders sent through the flow (a pull of statuses), answered as
+   * changes the core applies to the portal orders. Called by the outbound sweeper every
+   * `source.options.statusEverySeconds` when the connector has it.
+   */
+  statuses?(sent: readonly SentOrder[], ctx: OutboundContext): Promise<ExternalOrderChange[]>;
+}
+
+export interface OutboundContext {
+  flow: string;
+  /** The flow's `source.options`, already validated against the connector's optionsSchema. */
+  options: Record<string, unknown>;
+  /** Where secrets named by the options (`passwordEnv`) are read; never put them in messages. */
+  env: Readonly<Record<string, string | undefined>>;
+  log: Pick<Logger, 'debug' | 'info' | 'warn'>;
+  signal?: AbortSignal;
+}
+
+export interface SendContext extends OutboundContext {
+  /** The order version being sent: its `updated_at` to the microsecond, as text (stable across repeats). */
+  version: string;
+  /** 1 on the first attempt of this version. */
+  attempt: number;
+  /** What the flow's target answered for an earlier version of this order (absent: never sent). */
+  previous?: { externalNumber: string | null; externalRef: string | null; version: string };
+}
+
+export interface SendResult {
+  /** The remote system's order number (SAP sales order), when it answers one; becomes the order's ERP number. */
+  externalNumber?: string;
+  /** Another reference worth keeping (an IDoc's ARCKEY, an OData entity URL). */
+  externalRef?: string;
+  /** `created`: a new remote order; `found`: the remote already had it (a repeated send); `accepted`: delivered, number later. */
+  outcome: 'created' | 'found' | 'accepted' | 'unchanged';
+  /** A note for the log and the export record (why a version was not sent, …). */
+  note?: string;
+}
+
+/** An order sent through an outbound flow, for a status pull. */
+export interface SentOrder {
+  id: number;
+  number: string;
+  externalNumber: string | null;
+  externalRef: string | null;
+  status: string;
+  sentAt: Date | null;
 }
 
 export interface PullContext {

@@ -1,7 +1,10 @@
 // The connector port: the only module of the core that code under connectors/ may import (an ESLint
 // rule enforces it; type-only imports of the generated canonical types aside). Its face: the connector
 // interface, the port object the core hands each connector, and the errors a connector raises.
-export type { Connector, ParseContext, SourceRecord, PullContext, PullHandle, PullResult, DryRunCounting } from './connector.ts';
+export type {
+  Connector, ParseContext, SourceRecord, PullContext, PullHandle, PullResult, DryRunCounting, OutboundCapability, OutboundContext, SendContext,
+  SendResult, SentOrder,
+} from './connector.ts';
 export type { ExchangeEndpoint, ConnectorModule } from './module.ts';
 export type {
   ConnectorPort, PayloadFile, ReceiveRequest, Receipt, RunStatus, SnapshotGroups, OrdersPort, OutboundOrder, OutboundOrderLine,

@@ -6,7 +6,10 @@ import type { Registry as PromRegistry } from 'prom-client';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../telemetry/logger.ts';
 import type { StoredFlow } from '../pipeline/flows.ts';
-import type { OrderChange, OrderStatus } from '../orders/index.ts';
+import type { OrderStatus } from '../orders/index.ts';
+import type { ExternalChangesReport, ExternalOrderChange, OrderVersion, OutboundOrder } from './orders.ts';
+
+export type { ExternalChangesReport, ExternalOrderChange, OrderVersion, OutboundOrder, OutboundOrderLine } from './orders.ts';
 
 /** A file of a payload: a body the core stores in the inbox, or a file the connector already stored durably under `inboxDir`. */
 export type PayloadFile =
@@ -52,65 +55,6 @@ export interface SnapshotGroups {
   close(id: string): Promise<number[]>;
   /** The export ended unfinished: nothing is removed. */
   abandon(id: string): Promise<void>;
-}
-
-/** An order as it goes out to an ERP: canonical fields plus the external ids of one system. */
-export interface OutboundOrder {
-  id: number;
-  number: string;
-  createdAt: Date;
-  currency: string;
-  total: string;
-  comment: string | null;
-  status: { code: string; name: string; final: boolean; at: Date };
-  erpNumber: string | null;
-  erpDate: Date | null;
-  paid: boolean;
-  paidAt: Date | null;
-  shipped: boolean;
-  shippedAt: Date | null;
-  cancelled: boolean;
-  legalEntity: {
-    externalId: string; name: string; fullName: string | null; inn: string | null; kpp: string | null; address: string | null;
-    bankName: string | null; bik: string | null; account: string | null; corrAccount: string | null;
-  };
-  client: { email: string | null; phone: string | null };
-  contact: { externalId: string | null; name: string; email: string | null; phone: string | null } | null;
-  lines: OutboundOrderLine[];
-}
-
-export interface OutboundOrderLine {
-  lineNo: number;
-  /** The product's id in the system (a plain one before a `guid#characteristic` one), else its code, else the line's SKU. */
-  externalId: string;
-  name: string;
-  quantity: string;
-  price: string;
-  amount: string;
-  unit: string | null;
-  product: { unitCode: string | null; unitName: string | null; unitOkei: string | null };
-}
-
-/** An order version handed out: the order and its `updated_at` to the microsecond, as text. */
-export interface OrderVersion {
-  id: number;
-  version: string;
-}
-
-/** A change an ERP reports on one of our orders, found by our numbers first, else by its ERP number. */
-export interface ExternalOrderChange {
-  refs: { numbers: string[]; erpNumber?: string };
-  change: OrderChange;
-  /** Problems found while reading the document, reported with the outcome. */
-  warnings: string[];
-}
-
-export interface ExternalChangesReport {
-  documents: number;
-  changed: number;
-  unchanged: number;
-  notFound: number;
-  warnings: string[];
 }
 
 export interface OrdersPort {

@@ -86,11 +86,11 @@ export interface Flow {
     options?: {};
   };
   /**
-   * Mapping file(s) under mappings/, relative path.
+   * Mapping file(s) under mappings/, relative path. Required for every target but `orders` (an outbound flow needs none).
    */
-  mapping: string | [string, ...string[]];
+  mapping?: string | [string, ...string[]];
   /**
-   * Canonical entity the flow writes.
+   * Canonical entity the flow writes; `orders`: an outbound flow, the portal's orders go OUT through the source connector (one that can send), one job per order and version.
    */
   target:
     | 'prices'
@@ -110,7 +110,8 @@ export interface Flow {
     | 'propertyValues'
     | 'productProperties'
     | 'productUnits'
-    | 'synonyms';
+    | 'synonyms'
+    | 'orders';
   /**
    * IANA time zone in which the payload's dates without a time (price validity from/to days) are read: a price valid from 2027-01-01 holds from that day's midnight there.
    */

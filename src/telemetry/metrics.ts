@@ -11,6 +11,8 @@ export interface Metrics {
   rowsProcessed: Counter<'flow' | 'outcome'>;
   /** Runs finished by workers of this process. Labels: flow, state. */
   runsFinished: Counter<'flow' | 'state'>;
+  /** Order sends of outbound flows by workers of this process. Labels: flow, outcome (created|found|accepted|unchanged|retry|failed). */
+  ordersSent: Counter<'flow' | 'outcome'>;
   /** HTTP requests served. Labels: route, method, status. */
   httpDuration: Histogram<'route' | 'method' | 'status'>;
   runsByState: Gauge<'state'>;
@@ -44,6 +46,12 @@ export function createMetrics(): Metrics {
     labelNames: ['flow', 'state'] as const,
     registers: [registry],
   });
+  const ordersSent = new Counter({
+    name: 'magistral_orders_sent_total',
+    help: 'Order sends through outbound flows by the workers of this process, by outcome (retry: a failed attempt to be retried; failed: for good)',
+    labelNames: ['flow', 'outcome'] as const,
+    registers: [registry],
+  });
   const httpDuration = new Histogram({
     name: 'magistral_http_request_duration_seconds',
     help: 'HTTP request duration',
@@ -60,5 +68,5 @@ export function createMetrics(): Metrics {
     labelNames: ['city'] as const, registers: [registry],
   });
   const catalogOffersBuildSeconds = new Gauge({ name: 'magistral_catalog_offers_build_seconds', help: 'Duration of the last build of a city\'s catalog offers', labelNames: ['city'] as const, registers: [registry] });
-  return { registry, stageDuration, rowsProcessed, runsFinished, httpDuration, runsByState, rowsByOutcome, queueDepth, catalogOffers, catalogOffersStale, catalogOffersBuildSeconds };
+  return { registry, stageDuration, rowsProcessed, runsFinished, ordersSent, httpDuration, runsByState, rowsByOutcome, queueDepth, catalogOffers, catalogOffersStale, catalogOffersBuildSeconds };
 }

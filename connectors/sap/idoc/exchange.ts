@@ -25,6 +25,7 @@ import { ENDPOINT_NAME, endpointOf, endpointSettings, messageTypesOf, type Endpo
 import { soapAccepted, soapFault, soapVersionOfRequest, type SoapVersion } from './soap.ts';
 import { messageType } from './types.ts';
 import { idocWsdl } from './wsdl.ts';
+import { handleOrderResponses } from '../outbound/ordrsp.ts';
 
 export const IDOC_EXCHANGE_PREFIX = '/exchange/sap/idoc';
 const REALM = 'Magistral SAP IDoc';
@@ -32,15 +33,6 @@ const REALM = 'Magistral SAP IDoc';
 const WRITE_BYTES = 4 << 20;
 /** Longest receipt key kept as the DOCNUM list itself; longer lists are hashed. */
 const KEY_PLAIN_MAX = 200;
-
-/**
- * The ORDRSP handler (order responses onto portal orders). TODO(H3): H3 writes
- * `handleOrderResponses(port, file: {path, fileName})` in connectors/sap/outbound/ordrsp.ts; once it is
- * on main the lead sets this to it (`import { handleOrderResponses } from '../outbound/ordrsp.ts'`).
- * Until then an ORDRSP message is answered 501 and nothing is kept.
- */
-type OrderResponsesHandler = (port: ConnectorPort, file: { path: string; fileName: string }) => Promise<{ changed?: number; unchanged?: number; notFound?: number }>;
-const handleOrderResponses: OrderResponsesHandler | undefined = undefined;
 
 /** The answer in the sender's framing: plain text for IDoc-XML, a SOAP envelope for SOAP. */
 interface Answer {
@@ -279,9 +271,7 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
   const docnums = scan.docnums.filter(Boolean);
   const listed = docnums.length > 10 ? `${docnums.slice(0, 10).join(', ')} … (${docnums.length})` : docnums.join(', ');
   if (d.orderResponses) {
-    if (!handleOrderResponses) {
-      return { answer: { status: 501, text: 'order responses (ORDRSP) are not handled by this installation yet; nothing was stored', fault: true, code: 'MAG_ERR_IDOC_REFUSED' }, keep: false, outcome: 'unsupported' };
-    }
+    // Order responses are no run: SAP's number, date and status go onto the portal orders now (connectors/sap/outbound/ordrsp.ts).
     const report = await handleOrderResponses(call.port, { path: stored.path, fileName });
     call.log.info({ endpoint: call.endpoint, docnums, report }, 'SAP order responses applied');
     const counts = (['changed', 'unchanged', 'notFound'] as const).filter((k) => typeof report[k] === 'number').map((k) => `${k} ${report[k]}`).join(', ');

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../deps.ts';
 import { MagistralError } from '../../errors/index.ts';
 import { getOrder, listOrders, listOrderStatuses, placeOrder } from '../../orders/index.ts';
+import { enqueueDueOrders } from '../../pipeline/outbound.ts';
 import { requireClient } from './auth.ts';
 import { cityOnlyQuerystring, cityQuery, errorResponses, onBehalfHeaders, security, skuSchema } from './schemas.ts';
 
@@ -107,6 +108,9 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
       comment: request.body.comment, idempotencyKey: request.headers['idempotency-key'], apiKeyId: ctx.keyId, linesPath: '/body/lines',
     });
     if (!created) reply.header('idempotent-replayed', 'true');
+    // Outbound flows (SAP …) get the order now rather than at the workers' next sweep; the sweep is the
+    // safety net when Redis is down, so a failure here is only logged.
+    else await enqueueDueOrders(deps, { orderNumber: order.number }).catch((e: unknown) => request.log.warn({ err: (e as Error).message }, 'order not queued for outbound flows; the sweep will'));
     return reply.code(created ? 201 : 200).send(order);
   });
 

@@ -1,0 +1,78 @@
+// Orders as the connector port shows them: an order going out to a remote system, and the changes a
+// remote system reports on our orders. Depends on nothing of the core but the orders module's types, so
+// both the connector interface and the port object may refer to it.
+import type { OrderChange } from '../orders/index.ts';
+
+/** An order as it goes out to an ERP: canonical fields plus the external ids of one system. */
+export interface OutboundOrder {
+  id: number;
+  number: string;
+  createdAt: Date;
+  currency: string;
+  total: string;
+  comment: string | null;
+  status: { code: string; name: string; final: boolean; at: Date };
+  erpNumber: string | null;
+  erpDate: Date | null;
+  paid: boolean;
+  paidAt: Date | null;
+  shipped: boolean;
+  shippedAt: Date | null;
+  cancelled: boolean;
+  legalEntity: {
+    /** The legal entity's id in the system, else its portal code. */
+    externalId: string;
+    /** The legal entity's id in the system exactly (an SAP customer number), null when it has none. */
+    systemId: string | null;
+    /** The legal entity's portal code. */
+    code: string; name: string; fullName: string | null; inn: string | null; kpp: string | null; address: string | null;
+    bankName: string | null; bik: string | null; account: string | null; corrAccount: string | null;
+  };
+  client: { email: string | null; phone: string | null };
+  contact: { externalId: string | null; name: string; email: string | null; phone: string | null } | null;
+  lines: OutboundOrderLine[];
+}
+
+export interface OutboundOrderLine {
+  lineNo: number;
+  /** The product's id in the system (a plain one before a `guid#characteristic` one), else its code, else the line's SKU. */
+  externalId: string;
+  /** The product's id in the system exactly (an SAP material number), null when it has none. */
+  systemId: string | null;
+  /** The SKU the line was ordered by. */
+  sku: string;
+  name: string;
+  quantity: string;
+  price: string;
+  amount: string;
+  unit: string | null;
+  product: { unitCode: string | null; unitName: string | null; unitOkei: string | null };
+}
+
+/** An order version handed out: the order and its `updated_at` to the microsecond, as text. */
+export interface OrderVersion {
+  id: number;
+  version: string;
+}
+
+/** A change an ERP reports on one of our orders, found by our numbers first, else by its ERP number. */
+export interface ExternalOrderChange {
+  refs: { numbers: string[]; erpNumber?: string };
+  change: OrderChange;
+  /**
+   * The status only moves forward (by the statuses' sort order): a response about an older state of the
+   * order (an ORDRSP for a change arriving after the order shipped) leaves a later status as it is.
+   */
+  forwardOnly?: boolean;
+  /** Problems found while reading the document, reported with the outcome. */
+  warnings: string[];
+}
+
+export interface ExternalChangesReport {
+  documents: number;
+  changed: number;
+  unchanged: number;
+  notFound: number;
+  warnings: string[];
+}
+
