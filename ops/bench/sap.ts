@@ -10,7 +10,8 @@
 // last line printed is one JSON object.
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { open, type FileHandle } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -37,6 +38,7 @@ const PRICE_KEYS = 100;
 const USER = 'bench-sap';
 const PASSWORD = 'bench-sap-password';
 const FRESH_SAMPLES = 50;
+const cores = availableParallelism();
 /** Give up on one freshness sample after this long (it then counts as this long and is reported as a timeout). */
 const FRESH_TIMEOUT_MS = 120_000;
 
@@ -353,6 +355,28 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
+/** CPU seconds per PostgreSQL process (server and backends, all databases) so far. */
+function postgresCpu(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'postgres') continue;
+    } catch {
+      continue;
+    }
+    out.set(Number(d), procCpuSeconds(Number(d)));
+  }
+  return out;
+}
+
+/** CPU used between two readings: processes in both count their growth, new ones all they used (ones gone in between are lost). */
+function cpuDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let s = 0;
+  for (const [pid, v] of b) s += v - (a.get(pid) ?? 0);
+  return s;
+}
+
 /** Busy CPU seconds of the whole machine so far (/proc/stat: everything but idle and iowait). */
 function machineBusySeconds(): number {
   try {
@@ -550,40 +574,78 @@ async function main(): Promise<void> {
     let posted = 0;
     let loadDone = false;
     let stopFresh = false;
-    const fresh: Array<{ ms: number; duringLoad: boolean; timedOut: boolean }> = [];
+    // A sample is posted every ~(load duration / 50), without waiting for the one before to show (a slow
+    // merge queue would otherwise leave most samples for after the load). One poller reads the portal's
+    // price every 20 ms; the values rise with every sample, so a value seen makes that sample and every
+    // earlier one visible (an earlier one it superseded counts as visible then: an upper bound).
+    interface Sample { i: number; want: number; t: number; duringLoad: boolean; visibleAt?: number }
+    const fresh: Sample[] = [];
+    let sending = true;
     const freshness = async (t0: number) => {
       for (let i = 0; i < FRESH_SAMPLES && !stopFresh; i++) {
         const cents = 100_000 + (i + 1) * 101;
-        const want = (cents / 100) * perKbetr;
-        const duringLoad = !loadDone;
         const t = performance.now();
+        const sample: Sample = { i, want: (cents / 100) * perKbetr, t, duringLoad: !loadDone };
         const r = await post(api!.port, idocPath, auth, freshMessage(++freshDocnum, cents), freshAgent);
         if (r.status !== 200) throw new Error(`freshness IDoc ${i + 1} answered ${r.status}: ${r.body}`);
-        let timedOut = false;
-        for (;;) {
-          const v = await portalPrice();
-          if (v !== undefined && Math.abs(v - want) < 1e-6) break;
-          if (performance.now() - t > FRESH_TIMEOUT_MS) { timedOut = true; break; }
-          await sleep(20);
-        }
-        fresh.push({ ms: performance.now() - t, duringLoad, timedOut });
-        // Spread the samples over the load: the time left (from the share of its runs finished so far)
-        // over the samples left.
+        fresh.push(sample);
+        // The time left (from the share of the load done so far) over the samples left. Posting runs
+        // ahead of merging when the merge is behind: 3/4 of the share posted is the lower bound.
         const { total, open: o } = await openRuns();
-        const finished = Math.max(0, Number(total) - Number(o) - runsBefore - i - 1);
+        const finished = Math.max(0, Number(total) - Number(o) - runsBefore - (i + 1) * loadFlows);
         const elapsed = Date.now() - t0;
-        // Posting runs ahead of merging when the merge is the bottleneck: half its share is the lower bound.
-        const frac = Math.max(posted / gen.messages / 2, finished / expectedLoadRuns, 0.005);
+        const frac = Math.max((posted / gen.messages) * 0.75, finished / expectedLoadRuns, 0.005);
         const gap = loadDone ? 100 : ((elapsed / frac) - elapsed) / (FRESH_SAMPLES - i - 1 || 1);
         await sleep(Math.min(10_000, Math.max(100, gap - (performance.now() - t))));
       }
     };
+    const poller = async () => {
+      while (!stopFresh && (sending || fresh.some((f) => f.visibleAt === undefined))) {
+        const pending = fresh.filter((f) => f.visibleAt === undefined);
+        if (pending.length) {
+          const v = await portalPrice();
+          const now = performance.now();
+          for (const f of pending) {
+            if (v !== undefined && v >= f.want - 1e-6) f.visibleAt = now;
+            else if (now - f.t > FRESH_TIMEOUT_MS) f.visibleAt = Infinity;
+          }
+        }
+        await sleep(20);
+      }
+    };
 
-    const cpu0 = { api: procCpuSeconds(api.pid), worker: procCpuSeconds(worker.pid), machine: machineBusySeconds(), self: process.cpuUsage() };
+    // What PostgreSQL is busy with during the load: its active statements of this database sampled every
+    // 250 ms (a poor man's profile, pg_stat_statements not being loaded on a shared server).
+    const activity = new Map<string, number>();
+    let activitySamples = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      const a = new pg.Client({ connectionString: DB_URL, application_name: 'bench-sap-sampler' });
+      await a.connect();
+      try {
+        while (sampling) {
+          const rows = await query<{ what: string }>(a, `
+            SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') || '  ' || regexp_replace(left(query, 400), '\\s+', ' ', 'g') AS what
+            FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid()`, [DB_NAME]);
+          activitySamples++;
+          for (const r of rows) {
+            const key = r.what.replace(/\$\d+|'[^']*'|\b\d+\b/g, '?').slice(0, 160);
+            activity.set(key, (activity.get(key) ?? 0) + 1);
+          }
+          await sleep(250);
+        }
+      } finally {
+        await a.end();
+      }
+    })().catch((e: Error) => progress(`activity sampler: ${e.message}`));
+    const cpu0 = {
+      api: procCpuSeconds(api.pid), worker: procCpuSeconds(worker.pid), machine: machineBusySeconds(), self: process.cpuUsage(), postgres: postgresCpu(),
+    };
     const t0 = Date.now();
     progress(`end to end: ${gen.messages} POSTs to ${idocPath}, ${args.concurrency} in flight, ${FRESH_SAMPLES} freshness samples beside …`);
     let freshError: Error | undefined;
-    const freshDone = freshness(t0).catch((e: Error) => { freshError = e; });
+    const polled = poller().catch((e: Error) => { freshError = e; });
+    const freshDone = freshness(t0).catch((e: Error) => { freshError = e; }).finally(() => { sending = false; }).then(() => polled);
     let lastLog = 0;
     const load = await postAll(file, gen, api.port, idocPath, auth, args.concurrency, (n) => {
       posted = n;
@@ -603,7 +665,11 @@ async function main(): Promise<void> {
     loadDone = true;
     const [{ last_finished: lastFinished }] = await query<{ last_finished: Date }>(c,
       'SELECT max(finished_at) AS last_finished FROM runs WHERE id > $1', [runsBefore]) as [{ last_finished: Date }];
-    const cpu1 = { api: procCpuSeconds(api.pid), worker: procCpuSeconds(worker.pid), machine: machineBusySeconds(), self: process.cpuUsage(cpu0.self) };
+    const cpu1 = {
+      api: procCpuSeconds(api.pid), worker: procCpuSeconds(worker.pid), machine: machineBusySeconds(), self: process.cpuUsage(cpu0.self), postgres: postgresCpu(),
+    };
+    sampling = false;
+    await sampler;
     const seconds = (lastFinished.getTime() - t0) / 1000;
     const conditionsPerSec = gen.conditions / seconds;
     progress(`end to end: ${seconds.toFixed(2)} s (first POST → last run merged), ${Math.round(conditionsPerSec)} conditions/s; finishing freshness samples …`);
@@ -645,9 +711,11 @@ async function main(): Promise<void> {
     const rows = { read: sum('rows_read'), staged: sum('rows_staged'), rejected: sum('rows_rejected'), inserted: sum('rows_inserted'), updated: sum('rows_updated') };
     const cpu = {
       apiS: cpu1.api - cpu0.api, workerS: cpu1.worker - cpu0.worker, benchS: (cpu1.self.user + cpu1.self.system) / 1e6,
-      machineS: cpu1.machine - cpu0.machine,
+      machineS: cpu1.machine - cpu0.machine, postgresS: cpuDelta(cpu0.postgres, cpu1.postgres),
     };
-    const otherCpuS = cpu.machineS - cpu.apiS - cpu.workerS - cpu.benchS;
+    const otherCpuS = cpu.machineS - cpu.apiS - cpu.workerS - cpu.benchS - cpu.postgresS;
+    const topActivity = [...activity.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12)
+      .map(([what, n]) => ({ share: Math.round((n / Math.max(1, activitySamples)) * 100) / 100, what }));
 
     // 2. (cont.) The write floor, once the workers are gone.
     progress('write floor: the same prices (and their periods) COPYed again into the emptied tables …');
@@ -661,8 +729,9 @@ async function main(): Promise<void> {
     progress(`write floor: prices ${cpPrices.seconds.toFixed(2)} s (${Math.round(copyFloorPerSec)} rows/s), price_periods ${cpPeriods.seconds.toFixed(2)} s`);
 
     // Results.
-    const freshAll = fresh.map((f) => f.ms);
-    const freshLoad = fresh.filter((f) => f.duringLoad).map((f) => f.ms);
+    const msOf = (f: Sample) => (f.visibleAt ?? Infinity) - f.t;
+    const freshAll = fresh.map(msOf).map((x) => (Number.isFinite(x) ? x : FRESH_TIMEOUT_MS));
+    const freshLoad = fresh.filter((f) => f.duringLoad).map(msOf).map((x) => (Number.isFinite(x) ? x : FRESH_TIMEOUT_MS));
     const r1 = (x: number) => Math.round(x * 10) / 10;
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     const ratioToReference = conditionsPerSec / referencePerSec;
@@ -686,8 +755,10 @@ async function main(): Promise<void> {
       copyFloorPerSec: Math.round(copyFloorPerSec), copyFloorSeconds: r3(cpPrices.seconds), copyFloorPeriodsSeconds: r3(cpPeriods.seconds),
       freshnessP50Ms: Math.round(freshnessP50Ms), freshnessP95Ms: Math.round(freshnessP95Ms), freshnessMaxMs: Math.round(Math.max(...freshAll)),
       freshnessSamples: fresh.length, freshnessDuringLoad: freshLoad.length, freshnessDuringLoadP95Ms: Math.round(pct(freshLoad, 95)),
-      freshnessTimeouts: fresh.filter((f) => f.timedOut).length,
-      workerPeakRssMb: r1(workerPeakRssMb), cpuSeconds: { api: r1(cpu.apiS), worker: r1(cpu.workerS), bench: r1(cpu.benchS), postgresAndOther: r1(otherCpuS), machine: r1(cpu.machineS) },
+      freshnessTimeouts: fresh.filter((f) => f.visibleAt === Infinity).length,
+      workerPeakRssMb: r1(workerPeakRssMb),
+      cpuSeconds: { api: r1(cpu.apiS), worker: r1(cpu.workerS), bench: r1(cpu.benchS), postgres: r1(cpu.postgresS), other: r1(otherCpuS), machine: r1(cpu.machineS), wall: r3(seconds) },
+      postgresActivity: topActivity,
       store, expectedKeys, rows, runs: runs.length, runsNotDone: bad.length,
       stages: stages.map((s) => ({ ...s, totalS: r3(s.totalS), p50Ms: Math.round(s.p50Ms), p95Ms: Math.round(s.p95Ms), maxMs: Math.round(s.maxMs) })),
       targets,
@@ -706,7 +777,7 @@ async function main(): Promise<void> {
       ['write floor (raw COPY into prices)', `${n0(copyFloorPerSec)} rows/s (${cpPrices.seconds.toFixed(2)} s); price_periods ${cpPeriods.seconds.toFixed(2)} s (${cpPeriods.rows} rows)`, '', ''],
       ['freshness (POST → portal answers it)', `p50 ${n0(freshnessP50Ms)} ms, p95 ${n0(freshnessP95Ms)} ms, max ${n0(result.freshnessMaxMs)} ms; ${freshLoad.length}/${fresh.length} during the load (p95 ${n0(result.freshnessDuringLoadP95Ms)} ms)${result.freshnessTimeouts ? `, ${result.freshnessTimeouts} TIMED OUT` : ''}`, '<= 1000 ms p95', mark(targets.freshnessP95Ms.ok)],
       ['worker peak RSS', `${workerPeakRssMb.toFixed(1)} MB`, '< 300 MB', mark(targets.workerPeakRssMb.ok)],
-      ['CPU during the load', `API ${cpu.apiS.toFixed(1)} s, worker ${cpu.workerS.toFixed(1)} s, bench ${cpu.benchS.toFixed(1)} s, PostgreSQL + rest ${otherCpuS.toFixed(1)} s of ${cpu.machineS.toFixed(1)} s busy`, '', ''],
+      ['CPU during the load', `API ${cpu.apiS.toFixed(1)} s, worker ${cpu.workerS.toFixed(1)} s, PostgreSQL ${cpu.postgresS.toFixed(1)} s, bench ${cpu.benchS.toFixed(1)} s, other processes ${otherCpuS.toFixed(1)} s; ${cpu.machineS.toFixed(1)} s busy of ${(seconds * cores).toFixed(1)} s (${cores} cores × ${seconds.toFixed(1)} s)`, '', ''],
       ['store', `prices ${n0(store.prices)} (with tiers ${n0(store.tiers)}), price_periods ${n0(store.periods)}, products ${n0(store.products)}, price types ${n0(store.price_types)}, rejects ${n0(store.rejects)}`, `prices = ${n0(expectedKeys)}`, mark(keysOk)],
     ];
     const wid = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i]!.length), 6));
@@ -717,6 +788,8 @@ async function main(): Promise<void> {
     console.log(`per stage over ${runs.length} runs (rows read ${n0(rows.read)}, staged ${n0(rows.staged)}, rejected ${n0(rows.rejected)}, inserted ${n0(rows.inserted)}, updated ${n0(rows.updated)}):`);
     const sw = Math.max(...stages.map((s) => s.stage.length));
     for (const s of result.stages) console.log(`  ${s.stage.padEnd(sw)}  total ${s.totalS.toFixed(1).padStart(8)} s  p50 ${String(s.p50Ms).padStart(7)} ms  p95 ${String(s.p95Ms).padStart(7)} ms  max ${String(s.maxMs).padStart(7)} ms`);
+    console.log(`PostgreSQL, active statements of ${DB_NAME} (share of ${activitySamples} samples every 250 ms; wait event or CPU):`);
+    for (const a of topActivity) console.log(`  ${a.share.toFixed(2).padStart(5)}  ${a.what}`);
     if (bad.length) {
       console.log(`!!! ${bad.length} runs did not finish as done:`);
       for (const r of bad.slice(0, 10)) console.log(`  run ${r.id} ${r.flow} ${r.state}: ${r.error ?? ''}`);
