@@ -421,6 +421,20 @@ function priceTypeCodes(flows: FlowDoc[]): (key: string) => string {
   return (key) => values[key] ?? key;
 }
 
+/** Per run: ms from the previous run of its flow merged to its own merge start, where it was staged before that (NaN otherwise). */
+function handOffs(runs: RunRow[]): number[] {
+  const last = new Map<string, number>();
+  const out: number[] = [];
+  for (const r of [...runs].sort((a, b) => Number(a.id) - Number(b.id))) {
+    if (!r.finished_at || r.merge_ms === null || !r.staged_at) continue;
+    const start = r.finished_at.getTime() - r.merge_ms;
+    const prev = last.get(r.flow);
+    if (prev !== undefined && r.staged_at.getTime() <= prev) out.push(start - prev);
+    last.set(r.flow, r.finished_at.getTime());
+  }
+  return out;
+}
+
 // -------------------------------------------------------------------------------------------- main
 
 interface RunRow {
@@ -710,8 +724,16 @@ async function main(): Promise<void> {
       stage('extract (read + map + stage)', runs.map((r) => r.extract_ms ?? NaN)),
       stage('waiting for merge (staged → merge done − merge)', runs.map((r) => ms(r.staged_at, r.finished_at) - (r.merge_ms ?? NaN))),
       stage('merge', runs.map((r) => r.merge_ms ?? NaN)),
+      // Merges of a flow go one at a time in run order (claim.ts, ordered): the time from one run's
+      // merge done to the next run's merge start, when that run was already staged by then, is the
+      // hand-off the ordered chain pays per run on top of the merges themselves.
+      stage('merge hand-off (previous run of the flow merged → this merge starts, run staged)', handOffs(runs)),
       stage('received → merged', runs.map((r) => ms(r.received_at, r.finished_at))),
     ];
+    const mergeChain = {
+      mergeS: runs.reduce((a, r) => a + (r.merge_ms ?? 0), 0) / 1000,
+      handOffS: handOffs(runs).reduce((a, b) => a + b, 0) / 1000,
+    };
     const bad = runs.filter((r) => r.state !== 'done');
     const sum = (k: keyof RunRow) => runs.reduce((a, r) => a + Number(r[k]), 0);
     const rows = { read: sum('rows_read'), staged: sum('rows_staged'), rejected: sum('rows_rejected'), inserted: sum('rows_inserted'), updated: sum('rows_updated') };
@@ -766,6 +788,7 @@ async function main(): Promise<void> {
       cpuSeconds: { api: r1(cpu.apiS), worker: r1(cpu.workerS), bench: r1(cpu.benchS), postgres: r1(cpu.postgresS), other: r1(otherCpuS), machine: r1(cpu.machineS), wall: r3(seconds) },
       postgresActivity: topActivity,
       store, expectedKeys, rows, runs: runs.length, runsNotDone: bad.length,
+      mergeChain: { mergeS: r3(mergeChain.mergeS), handOffS: r3(mergeChain.handOffS) },
       stages: stages.map((s) => ({ ...s, totalS: r3(s.totalS), p50Ms: Math.round(s.p50Ms), p95Ms: Math.round(s.p95Ms), maxMs: Math.round(s.maxMs) })),
       targets,
     };
@@ -793,7 +816,8 @@ async function main(): Promise<void> {
     for (const row of table) console.log(fmtRow(row));
     console.log(`per stage over ${runs.length} runs (rows read ${n0(rows.read)}, staged ${n0(rows.staged)}, rejected ${n0(rows.rejected)}, inserted ${n0(rows.inserted)}, updated ${n0(rows.updated)}):`);
     const sw = Math.max(...stages.map((s) => s.stage.length));
-    for (const s of result.stages) console.log(`  ${s.stage.padEnd(sw)}  total ${s.totalS.toFixed(1).padStart(8)} s  p50 ${String(s.p50Ms).padStart(7)} ms  p95 ${String(s.p95Ms).padStart(7)} ms  max ${String(s.maxMs).padStart(7)} ms`);
+    for (const s of result.stages) console.log(`  ${s.stage.padEnd(sw)}  total ${s.totalS.toFixed(1).padStart(8)} s  p50 ${String(s.p50Ms).padStart(7)} ms  p95 ${String(s.p95Ms).padStart(7)} ms  max ${String(s.maxMs).padStart(7)} ms  (${s.runs} runs)`);
+    console.log(`  the ordered merge chain: ${mergeChain.mergeS.toFixed(1)} s merging + ${mergeChain.handOffS.toFixed(1)} s handing off = ${(((mergeChain.mergeS + mergeChain.handOffS) / seconds) * 100).toFixed(0)} % of the ${seconds.toFixed(1)} s end to end`);
     console.log(`PostgreSQL, active statements of ${DB_NAME} (share of ${activitySamples} samples every 250 ms; wait event or CPU):`);
     for (const a of topActivity) console.log(`  ${a.share.toFixed(2).padStart(5)}  ${a.what}`);
     if (bad.length) {
