@@ -4,6 +4,7 @@ import { Worker } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { QUEUE_NAMES, redisConnection } from '../src/pipeline/queues.ts';
 import { sweep } from '../src/pipeline/runs.ts';
+import { rollPrices } from '../src/pipeline/price-roll.ts';
 import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll.ts';
 import { refreshStaleOffers } from '../src/portal/offers.ts';
 import { installationId, workerNameSuffix } from '../src/pipeline/installation.ts';
@@ -90,6 +91,18 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       .finally(() => { refreshing = undefined; });
   }, OFFERS_REFRESH_MS);
   offersTimer.unref();
+  // Prices whose validity starts or ends pass into (or out of) `prices` within a roll interval of the
+  // boundary; reads at an instant do not depend on it (src/portal/price-at.ts).
+  let rolling: Promise<void> | undefined;
+  const rollTimer = setInterval(() => {
+    if (rolling) return;
+    rolling = rollPrices(deps.pool)
+      .then((r) => {
+        if (r.counts && r.counts.ins + r.counts.upd + r.counts.del > 0) log.info({ ...r.counts, since: r.since, until: r.until }, 'prices rolled to their validity');
+      }, (e: unknown) => log.warn({ err: (e as Error).message }, 'price roll failed'))
+      .finally(() => { rolling = undefined; });
+  }, config.MAGISTRAL_PRICE_ROLL_MS);
+  rollTimer.unref();
   void doSweep();
   void doSync();
   log.info({ installation, prefix: config.MAGISTRAL_QUEUE_PREFIX, extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
@@ -100,7 +113,9 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     async close() {
       clearInterval(timer);
       clearInterval(offersTimer);
+      clearInterval(rollTimer);
       await refreshing;
+      await rolling;
       await Promise.allSettled([extract.close(), merge.close(), poll.close()]);
       await pollQueue.close();
       connection.disconnect();

@@ -6,6 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { MagistralError, type Problem } from '../errors/index.ts';
 import { resolvePricing } from '../portal/pricing.ts';
+import { priceAtSql, tierValueSql } from '../portal/price-at.ts';
 import { getOrder, type OrderView } from './read.ts';
 import { inTransaction } from './tx.ts';
 
@@ -31,6 +32,9 @@ export interface PlacedOrder {
   /** false: the idempotency key named an order placed before with the same request. */
   created: boolean;
 }
+
+/** The price of a line's product in the order's price type, in force as the order is placed. */
+const ORDER_PRICE_AT = priceAtSql('r.pt', 'p.id', 'now()');
 
 const QUANTITY = /^[0-9]{1,14}(\.[0-9]{1,6})?$/;
 
@@ -97,19 +101,21 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
   if (pricing.priceTypeId === null) {
     throw new MagistralError('MAG_ERR_BAD_REQUEST', 'no prices apply to this client: it has no agreement with a price type and its city has no price type');
   }
-  // One statement prices every line: product by code, the price row by primary key, the discount
-  // and amounts on numeric, rounded to kopecks like every listing.
+  // One statement prices every line: product by code, the price in force now (validity periods
+  // included, without waiting for the price roll), the quantity's tier, the discount and amounts on
+  // numeric, rounded to kopecks like every listing.
   const priced = (await sql<PricedLine>`
-    WITH req AS (SELECT * FROM unnest(${input.lines.map((l) => l.sku)}::text[], ${input.lines.map((l) => l.quantity)}::numeric[]) WITH ORDINALITY AS r(sku, qty, line_no))
+    WITH req AS (SELECT r.*, ${pricing.priceTypeId}::int AS pt
+      FROM unnest(${input.lines.map((l) => l.sku)}::text[], ${input.lines.map((l) => l.quantity)}::numeric[]) WITH ORDINALITY AS r(sku, qty, line_no))
     SELECT r.line_no::int, r.sku, r.qty::text AS quantity, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-      x.value::text AS base_price, x.currency, e.price::text, round(e.price * r.qty, 2)::text AS amount
+      ${sql.raw(tierValueSql('x', 'r.qty'))}::text AS base_price, x.currency, e.price::text, round(e.price * r.qty, 2)::text AS amount
     FROM req r
     LEFT JOIN LATERAL (
       SELECT id, name, unit_id FROM products WHERE code = r.sku AND NOT deleted AND NOT placeholder ORDER BY id LIMIT 1
     ) p ON true
     LEFT JOIN units u ON u.id = p.unit_id
-    LEFT JOIN prices x ON x.price_type_id = ${pricing.priceTypeId} AND x.product_id = p.id AND x.value > 0
-    LEFT JOIN LATERAL (SELECT round(x.value * (1 - ${pricing.discountPercent}::numeric / 100), 2) AS price) e ON true
+    LEFT JOIN LATERAL ${sql.raw(ORDER_PRICE_AT)} x ON x.value > 0
+    LEFT JOIN LATERAL (SELECT round(${sql.raw(tierValueSql('x', 'r.qty'))} * (1 - ${pricing.discountPercent}::numeric / 100), 2) AS price) e ON true
     ORDER BY r.line_no`.execute(db)).rows;
 
   for (const l of priced) {

@@ -37,6 +37,18 @@ export function autoCreates(flow: Flow, entity: string): boolean {
   return a === undefined || a === true || (Array.isArray(a) && a.includes(entity));
 }
 
+/** The zone dates without a time are read in when a flow names none (the schema's default). */
+export const DEFAULT_TIMEZONE = 'Europe/Moscow';
+
+function knownTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Fills schema defaults so every stored flow is complete. */
 function withDefaults(flow: Flow): Flow {
   const f = structuredClone(flow);
@@ -76,6 +88,9 @@ export async function checkFlow(doc: unknown, registry: ConnectorLookup, at = ''
   // by their own field instead, so a snapshot of them would silently act as a delta.
   if (flow && flow.mode === 'snapshot' && typeof flow.target === 'string' && TARGETS[flow.target]?.kind === 'dimension') {
     problems.push({ path: `${at}/mode`, rule: 'snapshot-target', message: `snapshot mode removes absent rows of prices, stock and other keyed rows only; for '${flow.target}' use mode: delta (mark removed items with their 'deleted' field)` });
+  }
+  if (flow && typeof flow.timezone === 'string' && !knownTimeZone(flow.timezone)) {
+    problems.push({ path: `${at}/timezone`, rule: 'timezone', message: `unknown time zone '${flow.timezone}' (an IANA name such as Europe/Moscow, Asia/Yekaterinburg, UTC)` });
   }
   const mapping = flow?.mapping as unknown;
   const refs = typeof mapping === 'string' ? [mapping] : Array.isArray(mapping) ? mapping.filter((x): x is string => typeof x === 'string') : [];

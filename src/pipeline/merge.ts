@@ -17,8 +17,9 @@ import { runLogger, type Logger } from '../telemetry/logger.ts';
 import { execute, query, queryCount, queryOne, statement } from '../db/query.ts';
 import {
   ANALYZE_AFTER_CREATED, analyzeExternalIds, anyUnknown, compileDimension, compileFact, compileKeyed, createPlaceholders, dropStaging, flowSwitches,
-  rejectDuplicates, rejectUnknown, stagedRows, stagingExists, type MergeSqlContext,
+  rejectDuplicates, rejectUnknown, stagedRows, stagingExists, compilePeriods, type FactMerge, type MergeSqlContext, type PeriodsMerge,
 } from './merge-sql/index.ts';
+import { DEFAULT_TIMEZONE } from './flows.ts';
 
 export type MergeOutcome = 'done' | 'held' | 'skipped' | 'waiting' | 'paused' | 'busy' | 'restage' | 'failed';
 
@@ -192,6 +193,10 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   const { client } = ctx;
   const { created, rejected } = await resolveRefs(ctx, spec.keys);
   const sql = compileFact(spec, ctx.sql);
+  if (spec.periods) {
+    const periods = compilePeriods(spec, ctx.sql, ctx.flow.timezone ?? DEFAULT_TIMEZONE);
+    if ((await queryOne(client, periods.present)).any) return mergePeriods(ctx, sql, periods, created, rejected);
+  }
   const total = await queryCount(client, stagedRows(ctx.sql.table));
   const partIds = (await query(client, sql.partitionIds)).map((r) => r.id);
 
@@ -224,6 +229,31 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
     inScopeBefore = (await queryCount(client, sql.countScope(partIds))) - inserted;
   }
   return { inserted, updated, unchanged, removed, rejected, inScope: inScopeBefore, created };
+}
+
+/**
+ * A run whose prices carry validity: its rows are periods (price_periods), and `prices` gets the period
+ * in force now of each key it touched. Counts: inserted / updated / removed are live prices; a period
+ * that starts later changes no live row yet (the price roll applies it on its day). A validity period is
+ * a change, not a complete list: such a run removes nothing else, whatever its mode.
+ */
+async function mergePeriods(ctx: MergeContext, fact: FactMerge, periods: PeriodsMerge, created: Record<string, number>, refRejects: number): Promise<MergeCounts> {
+  const { client } = ctx;
+  // Counted with the merge's other rejects (markMerged moves them from staged to rejected).
+  const inverted = await execute(client, periods.rejectInverted);
+  const staged = await queryCount(client, stagedRows(ctx.sql.table));
+  const w = await queryOne(client, periods.upsert);
+  const live = await queryOne(client, periods.applyInForce);
+  ctx.log.info({ periodsWritten: w.written, periodsDeleted: w.deleted, live }, 'price periods merged');
+  const inserted = Number(live.ins);
+  const updated = Number(live.upd);
+  const removed = Number(live.del);
+  let inScope: number | null = null;
+  if (ctx.flow.guard?.maxChangeRatio !== undefined && inserted + updated + removed > 0) {
+    inScope = (await queryCount(client, fact.countScope([]))) - inserted + removed;
+  }
+  const unchanged = Math.max(0, staged - Number(w.written) - Number(w.deleted));
+  return { inserted, updated, unchanged, removed, rejected: refRejects + inverted, inScope, created };
 }
 
 async function mergeDimension(ctx: MergeContext, spec: DimensionSpec): Promise<MergeCounts> {

@@ -59,13 +59,16 @@ export interface FactSpec {
   periods?: { validFrom: string; validTo: string; deleted: string };
 }
 
-/** The product's factor for a price's unit (`ik`: the product's external id row of factKey). */
-const UNIT_FACTOR_SQL = '(SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit)';
+/**
+ * The product's factor for a price's unit (`ik`: the product's external id row of factKey), looked up only
+ * for a row naming a unit: a lookup per row would cost a merge of millions of rows an index probe each.
+ */
+const UNIT_FACTOR_SQL = 'CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END';
 
 /** Canonical tiers text (`10:95.5;100:90`) → jsonb `[{"minQuantity":"10","price":"95.5"}, …]`, NULL when absent. */
 export function tiersJsonSql(text: string): string {
-  return `(SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
-    FROM unnest(string_to_array(${text}, ';')) WITH ORDINALITY t(x, n))`;
+  return `CASE WHEN ${text} IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(${text}, ';')) WITH ORDINALITY t(x, n)) END`;
 }
 
 /** Dimensions: entities identified by external code, created or updated in place. */
@@ -121,6 +124,9 @@ const SPECS = {
       // A unit without a factor: the product's own factor for that unit (its product units), else 1.
       { column: 'factor', expr: `coalesce(s.factor::numeric(20,6), ${UNIT_FACTOR_SQL}, 1)` },
       { column: 'tiers', expr: tiersJsonSql('s.tiers') },
+      // A price without validity holds always: a key a validity source wrote before loses its bounds.
+      { column: 'valid_from', expr: 'NULL::timestamptz' },
+      { column: 'valid_until', expr: 'NULL::timestamptz' },
     ],
     periods: { validFrom: 'validFrom', validTo: 'validTo', deleted: 'deleted' },
     historyValue: { column: 'value', oldColumn: 'old_value', newColumn: 'new_value' },

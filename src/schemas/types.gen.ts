@@ -41,6 +41,10 @@ export interface Config {
    */
   MAGISTRAL_SWEEP_INTERVAL_MS?: number;
   /**
+   * How often workers put prices whose validity started or ended into force (reads at an instant never wait for it).
+   */
+  MAGISTRAL_PRICE_ROLL_MS?: number;
+  /**
    * How soon a job of a dead worker is taken over.
    */
   MAGISTRAL_STALLED_INTERVAL_MS?: number;

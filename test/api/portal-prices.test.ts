@@ -18,7 +18,7 @@ describe('price resolution', () => {
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({
       sku: 'P1', name: 'Кабель ВВГнг 3x2,5', price: '90.00', basePrice: '90.00', discountPercent: '0', currency: 'RUB', unit: 'm',
-      priceType: 'wholesale', source: 'agreement',
+      priceType: 'wholesale', source: 'agreement', tiers: null, validFrom: null, validUntil: null,
     });
   });
 

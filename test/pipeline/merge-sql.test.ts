@@ -2,7 +2,7 @@
 // and history setting. Explicit checks of the parts that matter, and a file snapshot per target for review.
 import { describe, expect, it } from 'vitest';
 import {
-  anyUnknown, compileDimension, compileFact, compileFinalize, compileKeyed, createPlaceholders, rejectDuplicates, rejectUnknown,
+  anyUnknown, compileDimension, compileFact, compileFinalize, compilePeriods, rollStatement, compileKeyed, createPlaceholders, rejectDuplicates, rejectUnknown,
   type MergeSqlContext, type Statement,
 } from '../../src/pipeline/merge-sql/index.ts';
 import { TARGETS, refsOf, type FactSpec, type KeyedSpec, type TargetName, type TargetSpec } from '../../src/pipeline/targets.ts';
@@ -76,6 +76,11 @@ function compileAll(name: TargetName): Array<[string, Statement | undefined]> {
         [`${label}: insert all`, f.insertAll], [`${label}: upsert`, f.upsert], [`${label}: count scope`, f.countScope(PART_IDS)],
         [`${label}: remove`, f.removes ? f.remove(PART_IDS) : undefined]);
     }
+    if (t.periods) {
+      const p = compilePeriods(t, context(), 'Europe/Moscow');
+      out.push(['periods: present', p.present], ['periods: reject inverted', p.rejectInverted], ['periods: upsert', p.upsert],
+        ['periods: apply in force', p.applyInForce], ['periods: roll', rollStatement(new Date(0), new Date(1000))]);
+    }
   } else {
     for (const [label, over] of variants) {
       const k = compileKeyed(t, context(over));
@@ -96,7 +101,7 @@ describe('merge compiler', () => {
   const names = Object.keys(TARGETS) as TargetName[];
 
   it('knows every target of the flow schema', () => {
-    expect(names).toHaveLength(17);
+    expect(names).toHaveLength(18);
   });
 
   describe.each(names)('%s', (name) => {
@@ -149,11 +154,11 @@ describe('facts', () => {
   it('upserts only rows that differ, with system, flow and run as $1 $2 $3', () => {
     const f = compileFact(prices, context());
     expect(f.upsert.text).toContain(`FROM ${STAGING} s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1`);
-    expect(f.upsert.text).toContain('(t.value, t.currency, t.unit, t.factor) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor)');
+    expect(f.upsert.text).toContain('(t.value, t.currency, t.unit, t.factor, t.tiers, t.valid_from, t.valid_until) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor, x.tiers, x.valid_from, x.valid_until)');
     expect(f.upsert.text).toContain('ON CONFLICT (price_type_id, product_id) DO UPDATE SET');
     expect(f.upsert.text).toContain('INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value)');
     expect(f.upsert.values).toEqual([SYSTEM, FLOW, RUN]);
-    expect(f.insertAll.text).toMatch(/INSERT INTO prices \(price_type_id, product_id, value, currency, unit, factor, flow_id, run_id\)\s+SELECT .*, \$2, \$3 FROM/);
+    expect(f.insertAll.text).toMatch(/INSERT INTO prices \(price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id\)\s+SELECT .*, \$2, \$3 FROM/);
     expect(f.insertAll.values).toEqual([SYSTEM, FLOW, RUN]);
   });
 

@@ -4,12 +4,22 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../deps.ts';
 import { MagistralError } from '../../errors/index.ts';
 import { effectivePriceText, pricingOf } from '../../portal/pricing.ts';
+import { priceAtSql, tiersOutSql } from '../../portal/price-at.ts';
 import { prepared, type Queryable } from '../../portal/query.ts';
 import type { PortalContext } from './context.ts';
 import { CONTEXT_SQL, CONTEXT_VERSION_SQL, ContextCache, contextParams, type ContextRow, type PortalAuth } from './auth.ts';
 import { cityOnlyQuerystring, errorResponses, onBehalfHeaders, security, skuBatchBody, skuSchema } from './schemas.ts';
 
 export const MAX_BATCH = 1000;
+
+/** `city` as everywhere, and `at`: the instant to price at (validity periods), default now. */
+const priceQuerystring = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    ...cityOnlyQuerystring.properties,
+    at: { type: 'string', format: 'date-time', description: 'price as it holds at this instant (ISO date-time with offset); default now' },
+  },
+} as const;
 
 const priceProps = {
   sku: { type: 'string' },
@@ -21,6 +31,16 @@ const priceProps = {
   unit: { type: ['string', 'null'] },
   priceType: { type: 'string', description: 'code of the price type used' },
   source: { type: 'string', enum: ['agreement', 'city'], description: 'where the price type came from' },
+  tiers: {
+    type: ['array', 'null'],
+    description: 'quantity tiers (scales): from minQuantity (in the price\'s unit) on, this price applies; null when the price has none',
+    items: {
+      type: 'object', required: ['minQuantity', 'price', 'basePrice'],
+      properties: { minQuantity: { type: 'string' }, price: { type: 'string', description: 'after discount, 2 decimals' }, basePrice: { type: 'string' } },
+    },
+  },
+  validFrom: { type: ['string', 'null'], format: 'date-time', description: 'since when this price holds (null: always)' },
+  validUntil: { type: ['string', 'null'], format: 'date-time', description: 'when this price stops holding (exclusive; null: open-ended)' },
 } as const;
 
 const priceSchema = { type: 'object', required: ['sku', 'name', 'price', 'basePrice', 'discountPercent', 'currency', 'unit', 'priceType', 'source'], properties: priceProps } as const;
@@ -48,7 +68,13 @@ interface PriceRow {
   base_price: string | null;
   currency: string | null;
   price: string | null;
+  tiers: Array<{ minQuantity: string; price: string; basePrice: string }> | null;
+  valid_from: Date | null;
+  valid_until: Date | null;
 }
+
+/** Validity columns of price row `x` and its tiers under discount `d` (SQL), for every price statement. */
+const extra = (d: string) => `${tiersOutSql('x', d)} AS tiers, x.valid_from, x.valid_until`;
 
 /** The stored price, exact, with at least 2 decimals: `12.5` → `12.50`, `1.234567` stays. */
 const BASE = `CASE WHEN scale(trim_scale(x.value)) < 2 THEN round(x.value, 2) ELSE trim_scale(x.value) END::text`;
@@ -60,11 +86,22 @@ const PRODUCT = `SELECT id, name, unit_id FROM products WHERE code = %s AND NOT 
 // `%t` is the partition of prices holding the price type (PricePartitions), else prices itself.
 const PRICE_SQL = `
   SELECT ${CONTEXT_VERSION_SQL} AS context_version, $1::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}
   FROM (SELECT 1) one
   LEFT JOIN LATERAL (${PRODUCT.replace('%s', '$1')}) p ON true
   LEFT JOIN units u ON u.id = p.unit_id
   LEFT JOIN %t x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0`;
+
+// One product at an instant ($4): validity periods looked up (src/portal/price-at.ts). Asked for with
+// `at=`, or when the price in force now has just started or ended and the price roll has not yet
+// caught up with it.
+const PRICE_AT_SQL = `
+  SELECT $1::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (${PRODUCT.replace('%s', '$1')}) p ON true
+  LEFT JOIN units u ON u.id = p.unit_id
+  LEFT JOIN LATERAL ${priceAtSql('$2::int', 'p.id', '$4::timestamptz')} x ON x.value > 0`;
 
 /** The partitions of prices by hash of the price type, with their modulus and remainder. */
 const PARTITIONS_SQL = `
@@ -109,7 +146,8 @@ const priceStatement = (table: string) => ({ name: `magistral_price_one:${table}
 // only answered once `settleContext` accepted the row.
 const CONTEXT_PRICE_SQL = `
   SELECT ctx.*, $5::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', 'coalesce(ctx.discount_percent, \'0\')')}::text AS price
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', 'coalesce(ctx.discount_percent, \'0\')')}::text AS price,
+    ${extra('coalesce(ctx.discount_percent, \'0\')')}
   FROM (${CONTEXT_SQL}) ctx
   LEFT JOIN LATERAL (${PRODUCT.replace('%s', '$5')}) p ON true
   LEFT JOIN units u ON u.id = p.unit_id
@@ -117,12 +155,31 @@ const CONTEXT_PRICE_SQL = `
 
 const BATCH_SQL = `
   SELECT (r.n - 1)::int AS line, r.sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}
   FROM unnest($1::text[]) WITH ORDINALITY AS r(sku, n)
   LEFT JOIN LATERAL (${PRODUCT.replace('%s', 'r.sku')}) p ON true
   LEFT JOIN units u ON u.id = p.unit_id
   LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0
   ORDER BY r.n`;
+
+const BATCH_AT_SQL = `
+  SELECT (r.n - 1)::int AS line, r.sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}
+  FROM unnest($1::text[]) WITH ORDINALITY AS r(sku, n)
+  LEFT JOIN LATERAL (${PRODUCT.replace('%s', 'r.sku')}) p ON true
+  LEFT JOIN units u ON u.id = p.unit_id
+  LEFT JOIN LATERAL ${priceAtSql('$2::int', 'p.id', '$4::timestamptz')} x ON x.value > 0
+  ORDER BY r.n`;
+
+/**
+ * Whether a row read from `prices` may be out of date at `now` (ms): its period ended or has not begun
+ * (the roll runs every MAGISTRAL_PRICE_ROLL_MS), or there is no price though a period may just have begun.
+ */
+function mayBeStale(r: PriceRow, now: number): boolean {
+  if (r.product_id === null) return false;
+  if (r.price === null) return true;
+  return (r.valid_until !== null && r.valid_until.getTime() <= now) || (r.valid_from !== null && r.valid_from.getTime() > now);
+}
 
 /** Prepares the one-product statement on a connection of the hot pool (see index.ts), with arguments that match nothing. */
 export async function warmPriceStatement(q: Queryable): Promise<void> {
@@ -134,16 +191,26 @@ export async function warmPriceStatement(q: Queryable): Promise<void> {
   await prepared(q, 'magistral_price_ctx', CONTEXT_PRICE_SQL, ['', null, null, null, '']);
 }
 
-/** Prices of the given SKUs (in order) under the request's pricing; one prepared statement whatever the count. */
-function priceLines(deps: ServerDeps, ctx: PortalContext, skus: string[]): Promise<PriceRow[]> {
+/**
+ * Prices of the given SKUs (in order) under the request's pricing, now or at `at`; one prepared statement
+ * whatever the count (a second one, with validity looked up, only when a line may be stale).
+ */
+async function priceLines(deps: ServerDeps, ctx: PortalContext, skus: string[], at: Date | undefined): Promise<PriceRow[]> {
   const { priceTypeId, discountPercent } = ctx.pricing;
-  return prepared<PriceRow>(deps, 'magistral_price_batch', BATCH_SQL, [skus, priceTypeId, discountPercent]);
+  if (at === undefined) {
+    const rows = await prepared<PriceRow>(deps, 'magistral_price_batch', BATCH_SQL, [skus, priceTypeId, discountPercent]);
+    const now = Date.now();
+    if (!rows.some((r) => mayBeStale(r, now))) return rows;
+    at = new Date(now);
+  }
+  return prepared<PriceRow>(deps, 'magistral_price_batch_at', BATCH_AT_SQL, [skus, priceTypeId, discountPercent, at]);
 }
 
 function present(ctx: PortalContext, r: PriceRow) {
   return {
     sku: r.sku, name: r.name as string, price: r.price as string, basePrice: r.base_price as string, discountPercent: ctx.pricing.discountPercent,
     currency: r.currency as string, unit: r.unit, priceType: ctx.pricing.priceTypeCode as string, source: ctx.pricing.source,
+    tiers: r.tiers, validFrom: r.valid_from?.toISOString() ?? null, validUntil: r.valid_until?.toISOString() ?? null,
   };
 }
 
@@ -158,7 +225,7 @@ const problemOf = (r: PriceRow) => (r.product_id === null
 export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, auth: Pick<PortalAuth, 'settleContext'>, hot: Queryable = deps): Promise<void> {
   const contexts = new ContextCache();
   const partitions = new PricePartitions();
-  app.get<{ Params: { sku: string } }>('/prices/:sku', {
+  app.get<{ Params: { sku: string }; Querystring: { city?: string; at?: string } }>('/prices/:sku', {
     config: { scope: 'prices:read', inlineContext: true },
     schema: {
       tags: ['prices'],
@@ -167,7 +234,7 @@ export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, auth:
       security,
       headers: onBehalfHeaders,
       params: { type: 'object', required: ['sku'], properties: { sku: skuSchema } },
-      querystring: cityOnlyQuerystring,
+      querystring: priceQuerystring,
       response: { 200: priceSchema, ...errorResponses },
     },
   }, async (request, reply) => {
@@ -190,11 +257,16 @@ export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, auth:
       row = both;
     }
     auth.settleContext(request, reply, context);
+    const at = request.query.at === undefined ? undefined : new Date(request.query.at);
+    if (row && (at !== undefined || mayBeStale(row, Date.now()))) {
+      const { priceTypeId, discountPercent } = request.portal.pricing;
+      [row] = await prepared<PriceRow & { context_version: string }>(hot, 'magistral_price_at', PRICE_AT_SQL, [sku, priceTypeId, discountPercent, at ?? new Date()]);
+    }
     if (!row || row.price === null) throw new MagistralError('MAG_ERR_NOT_FOUND', row ? problemOf(row).message : `no product with SKU '${request.params.sku}'`);
     return present(request.portal, row);
   });
 
-  app.post<{ Body: { skus: string[] } }>('/prices/batch', {
+  app.post<{ Body: { skus: string[] }; Querystring: { city?: string; at?: string } }>('/prices/batch', {
     config: { scope: 'prices:read' },
     schema: {
       tags: ['prices'],
@@ -202,7 +274,7 @@ export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, auth:
       description: 'Answers every line in request order: a price, or an error (unknown SKU, no price) for that line alone.',
       security,
       headers: onBehalfHeaders,
-      querystring: cityOnlyQuerystring,
+      querystring: priceQuerystring,
       body: skuBatchBody(MAX_BATCH),
       response: {
         200: {
@@ -214,7 +286,7 @@ export async function pricesRoutes(app: FastifyInstance, deps: ServerDeps, auth:
     },
   }, async (request) => {
     const ctx = request.portal;
-    const rows = await priceLines(deps, ctx, request.body.skus);
+    const rows = await priceLines(deps, ctx, request.body.skus, request.query.at === undefined ? undefined : new Date(request.query.at));
     let found = 0;
     const items = rows.map((r) => {
       if (r.price === null) return { line: r.line, sku: r.sku, error: problemOf(r) };

@@ -8,7 +8,8 @@ import { backToReceived, failRun, runSettled } from '../lifecycle/index.ts';
 import { extractLockKey, UNLOCK_SQL } from '../locks.ts';
 import { openDirectSink } from './direct-sink.ts';
 import { readPass } from './engine.ts';
-import { compileRunMappings, type RunMode } from './mappings.ts';
+import { compileRunMappings, type RunMappings, type RunMode } from './mappings.ts';
+import type { FactSpec } from '../targets.ts';
 import { RejectWriter } from './rejects.ts';
 import { Overflow } from './resolver.ts';
 import { Deferred, type Budget, type PassFile, type PassRun, type Sink } from './sink.ts';
@@ -125,12 +126,21 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
   return outcomes.get(leaderId) ?? 'skipped';
 }
 
+/**
+ * The direct path writes the key and the `direct` columns only: a mapping that produces anything else
+ * (validity periods, quantity tiers) is merged from staging, where those have their own statements.
+ */
+function directCovers(spec: FactSpec, mappings: RunMappings): boolean {
+  const covered = new Set([...spec.keys.map((k) => k.field), ...spec.direct.map((d) => d.field)]);
+  return [...mappings.fields].every((f) => covered.has(f));
+}
+
 async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files: PassFile[], direct: boolean, alone: boolean): Promise<Sink> {
   const mappings = await compileRunMappings(deps, run.flow, run.spec);
   const rejects = new RejectWriter(deps.pool, run.id);
   // A retry starts from scratch: nothing of an earlier attempt survives.
   await rejects.clear();
-  if (direct && run.spec.kind === 'fact') {
+  if (direct && run.spec.kind === 'fact' && directCovers(run.spec, mappings)) {
     const sink = await openDirectSink(deps, run, run.spec, mappings, rejects, files, { wait: alone });
     if (sink) {
       budget.open++;

@@ -24,6 +24,8 @@ export interface RunMappings {
   pick(kind: string | undefined): Entry | undefined;
   /** Mapping names: the document kinds a multi-kind connector should emit. */
   kinds: ReadonlySet<string>;
+  /** Canonical fields any of the mappings produces. */
+  fields: ReadonlySet<string>;
 }
 
 /**
@@ -37,8 +39,10 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   const keys = keyFields(spec);
   const mappings: Entry[] = [];
   const byName = new Map<string, Entry>();
+  const fields = new Set<string>();
   for (const ref of mappingRefs(flow)) {
     const m = await loadMapping(ref);
+    for (const f of Object.keys(m.fields)) fields.add(f);
     const opts = { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) };
     const entry = { fn: await compileMapping(m, opts), keyFn: snapshot ? await compileMapping(m, { ...opts, only: keys }) : undefined };
     mappings.push(entry);
@@ -46,5 +50,5 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   }
   const pick = (kind: string | undefined) =>
     mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
-  return { pick, kinds: new Set(byName.keys()) };
+  return { pick, kinds: new Set(byName.keys()), fields };
 }

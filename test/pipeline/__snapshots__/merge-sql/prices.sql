@@ -74,28 +74,30 @@ SELECT EXISTS (SELECT 1 FROM prices WHERE price_type_id = ANY($1::int[])) AS e
 -- values: [[3,5]]
 
 -- delta: insert all
-INSERT INTO prices (price_type_id, product_id, value, currency, unit, factor, flow_id, run_id)
-      SELECT price_type_id, product_id, value, currency, unit, factor, $2, $3 FROM (
+INSERT INTO prices (price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id)
+      SELECT price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, $2, $3 FROM (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
-           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject) x
 -- values: ["erp",7,42]
 
 -- delta: upsert
 WITH src AS (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
-           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
         SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new
         FROM src x LEFT JOIN prices t ON t.price_type_id = x.price_type_id AND t.product_id = x.product_id
         WHERE t.product_id IS NULL
-           OR (t.value, t.currency, t.unit, t.factor) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor)
+           OR (t.value, t.currency, t.unit, t.factor, t.tiers, t.valid_from, t.valid_until) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor, x.tiers, x.valid_from, x.valid_until)
            OR t.flow_id <> $2
       ), up AS (
-        INSERT INTO prices AS t (price_type_id, product_id, value, currency, unit, factor, flow_id, run_id)
-        SELECT price_type_id, product_id, value, currency, unit, factor, $2, $3 FROM changed
-        ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor,
+        INSERT INTO prices AS t (price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id)
+        SELECT price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, $2, $3 FROM changed
+        ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor, tiers = excluded.tiers, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       ), hist AS (
         INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value)
@@ -126,7 +128,8 @@ WITH del AS (
           DELETE FROM prices t WHERE t.flow_id = $2
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
-           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
           RETURNING t.price_type_id, t.product_id, t.value
         ), hist AS (
@@ -152,7 +155,8 @@ WITH del AS (
           DELETE FROM prices t WHERE t.price_type_id = ANY($2::int[])
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
-           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
           RETURNING t.price_type_id, t.product_id, t.value
         ), hist AS (
@@ -182,18 +186,19 @@ WITH del AS (
 -- snapshot scope flow, history off: upsert
 WITH src AS (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
-           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
         SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new
         FROM src x LEFT JOIN prices t ON t.price_type_id = x.price_type_id AND t.product_id = x.product_id
         WHERE t.product_id IS NULL
-           OR (t.value, t.currency, t.unit, t.factor) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor)
+           OR (t.value, t.currency, t.unit, t.factor, t.tiers, t.valid_from, t.valid_until) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor, x.tiers, x.valid_from, x.valid_until)
            OR t.flow_id <> $2
       ), up AS (
-        INSERT INTO prices AS t (price_type_id, product_id, value, currency, unit, factor, flow_id, run_id)
-        SELECT price_type_id, product_id, value, currency, unit, factor, $2, $3 FROM changed
-        ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor,
+        INSERT INTO prices AS t (price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id)
+        SELECT price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, $2, $3 FROM changed
+        ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor, tiers = excluded.tiers, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       )
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
@@ -207,12 +212,173 @@ WITH del AS (
           DELETE FROM prices t WHERE t.flow_id = $2
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
-           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), 1) AS factor
+           s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
           RETURNING t.price_type_id, t.product_id, t.value
         )
         SELECT count(*)::bigint AS n FROM del
 -- values: ["erp",7,42]
+
+-- periods: present
+SELECT EXISTS (SELECT 1 FROM staging.run_42 WHERE NOT _reject
+      AND ("validFrom" IS NOT NULL OR "validTo" IS NOT NULL OR "deleted" IS NOT NULL)) AS any
+-- values: []
+
+-- periods: reject inverted
+WITH bad AS (
+        DELETE FROM staging.run_42 s WHERE NOT s._reject AND s."validTo" IS NOT NULL AND CASE WHEN s."validTo" IS NULL THEN NULL::timestamptz
+    WHEN s."validTo" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN ((s."validTo"::date + 1)::timestamp AT TIME ZONE 'Europe/Moscow')
+    ELSE s."validTo"::timestamptz END <= CASE WHEN s."validFrom" IS NULL THEN '-infinity'::timestamptz
+    WHEN s."validFrom" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN (s."validFrom"::date::timestamp AT TIME ZONE 'Europe/Moscow')
+    ELSE s."validFrom"::timestamptz END
+        RETURNING s._line, s._file, s._path, s."validFrom" AS vf, s."validTo" AS vt
+      )
+      INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
+      SELECT $1, ($2::text[])[_file + 1], _line, _path, 'validTo', 'validity',
+        format('validTo %s is before validFrom %s: the price would never hold', vt, coalesce(vf, '(none)')) FROM bad
+-- values: [42,["offers0_1.xml","offers0_2.xml"]]
+
+-- periods: upsert
+WITH src AS (
+    SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id, CASE WHEN s."validFrom" IS NULL THEN '-infinity'::timestamptz
+    WHEN s."validFrom" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN (s."validFrom"::date::timestamp AT TIME ZONE 'Europe/Moscow')
+    ELSE s."validFrom"::timestamptz END AS valid_from, CASE WHEN s."validTo" IS NULL THEN NULL::timestamptz
+    WHEN s."validTo" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN ((s."validTo"::date + 1)::timestamp AT TIME ZONE 'Europe/Moscow')
+    ELSE s."validTo"::timestamptz END AS valid_until,
+      s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, coalesce(s."deleted" = 'true', false) AS del, s._file, s._line
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
+      last AS (
+        SELECT DISTINCT ON (price_type_id, product_id, valid_from) * FROM src ORDER BY price_type_id, product_id, valid_from, _file DESC, _line DESC
+      ),
+      gone AS (
+        DELETE FROM price_periods t USING last l
+        WHERE l.del AND t.price_type_id = l.price_type_id AND t.product_id = l.product_id AND t.valid_from = l.valid_from
+        RETURNING 1
+      ),
+      up AS (
+        INSERT INTO price_periods AS t (price_type_id, product_id, valid_from, valid_until, value, currency, unit, factor, tiers, flow_id, run_id)
+        SELECT price_type_id, product_id, valid_from, valid_until, value, currency, unit, factor, tiers, $2, $3 FROM last WHERE NOT del
+        ON CONFLICT (price_type_id, product_id, valid_from) DO UPDATE SET valid_until = excluded.valid_until,
+          value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor, tiers = excluded.tiers, flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
+        WHERE (t.valid_until, t.value, t.currency, t.unit, t.factor, t.tiers) IS DISTINCT FROM
+              (excluded.valid_until, excluded.value, excluded.currency, excluded.unit, excluded.factor, excluded.tiers)
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM up)::int AS written, (SELECT count(*) FROM gone)::int AS deleted
+-- values: ["erp",7,42]
+
+-- periods: apply in force
+WITH keys AS MATERIALIZED (SELECT DISTINCT price_type_id, product_id, $1::int AS flow_id, $2::bigint AS run_id FROM (
+    SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id, CASE WHEN s."validFrom" IS NULL THEN '-infinity'::timestamptz
+    WHEN s."validFrom" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN (s."validFrom"::date::timestamp AT TIME ZONE 'Europe/Moscow')
+    ELSE s."validFrom"::timestamptz END AS valid_from, CASE WHEN s."validTo" IS NULL THEN NULL::timestamptz
+    WHEN s."validTo" ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN ((s."validTo"::date + 1)::timestamp AT TIME ZONE 'Europe/Moscow')
+    ELSE s."validTo"::timestamptz END AS valid_until,
+      s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, coalesce(s."deleted" = 'true', false) AS del, s._file, s._line
+    FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $4 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $4 AND ik.external_id = s."product" WHERE NOT s._reject) k),
+    eff AS (
+      -- The row's end is when the next change happens: its own end, or an overlapping later period's start,
+      -- so a read of the row knows exactly when to look at the periods instead (price-at.ts).
+      SELECT DISTINCT ON (pp.price_type_id, pp.product_id) pp.price_type_id, pp.product_id, pp.value, pp.currency, pp.unit, pp.factor,
+        pp.tiers, pp.valid_from, pp.flow_id, pp.run_id,
+        least(pp.valid_until, (SELECT min(n.valid_from) FROM price_periods n
+          WHERE n.price_type_id = pp.price_type_id AND n.product_id = pp.product_id AND n.valid_from > pp.valid_from)) AS valid_until
+      FROM keys k JOIN price_periods pp ON pp.price_type_id = k.price_type_id AND pp.product_id = k.product_id
+      WHERE pp.valid_from <= now() AND (pp.valid_until IS NULL OR pp.valid_until > now())
+      ORDER BY pp.price_type_id, pp.product_id, pp.valid_from DESC
+    ),
+    changed AS MATERIALIZED (
+      SELECT e.price_type_id, e.product_id, e.value, e.currency, e.unit, e.factor, e.tiers,
+        nullif(e.valid_from, '-infinity') AS valid_from, e.valid_until, e.flow_id, e.run_id,
+        t.value AS old_value, (t.product_id IS NULL) AS is_new
+      FROM eff e LEFT JOIN prices t ON t.price_type_id = e.price_type_id AND t.product_id = e.product_id
+      WHERE t.product_id IS NULL
+         OR (t.value, t.currency, t.unit, t.factor, t.tiers, t.valid_from, t.valid_until, t.flow_id)
+            IS DISTINCT FROM (e.value, e.currency, e.unit, e.factor, e.tiers, nullif(e.valid_from, '-infinity'), e.valid_until, e.flow_id)
+    ),
+    up AS (
+      INSERT INTO prices AS t (price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id)
+      SELECT price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id FROM changed
+      ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit,
+        factor = excluded.factor, tiers = excluded.tiers, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
+        flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
+    ),
+    gone AS (
+      DELETE FROM prices t USING keys k
+      WHERE t.price_type_id = k.price_type_id AND t.product_id = k.product_id AND t.flow_id = k.flow_id
+        AND NOT EXISTS (SELECT 1 FROM eff e WHERE e.price_type_id = k.price_type_id AND e.product_id = k.product_id)
+      RETURNING t.price_type_id, t.product_id, t.value, k.run_id
+    ),
+    hist_u AS (
+      INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value)
+      SELECT run_id, price_type_id, product_id, 'U', old_value, value FROM changed
+      WHERE $3::boolean AND NOT is_new AND old_value IS DISTINCT FROM value
+    ),
+    hist_d AS (
+      INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value)
+      SELECT run_id, price_type_id, product_id, 'D', value FROM gone WHERE $3::boolean
+    )
+    SELECT count(*) FILTER (WHERE is_new)::int AS ins, count(*) FILTER (WHERE NOT is_new)::int AS upd,
+      (SELECT count(*) FROM gone)::int AS del
+    FROM changed
+-- values: [7,42,true,"erp"]
+
+-- periods: roll
+WITH keys AS MATERIALIZED (
+    SELECT DISTINCT ON (price_type_id, product_id) price_type_id, product_id, flow_id, run_id FROM (
+      SELECT price_type_id, product_id, flow_id, run_id, valid_from AS at FROM price_periods WHERE valid_from > $1 AND valid_from <= $2
+      UNION ALL
+      SELECT price_type_id, product_id, flow_id, run_id, valid_until FROM price_periods WHERE valid_until > $1 AND valid_until <= $2
+    ) moved ORDER BY price_type_id, product_id, at DESC),
+    eff AS (
+      -- The row's end is when the next change happens: its own end, or an overlapping later period's start,
+      -- so a read of the row knows exactly when to look at the periods instead (price-at.ts).
+      SELECT DISTINCT ON (pp.price_type_id, pp.product_id) pp.price_type_id, pp.product_id, pp.value, pp.currency, pp.unit, pp.factor,
+        pp.tiers, pp.valid_from, pp.flow_id, pp.run_id,
+        least(pp.valid_until, (SELECT min(n.valid_from) FROM price_periods n
+          WHERE n.price_type_id = pp.price_type_id AND n.product_id = pp.product_id AND n.valid_from > pp.valid_from)) AS valid_until
+      FROM keys k JOIN price_periods pp ON pp.price_type_id = k.price_type_id AND pp.product_id = k.product_id
+      WHERE pp.valid_from <= now() AND (pp.valid_until IS NULL OR pp.valid_until > now())
+      ORDER BY pp.price_type_id, pp.product_id, pp.valid_from DESC
+    ),
+    changed AS MATERIALIZED (
+      SELECT e.price_type_id, e.product_id, e.value, e.currency, e.unit, e.factor, e.tiers,
+        nullif(e.valid_from, '-infinity') AS valid_from, e.valid_until, e.flow_id, e.run_id,
+        t.value AS old_value, (t.product_id IS NULL) AS is_new
+      FROM eff e LEFT JOIN prices t ON t.price_type_id = e.price_type_id AND t.product_id = e.product_id
+      WHERE t.product_id IS NULL
+         OR (t.value, t.currency, t.unit, t.factor, t.tiers, t.valid_from, t.valid_until, t.flow_id)
+            IS DISTINCT FROM (e.value, e.currency, e.unit, e.factor, e.tiers, nullif(e.valid_from, '-infinity'), e.valid_until, e.flow_id)
+    ),
+    up AS (
+      INSERT INTO prices AS t (price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id)
+      SELECT price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id FROM changed
+      ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit,
+        factor = excluded.factor, tiers = excluded.tiers, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
+        flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
+    ),
+    gone AS (
+      DELETE FROM prices t USING keys k
+      WHERE t.price_type_id = k.price_type_id AND t.product_id = k.product_id AND t.flow_id = k.flow_id
+        AND NOT EXISTS (SELECT 1 FROM eff e WHERE e.price_type_id = k.price_type_id AND e.product_id = k.product_id)
+      RETURNING t.price_type_id, t.product_id, t.value, k.run_id
+    ),
+    hist_u AS (
+      INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value)
+      SELECT run_id, price_type_id, product_id, 'U', old_value, value FROM changed
+      WHERE $3::boolean AND NOT is_new AND old_value IS DISTINCT FROM value
+    ),
+    hist_d AS (
+      INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value)
+      SELECT run_id, price_type_id, product_id, 'D', value FROM gone WHERE $3::boolean
+    )
+    SELECT count(*) FILTER (WHERE is_new)::int AS ins, count(*) FILTER (WHERE NOT is_new)::int AS upd,
+      (SELECT count(*) FROM gone)::int AS del
+    FROM changed
+-- values: ["1970-01-01T00:00:00.000Z","1970-01-01T00:00:01.000Z",true]
 
 -- finalize scope flow, 2 staged: scope ids: none
 
