@@ -471,8 +471,12 @@ async function main(): Promise<void> {
   progress(`${gen.conditions} condition records = ${gen.materials} materials × ${gen.keys} price lists (${gen.scaled} with 3 scales), ${gen.messages} messages of ≤ ${gen.perMessage} IDocs, ${mb.toFixed(1)} MB`);
 
   // 2. The reference and the receive floor, before any of our processes runs.
-  progress('reference: saxes counting E1KONP …');
-  const ref = await saxesReference(file, gen);
+  // Best of two passes: on a shared machine one pass can be caught by another job (a pass of 53 s
+  // against 5 s for the same 200 MB was seen); the reference is what the machine can parse.
+  progress('reference: saxes counting E1KONP, best of two passes …');
+  const passes = [await saxesReference(file, gen), await saxesReference(file, gen)];
+  const ref = passes.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  progress(`reference passes: ${passes.map((p) => `${p.seconds.toFixed(2)} s`).join(', ')}`);
   if (ref.conditions !== gen.conditions) throw new Error(`saxes counted ${ref.conditions} E1KONP, expected ${gen.conditions}`);
   const referencePerSec = gen.conditions / ref.seconds;
   progress(`reference: ${ref.seconds.toFixed(2)} s, ${Math.round(referencePerSec)} conditions/s, ${(mb / ref.seconds).toFixed(1)} MB/s`);
