@@ -3,9 +3,10 @@
 import type { ConnectorModule } from '../src/port/index.ts';
 import { csvConnector } from './file/csv.ts';
 import { onecModule } from './onec/index.ts';
+import { sapModule } from './sap/index.ts';
 
 export const fileModule: ConnectorModule = { name: 'file', connectors: [csvConnector] };
 
-export const CONNECTOR_MODULES: readonly ConnectorModule[] = [fileModule, onecModule];
+export const CONNECTOR_MODULES: readonly ConnectorModule[] = [fileModule, onecModule, sapModule];
 
-export { csvConnector, onecModule };
+export { csvConnector, onecModule, sapModule };

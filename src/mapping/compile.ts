@@ -111,12 +111,21 @@ function buildField(name: string, f: Field, ctx: TransformContext): FieldFn {
 
 /** Source columns a record must have for this mapping to produce anything: those of required fields. */
 export function requiredColumns(m: Mapping): string[] {
+  return sourceColumns(m, false);
+}
+
+/** Every source column the mapping reads (required or not). */
+export function allColumns(m: Mapping): string[] {
+  return sourceColumns(m, true);
+}
+
+function sourceColumns(m: Mapping, all: boolean): string[] {
   const out = new Set<string>();
   const walk = (s: Source | Field): void => {
     if (s.from !== undefined) out.add(s.from);
     for (const c of s.concat ?? []) walk(c);
   };
-  for (const f of Object.values(m.fields)) if (!f.optional && f.default === undefined) walk(f);
+  for (const f of Object.values(m.fields)) if (all || (!f.optional && f.default === undefined)) walk(f);
   return [...out];
 }
 

@@ -9,6 +9,7 @@ import {
   locateMapping,
   MAPPINGS_DIR,
   requiredColumns,
+  allColumns,
   type CompiledMapping,
   type LookupSource,
 } from '../mapping/index.ts';
@@ -62,7 +63,9 @@ export interface DryRunResult {
 interface Candidate {
   display: string;
   mapping: Mapping;
+  /** Columns it needs; every column it reads. */
   columns: string[];
+  all: string[];
   compiled?: CompiledMapping;
 }
 
@@ -120,7 +123,7 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
   for (const loc of refs) {
     try {
       const mapping = await loadMapping(loc.ref, loc.dir);
-      candidates.push({ display: loc.display, mapping, columns: requiredColumns(mapping) });
+      candidates.push({ display: loc.display, mapping, columns: requiredColumns(mapping), all: allColumns(mapping) });
       // Named mappings report their entity even at zero rows; automatic ones only once chosen.
       if (explicit) result.counts[mapping.target] ??= 0;
     } catch (e) {
@@ -131,8 +134,17 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
 
   const choose = (columns: Set<string>): Candidate[] | string => {
     if (explicit && candidates.length === 1) return candidates;
-    const fit = candidates.filter((c) => c.columns.every((col) => columns.has(col)));
+    let fit = candidates.filter((c) => c.columns.every((col) => columns.has(col)));
     const shown = [...columns].join(', ');
+    if (fit.length > 1 && !explicit) {
+      // Several fit: the one reading most of the file's columns, then the one asking for the fewest
+      // columns besides (a plain price list is not a price list with validity whose columns are absent).
+      const used = (c: Candidate) => c.all.filter((col) => columns.has(col)).length;
+      const best = Math.max(...fit.map(used));
+      fit = fit.filter((c) => used(c) === best);
+      const fewest = Math.min(...fit.map((c) => c.all.length));
+      fit = fit.filter((c) => c.all.length === fewest);
+    }
     if (!fit.length) return `no mapping fits the columns (${shown}); candidates: ${candidates.map((c) => `${c.display} needs ${c.columns.join(', ')}`).join('; ')}`;
     if (fit.length > 1 && !explicit) return `several mappings fit the columns (${shown}): ${fit.map((c) => c.display).join(', ')}; choose one with --mapping`;
     return fit;
@@ -190,7 +202,7 @@ async function dryRunCounted(
       const mapping = await loadMapping(loc.ref, loc.dir);
       const before = byKind.get(mapping.name);
       if (before) result.errors.push({ at: loc.display, message: `MAG_ERR_MAPPING_INVALID: mapping name "${mapping.name}" is also the name of ${before.display}` });
-      else byKind.set(mapping.name, { display: loc.display, mapping, columns: [] });
+      else byKind.set(mapping.name, { display: loc.display, mapping, columns: [], all: [] });
     } catch (e) {
       result.errors.push(errorEntry(e, loc.display));
     }

@@ -32,6 +32,12 @@ const prices = file('prices.csv', [
 const stock = file('stock.csv', 'sku,warehouse,qty\nA1,W1,5\nA2,W1,2.5\nA3,,1\n');
 
 describe('dryRun', () => {
+  it('of several fitting mappings, takes the one reading most of the columns, then the tightest', async () => {
+    const periods = file('periods.csv', 'sku;price_type;price;currency;valid_from\nA1;retail;10;RUB;2027-01-01\n');
+    const r = await dryRun({ registry, connector: 'file.csv', files: [prices, periods] });
+    expect(r.mappingsUsed).toEqual({ [prices]: ['file/prices.yaml'], [periods]: ['file/price-periods.yaml'] });
+  });
+
   it('chooses the mapping by the header and counts valid rows and rejects', async () => {
     const r = await dryRun({ registry, connector: 'file.csv', files: [prices, stock] });
     expect(dryRunJson(r)).toEqual({ prices: 3, stock: 2, rejects: 4, errors: [] });

@@ -16,7 +16,11 @@ export const INBOUND_MESSAGE_TYPES: readonly IdocMessageType[] = [
   { mestyp: 'COND_A', basicTypes: ['COND_A03', 'COND_A04', 'COND_A05'], kinds: ['cond_a'], description: 'condition records (prices with scales and validity)' },
   { mestyp: 'MATMAS', basicTypes: ['MATMAS05'], kinds: ['matmas', 'matmas.units'], description: 'material master (products, alternative units)' },
   { mestyp: 'DEBMAS', basicTypes: ['DEBMAS07'], kinds: ['debmas', 'debmas.legal', 'debmas.contacts'], description: 'customer master (clients, legal entities, contacts)' },
-  { mestyp: 'LOISTD', basicTypes: ['LOISTD01'], kinds: ['stock'], description: 'stock per plant / storage location' },
+  // LOISTD01 is SAP's stock/requirements list IDoc of the optimisation interface (POI), not IS-Retail's:
+  // per SAP's documentation one IDoc is one material-plant list whose E1MDSTL holds MATNR, WERKS and the
+  // stock quantities (LABST unrestricted, INSME, SPEME, TRAME …); storage locations appear only in the
+  // planning segments (E1PLSEL), so its stock is per plant.
+  { mestyp: 'LOISTD', basicTypes: ['LOISTD01'], kinds: ['stock'], description: 'stock per plant (E1MDSTL)' },
   { mestyp: 'ORDRSP', basicTypes: ['ORDERS05'], kinds: [], description: 'order responses (SAP order number and status onto portal orders)' },
 ];
 

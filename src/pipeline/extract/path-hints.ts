@@ -18,7 +18,11 @@ const PATH_HINT_CODES = 100_000;
  * PATH_HINT_CODES is not checked: its rejects name file and line only.
  */
 export class PathHints {
-  private constructor(private readonly checks: Array<{ field: string; known: Set<string> }>) {}
+  private constructor(
+    private readonly checks: Array<{ field: string; known: Set<string> }>,
+    /** Validity fields of a target with periods: a period ending before it starts is rejected by the merge. */
+    private readonly validity?: { from: string; to: string },
+  ) {}
 
   static async load(pool: Pick<pg.Pool, 'query'>, flow: Flow, spec: TargetSpec): Promise<PathHints> {
     const system = flow.source.system ?? 'local';
@@ -31,11 +35,18 @@ export class PathHints {
       const r = await pool.query<{ c: string }>(`SELECT external_id AS c FROM external_ids WHERE entity = $1 AND system = $2`, [ref.entity, system]);
       checks.push({ field: ref.field, known: new Set(r.rows.map((x) => x.c)) });
     }
-    return new PathHints(checks);
+    const p = spec.kind === 'fact' ? spec.periods : undefined;
+    return new PathHints(checks, p ? { from: p.validFrom, to: p.validTo } : undefined);
   }
 
-  /** Whether the merge will likely reject this row for a reference. */
+  /** Whether the merge will likely reject this row: for a reference, or for its validity. */
   unknown(v: Record<string, string | boolean>): boolean {
+    if (this.validity) {
+      const from = v[this.validity.from];
+      const to = v[this.validity.to];
+      // Days compared as text (YYYY-MM-DD…): a superset of what the merge rejects, which is enough to keep a path.
+      if (typeof from === 'string' && typeof to === 'string' && to.slice(0, 10) <= from.slice(0, 10)) return true;
+    }
     for (let i = 0; i < this.checks.length; i++) {
       const c = this.checks[i]!;
       const code = v[c.field];
