@@ -556,6 +556,7 @@ async function main(): Promise<void> {
     // pricing by its price type (both through file flows of the SAP system), an API key, and the
     // value the portal answers for the KBETR sent (the unit conversion of the mapping, if any).
     const firstFresh = await post(api.port, idocPath, auth, freshMessage(++freshDocnum, 100_000), freshAgent);
+    if (firstFresh.status === 404) throw new Error(`${idocPath} answered 404: no SAP IDoc endpoint on this build (connectors/sap exchanges)? ${firstFresh.body}`);
     if (firstFresh.status !== 200) throw new Error(`the freshness IDoc answered ${firstFresh.status}: ${firstFresh.body}`);
     await waitIdle(60_000);
     const [probeRow] = await query<{ price_type_id: number; product_id: string; pt_code: string; product_code: string }>(c, `
@@ -818,9 +819,9 @@ async function main(): Promise<void> {
     console.log(`SAP IDoc bench: ${gen.conditions} COND_A conditions in ${gen.messages} messages of ≤ ${gen.perMessage} IDocs, ${mb.toFixed(1)} MB, ${args.concurrency} in flight; results ${path.relative(REPO, resultFile)}`);
     console.log(fmtRow(['metric', 'value', 'target', 'ok']));
     for (const row of table) console.log(fmtRow(row));
-    console.log(`per stage over ${runs.length} runs (rows read ${n0(rows.read)}, staged ${n0(rows.staged)}, rejected ${n0(rows.rejected)}, inserted ${n0(rows.inserted)}, updated ${n0(rows.updated)}):`);
+    console.log(`per stage, summed over ${runs.length} runs (rows read ${n0(rows.read)}, staged ${n0(rows.staged)}, rejected ${n0(rows.rejected)}, inserted ${n0(rows.inserted)}, updated ${n0(rows.updated)}):`);
     const sw = Math.max(...stages.map((s) => s.stage.length));
-    for (const s of result.stages) console.log(`  ${s.stage.padEnd(sw)}  total ${s.totalS.toFixed(1).padStart(8)} s  p50 ${String(s.p50Ms).padStart(7)} ms  p95 ${String(s.p95Ms).padStart(7)} ms  max ${String(s.maxMs).padStart(7)} ms  (${s.runs} runs)`);
+    for (const s of result.stages) console.log(`  ${s.stage.padEnd(sw)}  sum ${s.totalS.toFixed(1).padStart(8)} s  p50 ${String(s.p50Ms).padStart(7)} ms  p95 ${String(s.p95Ms).padStart(7)} ms  max ${String(s.maxMs).padStart(7)} ms  (${s.runs} runs)`);
     console.log(`  the ordered merge chain: ${mergeChain.mergeS.toFixed(1)} s merging + ${mergeChain.handOffS.toFixed(1)} s handing off = ${(((mergeChain.mergeS + mergeChain.handOffS) / seconds) * 100).toFixed(0)} % of the ${seconds.toFixed(1)} s end to end`);
     console.log(`PostgreSQL, active statements of ${DB_NAME} (share of ${activitySamples} samples every 250 ms; wait event or CPU):`);
     for (const a of topActivity) console.log(`  ${a.share.toFixed(2).padStart(5)}  ${a.what}`);
