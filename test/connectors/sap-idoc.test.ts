@@ -452,12 +452,11 @@ mode: delta
     expect(run.state, run.error?.message).toBe('done');
     expect(run.rows).toMatchObject({ read: 10, rejected: 4 });
     const rejects = await listRejects(tp.rt.db, run.id);
-    // The mapping's rejects carry the IDoc and segment path; the merge's (DATAB after DATBI) carries the
-    // line only — its staging keeps no element path (a gap of the price merge, not of the reader).
-    expect(rejects.map((r) => `${r.file}:${r.line} ${r.field === 'validTo' ? '' : r.path} ${r.field}: ${r.reason}`).sort()).toEqual([
+    // Every reject carries the IDoc and segment path: the mapping's, and the merge's (DATAB after DATBI).
+    expect(rejects.map((r) => `${r.file}:${r.line} ${r.path} ${r.field}: ${r.reason}`).sort()).toEqual([
       'cond_a05.xml:337 IDOC[DOCNUM=0000000000100005]/E1KOMG[1]/E1KONH[1]/E1KONP[1] price: price: "12,3a" is not a number (transform decimal)',
       'cond_a05.xml:370 IDOC[DOCNUM=0000000000100005]/E1KOMG[2]/E1KONH[1]/E1KONP[1] price: price: cannot divide "10.00" by a zero factor (transform unitFactor)',
-      'cond_a05.xml:403  validTo: validTo 2026-01-01 is before validFrom 2026-12-31: the price would never hold',
+      'cond_a05.xml:403 IDOC[DOCNUM=0000000000100005]/E1KOMG[3]/E1KONH[1]/E1KONP[1] validTo: validTo 2026-01-01 is before validFrom 2026-12-31: the price would never hold',
       'cond_a05.xml:435 IDOC[DOCNUM=0000000000100005]/E1KOMG[4]/E1KONH[1]/E1KONP[1] unit: unit: "XYZ" is not in the lookup table (known: ST, PC, PCE, EA, KG, KGM, G, GRM, TO, TNE) (transform lookup)',
     ]);
     // Every period, dates read in Europe/Moscow (the flow's timezone): DATAB from its midnight, DATBI to

@@ -120,6 +120,8 @@ export class XmlScanner {
   // Attributes of the tag being opened: name id, value start and end (relative to buf).
   private attrCount = 0;
   private attrName: Int32Array = new Int32Array(16);
+  /** Qualified name id of each attribute (for namespace declarations, `xmlns:p`). */
+  private attrQName: Int32Array = new Int32Array(16);
   private attrStart: Int32Array = new Int32Array(16);
   private attrEnd: Int32Array = new Int32Array(16);
 
@@ -191,6 +193,21 @@ export class XmlScanner {
       if (this.attrName[i] === name) return this.decodeValue(this.attrStart[i]!, this.attrEnd[i]!, true);
     }
     return undefined;
+  }
+
+  /**
+   * The qualified name (with its prefix, e.g. `soapenv:Envelope`) of the element being opened. For
+   * readers that must resolve namespaces themselves (a SOAP envelope); callable inside open() only.
+   */
+  qualifiedName(): string {
+    return this.nameOf(this.stackName[this.depth]!);
+  }
+
+  /** Every attribute of the tag being opened as [qualified name, decoded value] (namespace declarations included). */
+  attributes(): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    for (let i = 0; i < this.attrCount; i++) out.push([this.nameOf(this.attrQName[i]!), this.decodeValue(this.attrStart[i]!, this.attrEnd[i]!, true)]);
+    return out;
   }
 
   /** Feeds the next chunk of the file. */
@@ -794,10 +811,12 @@ export class XmlScanner {
         return g;
       };
       this.attrName = grow(this.attrName);
+      this.attrQName = grow(this.attrQName);
       this.attrStart = grow(this.attrStart);
       this.attrEnd = grow(this.attrEnd);
     }
     this.attrName[n] = id;
+    this.attrQName[n] = qid;
     this.attrStart[n] = vs;
     this.attrEnd[n] = ve;
     this.attrCount = n + 1;

@@ -86,4 +86,20 @@ describe('XmlScanner (connector kit)', () => {
     expect(refusal('<a>x &bogus; y</a>').code).toBe('MAG_ERR_PAYLOAD_MALFORMED');
     expect(refusal('<a><!-- open').message).toBe('doc.xml:1:4: unexpected end of file inside a comment (the file is truncated)');
   });
+
+  it('gives the qualified name and every attribute of the element being opened (namespace declarations for SOAP readers)', () => {
+    const seen: string[] = [];
+    const doc = Buffer.from('<s:Envelope xmlns:s="urn:s" a="1"><s:Body><i:X xmlns:i="urn:i" xmlns="urn:d" i:y="&amp;2"/></s:Body></s:Envelope>');
+    // Fed byte by byte: the attributes are read from the pending buffer, not the caller's chunk.
+    const sc: XmlScanner = new XmlScanner({ fileName: 'doc.xml', names: NAMES }, {
+      open() {
+        seen.push(`${sc.qualifiedName()} ${sc.attributes().map(([k, v]) => `${k}=${v}`).join(' ')}`.trim());
+        return false;
+      },
+      close() {},
+    });
+    for (let i = 0; i < doc.length; i++) sc.write(doc.subarray(i, i + 1));
+    sc.end();
+    expect(seen).toEqual(['s:Envelope xmlns:s=urn:s a=1', 's:Body', 'i:X xmlns:i=urn:i xmlns=urn:d i:y=&2']);
+  });
 });
