@@ -119,3 +119,49 @@ export async function startWorker(env: NodeJS.ProcessEnv, logFile: string): Prom
   sampler.unref();
   return w;
 }
+
+// ------------------------------------------------------------------------------------------------ API
+
+export interface ApiProc { pid: number; port: number; stop(): Promise<void> }
+
+/** Starts `magistral start --api-only` on a free loopback port in its own process; resolves once it says it is up. */
+export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<ApiProc> {
+  const port = await freePort();
+  const p = spawn(BIN, ['start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(logFile);
+  p.stderr.pipe(log);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => p.on('exit', () => { exited = true; resolve(); }));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`API did not start in 60 s (log: ${logFile})`)), 60_000);
+    p.stdout.on('data', (d: Buffer) => {
+      log.write(d);
+      if (d.toString().includes('Magistral is up')) { clearTimeout(timer); resolve(); }
+    });
+    p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`API exited with ${code} (log: ${logFile})`)); });
+  });
+  return {
+    pid: p.pid!,
+    port,
+    async stop() {
+      if (!exited) {
+        p.kill('SIGTERM');
+        await Promise.race([exit, sleep(20_000)]);
+        if (!exited) p.kill('SIGKILL');
+      }
+      log.end();
+    },
+  };
+}
+
+/** CPU time (user + system) a process has used so far, in seconds (Linux /proc; 0 once it is gone). */
+export function procCpuSeconds(pid: number): number {
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}

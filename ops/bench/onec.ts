@@ -6,7 +6,6 @@
 // prices), and the machine's floors for the two things no import can skip: receiving the file (a bare
 // HTTP server that hashes and writes the same POSTs) and writing the rows (a raw COPY of the same prices
 // into the same table). The last line printed is one JSON object.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -22,7 +21,7 @@ import { SaxesParser } from 'saxes';
 import { parseAllDocuments, stringify } from 'yaml';
 import { readCommerceML } from '../../connectors/onec/commerceml/index.ts';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
-import { BIN, REPO, freePort, mustExec, progress, psql, query, sleep, startWorker, type WorkerProc } from './lib.ts';
+import { BIN, REPO, freePort, mustExec, progress, psql, query, startApi, startWorker, type ApiProc, type WorkerProc } from './lib.ts';
 
 const BENCH = path.join(REPO, 'ops/bench');
 const DATA = path.join(BENCH, 'data');
@@ -216,38 +215,6 @@ async function copyFloor(c: pg.Client, out: string): Promise<number> {
   const seconds = (performance.now() - t) / 1000;
   rmSync(out, { force: true });
   return seconds;
-}
-
-// ------------------------------------------------------------------------------------- processes
-
-interface ApiProc { port: number; stop(): Promise<void> }
-
-async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<ApiProc> {
-  const port = await freePort();
-  const p = spawn(BIN, ['start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(logFile);
-  p.stderr.pipe(log);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => p.on('exit', () => { exited = true; resolve(); }));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API did not start in 60 s (log: ${logFile})`)), 60_000);
-    p.stdout.on('data', (d: Buffer) => {
-      log.write(d);
-      if (d.toString().includes('Magistral is up')) { clearTimeout(timer); resolve(); }
-    });
-    p.on('exit', (code) => { clearTimeout(timer); reject(new Error(`API exited with ${code} (log: ${logFile})`)); });
-  });
-  return {
-    port,
-    async stop() {
-      if (!exited) {
-        p.kill('SIGTERM');
-        await Promise.race([exit, sleep(20_000)]);
-        if (!exited) p.kill('SIGKILL');
-      }
-      log.end();
-    },
-  };
 }
 
 // --------------------------------------------------------------------------------------- protocol
