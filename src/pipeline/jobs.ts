@@ -1,5 +1,6 @@
 // Queue jobs of runs: making sure a run's next stage has a job, and waking the jobs that wait for a
 // run when it settles. PostgreSQL holds the truth; a job is only a nudge to look at it again.
+import { OPEN_RUN_PREDICATE } from '../db/migrations/0015-runs-flow-open.ts';
 import type { JobsOptions } from 'bullmq';
 import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -49,7 +50,11 @@ export async function wakeWaiting(deps: PipelineDeps, runId: number): Promise<vo
   const waiting = await deps.pool.query<{ id: string; state: string }>(`
     SELECT r.id, r.state FROM runs r
     WHERE r.state IN ('received', 'staged') AND (r.depends_on @> ARRAY[$1::bigint]
-       OR r.flow_id = (SELECT flow_id FROM runs WHERE id = $1) AND r.id > $1
+       -- Of the flow's later runs only the next open one can go now (runs of a flow merge in order):
+       -- waking all of them sent each back to waiting after a claim that found an earlier run open.
+       -- bench:sap measured that herd at 0.5 s of hand-off per run with 2,000 runs queued.
+       OR r.id = (SELECT min(n.id) FROM runs n WHERE n.flow_id = (SELECT flow_id FROM runs WHERE id = $1) AND n.id > $1
+                  AND n.${OPEN_RUN_PREDICATE})
        -- A shared read waits for the dependencies of every fact run of its file (so that the file is
        -- parsed once): wake the file's other runs too.
        OR r.read_with IN (SELECT d.read_with FROM runs d WHERE d.depends_on @> ARRAY[$1::bigint] AND d.read_with IS NOT NULL))

@@ -37,4 +37,22 @@ describe('wakeWaiting', () => {
     expect(await state(dependent)).toBe('waiting');
     expect(await state(unrelated)).toBe('delayed');
   });
+
+  it('of the later runs of the flow wakes only the next open one (the others would only wait again)', async () => {
+    const first = await tp.send('prices-csv', 'x', 'e.csv');
+    const next = await tp.send('prices-csv', 'x', 'f.csv');
+    const after = await tp.send('prices-csv', 'x', 'g.csv');
+    await tp.rt.pool.query(`UPDATE runs SET state = 'staged' WHERE id = ANY($1::bigint[])`, [[next, after]]);
+    await tp.rt.pool.query(`UPDATE runs SET state = 'done' WHERE id = ANY($1::bigint[])`, [[first]]);
+    // Runs of earlier tests of this flow are settled too.
+    await tp.rt.pool.query(`UPDATE runs SET state = 'done' WHERE id < $1`, [first]);
+    for (const id of [next, after]) {
+      await tp.rt.queues.extract.remove(extractJobId(id));
+      await tp.rt.queues.merge.add('merge', { runId: id }, { jobId: mergeJobId(id), delay: 60_000 });
+    }
+    const state = async (id: number) => (await tp.rt.queues.merge.getJob(mergeJobId(id)))!.getState();
+    await wakeWaiting(tp.rt, first);
+    expect(await state(next)).toBe('waiting');
+    expect(await state(after)).toBe('delayed');
+  });
 });

@@ -3,6 +3,7 @@
 // have ended — then it is taken (state and attempts) and, optionally, its advisory lock with it.
 import { TERMINAL_STATES, type Queryable, type RunState } from './states.ts';
 import { UNLOCK_SQL } from '../locks.ts';
+import { OPEN_RUN_PREDICATE } from '../../db/migrations/0015-runs-flow-open.ts';
 
 export type ClaimStage = 'extract' | 'merge';
 
@@ -35,7 +36,7 @@ const STAGES: Record<ClaimStage, { from: RunState[]; to: RunState }> = {
 
 /** The first run that keeps run $1 from going: an earlier open run of its flow ($2), an open dependency ($3). */
 const BLOCKERS = `
-  CASE WHEN $2::boolean THEN (SELECT min(e.id) FROM runs e WHERE e.flow_id = r.flow_id AND e.id < r.id AND e.state <> ALL($4::text[])) END AS earlier,
+  CASE WHEN $2::boolean THEN (SELECT min(e.id) FROM runs e WHERE e.flow_id = r.flow_id AND e.id < r.id AND e.${OPEN_RUN_PREDICATE}) END AS earlier,
   CASE WHEN $3::boolean THEN (SELECT min(d.id) FROM runs d WHERE d.id = ANY(r.depends_on) AND d.state <> ALL($4::text[])) END AS dependency`;
 
 // The lock is tried only when everything else allows the run to go (CASE decides the order), in a CTE
