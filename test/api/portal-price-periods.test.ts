@@ -46,6 +46,10 @@ describe('prices with validity', () => {
     expect(await price('P3', '2030-07-01T00:00:00+03:00')).toMatchObject({ price: '12.50', validFrom: '2030-06-30T21:00:00.000Z', validUntil: null });
     // Before the first period began there was no price.
     expect(await price('P3', '2019-06-01T00:00:00Z')).toMatchObject({ status: 404 });
+    // A batch at an instant, line by line.
+    const batch = await fx.call('POST', `/api/v1/prices/batch?at=${encodeURIComponent('2030-07-01T00:00:00+03:00')}`, { headers: C3, body: { skus: ['P3', 'P1'] } });
+    expect(batch.statusCode, batch.body).toBe(200);
+    expect((batch.json() as { items: unknown[] }).items).toMatchObject([{ sku: 'P3', price: '12.50' }, { sku: 'P1', price: '100.00', validUntil: null }]);
   });
 
   it('the price roll puts a period in force on its day without another payload, with history', async () => {

@@ -153,23 +153,19 @@ const CONTEXT_PRICE_SQL = `
   LEFT JOIN units u ON u.id = p.unit_id
   LEFT JOIN prices x ON x.price_type_id = coalesce(ctx.agreement_pt_id, ctx.city_pt_id) AND x.product_id = p.id AND x.value > 0`;
 
-const BATCH_SQL = `
+/** Up to MAX_BATCH SKUs ($1) under price type $2 and discount $3; `price` joins the price row as `x`. */
+const batchSql = (price: string) => `
   SELECT (r.n - 1)::int AS line, r.sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
     ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}
   FROM unnest($1::text[]) WITH ORDINALITY AS r(sku, n)
   LEFT JOIN LATERAL (${PRODUCT.replace('%s', 'r.sku')}) p ON true
   LEFT JOIN units u ON u.id = p.unit_id
-  LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0
+  ${price}
   ORDER BY r.n`;
 
-const BATCH_AT_SQL = `
-  SELECT (r.n - 1)::int AS line, r.sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}
-  FROM unnest($1::text[]) WITH ORDINALITY AS r(sku, n)
-  LEFT JOIN LATERAL (${PRODUCT.replace('%s', 'r.sku')}) p ON true
-  LEFT JOIN units u ON u.id = p.unit_id
-  LEFT JOIN LATERAL ${priceAtSql('$2::int', 'p.id', '$4::timestamptz')} x ON x.value > 0
-  ORDER BY r.n`;
+const BATCH_SQL = batchSql('LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0');
+/** The same at an instant ($4), validity periods looked up. */
+const BATCH_AT_SQL = batchSql(`LEFT JOIN LATERAL ${priceAtSql('$2::int', 'p.id', '$4::timestamptz')} x ON x.value > 0`);
 
 /**
  * Whether a row read from `prices` may be out of date at `now` (ms): its period ended or has not begun
