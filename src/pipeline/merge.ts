@@ -11,7 +11,8 @@ import {
 import { createLockName, mergeLockKey, mergeLockName, TRY_LOCK_SQL, UNLOCK_SQL, XACT_LOCK_SQL } from './locks.ts';
 import { TERMINAL_STATES } from './lifecycle/states.ts';
 import { MagistralError } from '../errors/index.ts';
-import { autoCreates } from './flows.ts';
+import { autoCreates, mappingRefs } from './flows.ts';
+import { loadMapping } from '../mapping/index.ts';
 import { finalizeSnapshotGroup, keepsStaging } from './snapshot-group.ts';
 import { targetSpec, type DimensionSpec, type FactSpec, type KeyedSpec, type RefSpec, type TargetSpec } from './targets.ts';
 import { runLogger, type Logger } from '../telemetry/logger.ts';
@@ -99,7 +100,7 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     const spec = targetSpec(flow.target);
     const deferRemoval = run.snapshot_group !== null && (spec.kind === 'fact' || spec.kind === 'keyed');
     // A backlog of later staged runs of the flow merges in this transaction too (prices with validity).
-    const group = await groupFollowers(deps, client, { id: runId, flowId: run.flow_id, mode: run.mode, snapshotGroup: run.snapshot_group, spec, table });
+    const group = await groupFollowers(deps, client, { id: runId, flowId: run.flow_id, flow, mode: run.mode, snapshotGroup: run.snapshot_group, spec, table });
     followerLocks.push(...group.map((f) => f.id));
     const sqlCtx: MergeSqlContext = { runId, flowId: run.flow_id, mode: run.mode, deferRemoval, table, files: [...files, ...group.flatMap((f) => f.files)], ...flowSwitches(flow) };
     const ctx: MergeContext = { client, flow, log, sql: sqlCtx };
@@ -206,7 +207,7 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   const { client } = ctx;
   const { created, rejected } = await resolveRefs(ctx, spec.keys);
   const sql = compileFact(spec, ctx.sql);
-  if (spec.periods) {
+  if (spec.periods && (await mapsPeriods(ctx.flow, spec))) {
     const periods = compilePeriods(spec, ctx.sql, ctx.flow.timezone ?? DEFAULT_TIMEZONE);
     if ((await queryOne(client, periods.present)).any) return mergePeriods(ctx, sql, periods, created, rejected);
   }
@@ -339,10 +340,11 @@ interface Follower {
  */
 async function groupFollowers(
   deps: PipelineDeps, client: pg.PoolClient,
-  leader: { id: number; flowId: number; mode: string; snapshotGroup: string | null; spec: TargetSpec; table: string },
+  leader: { id: number; flowId: number; flow: Flow; mode: string; snapshotGroup: string | null; spec: TargetSpec; table: string },
 ): Promise<Follower[]> {
   const max = deps.config.MAGISTRAL_MERGE_GROUP_ROWS;
   if (max <= 0 || leader.mode !== 'delta' || leader.snapshotGroup !== null || leader.spec.kind !== 'fact' || !leader.spec.periods) return [];
+  if (!(await mapsPeriods(leader.flow, leader.spec))) return [];
   const periods = compilePeriods(leader.spec, { runId: leader.id, flowId: leader.flowId, system: '', table: leader.table, mode: 'delta', deferRemoval: false, scope: 'flow', history: true, files: [] }, DEFAULT_TIMEZONE);
   if (!(await queryOne(client, periods.present)).any) return [];
   const r = await client.query<{ id: string; state: string; mode: string; snapshot_group: string | null; kind: string; rows_staged: number; inbox_ids: string[]; has_staging: boolean; deps_done: boolean }>(`
@@ -396,4 +398,18 @@ async function settleFollowers(client: pg.PoolClient, leaderId: number, group: r
       rows_removed = 0, finished_at = clock_timestamp(), merge_ms = $3, held_reason = NULL WHERE id = ANY($1::bigint[]) AND state = 'merging'`,
   [group.map((f) => f.id), leaderId, mergeMs]);
   await client.query('UPDATE runs SET rows_staged = rows_staged + $2 WHERE id = $1', [leaderId, group.reduce((n, f) => n + f.rowsStaged, 0)]);
+}
+
+/**
+ * Whether any of the flow's mappings produces a validity field (validFrom, validTo, deleted): only then
+ * may its rows be periods. Read from the mapping files (a millisecond) rather than by scanning the
+ * staging table, which for a plain price list of millions of rows finds nothing after a full scan.
+ */
+async function mapsPeriods(flow: Flow, spec: FactSpec): Promise<boolean> {
+  const p = spec.periods!;
+  for (const ref of mappingRefs(flow)) {
+    const fields = (await loadMapping(ref)).fields;
+    if (p.validFrom in fields || p.validTo in fields || p.deleted in fields) return true;
+  }
+  return false;
 }
