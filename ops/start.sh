@@ -8,9 +8,12 @@ bash ops/setup.sh
 export MAGISTRAL_ADMIN_TOKEN="${MAGISTRAL_ADMIN_TOKEN:-magistral-demo-admin-token}"
 # Demo credentials of the 1C exchange (ops/flows/onec.yaml reads them from these variables).
 export ONEC_USER="${ONEC_USER:-site}" ONEC_PASSWORD="${ONEC_PASSWORD:-magistral-demo-1c}"
+# Demo credentials of the SAP IDoc endpoint (ops/flows/sap-idoc.yaml reads them from these variables).
+export SAP_IDOC_USER="${SAP_IDOC_USER:-sap}" SAP_IDOC_PASSWORD="${SAP_IDOC_PASSWORD:-magistral-demo-sap}"
 ./bin/magistral.js migrate
 ./bin/magistral.js demo
 echo "magistral: admin token for /admin/api and /admin/queues: ${MAGISTRAL_ADMIN_TOKEN}"
 echo "magistral: open http://127.0.0.1:${PORT:-3000}/admin/queues?token=${MAGISTRAL_ADMIN_TOKEN}"
 echo "magistral: 1C exchange (site address in 1C): http://127.0.0.1:${PORT:-3000}/exchange/onec/default  login ${ONEC_USER} / ${ONEC_PASSWORD}"
+echo "magistral: SAP IDoc endpoint (SM59 / XML HTTP port): http://127.0.0.1:${PORT:-3000}/exchange/sap/idoc/erp  login ${SAP_IDOC_USER} / ${SAP_IDOC_PASSWORD}"
 exec ./bin/magistral.js start

@@ -404,3 +404,33 @@ describe('SAP IDoc inbound endpoint against a running server', () => {
     expect(run.error?.message).toContain(where);
   });
 });
+
+describe('the shipped example flows (ops/flows/sap-idoc.yaml)', () => {
+  // Their flows set different body limits (the condition flow takes larger packets): the endpoint takes
+  // the largest rather than refusing itself as misconfigured (found by posting to `npm start`'s demo).
+  it('serve endpoint erp: a material master posted with the flows\' login lands as products', async () => {
+    process.env.SAP_IDOC_USER = USER;
+    process.env.SAP_IDOC_PASSWORD = PASSWORD;
+    const tp = await createTestPipeline('sapexample', { registry });
+    let app: FastifyInstance | undefined;
+    try {
+      await tp.applyFlowFile('ops/flows/sap-idoc.yaml');
+      app = await buildServer({ ...tp.rt, mode: 'full' });
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const res = await fetch(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/exchange/sap/idoc/erp`, {
+        method: 'POST', headers: { authorization: basic(), 'content-type': 'application/xml' },
+        body: readFileSync(path.join(import.meta.dirname, '../fixtures/sap/matmas05.xml')),
+      });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      const ids = (await tp.rt.pool.query<{ id: string }>('SELECT id FROM runs ORDER BY id')).rows.map((r) => Number(r.id));
+      expect(ids.length).toBeGreaterThan(0);
+      for (const id of ids) expect((await waitForRun(tp.rt.db, id, { timeoutMs: 60_000, intervalMs: 50 })).state).toBe('done');
+      const n = await tp.rt.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM products WHERE NOT placeholder');
+      expect(n.rows[0]!.n).toBeGreaterThan(0);
+    } finally {
+      await app?.close();
+      await tp.close();
+    }
+  });
+});

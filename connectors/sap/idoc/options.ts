@@ -62,12 +62,16 @@ export function endpointSettings(flows: readonly StoredFlow[], maxPayloadBytes: 
   if (!first.userEnv || !first.passwordEnv) {
     return { conflict: `flow ${flows[0]!.name} serves SAP IDoc endpoint '${first.endpoint}' without userEnv and passwordEnv: set both (the names of the environment variables holding SAP's login)` };
   }
+  // One login per endpoint (SAP's port has one); the body limit is the largest any of its flows takes
+  // (a condition flow's big packets) — a message is received before it is known which flows it is for.
+  let maxBodyBytes = first.maxBodyBytes;
   for (const f of flows.slice(1)) {
     const s = settingsOf(f, maxPayloadBytes);
-    const differ = (['userEnv', 'passwordEnv', 'maxBodyBytes'] as const).filter((k) => s[k] !== first[k]);
+    const differ = (['userEnv', 'passwordEnv'] as const).filter((k) => s[k] !== first[k]);
     if (differ.length) {
-      return { conflict: `flows ${flows[0]!.name} and ${f.name} serve SAP IDoc endpoint '${first.endpoint}' with different ${differ.join(', ')}: flows of one endpoint must share its credentials and limit` };
+      return { conflict: `flows ${flows[0]!.name} and ${f.name} serve SAP IDoc endpoint '${first.endpoint}' with different ${differ.join(', ')}: flows of one endpoint must share its credentials` };
     }
+    maxBodyBytes = Math.max(maxBodyBytes, s.maxBodyBytes);
   }
-  return { settings: first };
+  return { settings: { ...first, maxBodyBytes } };
 }
