@@ -227,3 +227,12 @@ export function divideDecimal(a: string, b: string, scale: number): string {
   const den = y.n * TEN ** BigInt(x.scale);
   return trimFraction(fromScaled(divRound(num, den), scale));
 }
+
+/** Compares two canonical decimals exactly: negative, zero or positive as a < b, a = b, a > b. */
+export function compareDecimal(a: string, b: string): number {
+  const x = toScaled(a);
+  const y = toScaled(b);
+  const scale = Math.max(x.scale, y.scale);
+  const d = x.n * TEN ** BigInt(scale - x.scale) - y.n * TEN ** BigInt(scale - y.scale);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}

@@ -1,7 +1,7 @@
 // Transforms of mapping fields, each built once at compile time into a small closure. A bad input
 // throws a Reject (a plain object, no stack trace: cheap), which the compiled mapping turns into a reject.
 import type { Transform } from '../schemas/index.ts';
-import { divideDecimal, multiplyDecimal, parseDecimal, parseNumber, roundDecimal } from './decimal.ts';
+import { compareDecimal, divideDecimal, multiplyDecimal, parseDecimal, parseNumber, roundDecimal } from './decimal.ts';
 
 /** A value while it flows through a field's transforms; `''` means empty (missing). */
 export type Value = string | boolean;
@@ -225,18 +225,4 @@ function tiersStep(spec: Record<string, unknown>, fail: Fail): Step {
     }
     return tiers.map((t) => `${t.q}:${t.p}`).join(';');
   };
-}
-
-/** Compares two non-negative plain decimals (`12.5`, `3`) exactly. */
-function compareDecimal(a: string, b: string): number {
-  const [ai = '', af = ''] = a.split('.');
-  const [bi = '', bf = ''] = b.split('.');
-  const ia = ai.replace(/^0+(?=\d)/, '');
-  const ib = bi.replace(/^0+(?=\d)/, '');
-  if (ia.length !== ib.length) return ia.length - ib.length;
-  if (ia !== ib) return ia < ib ? -1 : 1;
-  const w = Math.max(af.length, bf.length);
-  const fa = af.padEnd(w, '0');
-  const fb = bf.padEnd(w, '0');
-  return fa === fb ? 0 : fa < fb ? -1 : 1;
 }

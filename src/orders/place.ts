@@ -108,14 +108,15 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
     WITH req AS (SELECT r.*, ${pricing.priceTypeId}::int AS pt
       FROM unnest(${input.lines.map((l) => l.sku)}::text[], ${input.lines.map((l) => l.quantity)}::numeric[]) WITH ORDINALITY AS r(sku, qty, line_no))
     SELECT r.line_no::int, r.sku, r.qty::text AS quantity, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-      ${sql.raw(tierValueSql('x', 'r.qty'))}::text AS base_price, x.currency, e.price::text, round(e.price * r.qty, 2)::text AS amount
+      e.base::text AS base_price, x.currency, e.price::text, round(e.price * r.qty, 2)::text AS amount
     FROM req r
     LEFT JOIN LATERAL (
       SELECT id, name, unit_id FROM products WHERE code = r.sku AND NOT deleted AND NOT placeholder ORDER BY id LIMIT 1
     ) p ON true
     LEFT JOIN units u ON u.id = p.unit_id
     LEFT JOIN LATERAL ${sql.raw(ORDER_PRICE_AT)} x ON x.value > 0
-    LEFT JOIN LATERAL (SELECT round(${sql.raw(tierValueSql('x', 'r.qty'))} * (1 - ${pricing.discountPercent}::numeric / 100), 2) AS price) e ON true
+    LEFT JOIN LATERAL (SELECT t.base, round(t.base * (1 - ${pricing.discountPercent}::numeric / 100), 2) AS price
+      FROM (SELECT ${sql.raw(tierValueSql('x', 'r.qty'))} AS base) t) e ON true
     ORDER BY r.line_no`.execute(db)).rows;
 
   for (const l of priced) {

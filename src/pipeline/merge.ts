@@ -19,7 +19,7 @@ import { runLogger, type Logger } from '../telemetry/logger.ts';
 import { execute, query, queryCount, queryOne, statement } from '../db/query.ts';
 import {
   ANALYZE_AFTER_CREATED, analyzeExternalIds, anyUnknown, compileDimension, compileFact, compileKeyed, createPlaceholders, dropStaging, flowSwitches,
-  rejectDuplicates, rejectUnknown, stagedRows, stagingExists, compilePeriods, type FactMerge, type MergeSqlContext, type PeriodsMerge,
+  rejectDuplicates, rejectUnknown, stagedRows, stagingExists, compilePeriods, periodRowsPresent, type FactMerge, type MergeSqlContext, type PeriodsMerge,
 } from './merge-sql/index.ts';
 import { DEFAULT_TIMEZONE } from './flows.ts';
 
@@ -345,8 +345,7 @@ async function groupFollowers(
   const max = deps.config.MAGISTRAL_MERGE_GROUP_ROWS;
   if (max <= 0 || leader.mode !== 'delta' || leader.snapshotGroup !== null || leader.spec.kind !== 'fact' || !leader.spec.periods) return [];
   if (!(await mapsPeriods(leader.flow, leader.spec))) return [];
-  const periods = compilePeriods(leader.spec, { runId: leader.id, flowId: leader.flowId, system: '', table: leader.table, mode: 'delta', deferRemoval: false, scope: 'flow', history: true, files: [] }, DEFAULT_TIMEZONE);
-  if (!(await queryOne(client, periods.present)).any) return [];
+  if (!(await queryOne(client, periodRowsPresent(leader.spec, leader.table))).any) return [];
   const r = await client.query<{ id: string; state: string; mode: string; snapshot_group: string | null; kind: string; rows_staged: number; inbox_ids: string[]; has_staging: boolean; deps_done: boolean }>(`
     SELECT r.id, r.state, r.mode, r.snapshot_group, r.kind, r.rows_staged, r.inbox_ids,
       to_regclass('staging.run_' || r.id) IS NOT NULL AS has_staging,

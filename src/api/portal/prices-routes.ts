@@ -71,10 +71,20 @@ interface PriceRow {
   tiers: Array<{ minQuantity: string; price: string; basePrice: string }> | null;
   valid_from: Date | null;
   valid_until: Date | null;
+  /** Read with the price in force now only (periodsHint). */
+  has_periods?: boolean;
 }
 
 /** Validity columns of price row `x` and its tiers under discount `d` (SQL), for every price statement. */
 const extra = (d: string) => `${tiersOutSql('x', d)} AS tiers, x.valid_from, x.valid_until`;
+
+/**
+ * For a product without a price now in price type `pt`: whether it has validity periods (one may have
+ * just begun, before the price roll). Probed only for such rows, in the same statement, so a plain
+ * "no price" answer costs no second round trip.
+ */
+const periodsHint = (pt: string) => `CASE WHEN x.value IS NULL AND p.id IS NOT NULL
+    THEN EXISTS (SELECT 1 FROM price_periods q WHERE q.price_type_id = ${pt} AND q.product_id = p.id) ELSE false END AS has_periods`;
 
 /** The stored price, exact, with at least 2 decimals: `12.5` → `12.50`, `1.234567` stays. */
 const BASE = `CASE WHEN scale(trim_scale(x.value)) < 2 THEN round(x.value, 2) ELSE trim_scale(x.value) END::text`;
@@ -86,7 +96,7 @@ const PRODUCT = `SELECT id, name, unit_id FROM products WHERE code = %s AND NOT 
 // `%t` is the partition of prices holding the price type (PricePartitions), else prices itself.
 const PRICE_SQL = `
   SELECT ${CONTEXT_VERSION_SQL} AS context_version, $1::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}, ${periodsHint('$2')}
   FROM (SELECT 1) one
   LEFT JOIN LATERAL (${PRODUCT.replace('%s', '$1')}) p ON true
   LEFT JOIN units u ON u.id = p.unit_id
@@ -147,33 +157,36 @@ const priceStatement = (table: string) => ({ name: `magistral_price_one:${table}
 const CONTEXT_PRICE_SQL = `
   SELECT ctx.*, $5::text AS sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
     ${BASE} AS base_price, x.currency, ${effectivePriceText('x', 'coalesce(ctx.discount_percent, \'0\')')}::text AS price,
-    ${extra('coalesce(ctx.discount_percent, \'0\')')}
+    ${extra('coalesce(ctx.discount_percent, \'0\')')}, ${periodsHint('coalesce(ctx.agreement_pt_id, ctx.city_pt_id)')}
   FROM (${CONTEXT_SQL}) ctx
   LEFT JOIN LATERAL (${PRODUCT.replace('%s', '$5')}) p ON true
   LEFT JOIN units u ON u.id = p.unit_id
   LEFT JOIN prices x ON x.price_type_id = coalesce(ctx.agreement_pt_id, ctx.city_pt_id) AND x.product_id = p.id AND x.value > 0`;
 
-/** Up to MAX_BATCH SKUs ($1) under price type $2 and discount $3; `price` joins the price row as `x`. */
-const batchSql = (price: string) => `
+/**
+ * Up to MAX_BATCH SKUs ($1) under price type $2 and discount $3; `price` joins the price row as `x`;
+ * `more`: further columns.
+ */
+const batchSql = (price: string, more = '') => `
   SELECT (r.n - 1)::int AS line, r.sku, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}
+    ${BASE} AS base_price, x.currency, ${effectivePriceText('x', '$3')}::text AS price, ${extra('$3')}${more}
   FROM unnest($1::text[]) WITH ORDINALITY AS r(sku, n)
   LEFT JOIN LATERAL (${PRODUCT.replace('%s', 'r.sku')}) p ON true
   LEFT JOIN units u ON u.id = p.unit_id
   ${price}
   ORDER BY r.n`;
 
-const BATCH_SQL = batchSql('LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0');
+const BATCH_SQL = batchSql('LEFT JOIN prices x ON x.price_type_id = $2 AND x.product_id = p.id AND x.value > 0', `, ${periodsHint('$2')}`);
 /** The same at an instant ($4), validity periods looked up. */
 const BATCH_AT_SQL = batchSql(`LEFT JOIN LATERAL ${priceAtSql('$2::int', 'p.id', '$4::timestamptz')} x ON x.value > 0`);
 
 /**
  * Whether a row read from `prices` may be out of date at `now` (ms): its period ended or has not begun
- * (the roll runs every MAGISTRAL_PRICE_ROLL_MS), or there is no price though a period may just have begun.
+ * (the roll runs every MAGISTRAL_PRICE_ROLL_MS), or there is no price though the key has periods (one may just have begun).
  */
 function mayBeStale(r: PriceRow, now: number): boolean {
   if (r.product_id === null) return false;
-  if (r.price === null) return true;
+  if (r.price === null) return r.has_periods === true;
   return (r.valid_until !== null && r.valid_until.getTime() <= now) || (r.valid_from !== null && r.valid_from.getTime() > now);
 }
 

@@ -10,4 +10,4 @@ export { compileFact, type FactMerge } from './fact.ts';
 export { compileDimension, type DimensionMerge } from './dimension.ts';
 export { compileKeyed, type KeyedMerge } from './keyed.ts';
 export { compileFinalize, groupRuns, keepsStagingStatement, type FinalizeRemoval, type FinalizeSqlContext, type GroupRun } from './finalize.ts';
-export { compilePeriods, inForceStatement, rollStatement, type InForceCounts, type PeriodsMerge } from './periods.ts';
+export { compilePeriods, periodRowsPresent, inForceStatement, rollStatement, type InForceCounts, type PeriodsMerge } from './periods.ts';

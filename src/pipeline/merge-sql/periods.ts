@@ -45,6 +45,13 @@ export interface InForceCounts {
   del: number;
 }
 
+/** Whether staging table `table` holds a row carrying validity (then the run's rows are periods). */
+export function periodRowsPresent(spec: FactSpec, table: string): Statement<{ any: boolean }> {
+  const p = spec.periods!;
+  return statement(`SELECT EXISTS (SELECT 1 FROM ${table} WHERE NOT _reject
+      AND ("${p.validFrom}" IS NOT NULL OR "${p.validTo}" IS NOT NULL OR "${p.deleted}" IS NOT NULL)) AS any`);
+}
+
 export function compilePeriods(spec: FactSpec, ctx: MergeSqlContext, timezone: string): PeriodsMerge {
   const p = spec.periods!;
   const { table } = ctx;
@@ -66,8 +73,7 @@ export function compilePeriods(spec: FactSpec, ctx: MergeSqlContext, timezone: s
 
   const inverted = `${endSql(p.validTo, tz)} <= ${startSql(p.validFrom, tz)}`;
   return {
-    present: statement(`SELECT EXISTS (SELECT 1 FROM ${table} WHERE NOT _reject
-      AND ("${p.validFrom}" IS NOT NULL OR "${p.validTo}" IS NOT NULL OR "${p.deleted}" IS NOT NULL)) AS any`),
+    present: periodRowsPresent(spec, table),
     rejectInverted: statement(`
       WITH bad AS (
         DELETE FROM ${table} s WHERE NOT s._reject AND s."${p.validTo}" IS NOT NULL AND ${inverted}
