@@ -164,6 +164,12 @@ const productsFlow = (name: string, options: Record<string, unknown> = {}, extra
 
 // ---- helpers --------------------------------------------------------------------------------------
 
+/**
+ * An example flow without its `schedule`: these tests pull by hand, and the workers' scheduler would
+ * pull an `everySeconds` flow as soon as it registers it, so the test's own pull found it busy.
+ */
+const withoutSchedule = (yaml: string): string => yaml.replace(/^schedule:.*\n/gm, '');
+
 let tp: TestPipeline;
 
 async function pull(name: string, env: Record<string, string> = ENV): Promise<PullOutcome> {
@@ -514,7 +520,7 @@ describe('sap.odata pulls', () => {
     ]);
     // The example flow as shipped, pointed at the fake and paged by three.
     const yaml = await readFile(new URL('../../ops/flows/sap-odata-stock.yaml', import.meta.url), 'utf8');
-    await tp.applyFlowYaml(yaml.replace('https://my-s4.example.com', HOST).replace('pageSize: 5000', 'pageSize: 3'));
+    await tp.applyFlowYaml(withoutSchedule(yaml).replace('https://my-s4.example.com', HOST).replace('pageSize: 5000', 'pageSize: 3'));
     const { outcome, run } = await pullAndWait('sap-odata-stock', { ...ENV, SAP_ODATA_USER: ENV.SAP_TEST_USER, SAP_ODATA_PASSWORD: ENV.SAP_TEST_PASSWORD });
     expect(outcome).toMatchObject({ records: 3 });
     expect(run.state).toBe('done');
@@ -537,7 +543,7 @@ describe('sap.odata pulls', () => {
       bp('17100002', 'ИП Иванов', [['RU1', '7707083894']], { BusinessPartnerIsBlocked: true }),
     ]);
     const yaml = await readFile(new URL('../../ops/flows/sap-odata-business-partners.yaml', import.meta.url), 'utf8');
-    await tp.applyFlowYaml(yaml.replaceAll('https://my-s4.example.com', HOST));
+    await tp.applyFlowYaml(withoutSchedule(yaml).replaceAll('https://my-s4.example.com', HOST));
     const env = { ...ENV, SAP_ODATA_USER: ENV.SAP_TEST_USER, SAP_ODATA_PASSWORD: ENV.SAP_TEST_PASSWORD };
     expect((await pullAndWait('sap-odata-clients', env)).run.state).toBe('done');
     expect(fake.seen[0]!.url.searchParams.get('$expand')).toBe('to_BusinessPartnerAddress/to_EmailAddress,to_BusinessPartnerAddress/to_PhoneNumber');
@@ -557,7 +563,7 @@ describe('sap.odata pulls', () => {
 
   it('pulls alternative units with the example flow (one record per unit, factor as numerator / denominator)', async () => {
     const yaml = await readFile(new URL('../../ops/flows/sap-odata-products.yaml', import.meta.url), 'utf8');
-    await tp.applyFlowYaml(yaml.replaceAll('https://my-s4.example.com', HOST));
+    await tp.applyFlowYaml(withoutSchedule(yaml).replaceAll('https://my-s4.example.com', HOST));
     fake.sets.set('API_PRODUCT_SRV/A_Product', [product('TG11', '2026-11-01T10:00:00Z'), product('TG13', '2026-11-02T10:00:00Z', {
       to_ProductUnitsOfMeasure: { results: [{ Product: 'TG13', AlternativeUnit: 'KG', QuantityNumerator: '1', QuantityDenominator: '1' }, { Product: 'TG13', AlternativeUnit: 'G', QuantityNumerator: '1', QuantityDenominator: '1000' }] },
     })]);

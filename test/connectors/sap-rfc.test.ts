@@ -163,7 +163,9 @@ describe('sap.rfc flows in the pipeline', () => {
   // The build's modules with the SAP module's RFC connector given the recorded system.
   const modules = CONNECTOR_MODULES.map((m) => (m.name === 'sap' ? { ...m, connectors: m.connectors!.map((c) => (c.kind === 'sap.rfc' ? createSapRfcConnector({ clientFactory: sap.factory }) : c)) } : m));
   const env = { SAP_RFC_USER: 'MAGISTRAL', SAP_RFC_PASSWORD: 'pw' };
-  const flowText = readFileSync(new URL('../../ops/flows/sap-rfc-products.yaml', import.meta.url), 'utf8').replace('rowCount: 20000', 'rowCount: 1000');
+  const flowText = readFileSync(new URL('../../ops/flows/sap-rfc-products.yaml', import.meta.url), 'utf8').replace('rowCount: 20000', 'rowCount: 1000')
+    // These tests pull by hand: the workers' scheduler would pull an `everySeconds` flow at once.
+    .replace(/^schedule:.*\n/gm, '');
 
   beforeAll(async () => {
     tp = await createTestPipeline('saprfc', { registry: new Registry(modules) });
