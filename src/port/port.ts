@@ -29,6 +29,14 @@ export interface ReceiveRequest {
   key?: string;
   /** Read a single-file payload once for every run that may read at the same time. */
   readTogether?: boolean;
+  /**
+   * Many small messages, one run: the payload joins each flow's newest run when that run was made by a
+   * coalescing receipt and has not started reading (up to MAGISTRAL_COALESCE_MAX_BYTES / _FILES), else
+   * makes one that later ones may join. Its files are read after the earlier ones (a later message
+   * wins a key both carry). For messages read alone (IDoc packets, webhook events); not with
+   * `snapshotGroup` or `readTogether`. A coalesced run that cannot be read is split into one run per file.
+   */
+  coalesce?: boolean;
 }
 
 export interface Receipt {

@@ -45,6 +45,14 @@ export interface Config {
    */
   MAGISTRAL_MERGE_GROUP_ROWS?: number;
   /**
+   * A run made by coalescing receipts (IDoc packets, webhook events) takes later messages of its flow until its files hold this many bytes (0: every message makes its own run).
+   */
+  MAGISTRAL_COALESCE_MAX_BYTES?: number;
+  /**
+   * …and at most this many files.
+   */
+  MAGISTRAL_COALESCE_MAX_FILES?: number;
+  /**
    * How often workers put prices whose validity started or ended into force (reads at an instant never wait for it).
    */
   MAGISTRAL_PRICE_ROLL_MS?: number;

@@ -279,7 +279,7 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
   }
   const key = receiptKey(call.endpoint, scan.docnums, stored.sha256);
   const file = await claim(call, key, { ...stored, fileName }, scan);
-  const r = await call.port.receive({ flows: d.flows, files: [{ fileName: file.fileName, stored: { path: file.path, sha256: file.sha256, size: file.size }, contentType }], key });
+  const r = await call.port.receive({ flows: d.flows, files: [{ fileName: file.fileName, stored: { path: file.path, sha256: file.sha256, size: file.size }, contentType }], key, coalesce: true });
   call.log.info({ endpoint: call.endpoint, idocs: scan.idocCount, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size }, 'SAP IDoc message received');
   return {
     answer: { status: 200, text: `stored ${scan.idocCount} IDoc(s) (DOCNUM ${listed}) as run ${r.runs.map((x) => `${x.id} (${x.flow})`).join(', ')}` },
