@@ -490,6 +490,7 @@ async function main(): Promise<void> {
   // the same source system that complete the freshness probe's product and give it a city to price in.
   await psql(ADMIN_URL, ['-c', `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`]);
   await psql(ADMIN_URL, ['-c', `CREATE DATABASE ${DB_NAME}`]);
+  if (process.env.BENCH_AUTO_EXPLAIN) await psql(ADMIN_URL, ['-c', `ALTER DATABASE ${DB_NAME} SET session_preload_libraries = 'auto_explain'`, '-c', `ALTER DATABASE ${DB_NAME} SET auto_explain.log_min_duration = '${process.env.BENCH_AUTO_EXPLAIN}'`, '-c', `ALTER DATABASE ${DB_NAME} SET auto_explain.log_nested_statements = on`]);
   const condFlows = flowsOf(FLOWS_FILE).filter((f) => f.source?.connector === 'sap.idoc'
     && Array.isArray(f.source.options?.messageTypes) && (f.source.options.messageTypes as unknown[]).includes('COND_A'));
   if (!condFlows.length) throw new Error(`${path.relative(REPO, FLOWS_FILE)} has no sap.idoc flow taking COND_A`);

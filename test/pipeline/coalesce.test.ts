@@ -4,7 +4,8 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnectorPort } from '../../src/pipeline/connector-port.ts';
-import { extractRun } from '../../src/pipeline/extract/index.ts';
+import { extractBlocked, extractRun } from '../../src/pipeline/extract/index.ts';
+import { claimRun } from '../../src/pipeline/lifecycle/index.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import type { ConnectorPort } from '../../src/port/index.ts';
 import { createTestPipeline, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
@@ -87,6 +88,26 @@ describe('coalesced receipts', () => {
     // The later message wins a key both carry (A: m3 after m1), and runs merged in the order received.
     expect(await pricesPicture(tp)).toEqual(['A|retail|3.000000|RUB', 'B|retail|4.000000|RUB', 'C|retail|6.000000|RUB']);
     expect((await runs(tp)).map((r) => r.state)).toEqual(['done', 'done', 'done', 'done']);
+  });
+
+  it('reads a gathering run only once the read before it has ended, so it gathers what arrives meanwhile', async () => {
+    await tp.rt.pool.query('TRUNCATE runs, inbox, prices, price_periods CASCADE');
+    const send = async (name: string, row: string) => (await port.receive({ flows: ['msg-prices'], files: [file(name, message([row]))], coalesce: true })).runs[0]!.id;
+    const first = await send('a.csv', 'G;retail;1.00;RUB');
+    // The first run's read is under way (claimed as its worker would).
+    expect(await claimRun(tp.rt.pool, first, { stage: 'extract', ordered: false, dependencies: true })).toEqual({ claimed: true });
+    const second = await send('b.csv', 'G;retail;2.00;RUB');
+    expect(second).toBeGreaterThan(first);
+    expect(await extractRun(tp.rt, second)).toBe('waiting');
+    expect(await extractBlocked(tp.rt, second)).toBe(true);
+    // Meanwhile messages keep gathering in the waiting run.
+    expect(await send('c.csv', 'H;retail;3.00;RUB')).toBe(second);
+    expect(await extractRun(tp.rt, first)).not.toBe('waiting');
+    expect(await extractBlocked(tp.rt, second)).toBe(false);
+    expect(['staged', 'merged']).toContain(await extractRun(tp.rt, second));
+    expect((await runs(tp)).find((r) => r.id === second)!.files).toEqual(['b.csv', 'c.csv']);
+    await settle(tp);
+    expect(await pricesPicture(tp)).toEqual(['G|retail|2.000000|RUB', 'H|retail|3.000000|RUB']);
   });
 
   it('sets apart a message of a gathered run that cannot be read: it fails alone, the run reads the others and keeps its place', async () => {

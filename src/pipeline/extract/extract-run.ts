@@ -32,7 +32,7 @@ function readsAgain(e: unknown): boolean {
  */
 export async function extractRun(deps: PipelineDeps, runId: number): Promise<ExtractOutcome> {
   const leader = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
-    .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'flows.name', 'flows.definition', 'flows.paused'])
+    .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'runs.coalesce_bytes', 'flows.name', 'flows.definition', 'flows.paused'])
     .where('runs.id', '=', runId).executeTakeFirst();
   if (!leader) return 'skipped';
   if (leader.state !== 'received' && leader.state !== 'extracting') return 'skipped';
