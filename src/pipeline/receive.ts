@@ -2,7 +2,7 @@
 // stored them), one run per flow made in the canonical dependency order, all in one transaction; then
 // extraction is enqueued in queue order. With a key, receiving the same payload again makes nothing.
 import { rm } from 'node:fs/promises';
-import { sql, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Transaction } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { MagistralError, type ErrorCode } from '../errors/index.ts';
 import type { PayloadFile, Receipt, ReceiveRequest } from '../port/port.ts';
@@ -59,9 +59,11 @@ async function keep(deps: PipelineDeps, flow: string, f: PayloadFile): Promise<K
 export async function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<Receipt> {
   if (!req.files.length) throw new MagistralError('MAG_ERR_BAD_REQUEST', 'no file to receive');
   if (!req.flows.length) throw new MagistralError('MAG_ERR_BAD_REQUEST', 'no flow to receive the payload');
-  if (req.key) {
+  // Asked before storing anything; files a connector stored itself cost nothing to take, and the
+  // transaction asks again anyway (one round trip less per IDoc message).
+  if (req.key && req.files.some((f) => !('stored' in f))) {
     const earlier = await receiptOf(deps, req.key);
-    if (earlier) return earlier;
+    if (earlier) return { ...earlier, repeated: true };
   }
   const flows: StoredFlow[] = creationOrder(await Promise.all([...new Set(req.flows)].map((name) => getFlow(deps.db, name))));
   const outbound = flows.find((f) => f.definition.target === 'orders');
@@ -118,11 +120,19 @@ export async function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<
       const together = planned.filter((m) => !waitedFor.has(m.runId)).map((m) => m.runId);
       if (together.length > 1) await tx.updateTable('runs').set({ read_with: Math.min(...together) }).where('id', 'in', together).execute();
     }
+    if (req.record) {
+      await req.record({
+        async query<R>(text: string, values: readonly unknown[] = []) {
+          const r = await tx.executeQuery<R>(CompiledQuery.raw(text, [...values]));
+          return { rows: r.rows, rowCount: Number(r.numAffectedRows ?? r.rows.length) };
+        },
+      }, planned.map((m) => ({ id: m.runId, flow: m.flow.name })));
+    }
     return planned;
   });
   if (!made) {
     await Promise.all(kept.filter((k) => k.ours).map((k) => rm(k.path, { force: true })));
-    return (await receiptOf(deps, req.key!))!;
+    return { ...(await receiptOf(deps, req.key!))!, repeated: true };
   }
   deps.log.info({
     runs: made.map((m) => ({ flow: m.flow.name, run: m.runId, ...(m.joined ? { joined: true } : {}) })), files: kept.map((k) => ({ file: k.fileName, bytes: k.size, sha256: k.sha256 })),

@@ -37,10 +37,22 @@ export interface ReceiveRequest {
    * `snapshotGroup` or `readTogether`. A coalesced run that cannot be read is split into one run per file.
    */
   coalesce?: boolean;
+  /**
+   * The connector's own rows about this payload (an IDoc message's DOCNUMs), written in the receipt's
+   * transaction: they exist exactly when its runs do. Not called for a repeated key.
+   */
+  record?(q: ReceiptTransaction, runs: Receipt['runs']): Promise<void>;
+}
+
+/** Plain SQL inside the receipt's transaction. */
+export interface ReceiptTransaction {
+  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
 }
 
 export interface Receipt {
   runs: Array<{ id: number; flow: string }>;
+  /** The key had been received before: nothing was stored or made now, `runs` are the first receipt's. */
+  repeated?: boolean;
 }
 
 /** Where a run stands, as an exchange reports it to its sender. */

@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
-import { PayloadError, type ConnectorPort, type ErrorCode, type ExchangeEndpoint, type Logger, type StoredFlow } from '../../../src/port/index.ts';
+import { PayloadError, type ConnectorPort, type ErrorCode, type ExchangeEndpoint, type Logger, type ReceiptTransaction, type StoredFlow } from '../../../src/port/index.ts';
 import { EnvelopeScanner, type EnvelopeScan, type IdocHead } from './envelope.ts';
 import { ENDPOINT_NAME, endpointOf, endpointSettings, messageTypesOf, type EndpointSettings } from './options.ts';
 import { soapAccepted, soapFault, soapVersionOfRequest, type SoapVersion } from './soap.ts';
@@ -209,37 +209,19 @@ function dispatch(call: Call, scan: EnvelopeScan): { flows: string[]; orderRespo
   return { flows, orderResponses: false };
 }
 
-interface ClaimedFile {
-  path: string;
-  sha256: string;
-  size: number;
-  fileName: string;
-  /** The file is this request's (else an earlier message's of the same key: this one's is not kept). */
-  mine: boolean;
-}
-
 /**
- * Which stored file answers a receipt key. The first message of a key records its file; a resend of the
- * same DOCNUMs in other bytes (another CRETIM, a regrouped packet) is handed the recorded file, and
- * port.receive answers the first runs, so its own copy is not kept beside it. A recorded file that is
- * gone (never received: a crash between record and receipt) is replaced by this one.
+ * Records the message (its file and DOCNUMs) in the receipt's transaction, so the record exists exactly
+ * when its runs do. A key is recorded by its first receipt: a resend of the same DOCNUMs (in other bytes:
+ * another CRETIM, a regrouped packet) is answered with the first runs and its own copy is not kept.
  */
-async function claim(call: Call, key: string, mine: Stored & { fileName: string }, scan: EnvelopeScan): Promise<ClaimedFile> {
-  const own: ClaimedFile = { path: mine.path, sha256: mine.sha256, size: mine.size, fileName: mine.fileName, mine: true };
-  const values = [key, call.endpoint, mine.path, mine.sha256, mine.size, mine.fileName, scan.idocCount, scan.docnums.filter(Boolean)];
-  const inserted = await call.port.sql.query(
-    `INSERT INTO sap_idoc_messages (receipt_key, endpoint, path, sha256, size_bytes, file_name, idocs, docnums) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (receipt_key) DO NOTHING`, values);
-  if (inserted.rowCount) return own;
-  const row = (await call.port.sql.query<{ path: string; sha256: string; size_bytes: string; file_name: string }>(
-    `SELECT path, sha256, size_bytes, file_name FROM sap_idoc_messages WHERE receipt_key = $1`, [key])).rows[0];
-  if (!row || row.path === mine.path) return own;
-  if (await access(row.path).then(() => true, () => false)) {
-    return { path: row.path, sha256: row.sha256, size: Number(row.size_bytes), fileName: row.file_name, mine: false };
-  }
-  await call.port.sql.query(
-    `UPDATE sap_idoc_messages SET endpoint = $2, path = $3, sha256 = $4, size_bytes = $5, file_name = $6, idocs = $7, docnums = $8, received_at = now() WHERE receipt_key = $1`, values);
-  return own;
+function recordMessage(call: Call, key: string, stored: Stored, fileName: string, scan: EnvelopeScan) {
+  return async (q: ReceiptTransaction): Promise<void> => {
+    await q.query(`INSERT INTO sap_idoc_messages (receipt_key, endpoint, path, sha256, size_bytes, file_name, idocs, docnums)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      ON CONFLICT (receipt_key) DO UPDATE SET endpoint = excluded.endpoint, path = excluded.path, sha256 = excluded.sha256, size_bytes = excluded.size_bytes,
+        file_name = excluded.file_name, idocs = excluded.idocs, docnums = excluded.docnums, received_at = now()`,
+    [key, call.endpoint, stored.path, stored.sha256, stored.size, fileName, scan.idocCount, scan.docnums.filter(Boolean)]);
+  };
 }
 
 /** The decision for a stored, scanned message (the body is at `stored.path`). */
@@ -278,12 +260,14 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
     return { answer: { status: 200, text: `order responses applied: ${scan.idocCount} IDoc(s) (DOCNUM ${listed})${counts ? `; orders ${counts}` : ''}` }, keep: true, outcome: 'orders' };
   }
   const key = receiptKey(call.endpoint, scan.docnums, stored.sha256);
-  const file = await claim(call, key, { ...stored, fileName }, scan);
-  const r = await call.port.receive({ flows: d.flows, files: [{ fileName: file.fileName, stored: { path: file.path, sha256: file.sha256, size: file.size }, contentType }], key, coalesce: true });
-  call.log.info({ endpoint: call.endpoint, idocs: scan.idocCount, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size }, 'SAP IDoc message received');
+  const r = await call.port.receive({
+    flows: d.flows, files: [{ fileName, stored: { path: stored.path, sha256: stored.sha256, size: stored.size }, contentType }], key, coalesce: true,
+    record: recordMessage(call, key, stored, fileName, scan),
+  });
+  call.log.info({ endpoint: call.endpoint, idocs: scan.idocCount, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size, ...(r.repeated ? { repeated: true } : {}) }, 'SAP IDoc message received');
   return {
     answer: { status: 200, text: `stored ${scan.idocCount} IDoc(s) (DOCNUM ${listed}) as run ${r.runs.map((x) => `${x.id} (${x.flow})`).join(', ')}` },
-    keep: file.mine, outcome: 'stored',
+    keep: !r.repeated, outcome: 'stored',
   };
 }
 
