@@ -42,6 +42,14 @@ export interface ReceiveRequest {
    * transaction: they exist exactly when its runs do. Not called for a repeated key.
    */
   record?(q: ReceiptTransaction, runs: Receipt['runs']): Promise<void>;
+  /**
+   * Answer only once the flows keep up (backpressure for senders that wait for the answer before their
+   * next message, as SAP's ports do): while the oldest unfinished run of a flow was received more than
+   * MAGISTRAL_PACE_LAG_MS ago and the flow's work moves (a run being read or merged; not with the workers
+   * stopped), the receipt waits (at most MAGISTRAL_PACE_MAX_WAIT_MS; the payload is stored already). A sender flooding faster than the merge then slows to its pace instead of piling up
+   * a backlog every later message — and a one-record correction — waits behind.
+   */
+  pace?: boolean;
 }
 
 /** Plain SQL inside the receipt's transaction. */
@@ -53,6 +61,8 @@ export interface Receipt {
   runs: Array<{ id: number; flow: string }>;
   /** The key had been received before: nothing was stored or made now, `runs` are the first receipt's. */
   repeated?: boolean;
+  /** How long the answer waited for the flows to keep up (`pace`), when it did. */
+  pacedMs?: number;
 }
 
 /** Where a run stands, as an exchange reports it to its sender. */

@@ -166,3 +166,58 @@ describe('coalesced receipts, capped', () => {
     expect(filesCap[3]).toBe(filesCap[2]);
   });
 });
+
+describe('paced receipts', () => {
+  let tp: TestPipeline;
+  let port: ConnectorPort;
+  beforeAll(async () => {
+    tp = await createTestPipeline('pace', { workers: false, env: { MAGISTRAL_PACE_LAG_MS: '1000', MAGISTRAL_PACE_MAX_WAIT_MS: '2500' } });
+    await tp.applyFlowYaml(FLOW);
+    port = createConnectorPort(tp.rt, {});
+  });
+  afterAll(async () => tp.close());
+
+  const paced = () => port.receive({ flows: ['msg-prices'], files: [file('m.csv', message(['A;retail;1.00;RUB']))], coalesce: true, pace: true });
+
+  it('answers at once while the flow keeps up', async () => {
+    const r = await paced();
+    expect(r.pacedMs).toBeUndefined();
+    await tp.rt.pool.query(`UPDATE runs SET state = 'done'`);
+  });
+
+  it('holds the answer while the flow lags, until it has caught up', async () => {
+    // A run received 5 s ago is still being read: the flow is behind.
+    const behind = (await port.receive({ flows: ['msg-prices'], files: [file('old.csv', message(['B;retail;1.00;RUB']))] })).runs[0]!.id;
+    await tp.rt.pool.query(`UPDATE runs SET received_at = now() - interval '5 seconds', state = 'extracting' WHERE id = $1`, [behind]);
+    const t0 = Date.now();
+    const answer = paced();
+    setTimeout(() => void tp.rt.pool.query(`UPDATE runs SET state = 'done' WHERE id = $1`, [behind]), 400);
+    const r = await answer;
+    // Answered once the old run ended (the run holding this message is younger than the lag allowed).
+    expect(r.runs).toHaveLength(1);
+    expect(r.pacedMs).toBeGreaterThanOrEqual(350);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await tp.rt.pool.query(`UPDATE runs SET state = 'done'`);
+  });
+
+  it('answers after the longest wait when the flow does not catch up, the payload stored all the same', async () => {
+    const behind = (await port.receive({ flows: ['msg-prices'], files: [file('old.csv', message(['C;retail;1.00;RUB']))] })).runs[0]!.id;
+    await tp.rt.pool.query(`UPDATE runs SET received_at = now() - interval '5 seconds', state = 'merging' WHERE id = $1`, [behind]);
+    const r = await paced();
+    expect(r.pacedMs).toBeGreaterThanOrEqual(2500);
+    expect(r.pacedMs).toBeLessThan(3500);
+    expect((await tp.rt.pool.query(`SELECT state FROM runs WHERE id = $1`, [r.runs[0]!.id])).rows[0].state).toBe('received');
+  });
+
+  it('does not wait when nothing moves (workers stopped), for a held run or a paused flow', async () => {
+    await tp.rt.pool.query(`UPDATE runs SET state = 'received', received_at = now() - interval '5 seconds'`);
+    expect((await paced()).pacedMs).toBeUndefined();
+    await tp.rt.pool.query(`UPDATE runs SET state = 'held', received_at = now() - interval '5 seconds'`);
+    await tp.rt.pool.query(`UPDATE runs SET state = 'extracting', received_at = now() WHERE id = (SELECT max(id) FROM runs)`);
+    // The run being read is young; the old ones are held.
+    expect((await paced()).pacedMs).toBeUndefined();
+    await tp.rt.pool.query(`UPDATE runs SET state = 'merging', received_at = now() - interval '5 seconds'`);
+    await tp.rt.pool.query(`UPDATE flows SET paused = true`);
+    expect((await paced()).pacedMs).toBeUndefined();
+  });
+});

@@ -262,9 +262,12 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
   const key = receiptKey(call.endpoint, scan.docnums, stored.sha256);
   const r = await call.port.receive({
     flows: d.flows, files: [{ fileName, stored: { path: stored.path, sha256: stored.sha256, size: stored.size }, contentType }], key, coalesce: true,
+    // SAP's senders wait for the answer before the next packet: answering at the flows' pace keeps a
+    // flood from piling up a backlog that every later IDoc, a one-condition correction too, waits behind.
+    pace: true,
     record: recordMessage(call, key, stored, fileName, scan),
   });
-  call.log.info({ endpoint: call.endpoint, idocs: scan.idocCount, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size, ...(r.repeated ? { repeated: true } : {}) }, 'SAP IDoc message received');
+  call.log.info({ endpoint: call.endpoint, idocs: scan.idocCount, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size, ...(r.repeated ? { repeated: true } : {}), ...(r.pacedMs ? { pacedMs: r.pacedMs } : {}) }, 'SAP IDoc message received');
   return {
     answer: { status: 200, text: `stored ${scan.idocCount} IDoc(s) (DOCNUM ${listed}) as run ${r.runs.map((x) => `${x.id} (${x.flow})`).join(', ')}` },
     keep: !r.repeated, outcome: 'stored',
