@@ -87,9 +87,6 @@ export async function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<
     const bytes = kept.reduce((a, k) => a + k.size, 0);
     const planned: Array<PlannedRun & { joined: boolean }> = [];
     for (const flow of flows) {
-      // Receipts of one flow take turns deciding whether to join (else two would each make a new run):
-      // in creation order, so two payloads for the same flows never wait for each other crosswise.
-      if (coalesce) await sql`SELECT pg_advisory_xact_lock(hashtext(${`magistral:coalesce:${flow.id}`}))`.execute(tx);
       const inboxIds: number[] = [];
       for (const k of kept) {
         const row = await tx.insertInto('inbox').values({
@@ -97,6 +94,10 @@ export async function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<
         }).returning('id').executeTakeFirstOrThrow();
         inboxIds.push(Number(row.id));
       }
+      // Receipts of one flow take turns deciding whether to join (else two would each make a new run),
+      // from here to their commit: in creation order, so two payloads for the same flows never wait for
+      // each other crosswise.
+      if (coalesce) await sql`SELECT pg_advisory_xact_lock(hashtext(${`magistral:coalesce:${flow.id}`}))`.execute(tx);
       const dependsOn = dependencies(flow, planned);
       let runId: number | undefined;
       if (coalesce) {
