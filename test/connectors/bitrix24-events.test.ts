@@ -126,6 +126,13 @@ describe('Bitrix24 events endpoint', () => {
   });
   beforeEach(() => nock.cleanAll());
 
+  it('the example flows apply (ops/flows/bitrix24-events.yaml, bitrix24-deals.yaml)', async () => {
+    await tp.applyFlowFile('ops/flows/bitrix24-events.yaml');
+    await tp.applyFlowFile('ops/flows/bitrix24-deals.yaml');
+    const names = (await tp.rt.pool.query(`SELECT name FROM flows WHERE name LIKE 'bitrix24-%' ORDER BY name`)).rows.map((r) => r.name);
+    expect(names).toEqual(['bitrix24-deals', 'bitrix24-event-companies', 'bitrix24-event-contacts', 'bitrix24-event-requisites']);
+  });
+
   it('refuses a wrong or missing application token with 401, storing nothing', async () => {
     for (const body of [encodeForm(event('ONCRMCOMPANYUPDATE', '2917', '100', 'not-the-token')), encodeForm(event('ONCRMCOMPANYUPDATE', '2917', '100', null))]) {
       const r = await post('b24-companies', body);
