@@ -9,10 +9,10 @@
 //      the flow does not take → 422;
 //   5. stored (crm_bitrix24_events, unique by event, id and ts: a replay is the same row) and answered 200
 //      at once; the drain then fetches the entity and merges it in a run (drain.ts).
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import type { ConnectorPort, ErrorCode, ExchangeEndpoint, StoredFlow } from '../../../../src/port/index.ts';
+import { sameSecret } from '../../../lib/index.ts';
 import { FormFieldError, parseForm, readEvent, type FormTree } from './form.ts';
 import { DEALS_KIND, entityOf, EVENTS_KIND, OTHER_BITRIX24_KINDS, optionsOf } from './options.ts';
 import { storeEvent } from './store.ts';
@@ -24,11 +24,6 @@ const MAX_BODY_BYTES = 64 * 1024;
 const FLOW_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 interface Answer { status: number; text: string; code?: ErrorCode }
-
-/** Compares in constant time (both sides hashed first, so lengths do not leak either). */
-function same(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
 
 function metric(port: ConnectorPort): Counter<'outcome'> | undefined {
   const registry = port.metrics;
@@ -97,7 +92,7 @@ export async function webhooksPlugin(app: FastifyInstance, port: ConnectorPort):
     if (!expected) {
       request.log.error({ flow: name, tokenEnv }, `Bitrix24 events flow has no application token: set the environment variable ${tokenEnv ?? '(tokenEnv of the flow)'}`);
     }
-    if (!expected || !given || !same(given, expected)) {
+    if (!expected || !given || !sameSecret(given, expected)) {
       return done({ status: 401, code: 'MAG_ERR_UNAUTHORIZED', text: given ? 'auth[application_token] does not match the flow\'s token; nothing was stored' : 'auth[application_token] is missing; nothing was stored' }, 'unauthorized');
     }
     let event;
