@@ -4,6 +4,7 @@
 // stages back as statuses by the pull and by ONCRMDEALUPDATE events, refused credentials, a 503 retried.
 import nock from 'nock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/wait.ts';
 import { portalFixture, type PortalFixture } from '../api/portal-fixture.ts';
 import { enqueueDueOrders, pullOrderStatuses } from '../../src/pipeline/outbound.ts';
 import { applyOrderChange } from '../../src/orders/index.ts';
@@ -20,16 +21,6 @@ function form(body: unknown): FormTree {
 }
 
 const ok = (result: unknown, extra: Record<string, unknown> = {}) => ({ result, ...extra, time: { start: 1, finish: 1.2, duration: 0.2 } });
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('deal stages as order statuses', () => {
   it('maps the default pipeline, other pipelines by the stage after the colon, and the flow\'s overrides', () => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/index.ts';
 import { waitForRun } from '../../src/pipeline/runs.ts';
 import { encodeForm, parseForm, readEvent, FormFieldError, type FormTree } from '../../connectors/crm/bitrix24/events/form.ts';
+import { until } from '../helpers/wait.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 const SAMPLE = JSON.parse(readFileSync('/work/shared/samples/bitrix24/ONCRMCOMPANYUPDATE.event.json', 'utf8')) as FormTree;
@@ -85,16 +86,6 @@ describe('Bitrix24 events endpoint', () => {
   const events = async (flow?: string) => (await tp.rt.pool.query<{ event: string; entity_id: string; state: string; runs: number[]; last_error: string | null; attempts: number }>(
     `SELECT event, entity_id, state, runs, last_error, attempts FROM crm_bitrix24_events ${flow ? 'WHERE flow = $1' : ''} ORDER BY id`, flow ? [flow] : [])).rows;
   const runCount = async () => Number((await tp.rt.pool.query('SELECT count(*) AS n FROM runs')).rows[0].n);
-
-  async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 
   /** The run made for the events of `flow` once they are drained, merged. */
   async function drained(flow: string, n: number) {
