@@ -247,4 +247,27 @@ describe('Bitrix24 events endpoint', () => {
     // No run for it (three company runs and two requisite runs before).
     expect(await runCount()).toBe(5);
   });
+
+  it('what is pending when a process stops (a refused fetch, an event stored just before a crash) is drained by the next server\'s sweep', async () => {
+    // An event the endpoint stored, its process gone before the drain ran.
+    await tp.rt.pool.query(`INSERT INTO crm_bitrix24_events (flow, event, entity, entity_id, ts) VALUES ('b24-contacts', 'ONCRMCONTACTADD', 'contact', '56', 1743200001)`);
+    let cmds: Record<string, string> = {};
+    nock(HOST).post(`${HOOK}batch.json`, (b) => { cmds = commands(b); return true; }).reply(200, batchAnswer({
+      e55: { ID: '55', NAME: 'Алексей', LAST_NAME: 'Смирнов', COMPANY_ID: '2919', POST: 'Закупщик', EMAIL: [{ VALUE: 'a@example.ru', VALUE_TYPE: 'WORK' }] },
+      e56: { ID: '56', NAME: 'Мария', LAST_NAME: 'Орлова', COMPANY_ID: '2919' },
+    }));
+    const next = await buildServer({ ...tp.rt, mode: 'full' });
+    try {
+      await next.ready();
+      const run = await drained('b24-contacts', 2);
+      expect(Object.keys(cmds).sort()).toEqual(['e55', 'e56']);
+      expect(run).toMatchObject({ state: 'done', rows: { read: 2, inserted: 2 } });
+    } finally {
+      await next.close();
+    }
+    expect((await tp.rt.pool.query(`SELECT ct.code, ct.name, ct.email, ct.position, c.code AS client FROM contacts ct JOIN clients c ON c.id = ct.client_id ORDER BY ct.code`)).rows).toEqual([
+      { code: '55', name: 'Алексей Смирнов', email: 'a@example.ru', position: 'Закупщик', client: '2919' },
+      { code: '56', name: 'Мария Орлова', email: null, position: null, client: '2919' },
+    ]);
+  });
 });
