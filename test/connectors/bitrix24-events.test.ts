@@ -1,18 +1,20 @@
 // Bitrix24 events at /exchange/webhooks/<flow> through the real server, pipeline and workers (PostgreSQL,
 // Redis); Bitrix24's REST API faked at its wire with nock (the batch answers in the documented shape of
-// ../shared/samples/bitrix24/batch.response.json). The event bodies are the documented sample
-// (ONCRMCOMPANYUPDATE.event.json) posted as Bitrix24 posts it: a form with nested keys.
+// test/fixtures/bitrix24/batch.response.json). The event bodies are the documented sample
+// (test/fixtures/bitrix24/ONCRMCOMPANYUPDATE.event.json) posted as Bitrix24 posts it: a form with nested keys.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import nock from 'nock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/index.ts';
+import { REPO_DIR } from '../../src/schemas/index.ts';
 import { waitForRun } from '../../src/pipeline/runs.ts';
 import { encodeForm, parseForm, readEvent, FormFieldError, type FormTree } from '../../connectors/crm/bitrix24/events/form.ts';
 import { until } from '../helpers/wait.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
-const SAMPLE = JSON.parse(readFileSync('/work/shared/samples/bitrix24/ONCRMCOMPANYUPDATE.event.json', 'utf8')) as FormTree;
+const SAMPLE = JSON.parse(readFileSync(path.join(REPO_DIR, 'test/fixtures/bitrix24/ONCRMCOMPANYUPDATE.event.json'), 'utf8')) as FormTree;
 const TOKEN = String((SAMPLE.auth as FormTree).application_token);
 const HOST = 'https://b24-events.example.test';
 const HOOK = '/rest/1/w3bh00ksecret7q/';
