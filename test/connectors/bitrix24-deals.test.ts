@@ -155,10 +155,10 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
   it('deal stages come back as order statuses by the statuses pull (crm.deal.list by ids)', async () => {
     const [a, b] = numbers as [string, string];
     let asked: FormTree = {};
-    nock(HOST).post(`${HOOK}crm.deal.list.json`, (body) => { const f = form(body); asked = f; return (f.filter as FormTree).ID !== undefined; })
+    nock(HOST).post(`${HOOK}crm.deal.list.json`, (body) => { const f = form(body); asked = f; return (f.filter as FormTree)['@ID'] !== undefined; })
       .reply(200, ok([{ ID: '394', STAGE_ID: 'EXECUTING', ORIGIN_ID: a }, { ID: '395', STAGE_ID: 'C1:UC_SHIP', ORIGIN_ID: b }], { total: 2 }));
     expect(await pullOrderStatuses(fx.tp.rt, { force: true })).toEqual(['b24-deals']);
-    expect(Object.values((asked.filter as FormTree).ID as FormTree).sort()).toEqual(['394', '395']);
+    expect(Object.values((asked.filter as FormTree)['@ID'] as FormTree).sort()).toEqual(['394', '395']);
     expect((await statusOf(a)).status.code).toBe('in_work');
     expect(await statusOf(b)).toMatchObject({ status: { code: 'shipped' }, shipped: true });
     // A status that came from the deal is not a change to send back to it.
@@ -167,7 +167,7 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
 
   it('deal stages come back by ONCRMDEALUPDATE events at /exchange/webhooks/<flow>', async () => {
     const a = numbers[0]!;
-    nock(HOST).post(`${HOOK}crm.deal.list.json`, (body) => JSON.stringify((form(body).filter as FormTree).ID) === JSON.stringify({ 0: '394' }))
+    nock(HOST).post(`${HOOK}crm.deal.list.json`, (body) => JSON.stringify((form(body).filter as FormTree)['@ID']) === JSON.stringify({ 0: '394' }))
       .reply(200, ok([{ ID: '394', STAGE_ID: 'LOSE', ORIGIN_ID: a }], { total: 1 }));
     const post = (token: string) => fx.app.inject({
       method: 'POST', url: '/exchange/webhooks/b24-deals', headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -146,7 +146,8 @@ export async function dealStates(client: Bitrix24Client, ids: readonly string[])
   const out: DealState[] = [];
   for (let i = 0; i < ids.length; i += PAGE) {
     const part = ids.slice(i, i + PAGE);
-    const r = await client.call('crm.deal.list', { filter: { ID: part }, select: ['ID', 'STAGE_ID', 'ORIGIN_ID'] });
+    // '@ID': Bitrix24's IN prefix (an array under a plain key works too; the prefix says it).
+    const r = await client.call('crm.deal.list', { filter: { '@ID': part }, select: ['ID', 'STAGE_ID', 'ORIGIN_ID'] });
     for (const d of Array.isArray(r.result) ? (r.result as Array<Record<string, unknown>>) : []) {
       if (d.ID === undefined || typeof d.STAGE_ID !== 'string') continue;
       out.push({ ID: String(d.ID), STAGE_ID: d.STAGE_ID, ORIGIN_ID: typeof d.ORIGIN_ID === 'string' ? d.ORIGIN_ID : null });
