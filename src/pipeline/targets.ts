@@ -209,9 +209,9 @@ const SPECS = {
     kind: 'dimension',
     name: 'managers',
     entity: 'manager',
-    fields: ['code', 'name', 'email', 'phone'],
+    fields: ['code', 'name', 'email', 'phone', 'photoUrl'],
     table: 'managers',
-    values: [{ column: 'name', expr: 's.name' }, { column: 'email', expr: 's.email' }, { column: 'phone', expr: 's.phone' }],
+    values: [{ column: 'name', expr: 's.name' }, { column: 'email', expr: 's.email' }, { column: 'phone', expr: 's.phone' }, { column: 'photo_url', expr: 's."photoUrl"' }],
     refs: [],
   },
   clients: {

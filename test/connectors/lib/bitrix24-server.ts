@@ -9,9 +9,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeParams } from '../../../connectors/crm/bitrix24/params.ts';
-import { makeInn } from '../../../connectors/crm/bitrix24/inn.ts';
 
 export type Row = Record<string, unknown>;
+
+/** A valid 10-digit INN made from a number: nine digits, then the check digit (test data, the bench). */
+export function makeInn(seed: number): string {
+  const body = String(seed % 1e9).padStart(9, '0');
+  const w = [2, 4, 10, 3, 5, 9, 4, 6, 8];
+  let s = 0;
+  for (let i = 0; i < 9; i++) s += Number(body[i]) * w[i]!;
+  return body + String((s % 11) % 10);
+}
 
 export class B24Fault extends Error {
   constructor(readonly code: string, readonly description: string, readonly status = 400) {
@@ -117,12 +125,15 @@ export class Bitrix24Server {
       if (!this.tables.get('company')!.has(id)) throw new B24Fault('ERROR_NOT_FOUND', 'Not found', 400);
       return { result: [...(this.links.get(id) ?? [])].map((c, i) => ({ CONTACT_ID: Number(c), SORT: (i + 1) * 10, ROLE_ID: 0, IS_PRIMARY: i === 0 ? 'Y' : 'N' })) };
     });
+    // user.get: filter fields at the top level or in FILTER, `sort`/`order` by one field, pages of 50.
     this.methods.set('user.get', (p) => {
-      const filter = (p.FILTER ?? p.filter ?? {}) as Record<string, unknown>;
-      const id = p.ID ?? p.id ?? filter.ID;
-      const ids = id === undefined ? undefined : Object.values(typeof id === 'object' ? id as object : { 0: id }).map(String);
-      const rows = [...this.tables.get('user')!.values()].filter((u) => !ids || ids.includes(String(u.ID)));
-      return { result: rows, total: rows.length };
+      const { FILTER, filter, sort, order, start, ...top } = p as Record<string, unknown>;
+      const f: Record<string, unknown> = { ...(FILTER as object), ...(filter as object), ...top };
+      if (f.ID !== undefined && typeof f.ID === 'object') {
+        f['@ID'] = f.ID;
+        delete f.ID;
+      }
+      return this.list('user', { filter: f, order: { [String(sort ?? 'ID')]: String(order ?? 'ASC') }, start });
     });
   }
 
