@@ -103,10 +103,19 @@ describe('Bitrix24 events endpoint', () => {
     process.env.B24_TEST_APP_TOKEN = TOKEN;
     process.env.B24_TEST_WEBHOOK = `${HOST}${HOOK}`;
     tp = await createTestPipeline('b24ev');
-    await tp.applyFlowYaml(flowYaml('b24-companies', 'clients', 'crm/event-company.clients.yaml'));
-    await tp.applyFlowYaml(flowYaml('b24-requisites', 'legalEntities', 'crm/event-requisite.legal-entities.yaml'));
-    await tp.applyFlowYaml(flowYaml('b24-contacts', 'contacts', 'crm/event-contact.contacts.yaml'));
+    await tp.applyFlowYaml(flowYaml('b24-companies', 'clients', 'crm/bitrix24-companies.yaml'));
+    await tp.applyFlowYaml(flowYaml('b24-requisites', 'legalEntities', 'crm/bitrix24-requisites.yaml'));
+    await tp.applyFlowYaml(flowYaml('b24-contacts', 'contacts', 'crm/bitrix24-contacts.yaml'));
     await tp.applyFlowFile('ops/flows/clients-csv.yaml');
+    await tp.applyFlowYaml(`
+apiVersion: magistral/v1
+kind: Flow
+name: b24-pulled-companies
+source: { connector: bitrix24.rest, system: bitrix24, options: { entity: companies, webhookUrlEnv: B24_TEST_WEBHOOK } }
+mapping: crm/bitrix24-companies.yaml
+target: clients
+mode: delta
+`);
     app = await buildServer({ ...tp.rt, mode: 'full' });
     await app.ready();
     nock.disableNetConnect();
@@ -138,7 +147,7 @@ describe('Bitrix24 events endpoint', () => {
     expect(await runCount()).toBe(0);
   });
 
-  it('answers a malformed body or event with 400 naming the field, an unknown flow with 404, a non-form body with 415', async () => {
+  it('answers a malformed body or event with 400 naming the field, an unknown flow with 404, a pulled flow with 409, a non-form body with 415', async () => {
     const noId = event('ONCRMCOMPANYUPDATE', '1', '100');
     delete ((noId.data as FormTree).FIELDS as FormTree).ID;
     const cases: Array<[string, string, number, RegExp]> = [
@@ -148,6 +157,7 @@ describe('Bitrix24 events endpoint', () => {
       ['b24-companies', encodeForm(event('ONCRMCONTACTUPDATE', '55', '100')), 422, /flow 'b24-companies' takes company events, not ONCRMCONTACTUPDATE/],
       ['no-such-flow', encodeForm(SAMPLE), 404, /no Bitrix24 events flow 'no-such-flow'/],
       ['clients-csv', encodeForm(SAMPLE), 404, /no Bitrix24 events flow 'clients-csv' \(a flow of connector bitrix24\.events or bitrix24\.deals/],
+      ['b24-pulled-companies', encodeForm(SAMPLE), 409, /flow 'b24-pulled-companies' is a bitrix24\.rest flow, which pulls and takes no events: post events to a flow of connector bitrix24\.events/],
     ];
     for (const [flow, body, status, text] of cases) {
       const r = await post(flow, body);
@@ -209,6 +219,14 @@ describe('Bitrix24 events endpoint', () => {
     expect(nock.pendingMocks()).toEqual([]);
   });
 
+  it('a DELETE event of an entity no event fetched before marks it deleted under the pull\'s note (its name is gone with it)', async () => {
+    expect((await post('b24-contacts', encodeForm(event('ONCRMCONTACTDELETE', '77', '1743185000')))).statusCode).toBe(200);
+    const run = await drained('b24-contacts', 1);
+    expect(run).toMatchObject({ state: 'done', rows: { read: 1, rejected: 0 } });
+    expect((await tp.rt.pool.query(`SELECT name, deleted FROM contacts WHERE code = '77'`)).rows).toEqual([{ name: 'Контакт 77 удалён(а) в Битрикс24', deleted: true }]);
+    expect(nock.pendingMocks()).toEqual([]);
+  });
+
   it('requisites become legal entities with their bank; a bad INN rejects that requisite with the reason, a deleted one is marked deleted', async () => {
     let cmds: Record<string, string> = {};
     nock(HOST).post(`${HOOK}batch.json`, (b) => { cmds = commands(b); return true; }).reply(200, batchAnswer({
@@ -240,14 +258,14 @@ describe('Bitrix24 events endpoint', () => {
     nock(HOST).post(`${HOOK}batch.json`).reply(401, { error: 'INVALID_CREDENTIALS', error_description: 'Invalid request credentials' });
     expect((await post('b24-contacts', encodeForm(event('ONCRMCONTACTUPDATE', '55', '1743200000')))).statusCode).toBe(200);
     const row = await until('the failed fetch', async () => {
-      const r = (await events('b24-contacts'))[0];
+      const r = (await events('b24-contacts')).find((e) => e.entity_id === '55');
       return r && r.attempts > 0 ? r : undefined;
     });
     expect(row).toMatchObject({ state: 'pending', attempts: 1 });
     expect(row.last_error).toMatch(/INVALID_CREDENTIALS — Invalid request credentials/);
     expect(row.last_error).not.toContain('w3bh00ksecret7q');
-    // No run for it (three company runs and two requisite runs before).
-    expect(await runCount()).toBe(5);
+    // No run for it (three company runs, one contact run and two requisite runs before).
+    expect(await runCount()).toBe(6);
   });
 
   it('what is pending when a process stops (a refused fetch, an event stored just before a crash) is drained by the next server\'s sweep', async () => {
@@ -261,15 +279,15 @@ describe('Bitrix24 events endpoint', () => {
     const next = await buildServer({ ...tp.rt, mode: 'full' });
     try {
       await next.ready();
-      const run = await drained('b24-contacts', 2);
+      const run = await drained('b24-contacts', 3);
       expect(Object.keys(cmds).sort()).toEqual(['e55', 'e56']);
       expect(run).toMatchObject({ state: 'done', rows: { read: 2, inserted: 2 } });
     } finally {
       await next.close();
     }
     expect((await tp.rt.pool.query(`SELECT ct.code, ct.name, ct.email, ct.position, c.code AS client FROM contacts ct JOIN clients c ON c.id = ct.client_id ORDER BY ct.code`)).rows).toEqual([
-      { code: '55', name: 'Алексей Смирнов', email: 'a@example.ru', position: 'Закупщик', client: '2919' },
-      { code: '56', name: 'Мария Орлова', email: null, position: null, client: '2919' },
+      { code: '55', name: 'Смирнов Алексей', email: 'a@example.ru', position: 'Закупщик', client: '2919' },
+      { code: '56', name: 'Орлова Мария', email: null, position: null, client: '2919' },
     ]);
   });
 });

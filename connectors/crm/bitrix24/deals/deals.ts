@@ -15,10 +15,10 @@ import {
 } from '../../../../src/port/index.ts';
 import type { Bitrix24Client } from '../client.ts';
 import { clientOf } from '../events/connection.ts';
-import { connectionProperties, type ConnectionOptions } from '../events/options.ts';
+import { connectionOneOf, connectionProperties } from '../events/options.ts';
 import { ruleOf, stagesSchema, stageChange, type DealState, type StagesOption } from './stages.ts';
 
-export interface DealsOptions extends ConnectionOptions {
+export interface DealsOptions extends Record<string, unknown> {
   /** ORIGINATOR_ID of the deals this flow makes (with ORIGIN_ID = the order number). @defaultValue 'magistral' */
   originatorId?: string;
   /** The deals' pipeline (CATEGORY_ID); absent: the default pipeline. */
@@ -32,7 +32,6 @@ export interface DealsOptions extends ConnectionOptions {
 export const dealsOptionsSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['webhookUrlEnv'],
   properties: {
     ...connectionProperties,
     originatorId: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'ORIGINATOR_ID of the deals (default magistral); with ORIGIN_ID = order number it finds a deal again.' },
@@ -40,6 +39,7 @@ export const dealsOptionsSchema = {
     stages: stagesSchema,
     statusEverySeconds: { type: 'integer', minimum: 10, maximum: 86400 },
   },
+  oneOf: connectionOneOf,
 } as const;
 
 const DEFAULT_ORIGINATOR = 'magistral';
@@ -111,7 +111,7 @@ export async function sendDeal(order: OutboundOrder, ctx: SendContext): Promise<
   const fields = dealFields(order, o);
   const rows = productRows(order);
   // Few retries inside one send: the outbound queue retries the job with the flow's backoff.
-  const client = clientOf(o, ctx, `${ctx.flow}: Bitrix24`, 2);
+  const client = clientOf(o, ctx, { retries: 2 });
   try {
     const found = await findDeals(client, order.number, o);
     if (found.length > 1) ctx.log.warn({ flow: ctx.flow, order: order.number, deals: found.map((d) => d.ID) }, 'Bitrix24 has several deals with our order number; the first is kept');
@@ -160,7 +160,7 @@ export async function dealStates(client: Bitrix24Client, ids: readonly string[])
 export async function dealStatuses(sent: readonly SentOrder[], ctx: OutboundContext): Promise<ExternalOrderChange[]> {
   const o = ctx.options as DealsOptions;
   const byDeal = new Map(sent.filter((s) => s.externalRef && /^[0-9]+$/.test(s.externalRef)).map((s) => [s.externalRef!, s]));
-  const client = clientOf(o, ctx, `${ctx.flow}: Bitrix24`);
+  const client = clientOf(o, ctx);
   const changes: ExternalOrderChange[] = [];
   for (const d of await dealStates(client, [...byDeal.keys()])) {
     const s = byDeal.get(d.ID);

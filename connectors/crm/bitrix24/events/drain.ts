@@ -9,9 +9,11 @@ import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { isMagistralError, type ConnectorPort, type StoredFlow } from '../../../../src/port/index.ts';
 import type { Bitrix24Client } from '../client.ts';
+import type { Bitrix24Options } from '../options.ts';
+import type { Row as EntityRow } from '../records.ts';
 import { clientOf } from './connection.ts';
-import { DEALS_KIND, EVENTS_KIND, entityOf, optionsOf } from './options.ts';
-import { flatten, ndjson, requisiteHelpers, withBank, type FlatRecord } from './records.ts';
+import { connectionOf, DEALS_KIND, EVENTS_KIND, entityOf, optionsOf } from './options.ts';
+import { deletedOf, ndjson, recordOf, type Rec } from './records.ts';
 import { flowsWithPending } from './store.ts';
 import { dealStates, type DealsOptions } from '../deals/deals.ts';
 import { stageChange } from '../deals/stages.ts';
@@ -24,8 +26,6 @@ const EVENTS_PER_PASS = 500;
 /** A pending event is tried this often before it is marked failed. */
 const MAX_ATTEMPTS = 10;
 const GET_METHOD: Record<Exclude<EventEntity, 'deal'>, string> = { company: 'crm.company.get', contact: 'crm.contact.get', requisite: 'crm.requisite.get' };
-/** Bitrix24's entity type id of a company (a requisite's ENTITY_TYPE_ID). */
-const COMPANY_TYPE_ID = '4';
 
 interface Row { id: string; entity_id: string; deleted: boolean; ts: string }
 
@@ -50,15 +50,17 @@ async function findFlow(port: ConnectorPort, name: string): Promise<StoredFlow |
 /** The system a flow's codes live in (the flow's `source.system`). */
 const systemOf = (flow: StoredFlow): string => flow.definition.source.system ?? 'local';
 
-/** Fetches entities by id in one batch; answers the entities found and the ids Bitrix24 no longer has. */
-async function fetchEntities(client: Bitrix24Client, entity: Exclude<EventEntity, 'deal'>, ids: readonly string[], warnings: string[]): Promise<Map<string, FlatRecord>> {
+/** Fetches entities by id in one batch; answers the pull's record of each entity found (notes for the rest in `warnings`). */
+async function fetchEntities(
+  client: Bitrix24Client, entity: Exclude<EventEntity, 'deal'>, ids: readonly string[], o: Bitrix24Options, warnings: string[],
+): Promise<Map<string, Rec>> {
   const cmds: Record<string, { method: string; params?: Record<string, unknown> }> = {};
   for (const id of ids) {
     cmds[`e${id}`] = { method: GET_METHOD[entity], params: { id } };
     if (entity === 'requisite') cmds[`b${id}`] = { method: 'crm.requisite.bankdetail.list', params: { filter: { ENTITY_ID: id }, order: { SORT: 'ASC', ID: 'ASC' } } };
   }
   const r = await client.batch(cmds);
-  const out = new Map<string, FlatRecord>();
+  const out = new Map<string, Rec>();
   for (const id of ids) {
     const err = r.errors[`e${id}`];
     const got = r.result[`e${id}`];
@@ -67,16 +69,10 @@ async function fetchEntities(client: Bitrix24Client, entity: Exclude<EventEntity
       warnings.push(`${entity} ${id}: not fetched (${err ? `${err.error}${err.description ? ` — ${err.description}` : ''}` : 'no result'})`);
       continue;
     }
-    let rec = flatten(got as Record<string, unknown>);
-    if (entity === 'requisite') {
-      if (rec.ENTITY_TYPE_ID !== COMPANY_TYPE_ID) {
-        warnings.push(`requisite ${id}: belongs to entity type ${rec.ENTITY_TYPE_ID ?? '?'}, not a company; not a client's legal entity`);
-        continue;
-      }
-      const banks = r.result[`b${id}`];
-      rec = requisiteHelpers(withBank(rec, Array.isArray(banks) ? (banks[0] as Record<string, unknown> | undefined) : undefined));
-    }
-    out.set(id, rec);
+    const banks = r.result[`b${id}`];
+    const rec = recordOf(entity, got as EntityRow, Array.isArray(banks) ? (banks[0] as EntityRow | undefined) : undefined, o);
+    if (typeof rec === 'string') warnings.push(`${entity} ${id}: ${rec}`);
+    else out.set(id, rec);
   }
   return out;
 }
@@ -115,10 +111,12 @@ export async function drainOnce(port: ConnectorPort, flowName: string): Promise<
     report.events = taken.length;
     const ids = [...latest.keys()];
     try {
-      const client = clientOf(optionsOf(flow), { env: port.env, log: port.log }, `${flowName}: Bitrix24`, 3);
+      const raw = optionsOf(flow);
+      // Few retries inside one pass: a pass that fails leaves its events pending for the next sweep.
+      const client = clientOf(raw, { flow: flowName, env: port.env, log: port.log, sql: port.sql }, { retries: 3 });
       if (entity === 'deal') {
         const deals = await dealStates(client, ids);
-        const options = flow.definition.source.options as DealsOptions;
+        const options = raw as DealsOptions;
         const changes = deals.map((d) => stageChange(d, options.stages)).filter((c) => c !== undefined);
         report.fetched = deals.length;
         const applied = await port.orders.applyChanges(changes, `flow:${flowName}`);
@@ -127,27 +125,20 @@ export async function drainOnce(port: ConnectorPort, flowName: string): Promise<
       } else {
         const live = ids.filter((id) => !latest.get(id)!.deleted);
         const gone = ids.filter((id) => latest.get(id)!.deleted);
-        const fetched = live.length ? await fetchEntities(client, entity, live, report.warnings) : new Map<string, FlatRecord>();
+        const fetched = live.length ? await fetchEntities(client, entity, live, connectionOf(raw), report.warnings) : new Map<string, Rec>();
         const system = systemOf(flow);
-        const records: FlatRecord[] = [];
+        const records: Rec[] = [];
         for (const [id, rec] of fetched) {
           records.push(rec);
           await db.query(`INSERT INTO crm_bitrix24_entities (system, entity, entity_id, record, deleted) VALUES ($1, $2, $3, $4, false)
             ON CONFLICT (system, entity, entity_id) DO UPDATE SET record = excluded.record, deleted = false, updated_at = now()`, [system, entity, id, rec]);
         }
         if (gone.length) {
-          const copies = (await db.query<{ entity_id: string; record: FlatRecord }>(
+          const copies = (await db.query<{ entity_id: string; record: Rec }>(
             'SELECT entity_id, record FROM crm_bitrix24_entities WHERE system = $1 AND entity = $2 AND entity_id = ANY($3::text[])', [system, entity, gone])).rows;
           const byId = new Map(copies.map((c) => [c.entity_id, c.record]));
-          for (const id of gone) {
-            const copy = byId.get(id);
-            if (!copy) {
-              report.warnings.push(`${entity} ${id}: deleted in Bitrix24 before an event fetched it; the next full pull marks it deleted`);
-              continue;
-            }
-            records.push({ ...copy, DELETED: 'true' });
-            report.deleted++;
-          }
+          for (const id of gone) records.push(deletedOf(entity, id, byId.get(id)));
+          report.deleted = gone.length;
           await db.query('UPDATE crm_bitrix24_entities SET deleted = true, updated_at = now() WHERE system = $1 AND entity = $2 AND entity_id = ANY($3::text[])', [system, entity, gone]);
         }
         report.fetched = fetched.size;

@@ -1,52 +1,39 @@
-// Bitrix24 entities as flat payload records (one NDJSON line each, every value a string), the shape the
-// mappings in mappings/crm/ read: scalar fields as Bitrix24 names them, a multi-field (PHONE, EMAIL) as
-// its first value, DELETED 'true' | 'false'.
+// What the drain hands to port.receive: the entities it fetched as the pull's records (../records.ts:
+// the same fields and `_kind`, so an events flow maps them with the pull's mapping), one NDJSON line each.
+import { companyRecord, contactRecord, deletedRecord, requisiteRecord, type Rec, type Row } from '../records.ts';
+import type { Bitrix24Options } from '../options.ts';
+import type { EventEntity } from './form.ts';
 
-export type FlatRecord = Record<string, string>;
+export type { Rec } from '../records.ts';
 
-interface MultiValue { VALUE?: unknown; VALUE_TYPE?: unknown }
+/** Bitrix24's entity type id of a company (a requisite's ENTITY_TYPE_ID). */
+const COMPANY_TYPE_ID = '4';
 
-/** A Bitrix24 entity (crm.company.get …) as a flat record; `deleted` marks it deleted in the CRM. */
-export function flatten(entity: Record<string, unknown>, deleted = false): FlatRecord {
-  const out: FlatRecord = {};
-  for (const [k, v] of Object.entries(entity)) {
-    if (v === null || v === undefined) continue;
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
-    else if (Array.isArray(v)) {
-      // A multi-field: the first non-empty VALUE (the work phone before the others when typed so).
-      const values = (v as MultiValue[]).filter((x) => x && typeof x === 'object' && typeof x.VALUE === 'string' && x.VALUE.trim());
-      const first = values.find((x) => x.VALUE_TYPE === 'WORK') ?? values[0];
-      if (first) out[k] = String(first.VALUE);
-      else if (v.every((x) => typeof x === 'string' || typeof x === 'number')) out[k] = v.join(',');
-    }
-  }
-  out.DELETED = deleted ? 'true' : 'false';
-  return out;
-}
-
-/** A requisite with its first bank detail's fields (RQ_BIK, RQ_ACC_NUM, RQ_COR_ACC_NUM, RQ_BANK_NAME) added. */
-export function withBank(requisite: FlatRecord, bank: Record<string, unknown> | undefined): FlatRecord {
-  if (!bank) return requisite;
-  const out = { ...requisite };
-  for (const k of ['RQ_BIK', 'RQ_ACC_NUM', 'RQ_COR_ACC_NUM', 'RQ_BANK_NAME']) {
-    const v = bank[k];
-    if (typeof v === 'string' && v.trim() && !out[k]) out[k] = v;
-  }
-  return out;
-}
+export const KIND_OF: Readonly<Record<Exclude<EventEntity, 'deal'>, string>> = {
+  company: 'bitrix24.company', contact: 'bitrix24.contact', requisite: 'bitrix24.requisite',
+};
 
 /**
- * A requisite's helper fields for the mapping: LEGAL_NAME (the company's name, else a sole proprietor's
- * RQ_NAME, else the requisite's own NAME) and OGRN (RQ_OGRN, else a sole proprietor's RQ_OGRNIP).
+ * A fetched entity as the pull's record, or why it is none: a requisite of something other than a
+ * company, or of a preset the flow reads neither as a legal entity nor as a sole proprietor.
  */
-export function requisiteHelpers(r: FlatRecord): FlatRecord {
-  const first = (...keys: string[]): string | undefined => keys.map((k) => r[k]?.trim()).find((v) => v);
-  const legal = first('RQ_COMPANY_NAME', 'RQ_NAME', 'NAME');
-  const ogrn = first('RQ_OGRN', 'RQ_OGRNIP');
-  return { ...r, ...(legal ? { LEGAL_NAME: legal } : {}), ...(ogrn ? { OGRN: ogrn } : {}) };
+export function recordOf(entity: Exclude<EventEntity, 'deal'>, row: Row, bank: Row | undefined, o: Pick<Bitrix24Options, 'presets'>): Rec | string {
+  if (entity === 'company') return companyRecord(row);
+  if (entity === 'contact') return contactRecord(row);
+  const type = String(row.ENTITY_TYPE_ID ?? '');
+  if (type !== COMPANY_TYPE_ID) return `belongs to entity type ${type || '?'}, not a company; not a client's legal entity`;
+  const preset = String(row.PRESET_ID ?? '');
+  const kind = o.presets.legalEntity.includes(preset) ? 'legal' : o.presets.soleProprietor.includes(preset) ? 'sole' : undefined;
+  if (!kind) return `preset ${preset || '?'} is neither a legal entity (${o.presets.legalEntity.join(', ')}) nor a sole proprietor (${o.presets.soleProprietor.join(', ')}) in the flow's presets`;
+  return requisiteRecord(row, kind, bank);
+}
+
+/** A deleted entity: its last fetched record marked DELETED (the name kept), else the pull's note record. */
+export function deletedOf(entity: Exclude<EventEntity, 'deal'>, id: string, copy: Rec | undefined): Rec {
+  return copy ? { ...copy, DELETED: 'Y' } : deletedRecord(KIND_OF[entity], id);
 }
 
 /** NDJSON bytes of records. */
-export function ndjson(records: readonly FlatRecord[]): Buffer {
+export function ndjson(records: readonly Rec[]): Buffer {
   return Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''), 'utf8');
 }
