@@ -156,29 +156,48 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
     const [a, b] = numbers as [string, string];
     let asked: FormTree = {};
     nock(HOST).post(`${HOOK}crm.deal.list.json`, (body) => { const f = form(body); asked = f; return (f.filter as FormTree)['@ID'] !== undefined; })
-      .reply(200, ok([{ ID: '394', STAGE_ID: 'EXECUTING', ORIGIN_ID: a }, { ID: '395', STAGE_ID: 'C1:UC_SHIP', ORIGIN_ID: b }], { total: 2 }));
+      .reply(200, ok([{ ID: '394', STAGE_ID: 'EXECUTING', ORIGIN_ID: a, ORIGINATOR_ID: 'magistral' }, { ID: '395', STAGE_ID: 'C1:UC_SHIP', ORIGIN_ID: b, ORIGINATOR_ID: 'magistral' }], { total: 2 }));
     expect(await pullOrderStatuses(fx.tp.rt, { force: true })).toEqual(['b24-deals']);
     expect(Object.values((asked.filter as FormTree)['@ID'] as FormTree).sort()).toEqual(['394', '395']);
     expect((await statusOf(a)).status.code).toBe('in_work');
     expect(await statusOf(b)).toMatchObject({ status: { code: 'shipped' }, shipped: true });
     // A status that came from the deal is not a change to send back to it.
-    expect(await enqueueDueOrders(fx.tp.rt)).toBe(0);
+    const due = await fx.tp.rt.pool.query(`SELECT o.number, o.updated_at, e.version, e.state FROM orders o LEFT JOIN order_exports e ON e.order_id = o.id`);
+    expect(await enqueueDueOrders(fx.tp.rt), JSON.stringify(due.rows)).toBe(0);
   });
 
-  it('deal stages come back by ONCRMDEALUPDATE events at /exchange/webhooks/<flow>', async () => {
-    const a = numbers[0]!;
-    nock(HOST).post(`${HOOK}crm.deal.list.json`, (body) => JSON.stringify((form(body).filter as FormTree)['@ID']) === JSON.stringify({ 0: '394' }))
-      .reply(200, ok([{ ID: '394', STAGE_ID: 'LOSE', ORIGIN_ID: a }], { total: 1 }));
-    const post = (token: string) => fx.app.inject({
+  it('deal stages come back by ONCRMDEALUPDATE events at /exchange/webhooks/<flow>; a deal another integration made is not ours', async () => {
+    const [a, b] = numbers as [string, string];
+    let asked: unknown;
+    // Deal 500 names order b in ORIGIN_ID, but another shop's integration made it: its stage is no status of ours.
+    nock(HOST).post(`${HOOK}crm.deal.list.json`, (body) => { asked = (form(body).filter as FormTree)['@ID']; return asked !== undefined; })
+      .reply(200, ok([{ ID: '394', STAGE_ID: 'LOSE', ORIGIN_ID: a, ORIGINATOR_ID: 'magistral' }, { ID: '500', STAGE_ID: 'LOSE', ORIGIN_ID: b, ORIGINATOR_ID: 'other-shop' }], { total: 2 }));
+    const post = (id: string, token: string) => fx.app.inject({
       method: 'POST', url: '/exchange/webhooks/b24-deals', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: encodeForm({ event: 'ONCRMDEALUPDATE', data: { FIELDS: { ID: '394' } }, ts: '1765000000', auth: { domain: 'b24-deals.example.test', application_token: token } }),
+      payload: encodeForm({ event: 'ONCRMDEALUPDATE', data: { FIELDS: { ID: id } }, ts: '1765000000', auth: { domain: 'b24-deals.example.test', application_token: token } }),
     });
-    expect((await post('wrong')).statusCode).toBe(401);
-    const r = await post(TOKEN);
-    expect(r.statusCode, r.body).toBe(200);
+    expect((await post('394', 'wrong')).statusCode).toBe(401);
+    for (const id of ['394', '500']) {
+      const r = await post(id, TOKEN);
+      expect(r.statusCode, r.body).toBe(200);
+    }
     await until('the cancellation', async () => (await statusOf(a)).status.code === 'cancelled');
+    expect(Object.values(asked as FormTree).sort()).toEqual(['394', '500']);
     expect(await statusOf(a)).toMatchObject({ status: { code: 'cancelled' }, cancelled: true });
+    expect(await statusOf(b)).toMatchObject({ status: { code: 'shipped' }, cancelled: false });
     expect(nock.pendingMocks()).toEqual([]);
+  });
+
+  it('an order cancelled in the portal moves its deal to LOSE', async () => {
+    const b = numbers[1]!;
+    lookup([{ ID: '395', STAGE_ID: 'C1:UC_SHIP' }]);
+    let updated: FormTree = {};
+    const scope = nock(HOST)
+      .post(`${HOOK}crm.deal.update.json`, (body) => { const f = form(body); updated = f; return f.id === '395'; }).reply(200, ok(true))
+      .post(`${HOOK}crm.deal.productrows.set.json`, (body) => form(body).id === '395').reply(200, ok(true));
+    expect((await applyOrderChange(fx.tp.rt.db, { number: b }, { status: 'cancelled', cancelled: true }, 'manager')).changed).toEqual(['status', 'cancelled']);
+    await until('the update', async () => scope.isDone());
+    expect(updated.fields).toMatchObject({ STAGE_ID: 'LOSE', ORIGIN_ID: b });
   });
 
   it('Bitrix24 refusing the webhook (INVALID_CREDENTIALS) fails the send at once, with the remote\'s code and never the secret', async () => {

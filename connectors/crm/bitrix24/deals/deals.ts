@@ -27,6 +27,8 @@ export interface DealsOptions extends Record<string, unknown> {
   stages?: StagesOption;
   /** Pull the sent orders' deal stages every N seconds (absent: only events bring them). */
   statusEverySeconds?: number;
+  /** The stage a deal moves to when its order is cancelled in the portal. @defaultValue 'LOSE' (C<categoryId>:LOSE in another pipeline) */
+  cancelledStage?: string;
 }
 
 export const dealsOptionsSchema = {
@@ -38,6 +40,7 @@ export const dealsOptionsSchema = {
     categoryId: { type: 'integer', minimum: 0, description: 'CATEGORY_ID: the pipeline new deals go to (default: the default pipeline).' },
     stages: stagesSchema,
     statusEverySeconds: { type: 'integer', minimum: 10, maximum: 86400 },
+    cancelledStage: { type: 'string', pattern: '^[A-Za-z0-9_:-]{1,64}$', description: 'STAGE_ID a deal moves to when its order is cancelled in the portal (default LOSE; C<categoryId>:LOSE with a categoryId).' },
   },
   oneOf: connectionOneOf,
 } as const;
@@ -78,6 +81,8 @@ export function dealFields(order: OutboundOrder, o: DealsOptions): Record<string
     CURRENCY_ID: order.currency,
     OPPORTUNITY: num(order.total),
     ...(o.categoryId !== undefined ? { CATEGORY_ID: o.categoryId } : {}),
+    // A cancellation made in the portal closes the deal as lost; other statuses are the CRM's to set.
+    ...(order.cancelled ? { STAGE_ID: o.cancelledStage ?? (o.categoryId ? `C${o.categoryId}:LOSE` : 'LOSE') } : {}),
     ...(order.comment ? { COMMENTS: order.comment } : {}),
     SOURCE_DESCRIPTION: `Портал: заказ ${order.number}, юрлицо ${order.legalEntity.name}${order.legalEntity.inn ? ` (ИНН ${order.legalEntity.inn})` : ''}`,
   };
@@ -142,14 +147,17 @@ export async function sendDeal(order: OutboundOrder, ctx: SendContext): Promise<
 }
 
 /** The stage of each deal by id (crm.deal.list, 50 ids a call). */
-export async function dealStates(client: Bitrix24Client, ids: readonly string[]): Promise<DealState[]> {
+export async function dealStates(client: Bitrix24Client, ids: readonly string[], o: DealsOptions): Promise<DealState[]> {
   const out: DealState[] = [];
+  const originator = o.originatorId ?? DEFAULT_ORIGINATOR;
   for (let i = 0; i < ids.length; i += PAGE) {
     const part = ids.slice(i, i + PAGE);
     // '@ID': Bitrix24's IN prefix (an array under a plain key works too; the prefix says it).
-    const r = await client.call('crm.deal.list', { filter: { '@ID': part }, select: ['ID', 'STAGE_ID', 'ORIGIN_ID'] });
+    const r = await client.call('crm.deal.list', { filter: { '@ID': part }, select: ['ID', 'STAGE_ID', 'ORIGIN_ID', 'ORIGINATOR_ID'] });
     for (const d of Array.isArray(r.result) ? (r.result as Array<Record<string, unknown>>) : []) {
       if (d.ID === undefined || typeof d.STAGE_ID !== 'string') continue;
+      // A deal another integration (or a person) made carries no order of ours, whatever its ORIGIN_ID says.
+      if (d.ORIGINATOR_ID !== undefined && d.ORIGINATOR_ID !== originator) continue;
       out.push({ ID: String(d.ID), STAGE_ID: d.STAGE_ID, ORIGIN_ID: typeof d.ORIGIN_ID === 'string' ? d.ORIGIN_ID : null });
     }
   }
@@ -162,7 +170,7 @@ export async function dealStatuses(sent: readonly SentOrder[], ctx: OutboundCont
   const byDeal = new Map(sent.filter((s) => s.externalRef && /^[0-9]+$/.test(s.externalRef)).map((s) => [s.externalRef!, s]));
   const client = clientOf(o, ctx);
   const changes: ExternalOrderChange[] = [];
-  for (const d of await dealStates(client, [...byDeal.keys()])) {
+  for (const d of await dealStates(client, [...byDeal.keys()], o)) {
     const s = byDeal.get(d.ID);
     if (!s) continue;
     const rule = ruleOf(d.STAGE_ID, o.stages);

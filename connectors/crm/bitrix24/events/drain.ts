@@ -115,8 +115,8 @@ export async function drainOnce(port: ConnectorPort, flowName: string): Promise<
       // Few retries inside one pass: a pass that fails leaves its events pending for the next sweep.
       const client = clientOf(raw, { flow: flowName, env: port.env, log: port.log, sql: port.sql }, { retries: 3 });
       if (entity === 'deal') {
-        const deals = await dealStates(client, ids);
         const options = raw as DealsOptions;
+        const deals = await dealStates(client, ids, options);
         const changes = deals.map((d) => stageChange(d, options.stages)).filter((c) => c !== undefined);
         report.fetched = deals.length;
         const applied = await port.orders.applyChanges(changes, `flow:${flowName}`);
