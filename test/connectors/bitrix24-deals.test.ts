@@ -22,6 +22,19 @@ function form(body: unknown): FormTree {
 
 const ok = (result: unknown, extra: Record<string, unknown> = {}) => ({ result, ...extra, time: { start: 1, finish: 1.2, duration: 0.2 } });
 
+/** A batch answer as Bitrix24 writes it (an empty map as a PHP list). */
+const batchOk = (result: Record<string, unknown>, errors: Record<string, { error: string; error_description: string }> = {}) =>
+  ok({ result, result_error: Object.keys(errors).length ? errors : [], result_total: [], result_next: [], result_time: [] });
+
+/** The commands of a batch request: `cmd[add]=crm.deal.add?fields[TITLE]=…` → { add: { method, params } }. */
+function batchCommands(body: unknown): Record<string, { method: string; params: FormTree }> {
+  const cmd = (form(body).cmd ?? {}) as Record<string, string>;
+  return Object.fromEntries(Object.entries(cmd).map(([k, v]) => {
+    const q = v.indexOf('?');
+    return [k, { method: q < 0 ? v : v.slice(0, q), params: parseForm(q < 0 ? '' : v.slice(q + 1)) }];
+  }));
+}
+
 describe('deal stages as order statuses', () => {
   it('maps the default pipeline, other pipelines by the stage after the colon, and the flow\'s overrides', () => {
     expect(ruleOf('NEW', undefined)).toEqual({ status: 'accepted' });
@@ -98,22 +111,22 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
 
   it('an order becomes crm.deal.add with its company, contact and ORIGIN_ID, then its lines as product rows', async () => {
     const look = lookup([]);
-    let fields: FormTree = {};
-    let rows: FormTree = {};
-    const scope = nock(HOST)
-      .post(`${HOOK}crm.deal.add.json`, (b) => { fields = form(b).fields as FormTree; return true; }).reply(200, ok(394))
-      .post(`${HOOK}crm.deal.productrows.set.json`, (b) => { const f = form(b); rows = f; return f.id === '394'; }).reply(200, ok(true));
+    let cmds: ReturnType<typeof batchCommands> = {};
+    // One batch: the add, and the rows on the add's answer ($result[add]).
+    const scope = nock(HOST).post(`${HOOK}batch.json`, (b) => { cmds = batchCommands(b); return true; }).reply(200, batchOk({ add: 394, rows: true }));
     const o = await place([{ sku: 'P2', quantity: '2' }, { sku: 'P1', quantity: '1.25' }], 'доставка до 12:00');
     numbers.push(o.number);
     await until('the deal', async () => (await exportOf(o.number))?.state === 'sent');
     expect(scope.isDone()).toBe(true);
     expect(look.seen[0]).toMatchObject({ filter: { ORIGIN_ID: o.number, ORIGINATOR_ID: 'magistral' } });
-    expect(fields).toEqual({
+    expect(Object.fromEntries(Object.entries(cmds).map(([k, c]) => [k, c.method]))).toEqual({ add: 'crm.deal.add', rows: 'crm.deal.productrows.set' });
+    expect(cmds.rows!.params.id).toBe('$result[add]');
+    expect(cmds.add!.params.fields).toEqual({
       TITLE: `Заказ ${o.number} с портала`, COMPANY_ID: '2917', CONTACT_ID: '55', ORIGIN_ID: o.number, ORIGINATOR_ID: 'magistral',
       CURRENCY_ID: 'RUB', OPPORTUNITY: o.total.replace(/\.?0+$/, ''), COMMENTS: 'доставка до 12:00',
       SOURCE_DESCRIPTION: expect.stringContaining('ИНН 7704010015'),
     });
-    expect(rows.rows).toEqual({
+    expect(cmds.rows!.params.rows).toEqual({
       0: { PRODUCT_NAME: 'Автомат 16А', PRICE: expect.stringMatching(/^\d+(\.\d+)?$/), QUANTITY: '2', MEASURE_NAME: expect.any(String) },
       1: { PRODUCT_ID: '689', PRODUCT_NAME: 'Кабель ВВГнг 3x2,5', PRICE: expect.stringMatching(/^\d+(\.\d+)?$/), QUANTITY: '1.25', MEASURE_NAME: expect.any(String) },
     });
@@ -125,14 +138,14 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
 
   it('a repeated send finds the deal by ORIGIN_ID instead of adding a second', async () => {
     const look = lookup([{ ID: '395', STAGE_ID: 'NEW' }]);
-    const scope = nock(HOST)
-      .post(`${HOOK}crm.deal.update.json`, (b) => form(b).id === '395').reply(200, ok(true))
-      .post(`${HOOK}crm.deal.productrows.set.json`, (b) => form(b).id === '395').reply(200, ok(true));
+    let cmds: ReturnType<typeof batchCommands> = {};
+    const scope = nock(HOST).post(`${HOOK}batch.json`, (b) => { cmds = batchCommands(b); return true; }).reply(200, batchOk({ update: true, rows: true }));
     const o = await place([{ sku: 'P3', quantity: '4' }]);
     numbers.push(o.number);
     await until('the export', async () => (await exportOf(o.number))?.state === 'sent');
     expect(look.seen).toHaveLength(1);
     expect(scope.isDone()).toBe(true);
+    expect(cmds).toMatchObject({ update: { method: 'crm.deal.update', params: { id: '395' } }, rows: { method: 'crm.deal.productrows.set', params: { id: '395' } } });
     expect(await exportOf(o.number)).toMatchObject({ external_ref: '395', attempts: 1 });
   });
 
@@ -140,9 +153,8 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
     const number = numbers[0]!;
     lookup([{ ID: '394', STAGE_ID: 'NEW' }]);
     let updated: FormTree = {};
-    const scope = nock(HOST)
-      .post(`${HOOK}crm.deal.update.json`, (b) => { const f = form(b); updated = f; return f.id === '394'; }).reply(200, ok(true))
-      .post(`${HOOK}crm.deal.productrows.set.json`, (b) => form(b).id === '394').reply(200, ok(true));
+    const scope = nock(HOST).post(`${HOOK}batch.json`, (b) => { const c = batchCommands(b); updated = c.update!.params; return c.update!.params.id === '394' && c.rows!.params.id === '394'; })
+      .reply(200, batchOk({ update: true, rows: true }));
     expect(await applyOrderChange(fx.tp.rt.db, { number }, { comment: 'позвонить перед доставкой' }, 'manager')).toEqual({ found: true, changed: ['comment'] });
     await until('the update', async () => scope.isDone());
     expect(updated.fields).toMatchObject({ COMMENTS: 'позвонить перед доставкой', ORIGIN_ID: number, COMPANY_ID: '2917' });
@@ -192,9 +204,8 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
     const b = numbers[1]!;
     lookup([{ ID: '395', STAGE_ID: 'C1:UC_SHIP' }]);
     let updated: FormTree = {};
-    const scope = nock(HOST)
-      .post(`${HOOK}crm.deal.update.json`, (body) => { const f = form(body); updated = f; return f.id === '395'; }).reply(200, ok(true))
-      .post(`${HOOK}crm.deal.productrows.set.json`, (body) => form(body).id === '395').reply(200, ok(true));
+    const scope = nock(HOST).post(`${HOOK}batch.json`, (body) => { const c = batchCommands(body); updated = c.update!.params; return c.update!.params.id === '395'; })
+      .reply(200, batchOk({ update: true, rows: true }));
     expect((await applyOrderChange(fx.tp.rt.db, { number: b }, { status: 'cancelled', cancelled: true }, 'manager')).changed).toEqual(['status', 'cancelled']);
     await until('the update', async () => scope.isDone());
     expect(updated.fields).toMatchObject({ STAGE_ID: 'LOSE', ORIGIN_ID: b });
@@ -212,9 +223,7 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
   it('a 503 (QUERY_LIMIT_EXCEEDED) is waited out and sent again; the deal is added once', async () => {
     nock(HOST).post(`${HOOK}crm.deal.list.json`).reply(503, { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' });
     lookup([]);
-    const scope = nock(HOST)
-      .post(`${HOOK}crm.deal.add.json`).once().reply(200, ok(396))
-      .post(`${HOOK}crm.deal.productrows.set.json`).reply(200, ok(true));
+    const scope = nock(HOST).post(`${HOOK}batch.json`).once().reply(200, batchOk({ add: 396, rows: true }));
     const o = await place([{ sku: 'P1', quantity: '3' }]);
     await until('the deal after the limit', async () => (await exportOf(o.number))?.state === 'sent');
     expect(scope.isDone()).toBe(true);

@@ -110,6 +110,20 @@ async function findDeals(client: Bitrix24Client, number: string, o: DealsOptions
   return Array.isArray(r.result) ? (r.result as Array<{ ID: string; STAGE_ID?: string }>) : [];
 }
 
+/** Per-command answers of a batch that Bitrix24 would serve if asked again later. */
+const BATCH_RETRYABLE = new Set(['QUERY_LIMIT_EXCEEDED', 'OPERATION_TIME_LIMIT', 'INTERNAL_SERVER_ERROR']);
+
+/** A failed command of a send's batch as the queue reacts to it; `made` says what Bitrix24 has already. */
+function commandFailure(what: string, command: string, e: { error: string; description: string }, made: string): Error {
+  const text = `${what}: ${command} refused — ${e.error}${e.description ? `: ${e.description}` : ''}${made}`;
+  return BATCH_RETRYABLE.has(e.error) ? new RetryableError(text) : new MagistralError('MAG_ERR_SEND_REFUSED', text);
+}
+
+/**
+ * Two requests a send: the lookup, then one batch that writes the deal and its rows — `crm.deal.add` with
+ * `crm.deal.productrows.set` on `$result[add]` (Bitrix24 puts the earlier command's answer in), or
+ * `crm.deal.update` with the rows of the deal found. At the standard 2 requests/s that is one order a second.
+ */
 export async function sendDeal(order: OutboundOrder, ctx: SendContext): Promise<SendResult> {
   const o = ctx.options as DealsOptions;
   const what = `${ctx.flow}: Bitrix24 deal for order ${order.number}`;
@@ -120,27 +134,33 @@ export async function sendDeal(order: OutboundOrder, ctx: SendContext): Promise<
   try {
     const found = await findDeals(client, order.number, o);
     if (found.length > 1) ctx.log.warn({ flow: ctx.flow, order: order.number, deals: found.map((d) => d.ID) }, 'Bitrix24 has several deals with our order number; the first is kept');
-    let id = found[0]?.ID ? String(found[0].ID) : undefined;
-    let outcome: SendResult['outcome'];
-    let note: string | undefined;
+    const id = found[0]?.ID ? String(found[0].ID) : undefined;
     if (id) {
       // A new version of the order, or a repeat of a send that had added the deal: the deal takes the order as it is now.
-      await client.call('crm.deal.update', { id, fields: { ...fields, CATEGORY_ID: undefined }, params: { REGISTER_SONET_EVENT: 'N' } });
-      outcome = 'found';
-      note = ctx.previous ? `deal ${id} updated to version ${ctx.version}` : `Bitrix24 already had deal ${id} (a repeated send)`;
-    } else {
-      if (ctx.previous?.externalRef) {
-        // We recorded a deal Bitrix24 no longer lists under our number (deleted in the CRM): not made again.
-        throw new MagistralError('MAG_ERR_SEND_REFUSED', `${what}: Bitrix24 no longer lists deal ${ctx.previous.externalRef} under ORIGIN_ID ${order.number}; not created again`);
-      }
-      const added = await client.call('crm.deal.add', { fields, params: { REGISTER_SONET_EVENT: 'N' } });
-      const n = typeof added.result === 'number' || typeof added.result === 'string' ? String(added.result) : '';
-      if (!/^[0-9]+$/.test(n)) throw new RetryableError(`${what}: crm.deal.add answered no deal id (${JSON.stringify(added.result).slice(0, 80)}); the next attempt finds the deal by ORIGIN_ID`);
-      id = n;
-      outcome = 'created';
+      const { CATEGORY_ID: _pipeline, ...update } = fields;
+      const r = await client.batch({
+        update: { method: 'crm.deal.update', params: { id, fields: update, params: { REGISTER_SONET_EVENT: 'N' } } },
+        rows: { method: 'crm.deal.productrows.set', params: { id, rows } },
+      });
+      if (r.errors.update) throw commandFailure(what, `crm.deal.update of deal ${id}`, r.errors.update, '');
+      if (r.errors.rows) throw commandFailure(what, `crm.deal.productrows.set of deal ${id}`, r.errors.rows, ' (the deal is updated, its rows are not)');
+      return { outcome: 'found', externalRef: id, note: ctx.previous ? `deal ${id} updated to version ${ctx.version}` : `Bitrix24 already had deal ${id} (a repeated send)` };
     }
-    await client.call('crm.deal.productrows.set', { id, rows });
-    return { outcome, externalRef: id, ...(note ? { note } : {}) };
+    if (ctx.previous?.externalRef) {
+      // We recorded a deal Bitrix24 no longer lists under our number (deleted in the CRM): not made again.
+      throw new MagistralError('MAG_ERR_SEND_REFUSED', `${what}: Bitrix24 no longer lists deal ${ctx.previous.externalRef} under ORIGIN_ID ${order.number}; not created again`);
+    }
+    const r = await client.batch({
+      add: { method: 'crm.deal.add', params: { fields, params: { REGISTER_SONET_EVENT: 'N' } } },
+      rows: { method: 'crm.deal.productrows.set', params: { id: '$result[add]', rows } },
+    });
+    if (r.errors.add) throw commandFailure(what, 'crm.deal.add', r.errors.add, '');
+    const n = typeof r.result.add === 'number' || typeof r.result.add === 'string' ? String(r.result.add) : '';
+    // Added, but no id to keep: the next attempt finds the deal by ORIGIN_ID (and sets its rows).
+    if (!/^[0-9]+$/.test(n)) throw new RetryableError(`${what}: crm.deal.add answered no deal id (${JSON.stringify(r.result.add ?? null).slice(0, 80)}); the next attempt finds the deal by ORIGIN_ID`);
+    // The rows refused after the add: the retry finds the deal and sets them again.
+    if (r.errors.rows) throw new RetryableError(commandFailure(what, `crm.deal.productrows.set of deal ${n}`, r.errors.rows, ' (the deal is added, its rows are not; the next attempt sets them)').message);
+    return { outcome: 'created', externalRef: n };
   } catch (e) {
     throw asSendError(e, what);
   }
