@@ -211,6 +211,21 @@ retry: { attempts: 2, backoff: fixed, delayMs: 200 }
     expect(updated.fields).toMatchObject({ STAGE_ID: 'LOSE', ORIGIN_ID: b });
   });
 
+  it('rows refused after the deal was added: retried, and the retry finds the deal and sets them', async () => {
+    const first = lookup([]);
+    nock(HOST).post(`${HOOK}batch.json`).once()
+      .reply(200, batchOk({ add: 397 }, { rows: { error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal server error' } }));
+    const o = await place([{ sku: 'P3', quantity: '1' }]);
+    await until('the first attempt', async () => first.seen.length === 1);
+    const again = lookup([{ ID: '397', STAGE_ID: 'NEW' }]);
+    let cmds: ReturnType<typeof batchCommands> = {};
+    nock(HOST).post(`${HOOK}batch.json`, (b) => { cmds = batchCommands(b); return true; }).reply(200, batchOk({ update: true, rows: true }));
+    const row = await until('the export', async () => { const r = await exportOf(o.number); return r?.state === 'sent' && r; });
+    expect(again.seen).toHaveLength(1);
+    expect(cmds).toMatchObject({ update: { params: { id: '397' } }, rows: { params: { id: '397' } } });
+    expect(row).toMatchObject({ external_ref: '397', attempts: 2 });
+  });
+
   it('Bitrix24 refusing the webhook (INVALID_CREDENTIALS) fails the send at once, with the remote\'s code and never the secret', async () => {
     nock(HOST).post(`${HOOK}crm.deal.list.json`).reply(401, { error: 'INVALID_CREDENTIALS', error_description: 'Invalid request credentials' });
     const o = await place([{ sku: 'P2', quantity: '1' }]);
