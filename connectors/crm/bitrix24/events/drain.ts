@@ -23,8 +23,12 @@ import type { EventEntity } from './form.ts';
 const IDS_PER_DRAIN: Record<EventEntity, number> = { company: 50, contact: 50, requisite: 25, deal: 50 };
 /** Events claimed per pass (several events of one entity count as one fetch). */
 const EVENTS_PER_PASS = 500;
-/** A pending event is tried this often before it is marked failed. */
+/**
+ * A pending event whose fetch keeps failing is marked failed once it has been tried this often and is
+ * older than GIVE_UP_AFTER (an hour of Bitrix24 down is waited out; the incremental pull covers the rest).
+ */
 const MAX_ATTEMPTS = 10;
+const GIVE_UP_AFTER = '1 hour';
 const GET_METHOD: Record<Exclude<EventEntity, 'deal'>, string> = { company: 'crm.company.get', contact: 'crm.contact.get', requisite: 'crm.requisite.get' };
 
 interface Row { id: string; entity_id: string; deleted: boolean; ts: string }
@@ -157,9 +161,10 @@ export async function drainOnce(port: ConnectorPort, flowName: string): Promise<
       await db.query('ROLLBACK');
       const message = (e as Error).message;
       report.error = message;
-      // Left pending for the next sweep; marked failed after MAX_ATTEMPTS (the message says why).
+      // Left pending for the next sweep; marked failed after MAX_ATTEMPTS and GIVE_UP_AFTER (the message says why).
       await port.sql.query(`UPDATE crm_bitrix24_events SET attempts = attempts + 1, last_error = $2,
-        state = CASE WHEN attempts + 1 >= ${MAX_ATTEMPTS} THEN 'failed' ELSE state END WHERE id = ANY($1::bigint[])`, [taken.map((r) => r.id), message]);
+        state = CASE WHEN attempts + 1 >= ${MAX_ATTEMPTS} AND received_at < now() - interval '${GIVE_UP_AFTER}' THEN 'failed' ELSE state END
+        WHERE id = ANY($1::bigint[])`, [taken.map((r) => r.id), message]);
       port.log.warn({ flow: flowName, events: taken.length, code: isMagistralError(e) ? e.code : undefined, err: message }, 'Bitrix24 events not fetched; they stay pending');
       report.more = false;
       return report;
