@@ -11,7 +11,7 @@ import { pullFlow, settlePull, type PullOutcome } from '../../src/pipeline/poll.
 import { listRejects, waitForRun, type RunView } from '../../src/pipeline/runs.ts';
 import { listMappingFiles, loadMapping, runMappingTests } from '../../src/mapping/index.ts';
 import { clearBuckets, decodeParams, decodeKeys, encodeKeys } from '../../connectors/crm/bitrix24/index.ts';
-import { b24Date, Bitrix24Server, makeInn } from './lib/bitrix24-server.ts';
+import { b24Date, Bitrix24Server } from './lib/bitrix24-server.ts';
 
 const PORTAL = 'https://b24.test';
 const SECRET = 'x7k2abc9def0ghij';
@@ -306,6 +306,46 @@ describe('counterparties from the in-process portal', () => {
     expect(await count('legal_entities', "code = '900' AND deleted")).toBe(1);
     expect(await count('legal_entities', 'deleted')).toBe(1);
     expect(await count('contacts', 'deleted')).toBe(1);
+  });
+});
+
+describe('OAuth application', () => {
+  it('refreshes with the stored refresh token, keeps the rotated one in crm_bitrix24_oauth, and a later refresh starts from it, not from the variable', async () => {
+    clearBuckets();
+    const refreshed: string[] = [];
+    let issued = 0;
+    nock('https://oauth.test').persist().get('/oauth/token/').query((q) => {
+      refreshed.push(String(q.refresh_token));
+      return q.grant_type === 'refresh_token' && q.client_id === 'local.app' && q.client_secret === 'app-s3cret';
+    }).reply(async () => {
+      issued++;
+      server.accessTokens.add(`access-${issued}`);
+      return [200, JSON.stringify({ access_token: `access-${issued}`, refresh_token: `refresh-${issued + 1}`, expires_in: 3600, client_endpoint: `${server.url}/rest/` }), { 'content-type': 'application/json' }];
+    });
+    const seenAuth: string[] = [];
+    await tp.applyFlowYaml(flowYaml('b24-oauth-managers', 'managers', { webhookUrlEnv: undefined, portal: server.url, oauth: { clientIdEnv: 'B24_ID', clientSecretEnv: 'B24_SECRET', refreshTokenEnv: 'B24_REFRESH', tokenUrl: 'https://oauth.test/oauth/token/' } }));
+    const e = { B24_ID: 'local.app', B24_SECRET: 'app-s3cret', B24_REFRESH: 'refresh-1' };
+    const logBefore = server.log.length;
+    expect((await pullAndWait('b24-oauth-managers', e)).run.state).toBe('done');
+    // The access token went as `auth` (the server strips it before logging), to the OAuth REST path.
+    for (const l of server.log.slice(logBefore)) seenAuth.push(l.method);
+    expect(seenAuth).toEqual(['batch']);
+    const row = async () => (await tp.rt.pool.query('SELECT app_key, client_id, refresh_token, access_token FROM crm_bitrix24_oauth')).rows;
+    expect(await row()).toEqual([{ app_key: `${server.url}|local.app`, client_id: 'local.app', refresh_token: 'refresh-2', access_token: 'access-1' }]);
+    // The portal revokes the access token: one refresh with the stored refresh token (not the variable's), the same request again.
+    server.accessTokens.clear();
+    expect((await pullAndWait('b24-oauth-managers', e)).run.state).toBe('done');
+    expect(refreshed).toEqual(['refresh-1', 'refresh-2']);
+    expect(await row()).toEqual([{ app_key: `${server.url}|local.app`, client_id: 'local.app', refresh_token: 'refresh-3', access_token: 'access-2' }]);
+    // A refused refresh: the pull fails with the OAuth server's code, the stored token untouched.
+    nock.cleanAll();
+    server.accessTokens.clear();
+    nock('https://oauth.test').get('/oauth/token/').query(true).reply(400, { error: 'invalid_grant', error_description: 'The refresh token is invalid.' });
+    const o = await pull('b24-oauth-managers', e);
+    expect(o).toMatchObject({ outcome: 'failed', error: { code: 'MAG_ERR_PULL_AUTH' } });
+    expect((o as Extract<PullOutcome, { outcome: 'failed' }>).error.message).toContain('invalid_grant — The refresh token is invalid. (HTTP 400)');
+    expect((o as Extract<PullOutcome, { outcome: 'failed' }>).error.message).not.toContain('app-s3cret');
+    expect(await row()).toEqual([{ app_key: `${server.url}|local.app`, client_id: 'local.app', refresh_token: 'refresh-3', access_token: 'access-2' }]);
   });
 });
 
