@@ -114,6 +114,19 @@ async function* listAll(client: Bitrix24Client, label: string, spec: ListSpec, c
   }
 }
 
+/** The rows of pages regrouped in chunks of `size` (the last one shorter): commands are planned per chunk, not per page. */
+async function* chunks(pages: AsyncIterable<Row[]>, size: number): AsyncGenerator<Row[], void, undefined> {
+  let buf: Row[] = [];
+  for await (const p of pages) {
+    buf.push(...p);
+    while (buf.length >= size) {
+      yield buf.slice(0, size);
+      buf = buf.slice(size);
+    }
+  }
+  if (buf.length) yield buf;
+}
+
 /** A list filtered by a set of IDs (at most 50 per command), every page. */
 async function listByIds(client: Bitrix24Client, label: string, method: string, field: string, ids: string[], params: Record<string, unknown>): Promise<Row[]> {
   const out: Row[] = [];
@@ -225,36 +238,48 @@ async function* readEntity(o: Bitrix24Options, ctx: PullContext): AsyncGenerator
   if (o.entity === 'contactLinks') {
     // Links are read in full every time and the flow is a snapshot: a link removed in Bitrix24 (which
     // need not stamp the company as modified) is removed here too. Cost: one request per 49 companies.
-    for await (const page of listAll(client, label, { method: 'crm.company.list', params: { order: { ID: 'ASC' }, select: ['ID'] } }, o.concurrency)) {
-      const ids = page.map((c) => String(c.ID));
-      for (let i = 0; i < ids.length; i += BATCH - 1) {
-        const part = ids.slice(i, i + BATCH - 1);
-        const cmds: Record<string, ListSpec> = { rq: { method: 'crm.requisite.list', params: { filter: { ENTITY_TYPE_ID: 4, '@ENTITY_ID': part }, select: ['ID', 'ENTITY_ID', 'PRESET_ID'], order: { ID: 'ASC' }, start: 0 } } };
-        part.forEach((id, k) => { cmds[`c${k}`] = { method: 'crm.company.contact.items.get', params: { id } }; });
-        const r = await batchPages(client, label, cmds);
-        const reqs = [...r.pages.rq!];
-        for (let next = r.next.rq; next !== undefined;) {
-          const more = await client.call('crm.requisite.list', { ...cmds.rq!.params, start: next });
-          reqs.push(...(more.result as Row[]));
-          next = more.next;
-        }
-        const byCompany = new Map<string, string[]>();
-        for (const q of reqs) {
-          if (!presetKind(o, q.PRESET_ID)) continue;
-          const list = byCompany.get(String(q.ENTITY_ID)) ?? [];
-          list.push(String(q.ID));
-          byCompany.set(String(q.ENTITY_ID), list);
-        }
-        part.forEach((company, k) => {
-          const reqIds = byCompany.get(company);
-          if (!reqIds) return; // a company without requisites has no legal entity to act for
-          for (const l of r.pages[`c${k}`]!) {
-            for (const q of reqIds) emit(linkRecord(company, String(l.CONTACT_ID), q, l.IS_PRIMARY === 'Y' || l.IS_PRIMARY === true));
-          }
-        });
+    const linksOf = async (part: string[]): Promise<Rec[]> => {
+      const cmds: Record<string, ListSpec> = { rq: { method: 'crm.requisite.list', params: { filter: { ENTITY_TYPE_ID: 4, '@ENTITY_ID': part }, select: ['ID', 'ENTITY_ID', 'PRESET_ID'], order: { ID: 'ASC' }, start: 0 } } };
+      part.forEach((id, k) => { cmds[`c${k}`] = { method: 'crm.company.contact.items.get', params: { id } }; });
+      const r = await batchPages(client, label, cmds);
+      const reqs = [...r.pages.rq!];
+      for (let next = r.next.rq; next !== undefined;) {
+        const more = await client.call('crm.requisite.list', { ...cmds.rq!.params, start: next });
+        reqs.push(...(more.result as Row[]));
+        next = more.next;
       }
-      yield* flush();
+      const byCompany = new Map<string, string[]>();
+      for (const q of reqs) {
+        if (!presetKind(o, q.PRESET_ID)) continue;
+        const list = byCompany.get(String(q.ENTITY_ID)) ?? [];
+        list.push(String(q.ID));
+        byCompany.set(String(q.ENTITY_ID), list);
+      }
+      const recs: Rec[] = [];
+      part.forEach((company, k) => {
+        const reqIds = byCompany.get(company);
+        if (!reqIds) return; // a company without requisites has no legal entity to act for
+        for (const l of r.pages[`c${k}`]!) {
+          for (const q of reqIds) recs.push(linkRecord(company, String(l.CONTACT_ID), q, l.IS_PRIMARY === 'Y' || l.IS_PRIMARY === true));
+        }
+      });
+      return recs;
+    };
+    // 49 companies' link commands and one requisite list make a batch; `concurrency` batches in flight.
+    const companies = listAll(client, label, { method: 'crm.company.list', params: { order: { ID: 'ASC' }, select: ['ID'] } }, o.concurrency);
+    let window: string[][] = [];
+    const drain = async (): Promise<void> => {
+      for (const recs of await Promise.all(window.map(linksOf))) for (const r of recs) emit(r);
+      window = [];
+    };
+    for await (const chunk of chunks(companies, BATCH - 1)) {
+      window.push(chunk.map((c) => String(c.ID)));
+      if (window.length >= o.concurrency) {
+        await drain();
+        yield* flush();
+      }
     }
+    await drain();
     if (out) yield out;
     ctx.log.info({ flow: ctx.flow, entity: o.entity, records, requests: client.stats.requests, ms: Date.now() - started }, 'bitrix24 pull read');
     return { records, cursor: { v: 1, entity: o.entity, fullAt: new Date().toISOString() } satisfies Bitrix24Cursor, changed: true };
@@ -274,7 +299,9 @@ async function* readEntity(o: Bitrix24Options, ctx: PullContext): AsyncGenerator
   const method = o.entity === 'companies' ? 'crm.company.list' : o.entity === 'contacts' ? 'crm.contact.list' : 'crm.requisite.list';
   const select = o.entity === 'companies' ? COMPANY_SELECT : o.entity === 'contacts' ? CONTACT_SELECT : REQUISITE_SELECT;
 
-  for await (const page of listAll(client, label, { method, params: { order: { ID: 'ASC' }, filter, select } }, o.concurrency)) {
+  // Requisites in chunks of a batch's worth of pages, so their bank details take one batch per chunk.
+  const pages = listAll(client, label, { method, params: { order: { ID: 'ASC' }, filter, select } }, o.concurrency);
+  for await (const page of o.entity === 'requisites' ? chunks(pages, PAGE * BATCH) : pages) {
     let banks: Map<string, Row> | undefined;
     if (o.entity === 'requisites') {
       // Bank details hang off requisites: one command per page of requisites, the first detail kept.

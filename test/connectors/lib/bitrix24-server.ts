@@ -21,6 +21,12 @@ export function makeInn(seed: number): string {
   return body + String((s % 11) % 10);
 }
 
+/** A valid 13-digit OGRN made from a number: twelve digits, then (body mod 11) mod 10. */
+export function makeOgrn(seed: number): string {
+  const body = 102770000000n + BigInt(seed);
+  return `${body}${(body % 11n) % 10n}`;
+}
+
 export class B24Fault extends Error {
   constructor(readonly code: string, readonly description: string, readonly status = 400) {
     super(`${code}: ${description}`);
@@ -219,7 +225,7 @@ export class Bitrix24Server {
         reqT.set(k, {
           ID: k, ENTITY_TYPE_ID: '4', ENTITY_ID: id, PRESET_ID: '1', NAME: 'Организация', ACTIVE: 'Y',
           RQ_COMPANY_NAME: `ООО «Компания ${id}»`, RQ_COMPANY_FULL_NAME: `Общество с ограниченной ответственностью «Компания ${id}»`,
-          RQ_INN: makeInn(Number(k) * 7919), RQ_KPP: '770101001', RQ_OGRN: String(1027700000000 + Number(k)), DATE_MODIFY: modified,
+          RQ_INN: makeInn(Number(k) * 7919), RQ_KPP: '770101001', RQ_OGRN: makeOgrn(Number(k)), DATE_MODIFY: modified,
         });
         bankT.set(k, {
           ID: k, ENTITY_ID: k, COUNTRY_ID: '1', NAME: 'Основной счёт', RQ_BANK_NAME: 'ПАО Сбербанк', RQ_BIK: '044525225',
