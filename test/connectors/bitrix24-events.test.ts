@@ -110,6 +110,16 @@ describe('Bitrix24 events endpoint', () => {
     await tp.applyFlowYaml(`
 apiVersion: magistral/v1
 kind: Flow
+name: b24-pulled-contacts
+source: { connector: bitrix24.rest, system: bitrix24, options: { entity: contacts, webhookUrlEnv: B24_TEST_WEBHOOK, tokenEnv: B24_TEST_APP_TOKEN, gatherMs: 50 } }
+mapping: crm/bitrix24-contacts.yaml
+target: contacts
+mode: delta
+autoCreate: true
+`);
+    await tp.applyFlowYaml(`
+apiVersion: magistral/v1
+kind: Flow
 name: b24-pulled-companies
 source: { connector: bitrix24.rest, system: bitrix24, options: { entity: companies, webhookUrlEnv: B24_TEST_WEBHOOK } }
 mapping: crm/bitrix24-companies.yaml
@@ -156,8 +166,8 @@ mode: delta
       ['b24-companies', `${encodeForm(event('ONCRMCOMPANYUPDATE', '2917', '100'))}&data[FIELDS]=x`, 400, /malformed event body: data\.FIELDS: given both as a value and with nested keys/],
       ['b24-companies', encodeForm(event('ONCRMCONTACTUPDATE', '55', '100')), 422, /flow 'b24-companies' takes company events, not ONCRMCONTACTUPDATE/],
       ['no-such-flow', encodeForm(SAMPLE), 404, /no Bitrix24 events flow 'no-such-flow'/],
-      ['clients-csv', encodeForm(SAMPLE), 404, /no Bitrix24 events flow 'clients-csv' \(a flow of connector bitrix24\.events or bitrix24\.deals/],
-      ['b24-pulled-companies', encodeForm(SAMPLE), 409, /flow 'b24-pulled-companies' is a bitrix24\.rest flow, which pulls and takes no events: post events to a flow of connector bitrix24\.events/],
+      ['clients-csv', encodeForm(SAMPLE), 404, /no Bitrix24 events flow 'clients-csv' \(a flow of connector bitrix24\.events, bitrix24\.deals or bitrix24\.rest with tokenEnv/],
+      ['b24-pulled-companies', encodeForm(SAMPLE), 409, /flow 'b24-pulled-companies' is a bitrix24\.rest flow without tokenEnv, which pulls and takes no events: give it tokenEnv/],
     ];
     for (const [flow, body, status, text] of cases) {
       const r = await post(flow, body);
@@ -254,6 +264,15 @@ mode: delta
     expect((await tp.rt.pool.query(`SELECT name, deleted FROM legal_entities WHERE code = '31'`)).rows).toEqual([{ name: 'ООО «Перекрёсток»', deleted: true }]);
   });
 
+  it('a pull flow with tokenEnv takes its entity\'s events itself: the event\'s run is a run of the pull flow, merged in order with its pulls', async () => {
+    nock(HOST).post(`${HOOK}batch.json`).reply(200, batchAnswer({ e88: { ID: '88', NAME: 'Ирина', LAST_NAME: 'Петрова', COMPANY_ID: '2919', EMAIL: [{ VALUE: 'I.Petrova@Example.ru', VALUE_TYPE: 'WORK' }] } }));
+    expect((await post('b24-pulled-contacts', encodeForm(event('ONCRMCONTACTADD', '88', '1743186000')))).statusCode).toBe(200);
+    expect((await post('b24-pulled-contacts', encodeForm(event('ONCRMCOMPANYADD', '88', '1743186000')))).statusCode).toBe(422);
+    const run = await drained('b24-pulled-contacts', 1);
+    expect(run).toMatchObject({ state: 'done', flow: 'b24-pulled-contacts', rows: { read: 1, inserted: 1 } });
+    expect((await tp.rt.pool.query(`SELECT name, email FROM contacts WHERE code = '88'`)).rows).toEqual([{ name: 'Петрова Ирина', email: 'i.petrova@example.ru' }]);
+  });
+
   it('a fetch Bitrix24 refuses (INVALID_CREDENTIALS) leaves the event pending with the remote\'s code, never the webhook secret', async () => {
     nock(HOST).post(`${HOOK}batch.json`).reply(401, { error: 'INVALID_CREDENTIALS', error_description: 'Invalid request credentials' });
     expect((await post('b24-contacts', encodeForm(event('ONCRMCONTACTUPDATE', '55', '1743200000')))).statusCode).toBe(200);
@@ -264,8 +283,8 @@ mode: delta
     expect(row).toMatchObject({ state: 'pending', attempts: 1 });
     expect(row.last_error).toMatch(/INVALID_CREDENTIALS — Invalid request credentials/);
     expect(row.last_error).not.toContain('w3bh00ksecret7q');
-    // No run for it (three company runs, one contact run and two requisite runs before).
-    expect(await runCount()).toBe(6);
+    // No run for it (three company runs, two contact runs and two requisite runs before).
+    expect(await runCount()).toBe(7);
   });
 
   it('what is pending when a process stops (a refused fetch, an event stored just before a crash) is drained by the next server\'s sweep', async () => {
@@ -285,7 +304,7 @@ mode: delta
     } finally {
       await next.close();
     }
-    expect((await tp.rt.pool.query(`SELECT ct.code, ct.name, ct.email, ct.position, c.code AS client FROM contacts ct JOIN clients c ON c.id = ct.client_id ORDER BY ct.code`)).rows).toEqual([
+    expect((await tp.rt.pool.query(`SELECT ct.code, ct.name, ct.email, ct.position, c.code AS client FROM contacts ct JOIN clients c ON c.id = ct.client_id WHERE ct.code IN ('55', '56') ORDER BY ct.code`)).rows).toEqual([
       { code: '55', name: 'Смирнов Алексей', email: 'a@example.ru', position: 'Закупщик', client: '2919' },
       { code: '56', name: 'Орлова Мария', email: null, position: null, client: '2919' },
     ]);

@@ -12,7 +12,7 @@ import type { Bitrix24Client } from '../client.ts';
 import type { Bitrix24Options } from '../options.ts';
 import type { Row as EntityRow } from '../records.ts';
 import { clientOf } from './connection.ts';
-import { connectionOf, DEALS_KIND, EVENTS_KIND, entityOf, optionsOf } from './options.ts';
+import { connectionOf, entityOf, EVENT_FLOW_KINDS, optionsOf } from './options.ts';
 import { deletedOf, ndjson, recordOf, type Rec } from './records.ts';
 import { flowsWithPending } from './store.ts';
 import { dealStates, type DealsOptions } from '../deals/deals.ts';
@@ -48,7 +48,11 @@ export interface DrainReport {
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
 
 async function findFlow(port: ConnectorPort, name: string): Promise<StoredFlow | undefined> {
-  return [...await port.flows(EVENTS_KIND), ...await port.flows(DEALS_KIND)].find((f) => f.name === name);
+  for (const kind of EVENT_FLOW_KINDS) {
+    const f = (await port.flows(kind)).find((x) => x.name === name);
+    if (f) return f;
+  }
+  return undefined;
 }
 
 /** The system a flow's codes live in (the flow's `source.system`). */

@@ -1,7 +1,7 @@
 // The events endpoint, `/exchange/webhooks/<flow>`: where Bitrix24 posts CRM events (an outgoing webhook
 // or an application's event.bind handler). One request, in this order:
-//   1. the flow: a `bitrix24.events` or `bitrix24.deals` flow of that name, else 404 (409 for a Bitrix24
-//      flow that takes no events);
+//   1. the flow: a `bitrix24.events` or `bitrix24.deals` flow of that name, or a `bitrix24.rest` (pull)
+//      flow with tokenEnv, else 404 (409 for a pull flow without tokenEnv);
 //   2. the body: application/x-www-form-urlencoded with nested keys, else 415; unreadable → 400 naming the key;
 //   3. the token: auth[application_token] equal (constant time) to the value of the flow's tokenEnv, else
 //      401 and nothing stored;
@@ -14,7 +14,7 @@ import { Counter } from 'prom-client';
 import type { ConnectorPort, ErrorCode, ExchangeEndpoint, StoredFlow } from '../../../../src/port/index.ts';
 import { sameSecret } from '../../../lib/index.ts';
 import { FormFieldError, parseForm, readEvent, type FormTree } from './form.ts';
-import { DEALS_KIND, entityOf, EVENTS_KIND, OTHER_BITRIX24_KINDS, optionsOf } from './options.ts';
+import { DEALS_KIND, entityOf, EVENT_FLOW_KINDS, EVENTS_KIND, optionsOf, REST_KIND } from './options.ts';
 import { storeEvent } from './store.ts';
 import { EventDrain } from './drain.ts';
 
@@ -37,16 +37,16 @@ function metric(port: ConnectorPort): Counter<'outcome'> | undefined {
 /** The flow an event is posted to, or the answer refusing it. */
 async function flowOf(port: ConnectorPort, name: string): Promise<StoredFlow | Answer> {
   if (FLOW_NAME.test(name)) {
-    const flows = [...await port.flows(EVENTS_KIND), ...await port.flows(DEALS_KIND)];
-    const flow = flows.find((f) => f.name === name);
-    if (flow) return flow;
-    for (const kind of OTHER_BITRIX24_KINDS) {
-      if ((await port.flows(kind)).some((f) => f.name === name)) {
-        return { status: 409, code: 'MAG_ERR_CONFLICT', text: `flow '${name}' is a ${kind} flow, which pulls and takes no events: post events to a flow of connector ${EVENTS_KIND} (companies, contacts, requisites) or ${DEALS_KIND} (deal stages)` };
+    for (const kind of EVENT_FLOW_KINDS) {
+      const flow = (await port.flows(kind)).find((f) => f.name === name);
+      if (!flow) continue;
+      if (kind === REST_KIND && !optionsOf(flow).tokenEnv) {
+        return { status: 409, code: 'MAG_ERR_CONFLICT', text: `flow '${name}' is a ${REST_KIND} flow without tokenEnv, which pulls and takes no events: give it tokenEnv (the application token's variable), or post events to a ${EVENTS_KIND} flow` };
       }
+      return flow;
     }
   }
-  return { status: 404, code: 'MAG_ERR_FLOW_NOT_FOUND', text: `no Bitrix24 events flow '${name.slice(0, 63)}' (a flow of connector ${EVENTS_KIND} or ${DEALS_KIND} of that name)` };
+  return { status: 404, code: 'MAG_ERR_FLOW_NOT_FOUND', text: `no Bitrix24 events flow '${name.slice(0, 63)}' (a flow of connector ${EVENTS_KIND}, ${DEALS_KIND} or ${REST_KIND} with tokenEnv of that name)` };
 }
 
 type Req = FastifyRequest<{ Params: { flow: string } }>;

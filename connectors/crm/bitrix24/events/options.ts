@@ -9,8 +9,9 @@ import type { EventEntity } from './form.ts';
 /** Connector kinds whose flows take events at /exchange/webhooks/<flow>. */
 export const EVENTS_KIND = 'bitrix24.events';
 export const DEALS_KIND = 'bitrix24.deals';
-/** Bitrix24 connectors whose flows take no events (a clear 409 instead of a 404). */
-export const OTHER_BITRIX24_KINDS = ['bitrix24.rest'] as const;
+/** The pull's kind: its flows of companies, contacts and requisites take events when they name a tokenEnv. */
+export const REST_KIND = 'bitrix24.rest';
+export const EVENT_FLOW_KINDS = [EVENTS_KIND, DEALS_KIND, REST_KIND] as const;
 
 const P = BITRIX24_OPTIONS_SCHEMA.properties;
 
@@ -57,9 +58,17 @@ export const ENTITY_OF_TARGET: Readonly<Record<string, EventEntity>> = {
   clients: 'company', legalEntities: 'requisite', contacts: 'contact',
 };
 
-/** The entity whose events a flow takes: by target for events flows, deals for the deals flow. */
+/** The entity a `bitrix24.rest` flow's events are about, by the entity it pulls. */
+const ENTITY_OF_PULL: Readonly<Record<string, EventEntity>> = { companies: 'company', requisites: 'requisite', contacts: 'contact' };
+
+/**
+ * The entity whose events a flow takes: deals for the deals flow, by the pulled entity for a pull flow
+ * (none for contact links and managers, which have no events here), by target for an events flow.
+ */
 export function entityOf(flow: StoredFlow): EventEntity | undefined {
-  if (flow.definition.source.connector === DEALS_KIND) return 'deal';
+  const kind = flow.definition.source.connector;
+  if (kind === DEALS_KIND) return 'deal';
+  if (kind === REST_KIND) return ENTITY_OF_PULL[String(optionsOf(flow).entity ?? '')];
   return ENTITY_OF_TARGET[flow.definition.target];
 }
 
