@@ -70,21 +70,24 @@ function cmp(a: unknown, b: unknown): number {
   return String(a).localeCompare(String(b));
 }
 
-function matches(row: Row, filter: Record<string, unknown>): boolean {
-  for (const [raw, want] of Object.entries(filter)) {
+/** A filter compiled once per list call: `@` (in) lists become sets, so a filter of 50 IDs stays cheap on 100,000 rows. */
+function compileFilter(filter: Record<string, unknown>): (row: Row) => boolean {
+  const tests = Object.entries(filter).map(([raw, want]) => {
     const m = /^(>=|<=|>|<|@|=|!)?(.+)$/.exec(raw)!;
     const op = m[1] ?? '=';
-    const v = row[m[2]!];
+    const field = m[2]!;
     if (op === '@') {
-      const list = Object.values(want && typeof want === 'object' ? want : { 0: want }).map(String);
-      if (!list.includes(String(v))) return false;
-      continue;
+      const set = new Set(Object.values(want && typeof want === 'object' ? want : { 0: want }).map(String));
+      return (row: Row) => set.has(String(row[field]));
     }
-    if (v === undefined || v === null || v === '') return false;
-    const c = cmp(v, want);
-    if ((op === '>' && !(c > 0)) || (op === '>=' && !(c >= 0)) || (op === '<' && !(c < 0)) || (op === '<=' && !(c <= 0)) || (op === '=' && c !== 0) || (op === '!' && c === 0)) return false;
-  }
-  return true;
+    return (row: Row) => {
+      const v = row[field];
+      if (v === undefined || v === null || v === '') return false;
+      const c = cmp(v, want);
+      return op === '>' ? c > 0 : op === '>=' ? c >= 0 : op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '!' ? c !== 0 : c === 0;
+    };
+  });
+  return (row) => tests.every((t) => t(row));
 }
 
 export class Bitrix24Server {
@@ -243,7 +246,8 @@ export class Bitrix24Server {
     const key = `${table}\n${JSON.stringify(filter)}\n${JSON.stringify(order)}`;
     let rows = this.cache.get(key);
     if (!rows) {
-      rows = [...this.tables.get(table)!.values()].filter((r) => matches(r, filter));
+      const test = compileFilter(filter);
+      rows = [...this.tables.get(table)!.values()].filter(test);
       const by = Object.entries(order);
       rows.sort((a, b) => {
         for (const [f, dir] of by.length ? by : [['ID', 'ASC'] as [string, unknown]]) {
