@@ -3,6 +3,7 @@
 // would not. Running on the same figures as the portal keeps a pull just below the limit (no 503s),
 // and a 503 that comes anyway (another application sharing the portal's bucket) fills ours, so the
 // requests after it are paced at the drain rate.
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface BucketOptions {
   /** Requests per second the bucket drains. @defaultValue 2 (Bitrix24's standard plans; Enterprise: 5) */
@@ -86,20 +87,7 @@ export class LeakyBucket {
   }
 }
 
+/** Waits `ms`; an abort of `signal` rejects at once (Node's timer, nothing of our own). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+  return delay(ms, undefined, signal ? { signal } : undefined);
 }
