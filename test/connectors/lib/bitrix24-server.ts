@@ -114,6 +114,7 @@ export class Bitrix24Server {
   private at = performance.now();
   private server?: Server;
   private cache = new Map<string, Row[]>();
+  private indexes = new Map<string, Map<string, Row[]>>();
   private version = 0;
   private nextId = 1;
   url = '';
@@ -178,6 +179,24 @@ export class Bitrix24Server {
   changed(): void {
     this.version++;
     this.cache.clear();
+    this.indexes.clear();
+  }
+
+  /** Rows of a table by one field's value, built on first use (an `@field` filter of 50 IDs then reads 50 rows, not the table). */
+  private index(table: string, field: string): Map<string, Row[]> {
+    const key = `${table}.${field}`;
+    let ix = this.indexes.get(key);
+    if (!ix) {
+      ix = new Map();
+      for (const r of this.tables.get(table)!.values()) {
+        const v = String(r[field]);
+        const list = ix.get(v);
+        if (list) list.push(r);
+        else ix.set(v, [r]);
+      }
+      this.indexes.set(key, ix);
+    }
+    return ix;
   }
 
   /**
@@ -247,7 +266,11 @@ export class Bitrix24Server {
     let rows = this.cache.get(key);
     if (!rows) {
       const test = compileFilter(filter);
-      rows = [...this.tables.get(table)!.values()].filter(test);
+      const inList = Object.entries(filter).find(([k, v]) => k.startsWith('@') && v && typeof v === 'object');
+      if (inList) {
+        const ix = this.index(table, inList[0].slice(1));
+        rows = [...new Set(Object.values(inList[1] as object).map(String))].flatMap((v) => ix.get(v) ?? []).filter(test);
+      } else rows = [...this.tables.get(table)!.values()].filter(test);
       const by = Object.entries(order);
       rows.sort((a, b) => {
         for (const [f, dir] of by.length ? by : [['ID', 'ASC'] as [string, unknown]]) {
