@@ -9,6 +9,7 @@
 // served ÷ requests its bucket allowed in that time (burst + rate × seconds); the last line is JSON.
 import { bitrix24RestConnector, clearBuckets } from '../../connectors/crm/bitrix24/index.ts';
 import { Bitrix24Server } from '../../test/connectors/lib/bitrix24-server.ts';
+import type { Logger } from '../../src/port/index.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +30,8 @@ let t = performance.now();
 server.seed(N, { contacts: CONTACTS, requisites: REQUISITES, managers: Math.max(1, Math.ceil(N / 1000)) });
 console.log(`portal: ${N} companies, ${N * CONTACTS} contacts, ${N * REQUISITES} requisites with bank details, bucket ${RATE} req/s burst ${BURST} (seeded in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
 
-const log = { debug() {}, info() {}, warn() {} };
+// Limit answers are rare and worth seeing: warnings go to stderr with the time since the start.
+const log = { debug() {}, info() {}, warn(...a: unknown[]) { console.error(`${((performance.now() - started) / 1000).toFixed(2)} s`, ...a); } } as unknown as Pick<Logger, 'debug' | 'info' | 'warn'>;
 const env = { B24_URL: server.webhookUrl };
 clearBuckets();
 server.resetBucket();

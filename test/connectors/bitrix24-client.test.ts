@@ -209,6 +209,30 @@ describe('OAuth application', () => {
   });
 });
 
+describe('the client-side bucket (a clock of its own)', () => {
+  it('lets the burst go at once, then one request per 1/rate; a full portal fills it; old requests in flight add headroom', async () => {
+    let now = 0;
+    const b = new LeakyBucket({ rate: 2, burst: 5 }, () => now);
+    const settles: Array<() => void> = [];
+    for (let i = 0; i < 4; i++) settles.push(await b.take());
+    // 4 counted, one more fits only with a request of slack kept: the 5th waits half a second.
+    expect(b.waitMs()).toBe(500);
+    settles.forEach((s) => s());
+    now += 500;
+    expect(b.waitMs()).toBe(0);
+    const s5 = await b.take();
+    // A request 2 s in flight: the portal may count it that much later, so 4 more units of headroom (capped at burst / 2).
+    now += 2000;
+    expect(b.current).toBeCloseTo(0, 5);
+    expect(b.waitMs()).toBe(0);
+    s5();
+    b.fill();
+    expect(b.current).toBe(5);
+    // Full, with the 2 s flight remembered: wait until the level is burst − min(rate × 2 s + 1, burst / 2) − 1 = 1.5.
+    expect(b.waitMs()).toBe(1750);
+  });
+});
+
 describe('pacing against the in-process portal (real time: 2 requests/s, burst 50)', () => {
   let server: Bitrix24Server;
   beforeAll(async () => {

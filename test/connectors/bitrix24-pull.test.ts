@@ -232,6 +232,36 @@ describe('companies on the wire (nock)', () => {
 
 // ---- the in-process portal ----------------------------------------------------------------------
 
+describe('a first load of links with autoCreate', () => {
+  it('creates the unknown contact and legal entity as placeholders instead of failing on the foreign key', async () => {
+    // contact_legal_entities is empty here: the first load of a fact target used to go the direct path,
+    // whose placeholders are inserted after its COPY — refused by the table's foreign keys.
+    expect(await count('contact_legal_entities')).toBe(0);
+    const portal = new Bitrix24Server();
+    await portal.start();
+    try {
+      portal.put('company', { ID: '7001', TITLE: 'Отдельная' });
+      portal.put('requisite', { ID: '7003', ENTITY_TYPE_ID: '4', ENTITY_ID: '7001', PRESET_ID: '1', RQ_COMPANY_NAME: 'ООО «Отдельная»' });
+      portal.put('contact', { ID: '7002', NAME: 'Олег' });
+      portal.link('7001', '7002');
+      await tp.applyFlowYaml(flowYaml('b24-links-autocreate', 'contactLinks').replace('autoCreate: false', 'autoCreate: true'));
+      const { run } = await pullAndWait('b24-links-autocreate', { B24_URL: portal.webhookUrl });
+      expect(run.error).toBeNull();
+      expect(run).toMatchObject({ state: 'done', loadPath: 'staged', rows: { read: 1, inserted: 1 } });
+      expect(await count('contact_legal_entities x JOIN contacts c ON c.id = x.contact_id JOIN legal_entities l ON l.id = x.legal_entity_id',
+        "c.code = '7002' AND c.placeholder AND l.code = '7003' AND l.placeholder")).toBe(1);
+    } finally {
+      await portal.stop();
+      // Leave the store as the tests below expect it (their counts start from no links, contacts or legal entities of this portal).
+      await tp.rt.pool.query('DELETE FROM contact_legal_entities');
+      await tp.rt.pool.query("DELETE FROM external_ids WHERE system = 'bitrix24' AND external_id IN ('7002', '7003') AND entity IN ('contact', 'legalEntity')");
+      await tp.rt.pool.query("DELETE FROM contacts WHERE code = '7002'");
+      await tp.rt.pool.query("DELETE FROM legal_entities WHERE code = '7003'");
+      await tp.rt.pool.query("UPDATE flows SET paused = true WHERE name = 'b24-links-autocreate'");
+    }
+  });
+});
+
 describe('counterparties from the in-process portal', () => {
   const names = ['managers', 'companies', 'requisites', 'contacts', 'contactLinks'];
   const flow = (e: string): string => `b24-${e.toLowerCase()}`;
