@@ -4,9 +4,10 @@ import type { ConnectorModule } from '../src/port/index.ts';
 import { csvConnector } from './file/csv.ts';
 import { onecModule } from './onec/index.ts';
 import { sapModule } from './sap/index.ts';
+import { crmModule } from './crm/index.ts';
 
 export const fileModule: ConnectorModule = { name: 'file', connectors: [csvConnector] };
 
-export const CONNECTOR_MODULES: readonly ConnectorModule[] = [fileModule, onecModule, sapModule];
+export const CONNECTOR_MODULES: readonly ConnectorModule[] = [fileModule, onecModule, sapModule, crmModule];
 
-export { csvConnector, onecModule, sapModule };
+export { csvConnector, onecModule, sapModule, crmModule };

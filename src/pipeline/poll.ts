@@ -117,7 +117,7 @@ export async function pullFlow(deps: PipelineDeps, name: string, opts: PullOptio
       try {
         const handle = connector.pull({
           flow: name, options: (def.source.options ?? {}) as Record<string, unknown>, cursor: previous,
-          env: opts.env ?? process.env, log, signal: opts.signal,
+          env: opts.env ?? process.env, log, signal: opts.signal, sql: deps.pool,
         });
         fileName = handle.fileName;
         const body = Readable.from((async function* () {

@@ -58,6 +58,12 @@ export interface FactSpec {
    * `price_periods`; the live row is the period in force now (see merge-sql/periods.ts).
    */
   periods?: { validFrom: string; validTo: string; deleted: string };
+  /**
+   * false: never loaded directly. The direct load inserts the placeholders it made up only after its
+   * COPY, which a live table with foreign keys to those entities refuses (contact_legal_entities →
+   * contacts, legal_entities): a first load of links with autoCreate failed on the foreign key.
+   */
+  directLoad?: false;
 }
 
 /**
@@ -209,9 +215,9 @@ const SPECS = {
     kind: 'dimension',
     name: 'managers',
     entity: 'manager',
-    fields: ['code', 'name', 'email', 'phone'],
+    fields: ['code', 'name', 'email', 'phone', 'photoUrl'],
     table: 'managers',
-    values: [{ column: 'name', expr: 's.name' }, { column: 'email', expr: 's.email' }, { column: 'phone', expr: 's.phone' }],
+    values: [{ column: 'name', expr: 's.name' }, { column: 'email', expr: 's.email' }, { column: 'phone', expr: 's.phone' }, { column: 'photo_url', expr: 's."photoUrl"' }],
     refs: [],
   },
   clients: {
@@ -274,6 +280,7 @@ const SPECS = {
     values: [{ column: 'role', expr: "coalesce(s.role, 'subordinate')" }],
     historyValue: { column: 'role', oldColumn: 'old_role', newColumn: 'new_role' },
     direct: [{ column: 'role', field: 'role', default: 'subordinate' }],
+    directLoad: false,
   },
   agreements: {
     kind: 'dimension',

@@ -1,6 +1,7 @@
 // The connector interface: how the pipeline reads a payload and how a pulled source fetches one. It
 // depends on nothing of the core, so every part of the core may refer to it.
 import type { Readable } from 'node:stream';
+import type pg from 'pg';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ExternalOrderChange, OutboundOrder } from './orders.ts';
 
@@ -87,6 +88,8 @@ export interface OutboundContext {
   env: Readonly<Record<string, string | undefined>>;
   log: Pick<Logger, 'debug' | 'info' | 'warn'>;
   signal?: AbortSignal;
+  /** Plain SQL on the connector's own tables (as PullContext.sql): state shared with its pulls, such as a rotated OAuth refresh token. */
+  sql?: Pick<pg.Pool, 'query' | 'connect'>;
 }
 
 export interface SendContext extends OutboundContext {
@@ -129,6 +132,12 @@ export interface PullContext {
   env: Readonly<Record<string, string | undefined>>;
   log: Pick<Logger, 'debug' | 'info' | 'warn'>;
   signal?: AbortSignal;
+  /**
+   * Plain SQL on the connector's own tables (as ConnectorPort.sql), for state that must outlive a pull
+   * yet is not part of its cursor: an OAuth refresh token the remote rotates on every refresh. Absent in
+   * tools that pull without a store.
+   */
+  sql?: Pick<pg.Pool, 'query' | 'connect'>;
 }
 
 export interface PullResult {

@@ -804,6 +804,10 @@ export interface Manager {
    * Phone number as written in the source system.
    */
   phone?: string;
+  /**
+   * URL of the manager's photo (http or https), shown to clients in the cabinet.
+   */
+  photoUrl?: string;
 }
 
 // canonical/price-type.schema.json

@@ -13,7 +13,7 @@
 //      error, while the answer (400 / SOAP fault) already names IDoc, segment, line and column;
 //      a well-formed message the endpoint does not accept → 422 / SOAP fault, nothing kept.
 //   4. 2xx only once port.receive resolved: the bytes are on disk (fsync'd) and the runs exist.
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { access, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -26,6 +26,7 @@ import { soapAccepted, soapFault, soapVersionOfRequest, type SoapVersion } from 
 import { messageType } from './types.ts';
 import { idocWsdl } from './wsdl.ts';
 import { handleOrderResponses } from '../outbound/ordrsp.ts';
+import { sameSecret } from '../../lib/index.ts';
 
 export const IDOC_EXCHANGE_PREFIX = '/exchange/sap/idoc';
 const REALM = 'Magistral SAP IDoc';
@@ -64,11 +65,6 @@ function metric(port: ConnectorPort): Counter<'outcome'> | undefined {
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-/** Compares in constant time (both sides hashed first, so lengths do not leak either). */
-function same(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
-
 /** HTTP Basic against the endpoint's credentials; `reason` is for the log only. */
 function checkBasic(header: string | undefined, s: EndpointSettings, env: ConnectorPort['env']): { ok: true } | { ok: false; reason: string } {
   const user = env[s.userEnv];
@@ -79,8 +75,8 @@ function checkBasic(header: string | undefined, s: EndpointSettings, env: Connec
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return { ok: false, reason: 'malformed Basic credentials' };
-  const okUser = same(decoded.slice(0, colon), user);
-  const okPassword = same(decoded.slice(colon + 1), password);
+  const okUser = sameSecret(decoded.slice(0, colon), user);
+  const okPassword = sameSecret(decoded.slice(colon + 1), password);
   return okUser && okPassword ? { ok: true } : { ok: false, reason: okUser ? 'wrong password' : 'unknown user' };
 }
 

@@ -138,6 +138,7 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
  * (validity periods, quantity tiers) is merged from staging, where those have their own statements.
  */
 function directCovers(spec: FactSpec, mappings: RunMappings): boolean {
+  if (spec.directLoad === false) return false;
   const covered = new Set([...spec.keys.map((k) => k.field), ...spec.direct.map((d) => d.field)]);
   return [...mappings.fields].every((f) => covered.has(f));
 }
