@@ -10,6 +10,8 @@ import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { pullFlow, settlePull, type PullOutcome } from '../../src/pipeline/poll.ts';
 import { listRejects, waitForRun, type RunView } from '../../src/pipeline/runs.ts';
 import { listMappingFiles, loadMapping, runMappingTests } from '../../src/mapping/index.ts';
+import { dryRun } from '../../src/pipeline/dry-run.ts';
+import { registry } from '../helpers/registry.ts';
 import { clearBuckets, decodeParams, decodeKeys, encodeKeys } from '../../connectors/crm/bitrix24/index.ts';
 import { b24Date, Bitrix24Server } from './lib/bitrix24-server.ts';
 
@@ -376,6 +378,30 @@ describe('OAuth application', () => {
     expect((o as Extract<PullOutcome, { outcome: 'failed' }>).error.message).toContain('invalid_grant — The refresh token is invalid. (HTTP 400)');
     expect((o as Extract<PullOutcome, { outcome: 'failed' }>).error.message).not.toContain('app-s3cret');
     expect(await row()).toEqual([{ app_key: `${server.url}|local.app`, client_id: 'local.app', refresh_token: 'refresh-3', access_token: 'access-2' }]);
+  });
+});
+
+describe('dry-run of a pulled payload', () => {
+  it('finds the mapping in mappings/crm (the module\'s folder) by the records\' kind and reports the bad INN', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(tmpdir(), 'b24-dry-'));
+    try {
+      const file = path.join(dir, 'bitrix24-requisites.ndjson');
+      // A requisite record carries FULL_NAME too, which the managers mapping reads: columns alone chose it.
+      await writeFile(file, [
+        { _kind: 'bitrix24.requisite', ID: '1', COMPANY_ID: '1', KIND: 'legal', NAME: 'ООО «Ромашка»', FULL_NAME: 'Общество «Ромашка»', INN: '7707083893' },
+        { _kind: 'bitrix24.requisite', ID: '2', COMPANY_ID: '2', KIND: 'legal', NAME: 'ООО «Опечатка»', FULL_NAME: 'Общество «Опечатка»', INN: '7707083894' },
+      ].map((r) => JSON.stringify(r)).join('\n'));
+      const r = await dryRun({ registry, connector: 'bitrix24.rest', options: { entity: 'requisites', webhookUrlEnv: 'X' }, files: [file] });
+      expect(r.errors).toEqual([]);
+      expect(r.counts).toEqual({ legalEntities: 1 });
+      expect(r.rejects).toBe(1);
+      expect(r.mappingsUsed[file]).toEqual(['crm/bitrix24-requisites.yaml']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
