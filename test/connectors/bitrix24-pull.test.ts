@@ -278,6 +278,8 @@ describe('counterparties from the in-process portal', () => {
     server.put('requisite', { ID: '900', ENTITY_TYPE_ID: '4', ENTITY_ID: '22', PRESET_ID: '2', RQ_LAST_NAME: 'Сидоров', RQ_FIRST_NAME: 'Пётр', RQ_SECOND_NAME: 'Иванович', RQ_INN: '500100732259', RQ_OGRNIP: '304500116000157' });
     server.put('requisite', { ID: '901', ENTITY_TYPE_ID: '4', ENTITY_ID: '23', PRESET_ID: '1', RQ_COMPANY_NAME: 'ООО «Опечатка»', RQ_INN: '7707083894' });
     server.put('requisite', { ID: '902', ENTITY_TYPE_ID: '3', ENTITY_ID: '1', PRESET_ID: '3', RQ_NAME: 'Реквизит контакта' });
+    // A company's requisite of another preset («Физ. лицо»): skipped, and so never a key to mark deleted.
+    server.put('requisite', { ID: '903', ENTITY_TYPE_ID: '4', ENTITY_ID: '20', PRESET_ID: '3', RQ_NAME: 'Физлицо' });
     server.put('contact', { ID: '950', NAME: 'Анна', LAST_NAME: 'Общая', COMPANY_ID: '1' });
     server.link('1', '950');
     server.link('22', '950');
@@ -332,11 +334,13 @@ describe('counterparties from the in-process portal', () => {
     server.remove('company', '24');
     server.remove('contact', '950');
     server.remove('requisite', '900');
+    server.remove('requisite', '903');
     for (const e of ['companies', 'requisites', 'contacts']) expect((await pullAndWait(flow(e))).run.state).toBe('done');
     expect(await count('clients', "code = '24' AND blocked AND name = 'Компания 24 удалён(а) в Битрикс24'")).toBe(1);
     expect(await count('contacts', "code = '950' AND deleted")).toBe(1);
     expect(await count('legal_entities', "code = '900' AND deleted")).toBe(1);
     expect(await count('legal_entities', 'deleted')).toBe(1);
+    expect(await count('legal_entities', "code = '903'")).toBe(0);
     expect(await count('contacts', 'deleted')).toBe(1);
   });
 });
