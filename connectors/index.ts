@@ -2,9 +2,9 @@
 // registry from. Importing this registers nothing: the list is data, handed to `new Registry(…)`.
 import type { ConnectorModule } from '../src/port/index.ts';
 import { csvConnector } from './file/csv.ts';
-import { crmModule } from './crm/index.ts';
 import { onecModule } from './onec/index.ts';
 import { sapModule } from './sap/index.ts';
+import { crmModule } from './crm/index.ts';
 
 export const fileModule: ConnectorModule = { name: 'file', connectors: [csvConnector] };
 

@@ -4,7 +4,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { extractBlocked, extractRun } from '../src/pipeline/extract/index.ts';
 import { mergeRun } from '../src/pipeline/merge.ts';
-import { enqueueExtract, enqueueMerge } from '../src/pipeline/jobs.ts';
+import { enqueueExtract, enqueueMerge, wakeNextRead } from '../src/pipeline/jobs.ts';
 import { blockerOf, failRun, holdRun, runSettled } from '../src/pipeline/lifecycle/index.ts';
 import { flowOfRun } from '../src/pipeline/runs.ts';
 import type { ExtractJob, MergeJob, OutboundJob } from '../src/pipeline/queues.ts';
@@ -80,6 +80,9 @@ export function extractProcessor(deps: PipelineDeps) {
       outcome = await extractRun(deps, runId);
     } catch (e) {
       return onError(deps, job, e);
+    }
+    if (outcome === 'merged' || outcome === 'staged' || outcome === 'failed') {
+      await wakeNextRead(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'could not wake the next read of the flow'));
     }
     switch (outcome) {
       case 'merged':

@@ -7,3 +7,4 @@ export { completeUtf8Length, firstInvalidUtf8, hexBytes } from './utf8.ts';
 export { RecordBatcher } from './record-batcher.ts';
 export { parseNdjson, BATCH_SIZE as NDJSON_BATCH_SIZE } from './ndjson.ts';
 export { parseLossless, plainNumber } from './json-lossless.ts';
+export { sameSecret } from './secrets.ts';

@@ -80,7 +80,7 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 /** Starts `magistral start --workers-only` in its own process; resolves once it says it is up. */
 export async function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<WorkerProc> {
-  const p = spawn(BIN, ['start', '--workers-only'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_WORKER_PROF] : []), '--max-old-space-size=160', BIN, 'start', '--workers-only'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logFile);
   p.stderr.pipe(log);
   let exited = false;
@@ -127,7 +127,7 @@ export interface ApiProc { pid: number; port: number; stop(): Promise<void> }
 /** Starts `magistral start --api-only` on a free loopback port in its own process; resolves once it says it is up. */
 export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<ApiProc> {
   const port = await freePort();
-  const p = spawn(BIN, ['start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [...(process.env.BENCH_API_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_API_PROF] : []), '--max-old-space-size=160', BIN, 'start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logFile);
   p.stderr.pipe(log);
   let exited = false;

@@ -6,8 +6,12 @@
 // (the same bytes parsed by a plain `saxes` handler that only counts E1KONP), the machine's floors for
 // receiving (a bare HTTP server that hashes and writes the same POSTs) and for writing (a raw COPY of the
 // same rows into prices), the freshness of a one-condition IDoc posted while the load runs (POST start →
-// the new value answered by the portal API), and where the time goes per stage (the runs table). The
-// last line printed is one JSON object.
+// the new value answered by the portal API), where the time goes per stage (the runs table), and the
+// floor of any design (receive + parse once + write, perfectly overlapped on every core). The last line
+// printed is one JSON object.
+// Diagnostics: BENCH_API_PROF=<dir> / BENCH_WORKER_PROF=<dir> write V8 CPU profiles of the API and the
+// worker there; BENCH_AUTO_EXPLAIN=<duration, e.g. 50ms> logs the plans of slower statements of the
+// bench database to the PostgreSQL server log (auto_explain).
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -490,6 +494,7 @@ async function main(): Promise<void> {
   // the same source system that complete the freshness probe's product and give it a city to price in.
   await psql(ADMIN_URL, ['-c', `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`]);
   await psql(ADMIN_URL, ['-c', `CREATE DATABASE ${DB_NAME}`]);
+  if (process.env.BENCH_AUTO_EXPLAIN) await psql(ADMIN_URL, ['-c', `ALTER DATABASE ${DB_NAME} SET session_preload_libraries = 'auto_explain'`, '-c', `ALTER DATABASE ${DB_NAME} SET auto_explain.log_min_duration = '${process.env.BENCH_AUTO_EXPLAIN}'`, '-c', `ALTER DATABASE ${DB_NAME} SET auto_explain.log_nested_statements = on`]);
   const condFlows = flowsOf(FLOWS_FILE).filter((f) => f.source?.connector === 'sap.idoc'
     && Array.isArray(f.source.options?.messageTypes) && (f.source.options.messageTypes as unknown[]).includes('COND_A'));
   if (!condFlows.length) throw new Error(`${path.relative(REPO, FLOWS_FILE)} has no sap.idoc flow taking COND_A`);
@@ -772,6 +777,13 @@ async function main(): Promise<void> {
     const r1 = (x: number) => Math.round(x * 10) / 10;
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     const ratioToReference = conditionsPerSec / referencePerSec;
+    // The floor of any design on this machine: the bytes must be received (the bare receive floor: no
+    // fsync, no idempotency record), parsed at least once (the reference itself), and their rows written
+    // (the COPY floors of prices and price_periods). Perfectly overlapped on every core, nothing can end
+    // before their sum over the cores (nor before the longest of them): the best ratio any design reaches.
+    const floorParts = [rcvFloor, ref.seconds, cpPrices.seconds, cpPeriods.seconds];
+    const floorSeconds = Math.max(floorParts.reduce((a, b) => a + b, 0) / cores, ...floorParts);
+    const floorRatio = ref.seconds / floorSeconds;
     const freshnessP95Ms = pct(freshAll, 95);
     const freshnessP50Ms = pct(freshAll, 50);
     const receiveFloorPerSec = gen.conditions / rcvFloor;
@@ -790,6 +802,7 @@ async function main(): Promise<void> {
       referencePerSec: Math.round(referencePerSec), referenceSeconds: r3(ref.seconds), ratioToReference: r3(ratioToReference),
       receiveFloorPerSec: Math.round(receiveFloorPerSec), receiveFloorSeconds: r3(rcvFloor),
       copyFloorPerSec: Math.round(copyFloorPerSec), copyFloorSeconds: r3(cpPrices.seconds), copyFloorPeriodsSeconds: r3(cpPeriods.seconds),
+      floorSeconds: r3(floorSeconds), floorRatio: r3(floorRatio),
       freshnessP50Ms: Math.round(freshnessP50Ms), freshnessP95Ms: Math.round(freshnessP95Ms), freshnessMaxMs: Math.round(Math.max(...freshAll)),
       freshnessSamples: fresh.length, freshnessDuringLoad: freshLoad.length, freshnessDuringLoadP95Ms: Math.round(pct(freshLoad, 95)),
       freshnessTimeouts: fresh.filter((f) => f.visibleAt === Infinity).length,
@@ -813,6 +826,8 @@ async function main(): Promise<void> {
       ['    end to end / reference', ratioToReference.toFixed(3), '>= 1.0', mark(targets.ratioToReference.ok)],
       ['receive floor (bare HTTP: sha256 + write)', `${n0(receiveFloorPerSec)} conditions/s (${rcvFloor.toFixed(2)} s); ours ${load.seconds.toFixed(2)} s`, '', ''],
       ['write floor (raw COPY into prices)', `${n0(copyFloorPerSec)} rows/s (${cpPrices.seconds.toFixed(2)} s); price_periods ${cpPeriods.seconds.toFixed(2)} s (${cpPeriods.rows} rows)`, '', ''],
+      ['floor of any design (receive + parse once + write,', `${floorSeconds.toFixed(2)} s = (${floorParts.map((x) => x.toFixed(2)).join(' + ')}) / ${cores} cores: best ratio to the reference ${floorRatio.toFixed(3)}`, '', ''],
+      ['    perfectly overlapped on every core)', `ours ${seconds.toFixed(2)} s: ${(floorSeconds / seconds).toFixed(3)} of the floor`, '', ''],
       ['freshness (POST → portal answers it)', `p50 ${n0(freshnessP50Ms)} ms, p95 ${n0(freshnessP95Ms)} ms, max ${n0(result.freshnessMaxMs)} ms; ${freshLoad.length}/${fresh.length} during the load (p95 ${n0(result.freshnessDuringLoadP95Ms)} ms)${result.freshnessTimeouts ? `, ${result.freshnessTimeouts} TIMED OUT` : ''}`, '<= 1000 ms p95', mark(targets.freshnessP95Ms.ok)],
       ['worker peak RSS', `${workerPeakRssMb.toFixed(1)} MB`, '< 300 MB', mark(targets.workerPeakRssMb.ok)],
       ['CPU during the load', `API ${cpu.apiS.toFixed(1)} s, worker ${cpu.workerS.toFixed(1)} s, PostgreSQL ${cpu.postgresS.toFixed(1)} s, bench ${cpu.benchS.toFixed(1)} s, other processes ${otherCpuS.toFixed(1)} s; ${cpu.machineS.toFixed(1)} s busy of ${(seconds * cores).toFixed(1)} s (${cores} cores × ${seconds.toFixed(1)} s)`, '', ''],
@@ -844,7 +859,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({
       conditionsPerSec: result.conditionsPerSec, referencePerSec: result.referencePerSec, ratioToReference: result.ratioToReference,
       freshnessP95Ms: result.freshnessP95Ms, freshnessP50Ms: result.freshnessP50Ms, workerPeakRssMb: result.workerPeakRssMb,
-      receiveFloorPerSec: result.receiveFloorPerSec, copyFloorPerSec: result.copyFloorPerSec, conditions: result.conditions, messages: result.messages,
+      receiveFloorPerSec: result.receiveFloorPerSec, copyFloorPerSec: result.copyFloorPerSec, floorRatio: result.floorRatio, conditions: result.conditions, messages: result.messages,
       bytes: result.bytes, seconds: result.seconds, idocsPerMessage: result.idocsPerMessage, concurrency: result.concurrency, prices: store.prices, targets,
     }));
   } finally {

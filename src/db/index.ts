@@ -17,6 +17,7 @@ import * as m0012 from './migrations/0012-price-periods.ts';
 import * as m0013 from './migrations/0013-order-exports.ts';
 import * as m0014 from './migrations/0014-merged-with.ts';
 import * as m0015 from './migrations/0015-runs-flow-open.ts';
+import * as m0016 from './migrations/0016-coalesced-receipts.ts';
 import * as m0020 from './migrations/0020-manager-photo.ts';
 
 export type { Database } from './types.ts';
@@ -70,6 +71,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013-order-exports': m0013,
   '0014-merged-with': m0014,
   '0015-runs-flow-open': m0015,
+  '0016-coalesced-receipts': m0016,
   '0020-manager-photo': m0020,
 };
 

@@ -69,6 +69,15 @@ export interface RunsTable {
   receipt_key: string | null;
   /** The run whose merge carried this run's rows (a group merge, migration 0014). */
   merged_with: number | null;
+  /** Set on a run made by a coalescing receipt: the bytes of its files; later receipts may join it while it is received (migration 0016). */
+  coalesce_bytes: number | null;
+}
+
+/** Every receipt key a run answers for, with the inbox row the receipt brought (migration 0016). */
+export interface RunReceiptsTable {
+  key: string;
+  run_id: number;
+  inbox_id: number | null;
 }
 
 export interface RejectsTable {
@@ -420,6 +429,7 @@ export interface Database {
   flows: FlowsTable;
   inbox: InboxTable;
   runs: RunsTable;
+  run_receipts: RunReceiptsTable;
   rejects: RejectsTable;
   change_log: ChangeLogTable;
   external_ids: ExternalIdsTable;

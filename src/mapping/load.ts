@@ -1,5 +1,5 @@
 // Loads mapping files from mappings/ and checks them against schemas/mapping.schema.json.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { MagistralError, type Problem } from '../errors/index.ts';
@@ -23,8 +23,18 @@ export function checkMapping(doc: unknown, where: string): Problem[] {
   return toProblems(validate.errors).map((p) => ({ ...p, path: `${where}${p.path === '/' ? '' : p.path}` }));
 }
 
+/**
+ * Mappings read, by file, with the stat they were read at. Every run compiles its flow's mappings: bench:sap
+ * measured parsing the same YAML again at 9 ms of worker CPU per run (2.7 s of 11.7 s for 296 runs). A
+ * file changed on disk (size or mtime) is read again; each caller gets its own copy.
+ */
+const cache = new Map<string, { mtimeMs: number; size: number; doc: Mapping }>();
+
 export async function loadMapping(ref: string, dir = MAPPINGS_DIR): Promise<Mapping> {
   const file = resolveMappingPath(ref, dir);
+  const st = await stat(file).catch(() => undefined);
+  const hit = st && cache.get(file);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return structuredClone(hit.doc);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -46,5 +56,6 @@ export async function loadMapping(ref: string, dir = MAPPINGS_DIR): Promise<Mapp
   if (problems.length) {
     throw new MagistralError('MAG_ERR_MAPPING_INVALID', `mapping ${ref} is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
   }
+  if (st) cache.set(file, { mtimeMs: st.mtimeMs, size: st.size, doc: structuredClone(doc as Mapping) });
   return doc as Mapping;
 }

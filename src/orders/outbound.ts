@@ -38,9 +38,11 @@ interface OrderRow {
   bik: string | null;
   account: string | null;
   corr_account: string | null;
+  client_system_id: string | null;
   client_email: string | null;
   client_phone: string | null;
-  contact_xml_id: string | null;
+  contact_system_id: string | null;
+  contact_code: string | null;
   contact_name: string | null;
   contact_email: string | null;
   contact_phone: string | null;
@@ -96,10 +98,12 @@ async function documents(db: Db, ids: readonly number[], system: string): Promis
       (SELECT min(x.external_id) FROM external_ids x
        WHERE x.entity = 'legalEntity' AND x.system = ${system} AND x.internal_id = le.id) AS le_system_id, le.code AS le_code,
       le.name AS le_name, le.full_name AS le_full_name, le.inn, le.kpp, le.address, le.bank_name, le.bik, le.account, le.corr_account,
+      (SELECT min(x.external_id) FROM external_ids x
+       WHERE x.entity = 'client' AND x.system = ${system} AND x.internal_id = cl.id) AS client_system_id,
       cl.email AS client_email, cl.phone AS client_phone,
-      coalesce((SELECT min(x.external_id) FROM external_ids x
-                WHERE x.entity = 'contact' AND x.system = ${system} AND x.internal_id = ct.id), ct.code) AS contact_xml_id,
-      ct.name AS contact_name, ct.email AS contact_email, ct.phone AS contact_phone
+      (SELECT min(x.external_id) FROM external_ids x
+       WHERE x.entity = 'contact' AND x.system = ${system} AND x.internal_id = ct.id) AS contact_system_id,
+      ct.code AS contact_code, ct.name AS contact_name, ct.email AS contact_email, ct.phone AS contact_phone
     FROM orders o
     JOIN order_statuses st ON st.code = o.status
     JOIN legal_entities le ON le.id = o.legal_entity_id
@@ -146,8 +150,8 @@ function toOutbound(o: OrderRow, lines: LineRow[]): OutboundOrder {
       externalId: o.le_system_id ?? o.le_code, systemId: o.le_system_id, code: o.le_code, name: o.le_name, fullName: o.le_full_name, inn: o.inn, kpp: o.kpp, address: o.address,
       bankName: o.bank_name, bik: o.bik, account: o.account, corrAccount: o.corr_account,
     },
-    client: { email: o.client_email, phone: o.client_phone },
-    contact: o.contact_name ? { externalId: o.contact_xml_id, name: o.contact_name, email: o.contact_email, phone: o.contact_phone } : null,
+    client: { systemId: o.client_system_id, email: o.client_email, phone: o.client_phone },
+    contact: o.contact_name ? { externalId: o.contact_system_id ?? o.contact_code, systemId: o.contact_system_id, name: o.contact_name, email: o.contact_email, phone: o.contact_phone } : null,
     lines: lines.map((l) => ({
       lineNo: Number(l.line_no), externalId: l.xml_id, systemId: l.system_id, sku: l.sku, name: l.name, quantity: l.quantity, price: l.price, amount: l.amount, unit: l.line_unit,
       product: { unitCode: l.unit_code, unitName: l.unit_name, unitOkei: l.unit_okei },

@@ -74,3 +74,17 @@ export async function enqueueMerge(deps: PipelineDeps, runId: number, flow: Flow
   await ensureJob(deps, 'merge', runId, flow, { promote: true });
 }
 
+
+/**
+ * A run's read has ended (staged, merged, failed): the flow's next run gathering messages waits for
+ * that (claim's afterExtracting) and goes now instead of at its safety delay.
+ */
+export async function wakeNextRead(deps: PipelineDeps, runId: number): Promise<void> {
+  const next = await deps.pool.query<{ id: string }>(`
+    SELECT n.id FROM runs n WHERE n.flow_id = (SELECT flow_id FROM runs WHERE id = $1) AND n.id > $1 AND n.state = 'received'
+      AND n.coalesce_bytes IS NOT NULL AND n.${OPEN_RUN_PREDICATE} ORDER BY n.id LIMIT 1`, [runId]);
+  const id = next.rows[0] && Number(next.rows[0].id);
+  if (!id) return;
+  const job = await deps.queues.extract.getJob(extractJobId(id));
+  if (job && (await job.isDelayed())) await job.promote().catch(() => {});
+}

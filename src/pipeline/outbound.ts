@@ -203,7 +203,7 @@ async function sendLocked(
   let result;
   try {
     result = await outbound.send(order, {
-      flow: flow.name, options: (flow.definition.source.options ?? {}) as Record<string, unknown>, env: process.env, log,
+      flow: flow.name, options: (flow.definition.source.options ?? {}) as Record<string, unknown>, env: process.env, log, sql: deps.pool,
       version: job.version, attempt,
       previous: st.sent_version !== null ? { externalNumber: st.external_number, externalRef: st.external_ref, version: st.sent_version } : undefined,
     });
@@ -321,7 +321,7 @@ export async function pullOrderStatuses(deps: PipelineDeps, opts: { force?: bool
     const list: SentOrder[] = sent.map((s) => ({ id: Number(s.id), number: s.number, externalNumber: s.external_number, externalRef: s.external_ref, status: s.status, sentAt: s.sent_at }));
     const log = deps.log.child({ flow: f.name });
     try {
-      const changes = await c.outbound.statuses(list, { flow: f.name, options, env: opts.env ?? process.env, log });
+      const changes = await c.outbound.statuses(list, { flow: f.name, options, env: opts.env ?? process.env, log, sql: deps.pool });
       const report = await ordersPort(deps.db).applyChanges(changes, `flow:${f.name}`);
       log.info({ orders: list.length, ...report }, 'order statuses pulled');
       pulled.push(f.name);

@@ -88,6 +88,8 @@ export interface OutboundContext {
   env: Readonly<Record<string, string | undefined>>;
   log: Pick<Logger, 'debug' | 'info' | 'warn'>;
   signal?: AbortSignal;
+  /** Plain SQL on the connector's own tables (as PullContext.sql): state shared with its pulls, such as a rotated OAuth refresh token. */
+  sql?: Pick<pg.Pool, 'query' | 'connect'>;
 }
 
 export interface SendContext extends OutboundContext {

@@ -28,8 +28,17 @@ export interface OutboundOrder {
     code: string; name: string; fullName: string | null; inn: string | null; kpp: string | null; address: string | null;
     bankName: string | null; bik: string | null; account: string | null; corrAccount: string | null;
   };
-  client: { email: string | null; phone: string | null };
-  contact: { externalId: string | null; name: string; email: string | null; phone: string | null } | null;
+  client: {
+    /** The client's id in the system exactly (a CRM company id), null when it has none. */
+    systemId: string | null;
+    email: string | null; phone: string | null;
+  };
+  contact: {
+    externalId: string | null;
+    /** The contact's id in the system exactly (a CRM contact id), null when it has none (externalId is then its portal code). */
+    systemId: string | null;
+    name: string; email: string | null; phone: string | null;
+  } | null;
   lines: OutboundOrderLine[];
 }
 

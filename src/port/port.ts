@@ -29,10 +29,40 @@ export interface ReceiveRequest {
   key?: string;
   /** Read a single-file payload once for every run that may read at the same time. */
   readTogether?: boolean;
+  /**
+   * Many small messages, one run: the payload joins each flow's newest run when that run was made by a
+   * coalescing receipt and has not started reading (up to MAGISTRAL_COALESCE_MAX_BYTES / _FILES), else
+   * makes one that later ones may join. Its files are read after the earlier ones (a later message
+   * wins a key both carry). For messages read alone (IDoc packets, webhook events); not with
+   * `snapshotGroup` or `readTogether`. A coalesced run that cannot be read is split into one run per file.
+   */
+  coalesce?: boolean;
+  /**
+   * The connector's own rows about this payload (an IDoc message's DOCNUMs), written in the receipt's
+   * transaction: they exist exactly when its runs do. Not called for a repeated key.
+   */
+  record?(q: ReceiptTransaction, runs: Receipt['runs']): Promise<void>;
+  /**
+   * Answer only once the flows keep up (backpressure for senders that wait for the answer before their
+   * next message, as SAP's ports do): while the oldest unfinished run of a flow was received more than
+   * MAGISTRAL_PACE_LAG_MS ago and the flow's work moves (a run being read or merged; not with the workers
+   * stopped), the receipt waits (at most MAGISTRAL_PACE_MAX_WAIT_MS; the payload is stored already). A sender flooding faster than the merge then slows to its pace instead of piling up
+   * a backlog every later message — and a one-record correction — waits behind.
+   */
+  pace?: boolean;
+}
+
+/** Plain SQL inside the receipt's transaction. */
+export interface ReceiptTransaction {
+  query<R = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
 }
 
 export interface Receipt {
   runs: Array<{ id: number; flow: string }>;
+  /** The key had been received before: nothing was stored or made now, `runs` are the first receipt's. */
+  repeated?: boolean;
+  /** How long the answer waited for the flows to keep up (`pace`), when it did. */
+  pacedMs?: number;
 }
 
 /** Where a run stands, as an exchange reports it to its sender. */

@@ -45,6 +45,22 @@ export interface Config {
    */
   MAGISTRAL_MERGE_GROUP_ROWS?: number;
   /**
+   * A run made by coalescing receipts (IDoc packets, webhook events) takes later messages of its flow until its files hold this many bytes (0: every message makes its own run).
+   */
+  MAGISTRAL_COALESCE_MAX_BYTES?: number;
+  /**
+   * …and at most this many files.
+   */
+  MAGISTRAL_COALESCE_MAX_FILES?: number;
+  /**
+   * A paced receipt (an IDoc message) is answered only once its flows keep up: while the oldest unfinished run of a flow was received longer ago than this, the answer waits — the sender's next message with it.
+   */
+  MAGISTRAL_PACE_LAG_MS?: number;
+  /**
+   * The longest a paced receipt waits before it is answered anyway (it is stored already; 0: no pacing).
+   */
+  MAGISTRAL_PACE_MAX_WAIT_MS?: number;
+  /**
    * How often workers put prices whose validity started or ended into force (reads at an instant never wait for it).
    */
   MAGISTRAL_PRICE_ROLL_MS?: number;

@@ -20,6 +20,7 @@ import { installationId } from '../../src/pipeline/installation.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { handleOrderResponses } from '../../connectors/sap/outbound/ordrsp.ts';
 import { describeSapError } from '../../connectors/sap/outbound/s4.ts';
+import { until } from '../helpers/wait.ts';
 
 const SAMPLES = path.join(REPO_DIR, 'test/fixtures/sap/samples');
 
@@ -98,16 +99,6 @@ class IdocPort {
   }
   close(): Promise<void> {
     return new Promise((r) => this.server.close(() => r()));
-  }
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -535,7 +526,7 @@ name: csv-orders
 source: { connector: file.csv }
 target: orders
 mode: delta
-`)).rejects.toThrow(/connector 'file.csv' cannot send orders \(target: orders\); connectors that can: sap.idoc.orders, sap.odata.orders/);
+`)).rejects.toThrow(/connector 'file.csv' cannot send orders \(target: orders\); connectors that can: bitrix24.deals, sap.idoc.orders, sap.odata.orders/);
     await expect(fx.tp.applyFlowYaml(`
 apiVersion: magistral/v1
 kind: Flow

@@ -24,6 +24,7 @@ describe('the connector port', () => {
   it('makes one run per flow, what others refer to first, and enqueues them', async () => {
     const r = await port.receive({ flows: ['prices-csv', 'products-csv', 'price-types-csv'], files: [{ fileName: 'x.csv', body: body() }], key: 'k1' });
     expect(r.runs.map((x) => x.flow)).toEqual(['price-types-csv', 'products-csv', 'prices-csv']);
+    expect(r.repeated).toBeUndefined();
     const runs = (await tp.rt.pool.query(`SELECT id, depends_on, receipt_key, inbox_ids FROM runs ORDER BY id`)).rows;
     expect(runs.map((x) => Number(x.id))).toEqual(r.runs.map((x) => x.id));
     // Products merge after the earlier rank (price types); prices create placeholders for whatever they
@@ -40,7 +41,7 @@ describe('the connector port', () => {
     const before = Number((await tp.rt.pool.query(`SELECT count(*) AS n FROM inbox`)).rows[0].n);
     const first = (await tp.rt.pool.query(`SELECT id FROM runs WHERE receipt_key = 'k1' ORDER BY id`)).rows.map((x) => Number(x.id));
     const again = await Promise.all([1, 2].map(() => port.receive({ flows: ['prices-csv', 'price-types-csv'], files: [{ fileName: 'x.csv', body: body() }], key: 'k1' })));
-    for (const a of again) expect(a.runs.map((x) => x.id)).toEqual(first);
+    for (const a of again) expect(a).toMatchObject({ runs: first.map((id) => expect.objectContaining({ id })), repeated: true });
     expect(Number((await tp.rt.pool.query(`SELECT count(*) AS n FROM inbox`)).rows[0].n)).toBe(before);
   });
 

@@ -36,4 +36,4 @@ export { memoryTokenStore, pgTokenStore, type TokenStore, type StoredToken } fro
 export { encodeParams, decodeParams, batchCommand } from './params.ts';
 export { resolveBitrix24Options, type Bitrix24Options, type Bitrix24Entity } from './options.ts';
 export { bitrix24PullMigrations } from './migrations.ts';
-export { encodeKeys, decodeKeys, type Bitrix24Cursor } from './pull.ts';
+export { encodeKeys, decodeKeys, bitrix24ClientFor, type Bitrix24Cursor, type Bitrix24ClientContext } from './pull.ts';

@@ -57,6 +57,10 @@ export const BITRIX24_OPTIONS_SCHEMA = {
     burst: { type: 'integer', minimum: 1, maximum: 100000, default: 50 },
     concurrency: { type: 'integer', minimum: 1, maximum: 16, default: 2 },
     fullScanEveryHours: { type: 'number', minimum: 0, maximum: 8760, default: 24 },
+    // Events (events/): a pull flow of companies, contacts or requisites may also take the entity's events
+    // at /exchange/webhooks/<flow>, so pulled and pushed changes are runs of one flow, merged in order.
+    tokenEnv: { ...ENV_NAME, description: 'take events at /exchange/webhooks/<flow>: the environment variable holding the application token Bitrix24 sends with them' },
+    gatherMs: { type: 'integer', minimum: 0, maximum: 60000, description: 'with tokenEnv: how long the drain waits after an event for more to fetch in one batch (ms, default 200)' },
     presets: {
       type: 'object', additionalProperties: false,
       properties: { legalEntity: IDS, soleProprietor: IDS },

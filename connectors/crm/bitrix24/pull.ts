@@ -153,7 +153,15 @@ async function listByIds(client: Bitrix24Client, label: string, method: string, 
 
 // ---- the pull ----
 
-function clientFor(o: Bitrix24Options, ctx: PullContext): { client: Bitrix24Client; label: string } {
+/** What making a client needs of its caller: a pull's context, or an events drain's or an order send's. */
+export type Bitrix24ClientContext = Pick<PullContext, 'flow' | 'env' | 'log' | 'signal' | 'sql'>;
+
+/**
+ * The client of a flow's connection options (webhook URL, portal + webhook secret, or OAuth), paced by
+ * the portal's shared bucket. Exported for the events drain and the deals connector, which talk to the
+ * same portal and must share its bucket.
+ */
+export function bitrix24ClientFor(o: Bitrix24Options, ctx: Bitrix24ClientContext): { client: Bitrix24Client; label: string } {
   const env = (name: string, what: string): string => {
     const v = ctx.env[name];
     if (v === undefined || v === '') throw new PullError('MAG_ERR_PULL_AUTH', `bitrix24 ${ctx.flow}: environment variable ${name} not set (${what} of the flow)`);
@@ -199,7 +207,7 @@ function previousCursor(c: unknown, entity: string): Bitrix24Cursor | undefined 
 const KIND: Record<string, string> = { companies: 'bitrix24.company', contacts: 'bitrix24.contact', requisites: 'bitrix24.requisite' };
 
 async function* readEntity(o: Bitrix24Options, ctx: PullContext): AsyncGenerator<string, PullResult, undefined> {
-  const { client, label } = clientFor(o, ctx);
+  const { client, label } = bitrix24ClientFor(o, ctx);
   const started = Date.now();
   const prev = previousCursor(ctx.cursor, o.entity);
   let records = 0;

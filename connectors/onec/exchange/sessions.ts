@@ -1,12 +1,13 @@
 // Sessions of the 1C exchange: checkauth (HTTP Basic against the flow's credentials, constant time)
 // hands out a cookie and a sessid; later requests bring either. Stored in PostgreSQL as hashes, with
 // a sliding expiry; an expired session that never closed abandons its snapshot group (removes nothing).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { sql, type Selectable } from 'kysely';
 import type { ConnectorPort, StoredFlow } from '../../../src/port/index.ts';
 import { onecTables, type OnecSessionsTable } from './tables.ts';
 import { exchangeOf, type ExchangeSettings } from './options.ts';
+import { sameSecret } from '../../lib/index.ts';
 
 export const COOKIE_NAME = 'magistral_onec';
 export const CONNECTOR_KIND = 'onec.commerceml';
@@ -14,11 +15,6 @@ export const CONNECTOR_KIND = 'onec.commerceml';
 export type ExchangeSession = Selectable<OnecSessionsTable>;
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
-
-/** Constant-time equality of two secrets (hashing first makes the lengths equal). */
-function sameSecret(given: string, expected: string): boolean {
-  return timingSafeEqual(sha256(given), sha256(expected));
-}
 
 /** The snapshot group of a session's runs. */
 export const sessionGroup = (id: string): string => `onec:${id}`;

@@ -13,19 +13,20 @@
 //      error, while the answer (400 / SOAP fault) already names IDoc, segment, line and column;
 //      a well-formed message the endpoint does not accept → 422 / SOAP fault, nothing kept.
 //   4. 2xx only once port.receive resolved: the bytes are on disk (fsync'd) and the runs exist.
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { access, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
-import { PayloadError, type ConnectorPort, type ErrorCode, type ExchangeEndpoint, type Logger, type StoredFlow } from '../../../src/port/index.ts';
+import { PayloadError, type ConnectorPort, type ErrorCode, type ExchangeEndpoint, type Logger, type ReceiptTransaction, type StoredFlow } from '../../../src/port/index.ts';
 import { EnvelopeScanner, type EnvelopeScan, type IdocHead } from './envelope.ts';
 import { ENDPOINT_NAME, endpointOf, endpointSettings, messageTypesOf, type EndpointSettings } from './options.ts';
 import { soapAccepted, soapFault, soapVersionOfRequest, type SoapVersion } from './soap.ts';
 import { messageType } from './types.ts';
 import { idocWsdl } from './wsdl.ts';
 import { handleOrderResponses } from '../outbound/ordrsp.ts';
+import { sameSecret } from '../../lib/index.ts';
 
 export const IDOC_EXCHANGE_PREFIX = '/exchange/sap/idoc';
 const REALM = 'Magistral SAP IDoc';
@@ -64,11 +65,6 @@ function metric(port: ConnectorPort): Counter<'outcome'> | undefined {
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-/** Compares in constant time (both sides hashed first, so lengths do not leak either). */
-function same(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
-
 /** HTTP Basic against the endpoint's credentials; `reason` is for the log only. */
 function checkBasic(header: string | undefined, s: EndpointSettings, env: ConnectorPort['env']): { ok: true } | { ok: false; reason: string } {
   const user = env[s.userEnv];
@@ -79,8 +75,8 @@ function checkBasic(header: string | undefined, s: EndpointSettings, env: Connec
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return { ok: false, reason: 'malformed Basic credentials' };
-  const okUser = same(decoded.slice(0, colon), user);
-  const okPassword = same(decoded.slice(colon + 1), password);
+  const okUser = sameSecret(decoded.slice(0, colon), user);
+  const okPassword = sameSecret(decoded.slice(colon + 1), password);
   return okUser && okPassword ? { ok: true } : { ok: false, reason: okUser ? 'wrong password' : 'unknown user' };
 }
 
@@ -209,37 +205,19 @@ function dispatch(call: Call, scan: EnvelopeScan): { flows: string[]; orderRespo
   return { flows, orderResponses: false };
 }
 
-interface ClaimedFile {
-  path: string;
-  sha256: string;
-  size: number;
-  fileName: string;
-  /** The file is this request's (else an earlier message's of the same key: this one's is not kept). */
-  mine: boolean;
-}
-
 /**
- * Which stored file answers a receipt key. The first message of a key records its file; a resend of the
- * same DOCNUMs in other bytes (another CRETIM, a regrouped packet) is handed the recorded file, and
- * port.receive answers the first runs, so its own copy is not kept beside it. A recorded file that is
- * gone (never received: a crash between record and receipt) is replaced by this one.
+ * Records the message (its file and DOCNUMs) in the receipt's transaction, so the record exists exactly
+ * when its runs do. A key is recorded by its first receipt: a resend of the same DOCNUMs (in other bytes:
+ * another CRETIM, a regrouped packet) is answered with the first runs and its own copy is not kept.
  */
-async function claim(call: Call, key: string, mine: Stored & { fileName: string }, scan: EnvelopeScan): Promise<ClaimedFile> {
-  const own: ClaimedFile = { path: mine.path, sha256: mine.sha256, size: mine.size, fileName: mine.fileName, mine: true };
-  const values = [key, call.endpoint, mine.path, mine.sha256, mine.size, mine.fileName, scan.idocCount, scan.docnums.filter(Boolean)];
-  const inserted = await call.port.sql.query(
-    `INSERT INTO sap_idoc_messages (receipt_key, endpoint, path, sha256, size_bytes, file_name, idocs, docnums) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-     ON CONFLICT (receipt_key) DO NOTHING`, values);
-  if (inserted.rowCount) return own;
-  const row = (await call.port.sql.query<{ path: string; sha256: string; size_bytes: string; file_name: string }>(
-    `SELECT path, sha256, size_bytes, file_name FROM sap_idoc_messages WHERE receipt_key = $1`, [key])).rows[0];
-  if (!row || row.path === mine.path) return own;
-  if (await access(row.path).then(() => true, () => false)) {
-    return { path: row.path, sha256: row.sha256, size: Number(row.size_bytes), fileName: row.file_name, mine: false };
-  }
-  await call.port.sql.query(
-    `UPDATE sap_idoc_messages SET endpoint = $2, path = $3, sha256 = $4, size_bytes = $5, file_name = $6, idocs = $7, docnums = $8, received_at = now() WHERE receipt_key = $1`, values);
-  return own;
+function recordMessage(call: Call, key: string, stored: Stored, fileName: string, scan: EnvelopeScan) {
+  return async (q: ReceiptTransaction): Promise<void> => {
+    await q.query(`INSERT INTO sap_idoc_messages (receipt_key, endpoint, path, sha256, size_bytes, file_name, idocs, docnums)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      ON CONFLICT (receipt_key) DO UPDATE SET endpoint = excluded.endpoint, path = excluded.path, sha256 = excluded.sha256, size_bytes = excluded.size_bytes,
+        file_name = excluded.file_name, idocs = excluded.idocs, docnums = excluded.docnums, received_at = now()`,
+    [key, call.endpoint, stored.path, stored.sha256, stored.size, fileName, scan.idocCount, scan.docnums.filter(Boolean)]);
+  };
 }
 
 /** The decision for a stored, scanned message (the body is at `stored.path`). */
@@ -278,12 +256,17 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
     return { answer: { status: 200, text: `order responses applied: ${scan.idocCount} IDoc(s) (DOCNUM ${listed})${counts ? `; orders ${counts}` : ''}` }, keep: true, outcome: 'orders' };
   }
   const key = receiptKey(call.endpoint, scan.docnums, stored.sha256);
-  const file = await claim(call, key, { ...stored, fileName }, scan);
-  const r = await call.port.receive({ flows: d.flows, files: [{ fileName: file.fileName, stored: { path: file.path, sha256: file.sha256, size: file.size }, contentType }], key });
-  call.log.info({ endpoint: call.endpoint, idocs: scan.idocCount, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size }, 'SAP IDoc message received');
+  const r = await call.port.receive({
+    flows: d.flows, files: [{ fileName, stored: { path: stored.path, sha256: stored.sha256, size: stored.size }, contentType }], key, coalesce: true,
+    // SAP's senders wait for the answer before the next packet: answering at the flows' pace keeps a
+    // flood from piling up a backlog that every later IDoc, a one-condition correction too, waits behind.
+    pace: true,
+    record: recordMessage(call, key, stored, fileName, scan),
+  });
+  call.log.info({ endpoint: call.endpoint, idocs: scan.idocCount, docnums: docnums.slice(0, 20), runs: r.runs, bytes: stored.size, ...(r.repeated ? { repeated: true } : {}), ...(r.pacedMs ? { pacedMs: r.pacedMs } : {}) }, 'SAP IDoc message received');
   return {
     answer: { status: 200, text: `stored ${scan.idocCount} IDoc(s) (DOCNUM ${listed}) as run ${r.runs.map((x) => `${x.id} (${x.flow})`).join(', ')}` },
-    keep: file.mine, outcome: 'stored',
+    keep: !r.repeated, outcome: 'stored',
   };
 }
 

@@ -20,6 +20,8 @@ export interface LeaderRow {
   mode: RunMode;
   inbox_ids: number[];
   read_with: number | null;
+  /** Set on a run gathering messages (coalesced receipts): it reads after the flow's earlier reads. */
+  coalesce_bytes: number | null;
   name: string;
   definition: Flow;
   paused: boolean;
@@ -41,7 +43,9 @@ function passRun(deps: PipelineDeps, r: { id: number; flow_id: number; name: str
 /** The leader alone: a fact run waits for the runs it depends on (their codes must be known to write). */
 export async function claimAlone(deps: PipelineDeps, lockClient: pg.PoolClient, leader: LeaderRow): Promise<PassRun[] | NotClaimed> {
   const run = passRun(deps, leader);
-  const r = await claimRun(lockClient, run.id, { stage: 'extract', ordered: false, dependencies: run.spec.kind === 'fact', lockKey: extractLockKey(run.id) });
+  const r = await claimRun(lockClient, run.id, {
+    stage: 'extract', ordered: false, dependencies: run.spec.kind === 'fact', lockKey: extractLockKey(run.id), afterExtracting: leader.coalesce_bytes !== null,
+  });
   return r.claimed ? [run] : why(r);
 }
 
@@ -110,6 +114,10 @@ export async function extractBlocked(deps: PipelineDeps, runId: number): Promise
     JOIN runs d ON d.id = ANY(x.depends_on)
     JOIN flows f ON f.id = d.flow_id
     WHERE r.id = $1 AND d.state <> ALL($2::text[]) AND (x.id = r.id OR (d.state <> 'held' AND NOT f.paused))
+    UNION ALL
+    -- A run gathering messages reads after the flow's earlier read (claimAlone, afterExtracting).
+    SELECT 1 FROM runs r JOIN runs e ON e.flow_id = r.flow_id AND e.id < r.id AND e.state = 'extracting'
+    WHERE r.id = $1 AND r.coalesce_bytes IS NOT NULL
     LIMIT 1`, [runId, TERMINAL_STATES]);
   return !!r.rowCount;
 }

@@ -18,6 +18,9 @@ export interface Pass {
   shared: boolean;
 }
 
+/** Which file of its pass (index into `Pass.files`) an error thrown by readPass came from, when a file's parse threw it. */
+export const fileOfError = new WeakMap<object, number>();
+
 /** Reads the pass's files into its sinks. Returns the modes the files declared (ParseContext.setMode), in order. */
 export async function readPass(pass: Pass): Promise<RunMode[]> {
   const { sinks } = pass;
@@ -36,6 +39,9 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
         // Nobody left to read for: the rest of the file is not worth parsing.
         if (sinks.every((s) => s.error)) return declared;
       }
+    } catch (e) {
+      if (e && typeof e === 'object' && !fileOfError.has(e)) fileOfError.set(e, fi);
+      throw e;
     } finally {
       input.destroy();
     }

@@ -7,7 +7,8 @@ import { enqueueExtract, enqueueMerge } from '../jobs.ts';
 import { backToReceived, failRun, runSettled } from '../lifecycle/index.ts';
 import { extractLockKey, UNLOCK_SQL } from '../locks.ts';
 import { openDirectSink } from './direct-sink.ts';
-import { readPass } from './engine.ts';
+import { setApartUnreadable } from '../receive.ts';
+import { fileOfError, readPass } from './engine.ts';
 import { compileRunMappings, type RunMappings, type RunMode } from './mappings.ts';
 import type { FactSpec } from '../targets.ts';
 import { RejectWriter } from './rejects.ts';
@@ -31,7 +32,7 @@ function readsAgain(e: unknown): boolean {
  */
 export async function extractRun(deps: PipelineDeps, runId: number): Promise<ExtractOutcome> {
   const leader = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
-    .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'flows.name', 'flows.definition', 'flows.paused'])
+    .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'runs.coalesce_bytes', 'flows.name', 'flows.definition', 'flows.paused'])
     .where('runs.id', '=', runId).executeTakeFirst();
   if (!leader) return 'skipped';
   if (leader.state !== 'received' && leader.state !== 'extracting') return 'skipped';
@@ -45,10 +46,6 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     return 'failed';
   }
   const shared = leader.read_with !== null;
-  const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', leader.inbox_ids).execute();
-  files.sort((a, b) => leader.inbox_ids.indexOf(a.id) - leader.inbox_ids.indexOf(b.id));
-  // Runs made from one file together read it once, for all of them.
-  const passFiles: PassFile[] = shared ? files.slice(0, 1) : files;
 
   const lockClient = await deps.pool.connect();
   let claimed: PassRun[] = [];
@@ -57,6 +54,13 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     const c = shared ? await claimShared(deps, lockClient, leader) : await claimAlone(deps, lockClient, leader);
     if (!Array.isArray(c)) return c;
     claimed = c;
+    // The files are read once the run is claimed: until then a coalescing receipt may have added some
+    // (receive.ts joins only a run still received; the claim moved it on).
+    const inboxIds = (await deps.db.selectFrom('runs').select('inbox_ids').where('id', '=', runId).executeTakeFirstOrThrow()).inbox_ids.map(Number);
+    const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', inboxIds).execute();
+    files.sort((a, b) => inboxIds.indexOf(Number(a.id)) - inboxIds.indexOf(Number(b.id)));
+    // Runs made from one file together read it once, for all of them.
+    const passFiles: PassFile[] = shared ? files.slice(0, 1) : files;
     outcome = await extractClaimed(deps, claimed, runId, { files: passFiles, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, shared });
   } finally {
     for (const c of claimed) await lockClient.query(UNLOCK_SQL, [extractLockKey(c.id)]).catch(() => {});
@@ -106,6 +110,9 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
       s.discard();
       await s.rejects.done().catch(() => {});
     }
+    // One unreadable message of a coalesced run (read alone, so the leader) fails alone; the run reads again.
+    const fi = e instanceof PayloadError && claimed.length === 1 && claimed[0]!.id === leaderId ? fileOfError.get(e) : undefined;
+    if (fi !== undefined && (await setApartUnreadable(deps, leaderId, fi, (e as PayloadError).code, (e as PayloadError).message)) !== undefined) return 'again';
     if (e instanceof PayloadError || (isMagistralError(e) && e.code === 'MAG_ERR_MAPPING_INVALID')) {
       for (const c of claimed.filter((x) => !outcomes.has(x.id))) {
         c.log.warn({ err: e.message, code: e.code }, 'run failed: payload cannot be read');

@@ -16,6 +16,11 @@ export interface ClaimOptions {
   dependencies: boolean;
   /** A session advisory lock taken with the claim (on this connection); not taken: 'busy'. */
   lockKey?: number;
+  /**
+   * Wait while an earlier run of the flow is being extracted: a run gathering messages (coalesce_bytes)
+   * keeps gathering meanwhile, so under load each read takes what arrived during the one before.
+   */
+  afterExtracting?: boolean;
 }
 
 export type ClaimResult =
@@ -34,10 +39,16 @@ const STAGES: Record<ClaimStage, { from: RunState[]; to: RunState }> = {
   merge: { from: ['staged', 'merging'], to: 'merging' },
 };
 
-/** The first run that keeps run $1 from going: an earlier open run of its flow ($2), an open dependency ($3). */
-const BLOCKERS = `
+/**
+ * The first run that keeps run $1 from going: an earlier open run of its flow ($2), an open dependency
+ * ($3), an earlier run of its flow being extracted ($5 in claims, $8 here: see afterExtracting).
+ */
+const blockers = (extractingParam: string) => `
   CASE WHEN $2::boolean THEN (SELECT min(e.id) FROM runs e WHERE e.flow_id = r.flow_id AND e.id < r.id AND e.${OPEN_RUN_PREDICATE}) END AS earlier,
-  CASE WHEN $3::boolean THEN (SELECT min(d.id) FROM runs d WHERE d.id = ANY(r.depends_on) AND d.state <> ALL($4::text[])) END AS dependency`;
+  CASE WHEN $3::boolean THEN (SELECT min(d.id) FROM runs d WHERE d.id = ANY(r.depends_on) AND d.state <> ALL($4::text[])) END AS dependency,
+  CASE WHEN ${extractingParam}::boolean THEN (SELECT min(e.id) FROM runs e WHERE e.flow_id = r.flow_id AND e.id < r.id AND e.state = 'extracting'
+    AND e.${OPEN_RUN_PREDICATE}) END AS extracting`;
+const BLOCKERS = blockers('$8');
 
 // The lock is tried only when everything else allows the run to go (CASE decides the order), in a CTE
 // evaluated once; a lock taken while a concurrent worker moved the run on is given back below.
@@ -46,7 +57,7 @@ const CLAIM_SQL = `
     SELECT r.id, r.state, f.paused, ${BLOCKERS}
     FROM runs r JOIN flows f ON f.id = r.flow_id WHERE r.id = $1
   ), go AS (
-    SELECT r.*, (r.state = ANY($5::text[]) AND NOT r.paused AND r.earlier IS NULL AND r.dependency IS NULL) AS may FROM r
+    SELECT r.*, (r.state = ANY($5::text[]) AND NOT r.paused AND r.earlier IS NULL AND r.dependency IS NULL AND r.extracting IS NULL) AS may FROM r
   ), locked AS (
     SELECT go.*, CASE WHEN go.may AND $7::bigint IS NOT NULL THEN pg_try_advisory_lock($7::bigint) ELSE go.may END AS took FROM go
   ), taken AS (
@@ -56,7 +67,7 @@ const CLAIM_SQL = `
     FROM locked WHERE u.id = locked.id AND locked.took AND u.state = ANY($5::text[])
     RETURNING u.id
   )
-  SELECT locked.state, locked.paused, locked.earlier, locked.dependency, locked.took,
+  SELECT locked.state, locked.paused, locked.earlier, locked.dependency, locked.extracting, locked.took,
     EXISTS (SELECT 1 FROM taken) AS claimed
   FROM locked`;
 
@@ -65,6 +76,7 @@ interface ClaimRow {
   paused: boolean;
   earlier: string | null;
   dependency: string | null;
+  extracting: string | null;
   took: boolean;
   claimed: boolean;
 }
@@ -75,7 +87,7 @@ interface ClaimRow {
  */
 export async function claimRun(q: Queryable, runId: number, opts: ClaimOptions): Promise<ClaimResult> {
   const { from, to } = STAGES[opts.stage];
-  const r = await q.query<ClaimRow>(CLAIM_SQL, [runId, opts.ordered, opts.dependencies, TERMINAL_STATES, from, to, opts.lockKey ?? null]);
+  const r = await q.query<ClaimRow>(CLAIM_SQL, [runId, opts.ordered, opts.dependencies, TERMINAL_STATES, from, to, opts.lockKey ?? null, !!opts.afterExtracting]);
   const row = r.rows[0];
   if (!row) return { claimed: false, why: 'gone' };
   if (row.claimed) return { claimed: true };
@@ -84,7 +96,7 @@ export async function claimRun(q: Queryable, runId: number, opts: ClaimOptions):
   // A merge job that came before its run was staged waits for the extract (which enqueues the merge).
   if (opts.stage === 'merge' && (row.state === 'received' || row.state === 'extracting')) return { claimed: false, why: 'waiting', waitingFor: runId };
   if (!from.includes(row.state)) return { claimed: false, why: 'past', state: row.state };
-  const blocker = row.earlier ?? row.dependency;
+  const blocker = row.earlier ?? row.dependency ?? row.extracting;
   if (blocker !== null) return { claimed: false, why: 'waiting', waitingFor: Number(blocker) };
   // Everything allowed it: either another worker holds its lock, or it moved on in the same instant.
   if (row.took) return { claimed: false, why: 'past', state: row.state };
@@ -97,13 +109,13 @@ export async function claimRun(q: Queryable, runId: number, opts: ClaimOptions):
  * between found the job not yet delayed and could not wake it. For a merge, a run still being extracted
  * waits for itself (its extract enqueues the merge).
  */
-export async function blockerOf(q: Queryable, runId: number, opts: Pick<ClaimOptions, 'stage' | 'ordered' | 'dependencies'>): Promise<number | null> {
-  const r = await q.query<{ state: RunState; earlier: string | null; dependency: string | null }>(
-    `SELECT r.state, ${BLOCKERS} FROM runs r WHERE r.id = $1`, [runId, opts.ordered, opts.dependencies, TERMINAL_STATES]);
+export async function blockerOf(q: Queryable, runId: number, opts: Pick<ClaimOptions, 'stage' | 'ordered' | 'dependencies' | 'afterExtracting'>): Promise<number | null> {
+  const r = await q.query<{ state: RunState; earlier: string | null; dependency: string | null; extracting: string | null }>(
+    `SELECT r.state, ${blockers('$5')} FROM runs r WHERE r.id = $1`, [runId, opts.ordered, opts.dependencies, TERMINAL_STATES, !!opts.afterExtracting]);
   const row = r.rows[0];
   if (!row) return null;
   if (opts.stage === 'merge' && (row.state === 'received' || row.state === 'extracting')) return runId;
-  const b = row.earlier ?? row.dependency;
+  const b = row.earlier ?? row.dependency ?? row.extracting;
   return b === null ? null : Number(b);
 }
 

@@ -3,8 +3,8 @@
 // incoming webhook (`/rest/<user>/<secret>/<method>.json`) or OAuth access tokens (`auth=`), form or
 // JSON bodies with PHP-style keys, list methods in pages of 50 (`start`, `next`, `total`, `order`,
 // `filter` with `>`, `>=`, `<`, `<=`, `@` (in), `=`), and `batch` (halt=0, up to 50 commands, counted
-// as one request). Data lives in memory. Methods are a table (`server.methods`): add one with
-// `server.methods.set('crm.deal.add', (params, ctx) => …)` and answer its result, or throw
+// as one request; `$result[cmd][field]` in a command's parameters takes an earlier command's answer).
+// Data lives in memory. Methods are a table (`server.methods`): add one with `server.methods.set('crm.deal.add', (params, ctx) => …)` and answer its result, or throw
 // `new B24Fault(code, text, status)` for an error answer.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -344,7 +344,7 @@ export class Bitrix24Server {
       const method = q < 0 ? text : text.slice(0, q);
       if (method === 'batch') throw new B24Fault('ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage', 400);
       try {
-        const a = this.run(method, decodeParams(q < 0 ? '' : text.slice(q + 1)));
+        const a = this.run(method, withResults(decodeParams(q < 0 ? '' : text.slice(q + 1)), result));
         result[n] = a.result;
         if (a.next !== undefined) next[n] = a.next;
         if (a.total !== undefined) total[n] = a.total;
@@ -437,6 +437,25 @@ export class Bitrix24Server {
     await new Promise<void>((r) => this.server!.close(() => r()));
     this.server = undefined;
   }
+}
+
+/**
+ * A batch command's parameters with `$result[cmd]` and `$result[cmd][field]…` put in from the answers of
+ * the earlier commands, as Bitrix24's batch does (after it has decoded the command's query).
+ */
+function withResults(params: Record<string, unknown>, results: Record<string, unknown>): Record<string, unknown> {
+  const put = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      const m = /^\$result((?:\[[^\]]+\])+)$/.exec(v);
+      if (!m) return v;
+      let x: unknown = results;
+      for (const k of m[1]!.slice(1, -1).split('][')) x = x && typeof x === 'object' ? (x as Record<string, unknown>)[k] : undefined;
+      return x ?? '';
+    }
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, put(x)]));
+    return v;
+  };
+  return put(params) as Record<string, unknown>;
 }
 
 function pick(r: Row, fields: string[] | undefined): Row {
