@@ -108,10 +108,11 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
     return result;
   }
 
-  // Mappings named on the command line are used as given; otherwise every mapping of the connector's
-  // system folder (file.csv → mappings/file/) is a candidate, chosen per file by its columns.
+  // Mappings named on the command line are used as given; otherwise every mapping of the connector
+  // module's folder (file.csv → mappings/file/, bitrix24.rest of module crm → mappings/crm/) is a
+  // candidate, chosen per file by its columns.
   const explicit = opts.mappings !== undefined && opts.mappings.length > 0;
-  const folder = opts.connector.split('.')[0]!;
+  const folder = opts.registry.modules.find((m) => m.connectors?.includes(connector))?.name ?? opts.connector.split('.')[0]!;
   const refs = explicit ? opts.mappings!.map((a) => locateMapping(a, dir)) : (await listMappingFiles(dir, folder)).map((ref) => ({ ref, dir, display: ref }));
   const counting = countingOf(connector);
   if (counting) return dryRunCounted(opts, connector, counting, checked.options, refs, result, sampleMax);
@@ -160,7 +161,10 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
     try {
       for await (const batch of connector.parse(input, { fileName: file, options: checked.options })) {
         if (!chosen) {
-          const picked = choose(new Set(Object.keys(batch[0]?.data ?? {})));
+          // A record that names its kind (bitrix24.rest's `bitrix24.company`, …) picks the mapping of that name.
+          const kind = batch[0]?.kind;
+          const named = !explicit && kind !== undefined ? candidates.find((c) => c.mapping.name === kind) : undefined;
+          const picked = named ? [named] : choose(new Set(Object.keys(batch[0]?.data ?? {})));
           if (typeof picked === 'string') {
             result.errors.push({ at: file, message: picked });
             break;

@@ -10,6 +10,8 @@ import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { pullFlow, settlePull, type PullOutcome } from '../../src/pipeline/poll.ts';
 import { listRejects, waitForRun, type RunView } from '../../src/pipeline/runs.ts';
 import { listMappingFiles, loadMapping, runMappingTests } from '../../src/mapping/index.ts';
+import { dryRun } from '../../src/pipeline/dry-run.ts';
+import { registry } from '../helpers/registry.ts';
 import { clearBuckets, decodeParams, decodeKeys, encodeKeys } from '../../connectors/crm/bitrix24/index.ts';
 import { b24Date, Bitrix24Server } from './lib/bitrix24-server.ts';
 
@@ -276,6 +278,8 @@ describe('counterparties from the in-process portal', () => {
     server.put('requisite', { ID: '900', ENTITY_TYPE_ID: '4', ENTITY_ID: '22', PRESET_ID: '2', RQ_LAST_NAME: 'Сидоров', RQ_FIRST_NAME: 'Пётр', RQ_SECOND_NAME: 'Иванович', RQ_INN: '500100732259', RQ_OGRNIP: '304500116000157' });
     server.put('requisite', { ID: '901', ENTITY_TYPE_ID: '4', ENTITY_ID: '23', PRESET_ID: '1', RQ_COMPANY_NAME: 'ООО «Опечатка»', RQ_INN: '7707083894' });
     server.put('requisite', { ID: '902', ENTITY_TYPE_ID: '3', ENTITY_ID: '1', PRESET_ID: '3', RQ_NAME: 'Реквизит контакта' });
+    // A company's requisite of another preset («Физ. лицо»): skipped, and so never a key to mark deleted.
+    server.put('requisite', { ID: '903', ENTITY_TYPE_ID: '4', ENTITY_ID: '20', PRESET_ID: '3', RQ_NAME: 'Физлицо' });
     server.put('contact', { ID: '950', NAME: 'Анна', LAST_NAME: 'Общая', COMPANY_ID: '1' });
     server.link('1', '950');
     server.link('22', '950');
@@ -330,11 +334,13 @@ describe('counterparties from the in-process portal', () => {
     server.remove('company', '24');
     server.remove('contact', '950');
     server.remove('requisite', '900');
+    server.remove('requisite', '903');
     for (const e of ['companies', 'requisites', 'contacts']) expect((await pullAndWait(flow(e))).run.state).toBe('done');
     expect(await count('clients', "code = '24' AND blocked AND name = 'Компания 24 удалён(а) в Битрикс24'")).toBe(1);
     expect(await count('contacts', "code = '950' AND deleted")).toBe(1);
     expect(await count('legal_entities', "code = '900' AND deleted")).toBe(1);
     expect(await count('legal_entities', 'deleted')).toBe(1);
+    expect(await count('legal_entities', "code = '903'")).toBe(0);
     expect(await count('contacts', 'deleted')).toBe(1);
   });
 });
@@ -376,6 +382,30 @@ describe('OAuth application', () => {
     expect((o as Extract<PullOutcome, { outcome: 'failed' }>).error.message).toContain('invalid_grant — The refresh token is invalid. (HTTP 400)');
     expect((o as Extract<PullOutcome, { outcome: 'failed' }>).error.message).not.toContain('app-s3cret');
     expect(await row()).toEqual([{ app_key: `${server.url}|local.app`, client_id: 'local.app', refresh_token: 'refresh-3', access_token: 'access-2' }]);
+  });
+});
+
+describe('dry-run of a pulled payload', () => {
+  it('finds the mapping in mappings/crm (the module\'s folder) by the records\' kind and reports the bad INN', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(tmpdir(), 'b24-dry-'));
+    try {
+      const file = path.join(dir, 'bitrix24-requisites.ndjson');
+      // A requisite record carries FULL_NAME too, which the managers mapping reads: columns alone chose it.
+      await writeFile(file, [
+        { _kind: 'bitrix24.requisite', ID: '1', COMPANY_ID: '1', KIND: 'legal', NAME: 'ООО «Ромашка»', FULL_NAME: 'Общество «Ромашка»', INN: '7707083893' },
+        { _kind: 'bitrix24.requisite', ID: '2', COMPANY_ID: '2', KIND: 'legal', NAME: 'ООО «Опечатка»', FULL_NAME: 'Общество «Опечатка»', INN: '7707083894' },
+      ].map((r) => JSON.stringify(r)).join('\n'));
+      const r = await dryRun({ registry, connector: 'bitrix24.rest', options: { entity: 'requisites', webhookUrlEnv: 'X' }, files: [file] });
+      expect(r.errors).toEqual([]);
+      expect(r.counts).toEqual({ legalEntities: 1 });
+      expect(r.rejects).toBe(1);
+      expect(r.mappingsUsed[file]).toEqual(['crm/bitrix24-requisites.yaml']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

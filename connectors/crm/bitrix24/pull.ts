@@ -326,14 +326,18 @@ async function* readEntity(o: Bitrix24Options, ctx: PullContext): AsyncGenerator
       }
       if (skip.has(id) && ms === Date.parse(prev!.since!)) continue;
       if (seen.has(id)) continue; // an entity read twice (offsets shifted by an insertion): once is enough
-      seen.add(id);
       if (o.entity === 'companies') emit(companyRecord(row));
       else if (o.entity === 'contacts') emit(contactRecord(row));
       else {
         const k = presetKind(o, row.PRESET_ID);
-        if (k) emit(requisiteRecord(row, k, banks!.get(id)));
-        else ctx.log.debug({ flow: ctx.flow, requisite: id, preset: row.PRESET_ID }, 'bitrix24 requisite of another preset skipped');
+        if (!k) {
+          // Never a legal entity here, so never one to mark deleted either: not a key of the cursor.
+          ctx.log.debug({ flow: ctx.flow, requisite: id, preset: row.PRESET_ID }, 'bitrix24 requisite of another preset skipped');
+          continue;
+        }
+        emit(requisiteRecord(row, k, banks!.get(id)));
       }
+      seen.add(id);
     }
     yield* flush();
   }

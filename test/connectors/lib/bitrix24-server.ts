@@ -158,7 +158,9 @@ export class Bitrix24Server {
   put(table: string, row: Row): string {
     const id = String(row.ID ?? this.nextId++);
     if (Number(id) >= this.nextId) this.nextId = Number(id) + 1;
-    const t = this.tables.get(table)!;
+    let t = this.tables.get(table);
+    // A table of its own for whatever a test adds (deals, product rows): made on first use.
+    if (!t) this.tables.set(table, (t = new Map()));
     t.set(id, { ...row, ID: id, DATE_MODIFY: row.DATE_MODIFY ?? b24Date(Date.now()) });
     this.changed();
     return id;
