@@ -3,11 +3,12 @@
 // gets rejects, guard and replay like pushed data. The connector's cursor is kept only once that run
 // is done: a pull whose run fails or is rejected is repeated from the old cursor.
 import { rm } from 'node:fs/promises';
+import pg from 'pg';
 import { Readable } from 'node:stream';
 import { Queue, type ConnectionOptions, type RepeatOptions } from 'bullmq';
 import { sql, type Kysely } from 'kysely';
 import { isMagistralError, MagistralError } from '../errors/index.ts';
-import type { Database } from '../db/index.ts';
+import { withDefaultUser, type Database } from '../db/index.ts';
 import { PullError } from '../errors/index.ts';
 import type { PullResult } from '../port/connector.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -100,7 +101,12 @@ export async function pullFlow(deps: PipelineDeps, name: string, opts: PullOptio
   if (trigger === 'schedule' && !def.schedule) return { outcome: 'skipped', flow: name, reason: 'the flow has no schedule' };
 
   const log = deps.log.child({ flow: name });
-  const client = await deps.pool.connect();
+  // The flow's lock is held on a connection of its own, outside the pool: the pull reads and writes the
+  // store through the pool meanwhile, and locks held on pooled connections by as many pulls as the pool
+  // has connections left none for those reads (`magistral demo`, pool of 4, five Bitrix24 pulls at once).
+  const client = new pg.Client({ connectionString: withDefaultUser(deps.config.DATABASE_URL), application_name: 'magistral-pull-lock' });
+  client.on('error', () => {});
+  await client.connect();
   try {
     const lock = await client.query<{ ok: boolean }>(TRY_LOCK_SQL, [pullLockKey(flow.id)]);
     if (!lock.rows[0]?.ok) return { outcome: 'busy', flow: name, reason: 'another pull of this flow is running' };
@@ -179,7 +185,7 @@ export async function pullFlow(deps: PipelineDeps, name: string, opts: PullOptio
       await client.query(UNLOCK_SQL, [pullLockKey(flow.id)]).catch(() => {});
     }
   } finally {
-    client.release();
+    await client.end().catch(() => {});
   }
 }
 
