@@ -415,14 +415,14 @@ describe('10,000 companies through the portal\'s bucket', () => {
     await big?.stop();
   });
 
-  it('a pull of 10,000 companies (bucket raised to 200 requests/s) loses no page: counts in the store', async () => {
+  it('at the real 2 requests/s, burst 50: a pull of 10,000 companies and their requisites loses no page (counts in the store)', async () => {
     clearBuckets();
-    big = new Bitrix24Server({ rate: 200, burst: 50 });
+    big = new Bitrix24Server();
     await big.start();
     big.keepLog = false;
     big.seed(10_000, { contacts: 1, requisites: 1, managers: 10 });
     const e = { B24_URL: big.webhookUrl };
-    for (const x of ['companies', 'requisites', 'contactLinks']) await tp.applyFlowYaml(flowYaml(`b24-big-${x.toLowerCase()}`, x, { rate: 200, burst: 50, concurrency: 4 }));
+    for (const x of ['companies', 'requisites']) await tp.applyFlowYaml(flowYaml(`b24-big-${x.toLowerCase()}`, x, { concurrency: 4 }));
     const before = await count('clients');
     const companies = await pullAndWait('b24-big-companies', e);
     expect(companies.run.rows).toMatchObject({ read: 10_000, rejected: 0 });
@@ -431,11 +431,9 @@ describe('10,000 companies through the portal\'s bucket', () => {
     const requisites = await pullAndWait('b24-big-requisites', e);
     expect(requisites.run.rows).toMatchObject({ read: 10_000, rejected: 0 });
     expect(await count('legal_entities', "bik = '044525225'")).toBeGreaterThanOrEqual(10_000);
-    // 4 batches of companies, 4 of requisites with 4 of bank details: about 2,500 entities a request.
+    // 4 batches of companies, 4 of requisites with 4 of bank details: about 2,500 entities a request,
+    // inside the bucket's burst; the links (one request per 49 companies) are paced below.
     expect(big.stats.requests).toBeLessThanOrEqual(14);
-    const links = await pullAndWait('b24-big-contactlinks', e);
-    expect(links.run.state).toBe('done');
-    expect(links.run.rows.read).toBe(10_000);
     expect(big.stats.limited).toBe(0);
   }, 240_000);
 
