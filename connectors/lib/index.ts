@@ -8,3 +8,5 @@ export { RecordBatcher } from './record-batcher.ts';
 export { parseNdjson, BATCH_SIZE as NDJSON_BATCH_SIZE } from './ndjson.ts';
 export { parseLossless, plainNumber } from './json-lossless.ts';
 export { sameSecret } from './secrets.ts';
+export { sleep } from './sleep.ts';
+export { ENV_NAME, ENV_NAME_PATTERN } from './options.ts';

@@ -7,7 +7,8 @@
 // Bitrix24Error (a PullError) with the remote's code and text; no message ever carries a secret.
 import { PullError } from '../../../src/port/index.ts';
 import { batchCommand, encodeParams } from './params.ts';
-import { LeakyBucket, sleep, type BucketOptions } from './pacing.ts';
+import { LeakyBucket, type BucketOptions } from './pacing.ts';
+import { sleep } from '../../lib/index.ts';
 import type { TokenStore, StoredToken } from './token-store.ts';
 
 export interface Bitrix24Call { result: unknown; next?: number; total?: number }

@@ -1,6 +1,7 @@
 // Options of the bitrix24.rest connector: which entity a flow pulls, how it authenticates (an incoming
 // webhook whose URL or secret is in an environment variable, or an OAuth application), the portal's
 // request limit the client paces itself by, and how often a full key scan finds deleted entities.
+import { ENV_NAME } from '../../lib/index.ts';
 
 /** What one flow pulls; each becomes one canonical target (a flow has one target). */
 export type Bitrix24Entity = 'companies' | 'contacts' | 'requisites' | 'contactLinks' | 'managers';
@@ -30,7 +31,6 @@ export interface Bitrix24Options {
   timeoutMs: number;
 }
 
-const ENV_NAME = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' } as const;
 const IDS = { type: 'array', items: { type: ['string', 'integer'] } } as const;
 
 export const BITRIX24_OPTIONS_SCHEMA = {

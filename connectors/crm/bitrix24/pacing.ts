@@ -3,7 +3,7 @@
 // would not. Running on the same figures as the portal keeps a pull just below the limit (no 503s),
 // and a 503 that comes anyway (another application sharing the portal's bucket) fills ours, so the
 // requests after it are paced at the drain rate.
-import { setTimeout as delay } from 'node:timers/promises';
+import { sleep } from '../../lib/index.ts';
 
 export interface BucketOptions {
   /** Requests per second the bucket drains. @defaultValue 2 (Bitrix24's standard plans; Enterprise: 5) */
@@ -85,9 +85,4 @@ export class LeakyBucket {
     this.drain();
     return this.level;
   }
-}
-
-/** Waits `ms`; an abort of `signal` rejects at once (Node's timer, nothing of our own). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return delay(ms, undefined, signal ? { signal } : undefined);
 }

@@ -1,10 +1,10 @@
 // Flow options of the 1C exchange protocol (`/exchange/onec/<exchange>`): the schema fragment the
 // onec.commerceml connector merges into its optionsSchema, and the settings of one exchange.
 import type { StoredFlow } from '../../../src/port/index.ts';
+import { ENV_NAME_PATTERN as ENV_NAME } from '../../lib/index.ts';
 
 export const DEFAULT_EXCHANGE = 'default';
 export const EXCHANGE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const ENV_NAME = '^[A-Za-z_][A-Za-z0-9_]{0,127}$';
 
 /** JSON Schema properties to merge into the connector's `optionsSchema.properties`. */
 export const exchangeOptionsProperties = {

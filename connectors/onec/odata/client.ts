@@ -1,7 +1,7 @@
 // HTTP side of the onec.odata connector: page URLs with 1C's Cyrillic names percent-encoded, Basic
 // auth, a timeout per request, retries with backoff on network errors, 429 and 5xx, and 1C's
 // `odata.error` answers turned into messages an operator can act on. Credentials never reach a message.
-import { parseLossless } from '../../lib/index.ts';
+import { parseLossless, sleep } from '../../lib/index.ts';
 import type { ODataOptions } from './options.ts';
 import { PullError, type PullContext } from '../../../src/port/index.ts';
 
@@ -123,18 +123,4 @@ export class ODataClient {
     }
     return { entries: value as Array<Record<string, unknown>> };
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,5 +1,6 @@
 // Options of the onec.odata connector: which entity set (or register virtual table) of a 1C base's
 // standard OData interface to read, how, and where its credentials live. Checked when a flow is applied.
+import { ENV_NAME } from '../../lib/index.ts';
 
 export interface ODataOptions {
   /** Base of the interface, e.g. `http://host/base/odata/standard.odata` (no credentials in it). */
@@ -37,7 +38,6 @@ export interface ODataOptions {
   retryDelayMs: number;
 }
 
-const ENV_NAME = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' } as const;
 const NAMES = {
   oneOf: [
     { type: 'string', minLength: 1 },

@@ -3,10 +3,10 @@
 // connector.ts) merges `idocEndpointOptionsProperties` so both sides use exactly these names.
 import type { StoredFlow } from '../../../src/port/index.ts';
 import { INBOUND_MESSAGE_TYPES } from './types.ts';
+import { ENV_NAME_PATTERN as ENV_NAME } from '../../lib/index.ts';
 
 /** An endpoint name: what follows /exchange/sap/idoc/ (a flow name when the flow sets no endpoint). */
 export const ENDPOINT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const ENV_NAME = '^[A-Za-z_][A-Za-z0-9_]{0,127}$';
 
 /** JSON Schema properties for the connector's `optionsSchema.properties`. */
 export const idocEndpointOptionsProperties = {

@@ -5,6 +5,7 @@
 // messages an operator can act on. Credentials never reach a message.
 import type { SapODataOptions } from './options.ts';
 import { PullError, type PullContext } from '../../../src/port/index.ts';
+import { sleep } from '../../lib/index.ts';
 
 const MAX_RETRY_DELAY_MS = 60_000;
 const MAX_ERROR_TEXT = 500;
@@ -235,18 +236,4 @@ export class SapODataClient {
       count: count !== undefined && Number.isFinite(count) ? count : undefined,
     };
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

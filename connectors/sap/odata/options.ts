@@ -1,6 +1,7 @@
 // Options of the sap.odata connector: which entity set of an S/4HANA OData v2 service to read, how to
 // page it, how to read it incrementally, how to shape its expanded lists into flat records, and where
 // the credentials live (HTTP Basic, or OAuth 2.0 client credentials). Checked when a flow is applied.
+import { ENV_NAME } from '../../lib/index.ts';
 
 /** One list (`$expand`ed to-many navigation) read as the element whose `by` property comes first in `order`. */
 export interface PickSpec { by?: string; order?: string[] }
@@ -52,7 +53,6 @@ export interface SapODataOptions {
   maxRetryAfterMs: number;
 }
 
-const ENV_NAME = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' } as const;
 const NAME = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' } as const;
 const PATH = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$' } as const;
 const NAMES = {

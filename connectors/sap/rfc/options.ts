@@ -1,6 +1,7 @@
 // Options of the sap.rfc connector: how to reach the SAP system (application server or a destination of
 // sapnwrfc.ini), and what to read: a table through RFC_READ_TABLE (or a compatible function module such
 // as /BODS/RFC_READ_TABLE2), or the rows of one table parameter of a configured BAPI.
+import { ENV_NAME } from '../../lib/index.ts';
 
 export interface RfcTableRead {
   /** Table or view, e.g. MARA, KONP, A304. */
@@ -39,7 +40,6 @@ export interface SapRfcOptions {
   bapi?: RfcBapiCall;
 }
 
-const ENV_NAME = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' } as const;
 /** ABAP names: table, field and function module names (namespaces `/BODS/` included). */
 const ABAP_NAME = { type: 'string', pattern: '^(/[A-Z0-9_]+/)?[A-Z][A-Z0-9_]{0,39}$' } as const;
 

@@ -54,9 +54,10 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     const c = shared ? await claimShared(deps, lockClient, leader) : await claimAlone(deps, lockClient, leader);
     if (!Array.isArray(c)) return c;
     claimed = c;
-    // The files are read once the run is claimed: until then a coalescing receipt may have added some
-    // (receive.ts joins only a run still received; the claim moved it on).
-    const inboxIds = (await deps.db.selectFrom('runs').select('inbox_ids').where('id', '=', runId).executeTakeFirstOrThrow()).inbox_ids.map(Number);
+    // A run gathering messages is read as it was claimed: until then a coalescing receipt may have
+    // added files (receive.ts joins only a run still received; the claim moved it on).
+    const inboxIds = (leader.coalesce_bytes === null ? leader.inbox_ids
+      : (await deps.db.selectFrom('runs').select('inbox_ids').where('id', '=', runId).executeTakeFirstOrThrow()).inbox_ids).map(Number);
     const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', inboxIds).execute();
     files.sort((a, b) => inboxIds.indexOf(Number(a.id)) - inboxIds.indexOf(Number(b.id)));
     // Runs made from one file together read it once, for all of them.
