@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // Type-aware: a promise nobody awaits or catches loses its error (and, in a worker, the run it carried).
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

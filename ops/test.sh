@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash ops/setup.sh
+# The cabinet is tested in a real browser: Debian's chromium (and pdftotext for PDF price lists).
+bash ops/ensure-browser.sh
 # Typecheck always: vitest (esbuild) strips types, so a part of the suite would pass on code that
 # does not compile. Lint and the generated-types check stay whole-suite only (they are slower and
 # not about the files under test).

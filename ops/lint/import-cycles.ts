@@ -15,7 +15,7 @@ function walk(dir: string, out: string[]): void {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) walk(full, out);
-    else if (/\.(ts|js)$/.test(name) && !name.endsWith('.d.ts')) out.push(full);
+    else if (/\.(tsx?|js)$/.test(name) && !name.endsWith('.d.ts')) out.push(full);
   }
 }
 

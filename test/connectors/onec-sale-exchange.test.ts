@@ -57,7 +57,7 @@ class OneC {
   }
 
   async file(filename: string, body: Buffer): Promise<string> {
-    const r = await fetch(this.url({ type: 'sale', mode: 'file', filename }), { method: 'POST', headers: { cookie: this.cookie, 'content-type': 'application/octet-stream' }, body });
+    const r = await fetch(this.url({ type: 'sale', mode: 'file', filename }), { method: 'POST', headers: { cookie: this.cookie, 'content-type': 'application/octet-stream' }, body: new Uint8Array(body) });
     expect(r.status).toBe(200);
     return iconv.decode(Buffer.from(await r.arrayBuffer()), 'win1251');
   }

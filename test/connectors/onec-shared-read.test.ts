@@ -62,7 +62,7 @@ describe('a file of an exchange is parsed once', () => {
     const auth = await call({ type: 'catalog', mode: 'checkauth' }, { headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` } });
     expect(auth[0]).toBe('success');
     const cookie = { cookie: `${auth[1]}=${auth[2]}` };
-    expect((await call({ type: 'catalog', mode: 'file', filename: 'offers_sr.xml' }, { method: 'POST', body: offers, headers: cookie }))[0]).toBe('success');
+    expect((await call({ type: 'catalog', mode: 'file', filename: 'offers_sr.xml' }, { method: 'POST', body: new Uint8Array(offers), headers: cookie }))[0]).toBe('success');
     // The first import makes the runs (no worker takes their jobs here).
     const started = await call({ type: 'catalog', mode: 'import', filename: 'offers_sr.xml' }, { headers: cookie });
     expect(started[0]).toBe('progress');
