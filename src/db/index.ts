@@ -19,6 +19,7 @@ import * as m0014 from './migrations/0014-merged-with.ts';
 import * as m0015 from './migrations/0015-runs-flow-open.ts';
 import * as m0016 from './migrations/0016-coalesced-receipts.ts';
 import * as m0020 from './migrations/0020-manager-photo.ts';
+import * as m0021 from './migrations/0021-cabinet.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -73,6 +74,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0015-runs-flow-open': m0015,
   '0016-coalesced-receipts': m0016,
   '0020-manager-photo': m0020,
+  '0021-cabinet': m0021,
 };
 
 class StaticProvider implements MigrationProvider {

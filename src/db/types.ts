@@ -264,6 +264,8 @@ export interface ClientsTable extends Named {
   email: string | null;
   phone: string | null;
   blocked: Generated<boolean>;
+  /** Self-registered on the portal and not yet approved by a manager (migration 0021). */
+  pending: Generated<boolean>;
 }
 export interface LegalEntitiesTable extends Named {
   id: Generated<number>;
@@ -345,6 +347,10 @@ export interface OrdersTable {
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
   exported_at: Timestamp | null;
+  /** 'portal' (placed here) or 'offline' (arrived from the ERP without a portal order), migration 0021. */
+  origin: Generated<'portal' | 'offline'>;
+  delivery_address: string | null;
+  payment_kind: string | null;
 }
 /** One order's export to one outbound flow (migration 0013). */
 export interface OrderExportsTable {
@@ -422,6 +428,112 @@ export interface InstallationTable {
   created_at: Generated<Timestamp>;
 }
 
+// Client cabinet (migration 0021).
+export interface CabinetAccountsTable {
+  contact_id: number;
+  email: string;
+  password_hash: string | null;
+  prefs: Generated<JSONColumnType<Record<string, unknown>, string, string>>;
+  disabled: Generated<boolean>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+  last_login_at: Timestamp | null;
+}
+export interface CabinetTokensTable {
+  token_hash: string;
+  contact_id: number;
+  kind: 'invite' | 'reset';
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: Generated<Timestamp>;
+}
+export interface CabinetSessionsTable {
+  id_hash: string;
+  contact_id: number | null;
+  legal_entity_id: number | null;
+  city_id: number | null;
+  csrf: string;
+  prefs: Generated<JSONColumnType<Record<string, unknown>, string, string>>;
+  created_at: Generated<Timestamp>;
+  seen_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+}
+export interface CabinetLoginAttemptsTable {
+  id: Generated<number>;
+  email: string;
+  ip: string;
+  ok: boolean;
+  at: Generated<Timestamp>;
+}
+export interface CabinetSignupsTable {
+  id: Generated<number>;
+  client_id: number | null;
+  legal_entity_id: number | null;
+  contact_id: number | null;
+  company: string;
+  inn: string;
+  kpp: string | null;
+  contact_name: string;
+  email: string;
+  phone: string | null;
+  city_id: number | null;
+  status: Generated<'pending' | 'approved' | 'rejected'>;
+  decided_at: Timestamp | null;
+  decided_by: string | null;
+  reason: string | null;
+  created_at: Generated<Timestamp>;
+}
+export interface CartLinesTable {
+  contact_id: number;
+  legal_entity_id: number;
+  product_id: number;
+  quantity: Numeric;
+  added_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+export interface SavedCartsTable {
+  id: Generated<number>;
+  legal_entity_id: number;
+  owner_contact_id: number | null;
+  name: string;
+  shared: Generated<boolean>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+export interface SavedCartLinesTable {
+  saved_cart_id: number;
+  product_id: number;
+  line_no: number;
+  quantity: Numeric;
+}
+export interface OrderDocumentsTable {
+  id: Generated<number>;
+  order_id: number;
+  kind: string;
+  number: string | null;
+  date: string | null;
+  amount: Numeric | null;
+  file_name: string | null;
+  sha256: string | null;
+  content_type: string | null;
+  size_bytes: number | null;
+  created_at: Generated<Timestamp>;
+}
+export interface EmailOutboxTable {
+  id: Generated<number>;
+  to_address: string;
+  reply_to: string | null;
+  subject: string;
+  text_body: string;
+  html_body: string | null;
+  kind: string;
+  created_at: Generated<Timestamp>;
+  attempts: Generated<number>;
+  next_attempt_at: Generated<Timestamp>;
+  sent_at: Timestamp | null;
+  last_error: string | null;
+}
+
 export interface Database {
   installation: InstallationTable;
   poll_state: PollStateTable;
@@ -466,4 +578,14 @@ export interface Database {
   order_events: OrderEventsTable;
   order_exports: OrderExportsTable;
   reservations: ReservationsTable;
+  cabinet_accounts: CabinetAccountsTable;
+  cabinet_tokens: CabinetTokensTable;
+  cabinet_sessions: CabinetSessionsTable;
+  cabinet_login_attempts: CabinetLoginAttemptsTable;
+  cabinet_signups: CabinetSignupsTable;
+  cart_lines: CartLinesTable;
+  saved_carts: SavedCartsTable;
+  saved_cart_lines: SavedCartLinesTable;
+  order_documents: OrderDocumentsTable;
+  email_outbox: EmailOutboxTable;
 }
