@@ -6,12 +6,14 @@ import type { Database } from '../db/index.ts';
 import { countedUnitText } from '../orders/units.ts';
 import { priceAtSql } from '../portal/price-at.ts';
 import { notFound, ShopError, type FieldProblem } from './errors.ts';
+import { cartSummary as summary, type CartSummary } from './cart-summary.ts';
 import { priceLines, type PricedLines, type Shopper } from './priced-lines.ts';
 import { isWhole, parseQuantity } from './quantity.ts';
 
 type Db = Kysely<Database>;
 
 export type { Shopper } from './priced-lines.ts';
+export type { CartSummary } from './cart-summary.ts';
 
 /**
  * The contact is linked to the legal entity, which belongs to the shopper's client and is not deleted:
@@ -38,19 +40,9 @@ export async function cartView(db: Db, who: Shopper): Promise<CartView> {
   return { ...v, orderable: v.lines.length > 0 && v.lines.every((l) => l.state === 'ok') };
 }
 
-export interface CartSummary {
-  lines: number;
-  total: string;
-  currency: string | null;
-}
-
-/**
- * The context bar's figure on every page: the line count and the total of what can be ordered. One
- * statement over the cart's lines (a cart holds tens to hundreds of lines, each priced by primary key).
- */
+/** The context bar's figure: the line count and the total of what can be ordered (same pricing as the view). */
 export async function cartSummary(db: Db, who: Shopper): Promise<CartSummary> {
-  const v = await priceLines(db, who, cartSource(who));
-  return { lines: v.lines.length, total: v.total, currency: v.currency };
+  return summary(db, who);
 }
 
 export interface AddLine {

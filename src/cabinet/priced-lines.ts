@@ -69,7 +69,9 @@ const PRICE_NOW = priceAtSql('src.pt', 'p.id', 'now()');
  * `ord` order with their state: `unavailable` (the product was deleted from the catalog), `no-price` (not
  * on sale at the shopper's prices), `fractional` (a part of a piece), else `ok`.
  */
-export async function priceLines(db: Kysely<Database>, who: Pick<Shopper, 'cityId' | 'pricing'>, source: RawBuilder<unknown>): Promise<PricedLines> {
+export async function priceLines(db: Kysely<Database>, who: Pick<Shopper, 'cityId' | 'pricing'>, source: RawBuilder<unknown>, opts: { stock?: boolean } = {}): Promise<PricedLines> {
+  const stock = opts.stock === false ? sql`NULL::text` : sql`(SELECT trim_scale(coalesce(sum(s.quantity), 0))::text FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
+         WHERE s.product_id = p.id AND w.city_id = ${who.cityId}::int)`;
   const r = await sql<Row>`
     WITH src AS (SELECT s.*, ${who.pricing.priceTypeId}::int AS pt FROM (${source}) s),
     priced AS (
@@ -79,8 +81,7 @@ export async function priceLines(db: Kysely<Database>, who: Pick<Shopper, 'cityI
              WHEN e.price IS NULL THEN 'no-price'
              WHEN ${sql.raw(countedUnitText('u'))} AND src.quantity <> trunc(src.quantity) THEN 'fractional'
              ELSE 'ok' END AS state,
-        (SELECT trim_scale(coalesce(sum(s.quantity), 0))::text FROM stock s JOIN warehouses w ON w.id = s.warehouse_id
-         WHERE s.product_id = p.id AND w.city_id = ${who.cityId}::int) AS stock
+        ${stock} AS stock
       FROM src
       JOIN products p ON p.id = src.product_id
       LEFT JOIN units u ON u.id = p.unit_id

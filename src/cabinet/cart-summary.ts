@@ -1,0 +1,22 @@
+// The cart's line count and total for the context bar of every page: the lines of the contact's cart
+// for the chosen legal entity, priced now like an order would be (validity periods, quantity tiers,
+// the agreement's discount, rounded to kopecks on numeric) by the same statement as the cart page
+// (src/cabinet/priced-lines.ts, without the stock column), so the bar and the cart never disagree.
+// Lines that cannot be ordered (no price, deleted product, part of a piece) do not count in the total.
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/index.ts';
+import type { Pricing } from '../portal/pricing.ts';
+import { priceLines } from './priced-lines.ts';
+
+export interface CartSummary {
+  lines: number;
+  /** Exact decimal, '0.00' for an empty cart. */
+  total: string;
+  currency: string | null;
+}
+
+export async function cartSummary(db: Kysely<Database>, who: { contactId: number; legalEntityId: number; pricing: Pricing }): Promise<CartSummary> {
+  const v = await priceLines(db, { cityId: null, pricing: who.pricing }, sql`
+    SELECT product_id, quantity, added_at AS ord FROM cart_lines WHERE contact_id = ${who.contactId} AND legal_entity_id = ${who.legalEntityId}`, { stock: false });
+  return { lines: v.lines.length, total: v.total, currency: v.currency };
+}
