@@ -129,20 +129,21 @@ export async function addToCart(db: Db, who: Shopper, lines: readonly AddLine[])
   return { added: good.map((g) => ({ sku: g.sku, name: g.name, quantity: g.quantity })), problems };
 }
 
-/** Sets one line's quantity (a zero is refused: removing is its own action). */
+/** Sets one line's quantity (a zero is refused: removing is its own action); refusals name the line's SKU. */
 export async function setCartQuantity(db: Db, who: Shopper, productId: number, raw: unknown): Promise<void> {
   await assertShopper(db, who);
-  const q = parseQuantity(raw);
-  if (!q.ok) throw new ShopError(400, q.message, [{ field: 'quantity', message: q.message }]);
   const line = (await sql<{ counted: boolean; unit: string | null; sku: string }>`
     SELECT ${sql.raw(countedUnitText('u'))} AS counted, u.code AS unit, p.code AS sku
     FROM cart_lines c JOIN products p ON p.id = c.product_id LEFT JOIN units u ON u.id = p.unit_id
     WHERE c.contact_id = ${who.contactId} AND c.legal_entity_id = ${who.legalEntityId} AND c.product_id = ${productId}`.execute(db)).rows[0];
   if (!line) throw notFound('Этого товара нет в корзине');
-  if (line.counted && !isWhole(q.value)) {
-    const message = `${line.sku}: продаётся целыми единицами (${line.unit ?? 'шт'}), а указано ${q.value.replace('.', ',')}`;
-    throw new ShopError(400, message, [{ field: 'quantity', message }]);
-  }
+  const q = parseQuantity(raw);
+  const refuse = (text: string) => {
+    const message = `${line.sku}: ${text}`;
+    return new ShopError(400, message, [{ field: 'quantity', message }]);
+  };
+  if (!q.ok) throw refuse(q.message);
+  if (line.counted && !isWhole(q.value)) throw refuse(`продаётся целыми единицами (${line.unit ?? 'шт'}), а указано ${q.value.replace('.', ',')}`);
   await sql`UPDATE cart_lines SET quantity = ${q.value}::numeric, updated_at = now()
     WHERE contact_id = ${who.contactId} AND legal_entity_id = ${who.legalEntityId} AND product_id = ${productId}`.execute(db);
 }

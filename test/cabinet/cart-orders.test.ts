@@ -97,7 +97,7 @@ describe('the cart', () => {
     expect((await refused(addToCart(db, who, [{ sku: 'P2', quantity: '' }, { sku: 'P1', quantity: '' }]))).message).toBe('Укажите количество хотя бы для одного товара');
     const p2 = await productId('P2');
     expect((await refused(setCartQuantity(db, who, p2, '2.5'))).message).toBe('P2: продаётся целыми единицами (pcs), а указано 2,5');
-    expect((await refused(setCartQuantity(db, who, p2, '0'))).message).toBe('Количество должно быть больше нуля');
+    expect((await refused(setCartQuantity(db, who, p2, '0'))).message).toBe('P2: Количество должно быть больше нуля');
     await setCartQuantity(db, who, p2, '7');
     expect((await cartView(db, who)).lines.find((l) => l.sku === 'P2')?.quantity).toBe('7');
     await removeFromCart(db, who, p2);
