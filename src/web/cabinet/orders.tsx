@@ -23,7 +23,10 @@ const dateTime = (iso: string | Date): string => new Date(iso).toLocaleString('r
 const orderDate = (o: OrderSummary): string => day(o.origin === 'offline' && o.erpDate ? o.erpDate : o.createdAt);
 
 function StatusBadge({ o }: { o: OrderSummary }): VNode {
-  const extra = [o.paid && 'оплачен', o.shipped && 'отгружен', o.cancelled && 'отменён'].filter(Boolean).join(', ');
+  // The flags the status name does not already say.
+  const code = o.status.code;
+  const extra = [o.paid && 'оплачен', o.shipped && code !== 'shipped' && code !== 'completed' && 'отгружен', o.cancelled && code !== 'cancelled' && 'отменён']
+    .filter(Boolean).join(', ');
   return <span class={`status status-${o.status.code}`}>{o.status.name}{extra ? <small class="muted"> · {extra}</small> : null}</span>;
 }
 
@@ -184,9 +187,11 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
         <div class="cards">
           <section class="card">
             <h2>История</h2>
-            <ol class="history">
-              {o.events.map((e) => <li><time>{dateTime(e.at)}</time> — {describe(e, statuses)} {e.source && <small class="muted">({sourceName(e.source)})</small>}</li>)}
-            </ol>
+            {!o.events.length ? <p class="muted">Изменений пока не было.</p> : (
+              <ol class="history">
+                {o.events.map((e) => <li><time>{dateTime(e.at)}</time> — {describe(e, statuses)} {e.source && <small class="muted">({sourceName(e.source)})</small>}</li>)}
+              </ol>
+            )}
           </section>
           <section class="card">
             <h2>Документы</h2>
