@@ -1,7 +1,7 @@
 // Orders made outside the portal (by phone, by a manager in the ERP) that an ERP reports through its
 // exchange: created here as offline orders so the buyer sees them in the cabinet with the portal's own.
 // The buyer is resolved by the system's external id, then our code, then INN (+KPP); products by the
-// system's id, our code, then article. Prices and sums are the ERP's: the order was priced there.
+// system's id, our code, then article (SAP pads its numbers with zeros: the id without them counts too). Prices and sums are the ERP's: the order was priced there.
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../db/index.ts';
 import type { OfflineOrderDraft } from '../port/orders.ts';
@@ -34,7 +34,8 @@ async function resolveBuyer(trx: Trx, d: OfflineOrderDraft): Promise<{ le_id: nu
     SELECT le.id::text AS le_id, le.client_id::text FROM legal_entities le
     WHERE NOT le.deleted AND NOT le.placeholder AND le.client_id IS NOT NULL AND (
       (${b.externalId}::text IS NOT NULL AND (
-        le.id IN (SELECT x.internal_id FROM external_ids x WHERE x.entity = 'legalEntity' AND x.system = ${d.system} AND x.external_id = ${b.externalId})
+        le.id IN (SELECT x.internal_id FROM external_ids x WHERE x.entity = 'legalEntity' AND x.system = ${d.system}
+                  AND x.external_id IN (${b.externalId}, ltrim(${b.externalId}, '0')))
         OR le.code = ${b.externalId}))
       OR (${b.inn}::text IS NOT NULL AND le.inn = ${b.inn} AND (${b.kpp}::text IS NULL OR le.kpp IS NULL OR le.kpp = ${b.kpp})))
     ORDER BY
@@ -72,7 +73,7 @@ export async function createOfflineOrder(trx: Trx, draft: OfflineOrderDraft, cha
     LEFT JOIN LATERAL (
       SELECT p.id, p.code, p.unit_id FROM products p WHERE NOT p.placeholder AND (
         p.id IN (SELECT x.internal_id FROM external_ids x WHERE x.entity = 'product' AND x.system = ${draft.system}
-                 AND x.external_id IN (r.ext, split_part(r.ext, '#', 1)))
+                 AND x.external_id IN (r.ext, split_part(r.ext, '#', 1), ltrim(r.ext, '0')))
         OR p.code = r.ext OR (r.article IS NOT NULL AND p.article = r.article))
       ORDER BY (p.id IN (SELECT x.internal_id FROM external_ids x WHERE x.entity = 'product' AND x.system = ${draft.system} AND x.external_id = r.ext)) DESC,
         (p.code = r.ext) DESC, p.deleted, p.id
