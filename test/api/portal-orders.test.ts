@@ -27,7 +27,7 @@ describe('placing an order', () => {
     expect(order).toMatchObject({
       number: expect.stringMatching(/^M-\d{6}$/), status: { code: 'new', name: 'Новый', final: false },
       legalEntity: { code: 'LE2', inn: '7810001238' }, contact: 'K1', agreement: 'A1-LE2', priceType: 'dealer', city: 'msk', currency: 'RUB',
-      total: '85.95', comment: 'к пятнице', paid: false, shipped: false, cancelled: false,
+      total: '85.95', comment: 'к пятнице', paid: false, shipped: false, cancelled: false, origin: 'portal', deliveryAddress: null, paymentKind: null,
     });
     expect(order.lines).toEqual([
       { lineNo: 1, sku: 'P2', name: 'Автомат 16А', quantity: '3', unit: 'pcs', price: '19.39', basePrice: '19.99', discountPercent: '3', amount: '58.17' },
