@@ -109,7 +109,11 @@ describe('cart, saved cart, checkout, orders in the browser', () => {
     await logout(page);
     await f.signIn(page);
     await page.goto(`${f.baseUrl}/cabinet/cart`);
-    await page.locator('[data-saved-cart="Объект на Лиговском"]').getByRole('button', { name: 'Добавить в корзину' }).click();
+    await page.locator('[data-saved-cart="Объект на Лиговском"]').getByRole('link', { name: 'Объект на Лиговском' }).click();
+    await page.waitForURL(/\/cabinet\/saved-carts\/\d+$/);
+    expect(await text(page, 'table.saved-lines tfoot')).toBe('Итого по сегодняшним ценам 380 895,50 ₽');
+    await shot(page, 'saved-cart');
+    await page.getByRole('button', { name: 'Добавить в корзину' }).click();
     await page.waitForURL(/added=2/);
     expect(await text(page, '#flash')).toBe('В корзину добавлены 2 позиции.');
     expect(await page.locator('tr[data-sku="SKU-00001"] input.qty-input').inputValue()).toBe('3');

@@ -12,7 +12,7 @@ import type { SignedInContext } from '../../cabinet/context.ts';
 import { CabinetError, ShopError, type FieldProblem } from '../../cabinet/errors.ts';
 import { lineProblem } from '../../cabinet/priced-lines.ts';
 import {
-  addSavedCartToCart, deleteSavedCart, listSavedCarts, renameSavedCart, replaceSavedCart, saveCart, shareSavedCart, type SavedCartSummary,
+  addSavedCartToCart, deleteSavedCart, listSavedCarts, renameSavedCart, replaceSavedCart, saveCart, savedCartView, shareSavedCart, type SavedCartSummary,
 } from '../../cabinet/saved-carts.ts';
 import { money, plural, qty, sendFragment, sendPage, unitName } from '../render.tsx';
 import { CartTotal, CsrfField, Flash, Layout } from './layout.tsx';
@@ -117,7 +117,7 @@ function SavedCarts({ ctx, list }: { ctx: SignedInContext; list: SavedCartSummar
             {list.map((s) => (
               <tr data-saved-cart={s.name}>
                 <td>
-                  <b>{s.name}</b> {s.shared && <span class="badge">общая</span>}
+                  <a href={`/cabinet/saved-carts/${s.id}`}><b>{s.name}</b></a> {s.shared && <span class="badge">общая</span>}
                 </td>
                 <td>{s.own ? 'вы' : s.ownerName ?? '—'}</td>
                 <td class="num">{s.lineCount}</td>
@@ -322,6 +322,35 @@ export async function cartRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       throw e;
     }
     return reply.redirect('/cabinet/cart?saved=1', 303);
+  });
+
+  // What a saved cart holds, priced now for the chosen legal entity (what adding it would cost).
+  app.get('/saved-carts/:id', async (request, reply) => {
+    const ctx = requireContact(request);
+    const who = shopperOf(ctx);
+    const v = await savedCartView(db, who, idOf((request.params as { id: string }).id));
+    return sendPage(reply, (
+      <Layout ctx={ctx} cart={request.cabinetCart} title={`Сохранённая корзина «${v.name}»`} active="cart">
+        <p><a href="/cabinet/cart">← Корзина</a></p>
+        <h1>{v.name} {v.shared && <span class="badge">общая</span>}</h1>
+        <p class="muted">Автор: {v.own ? 'вы' : v.ownerName ?? '—'} · изменена {v.updatedAt.toLocaleDateString('ru-RU', { timeZone: 'Europe/Moscow' })} · цены на сегодня для «{ctx.legalEntity?.name}»</p>
+        <table class="cart-table saved-lines">
+          <thead><tr><th>Товар</th><th class="num">Цена</th><th class="num">Количество</th><th class="num">Сумма</th></tr></thead>
+          <tbody>
+            {v.lines.map((l) => (
+              <tr class={lineProblem(l) ? 'line-bad' : undefined} data-sku={l.sku}>
+                <td><div class="line-name">{l.name}</div><small class="muted">Код {l.sku}</small>{lineProblem(l) && <div class="line-problem">{lineProblem(l)}</div>}</td>
+                <td class="num">{l.price ? money(l.price, l.currency ?? v.currency) : '—'}</td>
+                <td class="num">{qty(l.quantity)} {unitName(l.unit)}</td>
+                <td class="num">{l.amount ? money(l.amount, v.currency) : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+          <tfoot><tr class="cart-total-row"><td colSpan={3}>Итого по сегодняшним ценам</td><td class="num"><b>{money(v.total, v.currency)}</b></td></tr></tfoot>
+        </table>
+        <form method="post" action={`/cabinet/saved-carts/${v.id}/add`} class="cart-actions"><CsrfField ctx={ctx} /><button type="submit" class="primary">Добавить в корзину</button></form>
+      </Layout>
+    ));
   });
 
   app.post('/saved-carts/:id/:action', async (request, reply) => {
