@@ -219,6 +219,12 @@ describe('cart, saved cart, checkout, orders in the browser', () => {
     const p3 = await f.tp.rt.db.selectFrom('contacts').select('id').where('code', '=', 'P3').executeTakeFirstOrThrow();
     const lines = await f.tp.rt.db.selectFrom('cart_lines').select(['product_id', 'quantity']).where('contact_id', '=', p3.id).execute();
     expect(lines.map((l) => l.quantity)).toEqual(['2.000000']);
+    // A client awaiting approval sees why it cannot order, and has no checkout.
+    await f.tp.rt.db.updateTable('clients').set({ pending: true }).where('code', '=', 'C2').execute();
+    await page.goto(`${f.baseUrl}/cabinet/cart`);
+    expect(await text(page, '.notice-warn')).toBe('Ваша регистрация ждёт проверки менеджером: пока видны базовые цены, заказы недоступны.');
+    expect(await page.locator('#checkout-submit').count()).toBe(0);
+    await f.tp.rt.db.updateTable('clients').set({ pending: false }).where('code', '=', 'C2').execute();
     await page.close();
 
     const sub = await browser.newPage();

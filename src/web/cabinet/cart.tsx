@@ -214,6 +214,7 @@ async function cartPage(request: FastifyRequest, reply: FastifyReply, deps: Serv
   return sendPage(reply, (
     <Layout ctx={ctx} cart={summary} title="Корзина" active="cart" flash={opts.flash ?? null}>
       <h1>Корзина <small class="muted">{ctx.legalEntity?.name}</small></h1>
+      {!ctx.canOrder && <p class="notice notice-warn">{ctx.whyNoOrder ?? 'Оформление заказов недоступно.'}</p>}
       {opts.problems && opts.problems.filter((p) => !['address', 'paymentKind', 'comment'].includes(p.field)).length > 0 &&
         <Problems problems={opts.problems.filter((p) => !['address', 'paymentKind', 'comment'].includes(p.field))} />}
       {ctx.canOrder && (
