@@ -395,6 +395,8 @@ mode: delta
       { sku: 'P1', quantity: '432.000000', price: '479.620000', amount: '207195.84', unit: 'H87' },
       { sku: 'P3', quantity: '144.000000', price: '65.690000', amount: '9459.36', unit: 'H87' },
     ]);
+    // SAP made it: no outbound flow sends it (back to SAP, or anywhere) as a new order.
+    expect(await enqueueDueOrders(fx.tp.rt, { orderNumber: o[0].number })).toBe(0);
     // The head of LE2 sees it through the API; the same ORDRSP again finds it instead of making another.
     const seen = await fx.call('GET', `/api/v1/orders/${o[0].number}`, { headers: as });
     expect(seen.json()).toMatchObject({ erpNumber: '2001319077', legalEntity: { code: 'LE2' } });
