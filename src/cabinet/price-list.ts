@@ -8,7 +8,6 @@ import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
 import { sql, type Kysely } from 'kysely';
 import ExcelJS from 'exceljs';
-import PDFDocument from 'pdfkit';
 import type { Database } from '../db/index.ts';
 import { effectivePriceSql, type Pricing } from '../portal/pricing.ts';
 import { UploadError } from './upload-error.ts';
@@ -83,10 +82,14 @@ export async function priceListMeta(db: Kysely<Database>, scope: PriceListScope,
 export async function* priceListRows(db: Kysely<Database>, scope: PriceListScope, meta: PriceListMeta): AsyncGenerator<PriceListRow[]> {
   if (scope.pricing.priceTypeId === null) return;
   const wh = meta.warehouses.map((w) => w.id);
+  // One scalar subquery per warehouse with its id as a parameter: the stock table is partitioned by
+  // warehouse, and a constant id prunes to one partition's primary key (joined to unnest(ids) it
+  // probed every partition's product index instead).
   const stock = meta.stockTotal
     ? sql`ARRAY[(SELECT coalesce(trim_scale(sum(s.quantity)), 0)::text FROM stock s WHERE s.product_id = p.id AND s.warehouse_id = ANY(${wh}::int[]))]`
-    : sql`ARRAY(SELECT coalesce(trim_scale(s.quantity), 0)::text FROM unnest(${wh}::int[]) WITH ORDINALITY w(id, n)
-        LEFT JOIN stock s ON s.warehouse_id = w.id AND s.product_id = p.id ORDER BY w.n)`;
+    : wh.length === 0
+      ? sql`ARRAY[]::text[]`
+      : sql`ARRAY[${sql.join(wh.map((id) => sql`coalesce((SELECT trim_scale(s.quantity) FROM stock s WHERE s.warehouse_id = ${id}::int AND s.product_id = p.id), 0)::text`))}]`;
   const query = sql`
     WITH RECURSIVE sub(id, path, names) AS (
       SELECT g.id, ARRAY[g.id], ARRAY[g.name]::text[] FROM groups g WHERE g.id = ANY(${meta.groups.map((g) => g.id)}::bigint[])
@@ -115,6 +118,9 @@ async function* fetchInTransaction(db: Kysely<Database>, query: ReturnType<typeo
   let failed: unknown = null;
   let stopped = false;
   const done = db.transaction().setAccessMode('read only').execute(async (trx) => {
+    // The per-row subqueries make the plan look expensive enough for JIT, whose compilation took
+    // 1.5 s of the 2.1 s a 5,000-product list took (EXPLAIN ANALYZE); the query itself runs in 0.5 s.
+    await sql`SET LOCAL jit = off`.execute(trx);
     await sql`DECLARE price_list NO SCROLL CURSOR FOR ${query}`.execute(trx);
     for (;;) {
       if (stopped) break;
@@ -173,9 +179,9 @@ export async function writePriceListXlsx(db: Kysely<Database>, scope: PriceListS
   const ws = wb.addWorksheet('Прайс-лист', { views: [{ state: 'frozen', ySplit: headerRow }] });
   ws.columns = [
     { key: 'article', width: 16 }, { key: 'sku', width: 14 }, { key: 'barcode', width: 15 }, { key: 'name', width: 60 }, { key: 'unit', width: 6 },
-    { key: 'price', width: 14 }, ...stockCols.map((_, i) => ({ key: `stock${i}`, width: 14 })), { key: 'order', width: 10 },
+    { key: 'price', width: 14, style: { numFmt: '#,##0.00' } }, ...stockCols.map((_, i) => ({ key: `stock${i}`, width: 14 })),
+    { key: 'order', width: 10, style: { fill: { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFFFF8DC' } } } },
   ];
-  const nCols = 7 + stockCols.length;
   const title = ws.getRow(1);
   title.getCell(1).value = `Прайс-лист: ${meta.groups.map((g) => g.name).join(', ')}`;
   title.font = { bold: true, size: 14 };
@@ -213,8 +219,6 @@ export async function writePriceListXlsx(db: Kysely<Database>, scope: PriceListS
         guardCell(r.article ?? ''), guardCell(r.sku), guardCell(r.barcode ?? ''), guardCell(r.name), guardCell(unitName(r.unit)),
         Number(r.price), ...r.stock.map(Number), null,
       ];
-      row.getCell(6).numFmt = '#,##0.00';
-      row.getCell(nCols).fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFFFF8DC' } };
       row.commit();
       rows++;
     }
@@ -237,6 +241,8 @@ export function fontPath(bold = false): string {
 /** Writes the PDF price list to `out` (A4 landscape; stock: the city's total, or per warehouse up to 2). */
 export async function writePriceListPdf(db: Kysely<Database>, scope: PriceListScope, req: PriceListRequest, out: Writable): Promise<{ rows: number }> {
   const meta = await priceListMeta(db, scope, req.groups);
+  // Loaded on first use: pdfkit and fontkit add 11 MB of RSS to every process that imports this file.
+  const { default: PDFDocument } = await import('pdfkit');
   const doc = new PDFDocument({ size: 'A4', layout: 'landscape', margin: 30, bufferPages: false, info: { Title: 'Прайс-лист', Creator: 'Magistral' } });
   const finished = new Promise<void>((resolve, reject) => {
     out.on('finish', resolve);
