@@ -164,6 +164,7 @@ export async function quickOrderReport(db: Kysely<Database>, scope: QuickOrderSc
     LEFT JOIN priced pp ON pp.product_id = l.product_id
     ORDER BY res.row_no`.execute(db);
 
+  const written = new Map(rows.map((r) => [r.row, r.quantity]));
   for (const r of res.rows) {
     report.total = r.total ?? report.total;
     if (r.product_id === null) {
@@ -171,12 +172,12 @@ export async function quickOrderReport(db: Kysely<Database>, scope: QuickOrderSc
       continue;
     }
     if (r.piece && r.fractional) {
-      report.rejected.push({ row: r.row_no, article: r.key, quantity: r.qty, reason: `дробное количество ${r.qty.replace('.', ',')} для товара, который продаётся поштучно (${unitName(r.unit)})` });
+      report.rejected.push({ row: r.row_no, article: r.key, quantity: written.get(r.row_no) ?? r.qty, reason: `дробное количество ${r.qty.replace('.', ',')} для товара, который продаётся поштучно (${unitName(r.unit)})` });
       continue;
     }
     if (r.line_rows === null) continue; // a duplicate: carried by the line of its first row
     if (r.price === null || r.currency === null || r.amount === null) {
-      for (const row of r.line_rows) report.rejected.push({ row, article: r.key, quantity: r.qty, reason: `товар ${r.sku} «${r.name}» сейчас не продаётся по вашим ценам` });
+      for (const row of r.line_rows) report.rejected.push({ row, article: r.key, quantity: written.get(row) ?? r.qty, reason: `товар ${r.sku} «${r.name}» сейчас не продаётся по вашим ценам` });
       continue;
     }
     const line: QuickOrderLine = {

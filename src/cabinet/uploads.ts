@@ -9,8 +9,11 @@ import ExcelJS from 'exceljs';
 import { checkXlsx } from './xlsx-guard.ts';
 import { UploadError } from './upload-error.ts';
 
-/** 50 MB: the limit for an upload (also given to @fastify/multipart as its fileSize). */
-export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+/**
+ * 20 MB, the cabinet's multipart limit (src/web/cabinet/errors.tsx): the issue's 50 MB file is refused.
+ * A 10,000-line order is ~300 KB as CSV; a filled price list of 50,000 products ~3 MB as XLSX.
+ */
+export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 /** Rows with a quantity one order file may hold. */
 export const MAX_ORDER_LINES = 10_000;
 /** Rows read from a sheet at most (a whole filled price list is mostly rows without a quantity). */
