@@ -69,3 +69,22 @@ export async function ensureFilesStore(url: string, rebuild = false): Promise<vo
   }
   progress('store built');
 }
+
+/** The bench client's contact (head of its legal entity): who signs in to the cabinet in bench:quick-order. Returns its ids. */
+export async function ensureBenchContact(url: string): Promise<{ contactId: number; legalEntityId: number; cityId: number }> {
+  const c = new pg.Client({ connectionString: withDefaultUser(url) });
+  await c.connect();
+  try {
+    await c.query(`
+      INSERT INTO contacts (code, client_id, name, email) SELECT 'K-1', id, 'Покупатель Бенчмарков', 'bench@example.ru' FROM clients
+        WHERE code = 'CL-1' AND NOT EXISTS (SELECT 1 FROM contacts WHERE code = 'K-1');
+      INSERT INTO contact_legal_entities (legal_entity_id, contact_id, role, flow_id, run_id)
+        SELECT le.id, ct.id, 'head', (SELECT id FROM flows WHERE name = 'bench-files'), 0 FROM legal_entities le, contacts ct
+        WHERE le.code = 'LE-1' AND ct.code = 'K-1' ON CONFLICT DO NOTHING;`);
+    const r = await c.query(`SELECT ct.id AS contact_id, le.id AS legal_entity_id, cl.city_id FROM contacts ct JOIN clients cl ON cl.id = ct.client_id
+      JOIN legal_entities le ON le.client_id = cl.id WHERE ct.code = 'K-1' AND le.code = 'LE-1'`);
+    return { contactId: Number(r.rows[0].contact_id), legalEntityId: Number(r.rows[0].legal_entity_id), cityId: r.rows[0].city_id };
+  } finally {
+    await c.end();
+  }
+}

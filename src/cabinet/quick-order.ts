@@ -119,28 +119,29 @@ export async function quickOrderReport(db: Kysely<Database>, scope: QuickOrderSc
   if (!good.length) return report;
 
   const pt = scope.pricing.priceTypeId;
-  // One statement for every row. Each row's product: by SKU (products_code), else by article
-  // (products_article, lower()), else by barcode (products_barcode): three index probes per row.
+  // One statement for every row. A row's product: by SKU (products_code), else by article
+  // (products_article, lower()), else by barcode (products_barcode), lowest id on a tie: three joins
+  // and DISTINCT ON, not a LATERAL … ORDER BY id LIMIT 1 per row — that one let the planner walk the
+  // primary key filtering on lower(article) (it estimates 250 matches for it), 50 ms a row at 50,000
+  // products: 1,000 lines took 79 s.
   const res = await sql<ResolvedRow>`
     WITH req AS (
       SELECT * FROM unnest(${good.map((g) => g.row)}::int[], ${good.map((g) => g.key)}::text[], ${good.map((g) => g.qty)}::numeric[]) AS r(row_no, key, qty)
+    ), cand AS (
+      SELECT r.row_no, p.id, 1 AS pref FROM req r JOIN products p ON p.code = r.key WHERE NOT p.deleted AND NOT p.placeholder
+      UNION ALL
+      SELECT r.row_no, p.id, 2 FROM req r JOIN products p ON lower(p.article) = lower(r.key) AND p.article IS NOT NULL WHERE NOT p.deleted AND NOT p.placeholder
+      UNION ALL
+      SELECT r.row_no, p.id, 3 FROM req r JOIN products p ON p.barcode = r.key AND p.barcode IS NOT NULL WHERE NOT p.deleted AND NOT p.placeholder
+    ), best AS (
+      SELECT DISTINCT ON (row_no) row_no, id FROM cand ORDER BY row_no, pref, id
     ), res AS (
       SELECT r.row_no, r.key, r.qty, p.id AS product_id, p.code AS sku, p.article, p.name, u.code AS unit,
         coalesce(lower(u.code) = ANY(${PIECE_UNITS}::text[]) OR u.okei = '796', false) AS piece,
         r.qty <> trunc(r.qty) AS fractional
       FROM req r
-      LEFT JOIN LATERAL (
-        SELECT x.* FROM (
-          (SELECT id, code, article, name, unit_id, 1 AS pref FROM products
-            WHERE code = r.key AND NOT deleted AND NOT placeholder ORDER BY id LIMIT 1)
-          UNION ALL
-          (SELECT id, code, article, name, unit_id, 2 FROM products
-            WHERE lower(article) = lower(r.key) AND article IS NOT NULL AND NOT deleted AND NOT placeholder ORDER BY id LIMIT 1)
-          UNION ALL
-          (SELECT id, code, article, name, unit_id, 3 FROM products
-            WHERE barcode = r.key AND NOT deleted AND NOT placeholder ORDER BY id LIMIT 1)
-        ) x ORDER BY x.pref LIMIT 1
-      ) p ON true
+      LEFT JOIN best b ON b.row_no = r.row_no
+      LEFT JOIN products p ON p.id = b.id
       LEFT JOIN units u ON u.id = p.unit_id
     ), grp AS (
       SELECT product_id, sum(qty) AS requested, array_agg(row_no ORDER BY row_no) AS line_rows
