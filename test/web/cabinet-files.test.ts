@@ -91,6 +91,16 @@ describe('quick order', () => {
     expect(await page.locator('#flash').textContent()).toBe('Файл слишком большой: можно загрузить не больше 20 МБ.');
   });
 
+  it('refuses an upload without the CSRF token, and adding to the cart without it; nothing is added', async () => {
+    const before = await cartLines();
+    const res = await page.request.post(`${f.baseUrl}/cabinet/quick-order`, { multipart: { file: { name: 'a.csv', mimeType: 'text/csv', buffer: Buffer.from('ART-00001;1') } } });
+    expect(res.status()).toBe(403);
+    expect(await res.text()).toContain('Форма устарела (нет защитного токена), действие не выполнено.');
+    const add = await page.request.post(`${f.baseUrl}/cabinet/quick-order/cart`, { form: { line: 'SKU-00001\t5' } });
+    expect(add.status()).toBe(403);
+    expect(await cartLines()).toEqual(before);
+  });
+
   it('offers a sample CSV of products the buyer can order', async () => {
     await page.goto(`${f.baseUrl}/cabinet/quick-order`);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href="/cabinet/quick-order/template.csv"]')]);
