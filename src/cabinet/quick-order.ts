@@ -16,6 +16,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { effectivePriceSql, type Pricing } from '../portal/pricing.ts';
+import { priceAtSql, tierValueSql } from '../portal/price-at.ts';
 import type { UploadRow } from './uploads.ts';
 
 /** Units sold by the piece (codes as the flows write them, lower case) and OKEI 796 "штука". */
@@ -153,8 +154,12 @@ export async function quickOrderReport(db: Kysely<Database>, scope: QuickOrderSc
       FROM grp g
       LEFT JOIN LATERAL (SELECT min(pu.factor) AS factor FROM product_units pu WHERE pu.product_id = g.product_id AND pu.factor > 1) pk ON true
     ), priced AS (
-      SELECT l.*, ${effectivePriceSql('pr', scope.pricing)} AS price, pr.currency
-      FROM line l JOIN prices pr ON pr.price_type_id = ${pt}::int AND pr.product_id = l.product_id AND pr.value > 0
+      -- Priced as the cart and the order will be (cart-summary.ts, orders/place.ts): the price in force
+      -- now (validity periods included) and the quantity's tier, then the discount.
+      SELECT l.*, ${effectivePriceSql('t', scope.pricing)} AS price, x.currency
+      FROM line l
+      JOIN LATERAL ${sql.raw(priceAtSql(`${pt === null ? 'NULL' : Number(pt)}::int`, 'l.product_id', 'now()'))} x ON x.value > 0
+      CROSS JOIN LATERAL (SELECT ${sql.raw(tierValueSql('x', 'l.quantity'))} AS value) t
     )
     SELECT res.row_no, res.key, res.qty::text AS qty, res.product_id, res.sku, res.article, res.name, res.unit, res.piece, res.fractional,
       l.line_rows, trim_scale(l.requested)::text AS requested, trim_scale(l.quantity)::text AS quantity, trim_scale(l.pack)::text AS pack,

@@ -22,6 +22,9 @@ const EXTRA: Record<string, string[]> = {
 /** Packs: a box of 12 breakers, a 100 m reel of cable (SKU-00004, sold by the metre), a pallet of 480 lamps. */
 export const UNITS = 'sku;unit;factor;barcode\nSKU-00001;box;12;2000000000011\nSKU-00001;pallet;480;\nSKU-00004;reel;100;\n';
 
+/** Quantity tiers on SKU-00010's wholesale price (LE1's agreement): 10+ at 90, 100+ at 80. */
+export const TIERED = 'sku;price_type;price;currency;valid_from;valid_to;tiers\nSKU-00010;wholesale;100;RUB;2020-01-01;;10:90|100:80\n';
+
 export interface FilesFixture {
   tp: TestPipeline;
   ids: { contact(code: string): Promise<number>; legalEntity(code: string): Promise<number>; city(code: string): Promise<number> };
@@ -32,7 +35,7 @@ export interface FilesFixture {
 export async function filesFixture(label: string): Promise<FilesFixture> {
   const tp = await createTestPipeline(label);
   try {
-    for (const name of [...DEMO, 'product-units']) await tp.applyFlowFile(`ops/flows/${name}-csv.yaml`);
+    for (const name of [...DEMO, 'product-units', 'price-periods']) await tp.applyFlowFile(`ops/flows/${name}-csv.yaml`);
     for (const name of DEMO) {
       let content = await readFile(path.join(REPO_DIR, 'ops/demo', `${name}.csv`), 'utf8');
       if (EXTRA[name]) content = `${content.trimEnd()}\n${EXTRA[name].join('\n')}\n`;
@@ -42,6 +45,9 @@ export async function filesFixture(label: string): Promise<FilesFixture> {
     }
     const run = await tp.ingest('product-units-csv', UNITS, 'units.csv');
     expect(run.state).toBe('done');
+    const tiers = await tp.ingest('price-periods-csv', TIERED, 'tiers.csv');
+    expect(tiers.state, tiers.error?.message).toBe('done');
+    expect(tiers.rows.rejected).toBe(0);
   } catch (e) {
     await tp.close();
     throw e;

@@ -12,6 +12,7 @@ import { REPO_DIR } from '../../src/schemas/index.ts';
 import { parseUpload, readUpload, detectKind, type UploadRow } from '../../src/cabinet/uploads.ts';
 import { quickOrderReport, parseQuantity } from '../../src/cabinet/quick-order.ts';
 import { addQuickOrderToCart } from '../../src/cabinet/quick-order-cart.ts';
+import { cartSummary } from '../../src/cabinet/cart-summary.ts';
 import { UploadError } from '../../src/cabinet/upload-error.ts';
 import { checkXlsx } from '../../src/cabinet/xlsx-guard.ts';
 import { expectedPrice, filesFixture, type FilesFixture } from './files-fixture.ts';
@@ -190,7 +191,9 @@ describe('quick order from XLSX', () => {
       if (l.sku === sku(4)) q = ((q + 99_999n) / 100_000n) * 100_000n;
       const qText = (q % 1000n === 0n ? `${q / 1000n}` : `${q / 1000n}.${String(q % 1000n).padStart(3, '0').replace(/0+$/, '')}`);
       expect(l.quantity, l.sku).toBe(qText);
-      const price = expectedPrice(demo.get(l.sku)!.prices.wholesale!, '0');
+      // SKU-00010 carries tiers (files-fixture TIERED): 10+ at 90, 100+ at 80.
+      const tiered = q >= 100_000n ? '80' : q >= 10_000n ? '90' : '100';
+      const price = expectedPrice(l.sku === 'SKU-00010' ? tiered : demo.get(l.sku)!.prices.wholesale!, '0');
       expect(l.price, l.sku).toBe(price);
       const amountMilli = BigInt(price.replace('.', '')) * q; // kopecks × 1000
       const amount = (amountMilli + 500n) / 1000n;
@@ -246,6 +249,23 @@ async function zipBufferSmall(): Promise<Buffer> {
   }
   return buf;
 }
+
+describe('prices like the cart and the order', () => {
+  it('prices by the quantity tier of the price in force, and the cart total then equals the report', async () => {
+    const db = f.tp.rt.db;
+    const pricing = await f.pricingOf('LE1');
+    const report = await quickOrderReport(db, { pricing }, [
+      { row: 1, article: 'SKU-00010', quantity: '12' }, { row: 2, article: 'SKU-00011', quantity: '3' },
+    ]);
+    expect(report.lines[0]).toMatchObject({ sku: 'SKU-00010', quantity: '12', price: '90.00', amount: '1080.00' });
+    const p2 = await f.ids.contact('P2'); // LE1's other contact: a cart of its own
+    const le1 = await f.ids.legalEntity('LE1');
+    await addQuickOrderToCart(db, p2, le1, report.lines.map((l) => ({ productId: l.productId, quantity: l.quantity })));
+    const summary = await cartSummary(db, { contactId: p2, legalEntityId: le1, pricing });
+    expect(summary).toMatchObject({ lines: 2, total: report.total });
+    await db.deleteFrom('cart_lines').where('contact_id', '=', p2).execute();
+  });
+});
 
 describe('adding to the cart', () => {
   it('adds the found lines to the contact\'s cart of the legal entity, quantities add up; another entity looks absent', async () => {
