@@ -285,9 +285,26 @@ export async function writePriceListPdf(db: Kysely<Database>, scope: PriceListSc
     doc.x = left;
     doc.y = y + h;
   };
-  const drawHeader = () => drawRow(titles, 'bold', '#e8eef6');
+  let pageNo = 0;
+  const footer = () => {
+    // Below the bottom margin: lift the margin while writing, else pdfkit would start a new page.
+    const bottomMargin = doc.page.margins.bottom;
+    doc.page.margins.bottom = 0;
+    const y = doc.y;
+    doc.font('body').fontSize(7).fillColor('#777777')
+      .text(`${listTitle} · страница ${++pageNo}`, left, doc.page.height - bottomMargin + 8, { width, align: 'right', lineBreak: false });
+    doc.fillColor('black');
+    doc.page.margins.bottom = bottomMargin;
+    doc.x = left;
+    doc.y = y;
+  };
+  const drawHeader = () => {
+    footer();
+    drawRow(titles, 'bold', '#e8eef6');
+  };
 
-  doc.font('bold').fontSize(14).text(`Прайс-лист: ${meta.groups.map((g) => g.name).join(', ')}`, left, doc.y);
+  const listTitle = `Прайс-лист: ${meta.groups.map((g) => g.name).join(', ')}`;
+  doc.font('bold').fontSize(14).text(listTitle, left, doc.y);
   doc.font('body').fontSize(9).text(heading(meta, req, scope));
   doc.moveDown(0.5);
   drawHeader();
