@@ -153,7 +153,7 @@ const HEADER_WORDS: Array<[Column, string[]]> = [
   ['sku', ['код (sku)', 'код товара', 'sku', 'код']],
   ['article', ['артикул', 'арт.', 'article', 'art']],
   ['barcode', ['штрихкод', 'штрих-код', 'штрих код', 'barcode', 'ean', 'gtin']],
-  ['quantity', ['заказ', 'количество', 'кол-во', 'кол.', 'кол во', 'qty', 'quantity', 'amount']],
+  ['quantity', ['заказ', 'количество', 'кол-во', 'кол.', 'кол во', 'qty', 'quantity']],
 ];
 /** The title of our price list's order column: its presence with 'Код (SKU)' marks our own sheet. */
 export const PRICE_LIST_ORDER_HEADER = 'Заказ';

@@ -123,6 +123,29 @@ describe('quick order from CSV', () => {
     expect(report.lines[0]).toMatchObject({ sku: 'SKU-00012', quantity: '7', price: expectedPrice(demo.get('SKU-00012')!.prices.wholesale!, '0') });
   });
 
+  it('finds a header below title rows, keeps row numbers across quoted line breaks, and reads the barcode column when the article is empty', async () => {
+    const text = [
+      'ООО «Покупатель»;;;',
+      'Заявка от 01.12.2026;;;',
+      'Наименование;Артикул;Штрихкод;Кол-во, шт',
+      '"Розетка,',
+      'белая";ART-00002;;3',
+      `Без артикула;;${demo.get(sku(3))!.barcode};2`,
+      ';;;',
+      'Итого;;;5',
+    ].join('\n');
+    const parsed = await parseUpload(Buffer.from(text), 'заявка.csv');
+    expect(parsed.headerRow).toBe(3);
+    expect(parsed.rows).toEqual([
+      { row: 4, article: 'ART-00002', quantity: '3' },
+      { row: 6, article: demo.get(sku(3))!.barcode, quantity: '2' },
+      { row: 8, article: '', quantity: '5' },
+    ]);
+    const report = await quickOrderReport(f.tp.rt.db, { pricing: await f.pricingOf('LE1') }, parsed.rows);
+    expect(report.lines.map((l) => l.sku)).toEqual([sku(2), sku(3)]);
+    expect(report.rejected).toEqual([{ row: 8, article: '', quantity: '5', reason: 'не указан артикул' }]);
+  });
+
   it('refuses a file that is not CSV or XLSX by its content, whatever its name', async () => {
     expect(await refusal(parseUpload(Buffer.from('%PDF-1.4\n...'), 'order.csv'))).toBe('Файл «order.csv» — документ PDF. Загрузите CSV или XLSX.');
     expect(await refusal(parseUpload(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a]), 'order.xlsx'))).toContain('изображение PNG');
