@@ -74,9 +74,11 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
   const prior = await replay();
   if (prior) return prior;
 
-  const client = await db.selectFrom('clients').select(['id', 'blocked']).where('id', '=', input.clientId).executeTakeFirst();
+  const client = await db.selectFrom('clients').select(['id', 'blocked', 'pending']).where('id', '=', input.clientId).executeTakeFirst();
   if (!client) throw new MagistralError('MAG_ERR_NOT_FOUND', 'no such client');
   if (client.blocked) throw new MagistralError('MAG_ERR_FORBIDDEN', 'the client is blocked from placing orders; contact your manager');
+  // Registered on the portal and not approved yet (migration 0021): it sees base prices, it does not order.
+  if (client.pending) throw new MagistralError('MAG_ERR_FORBIDDEN', 'the client registered on the portal and awaits approval by a manager; it cannot place orders yet');
   // The legal entity must be the client's, and the contact's to order for: anything else looks absent.
   let le = db.selectFrom('legal_entities as le').select(['le.id']).where('le.code', '=', input.legalEntity)
     .where('le.client_id', '=', input.clientId).where('le.deleted', '=', false).where('le.placeholder', '=', false);

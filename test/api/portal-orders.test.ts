@@ -88,6 +88,19 @@ describe('placing an order', () => {
     }
   });
 
+  it('a client registered on the portal and not yet approved cannot order (403), and can once approved', async () => {
+    await fx.tp.rt.pool.query(`UPDATE clients SET pending = true WHERE code = 'C3'`);
+    try {
+      const res = await fx.call('POST', '/api/v1/orders', { headers: as('C3'), body: { legalEntity: 'LE4', lines: [{ sku: 'P1', quantity: 1 }] } });
+      expect(res.statusCode).toBe(403);
+      expect(res.json().message).toMatch(/awaits approval/);
+    } finally {
+      await fx.tp.rt.pool.query(`UPDATE clients SET pending = false WHERE code = 'C3'`);
+    }
+    const ok = await fx.call('POST', '/api/v1/orders', { headers: as('C3'), body: { legalEntity: 'LE4', lines: [{ sku: 'P1', quantity: 1 }] } });
+    expect(ok.statusCode).toBe(201);
+  });
+
   it('needs a client and the orders:write scope', async () => {
     const anon = await fx.call('POST', '/api/v1/orders', { body: { legalEntity: 'LE1', lines: [{ sku: 'P1', quantity: 1 }] } });
     expect(anon.statusCode).toBe(403);
