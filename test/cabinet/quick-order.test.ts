@@ -182,7 +182,7 @@ function zipBuffer(zip: yazl.ZipFile): Promise<Buffer> {
 }
 
 describe('quick order from XLSX', () => {
-  it('reports 1,000 lines correctly: found by SKU, article and barcode, merged, rounded, unknown rows named', async () => {
+  it('reports 1,000 lines correctly from XLSX and from CSV: found by SKU, article and barcode, merged, rounded, unknown rows named', async () => {
     const rows: Array<Array<string | number | null>> = [['Артикул', 'Кол-во']];
     const want = new Map<string, bigint>(); // sku → quantity × 1000 (three decimals)
     for (let i = 0; i < 1000; i++) {
@@ -225,6 +225,13 @@ describe('quick order from XLSX', () => {
     }
     expect(report.total).toBe(`${total / 100n}.${String(total % 100n).padStart(2, '0')}`);
     expect(report.notices.length).toBeGreaterThanOrEqual(300); // every product named by several rows
+
+    // The same 1,000 lines as a Windows-1251 CSV with decimal commas: the same report.
+    const csvText = rows.map((r) => r.map((c) => String(c).replace('.', ',')).join(';')).join('\r\n');
+    const fromCsv = await parseUpload(iconv.encode(csvText, 'win1251'), 'заказ-1000.csv');
+    expect(fromCsv).toMatchObject({ format: 'csv', headerRow: 1 });
+    expect(fromCsv.rows).toHaveLength(1000);
+    expect(await quickOrderReport(f.tp.rt.db, { pricing }, fromCsv.rows)).toEqual(report);
   });
 
   it('refuses a truncated XLSX with a clear message', async () => {
