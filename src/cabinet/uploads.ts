@@ -318,15 +318,3 @@ export async function parseUpload(buf: Buffer, fileName: string): Promise<Parsed
 export function tooLarge(fileName: string): UploadError {
   return new UploadError(`Файл «${fileName}» больше ${MAX_UPLOAD_BYTES / 1024 / 1024} МБ: загрузите файл поменьше.`, 413);
 }
-
-/** Collects a stream (a multipart file) into memory, refusing more than `max` bytes as it arrives. */
-export async function readUpload(stream: AsyncIterable<Buffer>, fileName: string, max = MAX_UPLOAD_BYTES): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of stream) {
-    n += chunk.length;
-    if (n > max) throw tooLarge(fileName);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
