@@ -167,11 +167,34 @@ function stockTitles(meta: PriceListMeta): string[] {
   return meta.warehouses.map((w) => `Остаток: ${w.name}`);
 }
 
+/**
+ * Watches the destination of a download: a buyer who cancels it (the socket closes, `out` is destroyed)
+ * must end the cursor's transaction at once. Without this the writer waited forever for a stream that
+ * would never finish and kept its pool connection (found by destroying `out` mid-list).
+ */
+function watchOutput(out: Writable): { check(): void; gone: Promise<void> } {
+  // An error of a destroyed destination is expected here; without a listener it would crash the process.
+  out.on('error', () => {});
+  // Closed before 'finish' (writableFinished): cancelled. A PassThrough closes right after it finished.
+  const cancelled = () => out.destroyed && !out.writableFinished;
+  const gone = new Promise<void>((resolve) => {
+    out.once('close', () => resolve());
+    out.once('error', () => resolve());
+  });
+  return {
+    check() {
+      if (cancelled()) throw new UploadError('Скачивание прервано.', 499);
+    },
+    gone,
+  };
+}
+
 /** Writes the XLSX price list to `out`; resolves with the number of product rows once `out` has it all. */
 export async function writePriceListXlsx(db: Kysely<Database>, scope: PriceListScope, req: PriceListRequest, out: Writable): Promise<{ rows: number }> {
   const meta = await priceListMeta(db, scope, req.groups);
   // Inline strings (no shared-strings table kept until the end) and few styles: the writer's memory
   // does not grow with the rows.
+  const watch = watchOutput(out);
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useSharedStrings: false, useStyles: true });
   wb.creator = 'Magistral';
   const stockCols = stockTitles(meta);
@@ -204,6 +227,7 @@ export async function writePriceListXlsx(db: Kysely<Database>, scope: PriceListS
   let rows = 0;
   let at = headerRow + 1;
   for await (const batch of priceListRows(db, scope, meta)) {
+    watch.check(); // leaving the loop ends the cursor's transaction (the generator's finally)
     for (const r of batch) {
       if (r.section !== section) {
         section = r.section;
@@ -229,7 +253,10 @@ export async function writePriceListXlsx(db: Kysely<Database>, scope: PriceListS
     e.commit();
   }
   ws.commit();
-  await wb.commit();
+  const committed = wb.commit();
+  committed.catch(() => {}); // awaited below; not left unhandled when the race ends first
+  await Promise.race([committed, watch.gone.then(() => watch.check())]);
+  await committed;
   return { rows };
 }
 
@@ -244,12 +271,12 @@ export async function writePriceListPdf(db: Kysely<Database>, scope: PriceListSc
   // Loaded on first use: pdfkit and fontkit add 11 MB of RSS to every process that imports this file.
   const { default: PDFDocument } = await import('pdfkit');
   const doc = new PDFDocument({ size: 'A4', layout: 'landscape', margin: 30, bufferPages: false, info: { Title: 'Прайс-лист', Creator: 'Magistral' } });
+  const watch = watchOutput(out);
   const finished = new Promise<void>((resolve, reject) => {
     out.on('finish', resolve);
-    out.on('close', resolve);
-    out.on('error', reject);
     doc.on('error', reject);
   });
+  finished.catch(() => {}); // awaited below; not left unhandled when the race ends first
   doc.pipe(out);
   doc.registerFont('body', fontPath());
   doc.registerFont('bold', fontPath(true));
@@ -313,6 +340,7 @@ export async function writePriceListPdf(db: Kysely<Database>, scope: PriceListSc
   let section: string | null = null;
   let rows = 0;
   for await (const batch of priceListRows(db, scope, rowsMeta)) {
+    watch.check();
     for (const r of batch) {
       if (r.section !== section) {
         section = r.section;
@@ -325,6 +353,7 @@ export async function writePriceListPdf(db: Kysely<Database>, scope: PriceListSc
   }
   if (rows === 0) doc.font('body').fontSize(10).text('В выбранных разделах нет товаров с ценами для вас.', left);
   doc.end();
+  await Promise.race([finished, watch.gone.then(() => watch.check())]);
   await finished;
   return { rows };
 }

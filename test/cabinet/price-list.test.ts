@@ -148,6 +148,20 @@ describe('XLSX price list', () => {
   });
 });
 
+describe('a cancelled download', () => {
+  it('ends the writer and gives its connection back when the buyer cancels (the destination is destroyed)', async () => {
+    for (const write of [writePriceListXlsx, writePriceListPdf]) {
+      const out = new PassThrough();
+      out.once('data', () => out.destroy()); // the buyer closes the tab after the first bytes
+      const settled = write(f.tp.rt.db, scope, { groups: ['electric', 'light'] }, out).then(() => 'finished', (e: unknown) => (e as Error).message);
+      const outcome = await Promise.race([settled, new Promise((r) => setTimeout(() => r('hung'), 5_000))]);
+      expect(outcome, write.name).toBe('Скачивание прервано.');
+      const pool = f.tp.rt.pool;
+      expect(pool.totalCount - pool.idleCount, `${write.name}: connections still taken`).toBe(0);
+    }
+  });
+});
+
 describe('PDF price list', () => {
   it('embeds a Cyrillic font: pdftotext reads the names and the client\'s prices', async () => {
     const pdf = await collect((out) => writePriceListPdf(f.tp.rt.db, scope, { groups: ['breakers', 'cables'], customer: 'АО «Энергомонтаж-Сервис»' }, out));

@@ -110,8 +110,10 @@ export async function priceListRoutes(app: FastifyInstance, deps: ServerDeps): P
     const out = new PassThrough();
     const write = format === 'pdf' ? writePriceListPdf : writePriceListXlsx;
     write(db, scope, { groups, customer }, out).catch((e: unknown) => {
-      request.log.error({ err: e }, 'price list failed');
-      out.destroy(e as Error);
+      // 499: the buyer cancelled the download (the cursor's transaction has ended); anything else is ours.
+      if (e instanceof UploadError && e.status === 499) request.log.info('price list download cancelled');
+      else request.log.error({ err: e }, 'price list failed');
+      out.destroy();
     });
     return reply
       .header('content-type', format === 'pdf' ? 'application/pdf' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
