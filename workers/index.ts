@@ -11,6 +11,10 @@ import { installationId, workerNameSuffix } from '../src/pipeline/installation.t
 import { extractProcessor, mergeProcessor, outboundProcessor, pollProcessor } from './processors.ts';
 import { enqueueDueOrders, OUTBOUND_FULL_SWEEP_MS, OUTBOUND_RECENT_SECONDS, pullOrderStatuses } from '../src/pipeline/outbound.ts';
 import { pausingOnRefusal } from './installation.ts';
+import { mailDelivery } from '../src/cabinet/mail.ts';
+
+/** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
+const MAIL_INTERVAL_MS = 1000;
 
 /** How often the workers look for catalog offers to rebuild (they wait for one quiet tick). */
 const OFFERS_REFRESH_MS = 2000;
@@ -120,6 +124,12 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       .finally(() => { rolling = undefined; });
   }, config.MAGISTRAL_PRICE_ROLL_MS);
   rollTimer.unref();
+  // The e-mail outbox (src/cabinet/mail.ts): written by the cabinet's transactions, delivered here.
+  const mail = mailDelivery(deps.db, config, log);
+  const mailTimer = setInterval(() => {
+    mail.deliverDue().then((n) => { if (n) log.info({ sent: n }, 'e-mail sent'); }, (e: unknown) => log.warn({ err: (e as Error).message }, 'e-mail delivery failed'));
+  }, MAIL_INTERVAL_MS);
+  mailTimer.unref();
   void doSweep();
   void doSync();
   void doOutbound();
@@ -132,6 +142,9 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       clearInterval(timer);
       clearInterval(offersTimer);
       clearInterval(rollTimer);
+      clearInterval(mailTimer);
+      await mail.deliverDue().catch(() => 0);
+      mail.close();
       await refreshing;
       await rolling;
       await outboundSweep;

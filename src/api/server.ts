@@ -16,6 +16,7 @@ import { portalApi } from './portal/index.ts';
 import { portalAdminRoutes } from './portal/admin-routes.ts';
 import { pipelineDeps } from './run-views.ts';
 import { createConnectorPort } from '../pipeline/connector-port.ts';
+import { cabinetPlugin } from '../web/cabinet/index.ts';
 
 export type { ServerDeps } from './deps.ts';
 
@@ -62,6 +63,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await queueDashboard(app, deps);
     // The portal API (/api/v1) and its OpenAPI document (/api/docs).
     await app.register(portalApi, { deps });
+    // The client cabinet (Russian pages on the same services, src/web/cabinet).
+    await app.register(cabinetPlugin, { prefix: '/cabinet', deps });
     // Endpoints connectors serve to their systems (1C exchange, webhooks), mounted without importing them.
     if (deps.pool) {
       const port = createConnectorPort(pipelineDeps(deps), process.env);

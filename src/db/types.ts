@@ -435,7 +435,7 @@ export interface CabinetAccountsTable {
   contact_id: number;
   email: string;
   password_hash: string | null;
-  prefs: Generated<JSONColumnType<Record<string, unknown>, string, string>>;
+  prefs: ColumnType<Record<string, unknown>, string | undefined, string>;
   disabled: Generated<boolean>;
   created_at: Generated<Timestamp>;
   updated_at: Generated<Timestamp>;
@@ -455,7 +455,7 @@ export interface CabinetSessionsTable {
   legal_entity_id: number | null;
   city_id: number | null;
   csrf: string;
-  prefs: Generated<JSONColumnType<Record<string, unknown>, string, string>>;
+  prefs: ColumnType<Record<string, unknown>, string | undefined, string>;
   created_at: Generated<Timestamp>;
   seen_at: Generated<Timestamp>;
   expires_at: Timestamp;

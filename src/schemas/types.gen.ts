@@ -69,6 +69,18 @@ export interface Config {
    */
   MAGISTRAL_STALLED_INTERVAL_MS?: number;
   /**
+   * Where the e-mail outbox sends (invitations, password resets, messages to managers). Unset: each e-mail is written as an .eml file under MAGISTRAL_DATA_DIR/mail.
+   */
+  SMTP_URL?: string;
+  /**
+   * From address of the e-mail the cabinet sends.
+   */
+  MAGISTRAL_MAIL_FROM?: string;
+  /**
+   * The address buyers open the cabinet at (links in e-mails; an https address makes session cookies Secure). Unset: http://127.0.0.1:PORT.
+   */
+  MAGISTRAL_PUBLIC_URL?: string;
+  /**
    * work_mem for merge transactions (hash joins of staging against live rows).
    */
   MAGISTRAL_MERGE_WORK_MEM?: string;

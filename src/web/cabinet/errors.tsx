@@ -1,0 +1,60 @@
+// Errors of cabinet routes, in Russian, on the page (or, for htmx, swapped into #flash), never a stack
+// trace: a CabinetError's own message, fastify's and multipart's limits translated, anything else a
+// generic message with the request id the manager can look up in the logs.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { CabinetError } from '../../cabinet/errors.ts';
+import { sendFragment, sendPage } from '../render.tsx';
+import { BarePage, Flash, Layout } from './layout.tsx';
+import { isHtmx } from './request.ts';
+
+/** The largest upload (quick order, filled price list): a bigger file (the issue's 50 MB one) is refused with a message. */
+export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
+
+const MESSAGES: Record<number, string> = {
+  400: 'Запрос не понят. Проверьте введённые данные.',
+  403: 'Доступ запрещён.',
+  404: 'Страница не найдена.',
+  413: 'Файл слишком большой.',
+  415: 'Такой формат не поддерживается.',
+  429: 'Слишком много запросов. Повторите чуть позже.',
+};
+
+/** Renders any error of a cabinet route in Russian: the page (or, for htmx, a fragment in #flash), never a stack trace. */
+export async function cabinetError(error: FastifyError | CabinetError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  let status: number;
+  let text: string;
+  if (error instanceof CabinetError) {
+    status = error.status;
+    text = error.message;
+  } else if (error.code === 'FST_REQ_FILE_TOO_LARGE' || error.code === 'FST_FILES_LIMIT' || error.statusCode === 413) {
+    status = 413;
+    text = `Файл слишком большой: можно загрузить не больше ${Math.round(MAX_UPLOAD_BYTES / 1024 / 1024)} МБ.`;
+  } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    status = error.statusCode;
+    text = MESSAGES[status] ?? MESSAGES[400]!;
+  } else {
+    status = 500;
+    request.log.error({ err: error }, 'cabinet request failed');
+    text = `Что-то пошло не так, мы уже разбираемся. Повторите действие позже; если ошибка повторится, сообщите менеджеру код ${request.id}.`;
+  }
+  // An anonymous visitor (or an expired session) asked for a page of signed-in contacts: sign in first.
+  if (status === 401) {
+    const next = request.method === 'GET' ? request.url : (request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname : '/cabinet');
+    const to = `/cabinet/login?next=${encodeURIComponent(next)}${request.cabinetExpired ? '&expired=1' : ''}`;
+    if (isHtmx(request)) return reply.header('hx-redirect', to).code(200).send('');
+    if (request.method === 'GET') return reply.redirect(to, 303);
+  }
+  if (isHtmx(request)) {
+    // htmx does not swap error responses by default: answer 200 with the message swapped into #flash.
+    return sendFragment(reply.header('hx-reswap', 'none'), <Flash kind="error" oob>{text}</Flash>, 200);
+  }
+  const ctx = request.cabinet;
+  if (!ctx) {
+    return sendPage(reply, <BarePage title="Ошибка"><div class="flash flash-error" role="alert">{text}</div><p><a href="/cabinet">На главную</a></p></BarePage>, status);
+  }
+  return sendPage(reply, (
+    <Layout ctx={ctx} cart={request.cabinetCart ?? null} title={status === 404 ? 'Не найдено' : 'Ошибка'} flash={{ kind: 'error', text }}>
+      <p class="error-links"><a href="/cabinet/catalog">В каталог</a>{ctx.contact && <> · <a href="/cabinet/orders">К заказам</a></>}</p>
+    </Layout>
+  ), status);
+}

@@ -1,0 +1,99 @@
+// The client cabinet (/cabinet): one fastify plugin with its own cookie, form and upload parsing, the
+// session and context of every request, CSRF checks on every non-GET request, Russian error pages, the
+// static assets, and the route modules of its pages.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
+import type { ServerDeps } from '../../api/deps.ts';
+import { CabinetError } from '../../cabinet/errors.ts';
+import { loadCabinetContext } from '../../cabinet/context.ts';
+import { cartSummary } from '../../cabinet/cart-summary.ts';
+import { createSession, loadSession, SESSION_COOKIE, touchSession } from '../../cabinet/sessions.ts';
+import { cabinetError } from './errors.tsx';
+import { authRoutes } from './auth-routes.tsx';
+import { homeRoutes } from './home-routes.tsx';
+import { sessionCookieOptions } from './settings.ts';
+
+/** The largest upload (quick order, filled price list): the 50 MB file is refused with a message. */
+export { MAX_UPLOAD_BYTES } from './errors.tsx';
+import { MAX_UPLOAD_BYTES } from './errors.tsx';
+
+/** Page modules: each registers its routes on the cabinet's scope. */
+const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes];
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const ASSETS: Record<string, { type: string; body: Buffer }> = {
+  'htmx.min.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(require.resolve('htmx.org/dist/htmx.min.js')) },
+  'cabinet.css': { type: 'text/css; charset=utf-8', body: readFileSync(path.join(here, '../assets/cabinet.css')) },
+  'cabinet.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(path.join(here, '../assets/cabinet.js')) },
+};
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export async function cabinetPlugin(app: FastifyInstance, opts: { deps: ServerDeps }): Promise<void> {
+  const { deps } = opts;
+  const { db } = deps;
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: 1024 * 1024 });
+  await app.register(multipart, { limits: { fileSize: MAX_UPLOAD_BYTES, files: 1, fields: 50, fieldSize: 64 * 1024, parts: 60 } });
+
+  app.get('/assets/:name', { config: { cabinetPublic: true } }, async (request, reply) => {
+    const a = ASSETS[(request.params as { name: string }).name];
+    if (!a) throw new CabinetError(404, 'Файл не найден.');
+    return reply.header('content-type', a.type).header('cache-control', 'public, max-age=3600').send(a.body);
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.routeOptions.config.cabinetPublic) return;
+    const presented = request.cookies[SESSION_COOKIE];
+    let session = presented ? await loadSession(db, presented) : undefined;
+    request.cabinetExpired = presented !== undefined && session === undefined;
+    if (!session) {
+      const s = await createSession(db);
+      session = s.row;
+      reply.setCookie(SESSION_COOKIE, s.id, sessionCookieOptions(deps));
+    } else {
+      await touchSession(db, session);
+    }
+    // CSRF: every request that changes something carries the session's token (htmx: header; forms:
+    // a hidden field; multipart forms: the query string, read before the body is).
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      const q = request.query as Record<string, unknown> | undefined;
+      const b = request.body as Record<string, unknown> | undefined;
+      const given = request.headers['x-csrf-token'] ?? (typeof b?._csrf === 'string' ? b._csrf : undefined) ?? (typeof q?._csrf === 'string' ? q._csrf : undefined);
+      if (typeof given !== 'string' || !sameToken(given, session.csrf)) {
+        request.cabinet = await loadCabinetContext(db, session);
+        request.cabinetCart = null;
+        throw new CabinetError(403, request.cabinetExpired
+          ? 'Сессия истекла, действие не выполнено. Войдите снова и повторите его.'
+          : 'Форма устарела (нет защитного токена), действие не выполнено. Обновите страницу и повторите.');
+      }
+    }
+    const ctx = await loadCabinetContext(db, session);
+    request.cabinet = ctx;
+    request.cabinetCart = ctx.contact && ctx.legalEntity ? await cartSummary(db, { contactId: ctx.contact.id, legalEntityId: ctx.legalEntity.id, pricing: ctx.pricing }) : null;
+  });
+
+  app.setErrorHandler(async (error: FastifyError | CabinetError, request, reply) => cabinetError(error, request, reply));
+  app.setNotFoundHandler(async (request, reply) => cabinetError(new CabinetError(404, 'Страница не найдена. Проверьте адрес или перейдите в каталог.'), request, reply));
+
+  for (const r of ROUTES) await r(app, deps);
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A cabinet route served without a session (static assets). */
+    cabinetPublic?: boolean;
+  }
+}

@@ -1,0 +1,83 @@
+// The cabinet on the demo data set: a fresh database filled from ops/demo through the real CSV flows and
+// workers (as `magistral demo` does), a real server listening on a free port, and passwords for the
+// demo contacts. What browser tests and service tests of the cabinet start from.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { buildServer } from '../../src/api/index.ts';
+import { createMetrics } from '../../src/telemetry/metrics.ts';
+import { REPO_DIR } from '../../src/schemas/index.ts';
+import { DEFAULT_CITY_SETTING } from '../../src/api/portal/auth.ts';
+import { setPassword } from '../../src/cabinet/accounts.ts';
+import { createTestPipeline, type TestPipeline } from './pipeline.ts';
+
+/** The demo's CSV flows in load order (ops/demo, the same list `magistral demo` loads). */
+export const DEMO_FLOWS = ['managers', 'cities', 'price-types', 'warehouses', 'groups', 'products', 'prices', 'stock', 'clients',
+  'legal-entities', 'contacts', 'contact-legal-entities', 'agreements'] as const;
+
+/** Demo contacts with cabinet passwords (ops/demo/contacts.csv). */
+export const DEMO_USERS = {
+  /** P1: head of LE1 and LE2 of client C1 (agreement prices), manager M1. */
+  head: { code: 'P1', email: 'a.smirnov@energomontazh.example', password: 'Пароль-head-1' },
+  /** P2: subordinate of LE1 (client C1). */
+  subordinate: { code: 'P2', email: 'm.orlova@energomontazh.example', password: 'Пароль-sub-2' },
+  /** P3: another client (C2), head of LE3. */
+  other: { code: 'P3', email: 'sidorov@example.ru', password: 'Пароль-other-3' },
+} as const;
+
+export interface CabinetFixture {
+  tp: TestPipeline;
+  app: FastifyInstance;
+  /** http://127.0.0.1:PORT */
+  baseUrl: string;
+  /** Signs a Playwright page in through the login form. */
+  signIn(page: Page, user?: { email: string; password: string }): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function loadDemo(tp: TestPipeline): Promise<void> {
+  for (const f of DEMO_FLOWS) await tp.applyFlowFile(`ops/flows/${f}-csv.yaml`);
+  for (const f of DEMO_FLOWS) {
+    const run = await tp.ingest(`${f}-csv`, await readFile(path.join(REPO_DIR, `ops/demo/${f}.csv`)), `${f}.csv`);
+    expect(run.state, `${f}: ${run.error?.message ?? ''}`).toBe('done');
+  }
+  await tp.rt.db.insertInto('portal_settings').values({ key: DEFAULT_CITY_SETTING, value: 'msk' }).onConflict((oc) => oc.column('key').doNothing()).execute();
+}
+
+export async function cabinetFixture(label: string, opts: { env?: Record<string, string> } = {}): Promise<CabinetFixture> {
+  const tp = await createTestPipeline(label, { env: opts.env });
+  let app: FastifyInstance | undefined;
+  try {
+    await loadDemo(tp);
+    for (const u of Object.values(DEMO_USERS)) await setPassword(tp.rt.db, u.code, u.password, u.email);
+    app = await buildServer({
+      registry: tp.rt.registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues,
+      log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), metrics: createMetrics(), mode: 'full',
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+  } catch (e) {
+    await app?.close();
+    await tp.close();
+    throw e;
+  }
+  const addr = app.server.address();
+  const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const server = app;
+  return {
+    tp, app: server, baseUrl,
+    async signIn(page, user = DEMO_USERS.head) {
+      await page.goto(`${baseUrl}/cabinet/login`);
+      await page.getByLabel('Электронная почта').fill(user.email);
+      await page.getByLabel('Пароль').fill(user.password);
+      await page.getByRole('button', { name: 'Войти' }).click();
+      await page.waitForURL((u) => !u.pathname.startsWith('/cabinet/login'));
+    },
+    async close() {
+      await server.close();
+      await tp.close();
+    },
+  };
+}
