@@ -265,7 +265,7 @@ export const catalogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
 };
 
 /** Facet rows into properties with their values: the most frequent first, chosen values always kept. */
-function shapeFacets(page: Awaited<ReturnType<typeof productPage>>, q: ProductQuery) {
+export function shapeFacets(page: Awaited<ReturnType<typeof productPage>>, q: ProductQuery) {
   const chosen = new Map(q.props.map((p) => [p.property, new Set(p.values)]));
   const props = new Map<string, { code: string; name: string; type: string; values: Array<{ value: string; label: string; count: number; selected: boolean }> }>();
   for (const f of page.facets ?? []) {

@@ -18,6 +18,8 @@ import { createSession, loadSession, SESSION_COOKIE, touchSession } from '../../
 import { cabinetError } from './errors.tsx';
 import { authRoutes } from './auth-routes.tsx';
 import { homeRoutes } from './home-routes.tsx';
+import { catalogRoutes } from './catalog-routes.tsx';
+import { searchRoutes } from './search-routes.tsx';
 import { sessionCookieOptions } from './settings.ts';
 
 /** The largest upload (quick order, filled price list): the issue's 50 MB file is refused with a message. */
@@ -25,7 +27,7 @@ export { MAX_UPLOAD_BYTES } from './errors.tsx';
 import { MAX_UPLOAD_BYTES } from './errors.tsx';
 
 /** Page modules: each registers its routes on the cabinet's scope. */
-const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes];
+const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, catalogRoutes, searchRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
