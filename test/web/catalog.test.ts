@@ -114,7 +114,7 @@ describe('search', () => {
   });
 
   it('autocomplete shows products with prices while typing', async () => {
-    await page.goto(`${f.baseUrl}/cabinet/catalog`);
+    await page.goto(`${f.baseUrl}/cabinet/product/SKU-00004`);
     await page.locator('form.search input[name="q"]').pressSequentially('авт вы', { delay: 60 });
     await page.locator('#suggest .suggest-product').first().waitFor();
     const first = page.locator('#suggest .suggest-product').first();
