@@ -1,7 +1,7 @@
 // The load generator of the cabinet benchmark, in its own process (`node --import tsx
 // ops/bench/cabinet-load.ts CONFIG_JSON`) so it does not share the server's event loop: N signed-in
 // users, each on its own keep-alive connection with its own session cookie, each asking for its next
-// catalog page as soon as the last one arrived (closed loop). Prints one JSON line.
+// catalog page when it has read the last one (closed loop, with a think time). Prints one JSON line.
 import { RawConnection } from './api-load.ts';
 import { rng } from './api-data.ts';
 
@@ -12,6 +12,11 @@ export interface CabinetLoadConfig {
   seconds: number;
   /** Catalog addresses to draw from (under /cabinet/catalog). */
   paths: string[];
+  /**
+   * A user's pause between receiving a page and asking for the next, drawn uniformly from 0.5× to
+   * 1.5× this many ms (a buyer reads the page); 0: the next at once (the server saturated).
+   */
+  thinkMs: number;
 }
 
 export interface CabinetLoadResult {
@@ -45,7 +50,8 @@ export async function runUsers(c: CabinetLoadConfig): Promise<CabinetLoadResult>
       conn.send(raw(cookie), (status) => {
         times.push(performance.now() - t0);
         if (status < 200 || status >= 300) non2xx++;
-        next();
+        if (c.thinkMs > 0) setTimeout(next, c.thinkMs * (0.5 + r()));
+        else next();
       }, () => { errors++; conn.close(); resolve(); });
     };
     next();

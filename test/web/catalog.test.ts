@@ -70,6 +70,34 @@ describe('catalog', () => {
     await shot(page, 'catalog-table');
   });
 
+  it('adds a row, or every row with a quantity at once, as sku/quantity pairs to /cabinet/cart/add', async () => {
+    // What the cart does with them is the cart's (H3's route); here: what the table sends.
+    const rows = page.locator('#catalog-table tbody tr');
+    const skuOf = async (i: number) => (await rows.nth(i).getAttribute('data-sku'))!;
+    await rows.nth(0).locator('input[name="quantity"]').fill('5');
+    await rows.nth(2).locator('input[name="quantity"]').fill('12,5'.replace(',', '.'));
+    const one = page.waitForRequest((r) => r.url().endsWith('/cabinet/cart/add') && r.method() === 'POST');
+    await rows.nth(2).getByRole('button', { name: 'В корзину' }).click();
+    expect(new URLSearchParams((await one).postData() ?? '').toString()).toBe(new URLSearchParams({ sku: await skuOf(2), quantity: '12.5' }).toString());
+    const bulk = page.waitForRequest((r) => r.url().endsWith('/cabinet/cart/add') && r.method() === 'POST');
+    await page.getByRole('button', { name: 'Добавить в корзину все строки с количеством' }).click();
+    const sent = new URLSearchParams((await bulk).postData() ?? '');
+    // Only the rows with a quantity typed, in pairs.
+    expect(sent.getAll('sku')).toEqual([await skuOf(0), await skuOf(2)]);
+    expect(sent.getAll('quantity')).toEqual(['5', '12.5']);
+    expect((await bulk).headers()['x-csrf-token']).toBeTruthy();
+    // None typed: nothing is sent, the page says why.
+    await rows.nth(0).locator('input[name="quantity"]').fill('');
+    await rows.nth(2).locator('input[name="quantity"]').fill('');
+    let posted = false;
+    const watch = (r: { url(): string }) => { if (r.url().endsWith('/cabinet/cart/add')) posted = true; };
+    page.on('request', watch);
+    await page.getByRole('button', { name: 'Добавить в корзину все строки с количеством' }).click();
+    await page.locator('#flash', { hasText: 'Укажите количество' }).waitFor();
+    page.off('request', watch);
+    expect(posted).toBe(false);
+  });
+
   it('sorts by price', async () => {
     await page.goto(`${f.baseUrl}/cabinet/catalog?group=lamps`);
     await page.locator('.sorts a', { hasText: 'сначала дешевле' }).click();
@@ -78,6 +106,20 @@ describe('catalog', () => {
     const prices = (await page.locator('#catalog-table td.price').allTextContents()).map(rub);
     expect(prices.length).toBeGreaterThan(10);
     expect([...prices].sort((a, b) => a - b)).toEqual(prices);
+  });
+});
+
+describe('group tree counts', () => {
+  it('follow a product leaving sale at the next page (the kept tree is per catalog version)', async () => {
+    const lamps = async () => {
+      const html = await (await fetch(`${f.baseUrl}/cabinet/catalog`)).text();
+      return Number(/>Лампы <small>(\d+)<\/small>/.exec(html)?.[1]);
+    };
+    const before = await lamps();
+    expect(before).toBeGreaterThan(1);
+    await f.tp.rt.pool.query(`UPDATE prices SET value = 0 WHERE product_id = (SELECT id FROM products WHERE code = 'SKU-00003')
+      AND price_type_id = (SELECT id FROM price_types WHERE code = 'retail')`);
+    expect(await lamps()).toBe(before - 1);
   });
 });
 

@@ -158,8 +158,18 @@ export function Tiles({ ctx, rows }: { ctx: CabinetContext; rows: ListedProduct[
 }
 
 /**
+ * Sends only the rows whose quantity was typed (pairs stay aligned: htmx rebuilds the body from the
+ * form data per name, in order); none typed: nothing is sent and the page says why.
+ */
+const ONLY_FILLED_ROWS = `const f = event.detail.formData, s = f.getAll('sku'), q = f.getAll('quantity');
+f.delete('sku'); f.delete('quantity');
+s.forEach((x, i) => { if (String(q[i] ?? '').trim() !== '') { f.append('sku', x); f.append('quantity', q[i]); } });
+if (!f.getAll('sku').length) { event.preventDefault(); const m = document.getElementById('flash');
+  if (m) { m.className = 'flash flash-error'; m.textContent = 'Укажите количество хотя бы в одной строке таблицы.'; } }`;
+
+/**
  * The table for professionals: every row has its quantity; a row's button adds that row, the button
- * under the table adds every row with a quantity typed (the route skips empty quantities).
+ * under the table adds every row with a quantity typed.
  */
 export function ProductTable({ ctx, rows, warehouses, stock }: {
   ctx: CabinetContext; rows: ListedProduct[]; warehouses: WarehouseRef[]; stock: Map<number, Map<number, string>>;
@@ -206,7 +216,7 @@ export function ProductTable({ ctx, rows, warehouses, stock }: {
       </table>
       {ordering && rows.length > 0 && (
         <div class="bulk-add">
-          <button type="button" class="primary" {...CART_ATTRS} hx-include="#catalog-table">Добавить в корзину все строки с количеством</button>
+          <button type="button" class="primary" {...CART_ATTRS} hx-include="#catalog-table" {...{ 'hx-on:htmx:config-request': ONLY_FILLED_ROWS }}>Добавить в корзину все строки с количеством</button>
         </div>
       )}
       {!ctx.contact && <p class="hint"><a href="/cabinet/login">Войдите</a>, чтобы видеть свои цены и заказывать.</p>}
