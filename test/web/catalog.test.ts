@@ -3,7 +3,7 @@
 // product page, a query typed on the wrong keyboard layout, autocomplete with prices while typing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { cabinetFixture, type CabinetFixture } from '../helpers/cabinet.ts';
+import { cabinetFixture, DEMO_USERS, type CabinetFixture } from '../helpers/cabinet.ts';
 import { launchBrowser, shot } from '../helpers/browser.ts';
 
 let f: CabinetFixture;
@@ -106,6 +106,26 @@ describe('catalog', () => {
     const prices = (await page.locator('#catalog-table td.price').allTextContents()).map(rub);
     expect(prices.length).toBeGreaterThan(10);
     expect([...prices].sort((a, b) => a - b)).toEqual(prices);
+  });
+});
+
+describe('a client awaiting approval', () => {
+  it('sees the city\'s base price, not its agreement\'s discount, and no quantity inputs', async () => {
+    // C2 (contact P3, St Petersburg) has a 5 % agreement; pending, it is priced as any visitor.
+    await f.tp.rt.pool.query(`UPDATE clients SET pending = true WHERE code = 'C2'`);
+    const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    try {
+      const p = await ctx.newPage();
+      await f.signIn(p, DEMO_USERS.other);
+      await p.goto(`${f.baseUrl}/cabinet/catalog?group=breakers`);
+      const tile = p.locator('.tile[data-sku="SKU-00001"]');
+      expect(rub(await tile.locator('.price').textContent())).toBe(21272.19);
+      expect(await p.locator('input[name="quantity"]').count()).toBe(0);
+      expect(await p.locator('.notice-warn').textContent()).toContain('ждёт проверки');
+    } finally {
+      await ctx.close();
+      await f.tp.rt.pool.query(`UPDATE clients SET pending = false WHERE code = 'C2'`);
+    }
   });
 });
 
