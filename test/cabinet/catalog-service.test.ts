@@ -4,7 +4,7 @@
 // product not on sale.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestPipeline } from '../helpers/pipeline.ts';
-import { demoStore } from '../search/demo-store.ts';
+import { demoStore, loadUnitsAndTiers } from '../search/demo-store.ts';
 import { resolvePricing } from '../../src/portal/pricing.ts';
 import { cityWarehouses, productDetail, stockByWarehouse } from '../../src/cabinet/catalog.ts';
 import type { CatalogScope } from '../../src/api/portal/catalog-query.ts';
@@ -25,6 +25,7 @@ async function scopeOf(opts: { client?: string; legalEntity?: string; city: stri
 
 beforeAll(async () => {
   tp = await demoStore('catsvc');
+  await loadUnitsAndTiers(tp);
 }, 180_000);
 
 afterAll(async () => {
@@ -34,7 +35,7 @@ afterAll(async () => {
 describe('productDetail', () => {
   it('prices a product and its tiers for the client (agreement price type), with the city price beside it', async () => {
     const p = (await productDetail(tp.rt.db, await scopeOf({ client: 'C1', city: 'msk' }), 'SKU-00004'))!;
-    // ops/demo/price-periods.csv: wholesale 29893.75 with tiers from 100 and 500 m; retail 35169.12.
+    // test/fixtures/cabinet/price-periods.csv: wholesale 29893.75 with tiers from 100 and 500 m; retail 35169.12.
     expect(p).toMatchObject({ sku: 'SKU-00004', price: '29893.75', currency: 'RUB', basePrice: '35169.12', unit: 'm' });
     expect(p.tiers).toEqual([{ minQuantity: '100', price: '28399.06' }, { minQuantity: '500', price: '26904.38' }]);
     expect(p.units).toEqual([{ unit: 'бухта', factor: '100', barcode: null }]);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { cabinetFixture, DEMO_USERS, type CabinetFixture } from '../helpers/cabinet.ts';
 import { launchBrowser, shot } from '../helpers/browser.ts';
+import { loadUnitsAndTiers } from '../search/demo-store.ts';
 
 let f: CabinetFixture;
 let browser: Browser;
@@ -19,6 +20,7 @@ const facetCount = async (property: string, label: string) =>
 
 beforeAll(async () => {
   [f, browser] = await Promise.all([cabinetFixture('cabcat'), launchBrowser()]);
+  await loadUnitsAndTiers(f.tp);
   page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
 }, 180_000);
 afterAll(async () => {
@@ -145,7 +147,7 @@ describe('group tree counts', () => {
 
 describe('product page', () => {
   it('shows units with factors, price tiers, properties and stock', async () => {
-    // LE1 buys under the wholesale agreement, whose price of this cable has tiers (ops/demo/price-periods.csv).
+    // LE1 buys under the wholesale agreement, whose price of this cable has tiers (test/fixtures/cabinet/price-periods.csv).
     await page.goto(`${f.baseUrl}/cabinet/product/SKU-00004`);
     await Promise.all([page.waitForEvent('load'), page.selectOption('#ctx-legal-entity', 'LE1')]);
     expect(await text('h1')).toBe('Кабель ВВГнг-LS 2x10');

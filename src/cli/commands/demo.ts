@@ -23,7 +23,7 @@ const DEMO_KEY = 'demo';
  * fixtures load the same list.
  */
 export const DEMO_FILES: Array<{ flow: string; file: string }> = ['managers', 'cities', 'price-types', 'warehouses', 'groups',
-  'products', 'properties', 'property-values', 'product-properties', 'product-units', 'synonyms', 'prices', 'price-periods', 'stock',
+  'products', 'properties', 'property-values', 'product-properties', 'synonyms', 'prices', 'stock',
   'clients', 'legal-entities', 'contacts', 'contact-legal-entities', 'agreements']
   .map((name) => ({ flow: `${name}-csv`, file: `ops/demo/${name}.csv` }));
 
