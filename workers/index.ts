@@ -12,6 +12,7 @@ import { extractProcessor, mergeProcessor, outboundProcessor, pollProcessor } fr
 import { enqueueDueOrders, OUTBOUND_FULL_SWEEP_MS, OUTBOUND_RECENT_SECONDS, pullOrderStatuses } from '../src/pipeline/outbound.ts';
 import { pausingOnRefusal } from './installation.ts';
 import { mailDelivery } from '../src/cabinet/mail.ts';
+import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
 
 /** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
 const MAIL_INTERVAL_MS = 1000;
@@ -126,8 +127,14 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   rollTimer.unref();
   // The e-mail outbox (src/cabinet/mail.ts): written by the cabinet's transactions, delivered here.
   const mail = mailDelivery(deps.db, config, log);
+  let purgedAt = 0;
   const mailTimer = setInterval(() => {
     mail.deliverDue().then((n) => { if (n) log.info({ sent: n }, 'e-mail sent'); }, (e: unknown) => log.warn({ err: (e as Error).message }, 'e-mail delivery failed'));
+    // Expired cabinet sessions and day-old sign-in attempts go every 10 minutes.
+    if (Date.now() - purgedAt > 600_000) {
+      purgedAt = Date.now();
+      purgeExpiredSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'session purge skipped'));
+    }
   }, MAIL_INTERVAL_MS);
   mailTimer.unref();
   void doSweep();

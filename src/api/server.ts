@@ -17,6 +17,7 @@ import { portalAdminRoutes } from './portal/admin-routes.ts';
 import { pipelineDeps } from './run-views.ts';
 import { createConnectorPort } from '../pipeline/connector-port.ts';
 import { cabinetPlugin } from '../web/cabinet/index.ts';
+import { cabinetAdminRoutes } from './cabinet-admin-routes.ts';
 
 export type { ServerDeps } from './deps.ts';
 
@@ -59,6 +60,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await admin.register(async (s) => runsRoutes(s, deps), { prefix: '/runs' });
       await admin.register(async (s) => orderExportsRoutes(s, deps), { prefix: '/orders' });
       await admin.register(async (s) => portalAdminRoutes(s, deps));
+      await admin.register(async (s) => cabinetAdminRoutes(s, deps), { prefix: '/cabinet' });
     }, { prefix: '/admin/api' });
     await queueDashboard(app, deps);
     // The portal API (/api/v1) and its OpenAPI document (/api/docs).

@@ -242,3 +242,13 @@ export async function decideSignup(db: Db, id: number, decision: { approve: bool
 export async function listSignups(db: Db, status: 'pending' | 'approved' | 'rejected' = 'pending') {
   return db.selectFrom('cabinet_signups').selectAll().where('status', '=', status).orderBy('created_at').execute();
 }
+
+/** Changes a signed-in contact's password (the current one is asked again); its other sessions end. */
+export async function changePassword(db: Db, contactId: number, current: string, next: string, keepSessionHash: string): Promise<void> {
+  const a = await db.selectFrom('cabinet_accounts').select('password_hash').where('contact_id', '=', contactId).executeTakeFirst();
+  if (!a || !(await verifyPassword(current, a.password_hash))) throw new CabinetError(400, 'Текущий пароль введён неверно.', 'current');
+  const problem = passwordProblem(next);
+  if (problem) throw new CabinetError(400, problem, 'password');
+  await db.updateTable('cabinet_accounts').set({ password_hash: await hashPassword(next), updated_at: sql<Date>`now()` }).where('contact_id', '=', contactId).execute();
+  await db.deleteFrom('cabinet_sessions').where('contact_id', '=', contactId).where('id_hash', '<>', keepSessionHash).execute();
+}

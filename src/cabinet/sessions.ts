@@ -78,8 +78,9 @@ export async function deleteContactSessions(db: Db, contactId: number): Promise<
   await db.deleteFrom('cabinet_sessions').where('contact_id', '=', contactId).execute();
 }
 
-/** Removes expired sessions (the workers' sweep). */
+/** Removes expired sessions and sign-in attempts older than a day (the workers, every few minutes). */
 export async function purgeExpiredSessions(db: Db): Promise<number> {
   const r = await db.deleteFrom('cabinet_sessions').where('expires_at', '<', sql<Date>`now()`).executeTakeFirst();
+  await db.deleteFrom('cabinet_login_attempts').where('at', '<', sql<Date>`now() - interval '1 day'`).execute();
   return Number(r.numDeletedRows);
 }

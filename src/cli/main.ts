@@ -2,6 +2,7 @@
 // itself on the program; errors print their MAG_ERR_* code and message and exit non-zero.
 import { Command } from 'commander';
 import { isMagistralError } from '../errors/index.ts';
+import { CabinetError } from '../cabinet/errors.ts';
 import { commands } from './commands/index.ts';
 import type { CliHost } from './host.ts';
 
@@ -17,6 +18,9 @@ export async function runCli(argv: string[], host: CliHost): Promise<void> {
   } catch (e) {
     if (isMagistralError(e)) {
       console.error(`${e.code}: ${e.message}`);
+    } else if (e instanceof CabinetError) {
+      // The cabinet's services speak Russian to buyers; an operator gets the same sentence, no stack.
+      console.error(e.message);
     } else {
       console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
     }

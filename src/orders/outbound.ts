@@ -6,6 +6,7 @@ import type { Database } from '../db/index.ts';
 import { isMagistralError } from '../errors/index.ts';
 import type { ExternalChangesReport, ExternalOrderChange, OrdersPort, OrderVersion, OutboundOrder } from '../port/port.ts';
 import { applyOrderChange, listOrderStatuses } from './index.ts';
+import { createOfflineOrder, findOfflineOrder, recordOrderDocuments } from './offline.ts';
 
 type Db = Kysely<Database>;
 
@@ -186,17 +187,43 @@ async function findOrder(db: Db, c: ExternalOrderChange): Promise<{ id: number; 
  * (to 1C through exported_at, to the outbound flows that had it through order_exports).
  */
 async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], source: string): Promise<ExternalChangesReport> {
-  const report: ExternalChangesReport = { documents: changes.length, changed: 0, unchanged: 0, notFound: 0, warnings: [] };
+  const report: ExternalChangesReport = { documents: changes.length, changed: 0, unchanged: 0, notFound: 0, created: 0, warnings: [] };
   await db.transaction().execute(async (trx) => {
     for (const c of changes) {
       report.warnings.push(...c.warnings);
       const label = c.refs.numbers[0] ?? c.refs.erpNumber ?? '?';
-      const found = await findOrder(trx, c);
+      const found = await findOrder(trx, c) ?? (c.offline ? await findOfflineOrder(trx, c.offline) : undefined);
+      if (!found && c.offline) {
+        // An order made in the ERP: created as an offline order (a savepoint, so a refusal leaves the rest).
+        await sql`SAVEPOINT offline_order`.execute(trx);
+        try {
+          const made = await createOfflineOrder(trx, c.offline, c.change, source);
+          if (made.created) {
+            if (c.documents?.length) await recordOrderDocuments(trx, made.id, c.documents);
+            // The ERP has it already: not pending for it (exported at its version).
+            await sql`UPDATE orders SET exported_at = updated_at WHERE id = ${made.id}`.execute(trx);
+            await sql`RELEASE SAVEPOINT offline_order`.execute(trx);
+            report.created++;
+            report.warnings.push(...made.warnings);
+          } else {
+            await sql`ROLLBACK TO SAVEPOINT offline_order`.execute(trx);
+            report.notFound++;
+            report.warnings.push(`order ${label} not found; not created as an offline order: ${made.reason}`);
+          }
+        } catch (e) {
+          if (!isMagistralError(e)) throw e;
+          await sql`ROLLBACK TO SAVEPOINT offline_order`.execute(trx);
+          report.notFound++;
+          report.warnings.push(`order ${label} not found; not created as an offline order: ${e.message}`);
+        }
+        continue;
+      }
       if (!found) {
         report.notFound++;
         report.warnings.push(`order ${label} not found`);
         continue;
       }
+      if (c.documents?.length) await recordOrderDocuments(trx, found.id, c.documents);
       await sql`SAVEPOINT external_change`.execute(trx);
       try {
         // Outbound flows that had the order's latest version (order_exports, migration 0013) keep having it:

@@ -8,6 +8,7 @@ import { MagistralError, type Problem } from '../errors/index.ts';
 import { resolvePricing } from '../portal/pricing.ts';
 import { priceAtSql, tierValueSql } from '../portal/price-at.ts';
 import { getOrder, type OrderView } from './read.ts';
+import { countedUnitText } from './units.ts';
 import { inTransaction } from './tx.ts';
 
 type Db = Kysely<Database>;
@@ -21,6 +22,10 @@ export interface PlaceOrderInput {
   /** Quantities as exact decimal strings. */
   lines: Array<{ sku: string; quantity: string }>;
   comment?: string;
+  /** Where to deliver (the cabinet's checkout: the legal entity's address or one typed in). */
+  deliveryAddress?: string;
+  /** How the buyer pays («Безналичный расчёт», «Оплата при получении» …). */
+  paymentKind?: string;
   idempotencyKey?: string;
   apiKeyId?: number;
   /** Where the request's lines sit, for problem paths (`/body/lines`). */
@@ -39,7 +44,10 @@ const ORDER_PRICE_AT = priceAtSql('r.pt', 'p.id', 'now()');
 const QUANTITY = /^[0-9]{1,14}(\.[0-9]{1,6})?$/;
 
 function requestHash(input: PlaceOrderInput): string {
-  const canonical = JSON.stringify([input.legalEntity, input.contactId, input.comment ?? null, input.lines.map((l) => [l.sku, l.quantity])]);
+  const parts: unknown[] = [input.legalEntity, input.contactId, input.comment ?? null, input.lines.map((l) => [l.sku, l.quantity])];
+  // Only when given, so the digests of API orders placed before these fields existed stay the same.
+  if (input.deliveryAddress !== undefined || input.paymentKind !== undefined) parts.push(input.deliveryAddress ?? null, input.paymentKind ?? null);
+  const canonical = JSON.stringify(parts);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -50,6 +58,7 @@ interface PricedLine {
   product_id: number | null;
   name: string | null;
   unit: string | null;
+  counted: boolean;
   base_price: string | null;
   currency: string | null;
   price: string | null;
@@ -74,9 +83,11 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
   const prior = await replay();
   if (prior) return prior;
 
-  const client = await db.selectFrom('clients').select(['id', 'blocked']).where('id', '=', input.clientId).executeTakeFirst();
+  const client = await db.selectFrom('clients').select(['id', 'blocked', 'pending']).where('id', '=', input.clientId).executeTakeFirst();
   if (!client) throw new MagistralError('MAG_ERR_NOT_FOUND', 'no such client');
   if (client.blocked) throw new MagistralError('MAG_ERR_FORBIDDEN', 'the client is blocked from placing orders; contact your manager');
+  // Registered on the portal and not approved yet (migration 0021): it sees base prices, it does not order.
+  if (client.pending) throw new MagistralError('MAG_ERR_FORBIDDEN', 'the client registered on the portal and awaits approval by a manager; it cannot place orders yet');
   // The legal entity must be the client's, and the contact's to order for: anything else looks absent.
   let le = db.selectFrom('legal_entities as le').select(['le.id']).where('le.code', '=', input.legalEntity)
     .where('le.client_id', '=', input.clientId).where('le.deleted', '=', false).where('le.placeholder', '=', false);
@@ -108,7 +119,7 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
     WITH req AS (SELECT r.*, ${pricing.priceTypeId}::int AS pt
       FROM unnest(${input.lines.map((l) => l.sku)}::text[], ${input.lines.map((l) => l.quantity)}::numeric[]) WITH ORDINALITY AS r(sku, qty, line_no))
     SELECT r.line_no::int, r.sku, r.qty::text AS quantity, p.id AS product_id, p.name, coalesce(x.unit, u.code) AS unit,
-      e.base::text AS base_price, x.currency, e.price::text, round(e.price * r.qty, 2)::text AS amount
+      ${sql.raw(countedUnitText('u'))} AS counted, e.base::text AS base_price, x.currency, e.price::text, round(e.price * r.qty, 2)::text AS amount
     FROM req r
     LEFT JOIN LATERAL (
       SELECT id, name, unit_id FROM products WHERE code = r.sku AND NOT deleted AND NOT placeholder ORDER BY id LIMIT 1
@@ -123,6 +134,9 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
     const path = `${at}/${l.line_no - 1}/sku`;
     if (l.product_id === null) problems.push({ path, rule: 'unknown-sku', message: `no product with SKU '${l.sku}'` });
     else if (l.price === null) problems.push({ path, rule: 'no-price', message: `SKU '${l.sku}' has no price for you: it is not on sale` });
+    else if (l.counted && !/^[0-9]+(\.0*)?$/.test(l.quantity)) {
+      problems.push({ path: `${at}/${l.line_no - 1}/quantity`, rule: 'whole-pieces', message: `SKU '${l.sku}' is sold in whole pieces (unit '${l.unit}'): ${l.quantity} is not a whole number` });
+    }
   }
   const currencies = new Set(priced.map((l) => l.currency).filter((c): c is string => c !== null));
   const currency = pricing.currency ?? [...currencies][0] ?? null;
@@ -139,6 +153,7 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
         number: sql<string>`'M-' || lpad(nextval('order_number_seq')::text, 6, '0')`,
         client_id: input.clientId, legal_entity_id: legalEntity.id, contact_id: input.contactId, agreement_id: pricing.agreementId,
         city_id: input.cityId, price_type_id: pricing.priceTypeId, currency, total: sql<string>`0`, comment: input.comment ?? null,
+        delivery_address: input.deliveryAddress ?? null, payment_kind: input.paymentKind ?? null,
         idempotency_key: input.idempotencyKey ?? null, request_hash: hash, api_key_id: input.apiKeyId ?? null,
       }).returning(['id', 'number']).executeTakeFirstOrThrow();
       await trx.insertInto('order_lines').values(priced.map((l) => ({

@@ -29,6 +29,12 @@ export interface OrderSummary {
   status: { code: string; name: string; final: boolean };
   legalEntity: { code: string; name: string; inn: string | null };
   contact: string | null;
+  /** The contact's name, for pages. */
+  contactName: string | null;
+  /** 'portal': placed here; 'offline': made in the ERP and learnt from its exchange. */
+  origin: 'portal' | 'offline';
+  deliveryAddress: string | null;
+  paymentKind: string | null;
   currency: string;
   total: string;
   comment: string | null;
@@ -53,6 +59,13 @@ export interface OrderView extends OrderSummary {
 export interface OrderListQuery {
   status?: string;
   legalEntity?: string;
+  /** Placed (or, offline, made in the ERP) on or after this day, `YYYY-MM-DD` (UTC). */
+  from?: string;
+  /** … on or before this day. */
+  to?: string;
+  /** Part of the portal number or of the ERP's number. */
+  number?: string;
+  origin?: 'portal' | 'offline';
   limit: number;
   cursor?: string;
 }
@@ -85,7 +98,7 @@ function summaryQuery(db: Db) {
     .leftJoin('contacts as ct', 'ct.id', 'o.contact_id')
     .select([
       'o.id', 'o.number', 'o.status', 'st.name as status_name', 'st.final as status_final', 'le.code as le_code', 'le.name as le_name',
-      'le.inn as le_inn', 'ct.code as contact_code', 'o.currency', sql<string>`o.total::text`.as('total'), 'o.comment', 'o.erp_number',
+      'le.inn as le_inn', 'ct.code as contact_code', 'ct.name as contact_name', 'o.origin', 'o.delivery_address', 'o.payment_kind', 'o.currency', sql<string>`o.total::text`.as('total'), 'o.comment', 'o.erp_number',
       'o.erp_date', 'o.paid', 'o.paid_at', 'o.shipped', 'o.shipped_at', 'o.cancelled', 'o.created_at', 'o.updated_at',
     ]);
 }
@@ -98,6 +111,10 @@ function toSummary(r: SummaryRow): OrderSummary {
     status: { code: r.status, name: r.status_name, final: r.status_final },
     legalEntity: { code: r.le_code, name: r.le_name, inn: r.le_inn },
     contact: r.contact_code,
+    contactName: r.contact_name,
+    origin: r.origin,
+    deliveryAddress: r.delivery_address,
+    paymentKind: r.payment_kind,
     currency: r.currency,
     total: r.total,
     comment: r.comment,
@@ -155,6 +172,20 @@ export async function listOrders(db: Db, viewer: OrderViewer, q: OrderListQuery)
   let query = summaryQuery(db).where((eb) => visibleTo(eb, viewer));
   if (q.status !== undefined) query = query.where('o.status', '=', q.status);
   if (q.legalEntity !== undefined) query = query.where('le.code', '=', q.legalEntity);
+  // An offline order dates from the ERP's document; a portal order from its placing.
+  for (const [k, v] of [['from', q.from], ['to', q.to]] as const) {
+    if (v !== undefined && !(/^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v))) {
+      throw new MagistralError('MAG_ERR_BAD_REQUEST', `${k} is not a date YYYY-MM-DD`, [{ path: `/querystring/${k}`, rule: 'date', message: 'is not a date YYYY-MM-DD' }]);
+    }
+  }
+  const day = sql<Date>`coalesce(CASE WHEN o.origin = 'offline' THEN o.erp_date END, o.created_at)`;
+  if (q.from !== undefined) query = query.where(day, '>=', sql<Date>`${q.from}::date::timestamptz`);
+  if (q.to !== undefined) query = query.where(day, '<', sql<Date>`(${q.to}::date + 1)::timestamptz`);
+  if (q.number !== undefined && q.number.trim() !== '') {
+    const like = `%${q.number.trim().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) => eb.or([eb('o.number', 'ilike', like), eb('o.erp_number', 'ilike', like)]));
+  }
+  if (q.origin !== undefined) query = query.where('o.origin', '=', q.origin);
   if (q.cursor !== undefined) query = query.where('o.id', '<', decodeCursor(q.cursor));
   const rows = await query.orderBy('o.id', 'desc').limit(q.limit + 1).execute();
   const more = rows.length > q.limit;

@@ -81,12 +81,14 @@ export async function enqueueDueOrders(
     AND (${opts.orderNumber ?? null}::text IS NULL OR ${sql.ref(alias)}.number = ${opts.orderNumber ?? null}::text)`;
   // Orders changed within the lookback that the flow does not have at their version, plus sends still
   // pending (a job lost with Redis) however long ago their order changed (index order_exports_flow).
+  // Only orders placed on the portal go out: an offline order was made in an ERP, and sending it to an
+  // ERP would make it a second time.
   const rows = (await sql<DueRow>`
     SELECT f.id AS flow_id, o.id AS order_id, ${sql.raw(VERSION_SQL)} AS version, f.definition, o.updated_at, e.state
     FROM flows f
     JOIN orders o ON o.updated_at >= f.created_at AND o.updated_at > now() - make_interval(secs => ${lookback})
     LEFT JOIN order_exports e ON e.order_id = o.id AND e.flow_id = f.id
-    WHERE f.definition->>'target' = 'orders' AND NOT f.paused AND ${one('o')}
+    WHERE f.definition->>'target' = 'orders' AND NOT f.paused AND ${one('o')} AND o.origin = 'portal'
       AND ((e.order_id IS NULL AND o.created_at >= f.created_at) OR e.state = 'pending' OR e.version < o.updated_at)
     UNION
     SELECT f.id, o.id, ${sql.raw(VERSION_SQL)}, f.definition, o.updated_at, e.state

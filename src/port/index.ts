@@ -8,7 +8,7 @@ export type {
 export type { ExchangeEndpoint, ConnectorModule } from './module.ts';
 export type {
   ConnectorPort, PayloadFile, ReceiveRequest, Receipt, ReceiptTransaction, RunStatus, SnapshotGroups, OrdersPort, OutboundOrder, OutboundOrderLine,
-  OrderVersion, ExternalOrderChange, ExternalChangesReport,
+  OrderVersion, ExternalOrderChange, ExternalChangesReport, OfflineOrderDraft, OfflineOrderLine,
 } from './port.ts';
 export { PullError, RetryableError, HoldRunError } from '../errors/index.ts';
 export { MagistralError, PayloadError, isMagistralError, formatPosition, type ErrorCode, type PayloadPosition } from '../errors/index.ts';

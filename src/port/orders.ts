@@ -75,6 +75,44 @@ export interface ExternalOrderChange {
   forwardOnly?: boolean;
   /** Problems found while reading the document, reported with the outcome. */
   warnings: string[];
+  /**
+   * The whole order as the ERP has it, for an order made outside the portal (by phone, by a manager in
+   * the ERP): when no order of ours matches, it is created from this as an offline order.
+   */
+  offline?: OfflineOrderDraft;
+  /** Documents of the order the ERP names (its payment, its shipment), kept once each by kind and number. */
+  documents?: Array<{ kind: 'payment' | 'shipment' | string; number: string; date: Date | null; amount: string | null }>;
+}
+
+/** An order made in the ERP: buyer and products by the ERP's ids (or codes, INN), its number, date and sums. */
+export interface OfflineOrderDraft {
+  /** Whose external ids these are (the flow's `source.system`). */
+  system: string;
+  /** The ERP's number of the order (kept as the order's ERP number). */
+  erpNumber: string;
+  erpDate: Date | null;
+  currency: string | null;
+  /** The document's sum as the ERP computed it, exact decimal text. */
+  total: string | null;
+  comment: string | null;
+  /** The buyer: its id in the system (a legal entity's or client's external id, or our code), INN and KPP. */
+  buyer: { externalId: string | null; inn: string | null; kpp: string | null; name: string | null };
+  /** The contact person's id in the system, if the document names one. */
+  contactExternalId: string | null;
+  lines: OfflineOrderLine[];
+  /** Where the document is, for messages: `document 123 (line 4)`. */
+  label: string;
+}
+
+export interface OfflineOrderLine {
+  /** The product's id in the system (`guid` or `guid#characteristic`), else null. */
+  externalId: string | null;
+  article: string | null;
+  name: string;
+  quantity: string;
+  price: string;
+  amount: string;
+  unit: string | null;
 }
 
 export interface ExternalChangesReport {
@@ -82,6 +120,8 @@ export interface ExternalChangesReport {
   changed: number;
   unchanged: number;
   notFound: number;
+  /** Orders unknown to the portal created as offline orders from the document. */
+  created: number;
   warnings: string[];
 }
 

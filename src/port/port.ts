@@ -9,7 +9,7 @@ import type { StoredFlow } from '../pipeline/flows.ts';
 import type { OrderStatus } from '../orders/index.ts';
 import type { ExternalChangesReport, ExternalOrderChange, OrderVersion, OutboundOrder } from './orders.ts';
 
-export type { ExternalChangesReport, ExternalOrderChange, OrderVersion, OutboundOrder, OutboundOrderLine } from './orders.ts';
+export type { ExternalChangesReport, ExternalOrderChange, OfflineOrderDraft, OfflineOrderLine, OrderVersion, OutboundOrder, OutboundOrderLine } from './orders.ts';
 
 /** A file of a payload: a body the core stores in the inbox, or a file the connector already stored durably under `inboxDir`. */
 export type PayloadFile =

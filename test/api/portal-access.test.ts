@@ -113,7 +113,7 @@ describe('who am I', () => {
     const res = await fx.call('GET', '/api/v1/me', { headers: { 'x-contact-id': 'K1' } });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({
-      client: { code: 'C1', name: 'Энергомонтаж', blocked: false, manager: { code: 'M1', name: 'Ирина Петрова', email: 'i.petrova@example.ru', phone: '+7 495 000-00-01' } },
+      client: { code: 'C1', name: 'Энергомонтаж', blocked: false, pending: false, manager: { code: 'M1', name: 'Ирина Петрова', email: 'i.petrova@example.ru', phone: '+7 495 000-00-01', photoUrl: null } },
       contact: { code: 'K1', name: 'Алексей Смирнов', email: 'a@example.ru' },
       city: { code: 'msk', name: 'Москва' },
       pricing: { priceType: 'wholesale', discountPercent: '0', currency: 'RUB', source: 'agreement' },

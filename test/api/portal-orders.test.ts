@@ -19,19 +19,19 @@ describe('placing an order', () => {
     const stockBefore = await stockPicture(fx.tp);
     const res = await fx.call('POST', '/api/v1/orders', {
       headers: as('C1', 'K1'),
-      body: { legalEntity: 'LE2', lines: [{ sku: 'P2', quantity: 3 }, { sku: 'P3', quantity: '2.5' }, { sku: 'P1', quantity: '0.333' }], comment: 'к пятнице' },
+      body: { legalEntity: 'LE2', lines: [{ sku: 'P2', quantity: 3 }, { sku: 'P3', quantity: '2' }, { sku: 'P1', quantity: '0.333' }], comment: 'к пятнице' },
     });
     expect(res.statusCode, res.body).toBe(201);
     const order = res.json();
-    // LE2 buys at dealer −3 %: P2 19.99 → 19.39 × 3 = 58.17; P3 1.005 → 0.97 × 2.5 = 2.425 → 2.43; P1 80 → 77.60 × 0.333 = 25.8408 → 25.84
+    // LE2 buys at dealer −3 %: P2 19.99 → 19.39 × 3 = 58.17; P3 1.005 → 0.97 × 2 = 1.94; P1 80 → 77.60 × 0.333 = 25.8408 → 25.84
     expect(order).toMatchObject({
       number: expect.stringMatching(/^M-\d{6}$/), status: { code: 'new', name: 'Новый', final: false },
       legalEntity: { code: 'LE2', inn: '7810001238' }, contact: 'K1', agreement: 'A1-LE2', priceType: 'dealer', city: 'msk', currency: 'RUB',
-      total: '86.44', comment: 'к пятнице', paid: false, shipped: false, cancelled: false,
+      total: '85.95', comment: 'к пятнице', paid: false, shipped: false, cancelled: false, origin: 'portal', deliveryAddress: null, paymentKind: null,
     });
     expect(order.lines).toEqual([
       { lineNo: 1, sku: 'P2', name: 'Автомат 16А', quantity: '3', unit: 'pcs', price: '19.39', basePrice: '19.99', discountPercent: '3', amount: '58.17' },
-      { lineNo: 2, sku: 'P3', name: 'Лампа 10 Вт', quantity: '2.5', unit: 'pcs', price: '0.97', basePrice: '1.005', discountPercent: '3', amount: '2.43' },
+      { lineNo: 2, sku: 'P3', name: 'Лампа 10 Вт', quantity: '2', unit: 'pcs', price: '0.97', basePrice: '1.005', discountPercent: '3', amount: '1.94' },
       { lineNo: 3, sku: 'P1', name: 'Кабель ВВГнг 3x2,5', quantity: '0.333', unit: 'm', price: '77.60', basePrice: '80.00', discountPercent: '3', amount: '25.84' },
     ]);
     // Reservations recorded against the city's best-stocked warehouse; stock itself untouched.
@@ -39,7 +39,7 @@ describe('placing an order', () => {
       SELECT r.line_no, w.code AS wh, r.quantity::text FROM reservations r JOIN orders o ON o.id = r.order_id
       LEFT JOIN warehouses w ON w.id = r.warehouse_id WHERE o.number = $1 ORDER BY r.line_no`, [order.number]);
     expect(r.rows).toEqual([
-      { line_no: 1, wh: null, quantity: '3.000000' }, { line_no: 2, wh: 'W-MSK-1', quantity: '2.500000' }, { line_no: 3, wh: 'W-MSK-1', quantity: '0.333000' },
+      { line_no: 1, wh: null, quantity: '3.000000' }, { line_no: 2, wh: 'W-MSK-1', quantity: '2.000000' }, { line_no: 3, wh: 'W-MSK-1', quantity: '0.333000' },
     ]);
     expect(await stockPicture(fx.tp)).toEqual(stockBefore);
   });
@@ -81,11 +81,40 @@ describe('placing an order', () => {
     expect(zero.json().problems).toEqual([{ path: '/body/lines/0/quantity', rule: 'quantity', message: expect.stringContaining('positive') }]);
   });
 
+  it('refuses a fractional quantity of a product sold in pieces; metres take fractions, 2.000 pieces are whole', async () => {
+    const before = (await fx.tp.rt.pool.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n;
+    const res = await fx.call('POST', '/api/v1/orders', {
+      headers: as('C3'), body: { legalEntity: 'LE4', lines: [{ sku: 'P1', quantity: '1.5' }, { sku: 'P2', quantity: '1.5' }, { sku: 'P3', quantity: '0.5' }] },
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().problems).toEqual([
+      { path: '/body/lines/1/quantity', rule: 'whole-pieces', message: "SKU 'P2' is sold in whole pieces (unit 'pcs'): 1.5 is not a whole number" },
+      { path: '/body/lines/2/quantity', rule: 'whole-pieces', message: "SKU 'P3' is sold in whole pieces (unit 'pcs'): 0.5 is not a whole number" },
+    ]);
+    expect((await fx.tp.rt.pool.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n).toBe(before);
+    const ok = await fx.call('POST', '/api/v1/orders', { headers: as('C3'), body: { legalEntity: 'LE4', lines: [{ sku: 'P1', quantity: '1.5' }, { sku: 'P2', quantity: '2.000' }] } });
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(ok.json().lines.map((l: { quantity: string }) => l.quantity)).toEqual(['1.5', '2']);
+  });
+
   it("another client's legal entity, or one the contact is not linked to, is not found", async () => {
     for (const [headers, le] of [[as('C1'), 'LE3'], [as('C2', 'K3'), 'LE1'], [as('C1', 'K2'), 'LE2']] as const) {
       const res = await fx.call('POST', '/api/v1/orders', { headers, body: { legalEntity: le, lines: [{ sku: 'P1', quantity: 1 }] } });
       expect(res.statusCode, `${JSON.stringify(headers)} ${le}`).toBe(404);
     }
+  });
+
+  it('a client registered on the portal and not yet approved cannot order (403), and can once approved', async () => {
+    await fx.tp.rt.pool.query(`UPDATE clients SET pending = true WHERE code = 'C3'`);
+    try {
+      const res = await fx.call('POST', '/api/v1/orders', { headers: as('C3'), body: { legalEntity: 'LE4', lines: [{ sku: 'P1', quantity: 1 }] } });
+      expect(res.statusCode).toBe(403);
+      expect(res.json().message).toMatch(/awaits approval/);
+    } finally {
+      await fx.tp.rt.pool.query(`UPDATE clients SET pending = false WHERE code = 'C3'`);
+    }
+    const ok = await fx.call('POST', '/api/v1/orders', { headers: as('C3'), body: { legalEntity: 'LE4', lines: [{ sku: 'P1', quantity: 1 }] } });
+    expect(ok.statusCode).toBe(201);
   });
 
   it('needs a client and the orders:write scope', async () => {

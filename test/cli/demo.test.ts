@@ -39,6 +39,18 @@ describe('magistral demo', () => {
     const body = res.json() as { products: Array<{ sku: string; price: string | null }> };
     expect(body.products.length).toBeGreaterThan(0);
     expect(body.products.every((p) => p.price !== null)).toBe(true);
+    // The printed cabinet login signs in (the login form's POST, as a browser sends it).
+    const login = /cabinet: \S+\/cabinet  sign in as (\S+) .* password (\S+)/.exec(out);
+    expect(login).not.toBeNull();
+    const first = await app.inject({ method: 'GET', url: '/cabinet/login' });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(first.body)?.[1];
+    const cookie = String(first.headers['set-cookie']).split(';')[0]!;
+    const signIn = await app.inject({
+      method: 'POST', url: '/cabinet/login', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ _csrf: csrf!, email: login![1]!, password: login![2]! }).toString(),
+    });
+    expect(signIn.statusCode).toBe(303);
+    expect(signIn.headers.location).toBe('/cabinet');
     // An operator's own choice survives the next demo load.
     await tp.rt.pool.query(`UPDATE portal_settings SET value = 'spb' WHERE key = 'default_city'`);
     await run(process.execPath, [path.join(REPO_DIR, 'bin/magistral.js'), 'demo'], { cwd: REPO_DIR, env: { ...process.env, ...tp.env, LOG_LEVEL: 'silent' }, maxBuffer: 16 << 20 });

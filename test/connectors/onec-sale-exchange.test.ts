@@ -390,4 +390,51 @@ describe('1C sale exchange: order changes from 1C', () => {
     expect(await order('26')).toMatchObject({ status: 'completed', paid: true, shipped: true });
     expect(await events('26')).toHaveLength(1);
   });
+
+  it('an order made in 1C (unknown to the portal) is created as an offline order: buyer, products, 1C number, date, status, payment document', async () => {
+    const made = (number: string, buyer: string, lines: string): string => `<Документ><Ид>${number}</Ид><Номер>${number}</Номер><Дата>2024-03-05</Дата><Время>10:15:00</Время>`
+      + `<ХозОперация>Заказ товара</ХозОперация><Роль>Продавец</Роль><Валюта>руб</Валюта><Курс>1</Курс><Сумма>4054.12</Сумма><Комментарий>Заказ по телефону</Комментарий>`
+      + `<Контрагенты>${buyer}</Контрагенты><Товары>${lines}</Товары><ЗначенияРеквизитов>`
+      + [['Статус заказа', '[F] Выполнен'], ['Заказ оплачен', 'true'], ['Дата оплаты по 1С', '2024-03-06 12:00:00'], ['Номер оплаты по 1С', 'ПП-000777']]
+        .map(([n, v]) => `<ЗначениеРеквизита><Наименование>${n}</Наименование><Значение>${v}</Значение></ЗначениеРеквизита>`).join('')
+      + '</ЗначенияРеквизитов></Документ>';
+    const romashka = '<Контрагент><Ид>a1b2c3d4-1c-le</Ид><Наименование>Ромашка</Наименование><Роль>Покупатель</Роль><ИНН>7701234567</ИНН>'
+      + '<Представители><Представитель><Контрагент><Отношение>Контактное лицо</Отношение><Ид>CT1</Ид><Наименование>Иванов Иван</Наименование></Контрагент></Представитель></Представители></Контрагент>';
+    const line = (id: string, name: string, qty: string, price: string, sum: string, extra = '') =>
+      `<Товар><Ид>${id}</Ид>${extra}<Наименование>${name}</Наименование><БазоваяЕдиница Код="796">шт</БазоваяЕдиница><ЦенаЗаЕдиницу>${price}</ЦенаЗаЕдиницу><Количество>${qty}</Количество><Сумма>${sum}</Сумма></Товар>`;
+    const lines = line('dee6e19a-55bc-11d9-848a-00112f43529a#blue', 'Кабель ВВГнг (синий)', '3', '1234.56', '3703.68')
+      + line('ORDER_DELIVERY', 'Доставка заказа', '1', '300.00', '300.00')
+      + line('x-unknown', 'Гвозди', '0.5', '100.88', '50.44', '<Артикул>nope</Артикул>').replace('<Ид>x-unknown</Ид>', '<Ид>SKU-2</Ид>');
+    const stranger = '<Контрагент><Ид>ffff-unknown</Ид><Наименование>Чужая фирма</Наименование><Роль>Покупатель</Роль><ИНН>7707083893</ИНН></Контрагент>';
+    const file = cml([made('ТК-0042', romashka, lines), made('ТК-0043', stranger, lines)].join('\n'));
+
+    const c = await session();
+    const answer = await c.file('made-in-1c.xml', file);
+    expect(answer.split('\n')).toEqual([
+      'success',
+      "document ТК-0042 (line 3): line 2 'Доставка заказа' (ORDER_DELIVERY) is not a product of the portal; left out of the offline order",
+      'order ТК-0043 not found; not created as an offline order: buyer Чужая фирма (id ffff-unknown, INN 7707083893) is not a legal entity of the portal',
+    ]);
+    const o = await fx.db.db.selectFrom('orders').selectAll().where('erp_number', '=', 'ТК-0042').executeTakeFirstOrThrow();
+    expect(o).toMatchObject({
+      origin: 'offline', client_id: ids.client, legal_entity_id: ids.le, contact_id: ids.contact, currency: 'RUB', total: '4054.12',
+      comment: 'Заказ по телефону', status: 'completed', paid: true,
+    });
+    expect(o.number).toMatch(/^M-\d{6}$/);
+    expect(o.erp_date!.toISOString()).toBe('2024-03-05T07:15:00.000Z');
+    expect(o.paid_at!.toISOString()).toBe('2024-03-06T09:00:00.000Z');
+    const lineRows = await fx.db.db.selectFrom('order_lines').select(['line_no', 'sku', 'name', 'quantity', 'price', 'amount']).where('order_id', '=', o.id).orderBy('line_no').execute();
+    expect(lineRows.map((l) => [l.line_no, l.sku, l.quantity, l.price, l.amount])).toEqual([
+      [1, 'SKU-1', '3.000000', '1234.560000', '3703.68'], [2, 'SKU-2', '0.500000', '100.880000', '50.44'],
+    ]);
+    expect((await events(o.number)).map((e) => Object.keys(e.change).sort())).toEqual([['offline'], ['paid', 'paidAt', 'status']]);
+    const docs = await fx.db.db.selectFrom('order_documents').select(['kind', 'number']).where('order_id', '=', o.id).execute();
+    expect(docs).toEqual([{ kind: 'payment', number: 'ПП-000777' }]);
+    // 1C made it: it is not sent back to 1C; the same file again creates nothing more.
+    expect(await queried(c)).not.toContain(o.number);
+    expect(await c.file('made-in-1c.xml', file)).toMatch(/^success\n/);
+    const again = await fx.db.db.selectFrom('orders').select('id').where('erp_number', '=', 'ТК-0042').execute();
+    expect(again).toHaveLength(1);
+    expect(await fx.db.db.selectFrom('order_documents').select('id').where('order_id', '=', o.id).execute()).toHaveLength(1);
+  });
 });

@@ -368,6 +368,42 @@ mode: delta
     expect((await fx.tp.rt.pool.query('SELECT count(*)::int AS n FROM runs')).rows[0].n).toBe(runsBefore);
   });
 
+  it('an ORDRSP of an order made in SAP (no portal order matches) creates an offline order: sold-to, materials, SAP number, total', async () => {
+    const sample = await readFile(path.join(SAMPLES, 'ORDERS05_ORDRSP_outbound_SAP-samples.xml'), 'utf8');
+    // The sample's sold-to 0100470817 is LE2 here (stored without SAP's leading zeros), two of its three materials are ours.
+    await fx.tp.rt.pool.query(`
+      INSERT INTO external_ids (entity, system, external_id, internal_id)
+      SELECT 'legalEntity', 'sap', '100470817', id FROM legal_entities WHERE code = 'LE2'
+      UNION ALL SELECT 'product', 'sap', '000000688001000182', id FROM products WHERE code = 'P1'
+      UNION ALL SELECT 'product', 'sap', '882703160010', id FROM products WHERE code = 'P3'`);
+    const file = path.join(tmp, 'ordrsp-made-in-sap.xml');
+    await writeFile(file, sample.replaceAll('2C9YS43Z', 'PHONE-77').replaceAll('2001319044', '2001319077'));
+    const port = createConnectorPort(fx.tp.rt, {});
+    const report = await handleOrderResponses(port, { path: file, fileName: 'ordrsp-made-in-sap.xml' });
+    expect(report).toMatchObject({ idocs: 1, responses: 1, notFound: 0, created: 1 });
+    expect(report.warnings).toEqual([
+      "ordrsp-made-in-sap.xml: IDoc 235556469 (line 3): line 3 'CSA210/10 ORIGINAL PLUS STAR WHITE' (000000882705010010) is not a product of the portal; left out of the offline order",
+    ]);
+    const o = (await fx.tp.rt.pool.query(`
+      SELECT o.number, o.origin, le.code AS le, o.currency, o.total::text, o.status, o.erp_number, o.exported_at >= o.updated_at AS in_sync
+      FROM orders o JOIN legal_entities le ON le.id = o.legal_entity_id WHERE o.erp_number = '2001319077'`)).rows;
+    expect(o).toEqual([{ number: expect.stringMatching(/^M-\d{6}$/), origin: 'offline', le: 'LE2', currency: 'EUR', total: '223356.00', status: 'confirmed', erp_number: '2001319077', in_sync: true }]);
+    const lines = (await fx.tp.rt.pool.query(`
+      SELECT l.sku, l.quantity::text, l.price::text, l.amount::text, l.unit FROM order_lines l JOIN orders o ON o.id = l.order_id
+      WHERE o.erp_number = '2001319077' ORDER BY l.line_no`)).rows;
+    expect(lines).toEqual([
+      { sku: 'P1', quantity: '432.000000', price: '479.620000', amount: '207195.84', unit: 'H87' },
+      { sku: 'P3', quantity: '144.000000', price: '65.690000', amount: '9459.36', unit: 'H87' },
+    ]);
+    // SAP made it: no outbound flow sends it (back to SAP, or anywhere) as a new order.
+    expect(await enqueueDueOrders(fx.tp.rt, { orderNumber: o[0].number })).toBe(0);
+    // The head of LE2 sees it through the API; the same ORDRSP again finds it instead of making another.
+    const seen = await fx.call('GET', `/api/v1/orders/${o[0].number}`, { headers: as });
+    expect(seen.json()).toMatchObject({ erpNumber: '2001319077', legalEntity: { code: 'LE2' } });
+    expect(await handleOrderResponses(port, { path: file, fileName: 'ordrsp-made-in-sap.xml' })).toMatchObject({ created: 0, unchanged: 1 });
+    expect((await fx.tp.rt.pool.query(`SELECT count(*)::int AS n FROM orders WHERE erp_number = '2001319077'`)).rows[0].n).toBe(1);
+  });
+
   it('a malformed ORDRSP is refused with its position and changes nothing', async () => {
     const file = path.join(tmp, 'bad.xml');
     await writeFile(file, `<?xml version="1.0"?>\n<ORDERS05>\n <IDOC BEGIN="1">\n  <EDI_DC40 SEGMENT="1"><MESTYP>ORDRSP</MESTYP></EDI_DC40>\n  <E1EDK01 SEGMENT="1"><BELNR>999</BELNR>\n </IDOC>\n</ORDERS05>\n`);

@@ -3,6 +3,7 @@
 // demo contacts. What browser tests and service tests of the cabinet start from.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Page } from 'playwright-core';
@@ -48,8 +49,18 @@ export async function loadDemo(tp: TestPipeline): Promise<void> {
   await tp.rt.db.insertInto('portal_settings').values({ key: DEFAULT_CITY_SETTING, value: 'msk' }).onConflict((oc) => oc.column('key').doNothing()).execute();
 }
 
+/** A port free now (the server listens on it, and e-mailed links name it through MAGISTRAL_PUBLIC_URL). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
 export async function cabinetFixture(label: string, opts: { env?: Record<string, string> } = {}): Promise<CabinetFixture> {
-  const tp = await createTestPipeline(label, { env: opts.env });
+  const port = await freePort();
+  const tp = await createTestPipeline(label, { env: { MAGISTRAL_PUBLIC_URL: `http://127.0.0.1:${port}`, ...opts.env } });
   let app: FastifyInstance | undefined;
   try {
     await loadDemo(tp);
@@ -58,14 +69,13 @@ export async function cabinetFixture(label: string, opts: { env?: Record<string,
       registry: tp.rt.registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues,
       log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), metrics: createMetrics(), mode: 'full',
     });
-    await app.listen({ host: '127.0.0.1', port: 0 });
+    await app.listen({ host: '127.0.0.1', port });
   } catch (e) {
     await app?.close();
     await tp.close();
     throw e;
   }
-  const addr = app.server.address();
-  const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const baseUrl = `http://127.0.0.1:${port}`;
   const server = app;
   return {
     tp, app: server, baseUrl,

@@ -5,9 +5,9 @@ import type { OrderStatus } from '../../../src/port/index.ts';
 import { mapIncomingOrder, statusResolver, type IncomingOrder, type MappedOrderChange } from './sale-changes.ts';
 
 /** Reads every document (a malformed file throws here, before any change) and maps it. */
-export async function collectChanges(docs: AsyncIterable<IncomingOrder>, statuses: readonly OrderStatus[], opts: { timeZone: string; statusMap: Record<string, string> }): Promise<MappedOrderChange[]> {
+export async function collectChanges(docs: AsyncIterable<IncomingOrder>, statuses: readonly OrderStatus[], opts: { timeZone: string; statusMap: Record<string, string>; system?: string }): Promise<MappedOrderChange[]> {
   const resolver = statusResolver(statuses, opts.statusMap);
   const out: MappedOrderChange[] = [];
-  for await (const doc of docs) out.push(mapIncomingOrder(doc, resolver, opts.timeZone));
+  for await (const doc of docs) out.push(mapIncomingOrder(doc, resolver, opts.timeZone, opts.system));
   return out;
 }

@@ -1,7 +1,7 @@
 // What an order document from 1C changes on our order: statuses, payment, shipment, 1C number and date,
 // read from its requisites the way 1C-Bitrix reads them. Pure: no store access, so every rule is testable.
 import { parseLocal } from './sale-time.ts';
-import type { OrderChange, OrderStatus } from '../../../src/port/index.ts';
+import type { OfflineOrderDraft, OrderChange, OrderStatus } from '../../../src/port/index.ts';
 
 /** The parts of a CommerceML order document the sale exchange reads. */
 export interface IncomingOrder {
@@ -18,6 +18,16 @@ export interface IncomingOrder {
   requisites: Array<{ name: string; value: string }>;
   /** Where the document starts in the file, for messages. */
   line?: number;
+  /** The whole document, for an order made in 1C (unknown to the portal): Дата, Время, Валюта, Сумма, Комментарий. */
+  date?: string;
+  time?: string;
+  currency?: string;
+  amount?: string;
+  comment?: string;
+  /** Контрагенты/Контрагент with Роль «Покупатель» (else the first), its first representative. */
+  buyer?: { id: string; inn: string; kpp: string; name: string; contactId: string };
+  /** Товары/Товар. */
+  lines?: Array<{ id: string; article: string; name: string; quantity: string; price: string; amount: string; unit: string }>;
 }
 
 export interface StatusResolver {
@@ -61,6 +71,9 @@ export interface MappedOrderChange {
   change: OrderChange;
   /** Problems that did not stop the document (unknown status, unreadable date). */
   warnings: string[];
+  /** The order as 1C has it, created as an offline order when no order of ours matches. */
+  offline?: OfflineOrderDraft;
+  documents?: Array<{ kind: string; number: string; date: Date | null; amount: string | null }>;
 }
 
 const TRUE = new Set(['true', '1', 'да', 'yes', 'истина']);
@@ -87,7 +100,7 @@ function requisiteMap(doc: IncomingOrder): Map<string, string> {
  * - cancelled: «Отменен» = true or «ПометкаУдаления» = true.
  * A false flag never clears ours: 1C echoing an older picture must not undo a payment or a cancellation.
  */
-export function mapIncomingOrder(doc: IncomingOrder, statuses: StatusResolver, timeZone: string): MappedOrderChange {
+export function mapIncomingOrder(doc: IncomingOrder, statuses: StatusResolver, timeZone: string, system?: string): MappedOrderChange {
   const req = requisiteMap(doc);
   const get = (name: string): string | undefined => req.get(norm(name));
   const warnings: string[] = [];
@@ -130,6 +143,34 @@ export function mapIncomingOrder(doc: IncomingOrder, statuses: StatusResolver, t
 
   if (isTrue(get('Отменен')) || isTrue(get('ПометкаУдаления')) || isTrue(doc.deletionMark)) change.cancelled = true;
 
+  // The payment and the shipment 1C made for the order, as documents of the order (1C-Bitrix's requisites).
+  const documents: NonNullable<MappedOrderChange['documents']> = [];
+  const paymentNumber = get('Номер оплаты по 1С') || get('Номер платежного документа');
+  if (paymentNumber) documents.push({ kind: 'payment', number: paymentNumber, date: change.paidAt ?? null, amount: null });
+  const shipmentNumber = get('Номер отгрузки по 1С');
+  if (shipmentNumber) documents.push({ kind: 'shipment', number: shipmentNumber, date: change.shippedAt ?? null, amount: null });
+
   const numbers = [...new Set([doc.number?.trim(), doc.id?.trim()].filter((x): x is string => !!x))];
-  return { refs: { numbers, ...(erpNumber ? { erpNumber } : {}) }, change, warnings };
+  const offline = system !== undefined ? offlineDraft(doc, system, erpNumber, timeZone, label) : undefined;
+  return { refs: { numbers, ...(erpNumber ? { erpNumber } : {}) }, change, warnings, ...(offline ? { offline } : {}), ...(documents.length ? { documents } : {}) };
+}
+
+/**
+ * The order as 1C has it, when the document names a buyer and products: an order made in 1C (by phone,
+ * by a manager) that the portal will create as an offline order if it has none matching. 1C's number is
+ * Номер1С / «Номер по 1С», else the document's own Номер (1C numbers its documents itself).
+ */
+function offlineDraft(doc: IncomingOrder, system: string, erpNumber: string | undefined, timeZone: string, label: string): OfflineOrderDraft | undefined {
+  const number = erpNumber || doc.number?.trim() || doc.id?.trim();
+  if (!doc.buyer || !doc.lines?.length || !number) return undefined;
+  const when = doc.date?.trim() ? parseLocal(`${doc.date.trim()}${doc.time?.trim() ? ` ${doc.time.trim()}` : ''}`, timeZone) : undefined;
+  const blank = (v: string | undefined): string | null => (v?.trim() ? v.trim() : null);
+  return {
+    system, erpNumber: number, erpDate: when ?? null, currency: blank(doc.currency), total: blank(doc.amount), comment: blank(doc.comment), label,
+    buyer: { externalId: blank(doc.buyer.id), inn: blank(doc.buyer.inn), kpp: blank(doc.buyer.kpp), name: blank(doc.buyer.name) },
+    contactExternalId: blank(doc.buyer.contactId),
+    lines: doc.lines.map((l) => ({
+      externalId: blank(l.id), article: blank(l.article), name: l.name.trim(), quantity: l.quantity.trim(), price: l.price.trim(), amount: l.amount.trim(), unit: blank(l.unit),
+    })),
+  };
 }

@@ -9,6 +9,7 @@ import iconv from 'iconv-lite';
 import { isMagistralError, type StoredFlow } from '../../../src/port/index.ts';
 import { writeOrderDocuments } from '../commerceml/order-writer.ts';
 import { readOrderDocuments } from '../commerceml/reader.ts';
+import type { OrderDocument } from '../commerceml/order-document.ts';
 import { checkedName, ExchangeFailure, type ReceivedFile } from './files.ts';
 import { isArchiveName } from './names.ts';
 import type { ExchangeCall, ExchangeReply, ExchangeTypeHandler } from './router.ts';
@@ -21,6 +22,13 @@ import { isTimeZone, toLocal } from './sale-time.ts';
 import { unpackArchive } from './unzip.ts';
 import { onecTables } from './tables.ts';
 
+/** The buyer of a document: the counterparty with Роль «Покупатель», else the only one. */
+function buyerOf(d: OrderDocument): IncomingOrder['buyer'] {
+  const c = d.counterparties.find((x) => x.role.trim().toLowerCase() === 'покупатель') ?? (d.counterparties.length === 1 ? d.counterparties[0] : undefined);
+  if (!c || (!c.id.trim() && !c.inn.trim())) return undefined;
+  return { id: c.id, inn: c.inn, kpp: c.kpp, name: c.officialName || c.fullName || c.name, contactId: c.representatives[0]?.id ?? '' };
+}
+
 /** Order documents of a CommerceML file as the sale exchange reads them (the commerceml reader's). */
 export async function* incomingOrders(input: Readable, fileName: string): AsyncGenerator<IncomingOrder> {
   for await (const d of readOrderDocuments(input, fileName)) {
@@ -29,6 +37,9 @@ export async function* incomingOrders(input: Readable, fileName: string): AsyncG
       ...(d.erpNumber !== undefined ? { erpNumber: d.erpNumber } : {}),
       ...(d.erpDate !== undefined ? { erpDate: d.erpDate } : {}),
       ...(d.deletionMark !== undefined ? { deletionMark: d.deletionMark } : {}),
+      date: d.date, time: d.time, currency: d.currency, amount: d.amount, comment: d.comment,
+      ...(buyerOf(d) ? { buyer: buyerOf(d) } : {}),
+      lines: d.lines.map((l) => ({ id: l.id, article: l.article, name: l.name, quantity: l.quantity, price: l.price, amount: l.amount, unit: l.unit.text || l.unit.code })),
     };
   }
 }
@@ -156,7 +167,7 @@ async function apply(call: ExchangeCall, f: ReceivedFile, zip: boolean): Promise
     mapped = [];
     const statuses = await call.port.orders.statuses();
     for (const x of files) {
-      mapped.push(...await collectChanges(incomingOrders(createReadStream(x.path), x.name), statuses, { timeZone: s.timeZone, statusMap: s.statusMap }));
+      mapped.push(...await collectChanges(incomingOrders(createReadStream(x.path), x.name), statuses, { timeZone: s.timeZone, statusMap: s.statusMap, system: s.system }));
     }
   } catch (e) {
     if (!isMagistralError(e) && !(e instanceof ExchangeFailure)) throw e;
@@ -167,7 +178,7 @@ async function apply(call: ExchangeCall, f: ReceivedFile, zip: boolean): Promise
   }
   const report = await call.port.orders.applyChanges(mapped, source(call));
   await setFileState(call, f.id, 'imported', null);
-  const summary = { file: f.name, documents: report.documents, changed: report.changed, unchanged: report.unchanged, notFound: report.notFound };
+  const summary = { file: f.name, documents: report.documents, changed: report.changed, unchanged: report.unchanged, notFound: report.notFound, created: report.created };
   if (report.warnings.length) call.log.warn({ ...summary, warnings: report.warnings }, 'order file from 1C applied with problems');
   else call.log.info(summary, 'order file from 1C applied');
   // As 1C-Bitrix answers: `success`, then one line per problem for 1C's exchange log.

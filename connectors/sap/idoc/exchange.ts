@@ -250,7 +250,9 @@ async function decide(call: Call, scan: EnvelopeScan, stored: Stored, contentTyp
   const listed = docnums.length > 10 ? `${docnums.slice(0, 10).join(', ')} … (${docnums.length})` : docnums.join(', ');
   if (d.orderResponses) {
     // Order responses are no run: SAP's number, date and status go onto the portal orders now (connectors/sap/outbound/ordrsp.ts).
-    const report = await handleOrderResponses(call.port, { path: stored.path, fileName });
+    // An order made in SAP is resolved by the customer and material numbers of the flow's system.
+    const system = call.flows.find((f) => messageTypesOf(f).includes('ORDRSP'))?.definition.source.system;
+    const report = await handleOrderResponses(call.port, { path: stored.path, fileName }, system ? { system } : {});
     call.log.info({ endpoint: call.endpoint, docnums, report }, 'SAP order responses applied');
     const counts = (['changed', 'unchanged', 'notFound'] as const).filter((k) => typeof report[k] === 'number').map((k) => `${k} ${report[k]}`).join(', ');
     return { answer: { status: 200, text: `order responses applied: ${scan.idocCount} IDoc(s) (DOCNUM ${listed})${counts ? `; orders ${counts}` : ''}` }, keep: true, outcome: 'orders' };

@@ -15,7 +15,8 @@ const meSchema = {
       type: ['object', 'null'], required: ['code', 'name', 'blocked', 'manager'],
       properties: {
         code: { type: 'string' }, name: { type: 'string' }, blocked: { type: 'boolean' },
-        manager: { type: ['object', 'null'], required: ['code', 'name'], properties: { code: { type: 'string' }, name: { type: 'string' }, email: nullableString, phone: nullableString } },
+        pending: { type: 'boolean', description: 'registered on the portal and awaiting approval: base prices, no ordering' },
+        manager: { type: ['object', 'null'], required: ['code', 'name'], properties: { code: { type: 'string' }, name: { type: 'string' }, email: nullableString, phone: nullableString, photoUrl: nullableString } },
       },
     },
     contact: { type: ['object', 'null'], required: ['code', 'name'], properties: { code: { type: 'string' }, name: { type: 'string' }, email: nullableString } },
@@ -60,7 +61,7 @@ export async function meRoutes(app: FastifyInstance, deps: ServerDeps): Promise<
     const db = deps.db;
     const [client, contact, city] = await Promise.all([
       ctx.clientId === null ? undefined : db.selectFrom('clients as c').leftJoin('managers as m', 'm.id', 'c.manager_id')
-        .select(['c.code', 'c.name', 'c.blocked', 'm.code as m_code', 'm.name as m_name', 'm.email as m_email', 'm.phone as m_phone'])
+        .select(['c.code', 'c.name', 'c.blocked', 'c.pending', 'm.code as m_code', 'm.name as m_name', 'm.email as m_email', 'm.phone as m_phone', 'm.photo_url as m_photo'])
         .where('c.id', '=', ctx.clientId).executeTakeFirst(),
       ctx.contactId === null ? undefined : db.selectFrom('contacts').select(['code', 'name', 'email']).where('id', '=', ctx.contactId).executeTakeFirst(),
       ctx.cityId === null ? undefined : db.selectFrom('cities').select(['code', 'name']).where('id', '=', ctx.cityId).executeTakeFirst(),
@@ -84,8 +85,8 @@ export async function meRoutes(app: FastifyInstance, deps: ServerDeps): Promise<
     }
     return {
       client: client ? {
-        code: client.code, name: client.name, blocked: client.blocked,
-        manager: client.m_code ? { code: client.m_code, name: client.m_name as string, email: client.m_email, phone: client.m_phone } : null,
+        code: client.code, name: client.name, blocked: client.blocked, pending: client.pending,
+        manager: client.m_code ? { code: client.m_code, name: client.m_name as string, email: client.m_email, phone: client.m_phone, photoUrl: client.m_photo } : null,
       } : null,
       contact: contact ?? null,
       city: city ?? null,

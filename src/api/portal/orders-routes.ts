@@ -31,6 +31,9 @@ const summaryProps = {
   shipped: { type: 'boolean' },
   shippedAt: { ...nullableString, format: 'date-time' },
   cancelled: { type: 'boolean' },
+  origin: { type: 'string', enum: ['portal', 'offline'], description: 'portal: placed here; offline: made in the ERP (by phone, by a manager) and learnt from its exchange' },
+  deliveryAddress: { ...nullableString, description: 'where to deliver, as given at checkout' },
+  paymentKind: { ...nullableString, description: 'payment kind chosen at checkout' },
   createdAt: { type: 'string', format: 'date-time' },
   updatedAt: { type: 'string', format: 'date-time' },
 } as const;
@@ -130,6 +133,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
           legalEntity: { type: 'string', minLength: 1, maxLength: 150, description: 'legal entity code' },
           limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
           cursor: { type: 'string', minLength: 1, maxLength: 200 },
+          origin: { type: 'string', enum: ['portal', 'offline'] },
         },
       },
       response: {

@@ -15,6 +15,7 @@ import { createReadStream } from 'node:fs';
 import { formatSummary } from './runs.ts';
 import { createApiKey, KNOWN_SCOPES, revokeApiKey } from '../../portal/keys.ts';
 import { DEFAULT_CITY_SETTING } from '../../api/portal/auth.ts';
+import { setPassword } from '../../cabinet/accounts.ts';
 
 const DEMO_KEY = 'demo';
 
@@ -64,6 +65,17 @@ export function register(program: Command, host: CliHost): void {
         console.log(`portal API key (demo, all scopes): ${key.key}`);
         console.log(`  try: curl -H 'Authorization: Bearer ${key.key}' -H 'X-Client-Id: C1' http://127.0.0.1:${ctx.config.PORT}/api/v1/prices/SKU-00001`);
         console.log(`  and: curl -G -H 'Authorization: Bearer ${key.key}' --data-urlencode q=розетк http://127.0.0.1:${ctx.config.PORT}/api/v1/search/suggest`);
+        // Cabinet logins for three demo contacts (a head of two legal entities, a subordinate, another
+        // client), one demo password: a newcomer signs in at once; real contacts are invited by e-mail.
+        const password = process.env.MAGISTRAL_DEMO_CABINET_PASSWORD || 'demo-cabinet-1';
+        const logins = [];
+        for (const code of ['P1', 'P2', 'P3']) {
+          const c = await db.selectFrom('contacts').select(['email']).where('code', '=', code).executeTakeFirst();
+          if (!c?.email) continue;
+          await setPassword(db, code, password);
+          logins.push(c.email);
+        }
+        console.log(`cabinet: http://127.0.0.1:${ctx.config.PORT}/cabinet  sign in as ${logins.join(' | ')}  password ${password}`);
       } finally {
         await workers.close();
         await rt.close();

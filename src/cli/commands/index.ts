@@ -9,5 +9,6 @@ import { register as demo } from './demo.ts';
 import { register as mappings } from './mappings.ts';
 import { register as dryRun } from './dry-run.ts';
 import { register as keys } from './keys.ts';
+import { register as cabinet } from './cabinet.ts';
 
-export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys];
+export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys, cabinet];

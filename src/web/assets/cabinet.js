@@ -12,3 +12,8 @@ document.addEventListener('click', (e) => {
   const m = document.getElementById('manager');
   if (m && m.open && !e.target.closest('#manager')) m.removeAttribute('open');
 });
+// Plain forms that destroy something ask first (htmx buttons use hx-confirm instead).
+document.addEventListener('submit', (e) => {
+  const f = e.target.closest('form[data-confirm]');
+  if (f && !window.confirm(f.getAttribute('data-confirm'))) e.preventDefault();
+});

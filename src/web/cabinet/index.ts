@@ -18,6 +18,11 @@ import { createSession, loadSession, SESSION_COOKIE, touchSession } from '../../
 import { cabinetError } from './errors.tsx';
 import { authRoutes } from './auth-routes.tsx';
 import { homeRoutes } from './home-routes.tsx';
+import { accountRoutes } from './account-routes.tsx';
+import { cartRoutes } from './cart.tsx';
+import { ordersRoutes } from './orders.tsx';
+import { quickOrderRoutes } from './quick-order.tsx';
+import { priceListRoutes } from './price-lists.tsx';
 import { catalogRoutes } from './catalog-routes.tsx';
 import { searchRoutes } from './search-routes.tsx';
 import { sessionCookieOptions } from './settings.ts';
@@ -27,7 +32,7 @@ export { MAX_UPLOAD_BYTES } from './errors.tsx';
 import { MAX_UPLOAD_BYTES } from './errors.tsx';
 
 /** Page modules: each registers its routes on the cabinet's scope. */
-const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, catalogRoutes, searchRoutes];
+const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);

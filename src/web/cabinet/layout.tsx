@@ -129,7 +129,7 @@ export function Layout({ ctx, cart, title, active, flash, children }: LayoutProp
           <div class="user">
             {signedIn ? (
               <>
-                <span class="user-name" title={ctx.contact!.email ?? ''}>{ctx.contact!.name}<small>{ctx.client?.name}</small></span>
+                <a class="user-name" href="/cabinet/account" title="Профиль">{ctx.contact!.name}<small>{ctx.client?.name}</small></a>
                 <form method="post" action="/cabinet/logout"><CsrfField ctx={ctx} /><button type="submit" class="link">Выйти</button></form>
               </>
             ) : (
