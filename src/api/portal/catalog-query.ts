@@ -284,13 +284,17 @@ export async function productPage(db: Db, scope: CatalogScope, q: ProductQuery):
       ) y
     ),
     base AS MATERIALIZED (
-      SELECT x.id, x.name, x.popularity, x.promoted, ${priceOf} AS price,
+      SELECT x.id, x.name, x.popularity, x.promoted, ${sameType ? priceOf : effectivePriceSql('cp', scope.pricing)} AS price,
         0 AS nfail
       FROM (
         SELECT o.product_id AS id, ${q.sort.key === 'name' ? sql`o.name` : sql`NULL::text`} AS name, o.popularity, o.promoted, o.price AS value
         FROM catalog_offers o
         WHERE o.city_id = ${scope.cityId} ${groupWhere} ${sql.join(matchAll, sql` `)}
       ) x
+      -- A client priced by another price type: its prices of the group's offers in one join (a hash
+      -- join over the price type's partition) rather than a probe per offer — measured on the
+      -- bench:api store (6,250 offers of a section): 29 ms of probes, 20 ms joined (the partition scan included).
+      ${sameType ? sql`` : sql`LEFT JOIN prices cp ON cp.price_type_id = ${scope.pricing.priceTypeId} AND cp.product_id = x.id AND cp.value > 0`}
     ),`;
   const rowsBase = sql`flagged AS (
       SELECT o.product_id AS id, ${q.sort.key === 'name' ? sql`o.name` : sql`NULL::text`} AS name, o.popularity, o.promoted,
