@@ -98,7 +98,7 @@ function percentiles(c: LoadConfig, times: number[], seconds: number) {
  * (an http.Agent costs the generator more CPU than the server spends on the request, and on two
  * cores the generator's CPU is the server's). Answers must carry Content-Length (fastify's do).
  */
-class RawConnection {
+export class RawConnection {
   private readonly socket: net.Socket;
   private buf: Buffer = Buffer.alloc(0);
   private pending?: { done: (status: number) => void; fail: (e: Error) => void };

@@ -20,6 +20,7 @@ import * as m0015 from './migrations/0015-runs-flow-open.ts';
 import * as m0016 from './migrations/0016-coalesced-receipts.ts';
 import * as m0020 from './migrations/0020-manager-photo.ts';
 import * as m0021 from './migrations/0021-cabinet.ts';
+import * as m0022 from './migrations/0022-promotion.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -75,6 +76,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0016-coalesced-receipts': m0016,
   '0020-manager-photo': m0020,
   '0021-cabinet': m0021,
+  '0022-promotion': m0022,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -135,6 +135,8 @@ export interface ProductsTable extends Named {
   popularity: number | null;
   search_priority: number | null;
   facets: Generated<string[]>;
+  /** Migration 0022: the promotion label shown on the product; NULL: not on promotion. */
+  promotion: string | null;
 }
 
 // Catalog and search (migration 0004): properties, their dictionaries and product values; the search

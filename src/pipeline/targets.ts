@@ -159,7 +159,7 @@ const SPECS = {
     kind: 'dimension',
     name: 'products',
     entity: 'product',
-    fields: ['code', 'name', 'article', 'barcode', 'group', 'unit', 'deleted', 'imageUrl', 'popularity', 'searchPriority'],
+    fields: ['code', 'name', 'article', 'barcode', 'group', 'unit', 'deleted', 'imageUrl', 'popularity', 'searchPriority', 'promotion'],
     table: 'products',
     values: [
       { column: 'name', expr: 's.name' },
@@ -170,6 +170,8 @@ const SPECS = {
       // Ranking is often reported by another flow (orders, views) than the catalog export.
       { column: 'popularity', expr: 's.popularity::bigint', keep: true },
       { column: 'search_priority', expr: 's."searchPriority"::integer', keep: true },
+      // The promotion belongs to the catalog export that carries it: a row without one ends it.
+      { column: 'promotion', expr: 's.promotion' },
     ],
     refs: [ref('group', 'group', 'group_id')],
   },

@@ -56,7 +56,8 @@ export async function buildOffers(db: Db, cityId: number): Promise<OffersBuild> 
     wh AS (SELECT array_agg(id) AS ids FROM warehouses WHERE city_id = ${cityId}),
     src AS MATERIALIZED (
       SELECT p.id AS product_id, p.group_id, os.value AS price,
-        coalesce(st.yes, false) AS in_stock, coalesce(p.popularity, 0)::bigint AS popularity, p.name, p.facets
+        coalesce(st.yes, false) AS in_stock, coalesce(p.popularity, 0)::bigint AS popularity, p.name, p.facets,
+        p.promotion IS NOT NULL AS promoted
       FROM city
       JOIN prices os ON os.price_type_id = city.pt AND os.value > 0
       JOIN products p ON p.id = os.product_id AND NOT p.deleted AND NOT p.placeholder
@@ -70,17 +71,17 @@ export async function buildOffers(db: Db, cityId: number): Promise<OffersBuild> 
       SELECT s.* FROM src s
       LEFT JOIN catalog_offers o ON o.city_id = ${cityId} AND o.product_id = s.product_id
       WHERE o.product_id IS NULL
-        OR (o.group_id, o.price, o.in_stock, o.popularity, o.name, o.facets)
-          IS DISTINCT FROM (s.group_id, s.price, s.in_stock, s.popularity, s.name, s.facets)
+        OR (o.group_id, o.price, o.in_stock, o.popularity, o.name, o.facets, o.promoted)
+          IS DISTINCT FROM (s.group_id, s.price, s.in_stock, s.popularity, s.name, s.facets, s.promoted)
     ),
     upserted AS (
-      INSERT INTO catalog_offers AS o (city_id, product_id, group_id, price, in_stock, popularity, name, facets)
-      SELECT ${cityId}, product_id, group_id, price, in_stock, popularity, name, facets FROM changed
+      INSERT INTO catalog_offers AS o (city_id, product_id, group_id, price, in_stock, popularity, name, facets, promoted)
+      SELECT ${cityId}, product_id, group_id, price, in_stock, popularity, name, facets, promoted FROM changed
       -- A first build writes a group's rows together: a page reads a few pages, not one per row.
       ORDER BY group_id, product_id
       ON CONFLICT (city_id, product_id) DO UPDATE SET
         group_id = EXCLUDED.group_id, price = EXCLUDED.price, in_stock = EXCLUDED.in_stock,
-        popularity = EXCLUDED.popularity, name = EXCLUDED.name, facets = EXCLUDED.facets
+        popularity = EXCLUDED.popularity, name = EXCLUDED.name, facets = EXCLUDED.facets, promoted = EXCLUDED.promoted
       RETURNING 1
     ),
     removed AS (

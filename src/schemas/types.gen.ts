@@ -1284,6 +1284,10 @@ export interface Product {
    */
   popularity?: string;
   /**
+   * promotion label shown on the product («Акция», «Распродажа −20 %»); the catalog's promotion sort ranks these first. Absent: not on promotion
+   */
+  promotion?: string;
+  /**
    * integer from -1000 to 1000 (search priority: higher ranks first)
    */
   searchPriority?: string;

@@ -1,8 +1,9 @@
 // What a typed query means, decided against the store: each word as typed when products hold it, else
-// the same keys on the other keyboard layout (`ghjdjl` → `провод`, `дупкфтв` → `legrand`), else the
-// nearest word of search_words by trigrams within a small edit distance (typos, missing letters);
-// then synonyms of every word and phrase. The result becomes a tsquery (russian stemming handles
-// inflections: провода, проводом → провод).
+// the same keys on the other keyboard layout (`ghjdjl` → `провод`, `дупкфтв` → `legrand`), else its
+// synonyms, else the beginning of indexed words (`авт`, `автомат вык`: matched as prefixes, never
+// corrected), else the nearest word of search_words by trigrams within a small edit distance (typos,
+// missing letters); then synonyms of every word and phrase. The result becomes a tsquery (russian
+// stemming handles inflections: провода, проводом → провод).
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { editDistance, normalize, switchLayout, tokens } from './text.ts';
@@ -35,6 +36,11 @@ export interface Understood {
 }
 
 const MAX_WORDS = 8;
+/**
+ * The shortest word matched as the beginning of indexed words when no product holds it as a whole
+ * word: a single letter would match a good part of the catalog and is more likely a stray key.
+ */
+const MIN_PREFIX = 2;
 /** Above this many matching documents a word counts as "matches plenty" (cheap capped counts). */
 const COUNT_CAP = 1000;
 
@@ -62,7 +68,26 @@ async function nearestWords(db: Db, words: string[]): Promise<Map<string, string
   return out;
 }
 
-/** The closest candidate that products hold: fewest edits (at most 1 for short words, 2 else), then most products. */
+/**
+ * The words (of at least MIN_PREFIX letters) that begin some word of search_words: one index probe
+ * each (the first word at or after it in C order starts with it, or none does).
+ */
+async function prefixesOfWords(db: Db, words: string[]): Promise<Set<string>> {
+  const todo = [...new Set(words)].filter((w) => w.length >= MIN_PREFIX);
+  if (!todo.length) return new Set();
+  const r = await sql<{ t: string }>`
+    SELECT t FROM unnest(${todo}::text[]) AS t,
+      LATERAL (SELECT word FROM search_words WHERE word >= t COLLATE "C" ORDER BY word LIMIT 1) w
+    WHERE starts_with(w.word, t)`.execute(db);
+  return new Set(r.rows.map((x) => x.t));
+}
+
+/**
+ * The closest candidate that products hold: fewest edits (at most 1 for short words, 2 else), then
+ * most products. A short word (up to 4 letters) is never shortened: with one letter of three gone the
+ * "correction" is a different word (`авт` → `вт` found 40-watt lamps, `led` → `le` nothing), while
+ * a real typo in a short word is a wrong or swapped letter.
+ */
 async function correctTypos(db: Db, words: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const fixable = words.filter((w) => w.length >= 3 && !/^[0-9]+$/.test(w));
@@ -75,7 +100,7 @@ async function correctTypos(db: Db, words: string[]): Promise<Map<string, string
     for (const c of near.get(w) ?? []) {
       const d = editDistance(w, c, max);
       const n = counts.get(c)?.n ?? 0;
-      if (d > max || n === 0) continue;
+      if (d > max || n === 0 || (w.length <= 4 && c.length < w.length)) continue;
       if (!best || d < best.d || (d === best.d && (n > best.n || (n === best.n && c < best.word)))) best = { word: c, d, n };
     }
     if (best) out.set(w, best.word);
@@ -124,6 +149,10 @@ export async function understand(db: Db, query: string, opts: { prefix?: boolean
   const n = (w: string) => counts.get(w)?.n ?? 0;
   const matchesAll = (ws: string[]) => ws.length > 0 && ws.every((w) => counts.get(w)?.stop || n(w) > 0);
   const weakest = (ws: string[]) => Math.min(...ws.map((w) => (counts.get(w)?.stop ? COUNT_CAP : n(w))));
+  // A word no product holds whole may begin indexed words (`авт`, `автомат` → автоматический, `вык`):
+  // what was typed is then what was meant, cut short; it is matched as a prefix and never corrected.
+  const partial = await prefixesOfWords(db, words.filter((w) => !counts.get(w)?.stop && n(w) === 0));
+  const foundAll = (ws: string[]) => ws.length > 0 && ws.every((w) => counts.get(w)?.stop || n(w) > 0 || partial.has(w));
 
   const terms: Term[] = [];
   const ignored: string[] = [];
@@ -156,8 +185,11 @@ export async function understand(db: Db, query: string, opts: { prefix?: boolean
       }
       continue;
     }
-    // Another layout when the typed keys match nothing (or far less than the switched ones).
-    if (switched.length && matchesAll(switched) && (!matchesAll(typed) || weakest(switched) >= 10 * weakest(typed))) {
+    // Another layout when the typed keys match nothing, not even as the beginning of words, and the
+    // switched ones do (whole or as beginnings: `hjp` → роз), or when both match whole but the typed
+    // keys far less.
+    if (switched.length && ((!foundAll(typed) && foundAll(switched))
+      || (matchesAll(typed) && matchesAll(switched) && weakest(switched) >= 10 * weakest(typed)))) {
       ws = switched;
       source = 'layout';
     }
@@ -173,6 +205,13 @@ export async function understand(db: Db, query: string, opts: { prefix?: boolean
   if (needFix.length) {
     const known = await synonymsOf(db, needFix.map((x) => x.word));
     for (let i = needFix.length - 1; i >= 0; i--) if (known.get(needFix[i]!.word)?.length) needFix.splice(i, 1);
+  }
+  // The beginning of indexed words: a prefix term (the rule above), not a typo.
+  for (let i = needFix.length - 1; i >= 0; i--) {
+    if (partial.has(needFix[i]!.word)) {
+      needFix[i]!.term.prefix = true;
+      needFix.splice(i, 1);
+    }
   }
   if (needFix.length) {
     const fixes = await correctTypos(db, needFix.map((x) => x.word));
@@ -197,7 +236,12 @@ export async function understand(db: Db, query: string, opts: { prefix?: boolean
       phrases.push(texts.slice(i, i + size).join(' '));
     }
   }
+  // The word being typed may already be a whole synonym (`led` of светодиодный): its synonyms join
+  // the prefix, else autocomplete shows nothing where search finds plenty.
+  const typing = terms[terms.length - 1];
+  if (typing?.prefix) phrases.push(typing.text);
   const syn = await synonymsOf(db, phrases);
+  if (typing?.prefix) typing.alternatives = syn.get(typing.text) ?? [];
   // Longest phrases first: a phrase with synonyms becomes one term.
   for (let size = 3; size >= 1; size--) {
     for (let i = 0; i + size <= terms.length; i++) {
@@ -225,7 +269,9 @@ export function tsquerySql(terms: Term[]): RawBuilder<unknown> | null {
   const parts = terms.map((t) => {
     if (t.prefix) {
       // Only [0-9a-zа-я] reach here (tokens()), so the word is safe inside to_tsquery's syntax.
-      return sql`to_tsquery('russian', ${`${t.text}:*`})`;
+      const prefix = sql`to_tsquery('russian', ${`${t.text}:*`})`;
+      if (!t.alternatives.length) return prefix;
+      return sql`(${sql.join([prefix, ...t.alternatives.map((a) => sql`plainto_tsquery('russian', ${a})`)], sql` || `)})`;
     }
     const alts = [t.text, ...t.alternatives].map((a) => sql`plainto_tsquery('russian', ${a})`);
     return alts.length === 1 ? alts[0]! : sql`(${sql.join(alts, sql` || `)})`;

@@ -387,7 +387,7 @@ describe('product listing with facets', () => {
       sku: p.sku, name: p.name, article: null, barcode: null, unit: 'pcs', imageUrl: null,
       group: { code: p.group, name: GROUPS.find((g) => g.code === p.group)!.name },
       price: kop(effective(p, { city: 'msk', client: 'C1', props: {} })!), currency: 'RUB',
-      stock: String(stockIn(p, 'msk')), inStock: true, popularity: p.popularity,
+      stock: String(stockIn(p, 'msk')), inStock: true, popularity: p.popularity, promotion: null,
     });
     const page = await get('/api/v1/catalog/products?city=msk&limit=1', { 'x-client-id': 'C1' });
     expect(page.json().pricing).toEqual({ priceType: 'wholesale', source: 'agreement', discountPercent: '5', currency: 'RUB' });

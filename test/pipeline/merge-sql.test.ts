@@ -197,7 +197,7 @@ describe('facts', () => {
 describe('dimensions', () => {
   it('creates new codes and updates known ones where anything differs, with system then entity', () => {
     const d = compileDimension(spec('products'), context());
-    expect(d.insertNew.text).toContain('INSERT INTO products (code, name, article, barcode, deleted, image_url, popularity, search_priority, group_id, unit_id)');
+    expect(d.insertNew.text).toContain('INSERT INTO products (code, name, article, barcode, deleted, image_url, popularity, search_priority, promotion, group_id, unit_id)');
     expect(d.updateKnown.text).toContain('IS DISTINCT FROM');
     expect(d.updateKnown.text).toContain('t.placeholder OR');
     // Ranking columns other flows set keep their value when the payload has none.

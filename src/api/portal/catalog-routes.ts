@@ -10,7 +10,7 @@ import { cityQuery, decimalString, errorResponses, onBehalfHeaders, productCardP
 
 export const MAX_PAGE = 100;
 const MAX_FILTER_VALUES = 100;
-const SORTS = ['popularity', '-popularity', 'price', '-price', 'name', '-name'] as const;
+const SORTS = ['popularity', '-popularity', 'price', '-price', 'name', '-name', 'promotion', '-promotion'] as const;
 
 const propFilterItem = {
   type: 'string', minLength: 3, maxLength: 1200, pattern: '^[^:]+:.+$',
@@ -45,6 +45,7 @@ const productItem = {
     stock: { type: 'string', description: 'total quantity in the warehouses of the request\'s city' },
     inStock: { type: 'boolean' },
     popularity: { type: 'integer' },
+    promotion: { type: ['string', 'null'], description: 'promotion label, null when the product is not on promotion' },
   },
 } as const;
 
@@ -190,7 +191,7 @@ export const catalogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       tags: ['catalog'],
       summary: 'A page of products on sale in the city, with the client\'s prices, filters and facets',
       description: 'Filters: group (with subgroups), property values (`prop=brand:legrand&prop=brand:abb&prop=color:white`: '
-        + 'values of one property ORed, properties ANDed), effective price range, in stock in the city. Sorting by price, name or popularity '
+        + 'values of one property ORed, properties ANDed), effective price range, in stock in the city. Sorting by price, name, popularity or promotion (promoted first, then popularity) '
         + '(`-` for descending). Pages follow `nextCursor`. Facets count, next to each value, what the list would hold if that value were chosen.',
       security,
       headers: onBehalfHeaders,
@@ -253,7 +254,7 @@ export const catalogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       items: rows.map((r) => ({
         sku: r.sku, name: r.name, article: r.article, barcode: r.barcode, unit: r.unit, imageUrl: r.image_url,
         group: r.group_code !== null ? { code: r.group_code, name: r.group_name as string } : null,
-        price: r.price, currency: r.price !== null ? r.currency : null, stock: r.stock, inStock: Number(r.stock) > 0, popularity: r.popularity,
+        price: r.price, currency: r.price !== null ? r.currency : null, stock: r.stock, inStock: Number(r.stock) > 0, popularity: r.popularity, promotion: r.promotion,
       })),
       total: page.total,
       nextCursor: more && last ? encodeCursor(sort, last.sort_key, last.id) : null,
@@ -264,7 +265,7 @@ export const catalogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
 };
 
 /** Facet rows into properties with their values: the most frequent first, chosen values always kept. */
-function shapeFacets(page: Awaited<ReturnType<typeof productPage>>, q: ProductQuery) {
+export function shapeFacets(page: Awaited<ReturnType<typeof productPage>>, q: ProductQuery) {
   const chosen = new Map(q.props.map((p) => [p.property, new Set(p.values)]));
   const props = new Map<string, { code: string; name: string; type: string; values: Array<{ value: string; label: string; count: number; selected: boolean }> }>();
   for (const f of page.facets ?? []) {

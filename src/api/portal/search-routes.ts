@@ -178,7 +178,8 @@ export const searchRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, o
     // Products whose code starts with the query first, then the best matches of the text.
     const seen = new Set(codes.map((c) => c.sku));
     const products = [...codes, ...s.products.filter((p) => !seen.has(p.sku))].slice(0, productsWanted);
-    const before = u.terms.filter((t) => !t.prefix).map((t) => t.text);
+    // The words before the one being typed, prefixes among them (`авт выкл` → «авт выключатель»).
+    const before = (u.terms[u.terms.length - 1]?.prefix ? u.terms.slice(0, -1) : u.terms).map((t) => t.text);
     const more = s.matched.more;
     const body = {
       query: q, ...understood(u),

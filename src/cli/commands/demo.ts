@@ -19,9 +19,13 @@ import { setPassword } from '../../cabinet/accounts.ts';
 
 const DEMO_KEY = 'demo';
 
-/** Demo payloads and the flow each goes through, in order (catalog before prices and stock). */
-const DEMO_FILES: Array<{ flow: string; file: string }> = ['managers', 'cities', 'price-types', 'warehouses', 'groups',
-  'products', 'prices', 'stock', 'clients', 'legal-entities', 'contacts', 'contact-legal-entities', 'agreements']
+/**
+ * Demo payloads and the flow each goes through, in order (catalog before prices and stock); test
+ * fixtures load the same list.
+ */
+export const DEMO_FILES: Array<{ flow: string; file: string }> = ['managers', 'cities', 'price-types', 'warehouses', 'groups',
+  'products', 'properties', 'property-values', 'product-properties', 'synonyms', 'prices', 'stock',
+  'clients', 'legal-entities', 'contacts', 'contact-legal-entities', 'agreements']
   .map((name) => ({ flow: `${name}-csv`, file: `ops/demo/${name}.csv` }));
 
 export function register(program: Command, host: CliHost): void {

@@ -23,6 +23,8 @@ import { cartRoutes } from './cart.tsx';
 import { ordersRoutes } from './orders.tsx';
 import { quickOrderRoutes } from './quick-order.tsx';
 import { priceListRoutes } from './price-lists.tsx';
+import { catalogRoutes } from './catalog-routes.tsx';
+import { searchRoutes } from './search-routes.tsx';
 import { sessionCookieOptions } from './settings.ts';
 
 /** The largest upload (quick order, filled price list): the 50 MB file is refused with a message. */
@@ -30,7 +32,7 @@ export { MAX_UPLOAD_BYTES } from './errors.tsx';
 import { MAX_UPLOAD_BYTES } from './errors.tsx';
 
 /** Page modules: each registers its routes on the cabinet's scope. */
-const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes];
+const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);

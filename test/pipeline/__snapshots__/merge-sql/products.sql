@@ -52,19 +52,19 @@ SELECT count(*)::bigint AS n FROM staging.run_42
 
 -- insert new
 WITH fresh AS (
-      SELECT s.code, s.name AS c0, s.article AS c1, s.barcode AS c2, coalesce(s.deleted = 'true', false) AS c3, s."imageUrl" AS c4, s.popularity::bigint AS c5, s."searchPriority"::integer AS c6, (SELECT e0.internal_id FROM external_ids e0 WHERE e0.entity = 'group' AND e0.system = $1 AND e0.external_id = s."group") AS c7, (SELECT u.id FROM units u WHERE u.code = s.unit) AS c8 FROM staging.run_42 s
+      SELECT s.code, s.name AS c0, s.article AS c1, s.barcode AS c2, coalesce(s.deleted = 'true', false) AS c3, s."imageUrl" AS c4, s.popularity::bigint AS c5, s."searchPriority"::integer AS c6, s.promotion AS c7, (SELECT e0.internal_id FROM external_ids e0 WHERE e0.entity = 'group' AND e0.system = $1 AND e0.external_id = s."group") AS c8, (SELECT u.id FROM units u WHERE u.code = s.unit) AS c9 FROM staging.run_42 s
       WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $1 AND e.external_id = s.code)
     ), created AS (
-      INSERT INTO products (code, name, article, barcode, deleted, image_url, popularity, search_priority, group_id, unit_id) SELECT code, c0, c1, c2, c3, c4, c5, c6, c7, c8 FROM fresh RETURNING id, code
+      INSERT INTO products (code, name, article, barcode, deleted, image_url, popularity, search_priority, promotion, group_id, unit_id) SELECT code, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 FROM fresh RETURNING id, code
     )
     INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $2, $1, code, id FROM created
 -- values: ["erp","product"]
 
 -- update known
-UPDATE products t SET name = x.c0, article = x.c1, barcode = x.c2, deleted = x.c3, image_url = x.c4, popularity = coalesce(x.c5, t.popularity), search_priority = coalesce(x.c6, t.search_priority), group_id = x.c7, unit_id = x.c8, placeholder = false, updated_at = now()
+UPDATE products t SET name = x.c0, article = x.c1, barcode = x.c2, deleted = x.c3, image_url = x.c4, popularity = coalesce(x.c5, t.popularity), search_priority = coalesce(x.c6, t.search_priority), promotion = x.c7, group_id = x.c8, unit_id = x.c9, placeholder = false, updated_at = now()
     FROM (
-      SELECT e.internal_id AS id, s.name AS c0, s.article AS c1, s.barcode AS c2, coalesce(s.deleted = 'true', false) AS c3, s."imageUrl" AS c4, s.popularity::bigint AS c5, s."searchPriority"::integer AS c6, (SELECT e0.internal_id FROM external_ids e0 WHERE e0.entity = 'group' AND e0.system = $1 AND e0.external_id = s."group") AS c7, (SELECT u.id FROM units u WHERE u.code = s.unit) AS c8
+      SELECT e.internal_id AS id, s.name AS c0, s.article AS c1, s.barcode AS c2, coalesce(s.deleted = 'true', false) AS c3, s."imageUrl" AS c4, s.popularity::bigint AS c5, s."searchPriority"::integer AS c6, s.promotion AS c7, (SELECT e0.internal_id FROM external_ids e0 WHERE e0.entity = 'group' AND e0.system = $1 AND e0.external_id = s."group") AS c8, (SELECT u.id FROM units u WHERE u.code = s.unit) AS c9
       FROM staging.run_42 s JOIN external_ids e ON e.entity = $2 AND e.system = $1 AND e.external_id = s.code
     ) x
-    WHERE t.id = x.id AND (t.placeholder OR (t.name, t.article, t.barcode, t.deleted, t.image_url, t.popularity, t.search_priority, t.group_id, t.unit_id) IS DISTINCT FROM (x.c0, x.c1, x.c2, x.c3, x.c4, coalesce(x.c5, t.popularity), coalesce(x.c6, t.search_priority), x.c7, x.c8))
+    WHERE t.id = x.id AND (t.placeholder OR (t.name, t.article, t.barcode, t.deleted, t.image_url, t.popularity, t.search_priority, t.promotion, t.group_id, t.unit_id) IS DISTINCT FROM (x.c0, x.c1, x.c2, x.c3, x.c4, coalesce(x.c5, t.popularity), coalesce(x.c6, t.search_priority), x.c7, x.c8, x.c9))
 -- values: ["erp","product"]
