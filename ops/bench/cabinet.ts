@@ -137,6 +137,19 @@ function catalogPaths(): string[] {
   return out;
 }
 
+async function priceListFigures(db: string, group: string, legalEntity: string): Promise<{ priceListXlsxSeconds: number; priceListPeakRssMb: number; priceListProducts: number }> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'ops/bench/cabinet-price-list.ts'), '--db', db, '--group', group, '--legal-entity', legalEntity, '--runs', '3'],
+      { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    p.stdout.on('data', (d: Buffer) => { text += d.toString(); });
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`the price-list bench exited with ${code}`))));
+  });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { priceListXlsxSeconds: number; priceListPeakRssMb: number; products: number };
+  return { priceListXlsxSeconds: r.priceListXlsxSeconds, priceListPeakRssMb: r.priceListPeakRssMb, priceListProducts: r.products };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const shape: Shape = { products: args.products, priceTypes: Math.ceil(args.prices / args.products), cities: 20, clients: 200 };
@@ -184,6 +197,12 @@ async function main(): Promise<void> {
       catalogSaturatedP95Ms: sat.p95Ms, catalogSaturatedP50Ms: sat.p50Ms, catalogSaturatedPagesPerSecond: sat.rps,
       shape: { prices: n, ...shape },
     };
+    // The price list of a section of this same store for an agreement client (ops/bench/cabinet-price-list.ts,
+    // in a child process: its peak RSS is the price list's alone). No section here holds exactly 5,000
+    // products: 'light' holds 6,250, more than the target's 5,000.
+    const pl = await priceListFigures(DB_URL, 'light', 'LE-1');
+    Object.assign(summary, pl);
+    console.log(`price list XLSX of ${pl.priceListProducts} products: ${pl.priceListXlsxSeconds} s (target < 3), peak RSS ${pl.priceListPeakRssMb} MB (target < 200)`);
     console.log(JSON.stringify(summary));
   } finally {
     await api?.stop();

@@ -85,7 +85,9 @@ export async function loadCabinetContext(db: Db, session: SessionRow): Promise<C
     FROM contact_legal_entities cle JOIN legal_entities le ON le.id = cle.legal_entity_id
     WHERE cle.contact_id = ${who.contact_id} AND le.client_id = ${who.client_id} AND NOT le.deleted AND NOT le.placeholder
     ORDER BY le.name, le.id`.execute(db)).rows : [];
-  const legalEntity = legalEntities.find((l) => l.id === session.legalEntityId) ?? legalEntities[0] ?? null;
+  // The session's choice, else the one the contact chose last time (account prefs), else the first.
+  const remembered = typeof who?.prefs?.legalEntity === 'string' ? who.prefs.legalEntity : undefined;
+  const legalEntity = legalEntities.find((l) => l.id === session.legalEntityId) ?? legalEntities.find((l) => l.code === remembered) ?? legalEntities[0] ?? null;
 
   const cities = (await sql<CityRef>`SELECT id, code, name FROM cities WHERE NOT placeholder ORDER BY name`.execute(db)).rows;
   const defaultCity = async (): Promise<number | null> => (await sql<{ id: number }>`

@@ -1,6 +1,7 @@
 // Sign-in, sign-out, the password page of invitation and reset links, the reset request, the sign-up
 // of a new wholesale buyer, and the context switches (legal entity, city, view) of a session.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
 import type { VNode } from 'preact';
 import type { ServerDeps } from '../../api/deps.ts';
 import { registerBuyer, requestPasswordReset, setPasswordWithToken, signInWithPassword, tokenInfo } from '../../cabinet/accounts.ts';
@@ -22,6 +23,11 @@ async function startSignedIn(deps: ServerDeps, request: FastifyRequest, reply: F
   const s = await createSession(deps.db, { contactId, cityId: old.cityId, prefs: old.prefs });
   await deleteSession(deps.db, old.idHash);
   reply.setCookie(SESSION_COOKIE, s.id, sessionCookieOptions(deps));
+}
+
+/** Merges choices into the contact's account preferences (kept across sign-ins and browsers). */
+async function rememberForContact(db: ServerDeps['db'], contactId: number, prefs: Record<string, string>): Promise<void> {
+  await sql`UPDATE cabinet_accounts SET prefs = prefs || ${JSON.stringify(prefs)}::jsonb WHERE contact_id = ${contactId}`.execute(db);
 }
 
 export async function authRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
@@ -196,6 +202,8 @@ export async function authRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       const target = ctx.legalEntities.find((l) => l.code === le);
       if (!target) throw new CabinetError(404, 'Такого юридического лица нет среди ваших.');
       await updateSession(db, ctx.session, { legalEntityId: target.id });
+      // Remembered for the contact: the next sign-in acts for the same legal entity (its carts, its orders).
+      await rememberForContact(db, ctx.contact!.id, { legalEntity: target.code });
     }
     if (city) {
       const target = ctx.cities.find((c) => c.code === city);
@@ -208,7 +216,7 @@ export async function authRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       const prefs = { ...ctx.session.prefs, view };
       await updateSession(db, ctx.session, { prefs });
       // Remembered for the contact too: the next sign-in (another browser) opens the same view.
-      if (ctx.contact) await db.updateTable('cabinet_accounts').set({ prefs: JSON.stringify({ view }) }).where('contact_id', '=', ctx.contact.id).execute();
+      if (ctx.contact) await rememberForContact(db, ctx.contact.id, { view });
     }
     if (isHtmx(request)) return reply.header('hx-refresh', 'true').code(204).send();
     const back = request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname + new URL(request.headers.referer, 'http://x').search : '/cabinet';
