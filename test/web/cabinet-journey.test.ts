@@ -2,46 +2,26 @@
 // → filter a group (the counts narrow) → add rows from the table view → save the cart → log out and in
 // → add the saved cart → check out → the order is in the list and in what 1C's sale exchange receives
 // (type=sale&mode=query).
-import iconv from 'iconv-lite';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyFlows, type Flow } from '../../src/pipeline/flows.ts';
 import { launchBrowser, shot } from '../helpers/browser.ts';
+import { saleExchange, type SaleExchange } from '../helpers/onec-sale.ts';
 import { cabinetFixture, type CabinetFixture } from '../helpers/cabinet.ts';
-
-const USER_ENV = 'MAGISTRAL_TEST_JOURNEY_USER';
-const PASSWORD_ENV = 'MAGISTRAL_TEST_JOURNEY_PASSWORD';
 
 let f: CabinetFixture;
 let browser: Browser;
+let sale: SaleExchange;
 beforeAll(async () => {
-  process.env[USER_ENV] = '1c-site';
-  process.env[PASSWORD_ENV] = 'journey-1c';
   [f, browser] = await Promise.all([cabinetFixture('cabjourney'), launchBrowser()]);
-  // The 1C site exchange the orders go out through (sale query), as ops/flows/onec.yaml registers it.
-  await applyFlows(f.tp.rt.db, [{
-    apiVersion: 'magistral/v1', kind: 'Flow', name: 'onec-site', mapping: 'onec/catalog.products.yaml', target: 'products', mode: 'delta',
-    source: { connector: 'onec.commerceml', system: 'onec', options: { exchange: 'site', userEnv: USER_ENV, passwordEnv: PASSWORD_ENV, zip: false } },
-  } as Flow]);
+  sale = await saleExchange(f, 'site');
 }, 180_000);
 afterAll(async () => {
+  sale?.close();
   await browser?.close();
   await f?.close();
-  delete process.env[USER_ENV];
-  delete process.env[PASSWORD_ENV];
 });
 
-/** The order numbers in 1C's sale query, asked as 1C asks (checkauth, init, query). */
-async function saleQueryNumbers(): Promise<string[]> {
-  const url = (mode: string) => `${f.baseUrl}/exchange/onec/site?type=sale&mode=${mode}`;
-  const auth = await fetch(url('checkauth'), { headers: { authorization: `Basic ${Buffer.from('1c-site:journey-1c').toString('base64')}` } });
-  const [ok, name, value] = iconv.decode(Buffer.from(await auth.arrayBuffer()), 'win1251').split('\n');
-  expect(ok).toBe('success');
-  const cookie = `${name}=${value}`;
-  await fetch(url('init'), { headers: { cookie } });
-  const xml = iconv.decode(Buffer.from(await (await fetch(url('query'), { headers: { cookie } })).arrayBuffer()), 'win1251');
-  return [...xml.matchAll(/<Документ>\s*<Ид>[^<]*<\/Ид>\s*<Номер>([^<]+)<\/Номер>/g)].map((m) => m[1]!);
-}
+const saleQueryNumbers = (): Promise<string[]> => sale.queryNumbers();
 
 const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).first().innerText()).replace(/\s+/g, ' ').trim();
 const count = (s: string): number => Number(s.replace(/\D/g, ''));

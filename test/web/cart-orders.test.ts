@@ -1,46 +1,26 @@
 // The cart, saved carts, checkout and orders in a real browser on the demo data: add from the cart page,
 // live totals, refusals in Russian, save the cart, log out and in, add the saved cart, check out, find
 // the order in the list and in 1C's sale exchange (type=sale&mode=query); another contact gets nothing.
-import iconv from 'iconv-lite';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyFlows, type Flow } from '../../src/pipeline/flows.ts';
 import { launchBrowser, shot } from '../helpers/browser.ts';
+import { saleExchange, type SaleExchange } from '../helpers/onec-sale.ts';
 import { cabinetFixture, DEMO_USERS, type CabinetFixture } from '../helpers/cabinet.ts';
-
-const USER_ENV = 'MAGISTRAL_TEST_CABSALE_USER';
-const PASSWORD_ENV = 'MAGISTRAL_TEST_CABSALE_PASSWORD';
 
 let f: CabinetFixture;
 let browser: Browser;
+let sale: SaleExchange;
 beforeAll(async () => {
-  process.env[USER_ENV] = '1c-user';
-  process.env[PASSWORD_ENV] = 'secret-1c';
   [f, browser] = await Promise.all([cabinetFixture('cabcartweb'), launchBrowser()]);
-  await applyFlows(f.tp.rt.db, [{
-    apiVersion: 'magistral/v1', kind: 'Flow', name: 'onec-sales', mapping: 'onec/catalog.products.yaml', target: 'products', mode: 'delta',
-    source: { connector: 'onec.commerceml', system: 'onec', options: { exchange: 'sales', userEnv: USER_ENV, passwordEnv: PASSWORD_ENV, zip: false } },
-  } as Flow]);
+  sale = await saleExchange(f, 'sales');
 }, 180_000);
 afterAll(async () => {
+  sale?.close();
   await browser?.close();
   await f?.close();
-  delete process.env[USER_ENV];
-  delete process.env[PASSWORD_ENV];
 });
 
-/** The order numbers 1C would receive now: checkauth, init, query as 1C performs them. */
-async function saleQueryNumbers(): Promise<string[]> {
-  const url = (mode: string) => `${f.baseUrl}/exchange/onec/sales?type=sale&mode=${mode}`;
-  const auth = await fetch(url('checkauth'), { headers: { authorization: `Basic ${Buffer.from('1c-user:secret-1c').toString('base64')}` } });
-  const [ok, name, value] = iconv.decode(Buffer.from(await auth.arrayBuffer()), 'win1251').split('\n');
-  expect(ok).toBe('success');
-  const cookie = `${name}=${value}`;
-  await fetch(url('init'), { headers: { cookie } });
-  const r = await fetch(url('query'), { headers: { cookie } });
-  const xml = iconv.decode(Buffer.from(await r.arrayBuffer()), 'win1251');
-  return [...xml.matchAll(/<Документ>\s*<Ид>[^<]*<\/Ид>\s*<Номер>([^<]+)<\/Номер>/g)].map((m) => m[1]!);
-}
+const saleQueryNumbers = (): Promise<string[]> => sale.queryNumbers();
 
 const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).first().innerText()).replace(/\s+/g, ' ').trim();
 

@@ -105,18 +105,24 @@ export interface LayoutProps {
   children: ComponentChildren;
 }
 
+function Head({ title, scripts }: { title: string; scripts?: boolean }): VNode {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <title>{`${title} — Магистраль`}</title>
+      <link rel="stylesheet" href="/cabinet/assets/cabinet.css" />
+      {scripts && <script src="/cabinet/assets/htmx.min.js" defer></script>}
+      {scripts && <script src="/cabinet/assets/cabinet.js" defer></script>}
+    </head>
+  );
+}
+
 export function Layout({ ctx, cart, title, active, flash, children }: LayoutProps): VNode {
   const signedIn = ctx.contact !== null;
   return (
     <html lang="ru">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${title} — Магистраль`}</title>
-        <link rel="stylesheet" href="/cabinet/assets/cabinet.css" />
-        <script src="/cabinet/assets/htmx.min.js" defer></script>
-        <script src="/cabinet/assets/cabinet.js" defer></script>
-      </head>
+      <Head title={title} scripts />
       <body hx-headers={JSON.stringify({ 'X-CSRF-Token': ctx.session.csrf })}>
         <header class="top">
           <a class="brand" href="/cabinet">Магистраль<span>оптовый кабинет</span></a>
@@ -159,12 +165,7 @@ export function Layout({ ctx, cart, title, active, flash, children }: LayoutProp
 export function BarePage({ title, children, csrf }: { title: string; children: ComponentChildren; csrf?: string }): VNode {
   return (
     <html lang="ru">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${title} — Магистраль`}</title>
-        <link rel="stylesheet" href="/cabinet/assets/cabinet.css" />
-      </head>
+      <Head title={title} />
       <body class="bare" {...(csrf ? { 'hx-headers': JSON.stringify({ 'X-CSRF-Token': csrf }) } : {})}>
         <main class="bare-main">
           <a class="brand" href="/cabinet">Магистраль<span>оптовый кабинет</span></a>
