@@ -13,6 +13,7 @@ import { priceListMeta, writePriceListPdf, writePriceListXlsx, type PriceListSco
 import { plural, sendPage } from '../render.tsx';
 import { Layout } from './layout.tsx';
 import { fields, requireContact } from './request.ts';
+import { WorkGate } from '../../cabinet/gate.ts';
 import { sendQuickOrderReport, UploadForm } from './quick-order.tsx';
 
 interface GroupNode { id: number; parentId: number | null; code: string; name: string; count: number; children: GroupNode[] }
@@ -90,6 +91,10 @@ export async function priceListRoutes(app: FastifyInstance, deps: ServerDeps): P
     ));
   });
 
+  // Each price list holds a cursor and a pool connection while it is written (seconds for a big one):
+  // two at once in the process, one per session (src/cabinet/gate.ts).
+  const gate = new WorkGate(2);
+
   app.get('/price-lists/download', async (request, reply) => {
     const ctx = request.cabinet;
     const q = request.query as Record<string, unknown>;
@@ -107,6 +112,9 @@ export async function priceListRoutes(app: FastifyInstance, deps: ServerDeps): P
     }
     const base = `Прайс-лист ${meta.groups.map((g) => g.name).join(', ').slice(0, 80)} ${new Date().toLocaleDateString('ru-RU', { timeZone: 'Europe/Moscow' })}`;
     const fileName = `${base.replace(/[\\/:*?"<>|«»]/g, '').trim()}.${format}`;
+    const entered = gate.enter(ctx.session.idHash);
+    if (entered === 'session') throw new CabinetError(429, 'Прайс-лист уже формируется: дождитесь, пока скачается предыдущий.');
+    if (entered === 'busy') throw new CabinetError(429, 'Сейчас формируется много прайс-листов. Повторите через минуту.');
     const out = new PassThrough();
     const write = format === 'pdf' ? writePriceListPdf : writePriceListXlsx;
     write(db, scope, { groups, customer }, out).catch((e: unknown) => {
@@ -114,7 +122,7 @@ export async function priceListRoutes(app: FastifyInstance, deps: ServerDeps): P
       if (e instanceof UploadError && e.status === 499) request.log.info('price list download cancelled');
       else request.log.error({ err: e }, 'price list failed');
       out.destroy();
-    });
+    }).finally(entered);
     return reply
       .header('content-type', format === 'pdf' ? 'application/pdf' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
       .header('content-disposition', `attachment; filename="price-list.${format}"; filename*=UTF-8''${encodeURIComponent(fileName)}`)
