@@ -8,7 +8,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import type { Pricing } from '../portal/pricing.ts';
-import { priceLines } from './priced-lines.ts';
+import { priceLines, type PricedLines } from './priced-lines.ts';
 
 export interface CartSummary {
   lines: number;
@@ -17,8 +17,13 @@ export interface CartSummary {
   currency: string | null;
 }
 
+/** The current cart's lines (contact and legal entity), in the order they were added: what `priceLines` prices. */
+export const cartLinesSql = (who: { contactId: number; legalEntityId: number }) => sql`
+  SELECT product_id, quantity, added_at AS ord FROM cart_lines WHERE contact_id = ${who.contactId} AND legal_entity_id = ${who.legalEntityId}`;
+
+/** The bar's figure from lines already priced (the cart page has them: no second statement). */
+export const summaryOf = (v: PricedLines): CartSummary => ({ lines: v.lines.length, total: v.total, currency: v.currency });
+
 export async function cartSummary(db: Kysely<Database>, who: { contactId: number; legalEntityId: number; pricing: Pricing }): Promise<CartSummary> {
-  const v = await priceLines(db, { cityId: null, pricing: who.pricing }, sql`
-    SELECT product_id, quantity, added_at AS ord FROM cart_lines WHERE contact_id = ${who.contactId} AND legal_entity_id = ${who.legalEntityId}`, { stock: false });
-  return { lines: v.lines.length, total: v.total, currency: v.currency };
+  return summaryOf(await priceLines(db, { cityId: null, pricing: who.pricing }, cartLinesSql(who), { stock: false }));
 }

@@ -6,7 +6,7 @@ import type { Database } from '../db/index.ts';
 import { countedUnitText } from '../orders/units.ts';
 import { priceAtSql } from '../portal/price-at.ts';
 import { notFound, ShopError, type FieldProblem } from './errors.ts';
-import { cartSummary as summary, type CartSummary } from './cart-summary.ts';
+import { cartLinesSql, cartSummary as summary, type CartSummary } from './cart-summary.ts';
 import { priceLines, type PricedLines, type Shopper } from './priced-lines.ts';
 import { isWhole, parseQuantity } from './quantity.ts';
 
@@ -27,16 +27,13 @@ export async function assertShopper(db: Db, who: Pick<Shopper, 'contactId' | 'cl
   if (!r.rows.length) throw notFound('Юридическое лицо не найдено среди ваших');
 }
 
-const cartSource = (who: Shopper) => sql`
-  SELECT product_id, quantity, added_at AS ord FROM cart_lines WHERE contact_id = ${who.contactId} AND legal_entity_id = ${who.legalEntityId}`;
-
 export type CartView = PricedLines & {
   /** Every line can be ordered and there is at least one. */
   orderable: boolean;
 };
 
 export async function cartView(db: Db, who: Shopper): Promise<CartView> {
-  const v = await priceLines(db, who, cartSource(who));
+  const v = await priceLines(db, who, cartLinesSql(who));
   return { ...v, orderable: v.lines.length > 0 && v.lines.every((l) => l.state === 'ok') };
 }
 

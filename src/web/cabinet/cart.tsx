@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { cloneElement, type VNode } from 'preact';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerDeps } from '../../api/deps.ts';
+import { summaryOf } from '../../cabinet/cart-summary.ts';
 import { addToCart, cartSummary, cartView, clearCart, removeFromCart, setCartQuantity, type AddResult, type CartView, type Shopper } from '../../cabinet/cart.ts';
 import { checkout, PAYMENT_KINDS } from '../../cabinet/checkout.ts';
 import type { SignedInContext } from '../../cabinet/context.ts';
@@ -209,7 +210,8 @@ async function cartPage(request: FastifyRequest, reply: FastifyReply, deps: Serv
 } = {}): Promise<FastifyReply> {
   const ctx = requireContact(request);
   const who = shopperOf(ctx);
-  const [view, saved, summary] = await Promise.all([cartView(deps.db, who), listSavedCarts(deps.db, who), cartSummary(deps.db, who)]);
+  const [view, saved] = await Promise.all([cartView(deps.db, who), listSavedCarts(deps.db, who)]);
+  const summary = summaryOf(view);
   const values = opts.values ?? { delivery: ctx.legalEntity?.address ? 'entity' : 'other', address: '', paymentKind: PAYMENT_KINDS[0], comment: '' };
   return sendPage(reply, (
     <Layout ctx={ctx} cart={summary} title="Корзина" active="cart" flash={opts.flash ?? null}>
@@ -302,8 +304,9 @@ export async function cartRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       if (!(e instanceof ShopError)) throw e;
       flash = { kind: 'error', text: e.message };
     }
-    const [view, summary] = await Promise.all([cartView(db, who), cartSummary(db, who)]);
     if (!isHtmx(request)) return reply.redirect('/cabinet/cart', 303);
+    const view = await cartView(db, who);
+    const summary = summaryOf(view);
     // The context bar's total and the checkout button change with the block (out of band).
     return sendFragment(reply, <><CartBlock view={view} flash={flash} /><CartTotalOob summary={summary} /><CheckoutButton view={view} oob /></>);
   };
