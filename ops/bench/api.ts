@@ -10,7 +10,7 @@ import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
 import { cityCode, generate, type Shape } from './api-data.ts';
 import type { LoadConfig, LoadResult, RouteName } from './api-load.ts';
 import { probe } from './api-load.ts';
-import { BIN, REPO, exec, freePort, mustExec, progress, psql, sleep, startWorker, type WorkerProc } from './lib.ts';
+import { BIN, REPO, exec, freePort, mustExec, progress, psql, runJsonScript, sleep, startWorker, type WorkerProc } from './lib.ts';
 
 const DATA = path.join(REPO, 'ops/bench/data/api');
 const DB_NAME = 'magistral_bench_api';
@@ -97,19 +97,7 @@ function stealPercent(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTi
   return Math.round(((b.steal - a.steal) / (b.total - a.total)) * 1000) / 10;
 }
 
-function runLoad(cfg: LoadConfig): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'ops/bench/api-load.ts'), JSON.stringify(cfg)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`load generator exited with ${code}: ${out}`));
-      else resolve(JSON.parse(line) as LoadResult);
-    });
-  });
-}
+const runLoad = (cfg: LoadConfig): Promise<LoadResult> => runJsonScript<LoadResult>('ops/bench/api-load.ts', [JSON.stringify(cfg)]);
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));

@@ -4,7 +4,6 @@
 // Store: `magistral_bench_api` (bench:api --keep) when it exists and --group names its section, else
 // our own `magistral_bench_cabinet_pl` (cabinet-files-data.ts). Last line: JSON with
 // priceListXlsxSeconds and priceListPeakRssMb (targets: < 3 s, < 200 MB).
-import { spawn } from 'node:child_process';
 import { createWriteStream, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import { createDb } from '../../src/db/index.ts';
 import { resolvePricing } from '../../src/portal/pricing.ts';
 import { writePriceListXlsx } from '../../src/cabinet/price-list.ts';
 import { PL_DB_NAME, ensureFilesStore } from './cabinet-files-data.ts';
-import { REPO, progress } from './lib.ts';
+import { progress, runJsonScript } from './lib.ts';
 
 const PG_BASE = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 
@@ -55,16 +54,8 @@ async function child(a: Args): Promise<void> {
   }
 }
 
-function runChild(a: Args, out: string): Promise<{ rows: number; seconds: number; maxRssMb: number; baseRssMb: number; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...process.execArgv, path.join(REPO, 'ops/bench/cabinet-price-list.ts'), '--child', '--db', a.db, '--group', a.group,
-      '--legal-entity', a.legalEntity, '--out', out], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout.trim().split('\n').pop()!)) : reject(new Error(`child exited with ${code}`))));
-  });
-}
+const runChild = (a: Args, out: string) => runJsonScript<{ rows: number; seconds: number; maxRssMb: number; baseRssMb: number; bytes: number }>(
+  'ops/bench/cabinet-price-list.ts', ['--child', '--db', a.db, '--group', a.group, '--legal-entity', a.legalEntity, '--out', out]);
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));

@@ -5,7 +5,6 @@
 // from a second process (cabinet-load.ts): each user asks for the next page when it has read the
 // last (a think time, default 2 s), then once more with no pause (the server saturated). Prints
 // figures; the last line is one JSON object (`catalogP95Ms`: with the think time, …).
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -14,7 +13,7 @@ import { setPassword } from '../../src/cabinet/accounts.ts';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
 import { clientCode, type Shape } from './api-data.ts';
 import type { CabinetLoadConfig, CabinetLoadResult } from './cabinet-load.ts';
-import { BIN, REPO, exec, mustExec, progress, startApi, type ApiProc } from './lib.ts';
+import { BIN, REPO, exec, mustExec, progress, runJsonScript, startApi, type ApiProc } from './lib.ts';
 
 const DATA = path.join(REPO, 'ops/bench/data/api');
 const DB_NAME = 'magistral_bench_api';
@@ -110,21 +109,8 @@ async function signIn(url: string, email: string): Promise<string> {
   return cookie;
 }
 
-function runLoad(cfg: CabinetLoadConfig): Promise<CabinetLoadResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'ops/bench/cabinet-load.ts'), JSON.stringify(cfg)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !line.startsWith('{')) reject(new Error(`load generator exited with ${code}: ${out}`));
-      else resolve(JSON.parse(line) as CabinetLoadResult);
-    });
-  });
-}
+const runLoad = (cfg: CabinetLoadConfig): Promise<CabinetLoadResult> => runJsonScript<CabinetLoadResult>('ops/bench/cabinet-load.ts', [JSON.stringify(cfg)]);
 
-/** Catalog pages a buyer opens: a section or a leaf, by popularity or price, a third with a brand chosen. */
 function catalogPaths(): string[] {
   const out: string[] = [];
   for (const g of GROUPS) {
@@ -138,15 +124,8 @@ function catalogPaths(): string[] {
 }
 
 async function priceListFigures(db: string, group: string, legalEntity: string): Promise<{ priceListXlsxSeconds: number; priceListPeakRssMb: number; priceListProducts: number }> {
-  const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'ops/bench/cabinet-price-list.ts'), '--db', db, '--group', group, '--legal-entity', legalEntity, '--runs', '3'],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-    let text = '';
-    p.stdout.on('data', (d: Buffer) => { text += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`the price-list bench exited with ${code}`))));
-  });
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { priceListXlsxSeconds: number; priceListPeakRssMb: number; products: number };
+  const r = await runJsonScript<{ priceListXlsxSeconds: number; priceListPeakRssMb: number; products: number }>('ops/bench/cabinet-price-list.ts',
+    ['--db', db, '--group', group, '--legal-entity', legalEntity, '--runs', '3']);
   return { priceListXlsxSeconds: r.priceListXlsxSeconds, priceListPeakRssMb: r.priceListPeakRssMb, priceListProducts: r.products };
 }
 

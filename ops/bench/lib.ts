@@ -58,6 +58,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Runs a TypeScript script of the repo in its own Node process (a load generator, a measured child) and
+ * answers the JSON object on the last line of its stdout; its stderr (progress) goes to ours.
+ */
+export function runJsonScript<T>(script: string, args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, script), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`${script} exited with ${code}: ${out}`));
+      else resolve(JSON.parse(line) as T);
+    });
+  });
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const sqlLit = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
