@@ -5,7 +5,7 @@
 // client sees base city prices), the personal manager, and whether the contact may order now.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
-import { cityPriceType, resolvePricing, type Pricing } from '../portal/pricing.ts';
+import { resolvePricingInCity, type Pricing } from '../portal/pricing.ts';
 import type { CatalogScope } from '../api/portal/catalog-query.ts';
 import { DEFAULT_CITY_SETTING } from '../api/portal/auth.ts';
 import type { SessionRow } from './sessions.ts';
@@ -101,10 +101,8 @@ export async function loadCabinetContext(db: Db, session: SessionRow): Promise<C
     : null;
   // A client awaiting approval has no agreement yet: it is priced as any visitor of its city.
   const priced = client && !client.pending ? client.id : null;
-  const [pricing, cpt] = await Promise.all([
-    resolvePricing(db, { clientId: priced, legalEntityId: priced === null ? null : legalEntity?.id ?? null, cityId }),
-    cityPriceType(db, cityId),
-  ]);
+  // One statement: the pricing's joins resolve the city's own price type too (the catalog's "on sale").
+  const { pricing, cityPriceTypeId } = await resolvePricingInCity(db, { clientId: priced, legalEntityId: priced === null ? null : legalEntity?.id ?? null, cityId });
 
   let whyNoOrder: string | null = null;
   if (!who) whyNoOrder = 'Войдите, чтобы оформлять заказы.';
@@ -119,7 +117,7 @@ export async function loadCabinetContext(db: Db, session: SessionRow): Promise<C
     session,
     contact: who ? { id: who.contact_id, code: who.contact_code, name: who.contact_name, email: who.contact_email, position: who.position } : null,
     client, legalEntities, legalEntity, city, cities, pricing,
-    scope: { cityId, cityPriceTypeId: cpt?.id ?? null, pricing },
+    scope: { cityId, cityPriceTypeId, pricing },
     manager: who?.manager_name ? { name: who.manager_name, email: who.manager_email, phone: who.manager_phone, photoUrl: who.manager_photo } : null,
     canOrder: whyNoOrder === null, whyNoOrder,
     prefs: { view: view === 'table' ? 'table' : 'tiles' },

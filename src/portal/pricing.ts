@@ -87,8 +87,13 @@ const RESOLVE = (() => {
 })();
 
 export async function resolvePricing(db: Kysely<Database>, query: PricingQuery): Promise<Pricing> {
+  return (await resolvePricingInCity(db, query)).pricing;
+}
+
+/** The pricing and, from the same statement, the city's own price type (what "on sale" is decided by). */
+export async function resolvePricingInCity(db: Kysely<Database>, query: PricingQuery): Promise<{ pricing: Pricing; cityPriceTypeId: number | null }> {
   const [row] = await prepared<PricingRow>({ db }, 'magistral_resolve_pricing', RESOLVE, [query.clientId, query.legalEntityId ?? null, query.cityId]);
-  return pricingOf(row!);
+  return { pricing: pricingOf(row!), cityPriceTypeId: row!.city_pt_id };
 }
 
 /** The city's own price type (what "on sale in the city" is decided by), or null. */
