@@ -19,17 +19,25 @@ const MESSAGES: Record<number, string> = {
   429: 'Слишком много запросов. Повторите чуть позже.',
 };
 
+/** The buyer's own mistake as a CabinetError (its Russian message), or undefined for anything else. */
+export function buyerError(error: unknown): CabinetError | undefined {
+  if (error instanceof CabinetError) return error;
+  const e = error as Partial<FastifyError>;
+  if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_FILES_LIMIT' || e.statusCode === 413) {
+    return new CabinetError(413, `Файл слишком большой: можно загрузить не больше ${Math.round(MAX_UPLOAD_BYTES / 1024 / 1024)} МБ.`, 'file');
+  }
+  return undefined;
+}
+
 /** Renders any error of a cabinet route in Russian: the page (or, for htmx, a fragment in #flash), never a stack trace. */
 export async function cabinetError(error: FastifyError | CabinetError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   let status: number;
   let text: string;
-  if (error instanceof CabinetError) {
-    status = error.status;
-    text = error.message;
-  } else if (error.code === 'FST_REQ_FILE_TOO_LARGE' || error.code === 'FST_FILES_LIMIT' || error.statusCode === 413) {
-    status = 413;
-    text = `Файл слишком большой: можно загрузить не больше ${Math.round(MAX_UPLOAD_BYTES / 1024 / 1024)} МБ.`;
-  } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+  const known = buyerError(error);
+  if (known) {
+    status = known.status;
+    text = known.message;
+  } else if (!(error instanceof CabinetError) && error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
     status = error.statusCode;
     text = MESSAGES[status] ?? MESSAGES[400]!;
   } else {

@@ -87,7 +87,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     return sendPage(reply, (
       <Layout ctx={ctx} cart={request.cabinetCart} title="Заказы" active="orders">
         <h1>Заказы</h1>
-        <form method="get" action="/cabinet/orders" class="filters orders-filters">
+        <form method="get" action="/cabinet/orders" class="orders-filters">
           <label>Номер <input type="search" name="number" value={filters.number ?? ''} placeholder="М-000123 или номер 1С" /></label>
           <label>Статус
             <select name="status"><option value="">все</option>{statuses.map((s) => <option value={s.code} selected={s.code === filters.status}>{s.name}</option>)}</select>

@@ -16,6 +16,7 @@ import { addToCart } from '../../cabinet/cart.ts';
 import { shopperOf } from './cart.tsx';
 import { money, plural, qty, sendFragment, sendPage, unitName } from '../render.tsx';
 import { CartTotal, Flash, Layout } from './layout.tsx';
+import { buyerError } from './errors.tsx';
 import { fields, isHtmx, requireContact, requireOrdering } from './request.ts';
 
 /** Reads the one uploaded file of a multipart request; a service's UploadError becomes the page's CabinetError. */
@@ -141,7 +142,18 @@ function QuickOrderPage({ ctx, children }: { ctx: CabinetContext; children?: VNo
 
 async function sendReport(request: FastifyRequest, reply: FastifyReply, deps: ServerDeps, page: 'quick-order' | 'price-lists'): Promise<FastifyReply> {
   const ctx = requireContact(request);
-  const { parsed, fileName } = await readUploadedFile(request);
+  let upload;
+  try {
+    upload = await readUploadedFile(request);
+  } catch (e) {
+    // A refused file: the quick-order form again with the reason above it, so the buyer can pick another.
+    const refused = page === 'quick-order' ? buyerError(e) : undefined;
+    if (!refused) throw e;
+    return sendPage(reply, (
+      <Layout ctx={ctx} cart={request.cabinetCart} title="Быстрый заказ" active="quick-order" flash={{ kind: 'error', text: refused.message }}><QuickOrderPage ctx={ctx} /></Layout>
+    ), refused.status);
+  }
+  const { parsed, fileName } = upload;
   const report = await quickOrderReport(deps.db, { pricing: ctx.pricing }, parsed.rows);
   const view = <QuickOrderReportView ctx={ctx} report={report} fileName={fileName} parsed={parsed} />;
   if (page === 'price-lists') {
