@@ -188,8 +188,9 @@ export async function registerBuyer(db: Db, input: SignupInput): Promise<{ signu
     if (taken) throw new CabinetError(409, `Адрес ${email} уже зарегистрирован. Войдите или восстановите пароль.`, 'email');
     const pendingSame = await trx.selectFrom('cabinet_signups').select('id').where('inn', '=', inn).where('status', '=', 'pending').executeTakeFirst();
     if (pendingSame) throw new CabinetError(409, `Заявка на регистрацию с ИНН ${inn} уже ждёт проверки менеджером.`, 'inn');
-    const n = (await sql<{ n: string }>`SELECT nextval('order_number_seq')::text AS n`.execute(trx)).rows[0]!.n;
-    const code = `WEB-${n}`;
+    // The sign-up's own id names the client (WEB-<id>): taken first, so the codes and the sign-up agree.
+    const id = Number((await sql<{ id: string }>`SELECT nextval(pg_get_serial_sequence('cabinet_signups', 'id')) AS id`.execute(trx)).rows[0]!.id);
+    const code = `WEB-${id}`;
     const client = await trx.insertInto('clients').values({ code, name: company, city_id: input.cityId, email, phone: input.phone ?? null, pending: true })
       .returning('id').executeTakeFirstOrThrow();
     const le = await trx.insertInto('legal_entities').values({ code: `${code}-LE`, client_id: client.id, name: company, inn, kpp: kpp || null })
@@ -200,7 +201,7 @@ export async function registerBuyer(db: Db, input: SignupInput): Promise<{ signu
     await trx.insertInto('contact_legal_entities').values({ legal_entity_id: le.id, contact_id: contact.id, role: 'head', flow_id: 0, run_id: 0 }).execute();
     await trx.insertInto('cabinet_accounts').values({ contact_id: contact.id, email, password_hash: hash }).execute();
     const s = await trx.insertInto('cabinet_signups').values({
-      client_id: client.id, legal_entity_id: le.id, contact_id: contact.id, company, inn, kpp: kpp || null, contact_name: name, email,
+      id, client_id: client.id, legal_entity_id: le.id, contact_id: contact.id, company, inn, kpp: kpp || null, contact_name: name, email,
       phone: input.phone ?? null, city_id: input.cityId,
     }).returning('id').executeTakeFirstOrThrow();
     const managers = await trx.selectFrom('managers').select('email').where('email', 'is not', null).where('placeholder', '=', false).execute();
