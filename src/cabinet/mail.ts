@@ -8,7 +8,8 @@ import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import nodemailer from 'nodemailer';
 import type { Config } from '../config/index.ts';
-import type { Database } from '../db/index.ts';
+import type { Database, MailAttachment } from '../db/index.ts';
+import { filePath } from '../backoffice/files.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
 type Db = Kysely<Database>;
@@ -50,8 +51,8 @@ export function mailDelivery(db: Db, config: Pick<Config, 'SMTP_URL' | 'MAGISTRA
     for (;;) {
       // One row per transaction, locked: several worker processes never send the same message twice.
       const done = await db.transaction().execute(async (trx) => {
-        const row = await sql<{ id: number; to_address: string; reply_to: string | null; subject: string; text_body: string; html_body: string | null; attempts: number }>`
-          SELECT id, to_address, reply_to, subject, text_body, html_body, attempts FROM email_outbox
+        const row = await sql<{ id: number; to_address: string; reply_to: string | null; subject: string; text_body: string; html_body: string | null; attempts: number; attachments: MailAttachment[] }>`
+          SELECT id, to_address, reply_to, subject, text_body, html_body, attempts, attachments FROM email_outbox
           WHERE sent_at IS NULL AND next_attempt_at <= now() AND attempts < ${MAX_ATTEMPTS}
           ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`.execute(trx).then((r) => r.rows[0]);
         if (!row) return false;
@@ -59,6 +60,8 @@ export function mailDelivery(db: Db, config: Pick<Config, 'SMTP_URL' | 'MAGISTRA
           from: config.MAGISTRAL_MAIL_FROM, to: row.to_address, subject: row.subject, text: row.text_body,
           ...(row.html_body ? { html: row.html_body } : {}), ...(row.reply_to ? { replyTo: row.reply_to } : {}),
           headers: { 'X-Magistral-Mail-Id': String(row.id) },
+          // Attachments are stored files (an invoice generated before the message was written).
+          attachments: (row.attachments ?? []).map((a) => ({ filename: a.fileName, contentType: a.contentType, path: filePath(config.MAGISTRAL_DATA_DIR, a.sha256) })),
         };
         try {
           if (smtp) {

@@ -21,6 +21,7 @@ import * as m0016 from './migrations/0016-coalesced-receipts.ts';
 import * as m0020 from './migrations/0020-manager-photo.ts';
 import * as m0021 from './migrations/0021-cabinet.ts';
 import * as m0022 from './migrations/0022-promotion.ts';
+import * as m0023 from './migrations/0023-backoffice.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -77,6 +78,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0020-manager-photo': m0020,
   '0021-cabinet': m0021,
   '0022-promotion': m0022,
+  '0023-backoffice': m0023,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -353,6 +353,14 @@ export interface OrdersTable {
   origin: Generated<'portal' | 'offline'>;
   delivery_address: string | null;
   payment_kind: string | null;
+  /** Migration 0023: a manager working as the client placed it. */
+  placed_by_manager_id: Generated<number | null>;
+  impersonation_id: Generated<number | null>;
+  /** The head's approval of a subordinate's order: NULL none needed; 'waiting' holds it from the ERP. */
+  approval: Generated<'waiting' | 'approved' | 'rejected' | null>;
+  approval_by: Generated<number | null>;
+  approval_at: Generated<Timestamp | null>;
+  approval_comment: Generated<string | null>;
 }
 /** One order's export to one outbound flow (migration 0013). */
 export interface OrderExportsTable {
@@ -459,6 +467,8 @@ export interface CabinetSessionsTable {
   created_at: Generated<Timestamp>;
   seen_at: Generated<Timestamp>;
   expires_at: Timestamp;
+  /** Migration 0023: a manager working as this session's contact (see impersonations). */
+  impersonation_id: Generated<number | null>;
 }
 export interface CabinetLoginAttemptsTable {
   id: Generated<number>;
@@ -534,6 +544,96 @@ export interface EmailOutboxTable {
   next_attempt_at: Generated<Timestamp>;
   sent_at: Timestamp | null;
   last_error: string | null;
+  /** Migration 0023: the recipient, when a contact or a manager (their preferences decide). */
+  contact_id: Generated<number | null>;
+  manager_id: Generated<number | null>;
+  /** Stored files attached: [{ sha256, fileName, contentType }]. */
+  attachments: ColumnType<MailAttachment[], string | undefined, string>;
+  /** One event, one message: a second insert with the same key is skipped. */
+  dedupe_key: Generated<string | null>;
+}
+
+export interface MailAttachment {
+  sha256: string;
+  fileName: string;
+  contentType: string;
+}
+
+// Migration 0023: the back office (audit, managers' sign-in, impersonation, rights, stored files).
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: Generated<Timestamp>;
+  actor_kind: 'manager' | 'contact' | 'admin' | 'console' | 'system';
+  actor_id: string | null;
+  actor_name: string | null;
+  action: string;
+  outcome: Generated<'ok' | 'denied' | 'failed'>;
+  client_id: number | null;
+  impersonation_id: number | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+}
+export interface ManagerAccountsTable {
+  manager_id: number;
+  email: string;
+  password_hash: string | null;
+  disabled: Generated<boolean>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+  last_login_at: Timestamp | null;
+}
+export interface ManagerTokensTable {
+  token_hash: string;
+  manager_id: number;
+  kind: 'invite' | 'reset';
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: Generated<Timestamp>;
+}
+export interface ManagerSessionsTable {
+  id_hash: string;
+  manager_id: number;
+  csrf: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Generated<Timestamp>;
+  seen_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+}
+export interface ManagerLoginAttemptsTable {
+  id: Generated<number>;
+  email: string;
+  ip: string;
+  ok: boolean;
+  at: Generated<Timestamp>;
+}
+export interface ImpersonationsTable {
+  id: Generated<number>;
+  manager_id: number;
+  client_id: number;
+  contact_id: number;
+  legal_entity_id: number | null;
+  ip: string | null;
+  user_agent: string | null;
+  started_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  ended_at: Timestamp | null;
+  end_reason: 'logout' | 'expired' | 'ended' | 'replaced' | null;
+}
+export interface ContactRightsTable {
+  contact_id: number;
+  legal_entity_id: number;
+  authority_confirmed_at: Timestamp | null;
+  authority_confirmed_by: number | null;
+  approval_above: Numeric | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface StoredFilesTable {
+  sha256: string;
+  size_bytes: number;
+  content_type: string;
+  created_at: Generated<Timestamp>;
 }
 
 export interface Database {
@@ -590,4 +690,12 @@ export interface Database {
   saved_cart_lines: SavedCartLinesTable;
   order_documents: OrderDocumentsTable;
   email_outbox: EmailOutboxTable;
+  audit_log: AuditLogTable;
+  manager_accounts: ManagerAccountsTable;
+  manager_tokens: ManagerTokensTable;
+  manager_sessions: ManagerSessionsTable;
+  manager_login_attempts: ManagerLoginAttemptsTable;
+  impersonations: ImpersonationsTable;
+  contact_rights: ContactRightsTable;
+  stored_files: StoredFilesTable;
 }
