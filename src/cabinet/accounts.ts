@@ -244,8 +244,14 @@ export async function listSignups(db: Db, status: 'pending' | 'approved' | 'reje
   return db.selectFrom('cabinet_signups').selectAll().where('status', '=', status).orderBy('created_at').execute();
 }
 
+/** Why account settings are refused while a manager works as the client (the page and the service say it). */
+export const IMPERSONATION_ACCOUNT_REFUSAL = 'Вы работаете как клиент: пароль и адрес электронной почты контакта может изменить только он сам. Попросите контакт сделать это в своём кабинете.';
+
 /** Changes a signed-in contact's password (the current one is asked again); its other sessions end. */
 export async function changePassword(db: Db, contactId: number, current: string, next: string, keepSessionHash: string): Promise<void> {
+  // A manager working as the client acts for the contact, but the contact's login is the contact's own.
+  const s = await db.selectFrom('cabinet_sessions').select('impersonation_id').where('id_hash', '=', keepSessionHash).executeTakeFirst();
+  if (s?.impersonation_id != null) throw new CabinetError(403, IMPERSONATION_ACCOUNT_REFUSAL);
   const a = await db.selectFrom('cabinet_accounts').select('password_hash').where('contact_id', '=', contactId).executeTakeFirst();
   if (!a || !(await verifyPassword(current, a.password_hash))) throw new CabinetError(400, 'Текущий пароль введён неверно.', 'current');
   const problem = passwordProblem(next);

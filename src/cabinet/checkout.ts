@@ -86,6 +86,7 @@ export async function checkout(db: Db, who: Shopper, input: CheckoutInput): Prom
         clientId: who.clientId, contactId: who.contactId, cityId: who.cityId, legalEntity: le.code,
         lines: view.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
         ...(comment ? { comment } : {}), deliveryAddress: address, paymentKind, idempotencyKey: input.idempotencyKey,
+        ...(who.impersonation ? { placedBy: who.impersonation } : {}),
       });
       await sql`DELETE FROM cart_lines WHERE contact_id = ${who.contactId} AND legal_entity_id = ${who.legalEntityId}`.execute(trx);
       return placed;

@@ -37,6 +37,16 @@ export interface ManagerRef {
 
 export type ViewMode = 'tiles' | 'table';
 
+/** A manager working as the contact (src/backoffice/impersonation.ts): the banner and the audit read it. */
+export interface ImpersonationRef {
+  id: number;
+  managerId: number;
+  managerName: string;
+  clientId: number;
+  /** When the session ends by itself. */
+  endsAt: Date;
+}
+
 export interface CabinetContext {
   session: SessionRow;
   contact: { id: number; code: string; name: string; email: string | null; position: string | null } | null;
@@ -54,6 +64,8 @@ export interface CabinetContext {
   /** Why not, in Russian, when it may not. */
   whyNoOrder: string | null;
   prefs: { view: ViewMode };
+  /** Set while a manager works as the contact; null for the contact's own sessions. */
+  impersonation: ImpersonationRef | null;
 }
 
 export interface SignedInContext extends CabinetContext {
@@ -89,6 +101,10 @@ export async function loadCabinetContext(db: Db, session: SessionRow): Promise<C
   const remembered = typeof who?.prefs?.legalEntity === 'string' ? who.prefs.legalEntity : undefined;
   const legalEntity = legalEntities.find((l) => l.id === session.legalEntityId) ?? legalEntities.find((l) => l.code === remembered) ?? legalEntities[0] ?? null;
 
+  const imp = session.impersonationId === null ? undefined : (await sql<{ id: string; manager_id: number; manager_name: string; client_id: string; expires_at: Date }>`
+    SELECT i.id::text, i.manager_id, m.name AS manager_name, i.client_id::text, i.expires_at
+    FROM impersonations i JOIN managers m ON m.id = i.manager_id WHERE i.id = ${session.impersonationId}`.execute(db)).rows[0];
+
   const cities = (await sql<CityRef>`SELECT id, code, name FROM cities WHERE NOT placeholder ORDER BY name`.execute(db)).rows;
   const defaultCity = async (): Promise<number | null> => (await sql<{ id: number }>`
     SELECT c.id FROM portal_settings s JOIN cities c ON c.code = s.value WHERE s.key = ${DEFAULT_CITY_SETTING}`.execute(db)).rows[0]?.id ?? null;
@@ -121,5 +137,6 @@ export async function loadCabinetContext(db: Db, session: SessionRow): Promise<C
     manager: who?.manager_name ? { name: who.manager_name, email: who.manager_email, phone: who.manager_phone, photoUrl: who.manager_photo } : null,
     canOrder: whyNoOrder === null, whyNoOrder,
     prefs: { view: view === 'table' ? 'table' : 'tiles' },
+    impersonation: imp ? { id: Number(imp.id), managerId: imp.manager_id, managerName: imp.manager_name, clientId: Number(imp.client_id), endsAt: imp.expires_at } : null,
   };
 }

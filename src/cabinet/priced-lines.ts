@@ -16,6 +16,8 @@ export interface Shopper {
   cityId: number | null;
   /** `resolvePricing` for the client, the legal entity and the city. */
   pricing: Pricing;
+  /** A manager works as the contact: the order placed records it. */
+  impersonation?: { managerId: number; impersonationId: number } | null;
 }
 
 export type LineState = 'ok' | 'unavailable' | 'no-price' | 'fractional';

@@ -28,6 +28,8 @@ export interface PlaceOrderInput {
   paymentKind?: string;
   idempotencyKey?: string;
   apiKeyId?: number;
+  /** A manager working as the client placed it (the cabinet's checkout while impersonating). */
+  placedBy?: { managerId: number; impersonationId: number };
   /** Where the request's lines sit, for problem paths (`/body/lines`). */
   linesPath?: string;
 }
@@ -155,6 +157,7 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
         city_id: input.cityId, price_type_id: pricing.priceTypeId, currency, total: sql<string>`0`, comment: input.comment ?? null,
         delivery_address: input.deliveryAddress ?? null, payment_kind: input.paymentKind ?? null,
         idempotency_key: input.idempotencyKey ?? null, request_hash: hash, api_key_id: input.apiKeyId ?? null,
+        placed_by_manager_id: input.placedBy?.managerId ?? null, impersonation_id: input.placedBy?.impersonationId ?? null,
       }).returning(['id', 'number']).executeTakeFirstOrThrow();
       await trx.insertInto('order_lines').values(priced.map((l) => ({
         order_id: order.id, line_no: l.line_no, product_id: l.product_id as number, sku: l.sku, name: l.name as string,
@@ -171,7 +174,7 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
           ORDER BY s.quantity DESC, s.warehouse_id LIMIT 1), l.quantity
         FROM order_lines l WHERE l.order_id = ${order.id}`.execute(trx);
       await trx.insertInto('order_events').values({
-        order_id: order.id, source: 'portal', change: JSON.stringify({ placed: { lines: priced.length, priceType: pricing.priceTypeId, source: pricing.source } }),
+        order_id: order.id, source: 'portal', change: JSON.stringify({ placed: { lines: priced.length, priceType: pricing.priceTypeId, source: pricing.source, ...(input.placedBy ? { byManager: input.placedBy.managerId } : {}) } }),
       }).execute();
       return order.number;
     });

@@ -35,6 +35,8 @@ export interface OrderSummary {
   origin: 'portal' | 'offline';
   deliveryAddress: string | null;
   paymentKind: string | null;
+  /** The name of the manager who placed it working as the client (the cabinet says so); null otherwise. */
+  placedByManager: string | null;
   currency: string;
   total: string;
   comment: string | null;
@@ -96,7 +98,9 @@ function summaryQuery(db: Db) {
     .innerJoin('order_statuses as st', 'st.code', 'o.status')
     .innerJoin('legal_entities as le', 'le.id', 'o.legal_entity_id')
     .leftJoin('contacts as ct', 'ct.id', 'o.contact_id')
+    .leftJoin('managers as pm', 'pm.id', 'o.placed_by_manager_id')
     .select([
+      'pm.name as placed_by_manager',
       'o.id', 'o.number', 'o.status', 'st.name as status_name', 'st.final as status_final', 'le.code as le_code', 'le.name as le_name',
       'le.inn as le_inn', 'ct.code as contact_code', 'ct.name as contact_name', 'o.origin', 'o.delivery_address', 'o.payment_kind', 'o.currency', sql<string>`o.total::text`.as('total'), 'o.comment', 'o.erp_number',
       'o.erp_date', 'o.paid', 'o.paid_at', 'o.shipped', 'o.shipped_at', 'o.cancelled', 'o.created_at', 'o.updated_at',
@@ -115,6 +119,7 @@ function toSummary(r: SummaryRow): OrderSummary {
     origin: r.origin,
     deliveryAddress: r.delivery_address,
     paymentKind: r.payment_kind,
+    placedByManager: r.placed_by_manager,
     currency: r.currency,
     total: r.total,
     comment: r.comment,

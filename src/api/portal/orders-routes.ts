@@ -34,6 +34,7 @@ const summaryProps = {
   origin: { type: 'string', enum: ['portal', 'offline'], description: 'portal: placed here; offline: made in the ERP (by phone, by a manager) and learnt from its exchange' },
   deliveryAddress: { ...nullableString, description: 'where to deliver, as given at checkout' },
   paymentKind: { ...nullableString, description: 'payment kind chosen at checkout' },
+  placedByManager: { ...nullableString, description: 'name of the manager who placed the order working as the client in the cabinet; null when the client placed it' },
   createdAt: { type: 'string', format: 'date-time' },
   updatedAt: { type: 'string', format: 'date-time' },
 } as const;

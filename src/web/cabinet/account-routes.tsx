@@ -2,7 +2,7 @@
 // change (which ends its sessions in other browsers).
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../../api/deps.ts';
-import { changePassword } from '../../cabinet/accounts.ts';
+import { changePassword, IMPERSONATION_ACCOUNT_REFUSAL } from '../../cabinet/accounts.ts';
 import { CabinetError } from '../../cabinet/errors.ts';
 import { sendPage } from '../render.tsx';
 import { CsrfField, Layout } from './layout.tsx';
@@ -32,14 +32,14 @@ function AccountPage({ ctx, cart, flash }: { ctx: SignedInContext; cart: CartSum
         </section>
         <section class="card">
           <h2>Смена пароля</h2>
-          <form method="post" action="/cabinet/account/password" class="stack">
+          {ctx.impersonation ? <p class="notice notice-warn" id="impersonation-refusal">{IMPERSONATION_ACCOUNT_REFUSAL}</p> : <form method="post" action="/cabinet/account/password" class="stack">
             <CsrfField ctx={ctx} />
             <label>Текущий пароль<input type="password" name="current" required autocomplete="current-password" /></label>
             <label>Новый пароль (не короче 8 символов, буквы и цифры)<input type="password" name="password" required minLength={8} autocomplete="new-password" /></label>
             <label>Новый пароль ещё раз<input type="password" name="password2" required autocomplete="new-password" /></label>
             <button type="submit" class="primary">Сменить пароль</button>
             <p class="hint">После смены пароля вход в других браузерах завершится.</p>
-          </form>
+          </form>}
         </section>
       </div>
     </Layout>

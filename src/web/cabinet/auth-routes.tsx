@@ -6,6 +6,7 @@ import type { VNode } from 'preact';
 import type { ServerDeps } from '../../api/deps.ts';
 import { registerBuyer, requestPasswordReset, setPasswordWithToken, signInWithPassword, tokenInfo } from '../../cabinet/accounts.ts';
 import { CabinetError } from '../../cabinet/errors.ts';
+import { endImpersonation } from '../../backoffice/impersonation.ts';
 import { enqueueMail } from '../../cabinet/mail.ts';
 import { createSession, deleteSession, SESSION_COOKIE, updateSession } from '../../cabinet/sessions.ts';
 import { sendFragment, sendPage } from '../render.tsx';
@@ -20,6 +21,10 @@ function Problem({ text }: { text: string | null | undefined }): VNode | null {
 /** Replaces the session by a signed-in one (a new id), keeping the visitor's city and view. */
 async function startSignedIn(deps: ServerDeps, request: FastifyRequest, reply: FastifyReply, contactId: number): Promise<void> {
   const old = request.cabinet.session;
+  // A manager who signs in as someone in the middle of working as a client: that impersonation ends.
+  if (old.impersonationId !== null) {
+    await endImpersonation(deps.db, { impersonationId: old.impersonationId, reason: 'logout', ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+  }
   const s = await createSession(deps.db, { contactId, cityId: old.cityId, prefs: old.prefs });
   await deleteSession(deps.db, old.idHash);
   reply.setCookie(SESSION_COOKIE, s.id, sessionCookieOptions(deps));
@@ -70,6 +75,14 @@ export async function authRoutes(app: FastifyInstance, deps: ServerDeps): Promis
   });
 
   app.post('/logout', async (request, reply) => {
+    const imp = request.cabinet.impersonation;
+    if (imp) {
+      // "Выйти" while working as a client ends the impersonation; the manager goes back to the client's card.
+      request.auditNote = { skip: true };
+      await endImpersonation(db, { impersonationId: imp.id, reason: 'logout', ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+      reply.clearCookie(SESSION_COOKIE, { path: '/cabinet' });
+      return reply.redirect(`/manager/clients/${imp.clientId}?impersonation=logout`, 303);
+    }
     await deleteSession(db, request.cabinet.session.idHash);
     reply.clearCookie(SESSION_COOKIE, { path: '/cabinet' });
     return reply.redirect('/cabinet/login?out=1', 303);
@@ -203,7 +216,8 @@ export async function authRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       if (!target) throw new CabinetError(404, 'Такого юридического лица нет среди ваших.');
       await updateSession(db, ctx.session, { legalEntityId: target.id });
       // Remembered for the contact: the next sign-in acts for the same legal entity (its carts, its orders).
-      await rememberForContact(db, ctx.contact!.id, { legalEntity: target.code });
+      // Not a manager's choice while working as the client: the contact's own preferences stay its own.
+      if (!ctx.impersonation) await rememberForContact(db, ctx.contact!.id, { legalEntity: target.code });
     }
     if (city) {
       const target = ctx.cities.find((c) => c.code === city);
@@ -216,7 +230,7 @@ export async function authRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       const prefs = { ...ctx.session.prefs, view };
       await updateSession(db, ctx.session, { prefs });
       // Remembered for the contact too: the next sign-in (another browser) opens the same view.
-      if (ctx.contact) await rememberForContact(db, ctx.contact.id, { view });
+      if (ctx.contact && !ctx.impersonation) await rememberForContact(db, ctx.contact.id, { view });
     }
     if (isHtmx(request)) return reply.header('hx-refresh', 'true').code(204).send();
     const back = request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname + new URL(request.headers.referer, 'http://x').search : '/cabinet';

@@ -24,7 +24,10 @@ type Kind = 'ok' | 'error' | 'info';
 /** The shopper of a signed-in request: the contact for the chosen legal entity (none chosen: 403 with the reason). */
 export function shopperOf(ctx: SignedInContext): Shopper {
   if (!ctx.legalEntity) throw new CabinetError(403, 'У вашей учётной записи нет юрлица, от имени которого можно заказывать. Обратитесь к менеджеру.');
-  return { contactId: ctx.contact.id, clientId: ctx.client.id, legalEntityId: ctx.legalEntity.id, cityId: ctx.city?.id ?? null, pricing: ctx.pricing };
+  return {
+    contactId: ctx.contact.id, clientId: ctx.client.id, legalEntityId: ctx.legalEntity.id, cityId: ctx.city?.id ?? null, pricing: ctx.pricing,
+    impersonation: ctx.impersonation ? { managerId: ctx.impersonation.managerId, impersonationId: ctx.impersonation.id } : null,
+  };
 }
 
 const idOf = (raw: unknown): number => {
@@ -389,6 +392,7 @@ export async function cartRoutes(app: FastifyInstance, deps: ServerDeps): Promis
     };
     try {
       const r = await checkout(db, who, { ...values, idempotencyKey: field(request.body, 'idempotencyKey') });
+      request.auditNote = { order: r.order.number, total: r.order.total, created: r.created };
       return reply.redirect(`/cabinet/orders/${encodeURIComponent(r.order.number)}?placed=1`, 303);
     } catch (e) {
       if (e instanceof ShopError && e.status === 400) return cartPage(request, reply, deps, { flash: { kind: 'error', text: e.message }, values, problems: e.problems, status: 400 });

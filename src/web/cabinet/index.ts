@@ -14,7 +14,7 @@ import type { ServerDeps } from '../../api/deps.ts';
 import { CabinetError } from '../../cabinet/errors.ts';
 import { loadCabinetContext } from '../../cabinet/context.ts';
 import { cartSummary } from '../../cabinet/cart-summary.ts';
-import { createSession, loadSession, SESSION_COOKIE, touchSession } from '../../cabinet/sessions.ts';
+import { createSession, loadSession, SESSION_COOKIE, touchSession, type DeadImpersonation } from '../../cabinet/sessions.ts';
 import { cabinetError } from './errors.tsx';
 import { authRoutes } from './auth-routes.tsx';
 import { homeRoutes } from './home-routes.tsx';
@@ -25,6 +25,7 @@ import { quickOrderRoutes } from './quick-order.tsx';
 import { priceListRoutes } from './price-lists.tsx';
 import { catalogRoutes } from './catalog-routes.tsx';
 import { searchRoutes } from './search-routes.tsx';
+import { auditImpersonatedRequest, impersonationRoutes } from './impersonation-routes.tsx';
 import { sessionCookieOptions } from './settings.ts';
 
 /** The largest upload (quick order, filled price list): the issue's 50 MB file is refused with a message. */
@@ -32,7 +33,7 @@ export { MAX_UPLOAD_BYTES } from './errors.tsx';
 import { MAX_UPLOAD_BYTES } from './errors.tsx';
 
 /** Page modules: each registers its routes on the cabinet's scope. */
-const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes];
+const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes, impersonationRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -64,8 +65,27 @@ export async function cabinetPlugin(app: FastifyInstance, opts: { deps: ServerDe
   app.addHook('preHandler', async (request, reply) => {
     if (request.routeOptions.config.cabinetPublic) return;
     const presented = request.cookies[SESSION_COOKIE];
-    let session = presented ? await loadSession(db, presented) : undefined;
+    let dead: DeadImpersonation | undefined;
+    let session = presented ? await loadSession(db, presented, async (d) => { dead = d; }) : undefined;
     request.cabinetExpired = presented !== undefined && session === undefined;
+    if (dead) {
+      // A manager's "work as client" ended (30 minutes passed, ended in another tab, the client given to
+      // another manager): loadSession recorded it; the manager goes back to the client's card, and an
+      // action sent from the old page is not done.
+      reply.clearCookie(SESSION_COOKIE, { path: '/cabinet' });
+      const back = `/manager/clients/${dead.clientId}?impersonation=${dead.why === 'expired' ? 'expired' : 'ended'}`;
+      if (request.method === 'GET' || request.method === 'HEAD') {
+        if (request.headers['hx-request'] === 'true') return reply.header('hx-redirect', back).code(200).send('');
+        return reply.redirect(back, 303);
+      }
+      const fresh = await createSession(db);
+      reply.setCookie(SESSION_COOKIE, fresh.id, sessionCookieOptions(deps));
+      request.cabinet = await loadCabinetContext(db, fresh.row);
+      request.cabinetCart = null;
+      throw new CabinetError(409, dead.why === 'expired'
+        ? 'Сеанс работы как клиент завершён: прошло 30 минут. Действие не выполнено — начните сеанс заново со страницы клиента.'
+        : 'Сеанс работы как клиент уже завершён. Действие не выполнено — начните сеанс заново со страницы клиента.');
+    }
     if (!session) {
       const s = await createSession(db);
       session = s.row;
@@ -90,6 +110,19 @@ export async function cabinetPlugin(app: FastifyInstance, opts: { deps: ServerDe
     const ctx = await loadCabinetContext(db, session);
     request.cabinet = ctx;
     request.cabinetCart = ctx.contact && ctx.legalEntity ? await cartSummary(db, { contactId: ctx.contact.id, legalEntityId: ctx.legalEntity.id, pricing: ctx.pricing }) : null;
+  });
+
+  // A manager working as a client: every request that changes something is in the audit log with the
+  // status it got (refusals too). Written as the answer goes out (onSend, after the error handler set the
+  // status) rather than after it (onResponse): when the manager sees the result, its entry is there.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || !request.cabinet?.impersonation) return payload;
+    try {
+      await auditImpersonatedRequest(db, request, reply.statusCode);
+    } catch (e) {
+      request.log.error({ err: e }, 'impersonation audit failed');
+    }
+    return payload;
   });
 
   app.setErrorHandler(async (error: FastifyError | CabinetError, request, reply) => cabinetError(error, request, reply));

@@ -53,7 +53,7 @@ function ManagerWidget({ ctx }: { ctx: CabinetContext }): VNode | null {
         <p class="manager-name">{m.name}</p>
         {m.phone && <p><a href={`tel:${m.phone.replace(/[^+\d]/g, '')}`}>{m.phone}</a></p>}
         {m.email && <p><a href={`mailto:${m.email}`}>{m.email}</a></p>}
-        {m.email && (
+        {m.email && !ctx.impersonation && (
           <form method="post" action="/cabinet/manager/message" hx-post="/cabinet/manager/message" hx-target="#manager-form-result" hx-swap="innerHTML">
             <CsrfField ctx={ctx} />
             <label for="manager-message">Написать менеджеру</label>
@@ -64,6 +64,32 @@ function ManagerWidget({ ctx }: { ctx: CabinetContext }): VNode | null {
         )}
       </div>
     </details>
+  );
+}
+
+/** «А. Смирнов» from «Алексей Смирнов»: the banner names the contact briefly. */
+export function shortName(name: string): string {
+  const w = name.trim().split(/\s+/);
+  return w.length < 2 ? name.trim() : `${w[0]![0]!.toUpperCase()}. ${w.slice(1).join(' ')}`;
+}
+
+const clock = (d: Date): string => d.toLocaleTimeString('ru-RU', { timeZone: 'Europe/Moscow', hour: '2-digit', minute: '2-digit' });
+
+/** On every page while a manager works as the client: who, as whom, until when, and the way out. */
+function ImpersonationBanner({ ctx }: { ctx: CabinetContext }): VNode | null {
+  const imp = ctx.impersonation;
+  if (!imp) return null;
+  return (
+    <div class="impersonation-banner" id="impersonation-banner" role="status">
+      <span>
+        Вы работаете как клиент <b>{ctx.client?.name ?? '—'}</b>{ctx.contact ? ` (${shortName(ctx.contact.name)})` : ''} — менеджер {imp.managerName}.
+        {' '}Сеанс до {clock(imp.endsAt)}.
+      </span>
+      <form method="post" action="/cabinet/impersonation/end">
+        <CsrfField ctx={ctx} />
+        <button type="submit">Завершить</button>
+      </form>
+    </div>
   );
 }
 
@@ -124,6 +150,7 @@ export function Layout({ ctx, cart, title, active, flash, children }: LayoutProp
     <html lang="ru">
       <Head title={title} scripts />
       <body hx-headers={JSON.stringify({ 'X-CSRF-Token': ctx.session.csrf })}>
+        <ImpersonationBanner ctx={ctx} />
         <header class="top">
           <a class="brand" href="/cabinet">Магистраль<span>оптовый кабинет</span></a>
           <form class="search" action="/cabinet/search" method="get" role="search">

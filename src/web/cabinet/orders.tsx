@@ -38,7 +38,7 @@ const FIELD_NAMES: Record<string, string> = {
 /** One history row in words: "Заказ оформлен на портале", "Статус: Новый → Принят". */
 function describe(e: OrderEvent, statuses: Map<string, string>): string {
   const c = e.change;
-  if (c.placed) return 'Заказ оформлен на портале';
+  if (c.placed) return (c.placed as { byManager?: number }).byManager ? 'Заказ оформлен на портале вашим менеджером' : 'Заказ оформлен на портале';
   if (c.offline) return 'Заказ создан в учётной системе (офлайн-заказ)';
   const parts: string[] = [];
   for (const [k, v] of Object.entries(c)) {
@@ -124,7 +124,10 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
                   <td>{o.legalEntity.name}</td>
                   <td><StatusBadge o={o} /></td>
                   <td class="num">{money(o.total, o.currency)}</td>
-                  <td>{o.contactName ?? (o.origin === 'offline' ? 'менеджер' : '—')}</td>
+                  <td>
+                    {o.contactName ?? (o.origin === 'offline' ? 'менеджер' : '—')}
+                    {o.placedByManager && <div><small class="placed-by-manager">Оформлен вашим менеджером {o.placedByManager}</small></div>}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -155,6 +158,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
               {o.erpNumber && <><dt>Номер в 1С/ERP</dt><dd>{o.erpNumber}{o.erpDate ? ` от ${day(o.erpDate)}` : ''}</dd></>}
               <dt>Покупатель</dt><dd>{o.legalEntity.name}{o.legalEntity.inn ? `, ИНН ${o.legalEntity.inn}` : ''}</dd>
               {o.contactName && <><dt>Оформил</dt><dd>{o.contactName}</dd></>}
+              {o.placedByManager && <><dt>Менеджер</dt><dd class="placed-by-manager">Оформлен вашим менеджером {o.placedByManager}</dd></>}
               {o.deliveryAddress && <><dt>Доставка</dt><dd>{o.deliveryAddress}</dd></>}
               {o.paymentKind && <><dt>Оплата</dt><dd>{o.paymentKind}</dd></>}
               {o.comment && <><dt>Комментарий</dt><dd>{o.comment}</dd></>}
