@@ -17,6 +17,7 @@ import { portalAdminRoutes } from './portal/admin-routes.ts';
 import { pipelineDeps } from './run-views.ts';
 import { createConnectorPort } from '../pipeline/connector-port.ts';
 import { cabinetPlugin } from '../web/cabinet/index.ts';
+import { managerPlugin } from '../web/manager/index.ts';
 import { cabinetAdminRoutes } from './cabinet-admin-routes.ts';
 
 export type { ServerDeps } from './deps.ts';
@@ -67,6 +68,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(portalApi, { deps });
     // The client cabinet (Russian pages on the same services, src/web/cabinet).
     await app.register(cabinetPlugin, { prefix: '/cabinet', deps });
+    await app.register(managerPlugin, { prefix: '/manager', deps });
     // Endpoints connectors serve to their systems (1C exchange, webhooks), mounted without importing them.
     if (deps.pool) {
       const port = createConnectorPort(pipelineDeps(deps), process.env);
