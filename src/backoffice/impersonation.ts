@@ -6,6 +6,7 @@ import type { Database } from '../db/index.ts';
 import { CabinetError } from '../cabinet/errors.ts';
 import { createSession } from '../cabinet/sessions.ts';
 import { audit, type Actor } from './audit.ts';
+import { assertOwnClient } from './managers.ts';
 
 type Db = Kysely<Database>;
 
@@ -40,24 +41,8 @@ export interface StartedImpersonation {
 const actorOf = (m: ManagerActor, ip: string | null, userAgent: string | null, impersonationId?: number): Actor =>
   ({ kind: 'manager', id: m.id, name: m.name, ip, userAgent, impersonationId: impersonationId ?? null });
 
-/**
- * The client, when it is the manager's own. Unknown → 404; another manager's → 403, and the refusal is
- * audited (on its own: nothing else happens, so nothing to roll back with it).
- */
-export async function assertManagersClient(db: Db, m: ManagerActor, clientId: number, ctx: { ip: string | null; userAgent: string | null; action: string }): Promise<{ id: number; name: string; code: string }> {
-  const c = Number.isSafeInteger(clientId) && clientId > 0
-    ? await db.selectFrom('clients').select(['id', 'name', 'code', 'manager_id']).where('id', '=', clientId).where('placeholder', '=', false).executeTakeFirst()
-    : undefined;
-  if (!c) throw new CabinetError(404, `Клиент № ${clientId} не найден.`);
-  if (c.manager_id !== m.id) {
-    await audit(db, actorOf(m, ctx.ip, ctx.userAgent), { action: ctx.action, outcome: 'denied', clientId: c.id, details: { reason: 'not-own-client', clientManagerId: c.manager_id } });
-    throw new CabinetError(403, `Клиент «${c.name}» закреплён за другим менеджером: открыть его может только его менеджер. Попытка записана в журнал.`);
-  }
-  return { id: c.id, name: c.name, code: c.code };
-}
-
 export async function startImpersonation(db: Db, input: StartImpersonation): Promise<StartedImpersonation> {
-  const client = await assertManagersClient(db, input.manager, input.clientId, { ip: input.ip, userAgent: input.userAgent, action: 'impersonation.start' });
+  const client = await assertOwnClient(db, actorOf(input.manager, input.ip, input.userAgent) as Actor & { kind: 'manager' }, input.clientId, 'impersonation.start');
 
   // The contact: the one chosen (of this client), else a head of the client, else any contact of it.
   const contacts = await sql<{ id: number; name: string; heads: boolean }>`

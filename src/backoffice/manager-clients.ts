@@ -1,14 +1,15 @@
 // What a manager's workplace reads about the manager's own clients: the list (search, paging, recent
 // orders, pending orders), a client's card (legal entities with requisites, contacts and their cabinet
 // status, agreements, recent orders), the orders of the manager's clients, and sign-ups to decide. Every
-// query is bounded by the manager: another manager's client is refused (assertManagersClient, audited).
+// query is bounded by the manager: another manager's client is refused (assertOwnClient, audited).
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { inviteContact, type Invitation } from '../cabinet/accounts.ts';
 import { CabinetError } from '../cabinet/errors.ts';
 import { decodeCursor, encodeCursor } from '../orders/read.ts';
-import { audit } from './audit.ts';
-import { assertManagersClient, type ManagerActor } from './impersonation.ts';
+import { audit, type Actor } from './audit.ts';
+import type { ManagerActor } from './impersonation.ts';
+import { assertOwnClient } from './managers.ts';
 
 type Db = Kysely<Database>;
 
@@ -38,6 +39,8 @@ export interface ManagerClientPage {
   page: number;
   pages: number;
 }
+
+const actor = (m: ManagerActor, o: RequestOrigin): Actor & { kind: 'manager' } => ({ kind: 'manager', id: m.id, name: m.name, ip: o.ip, userAgent: o.userAgent });
 
 const likeOf = (q: string): string => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
@@ -95,7 +98,7 @@ export interface ClientCard {
 
 /** A client's card for its manager (others: 403 audited, unknown: 404). */
 export async function clientCard(db: Db, m: ManagerActor, clientId: number, origin: RequestOrigin): Promise<ClientCard> {
-  await assertManagersClient(db, m, clientId, { ...origin, action: 'client.view' });
+  await assertOwnClient(db, actor(m, origin), clientId, 'client.view');
   const c = await sql<{ id: string; code: string; name: string; city: string | null; email: string | null; phone: string | null; pending: boolean; blocked: boolean }>`
     SELECT cl.id::text, cl.code, cl.name, ci.name AS city, cl.email, cl.phone, cl.pending, cl.blocked
     FROM clients cl LEFT JOIN cities ci ON ci.id = cl.city_id WHERE cl.id = ${clientId}`.execute(db);
@@ -142,7 +145,7 @@ export async function clientCard(db: Db, m: ManagerActor, clientId: number, orig
 
 /** Invites a contact of the manager's own client to the cabinet (an e-mail with the link), audited. */
 export async function inviteClientContact(db: Db, m: ManagerActor, clientId: number, contactId: number, publicUrl: string, origin: RequestOrigin): Promise<Invitation> {
-  await assertManagersClient(db, m, clientId, { ...origin, action: 'contact.invite' });
+  await assertOwnClient(db, actor(m, origin), clientId, 'contact.invite');
   const c = await db.selectFrom('contacts').select(['code', 'name']).where('id', '=', contactId).where('client_id', '=', clientId)
     .where('deleted', '=', false).where('placeholder', '=', false).executeTakeFirst();
   if (!c) throw new CabinetError(404, 'Такого контактного лица у клиента нет.');
@@ -218,6 +221,6 @@ export async function listManagerOrders(db: Db, managerId: number, q: ManagerOrd
 export async function managersOrderClient(db: Db, m: ManagerActor, number: string, origin: RequestOrigin): Promise<number> {
   const o = await db.selectFrom('orders').select('client_id').where('number', '=', number.slice(0, 64)).executeTakeFirst();
   if (!o) throw new CabinetError(404, `Заказ ${number} не найден.`);
-  await assertManagersClient(db, m, Number(o.client_id), { ...origin, action: 'order.view' });
+  await assertOwnClient(db, actor(m, origin), Number(o.client_id), 'order.view');
   return Number(o.client_id);
 }

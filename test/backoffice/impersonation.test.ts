@@ -65,7 +65,7 @@ describe('starting', () => {
   it("refuses another manager's client with 403 and audits the refusal; an unknown client is 404", async () => {
     const e = await refusal(startImpersonation(db, { manager: m2, clientId: ids.C1!, ...who }));
     expect(e.status).toBe(403);
-    expect(e.message).toBe('Клиент «ГК Энергомонтаж» закреплён за другим менеджером: открыть его может только его менеджер. Попытка записана в журнал.');
+    expect(e.message).toBe('Клиент «ГК Энергомонтаж» закреплён за другим менеджером: действие не выполнено.');
     const [entry] = await auditTrail(db, { clientId: ids.C1! }, 1);
     expect(entry).toMatchObject({ action: 'impersonation.start', outcome: 'denied', actorKind: 'manager', actorId: String(m2.id), ip: '10.1.2.3' });
     expect(await db.selectFrom('impersonations').select('id').where('manager_id', '=', m2.id).execute()).toEqual([]);
