@@ -4,7 +4,7 @@
 // query is bounded by the manager: another manager's client is refused (assertOwnClient, audited).
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
-import { inviteContact, type Invitation } from '../cabinet/accounts.ts';
+import { decideSignup, inviteContact, type Invitation } from '../cabinet/accounts.ts';
 import { CabinetError } from '../cabinet/errors.ts';
 import { decodeCursor, encodeCursor } from '../orders/read.ts';
 import { audit, type Actor } from './audit.ts';
@@ -223,4 +223,43 @@ export async function managersOrderClient(db: Db, m: ManagerActor, number: strin
   if (!o) throw new CabinetError(404, `Заказ ${number} не найден.`);
   await assertOwnClient(db, actor(m, origin), Number(o.client_id), 'order.view');
   return Number(o.client_id);
+}
+
+export interface SignupRow {
+  id: number;
+  company: string;
+  inn: string;
+  kpp: string | null;
+  contactName: string;
+  email: string;
+  phone: string | null;
+  city: string | null;
+  createdAt: Date;
+  /** The sign-up's city is one where the manager has clients (or it named no city). */
+  mine: boolean;
+}
+
+/**
+ * Pending sign-ups, oldest first. 'mine': those of the cities where the manager has clients (and those
+ * that named no city) — managers work by region; 'all': every pending one (any manager may decide it).
+ */
+export async function listPendingSignups(db: Db, managerId: number, scope: 'mine' | 'all'): Promise<SignupRow[]> {
+  const rows = (await sql<{
+    id: string; company: string; inn: string; kpp: string | null; contact_name: string; email: string; phone: string | null; city: string | null; created_at: Date; mine: boolean;
+  }>`
+    SELECT s.id::text, s.company, s.inn, s.kpp, s.contact_name, s.email, s.phone, ci.name AS city, s.created_at,
+      (s.city_id IS NULL OR s.city_id IN (SELECT cl.city_id FROM clients cl WHERE cl.manager_id = ${managerId} AND cl.city_id IS NOT NULL)) AS mine
+    FROM cabinet_signups s LEFT JOIN cities ci ON ci.id = s.city_id
+    WHERE s.status = 'pending'
+    ORDER BY s.created_at, s.id`.execute(db)).rows;
+  return rows.filter((r) => scope === 'all' || r.mine).map((r) => ({
+    id: Number(r.id), company: r.company, inn: r.inn, kpp: r.kpp, contactName: r.contact_name, email: r.email, phone: r.phone, city: r.city, createdAt: r.created_at, mine: r.mine,
+  }));
+}
+
+/** Approves (the client becomes this manager's) or rejects a sign-up; audited in the decision's transaction. */
+export async function decideSignupAsManager(db: Db, m: ManagerActor, signupId: number, decision: { approve: boolean; reason?: string }, origin: RequestOrigin): Promise<void> {
+  const reason = decision.reason?.trim().slice(0, 1000) || undefined;
+  if (!decision.approve && !reason) throw new CabinetError(400, 'Укажите причину отказа: её получит заявитель.', 'reason');
+  await decideSignup(db, signupId, { approve: decision.approve, by: m.name, ...(reason ? { reason } : {}), manager: actor(m, origin) });
 }

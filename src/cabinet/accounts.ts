@@ -5,6 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { requisiteProblem } from '../portal/requisites.ts';
+import { audit, type Actor } from '../backoffice/audit.ts';
 import { CabinetError } from './errors.ts';
 import { enqueueMail } from './mail.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
@@ -221,8 +222,12 @@ function innProblemRu(p: string): string {
   return p;
 }
 
-/** A manager's decision on a sign-up: approval lets the client order; the contact is told by e-mail. */
-export async function decideSignup(db: Db, id: number, decision: { approve: boolean; by: string; reason?: string }): Promise<void> {
+/**
+ * A manager's decision on a sign-up: approval lets the client order; the contact is told by e-mail. From
+ * the workplace (`manager`): an approved client becomes that manager's, and the decision is audited in
+ * the same transaction.
+ */
+export async function decideSignup(db: Db, id: number, decision: { approve: boolean; by: string; reason?: string; manager?: Actor & { kind: 'manager' } }): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const s = await trx.selectFrom('cabinet_signups').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
     if (!s) throw new CabinetError(404, `Заявка № ${id} не найдена.`);
@@ -231,8 +236,18 @@ export async function decideSignup(db: Db, id: number, decision: { approve: bool
       status: decision.approve ? 'approved' : 'rejected', decided_at: sql<Date>`now()`, decided_by: decision.by, reason: decision.reason ?? null,
     }).where('id', '=', id).execute();
     if (s.client_id !== null) {
-      if (decision.approve) await trx.updateTable('clients').set({ pending: false, updated_at: sql<Date>`now()` }).where('id', '=', s.client_id).execute();
+      if (decision.approve) {
+        await trx.updateTable('clients').set({
+          pending: false, updated_at: sql<Date>`now()`, ...(decision.manager ? { manager_id: Number(decision.manager.id) } : {}),
+        }).where('id', '=', s.client_id).execute();
+      }
       else await trx.updateTable('clients').set({ blocked: true, updated_at: sql<Date>`now()` }).where('id', '=', s.client_id).execute();
+    }
+    if (decision.manager) {
+      await audit(trx, decision.manager, {
+        action: decision.approve ? 'signup.approve' : 'signup.reject', clientId: s.client_id === null ? null : Number(s.client_id),
+        details: { signupId: id, company: s.company, inn: s.inn, ...(decision.reason ? { reason: decision.reason } : {}) },
+      });
     }
     await enqueueMail(trx, decision.approve
       ? { kind: 'signup-approved', to: s.email, subject: 'Регистрация подтверждена', text: `Здравствуйте, ${s.contact_name}!\n\nВаша компания «${s.company}» подтверждена. Теперь вам доступны ваши цены и оформление заказов.\n` }

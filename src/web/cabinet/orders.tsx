@@ -36,7 +36,7 @@ const FIELD_NAMES: Record<string, string> = {
 };
 
 /** One history row in words: "Заказ оформлен на портале", "Статус: Новый → Принят". */
-function describe(e: OrderEvent, statuses: Map<string, string>): string {
+export function describe(e: OrderEvent, statuses: Map<string, string>): string {
   const c = e.change;
   if (c.placed) return (c.placed as { byManager?: number }).byManager ? 'Заказ оформлен на портале вашим менеджером' : 'Заказ оформлен на портале';
   if (c.offline) return 'Заказ создан в учётной системе (офлайн-заказ)';
@@ -157,8 +157,9 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
               <dt>Дата</dt><dd>{orderDate(o)}</dd>
               {o.erpNumber && <><dt>Номер в 1С/ERP</dt><dd>{o.erpNumber}{o.erpDate ? ` от ${day(o.erpDate)}` : ''}</dd></>}
               <dt>Покупатель</dt><dd>{o.legalEntity.name}{o.legalEntity.inn ? `, ИНН ${o.legalEntity.inn}` : ''}</dd>
-              {o.contactName && <><dt>Оформил</dt><dd>{o.contactName}</dd></>}
-              {o.placedByManager && <><dt>Менеджер</dt><dd class="placed-by-manager">Оформлен вашим менеджером {o.placedByManager}</dd></>}
+              {o.placedByManager
+                ? <><dt>Оформил</dt><dd><span class="placed-by-manager">Оформлен вашим менеджером {o.placedByManager}</span>{o.contactName && <div><small class="muted">от имени: {o.contactName}</small></div>}</dd></>
+                : o.contactName && <><dt>Оформил</dt><dd>{o.contactName}</dd></>}
               {o.deliveryAddress && <><dt>Доставка</dt><dd>{o.deliveryAddress}</dd></>}
               {o.paymentKind && <><dt>Оплата</dt><dd>{o.paymentKind}</dd></>}
               {o.comment && <><dt>Комментарий</dt><dd>{o.comment}</dd></>}

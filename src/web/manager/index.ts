@@ -16,9 +16,15 @@ import { MAX_UPLOAD_BYTES } from '../cabinet/errors.tsx';
 import { managerError } from './errors.tsx';
 import { managerAuthRoutes } from './auth-routes.tsx';
 import { managerHomeRoutes } from './home-routes.tsx';
+import { managerClientRoutes } from './client-routes.tsx';
+import { managerOrdersRoutes } from './orders-routes.tsx';
+import { managerSignupRoutes } from './signups-routes.tsx';
+import { managerImpersonationRoutes } from './impersonations-routes.tsx';
 
 /** Page modules: each registers its routes on the workplace's scope. */
-const MANAGER_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [managerAuthRoutes, managerHomeRoutes];
+const MANAGER_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [
+  managerAuthRoutes, managerHomeRoutes, managerClientRoutes, managerOrdersRoutes, managerSignupRoutes, managerImpersonationRoutes,
+];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CSS = readFileSync(path.join(here, '../assets/manager.css'));
