@@ -56,7 +56,7 @@ export async function loadManagerSession(db: Db, id: string | undefined): Promis
     SELECT s.id_hash, s.csrf, s.ip, s.expires_at > now() + make_interval(hours => ${MANAGER_SESSION_IDLE_HOURS}) - interval '10 minutes' AS fresh,
       m.id AS manager_id, m.code, m.name, a.email
     FROM manager_sessions s JOIN manager_accounts a ON a.manager_id = s.manager_id JOIN managers m ON m.id = s.manager_id
-    WHERE s.id_hash = ${sha256(id)} AND s.expires_at > now() AND NOT a.disabled AND NOT m.placeholder`.execute(db);
+    WHERE s.id_hash = ${sha256(id)} AND s.expires_at > now() AND NOT a.disabled AND NOT m.placeholder AND m.active`.execute(db);
   const row = r.rows[0];
   if (!row) return undefined;
   return { idHash: row.id_hash, csrf: row.csrf, ip: row.ip, fresh: row.fresh, manager: { id: row.manager_id, code: row.code, name: row.name, email: row.email } };
@@ -79,10 +79,15 @@ export async function purgeManagerSessions(db: Db): Promise<number> {
   return Number(r.numDeletedRows);
 }
 
-async function managerByCode(db: Db, code: string): Promise<{ id: number; name: string; email: string | null }> {
-  const m = await db.selectFrom('managers').select(['id', 'name', 'email']).where('code', '=', code).where('placeholder', '=', false).orderBy('id').executeTakeFirst();
+async function managerByCode(db: Db, code: string): Promise<{ id: number; name: string; email: string | null; active: boolean }> {
+  const m = await db.selectFrom('managers').select(['id', 'name', 'email', 'active']).where('code', '=', code).where('placeholder', '=', false).orderBy('id').executeTakeFirst();
   if (!m) throw new CabinetError(404, `Менеджер с кодом «${code}» не найден (менеджеры приходят из CRM или файла менеджеров).`);
   return m;
+}
+
+/** A manager the CRM or the managers file marks as gone gets no login (their sessions already stop). */
+function assertActive(code: string, m: { name: string; active: boolean }): void {
+  if (!m.active) throw new CabinetError(409, `Менеджер «${code}» (${m.name}) отмечен в CRM или файле менеджеров как неработающий: доступ не выдаётся.`);
 }
 
 function loginEmail(code: string, given: string | undefined, own: string | null): string {
@@ -105,6 +110,7 @@ export async function setManagerPassword(db: Db, code: string, password: string,
   const problem = passwordProblem(password);
   if (problem) throw new CabinetError(400, problem);
   const m = await managerByCode(db, code);
+  assertActive(code, m);
   const mail = loginEmail(code, email, m.email);
   const hash = await hashPassword(password);
   await db.transaction().execute(async (trx) => {
@@ -117,6 +123,7 @@ export async function setManagerPassword(db: Db, code: string, password: string,
 /** Invites a manager: a link to set the first password, e-mailed through the outbox (and returned for the operator). */
 export async function inviteManager(db: Db, input: { code: string; email?: string; publicUrl: string }): Promise<{ managerId: number; email: string; url: string }> {
   const m = await managerByCode(db, input.code);
+  assertActive(input.code, m);
   const email = loginEmail(input.code, input.email, m.email);
   return db.transaction().execute(async (trx) => {
     await upsertAccount(trx, m.id, email, null);
@@ -194,9 +201,9 @@ export async function signInManager(db: Db, input: { email: string; password: st
     throw new CabinetError(429, `Слишком много неудачных попыток входа. Попробуйте снова через ${Math.max(1, c.wait_min ?? ATTEMPT_WINDOW_MIN)} мин.`);
   }
   const a = await db.selectFrom('manager_accounts').innerJoin('managers', 'managers.id', 'manager_accounts.manager_id')
-    .select(['manager_accounts.manager_id', 'manager_accounts.password_hash', 'manager_accounts.disabled', 'managers.placeholder'])
+    .select(['manager_accounts.manager_id', 'manager_accounts.password_hash', 'manager_accounts.disabled', 'managers.placeholder', 'managers.active'])
     .where(sql`lower(manager_accounts.email)`, '=', email).executeTakeFirst();
-  const ok = await verifyPassword(input.password, a?.password_hash ?? null) && a !== undefined && !a.disabled && !a.placeholder;
+  const ok = await verifyPassword(input.password, a?.password_hash ?? null) && a !== undefined && !a.disabled && !a.placeholder && a.active;
   await db.insertInto('manager_login_attempts').values({ email, ip: input.ip, ok }).execute();
   if (!ok || !a) throw new CabinetError(401, 'Неверный адрес электронной почты или пароль.');
   await db.updateTable('manager_accounts').set({ last_login_at: sql<Date>`now()` }).where('manager_id', '=', a.manager_id).execute();

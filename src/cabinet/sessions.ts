@@ -68,7 +68,7 @@ export interface DeadImpersonation {
  * The live session of a cookie value, or undefined (unknown, expired, or its account disabled). A
  * manager's impersonation session needs no cabinet account of the contact (the manager acts, not the
  * contact), but lives only while its impersonation does: ended, past its 30 minutes, the manager's
- * account disabled, or the client given to another manager — the session is deleted and `onDead` hears why
+ * account disabled or the manager gone (managers.active), or the client given to another manager — the session is deleted and `onDead` hears why
  * (the impersonation service records the end and audits it).
  */
 export async function loadSession(db: Db, id: string, onDead?: (dead: DeadImpersonation) => Promise<void>): Promise<SessionRow | undefined> {
@@ -81,12 +81,13 @@ export async function loadSession(db: Db, id: string, onDead?: (dead: DeadImpers
       s.expires_at > now() + make_interval(days => ${SESSION_IDLE_DAYS}) - interval '1 hour' AS fresh,
       s.impersonation_id::text, s.expires_at > now() AS live, (a.contact_id IS NOT NULL AND NOT a.disabled) AS account_ok,
       i.client_id::text AS imp_client_id, i.ended_at IS NOT NULL AS imp_ended, i.expires_at <= now() AS imp_expired,
-      (cl.manager_id = i.manager_id AND ct.id IS NOT NULL
+      (cl.manager_id = i.manager_id AND ct.id IS NOT NULL AND mg.active
         AND NOT EXISTS (SELECT 1 FROM manager_accounts ma WHERE ma.manager_id = i.manager_id AND ma.disabled)) AS imp_allowed
     FROM cabinet_sessions s
     LEFT JOIN cabinet_accounts a ON a.contact_id = s.contact_id
     LEFT JOIN impersonations i ON i.id = s.impersonation_id
     LEFT JOIN clients cl ON cl.id = i.client_id
+    LEFT JOIN managers mg ON mg.id = i.manager_id
     LEFT JOIN contacts ct ON ct.id = s.contact_id AND NOT ct.deleted AND ct.client_id = i.client_id
     WHERE s.id_hash = ${sha256(id)}`.execute(db);
   const row = r.rows[0];

@@ -258,7 +258,14 @@ export interface StockHistoryTable {
 
 // Portal side (migration 0003): counterparties, city bindings, API keys, orders.
 export interface PortalSettingsTable { key: string; value: string; updated_at: Generated<Timestamp> }
-export interface ManagersTable extends Named { id: Generated<number>; email: string | null; phone: string | null; photo_url: string | null }
+export interface ManagersTable extends Named {
+  id: Generated<number>;
+  email: string | null;
+  phone: string | null;
+  photo_url: string | null;
+  /** Migration 0026: false once the CRM or the managers file says the manager left (sessions stop). */
+  active: Generated<boolean>;
+}
 export interface ClientsTable extends Named {
   id: Generated<number>;
   manager_id: number | null;

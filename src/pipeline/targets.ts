@@ -217,9 +217,13 @@ const SPECS = {
     kind: 'dimension',
     name: 'managers',
     entity: 'manager',
-    fields: ['code', 'name', 'email', 'phone', 'photoUrl'],
+    fields: ['code', 'name', 'email', 'phone', 'photoUrl', 'active'],
     table: 'managers',
-    values: [{ column: 'name', expr: 's.name' }, { column: 'email', expr: 's.email' }, { column: 'phone', expr: 's.phone' }, { column: 'photo_url', expr: 's."photoUrl"' }],
+    values: [
+      { column: 'name', expr: 's.name' }, { column: 'email', expr: 's.email' }, { column: 'phone', expr: 's.phone' }, { column: 'photo_url', expr: 's."photoUrl"' },
+      // A row without the field is an active manager (files and CRMs that do not say).
+      { column: 'active', expr: "coalesce(s.active <> 'false', true)" },
+    ],
     refs: [],
   },
   clients: {

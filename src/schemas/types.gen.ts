@@ -820,6 +820,10 @@ export interface Manager {
    * URL of the manager's photo (http or https), shown to clients in the cabinet.
    */
   photoUrl?: string;
+  /**
+   * false: the manager no longer works here (the CRM user is deactivated); the workplace and "work as client" stop for them. Absent: active.
+   */
+  active?: boolean;
 }
 
 // canonical/price-type.schema.json
