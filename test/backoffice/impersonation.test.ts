@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditTrail } from '../../src/backoffice/audit.ts';
 import { endImpersonation, listImpersonations, startImpersonation, type ManagerActor } from '../../src/backoffice/impersonation.ts';
 import { CabinetError } from '../../src/cabinet/errors.ts';
+import { purgeExpiredSessions } from '../../src/cabinet/sessions.ts';
 import { getOrder } from '../../src/orders/read.ts';
 import { createApiKey } from '../../src/portal/keys.ts';
 import type { Db } from '../../src/db/index.ts';
@@ -211,6 +212,27 @@ describe('ending', () => {
     } finally {
       await db.updateTable('manager_accounts').set({ disabled: false }).where('manager_id', '=', m1.id).execute();
     }
+  });
+});
+
+describe('the purge', () => {
+  it('records an impersonation that ran out with nobody asking since as expired, and removes its session', async () => {
+    const s = await startImpersonation(db, { manager: m1, clientId: ids.C3!, ...who });
+    await sql`UPDATE impersonations SET expires_at = now() - interval '1 minute' WHERE id = ${s.impersonationId}`.execute(db);
+    await sql`UPDATE cabinet_sessions SET expires_at = now() - interval '1 minute' WHERE impersonation_id = ${s.impersonationId}`.execute(db);
+    await purgeExpiredSessions(db);
+    expect(await impRow(s.impersonationId)).toMatchObject({ end_reason: 'expired' });
+    expect(await db.selectFrom('cabinet_sessions').select('id_hash').where('impersonation_id', '=', s.impersonationId).execute()).toEqual([]);
+    expect((await listImpersonations(db, m1.id, { limit: 1 }))[0]).toMatchObject({ id: s.impersonationId, state: 'expired' });
+  });
+
+  it("a manager working as the client cannot send the «write to manager» message (it would go to the manager as the contact)", async () => {
+    const s = await startImpersonation(db, { manager: m1, clientId: ids.C1!, ...who });
+    const before = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM email_outbox WHERE kind = 'manager-message'`.execute(db)).rows[0]!.n;
+    const res = await cabinet(s.cookie, 'POST', '/cabinet/manager/message', { message: 'Проверка' });
+    expect(res.status).toBe(403);
+    expect((await sql<{ n: number }>`SELECT count(*)::int AS n FROM email_outbox WHERE kind = 'manager-message'`.execute(db)).rows[0]!.n).toBe(before);
+    await endImpersonation(db, { impersonationId: s.impersonationId, reason: 'ended', ...who });
   });
 });
 

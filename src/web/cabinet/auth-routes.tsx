@@ -241,6 +241,8 @@ export async function authRoutes(app: FastifyInstance, deps: ServerDeps): Promis
   app.post('/manager/message', async (request, reply) => {
     const ctx = requireContact(request);
     const text = field(request.body, 'message');
+    // The manager working as the client would write to the manager's own mailbox as the contact.
+    if (ctx.impersonation) throw new CabinetError(403, 'Вы работаете как клиент: сообщение «менеджеру» ушло бы вам самим от имени контакта, поэтому оно не отправляется.');
     if (!ctx.manager?.email) throw new CabinetError(404, 'У вас нет персонального менеджера с адресом почты. Позвоните по общему номеру.');
     if (text.length < 2) throw new CabinetError(400, 'Напишите текст сообщения.');
     if (text.length > 5000) throw new CabinetError(400, 'Сообщение слишком длинное (не больше 5000 символов).');
