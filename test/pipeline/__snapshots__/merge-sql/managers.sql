@@ -24,19 +24,19 @@ SELECT count(*)::bigint AS n FROM staging.run_42
 
 -- insert new
 WITH fresh AS (
-      SELECT s.code, s.name AS c0, s.email AS c1, s.phone AS c2, s."photoUrl" AS c3 FROM staging.run_42 s
+      SELECT s.code, s.name AS c0, s.email AS c1, s.phone AS c2, s."photoUrl" AS c3, coalesce(s.active <> 'false', true) AS c4 FROM staging.run_42 s
       WHERE NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $1 AND e.external_id = s.code)
     ), created AS (
-      INSERT INTO managers (code, name, email, phone, photo_url) SELECT code, c0, c1, c2, c3 FROM fresh RETURNING id, code
+      INSERT INTO managers (code, name, email, phone, photo_url, active) SELECT code, c0, c1, c2, c3, c4 FROM fresh RETURNING id, code
     )
     INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT $2, $1, code, id FROM created
 -- values: ["erp","manager"]
 
 -- update known
-UPDATE managers t SET name = x.c0, email = x.c1, phone = x.c2, photo_url = x.c3, placeholder = false, updated_at = now()
+UPDATE managers t SET name = x.c0, email = x.c1, phone = x.c2, photo_url = x.c3, active = x.c4, placeholder = false, updated_at = now()
     FROM (
-      SELECT e.internal_id AS id, s.name AS c0, s.email AS c1, s.phone AS c2, s."photoUrl" AS c3
+      SELECT e.internal_id AS id, s.name AS c0, s.email AS c1, s.phone AS c2, s."photoUrl" AS c3, coalesce(s.active <> 'false', true) AS c4
       FROM staging.run_42 s JOIN external_ids e ON e.entity = $2 AND e.system = $1 AND e.external_id = s.code
     ) x
-    WHERE t.id = x.id AND (t.placeholder OR (t.name, t.email, t.phone, t.photo_url) IS DISTINCT FROM (x.c0, x.c1, x.c2, x.c3))
+    WHERE t.id = x.id AND (t.placeholder OR (t.name, t.email, t.phone, t.photo_url, t.active) IS DISTINCT FROM (x.c0, x.c1, x.c2, x.c3, x.c4))
 -- values: ["erp","manager"]
