@@ -68,8 +68,9 @@ export interface DeadImpersonation {
  * The live session of a cookie value, or undefined (unknown, expired, or its account disabled). A
  * manager's impersonation session needs no cabinet account of the contact (the manager acts, not the
  * contact), but lives only while its impersonation does: ended, past its 30 minutes, the manager's
- * account disabled or the manager gone (managers.active), or the client given to another manager — the session is deleted and `onDead` hears why
- * (the impersonation service records the end and audits it).
+ * account disabled or the manager gone (managers.active), or the client given to another manager. Then
+ * the session is deleted, the end recorded and audited here, and `onDead` hears why (the cabinet sends
+ * the manager back to the client's card).
  */
 export async function loadSession(db: Db, id: string, onDead?: (dead: DeadImpersonation) => Promise<void>): Promise<SessionRow | undefined> {
   if (!id || id.length > 100) return undefined;
