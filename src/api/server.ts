@@ -18,6 +18,7 @@ import { pipelineDeps } from './run-views.ts';
 import { createConnectorPort } from '../pipeline/connector-port.ts';
 import { cabinetPlugin } from '../web/cabinet/index.ts';
 import { managerPlugin } from '../web/manager/index.ts';
+import { mailAdminRoutes } from './mail-admin-routes.ts';
 import { cabinetAdminRoutes } from './cabinet-admin-routes.ts';
 
 export type { ServerDeps } from './deps.ts';
@@ -62,6 +63,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await admin.register(async (s) => orderExportsRoutes(s, deps), { prefix: '/orders' });
       await admin.register(async (s) => portalAdminRoutes(s, deps));
       await admin.register(async (s) => cabinetAdminRoutes(s, deps), { prefix: '/cabinet' });
+      await admin.register(async (s) => mailAdminRoutes(s, deps), { prefix: '/mail' });
     }, { prefix: '/admin/api' });
     await queueDashboard(app, deps);
     // The portal API (/api/v1) and its OpenAPI document (/api/docs).
