@@ -260,7 +260,7 @@ export async function listSignups(db: Db, status: 'pending' | 'approved' | 'reje
 }
 
 /** Why account settings are refused while a manager works as the client (the page and the service say it). */
-export const IMPERSONATION_ACCOUNT_REFUSAL = 'Вы работаете как клиент: пароль и адрес электронной почты контакта может изменить только он сам. Попросите контакт сделать это в своём кабинете.';
+export const IMPERSONATION_ACCOUNT_REFUSAL = 'Вы работаете как клиент: пароль, адрес электронной почты и настройки уведомлений контакта может изменить только он сам. Попросите контакт сделать это в своём кабинете.';
 
 /** Changes a signed-in contact's password (the current one is asked again); its other sessions end. */
 export async function changePassword(db: Db, contactId: number, current: string, next: string, keepSessionHash: string): Promise<void> {

@@ -150,8 +150,13 @@ describe('working as the client', () => {
   it("refuses to change the contact's password (page and service), and says why", async () => {
     const s = await startImpersonation(db, { manager: m1, clientId: ids.C1!, ...who });
     const page = await (await cabinet(s.cookie, 'GET', '/cabinet/account')).text();
-    expect(page).toContain('Вы работаете как клиент: пароль и адрес электронной почты контакта может изменить только он сам.');
+    expect(page).toContain('Вы работаете как клиент: пароль, адрес электронной почты и настройки уведомлений контакта может изменить только он сам.');
     expect(page).not.toContain('name="current"');
+    // The notification settings are shown, not changeable.
+    const prefsBefore = (await db.selectFrom('cabinet_accounts').select('prefs').where('contact_id', '=', ids.P1!).executeTakeFirstOrThrow()).prefs;
+    const notif = await cabinet(s.cookie, 'POST', '/cabinet/account/notifications', { present: '1' });
+    expect(notif.status).toBe(403);
+    expect((await db.selectFrom('cabinet_accounts').select('prefs').where('contact_id', '=', ids.P1!).executeTakeFirstOrThrow()).prefs).toEqual(prefsBefore);
     const hashBefore = (await db.selectFrom('cabinet_accounts').select('password_hash').where('contact_id', '=', ids.P1!).executeTakeFirstOrThrow()).password_hash;
     const res = await cabinet(s.cookie, 'POST', '/cabinet/account/password', { current: 'Пароль-head-1', password: 'Новый-пароль-9', password2: 'Новый-пароль-9' });
     expect(res.status).toBe(403);

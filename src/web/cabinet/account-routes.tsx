@@ -46,13 +46,14 @@ function AccountPage({ ctx, cart, flash, prefs }: { ctx: SignedInContext; cart: 
         </section>
         <section class="card" id="notifications">
           <h2>Уведомления по почте</h2>
+          {ctx.impersonation && <p class="notice notice-warn">{IMPERSONATION_ACCOUNT_REFUSAL}</p>}
           <form method="post" action="/cabinet/account/notifications" class="stack">
             <CsrfField ctx={ctx} />
             <input type="hidden" name="present" value="1" />
             {Object.entries(CONTACT_NOTIFICATION_KINDS).map(([kind, label]) => (
-              <label class="check"><input type="checkbox" name="kind" value={kind} checked={kindEnabled(prefs, kind)} /> {label}</label>
+              <label class="check"><input type="checkbox" name="kind" value={kind} checked={kindEnabled(prefs, kind)} disabled={ctx.impersonation !== null} /> {label}</label>
             ))}
-            <button type="submit">Сохранить</button>
+            {!ctx.impersonation && <button type="submit">Сохранить</button>}
             <p class="hint">Письма приходят на {ctx.contact.email}. Приглашения и восстановление пароля приходят всегда.</p>
           </form>
         </section>
@@ -75,6 +76,8 @@ export async function accountRoutes(app: FastifyInstance, deps: ServerDeps): Pro
   // Every kind not ticked is turned off (an unticked checkbox sends nothing, hence the form's "present").
   app.post('/account/notifications', async (request, reply) => {
     const ctx = requireContact(request);
+    // The contact's own choice: a manager working as the client does not make it.
+    if (ctx.impersonation) throw new CabinetError(403, IMPERSONATION_ACCOUNT_REFUSAL);
     const on = new Set(fields(request.body, 'kind'));
     for (const kind of Object.keys(CONTACT_NOTIFICATION_KINDS)) await setNotificationPreference(deps.db, ctx.contact.id, kind, on.has(kind));
     return reply.redirect('/cabinet/account?saved=1#notifications', 303);
