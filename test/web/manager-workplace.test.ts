@@ -76,6 +76,7 @@ describe('the manager workplace', () => {
       if (path === '/cabinet/account') {
         expect(await text(page, '#impersonation-refusal')).toMatch(/может изменить только он сам/);
         expect(await page.locator('input[name="current"]').count()).toBe(0);
+        await shot(page, 'impersonation-account-refused', 'backoffice');
       }
     }
     expect(await text(page, 'h1')).toBe('Корзина ООО «Энергомонтаж»');

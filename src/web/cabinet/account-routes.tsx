@@ -46,7 +46,7 @@ function AccountPage({ ctx, cart, flash, prefs }: { ctx: SignedInContext; cart: 
         </section>
         <section class="card" id="notifications">
           <h2>Уведомления по почте</h2>
-          {ctx.impersonation && <p class="notice notice-warn">{IMPERSONATION_ACCOUNT_REFUSAL}</p>}
+          {ctx.impersonation && <p class="notice notice-warn">Только просмотр: эти настройки меняет сам контакт.</p>}
           <form method="post" action="/cabinet/account/notifications" class="stack">
             <CsrfField ctx={ctx} />
             <input type="hidden" name="present" value="1" />
