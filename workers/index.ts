@@ -1,5 +1,6 @@
 // The worker entry point: BullMQ workers for the extract and merge queues plus the sweeper that
 // re-enqueues open runs whose job vanished (Redis restarted). Stateless: scale out by running more.
+import { settlementNotices } from '../src/backoffice/credit-notices.ts';
 import { Worker } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { QUEUE_NAMES, redisConnection } from '../src/pipeline/queues.ts';
@@ -134,6 +135,8 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     if (Date.now() - purgedAt > 600_000) {
       purgedAt = Date.now();
       purgeExpiredSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'session purge skipped'));
+      // Documents that became overdue by the calendar (no merge tells): their notices, once each.
+      settlementNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications failed'));
     }
   }, MAIL_INTERVAL_MS);
   mailTimer.unref();

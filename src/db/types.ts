@@ -636,6 +636,60 @@ export interface StoredFilesTable {
   created_at: Generated<Timestamp>;
 }
 
+// Migration 0024: settlements and credit lines.
+export interface ReceivablesTable {
+  legal_entity_id: number;
+  document: string;
+  agreement_id: number | null;
+  kind: string | null;
+  number: string | null;
+  doc_date: ColumnType<string | null, string | null, string | null>;
+  amount: Numeric | null;
+  owed: Numeric;
+  currency: string | null;
+  due_date: ColumnType<string | null, string | null, string | null>;
+  order_ref: string | null;
+  noticed_at: Generated<Timestamp | null>;
+  overdue_noticed_at: Generated<Timestamp | null>;
+  flow_id: number | null;
+  run_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface SettlementEntriesTable {
+  legal_entity_id: number;
+  entry: string;
+  agreement_id: number | null;
+  entry_date: ColumnType<string, string, string>;
+  document_kind: string | null;
+  document_number: string | null;
+  debit: Numeric;
+  credit: Numeric;
+  currency: string | null;
+  flow_id: number | null;
+  run_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface CreditTermsTable {
+  agreement_id: number;
+  credit_limit: Numeric | null;
+  payment_delay_days: number | null;
+  set_by_manager_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface CreditRulesTable {
+  client_id: number;
+  overdue_rule: 'any' | 'grace' | 'never';
+  grace_days: Generated<number>;
+  set_by_manager_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface CreditAlertsTable {
+  id: Generated<number>;
+  agreement_id: number;
+  level: number;
+  at: Generated<Timestamp>;
+}
+
 export interface Database {
   installation: InstallationTable;
   poll_state: PollStateTable;
@@ -698,4 +752,9 @@ export interface Database {
   impersonations: ImpersonationsTable;
   contact_rights: ContactRightsTable;
   stored_files: StoredFilesTable;
+  receivables: ReceivablesTable;
+  settlement_entries: SettlementEntriesTable;
+  credit_terms: CreditTermsTable;
+  credit_rules: CreditRulesTable;
+  credit_alerts: CreditAlertsTable;
 }

@@ -10,6 +10,12 @@ import { createOfflineOrder, findOfflineOrder, recordOrderDocuments } from './of
 
 type Db = Kysely<Database>;
 
+/**
+ * An order goes out only when no head's approval holds it: 'waiting' stays on the portal until a head
+ * approves it (approving bumps updated_at, so the next sweep sends it), 'rejected' never goes.
+ */
+export const RELEASED = `coalesce(o.approval, 'approved') = 'approved'`;
+
 interface OrderRow {
   id: number;
   number: string;
@@ -67,13 +73,13 @@ interface LineRow {
 
 /**
  * The pending orders (never handed out, or changed since), oldest change first, with the version handed
- * out: `updated_at` to the microsecond as JSON text (a JS Date would drop the microseconds, and an order
+ * out (never one a head's approval holds: see RELEASED): `updated_at` to the microsecond as JSON text (a JS Date would drop the microseconds, and an order
  * changed within the same millisecond would then be marked exported with a change the system never saw).
  */
 async function pending(db: Db, limit: number): Promise<OrderVersion[]> {
   const r = await sql<{ id: number; version: string }>`
-    SELECT id, to_json(updated_at) #>> '{}' AS version FROM orders
-    WHERE exported_at IS NULL OR updated_at > exported_at
+    SELECT id, to_json(updated_at) #>> '{}' AS version FROM orders o
+    WHERE (exported_at IS NULL OR updated_at > exported_at) AND ${sql.raw(RELEASED)}
     ORDER BY updated_at, id
     LIMIT ${limit}`.execute(db);
   return r.rows.map((x) => ({ id: Number(x.id), version: x.version }));

@@ -25,7 +25,7 @@ const DEMO_KEY = 'demo';
  */
 export const DEMO_FILES: Array<{ flow: string; file: string }> = ['managers', 'cities', 'price-types', 'warehouses', 'groups',
   'products', 'properties', 'property-values', 'product-properties', 'synonyms', 'prices', 'stock',
-  'clients', 'legal-entities', 'contacts', 'contact-legal-entities', 'agreements']
+  'clients', 'legal-entities', 'contacts', 'contact-legal-entities', 'agreements', 'receivables', 'settlement-entries']
   .map((name) => ({ flow: `${name}-csv`, file: `ops/demo/${name}.csv` }));
 
 export function register(program: Command, host: CliHost): void {
