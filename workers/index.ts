@@ -14,6 +14,7 @@ import { enqueueDueOrders, OUTBOUND_FULL_SWEEP_MS, OUTBOUND_RECENT_SECONDS, pull
 import { pausingOnRefusal } from './installation.ts';
 import { mailDelivery } from '../src/cabinet/mail.ts';
 import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
+import { purgeManagerSessions } from '../src/backoffice/managers.ts';
 
 /** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
 const MAIL_INTERVAL_MS = 1000;
@@ -135,6 +136,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     if (Date.now() - purgedAt > 600_000) {
       purgedAt = Date.now();
       purgeExpiredSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'session purge skipped'));
+      purgeManagerSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'manager session purge skipped'));
       // Documents that became overdue by the calendar (no merge tells): their notices, once each.
       settlementNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications failed'));
     }
