@@ -16,6 +16,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { MagistralError } from '../errors/index.ts';
+import { audit, type Actor } from './audit.ts';
 
 type Db = Kysely<Database>;
 
@@ -292,4 +293,63 @@ export async function receivablesOf(db: Db, legalEntityIds: readonly number[]): 
     legalEntity: { id: r.le_id, code: r.le_code, name: r.le_name }, agreement: r.ag_code ? { code: r.ag_code, name: r.ag_name ?? r.ag_code } : null,
     document: r.document, kind: r.kind, number: r.number, date: r.date, amount: r.amount, owed: r.owed, currency: r.currency ?? 'RUB', dueDate: r.due, overdueDays: r.late ?? 0,
   }));
+}
+
+/** A manager's bad input on the credit terms, with the words for the page. */
+export class CreditInputError extends MagistralError {
+  constructor(message: string, readonly russian: string) {
+    super('MAG_ERR_BAD_REQUEST', message);
+    this.name = 'CreditInputError';
+  }
+}
+
+const LIMIT = /^[0-9]{1,14}([.,][0-9]{1,2})?$/;
+
+/**
+ * The responsible manager sets an agreement's limit and payment delay (empty: the ERP's value again).
+ * The caller has checked the client is the manager's (assertOwnClient); the agreement must be the client's.
+ * Audited with the values before and after, in the same transaction.
+ */
+export async function setCreditTerms(db: Db, actor: Actor, q: { clientId: number; agreementId: number; limit: string; delayDays: string }): Promise<void> {
+  const ag = await db.selectFrom('agreements').select(['id', 'name']).where('id', '=', q.agreementId).where('client_id', '=', q.clientId)
+    .where('deleted', '=', false).executeTakeFirst();
+  if (!ag) throw new CreditInputError(`no agreement ${q.agreementId} of client ${q.clientId}`, 'Договор не найден у этого клиента.');
+  const limitText = q.limit.replace(/[\s\u00a0]/g, '');
+  if (limitText !== '' && !LIMIT.test(limitText)) {
+    throw new CreditInputError(`'${q.limit}' is not an amount`, `«${q.limit}» — не сумма: укажите лимит в рублях, например 500000 или 250000,50; пустое поле — лимит из учётной системы.`);
+  }
+  const delayText = q.delayDays.trim();
+  if (delayText !== '' && !/^[0-9]{1,4}$/.test(delayText)) {
+    throw new CreditInputError(`'${q.delayDays}' is not a number of days`, `«${q.delayDays}» — не число дней: укажите отсрочку целым числом дней от 0 до 9999; пустое поле — отсрочка из учётной системы.`);
+  }
+  const limit = limitText === '' ? null : limitText.replace(',', '.');
+  const delay = delayText === '' ? null : Number(delayText);
+  await db.transaction().execute(async (trx) => {
+    const before = (await sql<{ credit_limit: string | null; payment_delay_days: number | null }>`
+      SELECT credit_limit::text, payment_delay_days FROM credit_terms WHERE agreement_id = ${q.agreementId} FOR UPDATE`.execute(trx)).rows[0] ?? null;
+    if (limit === null && delay === null) await sql`DELETE FROM credit_terms WHERE agreement_id = ${q.agreementId}`.execute(trx);
+    else {
+      await sql`INSERT INTO credit_terms (agreement_id, credit_limit, payment_delay_days, set_by_manager_id)
+        VALUES (${q.agreementId}, ${limit}::numeric, ${delay}::int, ${actor.kind === 'manager' ? Number(actor.id) : null})
+        ON CONFLICT (agreement_id) DO UPDATE SET credit_limit = excluded.credit_limit, payment_delay_days = excluded.payment_delay_days,
+          set_by_manager_id = excluded.set_by_manager_id, updated_at = now()`.execute(trx);
+    }
+    await audit(trx, actor, { action: 'credit.terms.set', clientId: q.clientId, details: { agreementId: q.agreementId, agreement: ag.name, before, after: { limit, delay } } });
+  });
+}
+
+/** The responsible manager sets what overdue debt does to the client's ordering on credit. Audited. */
+export async function setOverdueRule(db: Db, actor: Actor, q: { clientId: number; rule: string; graceDays: string }): Promise<void> {
+  if (!['any', 'grace', 'never'].includes(q.rule)) throw new CreditInputError(`unknown overdue rule '${q.rule}'`, 'Выберите правило для просроченной задолженности.');
+  const grace = q.rule === 'grace' ? q.graceDays.trim() : '0';
+  if (!/^[0-9]{1,3}$/.test(grace) || Number(grace) > 365) {
+    throw new CreditInputError(`'${q.graceDays}' is not 0 to 365 days`, `«${q.graceDays}» — не число дней: укажите, сколько дней просрочки допускается (от 0 до 365).`);
+  }
+  await db.transaction().execute(async (trx) => {
+    await sql`INSERT INTO credit_rules (client_id, overdue_rule, grace_days, set_by_manager_id)
+      VALUES (${q.clientId}, ${q.rule}, ${Number(grace)}, ${actor.kind === 'manager' ? Number(actor.id) : null})
+      ON CONFLICT (client_id) DO UPDATE SET overdue_rule = excluded.overdue_rule, grace_days = excluded.grace_days,
+        set_by_manager_id = excluded.set_by_manager_id, updated_at = now()`.execute(trx);
+    await audit(trx, actor, { action: 'credit.rule.set', clientId: q.clientId, details: { rule: q.rule, graceDays: Number(grace) } });
+  });
 }

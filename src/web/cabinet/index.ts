@@ -26,13 +26,15 @@ import { priceListRoutes } from './price-lists.tsx';
 import { catalogRoutes } from './catalog-routes.tsx';
 import { searchRoutes } from './search-routes.tsx';
 import { sessionCookieOptions } from './settings.ts';
+import { balanceRoutes } from './balance-routes.tsx';
+import { teamRoutes } from './team-routes.tsx';
 
 /** The largest upload (quick order, filled price list): the 50 MB file is refused with a message. */
 export { MAX_UPLOAD_BYTES } from './errors.tsx';
 import { MAX_UPLOAD_BYTES } from './errors.tsx';
 
 /** Page modules: each registers its routes on the cabinet's scope. */
-const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes];
+const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes, balanceRoutes, teamRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);

@@ -13,6 +13,7 @@ import { money, qty, sendPage, unitName } from '../render.tsx';
 import { shopperOf } from './cart.tsx';
 import { CsrfField, Layout } from './layout.tsx';
 import { requireContact } from './request.ts';
+import { assertOrderVisible, contactActor } from '../../backoffice/rights.ts';
 
 const PAGE = 50;
 const TZ = 'Europe/Moscow';
@@ -27,7 +28,9 @@ function StatusBadge({ o }: { o: OrderSummary }): VNode {
   const code = o.status.code;
   const extra = [o.paid && 'оплачен', o.shipped && code !== 'shipped' && code !== 'completed' && 'отгружен', o.cancelled && code !== 'cancelled' && 'отменён']
     .filter(Boolean).join(', ');
-  return <span class={`status status-${o.status.code}`}>{o.status.name}{extra ? <small class="muted"> · {extra}</small> : null}</span>;
+  const approval = o.approval === 'waiting' ? <span class="badge badge-offline">ждёт согласования</span>
+    : o.approval === 'rejected' ? <span class="badge">отклонён руководителем</span> : null;
+  return <span class={`status status-${o.status.code}`}>{o.status.name}{extra ? <small class="muted"> · {extra}</small> : null}{approval}</span>;
 }
 
 const FIELD_NAMES: Record<string, string> = {
@@ -45,6 +48,8 @@ function describe(e: OrderEvent, statuses: Map<string, string>): string {
     const d = v as { from?: unknown; to?: unknown } | null;
     const to = d && typeof d === 'object' && 'to' in d ? d.to : v;
     if (k === 'status') parts.push(`статус: ${statuses.get(String(to)) ?? String(to)}`);
+    else if (k === 'approval') parts.push(to === 'waiting' ? 'ждёт согласования руководителем' : to === 'approved' ? 'согласован руководителем' : 'отклонён руководителем');
+    else if (k === 'approvalComment') parts.push(`комментарий руководителя: ${String(to)}`);
     else if (typeof to === 'boolean') parts.push(`${FIELD_NAMES[k] ?? k}: ${to ? 'да' : 'нет'}`);
     else if (k.endsWith('At') || k === 'erpDate') parts.push(`${FIELD_NAMES[k] ?? k}: ${to ? dateTime(String(to)) : '—'}`);
     else parts.push(`${FIELD_NAMES[k] ?? k}: ${to === null || to === undefined ? '—' : String(to)}`);
@@ -52,6 +57,12 @@ function describe(e: OrderEvent, statuses: Map<string, string>): string {
   const text = parts.join('; ');
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : 'Изменение';
 }
+
+const APPROVAL_WORDS: Record<string, string> = {
+  waiting: 'ждёт согласования руководителем: поставщику заказ передадут после него',
+  approved: 'согласован руководителем',
+  rejected: 'отклонён руководителем, заказ отменён',
+};
 
 const sourceName = (s: string | null): string => (!s ? '' : s === 'portal' ? 'портал' : s.startsWith('onec') ? '1С' : s.startsWith('sap') ? 'SAP' : s);
 const DOC_KINDS: Record<string, string> = { payment: 'Оплата', shipment: 'Отгрузка', invoice: 'Счёт', upd: 'УПД', act: 'Акт' };
@@ -138,6 +149,9 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   app.get('/orders/:number', async (request, reply) => {
     const ctx = requireContact(request);
     const number = (request.params as { number: string }).number;
+    // Another employee's order: 403 with the reason for a subordinate (audited), nothing of it shown.
+    await assertOrderVisible(db, { clientId: ctx.client.id, contactId: ctx.contact.id }, number,
+      contactActor({ clientId: ctx.client.id, contactId: ctx.contact.id }, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, name: ctx.contact.name }));
     const o = await orderDetails(db, { clientId: ctx.client.id, contactId: ctx.contact.id }, number);
     if (!o) throw new CabinetError(404, `Заказ ${number} не найден`);
     const statuses = new Map((await listOrderStatuses(db)).map((s) => [s.code, s.name]));
@@ -157,6 +171,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
               {o.contactName && <><dt>Оформил</dt><dd>{o.contactName}</dd></>}
               {o.deliveryAddress && <><dt>Доставка</dt><dd>{o.deliveryAddress}</dd></>}
               {o.paymentKind && <><dt>Оплата</dt><dd>{o.paymentKind}</dd></>}
+              {o.approval && <><dt>Согласование</dt><dd class="approval">{APPROVAL_WORDS[o.approval]}{o.approvalComment ? ` — «${o.approvalComment}»` : ''}</dd></>}
               {o.comment && <><dt>Комментарий</dt><dd>{o.comment}</dd></>}
             </dl>
           </section>
