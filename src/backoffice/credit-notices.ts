@@ -125,9 +125,15 @@ export async function creditAlerts(db: Db, agreementIds?: readonly number[]): Pr
   return sent;
 }
 
-/** After receivables changed (a merge committed) or on the timer: debt notices, then limit crossings. */
-export async function settlementNotices(db: Db): Promise<{ documents: number; alerts: number }> {
+/**
+ * After receivables changed (a merge committed: `runId` limits the limit check to the agreements that
+ * run wrote, a crossing up; a payment's fall below a level waits for the timer) or on the timer (every
+ * agreement with a limit): debt notices, then limit crossings.
+ */
+export async function settlementNotices(db: Db, opts: { runId?: number } = {}): Promise<{ documents: number; alerts: number }> {
   const documents = await debtNotices(db);
-  const alerts = await db.transaction().execute((trx) => creditAlerts(trx));
+  const agreements = opts.runId === undefined ? undefined : (await sql<{ id: number }>`
+    SELECT DISTINCT agreement_id::int AS id FROM receivables WHERE run_id = ${opts.runId} AND agreement_id IS NOT NULL`.execute(db)).rows.map((r) => r.id);
+  const alerts = agreements !== undefined && !agreements.length ? 0 : await db.transaction().execute((trx) => creditAlerts(trx, agreements));
   return { documents, alerts };
 }

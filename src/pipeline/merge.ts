@@ -165,7 +165,7 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     // now, after the merge committed, in their own transaction with the markers that make them once;
     // the workers' timer retries what fails here.
     if (spec.name === 'receivables' && inserted + updated + removed > 0) {
-      await settlementNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications deferred to the timer'));
+      await settlementNotices(deps.db, { runId }).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications deferred to the timer'));
     }
     recordCompletion(deps, { flow: run.name, stage: 'merge', ms: mergeMs, rows: { inserted, updated, unchanged, removed }, finished: 'done' });
     log.info({ ...counts, ms: mergeMs, ...(group.length ? { groupedRuns: group.map((f) => f.id) } : {}) }, 'run merged');

@@ -13,6 +13,7 @@ import { decideApproval, waitingApprovals } from '../../src/backoffice/approvals
 import { placeOrder } from '../../src/orders/place.ts';
 import { ordersPort } from '../../src/orders/outbound.ts';
 import { cabinetFixture, type CabinetFixture } from '../helpers/cabinet.ts';
+import { reconciliationAct } from '../../src/backoffice/reconciliation.ts';
 
 let fx: CabinetFixture;
 let db: CabinetFixture['tp']['rt']['db'];
@@ -90,6 +91,17 @@ describe('settlements from the ERP through real flows', () => {
     expect((await sql<{ reason: string }>`SELECT reason FROM rejects WHERE run_id = ${bad.id}`.execute(db)).rows[0]!.reason).toContain("unknown legal entity 'LE9'");
     // Put LE1's overdue document back for the tests below.
     expect((await fx.tp.ingest('receivables-delta-csv', Buffer.from('legal_entity;document;agreement;kind;number;date;owed;due_date\nLE1;RT-0001;A1;Реализация товаров;РТ-101;2026-09-01;150000.00;2026-10-01\n'), 'back.csv')).state).toBe('done');
+  });
+});
+
+describe('the reconciliation act', () => {
+  it('sums the opening balance, the period\'s turnover and the closing balance on numeric, per agreement', async () => {
+    const act = await reconciliationAct(db, { legalEntityId: ids.LE3!, agreementId: ids.A3!, from: '2026-10-15', to: '2026-11-30' });
+    expect(act).toMatchObject({ opening: '30000.00', debitTotal: '92000.00', creditTotal: '30000.00', closing: '92000.00', currency: 'RUB', agreement: { code: 'A3' } });
+    expect(act.lines.map((l) => [l.date, l.documentNumber, l.debit, l.credit])).toEqual([['2026-10-20', 'ПП-77', '0.00', '30000.00'], ['2026-11-10', 'РТ-160', '92000.00', '0.00']]);
+    // Another agreement of the same legal entity has no movements: everything zero, no line.
+    const none = await reconciliationAct(db, { legalEntityId: ids.LE3!, agreementId: ids.A1!, from: '2026-01-01', to: '2026-12-31' });
+    expect(none).toMatchObject({ opening: '0.00', debitTotal: '0.00', creditTotal: '0.00', closing: '0.00', lines: [] });
   });
 });
 

@@ -86,6 +86,7 @@ export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     const today = new Date().toISOString().slice(0, 10);
     const yearStart = `${today.slice(0, 4)}-01-01`;
     const chosen = entities.find((e) => e.legalEntityId === ctx.legalEntity?.id) ?? entities[0]!;
+    const agreements = cards.flatMap(({ st }) => (st.agreement ? [st.agreement] : [])).filter((a, i, all) => all.findIndex((x) => x.id === a.id) === i);
     return sendPage(reply, (
       <Layout ctx={ctx} cart={request.cabinetCart} title="Баланс и взаиморасчёты" active="balance">
         <h1>Баланс и взаиморасчёты</h1>
@@ -101,6 +102,11 @@ export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Pro
                 <select name="legalEntity">{entities.map((e) => <option value={e.code} selected={e.legalEntityId === chosen.legalEntityId}>{e.name}</option>)}</select>
               </label>
             ) : <input type="hidden" name="legalEntity" value={chosen.code} />}
+            {agreements.length > 1 && (
+              <label>Договор
+                <select name="agreement"><option value="">все договоры</option>{agreements.map((a) => <option value={a.code}>{a.name}</option>)}</select>
+              </label>
+            )}
             <label>С <input type="date" name="from" value={yearStart} required /></label>
             <label>По <input type="date" name="to" value={today} required /></label>
             <button type="submit" class="primary">Скачать акт сверки (PDF)</button>
@@ -123,7 +129,15 @@ export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     const to = parseDay(q.to);
     if (!from || !to) throw new CabinetError(400, 'Укажите период акта сверки: даты «с» и «по».');
     if (from > to) throw new CabinetError(400, 'Дата начала периода позже даты конца: поменяйте их местами.');
-    const act = await reconciliationAct(db, { legalEntityId: le.legalEntityId, from, to });
+    // Optionally one agreement of the legal entity (its own, or the client-wide one).
+    let agreementId: number | null = null;
+    if (q.agreement) {
+      const ag = await db.selectFrom('agreements').select('id').where('code', '=', q.agreement).where('client_id', '=', ctx.client.id)
+        .where('deleted', '=', false).where((eb) => eb.or([eb('legal_entity_id', 'is', null), eb('legal_entity_id', '=', le.legalEntityId)])).executeTakeFirst();
+      if (!ag) throw new CabinetError(404, `Договор «${q.agreement}» не найден у юрлица «${le.name}».`);
+      agreementId = Number(ag.id);
+    }
+    const act = await reconciliationAct(db, { legalEntityId: le.legalEntityId, agreementId, from, to });
     const pdf = await reconciliationPdf(act);
     await audit(db, actorOf(ctx, request), { action: 'reconciliation.download', clientId: ctx.client.id, details: { legalEntityId: le.legalEntityId, from, to } });
     return reply.header('content-type', 'application/pdf').header('cache-control', 'no-store')
