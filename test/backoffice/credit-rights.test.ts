@@ -69,6 +69,14 @@ describe('settlements from the ERP through real flows', () => {
     await settlementNotices(db);
     expect((await mails('debt')).length).toBe(before.length);
     expect((await mails('credit-limit')).length).toBe(limit.length);
+
+    // A document becomes overdue by the calendar (no merge says so): the timer's pass notices it once.
+    await sql`UPDATE receivables SET due_date = current_date - 3 WHERE document = 'RT-0003'`.execute(db);
+    await settlementNotices(db);
+    const overdue = (await mails('debt')).filter((m) => m.subject.includes('Просрочена оплата: Реализация товаров № РТ-150'));
+    expect(overdue.map((m) => m.to_address).sort()).toEqual(['a.smirnov@energomontazh.example', 'i.petrova@magistral.example']);
+    await settlementNotices(db);
+    expect((await mails('debt')).filter((m) => m.subject.includes('Просрочена оплата: Реализация товаров № РТ-150'))).toHaveLength(2);
   });
 
   it('takes a delta (one document paid) without a snapshot, and a snapshot per legal entity', async () => {

@@ -182,6 +182,7 @@ describe('balance, credit and rights in the cabinet', () => {
     await sub.getByRole('button', { name: /^Оформить заказ/ }).click();
     await sub.waitForURL(/\/cabinet\/orders\/M-\d+\?placed=1/);
     const number = decodeURIComponent(new URL(sub.url()).pathname.split('/').pop()!);
+    expect(await text(sub, '#flash')).toBe(`Заказ ${number} оформлен и ждёт согласования руководителем: поставщику его передадут после согласования.`);
     expect(await text(sub, 'dd.approval')).toBe('ждёт согласования руководителем: поставщику заказ передадут после него');
     await shot(sub, 'order-waiting-approval', 'backoffice');
 

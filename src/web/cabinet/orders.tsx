@@ -158,7 +158,9 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     const placed = (request.query as { placed?: string }).placed;
     return sendPage(reply, (
       <Layout ctx={ctx} cart={request.cabinetCart} title={`Заказ ${o.number}`} active="orders"
-        flash={placed ? { kind: 'ok', text: `Заказ ${o.number} оформлен. Менеджер получит его и подтвердит; статус виден на этой странице.` } : null}>
+        flash={placed ? { kind: 'ok', text: o.approval === 'waiting'
+          ? `Заказ ${o.number} оформлен и ждёт согласования руководителем: поставщику его передадут после согласования.`
+          : `Заказ ${o.number} оформлен. Менеджер получит его и подтвердит; статус виден на этой странице.` } : null}>
         <p><a href="/cabinet/orders">← Все заказы</a></p>
         <h1>Заказ {o.number} {o.origin === 'offline' && <span class="badge badge-offline">Офлайн</span>}</h1>
         <div class="cards order-head">
