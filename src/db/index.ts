@@ -22,6 +22,7 @@ import * as m0020 from './migrations/0020-manager-photo.ts';
 import * as m0021 from './migrations/0021-cabinet.ts';
 import * as m0022 from './migrations/0022-promotion.ts';
 import * as m0023 from './migrations/0023-backoffice.ts';
+import * as m0025 from './migrations/0025-documents.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -79,6 +80,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0021-cabinet': m0021,
   '0022-promotion': m0022,
   '0023-backoffice': m0023,
+  '0025-documents': m0025,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -10,5 +10,6 @@ import { register as mappings } from './mappings.ts';
 import { register as dryRun } from './dry-run.ts';
 import { register as keys } from './keys.ts';
 import { register as cabinet } from './cabinet.ts';
+import { register as settings } from './settings.ts';
 
-export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys, cabinet];
+export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys, cabinet, settings];
