@@ -3,8 +3,8 @@
 
 export const ORDER_DOCUMENT_KINDS = {
   invoice: 'Счёт на оплату',
-  payment: 'Платёжный документ',
-  shipment: 'Отгрузка (реализация)',
+  payment: 'Оплата',
+  shipment: 'Отгрузка',
   upd: 'УПД',
   waybill: 'Товарная накладная',
   'invoice-facture': 'Счёт-фактура',

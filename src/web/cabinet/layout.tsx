@@ -6,7 +6,7 @@ import type { CabinetContext } from '../../cabinet/context.ts';
 import type { CartSummary } from '../../cabinet/cart-summary.ts';
 import { money, plural } from '../render.tsx';
 
-export type NavKey = 'home' | 'catalog' | 'search' | 'cart' | 'orders' | 'quick-order' | 'price-lists' | 'account';
+export type NavKey = 'home' | 'catalog' | 'search' | 'cart' | 'orders' | 'documents' | 'quick-order' | 'price-lists' | 'account';
 
 const NAV: Array<{ key: NavKey; href: string; label: string; signedIn?: boolean }> = [
   { key: 'catalog', href: '/cabinet/catalog', label: 'Каталог' },
@@ -14,6 +14,7 @@ const NAV: Array<{ key: NavKey; href: string; label: string; signedIn?: boolean 
   { key: 'price-lists', href: '/cabinet/price-lists', label: 'Прайс-листы' },
   { key: 'cart', href: '/cabinet/cart', label: 'Корзина', signedIn: true },
   { key: 'orders', href: '/cabinet/orders', label: 'Заказы', signedIn: true },
+  { key: 'documents', href: '/cabinet/documents', label: 'Документы', signedIn: true },
 ];
 
 export function CsrfField({ ctx }: { ctx: CabinetContext }): VNode {
