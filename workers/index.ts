@@ -14,6 +14,7 @@ import { pausingOnRefusal } from './installation.ts';
 import { mailDelivery } from '../src/cabinet/mail.ts';
 import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
 import { invoiceWorker } from '../src/backoffice/order-documents.ts';
+import { purgeManagerSessions } from '../src/backoffice/managers.ts';
 
 /** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
 const MAIL_INTERVAL_MS = 1000;
@@ -140,6 +141,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     if (Date.now() - purgedAt > 600_000) {
       purgedAt = Date.now();
       purgeExpiredSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'session purge skipped'));
+      purgeManagerSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'manager session purge skipped'));
     }
   }, MAIL_INTERVAL_MS);
   mailTimer.unref();

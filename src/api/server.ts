@@ -17,6 +17,8 @@ import { portalAdminRoutes } from './portal/admin-routes.ts';
 import { pipelineDeps } from './run-views.ts';
 import { createConnectorPort } from '../pipeline/connector-port.ts';
 import { cabinetPlugin } from '../web/cabinet/index.ts';
+import { managerPlugin } from '../web/manager/index.ts';
+import { mailAdminRoutes } from './mail-admin-routes.ts';
 import { cabinetAdminRoutes } from './cabinet-admin-routes.ts';
 
 export type { ServerDeps } from './deps.ts';
@@ -61,12 +63,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await admin.register(async (s) => orderExportsRoutes(s, deps), { prefix: '/orders' });
       await admin.register(async (s) => portalAdminRoutes(s, deps));
       await admin.register(async (s) => cabinetAdminRoutes(s, deps), { prefix: '/cabinet' });
+      await admin.register(async (s) => mailAdminRoutes(s, deps), { prefix: '/mail' });
     }, { prefix: '/admin/api' });
     await queueDashboard(app, deps);
     // The portal API (/api/v1) and its OpenAPI document (/api/docs).
     await app.register(portalApi, { deps });
     // The client cabinet (Russian pages on the same services, src/web/cabinet).
     await app.register(cabinetPlugin, { prefix: '/cabinet', deps });
+    await app.register(managerPlugin, { prefix: '/manager', deps });
     // Endpoints connectors serve to their systems (1C exchange, webhooks), mounted without importing them.
     if (deps.pool) {
       const port = createConnectorPort(pipelineDeps(deps), process.env);

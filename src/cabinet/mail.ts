@@ -32,7 +32,7 @@ export async function enqueueMail(db: Db, m: Mail): Promise<number> {
 }
 
 /** Attempts before a message is left alone (its last error stays on the row for the console). */
-const MAX_ATTEMPTS = 12;
+export const MAIL_MAX_ATTEMPTS = 12;
 
 export interface MailDelivery {
   /** Sends what is due; returns how many were sent. Never two at once in one process. */
@@ -53,7 +53,7 @@ export function mailDelivery(db: Db, config: Pick<Config, 'SMTP_URL' | 'MAGISTRA
       const done = await db.transaction().execute(async (trx) => {
         const row = await sql<{ id: number; to_address: string; reply_to: string | null; subject: string; text_body: string; html_body: string | null; attempts: number; attachments: MailAttachment[] }>`
           SELECT id, to_address, reply_to, subject, text_body, html_body, attempts, attachments FROM email_outbox
-          WHERE sent_at IS NULL AND next_attempt_at <= now() AND attempts < ${MAX_ATTEMPTS}
+          WHERE sent_at IS NULL AND next_attempt_at <= now() AND attempts < ${MAIL_MAX_ATTEMPTS}
           ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`.execute(trx).then((r) => r.rows[0]);
         if (!row) return false;
         const message = {

@@ -13,6 +13,7 @@ import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { DEFAULT_CITY_SETTING } from '../../src/api/portal/auth.ts';
 import { setPassword } from '../../src/cabinet/accounts.ts';
+import { setManagerPassword } from '../../src/backoffice/managers.ts';
 import { DEMO_FILES } from '../../src/cli/commands/demo.ts';
 import { createTestPipeline, type TestPipeline } from './pipeline.ts';
 
@@ -29,6 +30,12 @@ export const DEMO_USERS = {
   other: { code: 'P3', email: 'sidorov@example.ru', password: 'Пароль-other-3' },
 } as const;
 
+/** Demo managers with workplace passwords (ops/demo/managers.csv): M1 manages C1 and C3, M2 manages C2. */
+export const DEMO_MANAGERS = {
+  m1: { code: 'M1', email: 'i.petrova@magistral.example', password: 'Пароль-manager-1', name: 'Ирина Петрова' },
+  m2: { code: 'M2', email: 'o.kuznetsov@magistral.example', password: 'Пароль-manager-2', name: 'Олег Кузнецов' },
+} as const;
+
 export interface CabinetFixture {
   tp: TestPipeline;
   app: FastifyInstance;
@@ -36,6 +43,8 @@ export interface CabinetFixture {
   baseUrl: string;
   /** Signs a Playwright page in through the login form. */
   signIn(page: Page, user?: { email: string; password: string }): Promise<void>;
+  /** Signs a Playwright page in to the manager workplace (/manager). */
+  signInManager(page: Page, manager?: { email: string; password: string }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +74,7 @@ export async function cabinetFixture(label: string, opts: { env?: Record<string,
   try {
     await loadDemo(tp);
     for (const u of Object.values(DEMO_USERS)) await setPassword(tp.rt.db, u.code, u.password, u.email);
+    for (const m of Object.values(DEMO_MANAGERS)) await setManagerPassword(tp.rt.db, m.code, m.password, m.email);
     app = await buildServer({
       registry: tp.rt.registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues,
       log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), metrics: createMetrics(), mode: 'full',
@@ -85,6 +95,13 @@ export async function cabinetFixture(label: string, opts: { env?: Record<string,
       await page.getByLabel('Пароль').fill(user.password);
       await page.getByRole('button', { name: 'Войти' }).click();
       await page.waitForURL((u) => !u.pathname.startsWith('/cabinet/login'));
+    },
+    async signInManager(page, manager = DEMO_MANAGERS.m1) {
+      await page.goto(`${baseUrl}/manager/login`);
+      await page.getByLabel('Электронная почта').fill(manager.email);
+      await page.getByLabel('Пароль').fill(manager.password);
+      await page.getByRole('button', { name: 'Войти' }).click();
+      await page.waitForURL((u) => !u.pathname.startsWith('/manager/login'));
     },
     async close() {
       await server.close();

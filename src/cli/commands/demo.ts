@@ -17,6 +17,7 @@ import { createApiKey, KNOWN_SCOPES, revokeApiKey } from '../../portal/keys.ts';
 import { DEFAULT_CITY_SETTING } from '../../api/portal/auth.ts';
 import { setPassword } from '../../cabinet/accounts.ts';
 import { DEMO_SELLER } from '../../backoffice/seller.ts';
+import { setManagerPassword } from '../../backoffice/managers.ts';
 
 const DEMO_KEY = 'demo';
 
@@ -80,6 +81,16 @@ export function register(program: Command, host: CliHost): void {
           logins.push(c.email);
         }
         console.log(`cabinet: http://127.0.0.1:${ctx.config.PORT}/cabinet  sign in as ${logins.join(' | ')}  password ${password}`);
+        // The managers' workplace: the demo's two managers, one demo password.
+        const mPassword = process.env.MAGISTRAL_DEMO_MANAGER_PASSWORD || 'demo-manager-1';
+        const mLogins = [];
+        for (const code of ['M1', 'M2']) {
+          const m = await db.selectFrom('managers').select(['email']).where('code', '=', code).executeTakeFirst();
+          if (!m?.email) continue;
+          await setManagerPassword(db, code, mPassword);
+          mLogins.push(m.email);
+        }
+        console.log(`manager: http://127.0.0.1:${ctx.config.PORT}/manager  sign in as ${mLogins.join(' | ')}  password ${mPassword}`);
       } finally {
         await workers.close();
         await rt.close();

@@ -1,16 +1,19 @@
-// The contact's own page: who it is, the legal entities it acts for and in which role, and a password
-// change (which ends its sessions in other browsers).
+// The contact's own page: who it is, the legal entities it acts for and in which role, a password
+// change (which ends its sessions in other browsers), and which e-mail notifications it receives.
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../../api/deps.ts';
 import { changePassword } from '../../cabinet/accounts.ts';
 import { CabinetError } from '../../cabinet/errors.ts';
 import { sendPage } from '../render.tsx';
 import { CsrfField, Layout } from './layout.tsx';
-import { field, requireContact } from './request.ts';
+import { field, fields, requireContact } from './request.ts';
 import type { SignedInContext } from '../../cabinet/context.ts';
 import type { CartSummary } from '../../cabinet/cart-summary.ts';
+import { CONTACT_NOTIFICATION_KINDS, kindEnabled, setNotificationPreference } from '../../backoffice/notify.ts';
 
-function AccountPage({ ctx, cart, flash }: { ctx: SignedInContext; cart: CartSummary | null; flash: { kind: 'ok' | 'error'; text: string } | null }) {
+type Prefs = Record<string, unknown>;
+
+function AccountPage({ ctx, cart, flash, prefs }: { ctx: SignedInContext; cart: CartSummary | null; flash: { kind: 'ok' | 'error'; text: string } | null; prefs: Prefs }) {
   return (
     <Layout ctx={ctx} cart={cart} title="Профиль" active="account" flash={flash}>
       <h1>Профиль</h1>
@@ -41,16 +44,40 @@ function AccountPage({ ctx, cart, flash }: { ctx: SignedInContext; cart: CartSum
             <p class="hint">После смены пароля вход в других браузерах завершится.</p>
           </form>
         </section>
+        <section class="card" id="notifications">
+          <h2>Уведомления по почте</h2>
+          <form method="post" action="/cabinet/account/notifications" class="stack">
+            <CsrfField ctx={ctx} />
+            <input type="hidden" name="present" value="1" />
+            {Object.entries(CONTACT_NOTIFICATION_KINDS).map(([kind, label]) => (
+              <label class="check"><input type="checkbox" name="kind" value={kind} checked={kindEnabled(prefs, kind)} /> {label}</label>
+            ))}
+            <button type="submit">Сохранить</button>
+            <p class="hint">Письма приходят на {ctx.contact.email}. Приглашения и восстановление пароля приходят всегда.</p>
+          </form>
+        </section>
       </div>
     </Layout>
   );
 }
 
 export async function accountRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const prefsOf = async (contactId: number): Promise<Prefs> =>
+    (await deps.db.selectFrom('cabinet_accounts').select('prefs').where('contact_id', '=', contactId).executeTakeFirst())?.prefs ?? {};
+
   app.get('/account', async (request, reply) => {
     const ctx = requireContact(request);
-    const done = (request.query as { changed?: string }).changed ? { kind: 'ok' as const, text: 'Пароль изменён.' } : null;
-    return sendPage(reply, <AccountPage ctx={ctx} cart={request.cabinetCart} flash={done} />);
+    const q = request.query as { changed?: string; saved?: string };
+    const done = q.changed ? { kind: 'ok' as const, text: 'Пароль изменён.' } : q.saved ? { kind: 'ok' as const, text: 'Настройки уведомлений сохранены.' } : null;
+    return sendPage(reply, <AccountPage ctx={ctx} cart={request.cabinetCart} flash={done} prefs={await prefsOf(ctx.contact.id)} />);
+  });
+
+  // Every kind not ticked is turned off (an unticked checkbox sends nothing, hence the form's "present").
+  app.post('/account/notifications', async (request, reply) => {
+    const ctx = requireContact(request);
+    const on = new Set(fields(request.body, 'kind'));
+    for (const kind of Object.keys(CONTACT_NOTIFICATION_KINDS)) await setNotificationPreference(deps.db, ctx.contact.id, kind, on.has(kind));
+    return reply.redirect('/cabinet/account?saved=1#notifications', 303);
   });
 
   app.post('/account/password', async (request, reply) => {
@@ -61,7 +88,7 @@ export async function accountRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       await changePassword(deps.db, ctx.contact.id, field(request.body, 'current'), next, ctx.session.idHash);
       return reply.redirect('/cabinet/account?changed=1', 303);
     } catch (e) {
-      if (e instanceof CabinetError) return sendPage(reply, <AccountPage ctx={ctx} cart={request.cabinetCart} flash={{ kind: 'error', text: e.message }} />, e.status);
+      if (e instanceof CabinetError) return sendPage(reply, <AccountPage ctx={ctx} cart={request.cabinetCart} flash={{ kind: 'error', text: e.message }} prefs={await prefsOf(ctx.contact.id)} />, e.status);
       throw e;
     }
   });
