@@ -6,6 +6,7 @@ import type { Database } from '../db/index.ts';
 import { CabinetError } from '../cabinet/errors.ts';
 import { applyOrderChange } from '../orders/index.ts';
 import { audit, type Actor } from './audit.ts';
+import { assertOwnClient } from './managers.ts';
 
 type Db = Kysely<Database>;
 
@@ -25,10 +26,8 @@ export async function confirmOrder(db: Db, manager: { id: number; name?: string 
     SELECT o.id, o.number, o.status, o.cancelled, o.approval, o.client_id, c.manager_id
     FROM orders o JOIN clients c ON c.id = o.client_id WHERE o.number = ${orderNumber}`.execute(db)).rows[0];
   if (!o) throw new CabinetError(404, `Заказ ${orderNumber} не найден`);
-  if (o.manager_id !== manager.id) {
-    await audit(db, actor, { action: 'order.confirm', outcome: 'denied', clientId: Number(o.client_id), details: { order: o.number, why: 'not own client' } });
-    throw new CabinetError(403, `Заказ ${o.number} — заказ клиента другого менеджера: подтвердить его нельзя`);
-  }
+  // Another manager's client: 403, the refusal audited (assertOwnClient).
+  await assertOwnClient(db, actor as Actor & { kind: 'manager' }, Number(o.client_id), 'order.confirm');
   if (o.cancelled || o.status === 'cancelled') throw new CabinetError(409, `Заказ ${o.number} отменён: подтвердить его нельзя`);
   if (o.approval === 'waiting') throw new CabinetError(409, `Заказ ${o.number} ждёт согласования руководителя клиента: подтвердить его можно после согласования`);
   if (o.approval === 'rejected') throw new CabinetError(409, `Заказ ${o.number} отклонён руководителем клиента: подтвердить его нельзя`);

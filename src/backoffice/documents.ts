@@ -6,6 +6,7 @@ import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { CabinetError } from '../cabinet/errors.ts';
 import { audit, type Actor } from './audit.ts';
+import { assertOwnClient } from './managers.ts';
 import { CLIENT_DOCUMENT_KINDS, documentKindName, type ClientDocumentKind } from './document-kinds.ts';
 import { storeFile } from './files.ts';
 import { FileRefused, nameFor, sniffUpload } from './file-type.ts';
@@ -199,13 +200,7 @@ const managerActor = (m: ManagerActor): Actor => ({ kind: 'manager', id: m.id, n
 
 /** The client when it is the manager's own; 404 when unknown, 403 (audited) when another manager's. */
 async function ownClient(db: Db, m: ManagerActor, clientId: number, action: string): Promise<{ id: number; name: string }> {
-  const c = await db.selectFrom('clients').select(['id', 'name', 'manager_id']).where('id', '=', clientId).executeTakeFirst();
-  if (!c) throw new CabinetError(404, 'Клиент не найден');
-  if (c.manager_id !== m.id) {
-    await audit(db, managerActor(m), { action, outcome: 'denied', clientId, details: { why: 'not own client' } });
-    throw new CabinetError(403, `Клиент «${c.name}» закреплён за другим менеджером`);
-  }
-  return { id: Number(c.id), name: c.name };
+  return assertOwnClient(db, managerActor(m) as Actor & { kind: 'manager' }, clientId, action);
 }
 
 /** Contracts of an own client with their scans (the manager's client card). */

@@ -88,7 +88,7 @@ export async function documentsRoutes(app: FastifyInstance, deps: ServerDeps): P
     const q = request.query as Record<string, string | undefined>;
     const contracts = await mayViewContracts(db, viewerOf(ctx));
     const kinds: Array<[string, string]> = [
-      ['invoice', ORDER_DOCUMENT_KINDS.invoice], ['closing', 'Закрывающие документы (УПД, накладные, счета-фактуры, акты)'],
+      ['invoice', ORDER_DOCUMENT_KINDS.invoice], ['closing', 'Закрывающие (все)'],
       ['upd', ORDER_DOCUMENT_KINDS.upd], ['waybill', ORDER_DOCUMENT_KINDS.waybill], ['invoice-facture', ORDER_DOCUMENT_KINDS['invoice-facture']], ['act', ORDER_DOCUMENT_KINDS.act],
       ['payment', ORDER_DOCUMENT_KINDS.payment],
       ...(contracts ? ([['contract', CLIENT_DOCUMENT_KINDS.contract], ['supplement', CLIENT_DOCUMENT_KINDS.supplement]] as Array<[string, string]>) : []),

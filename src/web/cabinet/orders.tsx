@@ -54,7 +54,7 @@ function describe(e: OrderEvent, statuses: Map<string, string>): string {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : 'Изменение';
 }
 
-const sourceName = (s: string | null): string => (!s ? '' : s === 'portal' ? 'портал' : s.startsWith('onec') ? '1С' : s.startsWith('sap') ? 'SAP' : s);
+const sourceName = (s: string | null): string => (!s ? '' : s === 'portal' ? 'портал' : s.startsWith('manager:') ? 'менеджер' : s.startsWith('onec') ? '1С' : s.startsWith('sap') ? 'SAP' : s);
 
 export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db } = deps;

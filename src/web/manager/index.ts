@@ -16,9 +16,10 @@ import { MAX_UPLOAD_BYTES } from '../cabinet/errors.tsx';
 import { managerError } from './errors.tsx';
 import { managerAuthRoutes } from './auth-routes.tsx';
 import { managerHomeRoutes } from './home-routes.tsx';
+import { managerDocumentsRoutes } from './documents-routes.tsx';
 
 /** Page modules: each registers its routes on the workplace's scope. */
-const MANAGER_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [managerAuthRoutes, managerHomeRoutes];
+const MANAGER_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [managerAuthRoutes, managerHomeRoutes, managerDocumentsRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CSS = readFileSync(path.join(here, '../assets/manager.css'));
