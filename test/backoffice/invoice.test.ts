@@ -20,6 +20,7 @@ import { invoiceJob } from '../../src/backoffice/order-documents.ts';
 import { fromKopecks, printMoney, toKopecks } from '../../src/backoffice/money.ts';
 import { rubWords } from '../../src/backoffice/rub-words.ts';
 import { CabinetError } from '../../src/cabinet/errors.ts';
+import { listDocuments } from '../../src/backoffice/documents.ts';
 
 let fx: CabinetFixture;
 let smtp: TestSmtp;
@@ -194,5 +195,21 @@ describe('invoice on confirm', () => {
     const ok = await db.selectFrom('audit_log').select(['ip', 'client_id']).where('action', '=', 'order.confirm').where('outcome', '=', 'ok').where('details', '@>', sql<never>`${JSON.stringify({ order: o.number })}::jsonb`).executeTakeFirstOrThrow();
     expect(ok).toMatchObject({ ip: '10.0.0.7', client_id: ids.c1 });
     await until('the e-mail', async () => mailsTo('a.smirnov@energomontazh.example', new RegExp(`Заказ ${o.number} подтверждён`)).at(0));
+  });
+
+  it('1C\'s payment and shipment documents of a portal order are its documents, with Russian kind names', async () => {
+    const db = fx.tp.rt.db;
+    const o = await newOrder([{ sku: 'SKU-00003', quantity: '2' }]);
+    await oneCSends(orderDoc(o.number, [['Статус заказа', 'Отгружен'], ['Номер отгрузки по 1С', 'РН-000555'], ['Дата отгрузки по 1С', '2026-12-06 10:00:00'], ['Номер оплаты по 1С', 'ПП-000321'], ['Дата оплаты по 1С', '2026-12-05 12:00:00']]));
+    const docs = await db.selectFrom('order_documents').select(['kind', 'number', 'source']).where('order_id', '=', o.id).orderBy('kind').execute();
+    expect(docs).toEqual([
+      { kind: 'payment', number: 'ПП-000321', source: 'onec-sale:default' },
+      { kind: 'shipment', number: 'РН-000555', source: 'onec-sale:default' },
+    ]);
+    const seen = await listDocuments(db, { clientId: ids.c1!, contactId: ids.p1! }, {});
+    expect(seen.filter((d) => d.orderNumber === o.number).map((d) => `${d.kindName} № ${d.number}`).sort()).toEqual(['Оплата № ПП-000321', 'Отгрузка № РН-000555']);
+    // The subordinate does not see the head's order, nor its documents.
+    const sub = await listDocuments(db, { clientId: ids.c1!, contactId: ids.p2! }, {});
+    expect(sub.filter((d) => d.orderNumber === o.number)).toEqual([]);
   });
 });
