@@ -36,9 +36,25 @@ export async function mayViewContracts(db: Db, viewer: DocumentViewer): Promise<
   return r.rows[0]?.ok === true;
 }
 
-/** Orders the contact sees (as src/orders/read.ts: own orders, and every order of a legal entity it heads). */
-const orderVisible = (v: DocumentViewer) => sql<SqlBool>`o.client_id = ${v.clientId} AND (o.contact_id = ${v.contactId}
-  OR o.legal_entity_id IN (SELECT legal_entity_id FROM contact_legal_entities WHERE contact_id = ${v.contactId} AND role = 'head'))`;
+/**
+ * Orders the viewer sees (as src/orders/read.ts: a contact its own orders and every order of a legal
+ * entity it heads; a portal frontend acting for the whole client, contactId null, every order of it).
+ */
+const orderVisible = (v: { clientId: number; contactId: number | null }) => (v.contactId === null
+  ? sql<SqlBool>`o.client_id = ${v.clientId}`
+  : sql<SqlBool>`o.client_id = ${v.clientId} AND (o.contact_id = ${v.contactId}
+  OR o.legal_entity_id IN (SELECT legal_entity_id FROM contact_legal_entities WHERE contact_id = ${v.contactId} AND role = 'head'))`);
+
+/** The documents of one order the viewer sees (the portal API's order documents); undefined when it does not see the order. */
+export async function orderDocuments(db: Db, viewer: { clientId: number; contactId: number | null }, orderNumber: string): Promise<DocumentRow[] | undefined> {
+  const o = (await sql<{ id: number }>`SELECT o.id FROM orders o WHERE o.number = ${orderNumber} AND ${orderVisible(viewer)}`.execute(db)).rows[0];
+  if (!o) return undefined;
+  const r = await sql<{ id: number; kind: string; number: string | null; date: string | null; amount: string | null; has_file: boolean; file_name: string | null; at: Date }>`
+    SELECT d.id, d.kind, d.number, to_char(d.date, 'YYYY-MM-DD') AS date, d.amount::text AS amount, d.sha256 IS NOT NULL AS has_file, d.file_name, d.created_at AS at
+    FROM order_documents d WHERE d.order_id = ${o.id} ORDER BY d.date NULLS LAST, d.id`.execute(db);
+  return r.rows.map((d) => ({ scope: 'order', id: Number(d.id), kind: d.kind, kindName: documentKindName(d.kind), title: null, number: d.number, date: d.date, amount: d.amount,
+    orderNumber, legalEntity: null, hasFile: d.has_file, fileName: d.file_name, status: null, scans: 0, at: d.at }));
+}
 
 export interface DocumentRow {
   /** 'order' documents belong to an order; 'client' ones are contracts and supplements. */
@@ -118,7 +134,7 @@ export interface DocumentFile {
 }
 
 /** The file of an order's document, when the viewer sees that order; else undefined (404). */
-export async function orderDocumentFile(db: Db, viewer: DocumentViewer, id: number): Promise<DocumentFile | undefined> {
+export async function orderDocumentFile(db: Db, viewer: { clientId: number; contactId: number | null }, id: number): Promise<DocumentFile | undefined> {
   const r = await sql<{ sha256: string; file_name: string | null; content_type: string | null; kind: string; number: string | null }>`
     SELECT d.sha256, d.file_name, d.content_type, d.kind, d.number FROM order_documents d JOIN orders o ON o.id = d.order_id
     WHERE d.id = ${id} AND d.sha256 IS NOT NULL AND ${orderVisible(viewer)}`.execute(db);

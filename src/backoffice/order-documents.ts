@@ -32,6 +32,13 @@ export interface InvoiceWorker {
   runDue(): Promise<number>;
 }
 
+/**
+ * Attempts before a job is left alone (a day and more of hourly retries: an order whose lines never add
+ * up to its total); setting a seller requisite gives waiting jobs their attempts back.
+ */
+export const INVOICE_MAX_ATTEMPTS = 30;
+const MAX_ATTEMPTS = INVOICE_MAX_ATTEMPTS;
+
 /** Backoff of a failing job: 1, 2, 4 … minutes, at most an hour. */
 const backoffMinutes = (attempts: number): number => Math.min(60, 2 ** attempts);
 
@@ -43,7 +50,7 @@ export function invoiceWorker(db: Db, config: Pick<Config, 'MAGISTRAL_DATA_DIR' 
       const more = await db.transaction().execute(async (trx) => {
         // Locked and skipped by others: several worker processes never make one invoice twice.
         const job = (await sql<{ id: number; order_id: number; attempts: number }>`
-          SELECT id, order_id, attempts FROM document_jobs WHERE done_at IS NULL AND next_attempt_at <= now()
+          SELECT id, order_id, attempts FROM document_jobs WHERE done_at IS NULL AND next_attempt_at <= now() AND attempts < ${MAX_ATTEMPTS}
           ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`.execute(trx)).rows[0];
         if (!job) return false;
         await sql`SAVEPOINT invoice`.execute(trx);

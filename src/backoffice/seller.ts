@@ -83,7 +83,7 @@ export async function setPortalSetting(db: Db, key: string, value: string): Prom
   await db.insertInto('portal_settings').values({ key, value: v })
     .onConflict((oc) => oc.column('key').doUpdateSet({ value: v, updated_at: new Date() })).execute();
   // Invoices waiting for the requisites are tried again at once, not after their backoff.
-  if (key.startsWith('seller.')) await db.updateTable('document_jobs').set({ next_attempt_at: new Date() }).where('done_at', 'is', null).execute();
+  if (key.startsWith('seller.')) await db.updateTable('document_jobs').set({ next_attempt_at: new Date(), attempts: 0 }).where('done_at', 'is', null).execute();
 }
 
 /** Every portal setting (for `magistral settings list`). */

@@ -21,6 +21,7 @@ import { fromKopecks, printMoney, toKopecks } from '../../src/backoffice/money.t
 import { rubWords } from '../../src/backoffice/rub-words.ts';
 import { CabinetError } from '../../src/cabinet/errors.ts';
 import { listDocuments } from '../../src/backoffice/documents.ts';
+import { createApiKey, KNOWN_SCOPES } from '../../src/portal/keys.ts';
 
 let fx: CabinetFixture;
 let smtp: TestSmtp;
@@ -211,5 +212,30 @@ describe('invoice on confirm', () => {
     // The subordinate does not see the head's order, nor its documents.
     const sub = await listDocuments(db, { clientId: ids.c1!, contactId: ids.p2! }, {});
     expect(sub.filter((d) => d.orderNumber === o.number)).toEqual([]);
+  });
+
+  it('the portal API obeys the same rule: the order\'s documents and the invoice PDF for who sees the order, 404 for anyone else', async () => {
+    const db = fx.tp.rt.db;
+    const doc = await db.selectFrom('order_documents as d').innerJoin('orders as o', 'o.id', 'd.order_id').select(['d.id', 'd.sha256', 'o.number'])
+      .where('d.kind', '=', 'invoice').where('o.contact_id', '=', ids.p1!).orderBy('d.id').executeTakeFirstOrThrow();
+    const key = (await createApiKey(db, { name: 'docs', scopes: [...KNOWN_SCOPES] })).key;
+    const get = (url: string, contact: string | null, client = 'C1') => fetch(`${fx.baseUrl}${url}`, {
+      headers: { authorization: `Bearer ${key}`, 'x-client-id': client, ...(contact ? { 'x-contact-id': contact } : {}) },
+    });
+    const list = await get(`/api/v1/orders/${doc.number}/documents`, 'P1');
+    expect(list.status).toBe(200);
+    const body = await list.json() as { documents: Array<{ id: number; kind: string; kindName: string; file: string | null }> };
+    expect(body.documents).toContainEqual(expect.objectContaining({ id: doc.id, kind: 'invoice', kindName: 'Счёт на оплату', file: `/api/v1/documents/${doc.id}/file` }));
+    const file = await get(`/api/v1/documents/${doc.id}/file`, 'P1');
+    expect(file.status).toBe(200);
+    expect(file.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(createHash('sha256').update(Buffer.from(await file.arrayBuffer())).digest('hex')).toBe(doc.sha256);
+    expect((await get(`/api/v1/documents/${doc.id}/file`, null)).status).toBe(200);
+    // The subordinate (not the order's contact, not a head), another client, a forged id: not there.
+    expect((await get(`/api/v1/orders/${doc.number}/documents`, 'P2')).status).toBe(404);
+    expect((await get(`/api/v1/documents/${doc.id}/file`, 'P2')).status).toBe(404);
+    expect((await get(`/api/v1/documents/${doc.id}/file`, null, 'C2')).status).toBe(404);
+    expect((await get('/api/v1/documents/999999999/file', 'P1')).status).toBe(404);
+    expect((await get('/api/v1/documents/abc/file', 'P1')).status).toBe(400);
   });
 });

@@ -37,7 +37,7 @@ function Contracts({ docs }: { docs: ClientDocumentView[] }): VNode {
             <td><a href={`/manager/documents/contracts/${d.id}/file`}>{d.title}</a><div><small class="muted">{d.kindName}{d.number ? ` № ${d.number}` : ''}{d.date ? ` от ${day(d.date)}` : ''}</small></div></td>
             <td>{d.legalEntity ?? 'все юрлица'}{d.agreement ? <div><small class="muted">{d.agreement}</small></div> : null}</td>
             <td>{dateTime(d.publishedAt)}{d.publishedBy ? <div><small class="muted">{d.publishedBy}</small></div> : null}</td>
-            <td><span class={`badge ${d.status === 'signed-uploaded' ? '' : 'badge-warn'}`}>{STATUS[d.status]}</span></td>
+            <td><span class={`badge ${d.status === 'signed-uploaded' ? 'badge-ok' : 'badge-warn'}`}>{STATUS[d.status]}</span></td>
             <td>{d.scans.length ? (
               <ul class="scans">{d.scans.map((s) => <li><a href={`/manager/documents/scans/${s.id}/file`}>{s.fileName}</a> <small class="muted">{dateTime(s.uploadedAt)}{s.uploadedBy ? `, ${s.uploadedBy}` : ''}</small></li>)}</ul>
             ) : <span class="muted">нет</span>}</td>
@@ -71,6 +71,7 @@ export async function managerDocumentsRoutes(app: FastifyInstance, deps: ServerD
     const seller = await readSeller(db);
     return (
       <ManagerLayout s={s} title={`Документы — ${client.name}`} active="documents" flash={flash}>
+        <div class="documents-page">
         <p><a href={`/manager/clients/${clientId}`}>← Карточка клиента</a></p>
         <h1>Документы клиента «{client.name}»</h1>
         {!seller.ok && <div class="notice notice-warn">Счета на оплату не формируются: {seller.missing.join(', ')}. Задайте реквизиты продавца: <code>magistral settings set seller.… …</code></div>}
@@ -118,6 +119,7 @@ export async function managerDocumentsRoutes(app: FastifyInstance, deps: ServerD
           </div>
           <button type="submit" class="primary">Опубликовать</button>
         </form>
+        </div>
       </ManagerLayout>
     );
   };
@@ -189,7 +191,7 @@ export async function managerDocumentsRoutes(app: FastifyInstance, deps: ServerD
                   <td><a href={`/manager/clients/${r.client_id}/documents`}>{r.client}</a></td>
                   <td><a href={`/manager/documents/contracts/${r.id}/file`}>{r.title}</a> <small class="muted">{documentKindName(r.kind)}</small></td>
                   <td>{dateTime(r.published_at)}</td>
-                  <td><span class={`badge ${r.status === 'signed-uploaded' ? '' : 'badge-warn'}`}>{STATUS[r.status]}</span></td>
+                  <td><span class={`badge ${r.status === 'signed-uploaded' ? 'badge-ok' : 'badge-warn'}`}>{STATUS[r.status]}</span></td>
                   <td>{r.last_scan ? dateTime(r.last_scan) : '—'}</td>
                 </tr>
               ))}
