@@ -2,9 +2,9 @@
 // requisites from portal_settings, the payer's from legal_entities, lines and total from the order) and
 // rendered as a PDF (pdfkit, DejaVu Sans for Cyrillic). The total printed is the order's total: when
 // the lines do not add up to it, or a requisite is missing, no invoice is made and the reason is given.
+import { createRequire } from 'node:module';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
-import { fontPath } from '../cabinet/price-list.ts';
 import { fromKopecks, printMoney, rateText, toKopecks, vatIncluded } from './money.ts';
 
 export { printMoney } from './money.ts';
@@ -48,6 +48,14 @@ export interface InvoiceData {
 }
 
 const TZ = 'Europe/Moscow';
+
+/**
+ * DejaVu Sans (dejavu-fonts-ttf), as the price lists use it; resolved here rather than imported from
+ * price-list.ts, which would load exceljs into every worker process.
+ */
+function fontPath(bold = false): string {
+  return createRequire(import.meta.url).resolve(`dejavu-fonts-ttf/ttf/DejaVuSans${bold ? '-Bold' : ''}.ttf`);
+}
 const UNITS: Record<string, string> = { pcs: 'шт', PCE: 'шт', '796': 'шт', m: 'м', MTR: 'м', '006': 'м', kg: 'кг', KGM: 'кг', '166': 'кг', pack: 'уп', set: 'компл' };
 
 export function moscowDay(d: Date): string {
@@ -57,7 +65,9 @@ export function moscowDay(d: Date): string {
 /** Everything the invoice prints, or InvoiceNotReady with the reason. */
 export async function invoiceData(db: Db, orderId: number, now = new Date()): Promise<InvoiceData> {
   const o = (await sql<{ id: number; number: string; total: string; currency: string; created_at: Date; le_name: string; le_full_name: string | null; inn: string | null; kpp: string | null; address: string | null }>`
-    SELECT o.id, o.number, o.total::text AS total, o.currency, o.created_at, le.name AS le_name, le.full_name AS le_full_name, le.inn, le.kpp, le.address
+    SELECT o.id, o.number, o.total::text AS total, o.currency,
+      -- An offline order is dated by the ERP's document, a portal order by its placing (as the cabinet shows it).
+      coalesce(CASE WHEN o.origin = 'offline' THEN o.erp_date END, o.created_at) AS created_at, le.name AS le_name, le.full_name AS le_full_name, le.inn, le.kpp, le.address
     FROM orders o JOIN legal_entities le ON le.id = o.legal_entity_id WHERE o.id = ${orderId}`.execute(db)).rows[0];
   if (!o) throw new InvoiceNotReady(`заказ ${orderId} не найден`);
   const s = await readSeller(db);
