@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { fontPath } from '../cabinet/price-list.ts';
-import { readSeller, type Seller } from './seller.ts';
+import { readSellerHeading, type SellerHeading } from './seller.ts';
 
 type Db = Kysely<Database>;
 
@@ -30,7 +30,7 @@ export interface ReconciliationAct {
   debitTotal: string;
   creditTotal: string;
   closing: string;
-  seller: Seller;
+  seller: SellerHeading;
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -65,7 +65,7 @@ export async function reconciliationAct(db: Db, q: { legalEntityId: number; agre
   return {
     legalEntity: le, agreement: ag ? { code: ag.code, name: ag.name } : null, from: q.from, to: q.to,
     currency: ag?.currency ?? totals.currency ?? 'RUB', opening: totals.opening, lines, debitTotal: totals.debit, creditTotal: totals.credit,
-    closing: totals.closing, seller: await readSeller(db),
+    closing: totals.closing, seller: await readSellerHeading(db),
   };
 }
 

@@ -23,6 +23,7 @@ import * as m0021 from './migrations/0021-cabinet.ts';
 import * as m0022 from './migrations/0022-promotion.ts';
 import * as m0023 from './migrations/0023-backoffice.ts';
 import * as m0024 from './migrations/0024-settlements.ts';
+import * as m0025 from './migrations/0025-documents.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -81,6 +82,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0022-promotion': m0022,
   '0023-backoffice': m0023,
   '0024-settlements': m0024,
+  '0025-documents': m0025,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -530,6 +530,8 @@ export interface OrderDocumentsTable {
   content_type: string | null;
   size_bytes: number | null;
   created_at: Generated<Timestamp>;
+  /** Migration 0025: 'portal' (generated here), 'onec-sale:…', 'file:…'; NULL before it. */
+  source: Generated<string | null>;
 }
 export interface EmailOutboxTable {
   id: Generated<number>;
@@ -690,6 +692,54 @@ export interface CreditAlertsTable {
   at: Generated<Timestamp>;
 }
 
+// Migration 0025: documents (invoice jobs, closing-document batches, contracts and their scans).
+export interface DocumentJobsTable {
+  id: Generated<number>;
+  kind: 'invoice';
+  order_id: number;
+  created_at: Generated<Timestamp>;
+  attempts: Generated<number>;
+  next_attempt_at: Generated<Timestamp>;
+  done_at: Timestamp | null;
+  last_error: string | null;
+}
+export interface DocumentBatchesTable {
+  id: Generated<number>;
+  source: string;
+  file_name: string;
+  sha256: string;
+  received_at: Generated<Timestamp>;
+  accepted: Generated<number>;
+  rejected: Generated<number>;
+  error: string | null;
+  rows: ColumnType<unknown[], string | undefined, string>;
+}
+export interface ClientDocumentsTable {
+  id: Generated<number>;
+  client_id: number;
+  legal_entity_id: number | null;
+  agreement_id: number | null;
+  kind: 'contract' | 'supplement';
+  title: string;
+  number: string | null;
+  date: string | null;
+  sha256: string;
+  file_name: string;
+  status: Generated<'published' | 'signed-uploaded'>;
+  published_by: number | null;
+  published_at: Generated<Timestamp>;
+}
+export interface ClientDocumentScansTable {
+  id: Generated<number>;
+  document_id: number;
+  sha256: string;
+  file_name: string;
+  content_type: string;
+  size_bytes: number;
+  uploaded_by: number | null;
+  uploaded_at: Generated<Timestamp>;
+}
+
 export interface Database {
   installation: InstallationTable;
   poll_state: PollStateTable;
@@ -757,4 +807,8 @@ export interface Database {
   credit_terms: CreditTermsTable;
   credit_rules: CreditRulesTable;
   credit_alerts: CreditAlertsTable;
+  document_jobs: DocumentJobsTable;
+  document_batches: DocumentBatchesTable;
+  client_documents: ClientDocumentsTable;
+  client_document_scans: ClientDocumentScansTable;
 }

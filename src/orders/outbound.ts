@@ -205,7 +205,7 @@ async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], sou
         try {
           const made = await createOfflineOrder(trx, c.offline, c.change, source);
           if (made.created) {
-            if (c.documents?.length) await recordOrderDocuments(trx, made.id, c.documents);
+            if (c.documents?.length) await recordOrderDocuments(trx, made.id, c.documents, source);
             // The ERP has it already: not pending for it (exported at its version).
             await sql`UPDATE orders SET exported_at = updated_at WHERE id = ${made.id}`.execute(trx);
             await sql`RELEASE SAVEPOINT offline_order`.execute(trx);
@@ -229,7 +229,7 @@ async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], sou
         report.warnings.push(`order ${label} not found`);
         continue;
       }
-      if (c.documents?.length) await recordOrderDocuments(trx, found.id, c.documents);
+      if (c.documents?.length) await recordOrderDocuments(trx, found.id, c.documents, source);
       await sql`SAVEPOINT external_change`.execute(trx);
       try {
         // Outbound flows that had the order's latest version (order_exports, migration 0013) keep having it:

@@ -21,6 +21,7 @@ import { homeRoutes } from './home-routes.tsx';
 import { accountRoutes } from './account-routes.tsx';
 import { cartRoutes } from './cart.tsx';
 import { ordersRoutes } from './orders.tsx';
+import { documentsRoutes } from './documents.tsx';
 import { quickOrderRoutes } from './quick-order.tsx';
 import { priceListRoutes } from './price-lists.tsx';
 import { catalogRoutes } from './catalog-routes.tsx';
@@ -34,7 +35,7 @@ export { MAX_UPLOAD_BYTES } from './errors.tsx';
 import { MAX_UPLOAD_BYTES } from './errors.tsx';
 
 /** Page modules: each registers its routes on the cabinet's scope. */
-const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes, balanceRoutes, teamRoutes];
+const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, documentsRoutes, quickOrderRoutes, priceListRoutes, balanceRoutes, teamRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);

@@ -6,7 +6,7 @@ import type { CabinetContext } from '../../cabinet/context.ts';
 import type { CartSummary } from '../../cabinet/cart-summary.ts';
 import { money, plural } from '../render.tsx';
 
-export type NavKey = 'home' | 'catalog' | 'search' | 'cart' | 'orders' | 'quick-order' | 'price-lists' | 'account' | 'balance' | 'team' | 'approvals';
+export type NavKey = 'home' | 'catalog' | 'search' | 'cart' | 'orders' | 'quick-order' | 'price-lists' | 'account' | 'documents' | 'balance' | 'team' | 'approvals';
 
 const isHead = (ctx: CabinetContext): boolean => ctx.legalEntities.some((le) => le.role === 'head');
 
@@ -17,6 +17,7 @@ const NAV: Array<{ key: NavKey; href: string; label: string; signedIn?: boolean;
   { key: 'price-lists', href: '/cabinet/price-lists', label: 'Прайс-листы' },
   { key: 'cart', href: '/cabinet/cart', label: 'Корзина', signedIn: true },
   { key: 'orders', href: '/cabinet/orders', label: 'Заказы', signedIn: true },
+  { key: 'documents', href: '/cabinet/documents', label: 'Документы', signedIn: true },
   { key: 'balance', href: '/cabinet/balance', label: 'Баланс', signedIn: true, show: (ctx) => ctx.legalEntities.some((le) => le.confirmed) },
   { key: 'approvals', href: '/cabinet/approvals', label: 'Согласование', signedIn: true, show: isHead },
   { key: 'team', href: '/cabinet/team', label: 'Сотрудники', signedIn: true, show: isHead },

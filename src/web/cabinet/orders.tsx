@@ -9,6 +9,7 @@ import { repeatOrder } from '../../cabinet/repeat.ts';
 import { listOrderStatuses } from '../../orders/index.ts';
 import { orderDetails, type OrderEvent } from '../../orders/history.ts';
 import { listOrders, type OrderListQuery, type OrderSummary } from '../../orders/read.ts';
+import { documentKindName } from '../../backoffice/document-kinds.ts';
 import { money, qty, sendPage, unitName } from '../render.tsx';
 import { shopperOf } from './cart.tsx';
 import { CsrfField, Layout } from './layout.tsx';
@@ -64,8 +65,7 @@ const APPROVAL_WORDS: Record<string, string> = {
   rejected: 'отклонён руководителем, заказ отменён',
 };
 
-const sourceName = (s: string | null): string => (!s ? '' : s === 'portal' ? 'портал' : s.startsWith('onec') ? '1С' : s.startsWith('sap') ? 'SAP' : s);
-const DOC_KINDS: Record<string, string> = { payment: 'Оплата', shipment: 'Отгрузка', invoice: 'Счёт', upd: 'УПД', act: 'Акт' };
+const sourceName = (s: string | null): string => (!s ? '' : s === 'portal' ? 'портал' : s.startsWith('manager:') ? 'менеджер' : s.startsWith('onec') ? '1С' : s.startsWith('sap') ? 'SAP' : s);
 
 export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db } = deps;
@@ -212,9 +212,15 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
           </section>
           <section class="card">
             <h2>Документы</h2>
-            {!o.documents.length ? <p class="muted">Документов пока нет: они появятся, когда учётная система их пришлёт.</p> : (
+            {!o.documents.length ? <p class="muted">Документов пока нет: счёт на оплату появится, когда заказ подтвердят, закрывающие документы — после отгрузки.</p> : (
               <ul class="documents">
-                {o.documents.map((d) => <li>{DOC_KINDS[d.kind] ?? d.kind}{d.number ? ` № ${d.number}` : ''}{d.date ? ` от ${day(d.date)}` : ''}{d.amount ? `, ${money(d.amount, o.currency)}` : ''}</li>)}
+                {o.documents.map((d) => (
+                  <li data-doc={d.id}>
+                    {d.hasFile ? <a href={`/cabinet/documents/order/${d.id}/file`}>{documentKindName(d.kind)}{d.number ? ` № ${d.number}` : ''}</a> : <>{documentKindName(d.kind)}{d.number ? ` № ${d.number}` : ''}</>}
+                    {d.date ? ` от ${day(d.date)}` : ''}{d.amount ? `, ${money(d.amount, o.currency)}` : ''}
+                    {d.hasFile && <small class="muted"> · PDF</small>}
+                  </li>
+                ))}
               </ul>
             )}
           </section>

@@ -17,9 +17,10 @@ import { managerError } from './errors.tsx';
 import { managerAuthRoutes } from './auth-routes.tsx';
 import { managerHomeRoutes } from './home-routes.tsx';
 import { managerCreditRoutes } from './credit-routes.tsx';
+import { managerDocumentsRoutes } from './documents-routes.tsx';
 
 /** Page modules: each registers its routes on the workplace's scope. */
-const MANAGER_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [managerAuthRoutes, managerHomeRoutes, managerCreditRoutes];
+const MANAGER_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [managerAuthRoutes, managerHomeRoutes, managerCreditRoutes, managerDocumentsRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CSS = readFileSync(path.join(here, '../assets/manager.css'));
