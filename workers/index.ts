@@ -1,5 +1,6 @@
 // The worker entry point: BullMQ workers for the extract and merge queues plus the sweeper that
 // re-enqueues open runs whose job vanished (Redis restarted). Stateless: scale out by running more.
+import { settlementNotices } from '../src/backoffice/credit-notices.ts';
 import { Worker } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { QUEUE_NAMES, redisConnection } from '../src/pipeline/queues.ts';
@@ -13,6 +14,7 @@ import { enqueueDueOrders, OUTBOUND_FULL_SWEEP_MS, OUTBOUND_RECENT_SECONDS, pull
 import { pausingOnRefusal } from './installation.ts';
 import { mailDelivery } from '../src/cabinet/mail.ts';
 import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
+import { invoiceWorker } from '../src/backoffice/order-documents.ts';
 import { purgeManagerSessions } from '../src/backoffice/managers.ts';
 
 /** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
@@ -128,14 +130,21 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   rollTimer.unref();
   // The e-mail outbox (src/cabinet/mail.ts): written by the cabinet's transactions, delivered here.
   const mail = mailDelivery(deps.db, config, log);
+  // Invoices of confirmed orders (src/backoffice/order-documents.ts): made before the tick's delivery, so
+  // the e-mail with the invoice goes out in the same second.
+  const invoices = invoiceWorker(deps.db, config, log);
   let purgedAt = 0;
   const mailTimer = setInterval(() => {
-    mail.deliverDue().then((n) => { if (n) log.info({ sent: n }, 'e-mail sent'); }, (e: unknown) => log.warn({ err: (e as Error).message }, 'e-mail delivery failed'));
+    invoices.runDue().then((n) => { if (n) log.info({ invoices: n }, 'invoices made'); }, (e: unknown) => log.warn({ err: (e as Error).message }, 'invoice run failed'))
+      .then(() => mail.deliverDue())
+      .then((n) => { if (n) log.info({ sent: n }, 'e-mail sent'); }, (e: unknown) => log.warn({ err: (e as Error).message }, 'e-mail delivery failed'));
     // Expired cabinet sessions and day-old sign-in attempts go every 10 minutes.
     if (Date.now() - purgedAt > 600_000) {
       purgedAt = Date.now();
       purgeExpiredSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'session purge skipped'));
       purgeManagerSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'manager session purge skipped'));
+      // Documents that became overdue by the calendar (no merge tells): their notices, once each.
+      settlementNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications failed'));
     }
   }, MAIL_INTERVAL_MS);
   mailTimer.unref();
@@ -152,6 +161,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       clearInterval(offersTimer);
       clearInterval(rollTimer);
       clearInterval(mailTimer);
+      await invoices.runDue().catch(() => 0);
       await mail.deliverDue().catch(() => 0);
       mail.close();
       await refreshing;

@@ -9,11 +9,17 @@ import { getOrder, type OrderView } from '../orders/read.ts';
 import { assertShopper, cartView, type Shopper } from './cart.ts';
 import { ShopError, type FieldProblem } from './errors.ts';
 import { lineProblem } from './priced-lines.ts';
+import { CREDIT_PAYMENT_KIND } from '../backoffice/credit.ts';
+import { assertCredit, contactActor, russianOf } from '../backoffice/rights.ts';
+import type { Actor } from '../backoffice/audit.ts';
 
 type Db = Kysely<Database>;
 
-/** The payment kinds the checkout offers; the chosen text is kept on the order and sent to the ERP. */
-export const PAYMENT_KINDS = ['Безналичный расчёт', 'Оплата при получении'] as const;
+/**
+ * The payment kinds the checkout offers; the chosen text is kept on the order and sent to the ERP.
+ * «Отсрочка платежа» orders on credit: stage 2 rights and room in the credit line (src/backoffice/credit.ts).
+ */
+export const PAYMENT_KINDS = ['Безналичный расчёт', 'Оплата при получении', CREDIT_PAYMENT_KIND] as const;
 
 export interface CheckoutInput {
   /** 'entity': the legal entity's address; 'other': `address` as typed. */
@@ -42,7 +48,7 @@ export async function orderingRefusal(db: Db, clientId: number): Promise<string 
   return null;
 }
 
-export async function checkout(db: Db, who: Shopper, input: CheckoutInput): Promise<CheckoutResult> {
+export async function checkout(db: Db, who: Shopper, input: CheckoutInput, actor?: Actor): Promise<CheckoutResult> {
   await assertShopper(db, who);
   const refusal = await orderingRefusal(db, who.clientId);
   if (refusal) throw new ShopError(403, refusal);
@@ -64,6 +70,17 @@ export async function checkout(db: Db, who: Shopper, input: CheckoutInput): Prom
     if (!address) problems.push({ field: 'address', message: 'У юрлица не указан адрес — введите адрес доставки' });
   }
   if (problems.length) throw new ShopError(400, problems.map((p) => p.message).join('; '), problems);
+  // Credit without stage 2 rights: refused (and audited) here, outside the order's transaction, so the
+  // audit entry stays when the transaction rolls back.
+  if (paymentKind === CREDIT_PAYMENT_KIND) {
+    try {
+      await assertCredit(db, { clientId: who.clientId, contactId: who.contactId }, who.legalEntityId, actor ?? contactActor({ clientId: who.clientId, contactId: who.contactId }));
+    } catch (e) {
+      const ru = russianOf(e);
+      if (ru) throw new ShopError(403, ru, [{ field: 'paymentKind', message: ru }]);
+      throw e;
+    }
+  }
 
   return db.transaction().execute(async (trx) => {
     // The cart's rows locked first: a second submit of the same form waits here, then finds the order.
@@ -91,6 +108,9 @@ export async function checkout(db: Db, who: Shopper, input: CheckoutInput): Prom
       await sql`DELETE FROM cart_lines WHERE contact_id = ${who.contactId} AND legal_entity_id = ${who.legalEntityId}`.execute(trx);
       return placed;
     } catch (e) {
+      // The back office's refusals (credit blocked, no stage 2 rights) carry the buyer's words.
+      const ru = russianOf(e);
+      if (ru) throw new ShopError(403, ru, [{ field: 'paymentKind', message: ru }]);
       // The cart was checked line by line above; what remains is a change between the check and the order.
       if (isMagistralError(e)) throw new ShopError(e.statusCode === 404 ? 404 : 400, 'Заказ не оформлен: цены или товары только что изменились — проверьте корзину и повторите');
       throw e;

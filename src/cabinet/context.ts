@@ -20,6 +20,8 @@ export interface LegalEntityRef {
   kpp: string | null;
   address: string | null;
   role: 'head' | 'subordinate';
+  /** Stage 2 here: a head, or a contact whose authority a head confirmed (src/backoffice/rights.ts decides; pages only show links). */
+  confirmed: boolean;
 }
 
 export interface CityRef {
@@ -93,8 +95,10 @@ export async function loadCabinetContext(db: Db, session: SessionRow): Promise<C
     WHERE ct.id = ${session.contactId} AND NOT ct.deleted`.execute(db).then((r) => r.rows[0]);
 
   const legalEntities = who ? (await sql<LegalEntityRef>`
-    SELECT le.id, le.code, le.name, le.inn, le.kpp, le.address, cle.role
+    SELECT le.id, le.code, le.name, le.inn, le.kpp, le.address, cle.role,
+      (cle.role = 'head' OR cr.authority_confirmed_at IS NOT NULL) AS confirmed
     FROM contact_legal_entities cle JOIN legal_entities le ON le.id = cle.legal_entity_id
+    LEFT JOIN contact_rights cr ON cr.contact_id = cle.contact_id AND cr.legal_entity_id = cle.legal_entity_id
     WHERE cle.contact_id = ${who.contact_id} AND le.client_id = ${who.client_id} AND NOT le.deleted AND NOT le.placeholder
     ORDER BY le.name, le.id`.execute(db)).rows : [];
   // The session's choice, else the one the contact chose last time (account prefs), else the first.

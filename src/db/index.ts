@@ -22,6 +22,8 @@ import * as m0020 from './migrations/0020-manager-photo.ts';
 import * as m0021 from './migrations/0021-cabinet.ts';
 import * as m0022 from './migrations/0022-promotion.ts';
 import * as m0023 from './migrations/0023-backoffice.ts';
+import * as m0024 from './migrations/0024-settlements.ts';
+import * as m0025 from './migrations/0025-documents.ts';
 import * as m0026 from './migrations/0026-manager-active.ts';
 
 export type { Database } from './types.ts';
@@ -80,6 +82,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0021-cabinet': m0021,
   '0022-promotion': m0022,
   '0023-backoffice': m0023,
+  '0024-settlements': m0024,
+  '0025-documents': m0025,
   '0026-manager-active': m0026,
 };
 

@@ -537,6 +537,8 @@ export interface OrderDocumentsTable {
   content_type: string | null;
   size_bytes: number | null;
   created_at: Generated<Timestamp>;
+  /** Migration 0025: 'portal' (generated here), 'onec-sale:…', 'file:…'; NULL before it. */
+  source: Generated<string | null>;
 }
 export interface EmailOutboxTable {
   id: Generated<number>;
@@ -643,6 +645,108 @@ export interface StoredFilesTable {
   created_at: Generated<Timestamp>;
 }
 
+// Migration 0024: settlements and credit lines.
+export interface ReceivablesTable {
+  legal_entity_id: number;
+  document: string;
+  agreement_id: number | null;
+  kind: string | null;
+  number: string | null;
+  doc_date: ColumnType<string | null, string | null, string | null>;
+  amount: Numeric | null;
+  owed: Numeric;
+  currency: string | null;
+  due_date: ColumnType<string | null, string | null, string | null>;
+  order_ref: string | null;
+  noticed_at: Generated<Timestamp | null>;
+  overdue_noticed_at: Generated<Timestamp | null>;
+  flow_id: number | null;
+  run_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface SettlementEntriesTable {
+  legal_entity_id: number;
+  entry: string;
+  agreement_id: number | null;
+  entry_date: ColumnType<string, string, string>;
+  document_kind: string | null;
+  document_number: string | null;
+  debit: Numeric;
+  credit: Numeric;
+  currency: string | null;
+  flow_id: number | null;
+  run_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface CreditTermsTable {
+  agreement_id: number;
+  credit_limit: Numeric | null;
+  payment_delay_days: number | null;
+  set_by_manager_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface CreditRulesTable {
+  client_id: number;
+  overdue_rule: 'any' | 'grace' | 'never';
+  grace_days: Generated<number>;
+  set_by_manager_id: number | null;
+  updated_at: Generated<Timestamp>;
+}
+export interface CreditAlertsTable {
+  id: Generated<number>;
+  agreement_id: number;
+  level: number;
+  at: Generated<Timestamp>;
+}
+
+// Migration 0025: documents (invoice jobs, closing-document batches, contracts and their scans).
+export interface DocumentJobsTable {
+  id: Generated<number>;
+  kind: 'invoice';
+  order_id: number;
+  created_at: Generated<Timestamp>;
+  attempts: Generated<number>;
+  next_attempt_at: Generated<Timestamp>;
+  done_at: Timestamp | null;
+  last_error: string | null;
+}
+export interface DocumentBatchesTable {
+  id: Generated<number>;
+  source: string;
+  file_name: string;
+  sha256: string;
+  received_at: Generated<Timestamp>;
+  accepted: Generated<number>;
+  rejected: Generated<number>;
+  error: string | null;
+  rows: ColumnType<unknown[], string | undefined, string>;
+}
+export interface ClientDocumentsTable {
+  id: Generated<number>;
+  client_id: number;
+  legal_entity_id: number | null;
+  agreement_id: number | null;
+  kind: 'contract' | 'supplement';
+  title: string;
+  number: string | null;
+  date: string | null;
+  sha256: string;
+  file_name: string;
+  status: Generated<'published' | 'signed-uploaded'>;
+  published_by: number | null;
+  published_at: Generated<Timestamp>;
+}
+export interface ClientDocumentScansTable {
+  id: Generated<number>;
+  document_id: number;
+  sha256: string;
+  file_name: string;
+  content_type: string;
+  size_bytes: number;
+  uploaded_by: number | null;
+  uploaded_at: Generated<Timestamp>;
+}
+
 export interface Database {
   installation: InstallationTable;
   poll_state: PollStateTable;
@@ -705,4 +809,13 @@ export interface Database {
   impersonations: ImpersonationsTable;
   contact_rights: ContactRightsTable;
   stored_files: StoredFilesTable;
+  receivables: ReceivablesTable;
+  settlement_entries: SettlementEntriesTable;
+  credit_terms: CreditTermsTable;
+  credit_rules: CreditRulesTable;
+  credit_alerts: CreditAlertsTable;
+  document_jobs: DocumentJobsTable;
+  document_batches: DocumentBatchesTable;
+  client_documents: ClientDocumentsTable;
+  client_document_scans: ClientDocumentScansTable;
 }

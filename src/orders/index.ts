@@ -5,6 +5,7 @@ import { sql, type Kysely, type Updateable } from 'kysely';
 import type { Database, OrdersTable } from '../db/index.ts';
 import { MagistralError } from '../errors/index.ts';
 import { inTransaction } from './tx.ts';
+import { onOrderStatusChanged } from '../backoffice/order-events.ts';
 
 export { inTransaction } from './tx.ts';
 export { placeOrder, type PlaceOrderInput, type PlacedOrder } from './place.ts';
@@ -103,7 +104,9 @@ export async function applyOrderChange(db: Db, ref: OrderRef, change: OrderChang
     if (!changed.length) return { found: true, changed };
     // clock_timestamp, not the transaction's start: the sale exchange compares updated_at with exported_at.
     await trx.updateTable('orders').set({ ...set, updated_at: sql<Date>`clock_timestamp()` }).where('id', '=', order.id).execute();
-    await trx.insertInto('order_events').values({ order_id: order.id, source, change: JSON.stringify(diff) }).execute();
+    const event = await trx.insertInto('order_events').values({ order_id: order.id, source, change: JSON.stringify(diff) }).returning('id').executeTakeFirstOrThrow();
+    // In this transaction: the invoice job and the status e-mail exist exactly when the change does.
+    if (diff.status) await onOrderStatusChanged(trx, { orderId: Number(order.id), eventId: Number(event.id), from: order.status, to: String(change.status) });
     return { found: true, changed };
   });
 }

@@ -114,12 +114,12 @@ export async function createOfflineOrder(trx: Trx, draft: OfflineOrderDraft, cha
   return { created: true, id: Number(order.id), number: order.number, warnings };
 }
 
-/** Keeps the documents the ERP names for an order, once each by kind and number. */
-export async function recordOrderDocuments(trx: Trx, orderId: number, docs: ReadonlyArray<{ kind: string; number: string; date: Date | null; amount: string | null }>): Promise<void> {
+/** Keeps the documents the ERP names for an order (portal and offline orders alike), once each by kind and number. */
+export async function recordOrderDocuments(trx: Trx, orderId: number, docs: ReadonlyArray<{ kind: string; number: string; date: Date | null; amount: string | null }>, source: string | null = null): Promise<void> {
   for (const d of docs) {
     await sql`
-      INSERT INTO order_documents (order_id, kind, number, date, amount)
-      SELECT ${orderId}, ${d.kind}, ${d.number}, ${d.date}::timestamptz::date, ${d.amount}::numeric
+      INSERT INTO order_documents (order_id, kind, number, date, amount, source)
+      SELECT ${orderId}, ${d.kind}, ${d.number}, ${d.date}::timestamptz::date, ${d.amount}::numeric, ${source}
       WHERE NOT EXISTS (SELECT 1 FROM order_documents WHERE order_id = ${orderId} AND kind = ${d.kind} AND number = ${d.number})`.execute(trx);
   }
 }

@@ -10,6 +10,12 @@ import { createOfflineOrder, findOfflineOrder, recordOrderDocuments } from './of
 
 type Db = Kysely<Database>;
 
+/**
+ * An order goes out only when no head's approval holds it: 'waiting' stays on the portal until a head
+ * approves it (approving bumps updated_at, so the next sweep sends it), 'rejected' never goes.
+ */
+export const RELEASED = `coalesce(o.approval, 'approved') = 'approved'`;
+
 interface OrderRow {
   id: number;
   number: string;
@@ -67,13 +73,13 @@ interface LineRow {
 
 /**
  * The pending orders (never handed out, or changed since), oldest change first, with the version handed
- * out: `updated_at` to the microsecond as JSON text (a JS Date would drop the microseconds, and an order
+ * out (never one a head's approval holds: see RELEASED): `updated_at` to the microsecond as JSON text (a JS Date would drop the microseconds, and an order
  * changed within the same millisecond would then be marked exported with a change the system never saw).
  */
 async function pending(db: Db, limit: number): Promise<OrderVersion[]> {
   const r = await sql<{ id: number; version: string }>`
-    SELECT id, to_json(updated_at) #>> '{}' AS version FROM orders
-    WHERE exported_at IS NULL OR updated_at > exported_at
+    SELECT id, to_json(updated_at) #>> '{}' AS version FROM orders o
+    WHERE (exported_at IS NULL OR updated_at > exported_at) AND ${sql.raw(RELEASED)}
     ORDER BY updated_at, id
     LIMIT ${limit}`.execute(db);
   return r.rows.map((x) => ({ id: Number(x.id), version: x.version }));
@@ -199,7 +205,7 @@ async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], sou
         try {
           const made = await createOfflineOrder(trx, c.offline, c.change, source);
           if (made.created) {
-            if (c.documents?.length) await recordOrderDocuments(trx, made.id, c.documents);
+            if (c.documents?.length) await recordOrderDocuments(trx, made.id, c.documents, source);
             // The ERP has it already: not pending for it (exported at its version).
             await sql`UPDATE orders SET exported_at = updated_at WHERE id = ${made.id}`.execute(trx);
             await sql`RELEASE SAVEPOINT offline_order`.execute(trx);
@@ -223,7 +229,7 @@ async function applyChanges(db: Db, changes: readonly ExternalOrderChange[], sou
         report.warnings.push(`order ${label} not found`);
         continue;
       }
-      if (c.documents?.length) await recordOrderDocuments(trx, found.id, c.documents);
+      if (c.documents?.length) await recordOrderDocuments(trx, found.id, c.documents, source);
       await sql`SAVEPOINT external_change`.execute(trx);
       try {
         // Outbound flows that had the order's latest version (order_exports, migration 0013) keep having it:

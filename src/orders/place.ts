@@ -1,6 +1,9 @@
 // Placing an order from the portal: prices are resolved here from the store (the client's agreement
 // or city), never taken from the request; amounts and the total are computed in PostgreSQL on
-// numeric; reservations are recorded for the ERP and stock is left alone.
+// numeric; reservations are recorded for the ERP and stock is left alone. The back office's rules hold
+// here, so the pages and the portal API obey them alike: ordering on credit needs stage 2 rights and a
+// credit line with room (checked under a lock per agreement, so two orders cannot both pass the limit),
+// and a subordinate's order above the head's threshold waits for the head's approval.
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
@@ -10,6 +13,11 @@ import { priceAtSql, tierValueSql } from '../portal/price-at.ts';
 import { getOrder, type OrderView } from './read.ts';
 import { countedUnitText } from './units.ts';
 import { inTransaction } from './tx.ts';
+import { CREDIT_PAYMENT_KIND, CreditBlockedError, creditStatus } from '../backoffice/credit.ts';
+import { creditAlerts } from '../backoffice/credit-notices.ts';
+import { assertCredit, contactActor, loadRights } from '../backoffice/rights.ts';
+import { requestApproval } from '../backoffice/approvals.ts';
+import type { Actor } from '../backoffice/audit.ts';
 
 type Db = Kysely<Database>;
 
@@ -32,6 +40,8 @@ export interface PlaceOrderInput {
   placedBy?: { managerId: number; impersonationId: number };
   /** Where the request's lines sit, for problem paths (`/body/lines`). */
   linesPath?: string;
+  /** Who asks (for the audit of a refusal); by default the contact, or the client's API key. */
+  actor?: Actor;
 }
 
 export interface PlacedOrder {
@@ -110,6 +120,11 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
   });
   if (problems.length) throw new MagistralError('MAG_ERR_BAD_REQUEST', `invalid order lines: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, problems);
 
+  // Ordering on credit is a stage 2 right (a head, or a contact whose authority a head confirmed).
+  const onCredit = input.paymentKind === CREDIT_PAYMENT_KIND;
+  const rights = await loadRights(db, { clientId: input.clientId, contactId: input.contactId });
+  if (onCredit) await assertCredit(db, { clientId: input.clientId, contactId: input.contactId }, legalEntity.id, input.actor ?? contactActor({ clientId: input.clientId, contactId: input.contactId }), rights);
+
   const pricing = await resolvePricing(db, { clientId: input.clientId, legalEntityId: legalEntity.id, cityId: input.cityId });
   if (pricing.priceTypeId === null) {
     throw new MagistralError('MAG_ERR_BAD_REQUEST', 'no prices apply to this client: it has no agreement with a price type and its city has no price type');
@@ -151,6 +166,14 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
 
   try {
     const number = await inTransaction(db, async (trx) => {
+      if (onCredit) {
+        // One credit decision per agreement at a time: a second order waits here for the first to
+        // commit, then counts it among the open orders.
+        const total = (await sql<{ t: string }>`SELECT coalesce(sum(a), 0)::text AS t FROM unnest(${priced.map((l) => l.amount as string)}::numeric[]) a`.execute(trx)).rows[0]!.t;
+        if (pricing.agreementId !== null) await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`credit:${pricing.agreementId}`}, 0))`.execute(trx);
+        const st = await creditStatus(trx, { clientId: input.clientId, legalEntityId: legalEntity.id, agreementId: pricing.agreementId, orderTotal: total });
+        if (st.blocked) throw new CreditBlockedError(st);
+      }
       const order = await trx.insertInto('orders').values({
         number: sql<string>`'M-' || lpad(nextval('order_number_seq')::text, 6, '0')`,
         client_id: input.clientId, legal_entity_id: legalEntity.id, contact_id: input.contactId, agreement_id: pricing.agreementId,
@@ -165,6 +188,9 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
         amount: l.amount as string,
       }))).execute();
       await sql`UPDATE orders SET total = (SELECT sum(amount) FROM order_lines WHERE order_id = ${order.id}) WHERE id = ${order.id}`.execute(trx);
+      // A subordinate's order above the head's threshold waits for the head (not sent to the ERP meanwhile).
+      const threshold = rights.entities.find((e) => e.legalEntityId === legalEntity.id)?.approvalAbove ?? null;
+      if (threshold !== null && input.contactId !== null) await requestApproval(trx, order.id, threshold);
       // The warehouse of the order's city holding the most of the product; none when nothing is there.
       await sql`
         INSERT INTO reservations (order_id, line_no, product_id, warehouse_id, quantity)
@@ -176,6 +202,8 @@ export async function placeOrder(db: Db, input: PlaceOrderInput): Promise<Placed
       await trx.insertInto('order_events').values({
         order_id: order.id, source: 'portal', change: JSON.stringify({ placed: { lines: priced.length, priceType: pricing.priceTypeId, source: pricing.source, ...(input.placedBy ? { byManager: input.placedBy.managerId } : {}) } }),
       }).execute();
+      // A limit crossed by this order is notified in its transaction (once per crossing).
+      if (onCredit && pricing.agreementId !== null) await creditAlerts(trx, [pricing.agreementId]);
       return order.number;
     });
     const order = await getOrder(db, { clientId: input.clientId, contactId: null }, number);

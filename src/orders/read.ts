@@ -1,6 +1,6 @@
 // Reading orders for the portal: one order with its lines, or a client's orders page by page.
-// What a viewer sees: every order of its client, or for a contact the orders of the legal
-// entities it heads plus its own.
+// What a viewer sees: every order of its client, or for a contact heading the holding (a head of any
+// of its legal entities) the same, for a subordinate its own orders only.
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { MagistralError } from '../errors/index.ts';
@@ -47,6 +47,9 @@ export interface OrderSummary {
   shipped: boolean;
   shippedAt: string | null;
   cancelled: boolean;
+  /** A head's approval of a subordinate's order: null none needed; 'waiting' holds it from the ERP. */
+  approval: 'waiting' | 'approved' | 'rejected' | null;
+  approvalComment: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -81,10 +84,12 @@ export interface OrderListPage {
 function visibleTo(eb: ExpressionBuilder<Database & { o: Database['orders'] }, 'o'>, v: OrderViewer): Expression<SqlBool> {
   const ofClient = eb('o.client_id', '=', v.clientId);
   if (v.contactId === null) return ofClient;
+  // A head of any legal entity of the client heads the holding: every order of its legal entities
+  // (src/backoffice/rights.ts says the same); a subordinate sees the orders it placed.
   return eb.and([ofClient, eb.or([
     eb('o.contact_id', '=', v.contactId),
-    eb('o.legal_entity_id', 'in', eb.selectFrom('contact_legal_entities').select('legal_entity_id')
-      .where('contact_id', '=', v.contactId).where('role', '=', 'head')),
+    eb.exists(eb.selectFrom('contact_legal_entities as h').innerJoin('legal_entities as hl', 'hl.id', 'h.legal_entity_id').select(sql<number>`1`.as('one'))
+      .where('h.contact_id', '=', v.contactId).where('h.role', '=', 'head').where('hl.client_id', '=', v.clientId)),
   ])]);
 }
 
@@ -101,6 +106,7 @@ function summaryQuery(db: Db) {
     .leftJoin('managers as pm', 'pm.id', 'o.placed_by_manager_id')
     .select([
       'pm.name as placed_by_manager',
+      'o.approval', 'o.approval_comment',
       'o.id', 'o.number', 'o.status', 'st.name as status_name', 'st.final as status_final', 'le.code as le_code', 'le.name as le_name',
       'le.inn as le_inn', 'ct.code as contact_code', 'ct.name as contact_name', 'o.origin', 'o.delivery_address', 'o.payment_kind', 'o.currency', sql<string>`o.total::text`.as('total'), 'o.comment', 'o.erp_number',
       'o.erp_date', 'o.paid', 'o.paid_at', 'o.shipped', 'o.shipped_at', 'o.cancelled', 'o.created_at', 'o.updated_at',
@@ -130,6 +136,8 @@ function toSummary(r: SummaryRow): OrderSummary {
     shipped: r.shipped,
     shippedAt: iso(r.shipped_at),
     cancelled: r.cancelled,
+    approval: r.approval,
+    approvalComment: r.approval_comment,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
   };

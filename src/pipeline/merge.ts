@@ -1,6 +1,7 @@
 // The merge stage of a run: one transaction that resolves external codes (creating placeholders where
 // the flow allows), writes only rows that changed, removes what a snapshot no longer holds, checks the
 // guard and either commits or holds the run. Runs of one flow merge in order of receipt.
+import { settlementNotices } from '../backoffice/credit-notices.ts';
 import type pg from 'pg';
 import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -160,6 +161,12 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
       recordCompletion(deps, { flow: run.name, stage: 'merge', ms: mergeMs, rows: {}, finished: 'done' });
     }
     const { inserted, updated, unchanged, removed } = counts;
+    // Documents owed changed: their notifications (debt appeared or overdue, a limit crossed) are written
+    // now, after the merge committed, in their own transaction with the markers that make them once;
+    // the workers' timer retries what fails here.
+    if (spec.name === 'receivables' && inserted + updated + removed > 0) {
+      await settlementNotices(deps.db, { runId }).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications deferred to the timer'));
+    }
     recordCompletion(deps, { flow: run.name, stage: 'merge', ms: mergeMs, rows: { inserted, updated, unchanged, removed }, finished: 'done' });
     log.info({ ...counts, ms: mergeMs, ...(group.length ? { groupedRuns: group.map((f) => f.id) } : {}) }, 'run merged');
     return 'done';

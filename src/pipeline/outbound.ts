@@ -6,7 +6,7 @@
 import type { JobsOptions } from 'bullmq';
 import { sql } from 'kysely';
 import { isMagistralError, MagistralError, RetryableError, type ErrorCode } from '../errors/index.ts';
-import { ordersPort } from '../orders/outbound.ts';
+import { ordersPort, RELEASED } from '../orders/outbound.ts';
 import { applyOrderChange } from '../orders/index.ts';
 import type { OutboundCapability, SentOrder } from '../port/connector.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -88,12 +88,12 @@ export async function enqueueDueOrders(
     FROM flows f
     JOIN orders o ON o.updated_at >= f.created_at AND o.updated_at > now() - make_interval(secs => ${lookback})
     LEFT JOIN order_exports e ON e.order_id = o.id AND e.flow_id = f.id
-    WHERE f.definition->>'target' = 'orders' AND NOT f.paused AND ${one('o')} AND o.origin = 'portal'
+    WHERE f.definition->>'target' = 'orders' AND NOT f.paused AND ${one('o')} AND o.origin = 'portal' AND ${sql.raw(RELEASED)}
       AND ((e.order_id IS NULL AND o.created_at >= f.created_at) OR e.state = 'pending' OR e.version < o.updated_at)
     UNION
     SELECT f.id, o.id, ${sql.raw(VERSION_SQL)}, f.definition, o.updated_at, e.state
     FROM order_exports e JOIN flows f ON f.id = e.flow_id JOIN orders o ON o.id = e.order_id
-    WHERE e.state = 'pending' AND f.definition->>'target' = 'orders' AND NOT f.paused AND ${one('o')}
+    WHERE e.state = 'pending' AND f.definition->>'target' = 'orders' AND NOT f.paused AND ${one('o')} AND ${sql.raw(RELEASED)}
       AND o.updated_at > now() - make_interval(days => ${OUTBOUND_LOOKBACK_DAYS})
     ORDER BY updated_at, order_id
     LIMIT ${SWEEP_LIMIT}`.execute(deps.db)).rows;
@@ -132,6 +132,7 @@ export type OutboundOutcome =
 
 interface ExportState {
   current: string;
+  released: boolean;
   erp_number: string | null;
   state: 'pending' | 'sent' | 'failed' | null;
   version: string | null;
@@ -142,7 +143,7 @@ interface ExportState {
 
 async function exportState(deps: PipelineDeps, flowId: number, orderId: number): Promise<ExportState | undefined> {
   const r = await deps.pool.query<ExportState>(`
-    SELECT ${VERSION_SQL} AS current, o.erp_number, e.state,
+    SELECT ${VERSION_SQL} AS current, o.erp_number, e.state, ${RELEASED} AS released,
       (extract(epoch from e.version) * 1000000)::bigint::text AS version,
       (extract(epoch from e.sent_version) * 1000000)::bigint::text AS sent_version,
       e.external_number, e.external_ref
@@ -187,7 +188,8 @@ async function sendLocked(
   deps: PipelineDeps, flow: StoredFlow, job: OutboundJob, attempt: number, attempts: number, log: PipelineDeps['log'],
 ): Promise<OutboundOutcome> {
   const st = await exportState(deps, flow.id, job.orderId);
-  if (!st) return 'skipped';
+  // Held for a head's approval (or rejected) since the job was queued: nothing goes out.
+  if (!st || !st.released) return 'skipped';
   // Compared as numbers of microseconds (BigInt: they exceed 2^53).
   const v = BigInt(job.version);
   if (st.state !== 'pending' && st.version !== null && BigInt(st.version) >= v) return 'already';

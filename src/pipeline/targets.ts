@@ -78,6 +78,9 @@ export function tiersJsonSql(text: string): string {
     FROM unnest(string_to_array(${text}, ';')) WITH ORDINALITY t(x, n)) END`;
 }
 
+/** A settlements row's agreement: its code in the run's system (the legal entity's join names the system). */
+const AGREEMENT_OF_ROW_SQL = `(SELECT ag.internal_id FROM external_ids ag WHERE ag.entity = 'agreement' AND ag.system = ref_legalEntity.system AND ag.external_id = s.agreement)`;
+
 /** Dimensions: entities identified by external code, created or updated in place. */
 export interface DimensionSpec {
   kind: 'dimension';
@@ -103,7 +106,7 @@ export interface DimensionSpec {
  */
 export interface KeyedSpec {
   kind: 'keyed';
-  name: 'propertyValues' | 'productProperties' | 'productUnits' | 'synonyms';
+  name: 'propertyValues' | 'productProperties' | 'productUnits' | 'synonyms' | 'receivables' | 'settlementEntries';
   fields: string[];
   table: string;
   /** Key columns, each from a canonical field: the resolved id of a reference (`ref`), else the field's text. */
@@ -364,6 +367,46 @@ const SPECS = {
       column: 'synonyms',
       expr: `ARRAY(SELECT DISTINCT btrim(x) FROM regexp_split_to_table(s.synonyms, '[,;|]') x WHERE btrim(x) <> '' ORDER BY 1)`,
     }],
+  },
+  // Settlements (migration 0024): documents owed and movements, keyed by legal entity and the ERP's key.
+  // A snapshot with scope keys replaces the documents of the legal entities it names (a paid document
+  // disappears); a delta updates single documents (owed 0 is paid). The agreement is looked up in the
+  // run's system (the legal entity's join names it); an unknown agreement leaves the debt outside any.
+  receivables: {
+    kind: 'keyed',
+    name: 'receivables',
+    fields: ['legalEntity', 'document', 'agreement', 'kind', 'number', 'date', 'amount', 'owed', 'currency', 'dueDate', 'order'],
+    table: 'receivables',
+    keys: [{ column: 'legal_entity_id', field: 'legalEntity', ref: ref('legalEntity', 'legalEntity', 'legal_entity_id') }, { column: 'document', field: 'document' }],
+    values: [
+      { column: 'agreement_id', expr: AGREEMENT_OF_ROW_SQL },
+      { column: 'kind', expr: 's.kind' },
+      { column: 'number', expr: 's.number' },
+      { column: 'doc_date', expr: 's.date::date' },
+      { column: 'amount', expr: 's.amount::numeric(20,2)' },
+      { column: 'owed', expr: 's.owed::numeric(20,2)' },
+      { column: 'currency', expr: 's.currency' },
+      { column: 'due_date', expr: 's."dueDate"::date' },
+      { column: 'order_ref', expr: 's."order"' },
+    ],
+    scopeColumn: 'legal_entity_id',
+  },
+  settlementEntries: {
+    kind: 'keyed',
+    name: 'settlementEntries',
+    fields: ['legalEntity', 'entry', 'agreement', 'date', 'documentKind', 'documentNumber', 'debit', 'credit', 'currency'],
+    table: 'settlement_entries',
+    keys: [{ column: 'legal_entity_id', field: 'legalEntity', ref: ref('legalEntity', 'legalEntity', 'legal_entity_id') }, { column: 'entry', field: 'entry' }],
+    values: [
+      { column: 'agreement_id', expr: AGREEMENT_OF_ROW_SQL },
+      { column: 'entry_date', expr: 's.date::date' },
+      { column: 'document_kind', expr: 's."documentKind"' },
+      { column: 'document_number', expr: 's."documentNumber"' },
+      { column: 'debit', expr: 'coalesce(s.debit::numeric(20,2), 0)' },
+      { column: 'credit', expr: 'coalesce(s.credit::numeric(20,2), 0)' },
+      { column: 'currency', expr: 's.currency' },
+    ],
+    scopeColumn: 'legal_entity_id',
   },
 } satisfies Record<TargetName, TargetSpec>;
 

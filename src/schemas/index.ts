@@ -51,6 +51,8 @@ export const CANONICAL_SCHEMA: Record<string, string> = {
   productProperties: 'https://magistral.dev/schemas/canonical/product-property.schema.json',
   productUnits: 'https://magistral.dev/schemas/canonical/product-unit.schema.json',
   synonyms: 'https://magistral.dev/schemas/canonical/synonym.schema.json',
+  receivables: 'https://magistral.dev/schemas/canonical/receivable.schema.json',
+  settlementEntries: 'https://magistral.dev/schemas/canonical/settlement-entry.schema.json',
 };
 
 /**

@@ -139,6 +139,8 @@ export interface Flow {
     | 'productProperties'
     | 'productUnits'
     | 'synonyms'
+    | 'receivables'
+    | 'settlementEntries'
     | 'orders';
   /**
    * IANA time zone in which the payload's dates without a time (price validity from/to days) are read: a price valid from 2027-01-01 holds from that day's midnight there.
@@ -375,7 +377,9 @@ export interface Mapping {
     | 'propertyValues'
     | 'productProperties'
     | 'productUnits'
-    | 'synonyms';
+    | 'synonyms'
+    | 'receivables'
+    | 'settlementEntries';
   /**
    * Canonical field name → how to compute it.
    */
@@ -1337,6 +1341,408 @@ export interface Property {
    * Autocomplete offers this property's values as suggestions (brands, series). Default false.
    */
   suggest?: boolean;
+}
+
+// canonical/receivable.schema.json
+/**
+ * An open document the client owes for (a sale, an act of services), per legal entity and agreement, as the ERP's settlements report it. A snapshot replaces the documents of its scope (a paid document disappears); a delta updates one document (owed 0: paid).
+ */
+export interface Receivable {
+  /**
+   * External code of the legal entity that owes.
+   */
+  legalEntity: string;
+  /**
+   * The ERP's key of the document (a GUID, a number with its year).
+   */
+  document: string;
+  /**
+   * External code of the agreement the debt is under; an unknown code leaves the debt outside any agreement.
+   */
+  agreement?: string;
+  /**
+   * kind of document as the ERP names it (Реализация товаров, Акт …)
+   */
+  kind?: string;
+  /**
+   * document number as printed
+   */
+  number?: string;
+  /**
+   * document date YYYY-MM-DD
+   */
+  date?: string;
+  /**
+   * Amount of the document.
+   */
+  amount?: string;
+  /**
+   * Amount still owed (0: paid).
+   */
+  owed: string;
+  /**
+   * Currency of the amounts.
+   */
+  currency?:
+    | 'AED'
+    | 'AFN'
+    | 'ALL'
+    | 'AMD'
+    | 'ANG'
+    | 'AOA'
+    | 'ARS'
+    | 'AUD'
+    | 'AWG'
+    | 'AZN'
+    | 'BAM'
+    | 'BBD'
+    | 'BDT'
+    | 'BGN'
+    | 'BHD'
+    | 'BIF'
+    | 'BMD'
+    | 'BND'
+    | 'BOB'
+    | 'BRL'
+    | 'BSD'
+    | 'BTN'
+    | 'BWP'
+    | 'BYN'
+    | 'BZD'
+    | 'CAD'
+    | 'CDF'
+    | 'CHF'
+    | 'CLP'
+    | 'CNY'
+    | 'COP'
+    | 'CRC'
+    | 'CUP'
+    | 'CVE'
+    | 'CZK'
+    | 'DJF'
+    | 'DKK'
+    | 'DOP'
+    | 'DZD'
+    | 'EGP'
+    | 'ERN'
+    | 'ETB'
+    | 'EUR'
+    | 'FJD'
+    | 'FKP'
+    | 'GBP'
+    | 'GEL'
+    | 'GHS'
+    | 'GIP'
+    | 'GMD'
+    | 'GNF'
+    | 'GTQ'
+    | 'GYD'
+    | 'HKD'
+    | 'HNL'
+    | 'HTG'
+    | 'HUF'
+    | 'IDR'
+    | 'ILS'
+    | 'INR'
+    | 'IQD'
+    | 'IRR'
+    | 'ISK'
+    | 'JMD'
+    | 'JOD'
+    | 'JPY'
+    | 'KES'
+    | 'KGS'
+    | 'KHR'
+    | 'KMF'
+    | 'KPW'
+    | 'KRW'
+    | 'KWD'
+    | 'KYD'
+    | 'KZT'
+    | 'LAK'
+    | 'LBP'
+    | 'LKR'
+    | 'LRD'
+    | 'LSL'
+    | 'LYD'
+    | 'MAD'
+    | 'MDL'
+    | 'MGA'
+    | 'MKD'
+    | 'MMK'
+    | 'MNT'
+    | 'MOP'
+    | 'MRU'
+    | 'MUR'
+    | 'MVR'
+    | 'MWK'
+    | 'MXN'
+    | 'MYR'
+    | 'MZN'
+    | 'NAD'
+    | 'NGN'
+    | 'NIO'
+    | 'NOK'
+    | 'NPR'
+    | 'NZD'
+    | 'OMR'
+    | 'PAB'
+    | 'PEN'
+    | 'PGK'
+    | 'PHP'
+    | 'PKR'
+    | 'PLN'
+    | 'PYG'
+    | 'QAR'
+    | 'RON'
+    | 'RSD'
+    | 'RUB'
+    | 'RWF'
+    | 'SAR'
+    | 'SBD'
+    | 'SCR'
+    | 'SDG'
+    | 'SEK'
+    | 'SGD'
+    | 'SHP'
+    | 'SLE'
+    | 'SOS'
+    | 'SRD'
+    | 'SSP'
+    | 'STN'
+    | 'SYP'
+    | 'SZL'
+    | 'THB'
+    | 'TJS'
+    | 'TMT'
+    | 'TND'
+    | 'TOP'
+    | 'TRY'
+    | 'TTD'
+    | 'TWD'
+    | 'TZS'
+    | 'UAH'
+    | 'UGX'
+    | 'USD'
+    | 'UYU'
+    | 'UZS'
+    | 'VES'
+    | 'VND'
+    | 'VUV'
+    | 'WST'
+    | 'XAF'
+    | 'XCD'
+    | 'XOF'
+    | 'XPF'
+    | 'YER'
+    | 'ZAR'
+    | 'ZMW'
+    | 'ZWL';
+  /**
+   * payment due date YYYY-MM-DD (absent: the document date plus the agreement's payment delay)
+   */
+  dueDate?: string;
+  /**
+   * The portal's or the ERP's number of the order the document ships, so that order stops counting as an open order.
+   */
+  order?: string;
+}
+
+// canonical/settlement-entry.schema.json
+/**
+ * One movement of mutual settlements with a legal entity (a sale is a debit, a payment or a return a credit): the lines of a reconciliation act.
+ */
+export interface SettlementEntry {
+  /**
+   * External code of the legal entity.
+   */
+  legalEntity: string;
+  /**
+   * The ERP's key of the movement (a document key, with a line number when one document makes several).
+   */
+  entry: string;
+  /**
+   * External code of the agreement.
+   */
+  agreement?: string;
+  /**
+   * date of the movement YYYY-MM-DD
+   */
+  date: string;
+  /**
+   * kind of document (Реализация, Оплата, Возврат …)
+   */
+  documentKind?: string;
+  /**
+   * document number as printed
+   */
+  documentNumber?: string;
+  /**
+   * Debit: the client owes more.
+   */
+  debit?: string;
+  /**
+   * Credit: a payment or a return.
+   */
+  credit?: string;
+  /**
+   * Currency of the amounts.
+   */
+  currency?:
+    | 'AED'
+    | 'AFN'
+    | 'ALL'
+    | 'AMD'
+    | 'ANG'
+    | 'AOA'
+    | 'ARS'
+    | 'AUD'
+    | 'AWG'
+    | 'AZN'
+    | 'BAM'
+    | 'BBD'
+    | 'BDT'
+    | 'BGN'
+    | 'BHD'
+    | 'BIF'
+    | 'BMD'
+    | 'BND'
+    | 'BOB'
+    | 'BRL'
+    | 'BSD'
+    | 'BTN'
+    | 'BWP'
+    | 'BYN'
+    | 'BZD'
+    | 'CAD'
+    | 'CDF'
+    | 'CHF'
+    | 'CLP'
+    | 'CNY'
+    | 'COP'
+    | 'CRC'
+    | 'CUP'
+    | 'CVE'
+    | 'CZK'
+    | 'DJF'
+    | 'DKK'
+    | 'DOP'
+    | 'DZD'
+    | 'EGP'
+    | 'ERN'
+    | 'ETB'
+    | 'EUR'
+    | 'FJD'
+    | 'FKP'
+    | 'GBP'
+    | 'GEL'
+    | 'GHS'
+    | 'GIP'
+    | 'GMD'
+    | 'GNF'
+    | 'GTQ'
+    | 'GYD'
+    | 'HKD'
+    | 'HNL'
+    | 'HTG'
+    | 'HUF'
+    | 'IDR'
+    | 'ILS'
+    | 'INR'
+    | 'IQD'
+    | 'IRR'
+    | 'ISK'
+    | 'JMD'
+    | 'JOD'
+    | 'JPY'
+    | 'KES'
+    | 'KGS'
+    | 'KHR'
+    | 'KMF'
+    | 'KPW'
+    | 'KRW'
+    | 'KWD'
+    | 'KYD'
+    | 'KZT'
+    | 'LAK'
+    | 'LBP'
+    | 'LKR'
+    | 'LRD'
+    | 'LSL'
+    | 'LYD'
+    | 'MAD'
+    | 'MDL'
+    | 'MGA'
+    | 'MKD'
+    | 'MMK'
+    | 'MNT'
+    | 'MOP'
+    | 'MRU'
+    | 'MUR'
+    | 'MVR'
+    | 'MWK'
+    | 'MXN'
+    | 'MYR'
+    | 'MZN'
+    | 'NAD'
+    | 'NGN'
+    | 'NIO'
+    | 'NOK'
+    | 'NPR'
+    | 'NZD'
+    | 'OMR'
+    | 'PAB'
+    | 'PEN'
+    | 'PGK'
+    | 'PHP'
+    | 'PKR'
+    | 'PLN'
+    | 'PYG'
+    | 'QAR'
+    | 'RON'
+    | 'RSD'
+    | 'RUB'
+    | 'RWF'
+    | 'SAR'
+    | 'SBD'
+    | 'SCR'
+    | 'SDG'
+    | 'SEK'
+    | 'SGD'
+    | 'SHP'
+    | 'SLE'
+    | 'SOS'
+    | 'SRD'
+    | 'SSP'
+    | 'STN'
+    | 'SYP'
+    | 'SZL'
+    | 'THB'
+    | 'TJS'
+    | 'TMT'
+    | 'TND'
+    | 'TOP'
+    | 'TRY'
+    | 'TTD'
+    | 'TWD'
+    | 'TZS'
+    | 'UAH'
+    | 'UGX'
+    | 'USD'
+    | 'UYU'
+    | 'UZS'
+    | 'VES'
+    | 'VND'
+    | 'VUV'
+    | 'WST'
+    | 'XAF'
+    | 'XCD'
+    | 'XOF'
+    | 'XPF'
+    | 'YER'
+    | 'ZAR'
+    | 'ZMW'
+    | 'ZWL';
 }
 
 // canonical/stock.schema.json

@@ -182,14 +182,15 @@ describe('reading orders', () => {
     expect(le2.orders).toHaveLength(1);
   });
 
-  it('a head sees the orders of its legal entities; a subordinate only its own', async () => {
+  it('a head sees the orders of its legal entities; a subordinate only its own (another\'s: 403, issue 14)', async () => {
     const head = (await fx.call('GET', '/api/v1/orders?limit=100', { headers: as('C1', 'K1') })).json().orders;
     expect(head).toHaveLength(5);
     const sub = (await fx.call('GET', '/api/v1/orders?limit=100', { headers: as('C1', 'K2') })).json().orders;
     expect(sub).toHaveLength(3);
     expect(sub.every((o: { contact: string }) => o.contact === 'K2')).toBe(true);
     const someoneElses = c1Orders.find((n) => !sub.some((o: { number: string }) => o.number === n))!;
-    expect((await fx.call('GET', `/api/v1/orders/${someoneElses}`, { headers: as('C1', 'K2') })).statusCode).toBe(404);
+    // Issue 14: a subordinate asking for another contact's order of its client is refused (403, audited), not told it is absent.
+    expect((await fx.call('GET', `/api/v1/orders/${someoneElses}`, { headers: as('C1', 'K2') })).statusCode).toBe(403);
     expect((await fx.call('GET', `/api/v1/orders/${someoneElses}`, { headers: as('C1', 'K1') })).statusCode).toBe(200);
   });
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/index.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
+import { readSeller } from '../../src/backoffice/seller.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
 const run = promisify(execFile);
@@ -33,6 +34,8 @@ describe('magistral demo', () => {
     expect(key).toBeDefined();
     const setting = await tp.rt.pool.query(`SELECT value FROM portal_settings WHERE key = 'default_city'`);
     expect(setting.rows).toEqual([{ value: 'msk' }]);
+    // Invoices of confirmed demo orders are made: the demo's seller requisites are complete.
+    expect(await readSeller(tp.rt.db)).toMatchObject({ ok: true, seller: { inn: '7701000013', vatPercent: '22' } });
     // No client, no city: what a shop's visitor typing in the search box gets.
     const res = await app.inject({ method: 'GET', url: `/api/v1/search/suggest?q=${encodeURIComponent('розетк')}`, headers: { authorization: `Bearer ${key}` } });
     expect(res.statusCode).toBe(200);

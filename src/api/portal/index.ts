@@ -10,6 +10,7 @@ import { portalAuth, warmContextStatement } from './auth.ts';
 import { pricesRoutes, warmPriceStatement } from './prices-routes.ts';
 import { stockRoutes } from './stock-routes.ts';
 import { ordersRoutes } from './orders-routes.ts';
+import { documentsRoutes } from './documents-routes.ts';
 import { meRoutes } from './me-routes.ts';
 import { catalogRoutes } from './catalog-routes.ts';
 import { searchRoutes } from './search-routes.ts';
@@ -85,6 +86,7 @@ export const portalApi: FastifyPluginAsync<PortalApiOptions> = async (app: Fasti
     await pricesRoutes(v1, deps, auth, hot);
     await stockRoutes(v1, deps);
     await ordersRoutes(v1, deps);
+    await documentsRoutes(v1, deps);
     await v1.register(catalogRoutes, { deps });
     await v1.register(searchRoutes, { deps });
   }, { prefix: API_PREFIX });

@@ -4,6 +4,10 @@ import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../deps.ts';
 import { cityOnlyQuerystring, errorResponses, onBehalfHeaders, security } from './schemas.ts';
+import { requireClient } from './auth.ts';
+import { MagistralError } from '../../errors/index.ts';
+import { assertSettlements, contactActor, loadRights, settlementEntities } from '../../backoffice/rights.ts';
+import { creditStatus, receivablesOf } from '../../backoffice/credit.ts';
 
 const nullableString = { type: ['string', 'null'] } as const;
 
@@ -94,5 +98,86 @@ export async function meRoutes(app: FastifyInstance, deps: ServerDeps): Promise<
       legalEntities,
       agreements,
     };
+  });
+
+  const money = { type: 'string', description: 'exact, 2 decimals' } as const;
+  const nullableMoney = { type: ['string', 'null'], description: 'exact, 2 decimals' } as const;
+  app.get<{ Querystring: { legalEntity?: string } }>('/me/balance', {
+    config: { scope: 'clients:read' },
+    schema: {
+      tags: ['clients'],
+      summary: 'Balance and credit line per legal entity: limit, debt, open orders, available, overdue, the documents owed',
+      description: 'Open to the client\'s heads and to contacts whose authority a head confirmed (stage 2); anyone else gets 403 (audited). '
+        + 'Without legalEntity: every legal entity the contact may see.',
+      security,
+      headers: onBehalfHeaders,
+      querystring: { type: 'object', additionalProperties: false, properties: { city: { type: 'string' }, legalEntity: { type: 'string', minLength: 1, maxLength: 150 } } },
+      response: {
+        200: {
+          type: 'object', required: ['legalEntities'],
+          properties: {
+            legalEntities: {
+              type: 'array',
+              items: {
+                type: 'object', required: ['code', 'name', 'credit', 'documents'],
+                properties: {
+                  code: { type: 'string' }, name: { type: 'string' },
+                  credit: {
+                    type: 'object', required: ['agreement', 'currency', 'limit', 'debt', 'openOrders', 'available', 'overdue', 'blocked', 'reason'],
+                    properties: {
+                      agreement: { type: ['string', 'null'] }, currency: { type: 'string' }, limit: nullableMoney, debt: money, openOrders: money,
+                      available: nullableMoney, paymentDelayDays: { type: ['integer', 'null'] },
+                      overdue: { type: 'object', required: ['amount', 'maxDays', 'documents'], properties: { amount: money, maxDays: { type: 'integer' }, documents: { type: 'integer' } } },
+                      blocked: { type: 'boolean', description: 'ordering on credit is blocked now' }, reason: { type: ['string', 'null'], description: 'why, in Russian' },
+                      reasonCode: { type: ['string', 'null'], enum: ['no-agreement', 'no-limit', 'overdue', 'limit', null] },
+                    },
+                  },
+                  documents: {
+                    type: 'array',
+                    items: {
+                      type: 'object', required: ['document', 'owed', 'currency', 'dueDate', 'overdueDays'],
+                      properties: {
+                        document: { type: 'string' }, agreement: { type: ['string', 'null'] }, kind: { type: ['string', 'null'] }, number: { type: ['string', 'null'] },
+                        date: { type: ['string', 'null'], format: 'date' }, amount: nullableMoney, owed: money, currency: { type: 'string' },
+                        dueDate: { type: ['string', 'null'], format: 'date' }, overdueDays: { type: 'integer' },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async (request) => {
+    const ctx = request.portal;
+    const viewer = { clientId: requireClient(ctx), contactId: ctx.contactId };
+    const actor = contactActor(viewer, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+    const rights = await loadRights(deps.db, viewer);
+    let entities = rights.entities;
+    if (request.query.legalEntity !== undefined) {
+      entities = entities.filter((e) => e.code === request.query.legalEntity);
+      if (!entities.length) throw new MagistralError('MAG_ERR_NOT_FOUND', `no legal entity ${request.query.legalEntity} of yours`);
+      await assertSettlements(deps.db, viewer, entities[0]!.legalEntityId, actor);
+    } else {
+      entities = settlementEntities(rights);
+      if (!entities.length) await assertSettlements(deps.db, viewer, rights.entities[0]?.legalEntityId ?? 0, actor);
+    }
+    const out = [];
+    for (const e of entities) {
+      const st = await creditStatus(deps.db, { clientId: viewer.clientId, legalEntityId: e.legalEntityId });
+      const docs = await receivablesOf(deps.db, [e.legalEntityId]);
+      out.push({
+        code: e.code, name: e.name,
+        credit: {
+          agreement: st.agreement?.code ?? null, currency: st.currency, limit: st.limit, debt: st.debt, openOrders: st.openOrders, available: st.available,
+          paymentDelayDays: st.paymentDelayDays, overdue: st.overdue, blocked: st.blocked, reason: st.reason, reasonCode: st.reasonCode,
+        },
+        documents: docs.map((d) => ({ document: d.document, agreement: d.agreement?.code ?? null, kind: d.kind, number: d.number, date: d.date, amount: d.amount, owed: d.owed, currency: d.currency, dueDate: d.dueDate, overdueDays: d.overdueDays })),
+      });
+    }
+    return { legalEntities: out };
   });
 }

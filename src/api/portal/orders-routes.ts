@@ -6,6 +6,8 @@ import { MagistralError } from '../../errors/index.ts';
 import { getOrder, listOrders, listOrderStatuses, placeOrder } from '../../orders/index.ts';
 import { enqueueDueOrders } from '../../pipeline/outbound.ts';
 import { requireClient } from './auth.ts';
+import { assertOrderVisible, contactActor } from '../../backoffice/rights.ts';
+import { CREDIT_PAYMENT_KIND } from '../../backoffice/credit.ts';
 import { cityOnlyQuerystring, cityQuery, errorResponses, onBehalfHeaders, security, skuSchema } from './schemas.ts';
 
 const MAX_LINES = 500;
@@ -31,6 +33,8 @@ const summaryProps = {
   shipped: { type: 'boolean' },
   shippedAt: { ...nullableString, format: 'date-time' },
   cancelled: { type: 'boolean' },
+  approval: { type: ['string', 'null'], enum: ['waiting', 'approved', 'rejected', null], description: 'a head\'s approval of a subordinate\'s order above the head\'s threshold: waiting orders are not sent to the ERP' },
+  approvalComment: nullableString,
   origin: { type: 'string', enum: ['portal', 'offline'], description: 'portal: placed here; offline: made in the ERP (by phone, by a manager) and learnt from its exchange' },
   deliveryAddress: { ...nullableString, description: 'where to deliver, as given at checkout' },
   paymentKind: { ...nullableString, description: 'payment kind chosen at checkout' },
@@ -67,6 +71,7 @@ interface PlaceBody {
   legalEntity: string;
   lines: Array<{ sku: string; quantity: string }>;
   comment?: string;
+  paymentKind?: string;
 }
 
 export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
@@ -89,6 +94,11 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
         properties: {
           legalEntity: { type: 'string', minLength: 1, maxLength: 150, description: 'code of the legal entity the order is for' },
           comment: { type: 'string', maxLength: 2000 },
+          paymentKind: {
+            type: 'string', minLength: 1, maxLength: 100,
+            description: `how the buyer pays, kept on the order; '${CREDIT_PAYMENT_KIND}' orders on credit: open to the client's heads and to contacts `
+              + 'whose authority a head confirmed, and refused (403, problems name the rule) while debt + open orders + this order exceed the limit or overdue debt blocks it',
+          },
           lines: {
             type: 'array', minItems: 1, maxItems: MAX_LINES,
             items: {
@@ -110,6 +120,8 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     const { order, created } = await placeOrder(deps.db, {
       clientId, contactId: ctx.contactId, cityId: ctx.cityId, legalEntity: request.body.legalEntity, lines: request.body.lines,
       comment: request.body.comment, idempotencyKey: request.headers['idempotency-key'], apiKeyId: ctx.keyId, linesPath: '/body/lines',
+      ...(request.body.paymentKind !== undefined ? { paymentKind: request.body.paymentKind } : {}),
+      actor: contactActor({ clientId, contactId: ctx.contactId }, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null }),
     });
     if (!created) reply.header('idempotent-replayed', 'true');
     // Outbound flows (SAP …) get the order now rather than at the workers' next sweep; the sweep is the
@@ -123,7 +135,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     schema: {
       tags: ['orders'],
       summary: 'The client\'s orders, newest first, page by page',
-      description: 'A contact sees the orders of the legal entities it heads and its own. Next page: `cursor=nextCursor`.',
+      description: 'A contact heading the client (a head of any of its legal entities) sees every order of the client; a subordinate its own. Next page: `cursor=nextCursor`.',
       security,
       headers: onBehalfHeaders,
       querystring: {
@@ -163,7 +175,10 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     },
   }, async (request) => {
     const ctx = request.portal;
-    const order = await getOrder(deps.db, { clientId: requireClient(ctx), contactId: ctx.contactId }, request.params.number);
+    const viewer = { clientId: requireClient(ctx), contactId: ctx.contactId };
+    // Another contact's order of the client: 403 (audited) for a subordinate, nothing of it shown.
+    await assertOrderVisible(deps.db, viewer, request.params.number, contactActor(viewer, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null }));
+    const order = await getOrder(deps.db, viewer, request.params.number);
     if (!order) throw new MagistralError('MAG_ERR_NOT_FOUND', `no order ${request.params.number}`);
     return order;
   });

@@ -16,6 +16,7 @@ import { formatSummary } from './runs.ts';
 import { createApiKey, KNOWN_SCOPES, revokeApiKey } from '../../portal/keys.ts';
 import { DEFAULT_CITY_SETTING } from '../../api/portal/auth.ts';
 import { setPassword } from '../../cabinet/accounts.ts';
+import { DEMO_SELLER } from '../../backoffice/seller.ts';
 import { setManagerPassword } from '../../backoffice/managers.ts';
 
 const DEMO_KEY = 'demo';
@@ -26,7 +27,7 @@ const DEMO_KEY = 'demo';
  */
 export const DEMO_FILES: Array<{ flow: string; file: string }> = ['managers', 'cities', 'price-types', 'warehouses', 'groups',
   'products', 'properties', 'property-values', 'product-properties', 'synonyms', 'prices', 'stock',
-  'clients', 'legal-entities', 'contacts', 'contact-legal-entities', 'agreements']
+  'clients', 'legal-entities', 'contacts', 'contact-legal-entities', 'agreements', 'receivables', 'settlement-entries']
   .map((name) => ({ flow: `${name}-csv`, file: `ops/demo/${name}.csv` }));
 
 export function register(program: Command, host: CliHost): void {
@@ -56,6 +57,9 @@ export function register(program: Command, host: CliHost): void {
         // Requests without a client or a city (a shop's anonymous visitor) are priced and stocked for the
         // default city: the demo's is Moscow, unless an operator has chosen another.
         await rt.db.insertInto('portal_settings').values({ key: DEFAULT_CITY_SETTING, value: 'msk' })
+          .onConflict((oc) => oc.column('key').doNothing()).execute();
+        // The seller printed on invoices of confirmed orders: demo requisites, unless an operator set real ones.
+        await rt.db.insertInto('portal_settings').values(Object.entries(DEMO_SELLER).map(([key, value]) => ({ key, value })))
           .onConflict((oc) => oc.column('key').doNothing()).execute();
         // A fresh portal key at each demo (the previous demo key is revoked): keys are stored hashed,
         // so this is the only moment the key can be shown.

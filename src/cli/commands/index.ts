@@ -10,7 +10,9 @@ import { register as mappings } from './mappings.ts';
 import { register as dryRun } from './dry-run.ts';
 import { register as keys } from './keys.ts';
 import { register as cabinet } from './cabinet.ts';
+import { register as settings } from './settings.ts';
+import { register as documents } from './documents.ts';
 import { register as managers } from './managers.ts';
 import { register as mail } from './mail.ts';
 
-export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys, cabinet, managers, mail];
+export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys, cabinet, managers, mail, settings, documents];

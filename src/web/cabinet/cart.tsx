@@ -9,6 +9,9 @@ import type { ServerDeps } from '../../api/deps.ts';
 import { summaryOf } from '../../cabinet/cart-summary.ts';
 import { addToCart, cartSummary, cartView, clearCart, removeFromCart, setCartQuantity, type AddResult, type CartView, type Shopper } from '../../cabinet/cart.ts';
 import { checkout, PAYMENT_KINDS } from '../../cabinet/checkout.ts';
+import { CREDIT_PAYMENT_KIND, creditStatus } from '../../backoffice/credit.ts';
+import type { Actor } from '../../backoffice/audit.ts';
+import { contactActor, loadRights, maySeeSettlements } from '../../backoffice/rights.ts';
 import type { SignedInContext } from '../../cabinet/context.ts';
 import { CabinetError, ShopError, type FieldProblem } from '../../cabinet/errors.ts';
 import { lineProblem } from '../../cabinet/priced-lines.ts';
@@ -174,7 +177,26 @@ function CheckoutButton({ view, oob }: { view: CartView; oob?: boolean }): VNode
   );
 }
 
-function CheckoutForm({ ctx, view, values, problems }: { ctx: SignedInContext; view: CartView; values: CheckoutValues; problems: FieldProblem[] }): VNode {
+/** Whether this cart may be ordered on credit now, and why not (shown before the buyer presses the button). */
+interface CreditOffer {
+  blocked: boolean;
+  reason: string | null;
+  available: string | null;
+  currency: string;
+}
+
+async function creditOffer(db: ServerDeps['db'], ctx: SignedInContext, view: CartView): Promise<CreditOffer | null> {
+  if (!ctx.legalEntity || !view.lines.length) return null;
+  const rights = await loadRights(db, { clientId: ctx.client.id, contactId: ctx.contact.id });
+  if (!maySeeSettlements(rights, ctx.legalEntity.id)) {
+    return { blocked: true, currency: view.currency ?? 'RUB', available: null,
+      reason: 'Оплата с отсрочкой доступна руководителю и сотрудникам, чьи полномочия подтвердил руководитель.' };
+  }
+  const st = await creditStatus(db, { clientId: ctx.client.id, legalEntityId: ctx.legalEntity.id, orderTotal: view.total ?? '0' });
+  return { blocked: st.blocked, reason: st.reason, available: st.available, currency: st.currency };
+}
+
+function CheckoutForm({ ctx, view, values, problems, credit }: { ctx: SignedInContext; view: CartView; values: CheckoutValues; problems: FieldProblem[]; credit: CreditOffer | null }): VNode {
   const le = ctx.legalEntity!;
   const err = (f: string) => problems.find((p) => p.field === f)?.message;
   if (!ctx.canOrder) return <section class="card checkout"><h2>Оформление заказа</h2><p class="notice notice-warn">{ctx.whyNoOrder ?? 'Оформление заказов недоступно.'}</p></section>;
@@ -195,10 +217,16 @@ function CheckoutForm({ ctx, view, values, problems }: { ctx: SignedInContext; v
         </fieldset>
         <label>Оплата
           <select name="paymentKind" aria-invalid={err('paymentKind') ? 'true' : undefined}>
-            {PAYMENT_KINDS.map((k) => <option value={k} selected={values.paymentKind === k}>{k}</option>)}
+            {PAYMENT_KINDS.map((k) => {
+              const off = k === CREDIT_PAYMENT_KIND && credit?.blocked === true;
+              return <option value={k} selected={values.paymentKind === k && !off} disabled={off}>{off ? `${k} — недоступна` : k}</option>;
+            })}
           </select>
         </label>
         {err('paymentKind') && <div class="field-error">{err('paymentKind')}</div>}
+        {credit && (credit.blocked
+          ? <p class="notice notice-warn credit-block" id="credit-block"><b>Оплата с отсрочкой недоступна.</b> {credit.reason}</p>
+          : <p class="hint" id="credit-block">С отсрочкой платежа можно заказать на сумму до {money(credit.available, credit.currency)}.</p>)}
         <label>Комментарий к заказу
           <textarea name="comment" rows={3} maxLength={2000} placeholder="Например: доставка до 12:00, позвонить за час">{values.comment}</textarea>
         </label>
@@ -215,6 +243,7 @@ async function cartPage(request: FastifyRequest, reply: FastifyReply, deps: Serv
   const who = shopperOf(ctx);
   const [view, saved] = await Promise.all([cartView(deps.db, who), listSavedCarts(deps.db, who)]);
   const summary = summaryOf(view);
+  const credit = ctx.canOrder ? await creditOffer(deps.db, ctx, view) : null;
   const values = opts.values ?? { delivery: ctx.legalEntity?.address ? 'entity' : 'other', address: '', paymentKind: PAYMENT_KINDS[0], comment: '' };
   return sendPage(reply, (
     <Layout ctx={ctx} cart={summary} title="Корзина" active="cart" flash={opts.flash ?? null}>
@@ -232,7 +261,7 @@ async function cartPage(request: FastifyRequest, reply: FastifyReply, deps: Serv
       )}
       <CartBlock view={view} />
       <div class="cart-columns">
-        {view.lines.length > 0 && <CheckoutForm ctx={ctx} view={view} values={values} problems={opts.problems ?? []} />}
+        {view.lines.length > 0 && <CheckoutForm ctx={ctx} view={view} values={values} problems={opts.problems ?? []} credit={credit} />}
         <div>
           {view.lines.length > 0 && (
             <section class="card save-cart">
@@ -391,10 +420,19 @@ export async function cartRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       paymentKind: field(request.body, 'paymentKind'), comment: field(request.body, 'comment'),
     };
     try {
-      const r = await checkout(db, who, { ...values, idempotencyKey: field(request.body, 'idempotencyKey') });
+      const from = { ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
+      // A manager working as the client is the one who acts (the audit says so), within the impersonation.
+      const actor: Actor = ctx.impersonation
+        ? { kind: 'manager', id: ctx.impersonation.managerId, name: ctx.impersonation.managerName, ...from, impersonationId: ctx.impersonation.id }
+        : contactActor({ clientId: ctx.client.id, contactId: ctx.contact.id }, { ...from, name: ctx.contact.name });
+      const r = await checkout(db, who, { ...values, idempotencyKey: field(request.body, 'idempotencyKey') }, actor);
       request.auditNote = { order: r.order.number, total: r.order.total, created: r.created };
       return reply.redirect(`/cabinet/orders/${encodeURIComponent(r.order.number)}?placed=1`, 303);
     } catch (e) {
+      // Refused on credit (no rights, limit, overdue): the cart again with the reason at the payment field.
+      if (e instanceof ShopError && e.status === 403 && e.problems.some((p) => p.field === 'paymentKind')) {
+        return cartPage(request, reply, deps, { flash: { kind: 'error', text: `Заказ не оформлен. ${e.message}` }, values, problems: e.problems, status: 403 });
+      }
       if (e instanceof ShopError && e.status === 400) return cartPage(request, reply, deps, { flash: { kind: 'error', text: e.message }, values, problems: e.problems, status: 400 });
       throw e;
     }

@@ -3,6 +3,7 @@
 // generic message with the request id the manager can look up in the logs.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CabinetError } from '../../cabinet/errors.ts';
+import { russianOf } from '../../backoffice/rights.ts';
 import { sendFragment, sendPage } from '../render.tsx';
 import { BarePage, Flash, Layout } from './layout.tsx';
 import { isHtmx } from './request.ts';
@@ -22,6 +23,9 @@ const MESSAGES: Record<number, string> = {
 /** The buyer's own mistake as a CabinetError (its Russian message), or undefined for anything else. */
 export function buyerError(error: unknown): CabinetError | undefined {
   if (error instanceof CabinetError) return error;
+  // The back office's refusals (rights, credit, approvals) carry the buyer's words and their status.
+  const ru = russianOf(error);
+  if (ru) return new CabinetError((error as { statusCode: number }).statusCode, ru);
   const e = error as Partial<FastifyError>;
   if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.code === 'FST_FILES_LIMIT' || e.statusCode === 413) {
     return new CabinetError(413, `Файл слишком большой: можно загрузить не больше ${Math.round(MAX_UPLOAD_BYTES / 1024 / 1024)} МБ.`, 'file');

@@ -21,19 +21,22 @@ import { homeRoutes } from './home-routes.tsx';
 import { accountRoutes } from './account-routes.tsx';
 import { cartRoutes } from './cart.tsx';
 import { ordersRoutes } from './orders.tsx';
+import { documentsRoutes } from './documents.tsx';
 import { quickOrderRoutes } from './quick-order.tsx';
 import { priceListRoutes } from './price-lists.tsx';
 import { catalogRoutes } from './catalog-routes.tsx';
 import { searchRoutes } from './search-routes.tsx';
 import { auditImpersonatedRequest, impersonationRoutes } from './impersonation-routes.tsx';
 import { sessionCookieOptions } from './settings.ts';
+import { balanceRoutes } from './balance-routes.tsx';
+import { teamRoutes } from './team-routes.tsx';
 
 /** The largest upload (quick order, filled price list): the 50 MB file is refused with a message. */
 export { MAX_UPLOAD_BYTES } from './errors.tsx';
 import { MAX_UPLOAD_BYTES } from './errors.tsx';
 
 /** Page modules: each registers its routes on the cabinet's scope. */
-const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, quickOrderRoutes, priceListRoutes, impersonationRoutes];
+const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, documentsRoutes, quickOrderRoutes, priceListRoutes, balanceRoutes, teamRoutes, impersonationRoutes];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);

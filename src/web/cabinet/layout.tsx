@@ -6,14 +6,21 @@ import type { CabinetContext } from '../../cabinet/context.ts';
 import type { CartSummary } from '../../cabinet/cart-summary.ts';
 import { money, plural } from '../render.tsx';
 
-export type NavKey = 'home' | 'catalog' | 'search' | 'cart' | 'orders' | 'quick-order' | 'price-lists' | 'account';
+export type NavKey = 'home' | 'catalog' | 'search' | 'cart' | 'orders' | 'quick-order' | 'price-lists' | 'account' | 'documents' | 'balance' | 'team' | 'approvals';
 
-const NAV: Array<{ key: NavKey; href: string; label: string; signedIn?: boolean }> = [
+const isHead = (ctx: CabinetContext): boolean => ctx.legalEntities.some((le) => le.role === 'head');
+
+/** `show`: a link only some contacts get (the services refuse the others anyway). */
+const NAV: Array<{ key: NavKey; href: string; label: string; signedIn?: boolean; show?: (ctx: CabinetContext) => boolean }> = [
   { key: 'catalog', href: '/cabinet/catalog', label: 'Каталог' },
   { key: 'quick-order', href: '/cabinet/quick-order', label: 'Быстрый заказ', signedIn: true },
   { key: 'price-lists', href: '/cabinet/price-lists', label: 'Прайс-листы' },
   { key: 'cart', href: '/cabinet/cart', label: 'Корзина', signedIn: true },
   { key: 'orders', href: '/cabinet/orders', label: 'Заказы', signedIn: true },
+  { key: 'documents', href: '/cabinet/documents', label: 'Документы', signedIn: true },
+  { key: 'balance', href: '/cabinet/balance', label: 'Баланс', signedIn: true, show: (ctx) => ctx.legalEntities.some((le) => le.confirmed) },
+  { key: 'approvals', href: '/cabinet/approvals', label: 'Согласование', signedIn: true, show: isHead },
+  { key: 'team', href: '/cabinet/team', label: 'Сотрудники', signedIn: true, show: isHead },
 ];
 
 export function CsrfField({ ctx }: { ctx: CabinetContext }): VNode {
@@ -174,7 +181,7 @@ export function Layout({ ctx, cart, title, active, flash, children }: LayoutProp
           </div>
         </header>
         <nav class="main-nav">
-          {NAV.filter((n) => signedIn || !n.signedIn).map((n) => <a href={n.href} class={n.key === active ? 'active' : undefined} aria-current={n.key === active ? 'page' : undefined}>{n.label}</a>)}
+          {NAV.filter((n) => (signedIn || !n.signedIn) && (!n.show || n.show(ctx))).map((n) => <a href={n.href} class={n.key === active ? 'active' : undefined} aria-current={n.key === active ? 'page' : undefined}>{n.label}</a>)}
         </nav>
         <ContextBar ctx={ctx} cart={cart} />
         {ctx.contact && ctx.whyNoOrder && <div class="notice notice-warn">{ctx.whyNoOrder}</div>}

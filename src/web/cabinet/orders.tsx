@@ -9,10 +9,12 @@ import { repeatOrder } from '../../cabinet/repeat.ts';
 import { listOrderStatuses } from '../../orders/index.ts';
 import { orderDetails, type OrderEvent } from '../../orders/history.ts';
 import { listOrders, type OrderListQuery, type OrderSummary } from '../../orders/read.ts';
+import { documentKindName } from '../../backoffice/document-kinds.ts';
 import { money, qty, sendPage, unitName } from '../render.tsx';
 import { shopperOf } from './cart.tsx';
 import { CsrfField, Layout } from './layout.tsx';
 import { requireContact } from './request.ts';
+import { assertOrderVisible, contactActor } from '../../backoffice/rights.ts';
 
 const PAGE = 50;
 const TZ = 'Europe/Moscow';
@@ -27,7 +29,9 @@ function StatusBadge({ o }: { o: OrderSummary }): VNode {
   const code = o.status.code;
   const extra = [o.paid && 'оплачен', o.shipped && code !== 'shipped' && code !== 'completed' && 'отгружен', o.cancelled && code !== 'cancelled' && 'отменён']
     .filter(Boolean).join(', ');
-  return <span class={`status status-${o.status.code}`}>{o.status.name}{extra ? <small class="muted"> · {extra}</small> : null}</span>;
+  const approval = o.approval === 'waiting' ? <span class="badge badge-offline">ждёт согласования</span>
+    : o.approval === 'rejected' ? <span class="badge">отклонён руководителем</span> : null;
+  return <span class={`status status-${o.status.code}`}>{o.status.name}{extra ? <small class="muted"> · {extra}</small> : null}{approval}</span>;
 }
 
 const FIELD_NAMES: Record<string, string> = {
@@ -45,6 +49,8 @@ export function describe(e: OrderEvent, statuses: Map<string, string>): string {
     const d = v as { from?: unknown; to?: unknown } | null;
     const to = d && typeof d === 'object' && 'to' in d ? d.to : v;
     if (k === 'status') parts.push(`статус: ${statuses.get(String(to)) ?? String(to)}`);
+    else if (k === 'approval') parts.push(to === 'waiting' ? 'ждёт согласования руководителем' : to === 'approved' ? 'согласован руководителем' : 'отклонён руководителем');
+    else if (k === 'approvalComment') parts.push(`комментарий руководителя: ${String(to)}`);
     else if (typeof to === 'boolean') parts.push(`${FIELD_NAMES[k] ?? k}: ${to ? 'да' : 'нет'}`);
     else if (k.endsWith('At') || k === 'erpDate') parts.push(`${FIELD_NAMES[k] ?? k}: ${to ? dateTime(String(to)) : '—'}`);
     else parts.push(`${FIELD_NAMES[k] ?? k}: ${to === null || to === undefined ? '—' : String(to)}`);
@@ -53,8 +59,13 @@ export function describe(e: OrderEvent, statuses: Map<string, string>): string {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : 'Изменение';
 }
 
-const sourceName = (s: string | null): string => (!s ? '' : s === 'portal' ? 'портал' : s.startsWith('onec') ? '1С' : s.startsWith('sap') ? 'SAP' : s);
-const DOC_KINDS: Record<string, string> = { payment: 'Оплата', shipment: 'Отгрузка', invoice: 'Счёт', upd: 'УПД', act: 'Акт' };
+const APPROVAL_WORDS: Record<string, string> = {
+  waiting: 'ждёт согласования руководителем: поставщику заказ передадут после него',
+  approved: 'согласован руководителем',
+  rejected: 'отклонён руководителем, заказ отменён',
+};
+
+const sourceName = (s: string | null): string => (!s ? '' : s === 'portal' ? 'портал' : s.startsWith('manager:') ? 'менеджер' : s.startsWith('onec') ? '1С' : s.startsWith('sap') ? 'SAP' : s);
 
 export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db } = deps;
@@ -141,13 +152,18 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   app.get('/orders/:number', async (request, reply) => {
     const ctx = requireContact(request);
     const number = (request.params as { number: string }).number;
+    // Another employee's order: 403 with the reason for a subordinate (audited), nothing of it shown.
+    await assertOrderVisible(db, { clientId: ctx.client.id, contactId: ctx.contact.id }, number,
+      contactActor({ clientId: ctx.client.id, contactId: ctx.contact.id }, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, name: ctx.contact.name }));
     const o = await orderDetails(db, { clientId: ctx.client.id, contactId: ctx.contact.id }, number);
     if (!o) throw new CabinetError(404, `Заказ ${number} не найден`);
     const statuses = new Map((await listOrderStatuses(db)).map((s) => [s.code, s.name]));
     const placed = (request.query as { placed?: string }).placed;
     return sendPage(reply, (
       <Layout ctx={ctx} cart={request.cabinetCart} title={`Заказ ${o.number}`} active="orders"
-        flash={placed ? { kind: 'ok', text: `Заказ ${o.number} оформлен. Менеджер получит его и подтвердит; статус виден на этой странице.` } : null}>
+        flash={placed ? { kind: 'ok', text: o.approval === 'waiting'
+          ? `Заказ ${o.number} оформлен и ждёт согласования руководителем: поставщику его передадут после согласования.`
+          : `Заказ ${o.number} оформлен. Менеджер получит его и подтвердит; статус виден на этой странице.` } : null}>
         <p><a href="/cabinet/orders">← Все заказы</a></p>
         <h1>Заказ {o.number} {o.origin === 'offline' && <span class="badge badge-offline">Офлайн</span>}</h1>
         <div class="cards order-head">
@@ -162,6 +178,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
                 : o.contactName && <><dt>Оформил</dt><dd>{o.contactName}</dd></>}
               {o.deliveryAddress && <><dt>Доставка</dt><dd>{o.deliveryAddress}</dd></>}
               {o.paymentKind && <><dt>Оплата</dt><dd>{o.paymentKind}</dd></>}
+              {o.approval && <><dt>Согласование</dt><dd class="approval">{APPROVAL_WORDS[o.approval]}{o.approvalComment ? ` — «${o.approvalComment}»` : ''}</dd></>}
               {o.comment && <><dt>Комментарий</dt><dd>{o.comment}</dd></>}
             </dl>
           </section>
@@ -200,9 +217,15 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
           </section>
           <section class="card">
             <h2>Документы</h2>
-            {!o.documents.length ? <p class="muted">Документов пока нет: они появятся, когда учётная система их пришлёт.</p> : (
+            {!o.documents.length ? <p class="muted">Документов пока нет: счёт на оплату появится, когда заказ подтвердят, закрывающие документы — после отгрузки.</p> : (
               <ul class="documents">
-                {o.documents.map((d) => <li>{DOC_KINDS[d.kind] ?? d.kind}{d.number ? ` № ${d.number}` : ''}{d.date ? ` от ${day(d.date)}` : ''}{d.amount ? `, ${money(d.amount, o.currency)}` : ''}</li>)}
+                {o.documents.map((d) => (
+                  <li data-doc={d.id}>
+                    {d.hasFile ? <a href={`/cabinet/documents/order/${d.id}/file`}>{documentKindName(d.kind)}{d.number ? ` № ${d.number}` : ''}</a> : <>{documentKindName(d.kind)}{d.number ? ` № ${d.number}` : ''}</>}
+                    {d.date ? ` от ${day(d.date)}` : ''}{d.amount ? `, ${money(d.amount, o.currency)}` : ''}
+                    {d.hasFile && <small class="muted"> · PDF</small>}
+                  </li>
+                ))}
               </ul>
             )}
           </section>

@@ -93,7 +93,7 @@ async function cardPage(deps: ServerDeps, request: FastifyRequest, reply: Fastif
         </section>
       </div>
       {creditRoute && (
-        <section class="card credit-slot">
+        <section class="credit-slot">
           <div id="credit" hx-get={`/manager/clients/${c.id}/credit`} hx-trigger="load" hx-swap="innerHTML"><p class="muted">Загрузка задолженности и лимитов…</p></div>
         </section>
       )}

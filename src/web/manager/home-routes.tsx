@@ -1,9 +1,11 @@
 // The workplace's first page: the manager's own clients (search by name, INN or code, paging) with their
-// legal entities, how much each ordered lately, the last order and the orders still open.
+// legal entities, how much each ordered lately, the last order, the orders still open, and the debt
+// against the credit limit (creditSummaries: one statement for the page).
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../../api/deps.ts';
+import { creditSummaries } from '../../backoffice/credit.ts';
 import { listManagerClients } from '../../backoffice/manager-clients.ts';
-import { plural, sendPage } from '../render.tsx';
+import { money, plural, sendPage } from '../render.tsx';
 import { day } from './audit-view.tsx';
 import { ManagerLayout } from './layout.tsx';
 import { requireManager } from './request.ts';
@@ -15,6 +17,7 @@ export async function managerHomeRoutes(app: FastifyInstance, deps: ServerDeps):
     const query = request.query as { q?: string; page?: string };
     const q = String(query.q ?? '').trim().slice(0, 100);
     const page = await listManagerClients(db, s.manager.id, { q, page: /^\d{1,6}$/.test(query.page ?? '') ? Number(query.page) : 1 });
+    const credit = await creditSummaries(db, page.rows.map((c) => c.id));
     const href = (p: number): string => `/manager?${new URLSearchParams({ ...(q ? { q } : {}), page: String(p) })}`;
     return sendPage(reply, (
       <ManagerLayout s={s} title="Мои клиенты" active="clients">
@@ -28,7 +31,7 @@ export async function managerHomeRoutes(app: FastifyInstance, deps: ServerDeps):
           <>
             <p class="muted">{page.total} {plural(page.total, 'клиент', 'клиента', 'клиентов')}{q ? ` по запросу «${q}»` : ''}</p>
             <table class="grid clients">
-              <thead><tr><th>Клиент</th><th>Город</th><th>Юрлица</th><th class="num">Заказов за 30 дней</th><th>Последний заказ</th><th class="num">Открытых заказов</th></tr></thead>
+              <thead><tr><th>Клиент</th><th>Город</th><th>Юрлица</th><th class="num">Заказов за 30 дней</th><th>Последний заказ</th><th class="num">Открытых заказов</th><th class="num">Долг / лимит</th></tr></thead>
               <tbody>
                 {page.rows.map((c) => (
                   <tr data-client={c.code}>
@@ -39,6 +42,13 @@ export async function managerHomeRoutes(app: FastifyInstance, deps: ServerDeps):
                     <td class="num">{c.orders30d}</td>
                     <td>{c.lastOrder ? <><a href={`/manager/orders/${encodeURIComponent(c.lastOrder.number)}`}>{c.lastOrder.number}</a> <small class="muted">от {day(c.lastOrder.at)}</small></> : '—'}</td>
                     <td class="num">{c.openOrders ? <a href={`/manager/orders?client=${c.id}`}>{c.openOrders}</a> : 0}</td>
+                    <td class="num credit">{(() => {
+                      const k = credit.get(c.id);
+                      if (!k) return '—';
+                      return <>{money(k.debt)} / {k.limit === null ? 'без лимита' : money(k.limit)}
+                        {k.overdue !== '0.00' && <div><small class="neg">просрочено {money(k.overdue)}</small></div>}
+                        {k.blocked && k.limit !== null && <div><span class="badge badge-error">кредит закрыт</span></div>}</>;
+                    })()}</td>
                   </tr>
                 ))}
               </tbody>

@@ -20,10 +20,13 @@ import { managerClientRoutes } from './client-routes.tsx';
 import { managerOrdersRoutes } from './orders-routes.tsx';
 import { managerSignupRoutes } from './signups-routes.tsx';
 import { managerImpersonationRoutes } from './impersonations-routes.tsx';
+import { managerCreditRoutes } from './credit-routes.tsx';
+import { managerDocumentsRoutes } from './documents-routes.tsx';
 
 /** Page modules: each registers its routes on the workplace's scope. */
 const MANAGER_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [
   managerAuthRoutes, managerHomeRoutes, managerClientRoutes, managerOrdersRoutes, managerSignupRoutes, managerImpersonationRoutes,
+  managerCreditRoutes, managerDocumentsRoutes,
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -3,7 +3,7 @@
 import type { ComponentChildren, VNode } from 'preact';
 import type { ManagerSession } from '../../backoffice/managers.ts';
 
-export type ManagerNavKey = 'clients' | 'orders' | 'signups' | 'impersonations';
+export type ManagerNavKey = 'clients' | 'orders' | 'signups' | 'impersonations' | 'documents';
 
 /** The workplace's sections; a helper's page module adds its entry here. */
 export const MANAGER_NAV: Array<{ key: ManagerNavKey; href: string; label: string }> = [
@@ -11,6 +11,7 @@ export const MANAGER_NAV: Array<{ key: ManagerNavKey; href: string; label: strin
   { key: 'orders', href: '/manager/orders', label: 'Заказы' },
   { key: 'signups', href: '/manager/signups', label: 'Заявки на регистрацию' },
   { key: 'impersonations', href: '/manager/impersonations', label: 'Работа за клиента' },
+  { key: 'documents', href: '/manager/documents', label: 'Договоры и сканы' },
 ];
 
 export function ManagerCsrf({ s }: { s: ManagerSession }): VNode {

@@ -1,0 +1,146 @@
+// The balance page (stage 2 or a head): per legal entity and agreement the credit limit, the debt, the
+// open orders on credit, what is left, the overdue debt with its days, why ordering on credit is blocked,
+// the documents owed; and the reconciliation act for a period as a PDF. Who may see what is decided by
+// src/backoffice/rights.ts (a refusal is a 403 with its reason, audited).
+import type { FastifyInstance } from 'fastify';
+import type { VNode } from 'preact';
+import type { ServerDeps } from '../../api/deps.ts';
+import { CabinetError } from '../../cabinet/errors.ts';
+import { creditStatus, receivablesOf, type CreditStatus, type ReceivableView } from '../../backoffice/credit.ts';
+import { assertSettlements, contactActor, loadRights, settlementEntities } from '../../backoffice/rights.ts';
+import { parseDay, reconciliationAct, reconciliationPdf } from '../../backoffice/reconciliation.ts';
+import { contentDisposition } from '../../backoffice/files.ts';
+import { audit } from '../../backoffice/audit.ts';
+import { money, plural, sendPage } from '../render.tsx';
+import { Layout } from './layout.tsx';
+import { requireContact } from './request.ts';
+import type { SignedInContext } from '../../cabinet/context.ts';
+import type { FastifyRequest } from 'fastify';
+
+const ru = (iso: string | null): string => (iso ? iso.split('-').reverse().join('.') : '—');
+
+export const actorOf = (ctx: SignedInContext, request: FastifyRequest) =>
+  contactActor({ clientId: ctx.client.id, contactId: ctx.contact.id }, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, name: ctx.contact.name });
+
+function CreditCard({ name, st }: { name: string; st: CreditStatus }): VNode {
+  const cur = st.currency;
+  return (
+    <section class="card credit-card" data-legal-entity={name}>
+      <h2>{name}</h2>
+      {st.agreement ? <p class="muted">Договор: {st.agreement.name}</p> : <p class="muted">Договора нет</p>}
+      <dl class="requisites credit-figures">
+        <dt>Кредитный лимит</dt>
+        <dd>{st.limit === null ? 'не установлен' : money(st.limit, cur)}{st.limitSource === 'manager' && <small class="muted"> · установлен менеджером</small>}</dd>
+        {st.paymentDelayDays !== null && <><dt>Отсрочка платежа</dt><dd>{st.paymentDelayDays} {plural(st.paymentDelayDays, 'день', 'дня', 'дней')}</dd></>}
+        <dt>Задолженность</dt><dd>{money(st.debt, cur)}</dd>
+        <dt>Неоплаченные заказы с отсрочкой</dt><dd>{money(st.openOrders, cur)}</dd>
+        <dt>Использовано</dt><dd>{money(st.used, cur)}{st.usedPercent !== null && <small class="muted"> · {st.usedPercent} %</small>}</dd>
+        {st.limit !== null && <><dt>Доступно</dt><dd class={st.available?.startsWith('-') ? 'neg' : 'pos'}><b>{money(st.available, cur)}</b></dd></>}
+        <dt>Просрочено</dt>
+        <dd class={st.overdue.documents ? 'neg' : undefined}>{st.overdue.documents ? <>{money(st.overdue.amount, cur)}, до {st.overdue.maxDays} {plural(st.overdue.maxDays, 'дня', 'дней', 'дней')}</> : 'нет'}</dd>
+      </dl>
+      {st.limit !== null && st.usedPercent !== null && (
+        <div class="meter" role="img" aria-label={`Использовано ${st.usedPercent} % лимита`}><span style={`width:${Math.min(100, Math.max(0, st.usedPercent))}%`} class={st.usedPercent >= 90 ? 'hot' : undefined}></span></div>
+      )}
+      {st.blocked
+        ? <p class="notice notice-warn credit-reason">{st.reason}</p>
+        : <p class="notice notice-ok credit-reason">Заказы с отсрочкой платежа доступны на сумму до {money(st.available, cur)}.</p>}
+    </section>
+  );
+}
+
+function Documents({ docs }: { docs: ReceivableView[] }): VNode {
+  if (!docs.length) return <p class="empty">Неоплаченных документов нет.</p>;
+  return (
+    <table class="receivables">
+      <thead><tr><th>Юрлицо</th><th>Документ</th><th>Дата</th><th class="num">Сумма</th><th class="num">К оплате</th><th>Оплатить до</th><th>Просрочка</th></tr></thead>
+      <tbody>
+        {docs.map((d) => (
+          <tr class={d.overdueDays > 0 ? 'overdue' : undefined}>
+            <td>{d.legalEntity.name}</td>
+            <td>{d.kind ?? 'Документ'}{d.number ? ` № ${d.number}` : ''}{d.agreement && <div><small class="muted">{d.agreement.name}</small></div>}</td>
+            <td>{ru(d.date)}</td>
+            <td class="num">{d.amount ? money(d.amount, d.currency) : '—'}</td>
+            <td class="num"><b>{money(d.owed, d.currency)}</b></td>
+            <td>{ru(d.dueDate)}</td>
+            <td>{d.overdueDays > 0 ? <span class="neg">{d.overdueDays} {plural(d.overdueDays, 'день', 'дня', 'дней')}</span> : '—'}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const { db } = deps;
+
+  app.get('/balance', async (request, reply) => {
+    const ctx = requireContact(request);
+    const viewer = { clientId: ctx.client.id, contactId: ctx.contact.id };
+    const rights = await loadRights(db, viewer);
+    const entities = settlementEntities(rights);
+    // Nothing to show: refused with the reason and audited (a subordinate without confirmed authority).
+    if (!entities.length) await assertSettlements(db, viewer, ctx.legalEntity?.id ?? 0, actorOf(ctx, request));
+    const cards = await Promise.all(entities.map(async (e) => ({ e, st: await creditStatus(db, { clientId: ctx.client.id, legalEntityId: e.legalEntityId }) })));
+    const docs = await receivablesOf(db, entities.map((e) => e.legalEntityId));
+    const today = new Date().toISOString().slice(0, 10);
+    const yearStart = `${today.slice(0, 4)}-01-01`;
+    const chosen = entities.find((e) => e.legalEntityId === ctx.legalEntity?.id) ?? entities[0]!;
+    const agreements = cards.flatMap(({ st }) => (st.agreement ? [st.agreement] : [])).filter((a, i, all) => all.findIndex((x) => x.id === a.id) === i);
+    return sendPage(reply, (
+      <Layout ctx={ctx} cart={request.cabinetCart} title="Баланс и взаиморасчёты" active="balance">
+        <h1>Баланс и взаиморасчёты</h1>
+        <p class="hint">Данные учётной системы поставщика: задолженность и сроки оплаты обновляются, когда она присылает изменения.</p>
+        <div class="cards">{cards.map(({ e, st }) => <CreditCard name={e.name} st={st} />)}</div>
+        <h2>Неоплаченные документы</h2>
+        <Documents docs={docs} />
+        <section class="card act-form">
+          <h2>Акт сверки</h2>
+          <form method="get" action="/cabinet/balance/act" class="orders-filters">
+            {entities.length > 1 ? (
+              <label>Юрлицо
+                <select name="legalEntity">{entities.map((e) => <option value={e.code} selected={e.legalEntityId === chosen.legalEntityId}>{e.name}</option>)}</select>
+              </label>
+            ) : <input type="hidden" name="legalEntity" value={chosen.code} />}
+            {agreements.length > 1 && (
+              <label>Договор
+                <select name="agreement"><option value="">все договоры</option>{agreements.map((a) => <option value={a.code}>{a.name}</option>)}</select>
+              </label>
+            )}
+            <label>С <input type="date" name="from" value={yearStart} required /></label>
+            <label>По <input type="date" name="to" value={today} required /></label>
+            <button type="submit" class="primary">Скачать акт сверки (PDF)</button>
+          </form>
+        </section>
+      </Layout>
+    ));
+  });
+
+  app.get('/balance/act', async (request, reply) => {
+    const ctx = requireContact(request);
+    const viewer = { clientId: ctx.client.id, contactId: ctx.contact.id };
+    const q = request.query as Record<string, string | undefined>;
+    const rights = await loadRights(db, viewer);
+    const code = q.legalEntity ?? ctx.legalEntity?.code;
+    const le = rights.entities.find((e) => e.code === code);
+    if (!le) throw new CabinetError(404, 'Юридическое лицо не найдено среди ваших.');
+    await assertSettlements(db, viewer, le.legalEntityId, actorOf(ctx, request), 'reconciliation.download');
+    const from = parseDay(q.from);
+    const to = parseDay(q.to);
+    if (!from || !to) throw new CabinetError(400, 'Укажите период акта сверки: даты «с» и «по».');
+    if (from > to) throw new CabinetError(400, 'Дата начала периода позже даты конца: поменяйте их местами.');
+    // Optionally one agreement of the legal entity (its own, or the client-wide one).
+    let agreementId: number | null = null;
+    if (q.agreement) {
+      const ag = await db.selectFrom('agreements').select('id').where('code', '=', q.agreement).where('client_id', '=', ctx.client.id)
+        .where('deleted', '=', false).where((eb) => eb.or([eb('legal_entity_id', 'is', null), eb('legal_entity_id', '=', le.legalEntityId)])).executeTakeFirst();
+      if (!ag) throw new CabinetError(404, `Договор «${q.agreement}» не найден у юрлица «${le.name}».`);
+      agreementId = Number(ag.id);
+    }
+    const act = await reconciliationAct(db, { legalEntityId: le.legalEntityId, agreementId, from, to });
+    const pdf = await reconciliationPdf(act);
+    await audit(db, actorOf(ctx, request), { action: 'reconciliation.download', clientId: ctx.client.id, details: { legalEntityId: le.legalEntityId, from, to } });
+    return reply.header('content-type', 'application/pdf').header('cache-control', 'no-store')
+      .header('content-disposition', contentDisposition(`Акт сверки ${le.name} ${ru(from)}–${ru(to)}.pdf`)).send(pdf);
+  });
+}
