@@ -33,7 +33,8 @@ const text = async (page: Page, selector: string): Promise<string> => (await pag
 const denied = async (action: string) => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_log WHERE action = ${action} AND outcome = 'denied'`.execute(db)).rows[0]!.n;
 
 async function chooseLegalEntity(page: Page, code: string): Promise<void> {
-  await Promise.all([page.waitForResponse((r) => r.url().endsWith('/cabinet/context')), page.selectOption('#ctx-legal-entity', code)]);
+  // The answer tells htmx to reload the page (HX-Refresh): wait for that reload too, or the next goto races it (ERR_ABORTED).
+  await Promise.all([page.waitForResponse((r) => r.url().endsWith('/cabinet/context')), page.waitForEvent('load'), page.selectOption('#ctx-legal-entity', code)]);
 }
 
 async function addToCart(page: Page, sku: string, quantity: string): Promise<void> {
