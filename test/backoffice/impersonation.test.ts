@@ -147,6 +147,19 @@ describe('working as the client', () => {
     expect(await db.selectFrom('cabinet_sessions').select('id_hash').where('impersonation_id', '=', s.impersonationId).execute()).toEqual([]);
   });
 
+  it('a refusal of rights while working as a subordinate is the manager\'s in the audit, within the impersonation', async () => {
+    // An order of the head (P1) that the subordinate P2 may not open.
+    const le1 = await db.selectFrom('legal_entities').select('id').where('code', '=', 'LE1').executeTakeFirstOrThrow();
+    const n = `IMP-${Date.now()}`;
+    await db.insertInto('orders').values({ number: n, client_id: ids.C1!, legal_entity_id: Number(le1.id), contact_id: ids.P1!, currency: 'RUB', total: '10.00' }).execute();
+    const s = await startImpersonation(db, { manager: m1, clientId: ids.C1!, contactId: ids.P2!, ...who });
+    const res = await cabinet(s.cookie, 'GET', `/cabinet/orders/${n}`);
+    expect(res.status).toBe(403);
+    const denied = (await auditTrail(db, { clientId: ids.C1! }, 20)).find((a) => a.outcome === 'denied' && a.details.order === n);
+    expect(denied).toMatchObject({ actorKind: 'manager', actorId: String(m1.id), impersonationId: s.impersonationId });
+    await endImpersonation(db, { impersonationId: s.impersonationId, reason: 'ended', ...who });
+  });
+
   it("refuses to change the contact's password (page and service), and says why", async () => {
     const s = await startImpersonation(db, { manager: m1, clientId: ids.C1!, ...who });
     const page = await (await cabinet(s.cookie, 'GET', '/cabinet/account')).text();

@@ -7,20 +7,19 @@ import type { VNode } from 'preact';
 import type { ServerDeps } from '../../api/deps.ts';
 import { CabinetError } from '../../cabinet/errors.ts';
 import { creditStatus, receivablesOf, type CreditStatus, type ReceivableView } from '../../backoffice/credit.ts';
-import { assertSettlements, contactActor, loadRights, settlementEntities } from '../../backoffice/rights.ts';
+import { assertSettlements, loadRights, settlementEntities } from '../../backoffice/rights.ts';
 import { parseDay, reconciliationAct, reconciliationPdf } from '../../backoffice/reconciliation.ts';
 import { contentDisposition } from '../../backoffice/files.ts';
 import { audit } from '../../backoffice/audit.ts';
 import { money, plural, sendPage } from '../render.tsx';
 import { Layout } from './layout.tsx';
-import { requireContact } from './request.ts';
+import { cabinetActor, requireContact } from './request.ts';
 import type { SignedInContext } from '../../cabinet/context.ts';
 import type { FastifyRequest } from 'fastify';
 
 const ru = (iso: string | null): string => (iso ? iso.split('-').reverse().join('.') : '—');
 
-export const actorOf = (ctx: SignedInContext, request: FastifyRequest) =>
-  contactActor({ clientId: ctx.client.id, contactId: ctx.contact.id }, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, name: ctx.contact.name });
+export const actorOf = (ctx: SignedInContext, request: FastifyRequest) => cabinetActor(ctx, request);
 
 function CreditCard({ name, st }: { name: string; st: CreditStatus }): VNode {
   const cur = st.currency;

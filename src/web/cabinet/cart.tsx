@@ -10,8 +10,7 @@ import { summaryOf } from '../../cabinet/cart-summary.ts';
 import { addToCart, cartSummary, cartView, clearCart, removeFromCart, setCartQuantity, type AddResult, type CartView, type Shopper } from '../../cabinet/cart.ts';
 import { checkout, PAYMENT_KINDS } from '../../cabinet/checkout.ts';
 import { CREDIT_PAYMENT_KIND, creditStatus } from '../../backoffice/credit.ts';
-import type { Actor } from '../../backoffice/audit.ts';
-import { contactActor, loadRights, maySeeSettlements } from '../../backoffice/rights.ts';
+import { loadRights, maySeeSettlements } from '../../backoffice/rights.ts';
 import type { SignedInContext } from '../../cabinet/context.ts';
 import { CabinetError, ShopError, type FieldProblem } from '../../cabinet/errors.ts';
 import { lineProblem } from '../../cabinet/priced-lines.ts';
@@ -20,7 +19,7 @@ import {
 } from '../../cabinet/saved-carts.ts';
 import { money, plural, qty, sendFragment, sendPage, unitName } from '../render.tsx';
 import { CartTotal, CsrfField, Flash, Layout } from './layout.tsx';
-import { field, fields, isHtmx, requireContact, requireOrdering } from './request.ts';
+import { cabinetActor, field, fields, isHtmx, requireContact, requireOrdering } from './request.ts';
 
 type Kind = 'ok' | 'error' | 'info';
 
@@ -420,12 +419,8 @@ export async function cartRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       paymentKind: field(request.body, 'paymentKind'), comment: field(request.body, 'comment'),
     };
     try {
-      const from = { ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
       // A manager working as the client is the one who acts (the audit says so), within the impersonation.
-      const actor: Actor = ctx.impersonation
-        ? { kind: 'manager', id: ctx.impersonation.managerId, name: ctx.impersonation.managerName, ...from, impersonationId: ctx.impersonation.id }
-        : contactActor({ clientId: ctx.client.id, contactId: ctx.contact.id }, { ...from, name: ctx.contact.name });
-      const r = await checkout(db, who, { ...values, idempotencyKey: field(request.body, 'idempotencyKey') }, actor);
+      const r = await checkout(db, who, { ...values, idempotencyKey: field(request.body, 'idempotencyKey') }, cabinetActor(ctx, request));
       request.auditNote = { order: r.order.number, total: r.order.total, created: r.created };
       return reply.redirect(`/cabinet/orders/${encodeURIComponent(r.order.number)}?placed=1`, 303);
     } catch (e) {

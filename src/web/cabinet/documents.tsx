@@ -193,7 +193,7 @@ export async function documentsRoutes(app: FastifyInstance, deps: ServerDeps): P
       throw e;
     }
     try {
-      await uploadScan(db, dataDir, { ...viewer, name: ctx.contact.name, ip: request.ip }, id, file.filename, content);
+      await uploadScan(db, dataDir, { ...viewer, name: ctx.contact.name, ip: request.ip, impersonationId: ctx.impersonation?.id ?? null }, id, file.filename, content);
     } catch (e) {
       if (e instanceof CabinetError && e.status === 400) return refuse(e.message);
       throw e;

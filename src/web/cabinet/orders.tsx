@@ -13,8 +13,8 @@ import { documentKindName } from '../../backoffice/document-kinds.ts';
 import { money, qty, sendPage, unitName } from '../render.tsx';
 import { shopperOf } from './cart.tsx';
 import { CsrfField, Layout } from './layout.tsx';
-import { requireContact } from './request.ts';
-import { assertOrderVisible, contactActor } from '../../backoffice/rights.ts';
+import { cabinetActor, requireContact } from './request.ts';
+import { assertOrderVisible } from '../../backoffice/rights.ts';
 
 const PAGE = 50;
 const TZ = 'Europe/Moscow';
@@ -153,8 +153,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     const ctx = requireContact(request);
     const number = (request.params as { number: string }).number;
     // Another employee's order: 403 with the reason for a subordinate (audited), nothing of it shown.
-    await assertOrderVisible(db, { clientId: ctx.client.id, contactId: ctx.contact.id }, number,
-      contactActor({ clientId: ctx.client.id, contactId: ctx.contact.id }, { ip: request.ip, userAgent: request.headers['user-agent'] ?? null, name: ctx.contact.name }));
+    await assertOrderVisible(db, { clientId: ctx.client.id, contactId: ctx.contact.id }, number, cabinetActor(ctx, request));
     const o = await orderDetails(db, { clientId: ctx.client.id, contactId: ctx.contact.id }, number);
     if (!o) throw new CabinetError(404, `Заказ ${number} не найден`);
     const statuses = new Map((await listOrderStatuses(db)).map((s) => [s.code, s.name]));

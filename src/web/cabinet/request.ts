@@ -6,6 +6,8 @@ import type { FastifyRequest } from 'fastify';
 import type { CabinetContext, OrderingContext, SignedInContext } from '../../cabinet/context.ts';
 import type { CartSummary } from '../../cabinet/cart-summary.ts';
 import { CabinetError } from '../../cabinet/errors.ts';
+import type { Actor } from '../../backoffice/audit.ts';
+import { contactActor } from '../../backoffice/rights.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -51,3 +53,15 @@ export function fields(body: unknown, name: string): string[] {
 }
 
 export const isHtmx = (request: FastifyRequest): boolean => request.headers['hx-request'] === 'true';
+
+/**
+ * Who acts in the audit log for a cabinet request: the contact, or — while a manager works as the
+ * client — the manager, within the impersonation (so a refusal or a change is the manager's, not the
+ * contact's).
+ */
+export function cabinetActor(ctx: SignedInContext, request: FastifyRequest): Actor {
+  const from = { ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
+  return ctx.impersonation
+    ? { kind: 'manager', id: ctx.impersonation.managerId, name: ctx.impersonation.managerName, ...from, impersonationId: ctx.impersonation.id }
+    : contactActor({ clientId: ctx.client.id, contactId: ctx.contact.id }, { ...from, name: ctx.contact.name });
+}
