@@ -102,4 +102,31 @@ describe('manager sign-in', () => {
     await setManagerPassword(f.tp.rt.db, 'M2', DEMO_MANAGERS.m2.password);
     await page.context().close();
   });
+
+  it('confirms a new order from its page: the status moves, the invoice job is written, the client card links the documents', async () => {
+    const db = f.tp.rt.db;
+    const c1 = await db.selectFrom('clients').select('id').where('code', '=', 'C1').executeTakeFirstOrThrow();
+    const le1 = await db.selectFrom('legal_entities').select('id').where('code', '=', 'LE1').executeTakeFirstOrThrow();
+    const number = `MGR-${Date.now()}`;
+    const o = await db.insertInto('orders').values({ number, client_id: Number(c1.id), legal_entity_id: Number(le1.id), currency: 'RUB', total: '0.00' }).returning('id').executeTakeFirstOrThrow();
+    const page = await fresh();
+    await f.signInManager(page, DEMO_MANAGERS.m1);
+    await page.goto(`${f.baseUrl}/manager/clients/${c1.id}`);
+    expect(await page.getByRole('link', { name: /Документы клиента/ }).getAttribute('href')).toBe(`/manager/clients/${c1.id}/documents`);
+    await page.goto(`${f.baseUrl}/manager/orders/${number}`);
+    await page.getByRole('button', { name: 'Подтвердить заказ' }).click();
+    await page.waitForURL((u) => u.searchParams.get('confirmed') === number);
+    expect(await page.locator('.confirm-order').count()).toBe(0);
+    expect(await page.getByRole('status').first().textContent()).toContain('Заказ подтверждён');
+    await shot(page, 'manager-order-confirmed', 'backoffice');
+    expect((await db.selectFrom('orders').select('status').where('id', '=', o.id).executeTakeFirstOrThrow()).status).toBe('confirmed');
+    expect(await db.selectFrom('document_jobs').select('kind').where('order_id', '=', Number(o.id)).execute()).toEqual([{ kind: 'invoice' }]);
+    // M2 is not this client's manager: the page is refused and nothing is offered.
+    const other = await fresh();
+    await f.signInManager(other, DEMO_MANAGERS.m2);
+    const res = await other.goto(`${f.baseUrl}/manager/orders/${number}`);
+    expect(res?.status()).toBe(403);
+    await page.context().close();
+    await other.context().close();
+  });
 });

@@ -88,6 +88,7 @@ async function cardPage(deps: ServerDeps, request: FastifyRequest, reply: Fastif
           </dl>
         </section>
         <section class="card" id="impersonate">
+          <p><a href={`/manager/clients/${c.id}/documents`}>Документы клиента: договоры, сканы, счета →</a></p>
           <h2>Работать как клиент</h2>
           <ImpersonateForm s={s} card={card} chosen={o.chosen} />
         </section>

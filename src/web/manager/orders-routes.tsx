@@ -11,7 +11,7 @@ import { orderDetails } from '../../orders/history.ts';
 import { money, qty, sendPage, unitName } from '../render.tsx';
 import { describe } from '../cabinet/orders.tsx';
 import { dateTime, day } from './audit-view.tsx';
-import { ManagerLayout } from './layout.tsx';
+import { ManagerCsrf, ManagerLayout } from './layout.tsx';
 import { requireManager } from './request.ts';
 
 const APPROVAL: Record<string, string> = { waiting: 'ждёт согласования руководителя', approved: 'согласован', rejected: 'не согласован' };
@@ -107,6 +107,16 @@ export async function managerOrdersRoutes(app: FastifyInstance, deps: ServerDeps
               {o.paymentKind && <><dt>Оплата</dt><dd>{o.paymentKind}</dd></>}
               {o.comment && <><dt>Комментарий</dt><dd>{o.comment}</dd></>}
             </dl>
+            {/* The manager confirms a new order (the ERP usually does it through the exchange): its invoice follows. */}
+            {(o.status.code === 'new' || o.status.code === 'accepted') && o.approval !== 'waiting' && o.approval !== 'rejected' && (
+              <form method="post" action={`/manager/orders/${encodeURIComponent(o.number)}/confirm`} class="confirm-order">
+                <ManagerCsrf s={s} />
+                <input type="hidden" name="back" value={`/manager/orders/${o.number}`} />
+                <button type="submit" class="primary">Подтвердить заказ</button>
+                <p class="hint">Клиенту уйдёт письмо со счётом на оплату.</p>
+              </form>
+            )}
+            {(request.query as { confirmed?: string }).confirmed === o.number && <p class="flash flash-ok" role="status">Заказ подтверждён, счёт на оплату формируется и придёт клиенту письмом.</p>}
           </section>
         </div>
         <h2>Состав</h2>
