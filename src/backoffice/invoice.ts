@@ -2,7 +2,6 @@
 // requisites from portal_settings, the payer's from legal_entities, lines and total from the order) and
 // rendered as a PDF (pdfkit, DejaVu Sans for Cyrillic). The total printed is the order's total: when
 // the lines do not add up to it, or a requisite is missing, no invoice is made and the reason is given.
-import { createRequire } from 'node:module';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { fromKopecks, printMoney, rateText, toKopecks, vatIncluded } from './money.ts';
@@ -10,6 +9,7 @@ import { fromKopecks, printMoney, rateText, toKopecks, vatIncluded } from './mon
 export { printMoney } from './money.ts';
 import { rubWords } from './rub-words.ts';
 import { readSeller, type Seller } from './seller.ts';
+import { startPdf } from './pdf.ts';
 
 type Db = Kysely<Database>;
 
@@ -49,13 +49,6 @@ export interface InvoiceData {
 
 const TZ = 'Europe/Moscow';
 
-/**
- * DejaVu Sans (dejavu-fonts-ttf), as the price lists use it; resolved here rather than imported from
- * price-list.ts, which would load exceljs into every worker process.
- */
-function fontPath(bold = false): string {
-  return createRequire(import.meta.url).resolve(`dejavu-fonts-ttf/ttf/DejaVuSans${bold ? '-Bold' : ''}.ttf`);
-}
 const UNITS: Record<string, string> = { pcs: 'шт', PCE: 'шт', '796': 'шт', m: 'м', MTR: 'м', '006': 'м', kg: 'кг', KGM: 'кг', '166': 'кг', pack: 'уп', set: 'компл' };
 
 export function moscowDay(d: Date): string {
@@ -103,16 +96,7 @@ export const invoiceFileName = (d: Pick<InvoiceData, 'number'>): string => `Сч
 
 /** The invoice as PDF bytes. */
 export async function renderInvoicePdf(d: InvoiceData): Promise<Buffer> {
-  const { default: PDFDocument } = await import('pdfkit');
-  const doc = new PDFDocument({ size: 'A4', margin: 40, info: { Title: `Счёт на оплату № ${d.number}`, Creator: 'Magistral', Author: d.seller.name } });
-  const chunks: Buffer[] = [];
-  doc.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
-    doc.on('error', reject);
-  });
-  doc.registerFont('body', fontPath());
-  doc.registerFont('bold', fontPath(true));
+  const { doc, done } = await startPdf({ Title: `Счёт на оплату № ${d.number}`, Author: d.seller.name });
   const left = doc.page.margins.left;
   const width = doc.page.width - doc.page.margins.left - doc.page.margins.right;
   const bottom = doc.page.height - doc.page.margins.bottom;

@@ -7,7 +7,7 @@ import type { Database } from '../db/index.ts';
 import { CabinetError } from '../cabinet/errors.ts';
 import { hashPassword, passwordProblem, verifyPassword } from '../cabinet/passwords.ts';
 import { newSecret, sha256 } from '../cabinet/tokens.ts';
-import { normalEmail } from '../cabinet/accounts.ts';
+import { normalEmail, refuseWhileThrottled } from '../cabinet/accounts.ts';
 import { audit, type Actor } from './audit.ts';
 import { notify } from './notify.ts';
 
@@ -18,9 +18,6 @@ export const MANAGER_COOKIE = 'mg_mgr';
 export const MANAGER_SESSION_IDLE_HOURS = 12;
 const INVITE_DAYS = 7;
 const RESET_HOURS = 2;
-const ATTEMPT_WINDOW_MIN = 15;
-const MAX_FAILED_PER_EMAIL = 5;
-const MAX_FAILED_PER_IP = 30;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export interface ManagerSession {
@@ -190,16 +187,7 @@ export async function setManagerPasswordWithToken(db: Db, token: string, passwor
 /** Checks a manager's e-mail and password; throttled per address and per source like the cabinet's sign-in. */
 export async function signInManager(db: Db, input: { email: string; password: string; ip: string }): Promise<number> {
   const email = normalEmail(input.email);
-  const counts = await sql<{ by_email: number; by_ip: number; wait_min: number | null }>`
-    SELECT count(*) FILTER (WHERE lower(email) = ${email} AND NOT ok)::int AS by_email,
-      count(*) FILTER (WHERE ip = ${input.ip} AND NOT ok)::int AS by_ip,
-      ceil(extract(epoch FROM (min(at) + make_interval(mins => ${ATTEMPT_WINDOW_MIN}) - now())) / 60)::int AS wait_min
-    FROM manager_login_attempts
-    WHERE at > now() - make_interval(mins => ${ATTEMPT_WINDOW_MIN}) AND (lower(email) = ${email} OR ip = ${input.ip})`.execute(db);
-  const c = counts.rows[0]!;
-  if (c.by_email >= MAX_FAILED_PER_EMAIL || c.by_ip >= MAX_FAILED_PER_IP) {
-    throw new CabinetError(429, `Слишком много неудачных попыток входа. Попробуйте снова через ${Math.max(1, c.wait_min ?? ATTEMPT_WINDOW_MIN)} мин.`);
-  }
+  await refuseWhileThrottled(db, 'manager_login_attempts', email, input.ip);
   const a = await db.selectFrom('manager_accounts').innerJoin('managers', 'managers.id', 'manager_accounts.manager_id')
     .select(['manager_accounts.manager_id', 'manager_accounts.password_hash', 'manager_accounts.disabled', 'managers.placeholder', 'managers.active'])
     .where(sql`lower(manager_accounts.email)`, '=', email).executeTakeFirst();

@@ -5,7 +5,7 @@
 // Rendered as a PDF (pdfkit, DejaVu Sans for Cyrillic) with the seller's and the buyer's names.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
-import { fontPath } from '../cabinet/price-list.ts';
+import { startPdf } from './pdf.ts';
 import { readSellerHeading, type SellerHeading } from './seller.ts';
 
 type Db = Kysely<Database>;
@@ -89,16 +89,7 @@ function balanceWords(balance: string, act: ReconciliationAct, on: string): stri
 
 /** The act as a PDF (A4 portrait). */
 export async function reconciliationPdf(act: ReconciliationAct): Promise<Buffer> {
-  const { default: PDFDocument } = await import('pdfkit');
-  const doc = new PDFDocument({ size: 'A4', margin: 40, info: { Title: 'Акт сверки взаимных расчётов', Creator: 'Magistral' } });
-  const chunks: Buffer[] = [];
-  doc.on('data', (c: Buffer) => chunks.push(c));
-  const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
-    doc.on('error', reject);
-  });
-  doc.registerFont('body', fontPath());
-  doc.registerFont('bold', fontPath(true));
+  const { doc, done } = await startPdf({ Title: 'Акт сверки взаимных расчётов' });
   const left = doc.page.margins.left;
   const width = doc.page.width - left - doc.page.margins.right;
   const s = act.seller;

@@ -128,21 +128,30 @@ export async function requestPasswordReset(db: Db, email: string, publicUrl: str
 }
 
 /**
+ * Refuses a sign-in (429, the minutes to wait in Russian) while too many attempts failed in the last
+ * ATTEMPT_WINDOW_MIN minutes for the address or from the source; the cabinet's and the managers' sign-in
+ * share it, each with its own attempts table.
+ */
+export async function refuseWhileThrottled(db: Db, table: 'cabinet_login_attempts' | 'manager_login_attempts', email: string, ip: string, hint = ''): Promise<void> {
+  const counts = await sql<{ by_email: number; by_ip: number; wait_min: number | null }>`
+    SELECT count(*) FILTER (WHERE lower(email) = ${email} AND NOT ok)::int AS by_email,
+      count(*) FILTER (WHERE ip = ${ip} AND NOT ok)::int AS by_ip,
+      ceil(extract(epoch FROM (min(at) + make_interval(mins => ${ATTEMPT_WINDOW_MIN}) - now())) / 60)::int AS wait_min
+    FROM ${sql.table(table)}
+    WHERE at > now() - make_interval(mins => ${ATTEMPT_WINDOW_MIN}) AND (lower(email) = ${email} OR ip = ${ip})`.execute(db);
+  const c = counts.rows[0]!;
+  if (c.by_email >= MAX_FAILED_PER_EMAIL || c.by_ip >= MAX_FAILED_PER_IP) {
+    throw new CabinetError(429, `Слишком много неудачных попыток входа. Попробуйте снова через ${Math.max(1, c.wait_min ?? ATTEMPT_WINDOW_MIN)} мин.${hint}`);
+  }
+}
+
+/**
  * Checks an e-mail and password. Refused while too many attempts failed recently for the address or
  * from the client's IP (429 with the minutes to wait), recorded either way.
  */
 export async function signInWithPassword(db: Db, input: { email: string; password: string; ip: string }): Promise<number> {
   const email = normalEmail(input.email);
-  const counts = await sql<{ by_email: number; by_ip: number; wait_min: number | null }>`
-    SELECT count(*) FILTER (WHERE lower(email) = ${email} AND NOT ok)::int AS by_email,
-      count(*) FILTER (WHERE ip = ${input.ip} AND NOT ok)::int AS by_ip,
-      ceil(extract(epoch FROM (min(at) + make_interval(mins => ${ATTEMPT_WINDOW_MIN}) - now())) / 60)::int AS wait_min
-    FROM cabinet_login_attempts
-    WHERE at > now() - make_interval(mins => ${ATTEMPT_WINDOW_MIN}) AND (lower(email) = ${email} OR ip = ${input.ip})`.execute(db);
-  const c = counts.rows[0]!;
-  if (c.by_email >= MAX_FAILED_PER_EMAIL || c.by_ip >= MAX_FAILED_PER_IP) {
-    throw new CabinetError(429, `Слишком много неудачных попыток входа. Попробуйте снова через ${Math.max(1, c.wait_min ?? ATTEMPT_WINDOW_MIN)} мин. или восстановите пароль.`);
-  }
+  await refuseWhileThrottled(db, 'cabinet_login_attempts', email, input.ip, ' или восстановите пароль.');
   const a = await db.selectFrom('cabinet_accounts').select(['contact_id', 'password_hash', 'disabled'])
     .where(sql`lower(email)`, '=', email).executeTakeFirst();
   const ok = await verifyPassword(input.password, a?.password_hash ?? null) && a !== undefined && !a.disabled;

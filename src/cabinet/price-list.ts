@@ -4,7 +4,6 @@
 // Prices are the client's (effectivePriceSql on numeric); stock is the city's warehouses.
 // The XLSX has an empty "Заказ" column: filled in and uploaded back it is a quick order (uploads.ts
 // recognises the header).
-import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
 import { sql, type Kysely } from 'kysely';
 import ExcelJS from 'exceljs';
@@ -13,6 +12,7 @@ import { effectivePriceSql, type Pricing } from '../portal/pricing.ts';
 import { UploadError } from './upload-error.ts';
 import { PRICE_LIST_ORDER_HEADER, PRICE_LIST_SKU_HEADER } from './uploads.ts';
 import { unitName } from './quick-order.ts';
+import { fontPath } from '../backoffice/pdf.ts';
 
 export interface PriceListScope {
   pricing: Pick<Pricing, 'priceTypeId' | 'discountPercent' | 'currency'>;
@@ -261,9 +261,6 @@ export async function writePriceListXlsx(db: Kysely<Database>, scope: PriceListS
 }
 
 /** DejaVu Sans from the dejavu-fonts-ttf package, wherever node_modules is. */
-export function fontPath(bold = false): string {
-  return createRequire(import.meta.url).resolve(`dejavu-fonts-ttf/ttf/DejaVuSans${bold ? '-Bold' : ''}.ttf`);
-}
 
 /** Writes the PDF price list to `out` (A4 landscape; stock: the city's total, or per warehouse up to 2). */
 export async function writePriceListPdf(db: Kysely<Database>, scope: PriceListScope, req: PriceListRequest, out: Writable): Promise<{ rows: number }> {

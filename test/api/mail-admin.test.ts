@@ -17,14 +17,18 @@ describe('/admin/api/mail', () => {
   it('lists messages by state and kind, newest first, and retries a failed one', async () => {
     const db = fx.tp.rt.db;
     const ids: number[] = [];
-    for (const [i, kind] of (['order-status', 'order-status', 'invite'] as const).entries()) {
-      const r = await notify(db, { kind, to: { email: `b${i}@example.org` }, subject: `Письмо ${i}`, text: 'x' });
-      ids.push((r as { id: number }).id);
-    }
-    await sql`UPDATE email_outbox SET sent_at = now(), attempts = 1 WHERE id = ${ids[0]}`.execute(db);
-    await sql`UPDATE email_outbox SET attempts = ${MAIL_MAX_ATTEMPTS}, last_error = '550 mailbox unavailable' WHERE id = ${ids[1]}`.execute(db);
-    // The fixture's workers deliver due mail: this one waits (its next attempt is tomorrow).
-    await sql`UPDATE email_outbox SET next_attempt_at = now() + interval '1 day' WHERE id = ${ids[2]}`.execute(db);
+    // Written and set up in one transaction: the fixture's workers deliver due mail and must not see
+    // these three before they are in the states the test lists.
+    await db.transaction().execute(async (trx) => {
+      for (const [i, kind] of (['order-status', 'order-status', 'invite'] as const).entries()) {
+        const r = await notify(trx, { kind, to: { email: `b${i}@example.org` }, subject: `Письмо ${i}`, text: 'x' });
+        ids.push((r as { id: number }).id);
+      }
+      await sql`UPDATE email_outbox SET sent_at = now(), attempts = 1 WHERE id = ${ids[0]}`.execute(trx);
+      await sql`UPDATE email_outbox SET attempts = ${MAIL_MAX_ATTEMPTS}, last_error = '550 mailbox unavailable' WHERE id = ${ids[1]}`.execute(trx);
+      // This one waits: its next attempt is tomorrow.
+      await sql`UPDATE email_outbox SET next_attempt_at = now() + interval '1 day' WHERE id = ${ids[2]}`.execute(trx);
+    });
 
     const all = (await fx.app.inject({ method: 'GET', url: '/admin/api/mail', headers: fx.admin })).json().mails as Array<{ id: number; state: string }>;
     expect(all.filter((m) => ids.includes(m.id)).map((m) => [m.id, m.state])).toEqual([[ids[2], 'queued'], [ids[1], 'failed'], [ids[0], 'sent']]);

@@ -33,22 +33,23 @@ export function buyerError(error: unknown): CabinetError | undefined {
   return undefined;
 }
 
+/**
+ * The status and Russian text of an error on a page (the cabinet's and the workplace's): a CabinetError's
+ * own message, fastify's 4xx translated, anything else logged and shown as `unexpected` with status 500.
+ */
+export function webErrorText(error: FastifyError | CabinetError, request: FastifyRequest, unexpected: string): { status: number; text: string } {
+  const known = buyerError(error);
+  if (known) return { status: known.status, text: known.message };
+  if (!(error instanceof CabinetError) && error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return { status: error.statusCode, text: MESSAGES[error.statusCode] ?? MESSAGES[400]! };
+  }
+  request.log.error({ err: error }, 'page request failed');
+  return { status: 500, text: unexpected };
+}
+
 /** Renders any error of a cabinet route in Russian: the page (or, for htmx, a fragment in #flash), never a stack trace. */
 export async function cabinetError(error: FastifyError | CabinetError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  let status: number;
-  let text: string;
-  const known = buyerError(error);
-  if (known) {
-    status = known.status;
-    text = known.message;
-  } else if (!(error instanceof CabinetError) && error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-    status = error.statusCode;
-    text = MESSAGES[status] ?? MESSAGES[400]!;
-  } else {
-    status = 500;
-    request.log.error({ err: error }, 'cabinet request failed');
-    text = `Что-то пошло не так, мы уже разбираемся. Повторите действие позже; если ошибка повторится, сообщите менеджеру код ${request.id}.`;
-  }
+  const { status, text } = webErrorText(error, request, `Что-то пошло не так, мы уже разбираемся. Повторите действие позже; если ошибка повторится, сообщите менеджеру код ${request.id}.`);
   // An anonymous visitor (or an expired session) asked for a page of signed-in contacts: sign in first.
   if (status === 401) {
     const next = request.method === 'GET' ? request.url : (request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname : '/cabinet');

@@ -3,34 +3,13 @@
 // generic message with the request id; 401 sends to the sign-in page.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CabinetError } from '../../cabinet/errors.ts';
-import { buyerError } from '../cabinet/errors.tsx';
+import { webErrorText } from '../cabinet/errors.tsx';
 import { sendFragment, sendPage } from '../render.tsx';
 import { ManagerBarePage, ManagerFlash, ManagerLayout } from './layout.tsx';
 import { isHtmx } from './request.ts';
 
-const MESSAGES: Record<number, string> = {
-  400: 'Запрос не понят. Проверьте введённые данные.',
-  403: 'Доступ запрещён.',
-  404: 'Страница не найдена.',
-  413: 'Файл слишком большой.',
-  429: 'Слишком много запросов. Повторите чуть позже.',
-};
-
 export async function managerError(error: FastifyError | CabinetError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  let status: number;
-  let text: string;
-  const known = buyerError(error);
-  if (known) {
-    status = known.status;
-    text = known.message;
-  } else if (!(error instanceof CabinetError) && error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-    status = error.statusCode;
-    text = MESSAGES[status] ?? MESSAGES[400]!;
-  } else {
-    status = 500;
-    request.log.error({ err: error }, 'manager request failed');
-    text = `Что-то пошло не так. Повторите действие позже; если ошибка повторится, сообщите администратору код ${request.id}.`;
-  }
+  const { status, text } = webErrorText(error, request, `Что-то пошло не так. Повторите действие позже; если ошибка повторится, сообщите администратору код ${request.id}.`);
   if (status === 401) {
     const next = request.method === 'GET' ? request.url : '/manager';
     const to = `/manager/login?next=${encodeURIComponent(next)}${request.managerExpired ? '&expired=1' : ''}`;
