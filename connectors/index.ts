@@ -2,11 +2,12 @@
 // registry from. Importing this registers nothing: the list is data, handed to `new Registry(…)`.
 import type { ConnectorModule } from '../src/port/index.ts';
 import { csvConnector } from './file/csv.ts';
+import { documentsConnector } from './file/documents.ts';
 import { onecModule } from './onec/index.ts';
 import { sapModule } from './sap/index.ts';
 import { crmModule } from './crm/index.ts';
 
-export const fileModule: ConnectorModule = { name: 'file', connectors: [csvConnector] };
+export const fileModule: ConnectorModule = { name: 'file', connectors: [csvConnector, documentsConnector] };
 
 export const CONNECTOR_MODULES: readonly ConnectorModule[] = [fileModule, onecModule, sapModule, crmModule];
 

@@ -1,6 +1,7 @@
 // The worker entry point: BullMQ workers for the extract and merge queues plus the sweeper that
 // re-enqueues open runs whose job vanished (Redis restarted). Stateless: scale out by running more.
 import { settlementNotices } from '../src/backoffice/credit-notices.ts';
+import { documentNotices } from '../src/backoffice/document-notices.ts';
 import { Worker } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { QUEUE_NAMES, redisConnection } from '../src/pipeline/queues.ts';
@@ -145,6 +146,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       purgeManagerSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'manager session purge skipped'));
       // Documents that became overdue by the calendar (no merge tells): their notices, once each.
       settlementNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications failed'));
+      documentNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'document notifications failed'));
     }
   }, MAIL_INTERVAL_MS);
   mailTimer.unref();

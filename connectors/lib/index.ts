@@ -10,3 +10,5 @@ export { parseLossless, plainNumber } from './json-lossless.ts';
 export { sameSecret } from './secrets.ts';
 export { sleep } from './sleep.ts';
 export { ENV_NAME, ENV_NAME_PATTERN } from './options.ts';
+export { readZip, safeEntryName, printableEntry, ZipRefused, type ZipLimits, type ZipRefusal, type ZipContents, type ZipSkip } from './zip.ts';
+export { documentType, otherKind, pdfProblem, type DocumentType, type OtherKind } from './sniff.ts';

@@ -4,12 +4,15 @@
 // archive lacks, a file that is not a PDF, a name that climbs out of the archive) is rejected with its
 // reason while the good lines are kept. The archive itself is refused whole when it could hurt: not a
 // zip, too many entries, expanding past the limits (zip bomb), encrypted or special entries. Every batch
-// is recorded (document_batches) with what each line became.
+// is recorded (document_batches) with what each line became. The e-mails are written here with the
+// change, so the row is marked announced (noticed_sha256) in the same transaction.
+//
+// The same archives can come through a flow instead (connector file.documents, target orderDocuments):
+// then they get an inbox entry, a run, rejects with positions and replay, like every other payload.
 import { createHash } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import iconv from 'iconv-lite';
 import { sql, type Kysely } from 'kysely';
-import yauzl from 'yauzl';
+import { printableEntry, readZip, safeEntryName as safeName, ZipRefused, type ZipRefusal } from '../../connectors/lib/index.ts';
 import type { Database } from '../db/index.ts';
 import { documentKindName, parseOrderDocumentKind } from './document-kinds.ts';
 import { FileRefused, sniffUpload } from './file-type.ts';
@@ -58,76 +61,38 @@ export interface BatchReport {
   warnings: string[];
 }
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
+const printable = printableEntry;
+const mbRu = (n: number): number => Math.round(n / 1024 / 1024);
 
-/** A name inside the archive that stays inside it: relative, no `..`, no drive, no backslash, no control characters. */
-function safeName(raw: string): string | undefined {
-  if (!raw || raw.length > 255 || /[\u0000-\u001f\\]/.test(raw) || raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) return undefined;
-  const parts = raw.split('/');
-  if (parts.some((p) => p === '..' || p === '.' || p === '')) return undefined;
-  return raw;
+/** A refusal of the archive reader in the Russian the sender reads. */
+function refusalText(r: ZipRefusal): string {
+  switch (r.reason) {
+    case 'not-zip': return 'файл не является zip-архивом или повреждён';
+    case 'corrupt': return `архив повреждён: ${r.detail}`;
+    case 'too-many-entries': return `в архиве ${r.count} файлов, можно не больше ${r.limit}`;
+    case 'encrypted': return `файл «${r.entry}» зашифрован`;
+    case 'file-too-big': return `файл «${r.entry}» больше ${mbRu(r.limit)} МБ`;
+    case 'ratio': return `файл «${r.entry}» распаковывается в ${r.ratio ?? '∞'} раз больше (предел ${r.limit}): архив отклонён как zip-бомба`;
+    case 'total-too-big': return `архив распаковывается больше чем в ${mbRu(r.limit)} МБ: отклонён как zip-бомба`;
+    case 'lying-size': return `файл «${r.entry}» распаковывается больше заявленного: архив отклонён как zip-бомба`;
+    case 'duplicate': return `файл «${r.entry}» встречается в архиве дважды`;
+    case 'crc': return `файл «${r.entry}» повреждён (не сходится контрольная сумма)`;
+    case 'bad-name': return `в архиве файл с недопустимым именем «${r.entry}» (путь за пределы архива): архив отклонён`;
+  }
 }
 
-const printable = (s: string): string => s.replace(/[\u0000-\u001f]/g, '?').slice(0, 120);
-
 async function readArchive(content: Buffer, limits: BatchLimits): Promise<{ files: Map<string, Buffer>; warnings: string[] }> {
-  let zip: yauzl.ZipFile;
   try {
-    zip = await yauzl.fromBufferPromise(content, { validateEntrySizes: true, decodeStrings: true, strictFileNames: false });
-  } catch {
-    throw new BatchRefused('файл не является zip-архивом или повреждён');
-  }
-  if (zip.entryCount > limits.maxEntries) throw new BatchRefused(`в архиве ${zip.entryCount} файлов, можно не больше ${limits.maxEntries}`);
-  const files = new Map<string, Buffer>();
-  const warnings: string[] = [];
-  let total = 0;
-  try {
-    for await (const entry of zip.eachEntry()) {
-      const raw = entry.fileName;
-      if (raw.endsWith('/')) continue;
-      const name = safeName(raw);
-      // Never written to disk by name; still, a name that climbs out is a sign of a hostile archive: skipped, said.
-      if (!name) {
-        warnings.push(`файл «${printable(raw)}» пропущен: недопустимое имя (абсолютный путь или «..»)`);
-        continue;
-      }
-      const mode = (entry.externalFileAttributes >>> 16) & S_IFMT;
-      if (mode !== 0 && mode !== S_IFREG) {
-        warnings.push(`«${printable(raw)}» пропущен: не обычный файл (ссылка или устройство)`);
-        continue;
-      }
-      if (entry.isEncrypted()) throw new BatchRefused(`файл «${printable(raw)}» зашифрован`);
-      if (entry.uncompressedSize > limits.maxFileBytes) throw new BatchRefused(`файл «${printable(raw)}» больше ${Math.round(limits.maxFileBytes / 1024 / 1024)} МБ`);
-      if (entry.uncompressedSize > 0 && (entry.compressedSize === 0 || entry.uncompressedSize / entry.compressedSize > limits.maxRatio)) {
-        throw new BatchRefused(`файл «${printable(raw)}» распаковывается в ${entry.compressedSize ? Math.round(entry.uncompressedSize / entry.compressedSize) : '∞'} раз больше (предел ${limits.maxRatio}): архив отклонён как zip-бомба`);
-      }
-      if (total + entry.uncompressedSize > limits.maxTotalBytes) throw new BatchRefused(`архив распаковывается больше чем в ${Math.round(limits.maxTotalBytes / 1024 / 1024)} МБ: отклонён как zip-бомба`);
-      if (files.has(name.toLowerCase())) throw new BatchRefused(`файл «${printable(raw)}» встречается в архиве дважды`);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let crc = 0;
-      const stream = await zip.openReadStreamPromise(entry);
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        // The declared size may lie: the bytes themselves are counted.
-        if (size > limits.maxFileBytes || total + size > limits.maxTotalBytes) throw new BatchRefused(`файл «${printable(raw)}» распаковывается больше заявленного: архив отклонён как zip-бомба`);
-        crc = crc32(chunk, crc);
-        chunks.push(chunk);
-      }
-      if ((crc >>> 0) !== (entry.crc32 >>> 0)) throw new BatchRefused(`файл «${printable(raw)}» повреждён (не сходится контрольная сумма)`);
-      total += size;
-      files.set(name.toLowerCase(), Buffer.concat(chunks));
-    }
+    const { files, skipped } = await readZip(content, limits);
+    // Never written to disk by name; still, such entries are a sign of a hostile archive: skipped, said.
+    const warnings = skipped.map((s) => (s.why === 'bad-name'
+      ? `файл «${s.entry}» пропущен: недопустимое имя (абсолютный путь или «..»)`
+      : `«${s.entry}» пропущен: не обычный файл (ссылка или устройство)`));
+    return { files, warnings };
   } catch (e) {
-    zip.close();
-    if (e instanceof BatchRefused) throw e;
-    const m = /invalid relative path: (.*)|absolute path: (.*)/.exec((e as Error).message);
-    // yauzl refuses such names itself: an archive built to climb out of its folder is hostile, refused whole.
-    if (m) throw new BatchRefused(`в архиве файл с недопустимым именем «${printable(m[1] ?? m[2] ?? '')}» (путь за пределы архива): архив отклонён`);
-    throw new BatchRefused(`архив повреждён: ${(e as Error).message}`);
+    if (e instanceof ZipRefused) throw new BatchRefused(refusalText(e.refusal));
+    throw e;
   }
-  return { files, warnings };
 }
 
 /** The manifest's text: UTF-8 (with or without BOM), else Windows-1251 (what Excel in Russia saves). */
@@ -257,11 +222,12 @@ export async function importDocumentBatch(db: Db, dataDir: string, input: { sour
       } else if (existing) {
         // Known from the ERP's data (or an earlier file): the file is attached or replaced.
         await sql`UPDATE order_documents SET sha256 = ${file.sha256}, file_name = ${nice}, content_type = 'application/pdf', size_bytes = ${file.sizeBytes},
-          date = coalesce(${date}::date, date), amount = coalesce(${amountText || null}::numeric, amount), source = ${source} WHERE id = ${existing.id}`.execute(trx);
+          date = coalesce(${date}::date, date), amount = coalesce(${amountText || null}::numeric, amount), source = ${source},
+          noticed_sha256 = ${file.sha256}, updated_at = now() WHERE id = ${existing.id}`.execute(trx);
         docId = Number(existing.id);
       } else {
-        const r = await sql<{ id: number }>`INSERT INTO order_documents (order_id, kind, number, date, amount, file_name, sha256, content_type, size_bytes, source)
-          VALUES (${order.id}, ${kind}, ${row.number}, ${date}::date, ${amountText || null}::numeric, ${nice}, ${file.sha256}, 'application/pdf', ${file.sizeBytes}, ${source}) RETURNING id`.execute(trx);
+        const r = await sql<{ id: number }>`INSERT INTO order_documents (order_id, kind, number, date, amount, file_name, sha256, content_type, size_bytes, source, noticed_sha256)
+          VALUES (${order.id}, ${kind}, ${row.number}, ${date}::date, ${amountText || null}::numeric, ${nice}, ${file.sha256}, 'application/pdf', ${file.sizeBytes}, ${source}, ${file.sha256}) RETURNING id`.execute(trx);
         docId = Number(r.rows[0]!.id);
       }
       row.outcome = 'accepted';

@@ -25,6 +25,7 @@ import * as m0023 from './migrations/0023-backoffice.ts';
 import * as m0024 from './migrations/0024-settlements.ts';
 import * as m0025 from './migrations/0025-documents.ts';
 import * as m0026 from './migrations/0026-manager-active.ts';
+import * as m0027 from './migrations/0027-order-documents-flow.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -62,6 +63,15 @@ export function createDb(url: string, opts: { max?: number; applicationName?: st
   };
 }
 
+/**
+ * Kysely on one connection of a hand-written transaction (the merge's): statements run on that client, in
+ * its transaction, and are committed or rolled back with it. Never call `.transaction()` or `.destroy()` on it.
+ */
+export function onClient(client: pg.PoolClient): Kysely<Database> {
+  const connection = { query: client.query.bind(client), release: () => {} };
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect: () => Promise.resolve(connection), end: () => Promise.resolve() } as unknown as pg.Pool }) });
+}
+
 const MIGRATIONS: Record<string, Migration> = {
   '0001-core': m0001,
   '0002-open-entities': m0002,
@@ -85,6 +95,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0024-settlements': m0024,
   '0025-documents': m0025,
   '0026-manager-active': m0026,
+  '0027-order-documents-flow': m0027,
 };
 
 class StaticProvider implements MigrationProvider {

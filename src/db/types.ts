@@ -537,8 +537,14 @@ export interface OrderDocumentsTable {
   content_type: string | null;
   size_bytes: number | null;
   created_at: Generated<Timestamp>;
-  /** Migration 0025: 'portal' (generated here), 'onec-sale:…', 'file:…'; NULL before it. */
+  /** Migration 0025: 'portal' (generated here), 'onec-sale:…', 'file:…', 'flow' (a flow's merge: flow_id names it); NULL before it. */
   source: Generated<string | null>;
+  /** Migration 0027: the flow and run that last wrote the row through a merge. */
+  flow_id: number | null;
+  run_id: number | null;
+  updated_at: Generated<Timestamp>;
+  /** The file the buyer was last told about (document-notices.ts). */
+  noticed_sha256: string | null;
 }
 export interface EmailOutboxTable {
   id: Generated<number>;

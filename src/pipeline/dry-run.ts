@@ -1,5 +1,6 @@
 // Dry run: parse payload files with a connector and map every record, counting canonical rows and
 // rejects, without touching the datastore — what an administrator runs before registering a flow.
+import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { formatPosition, isMagistralError, PayloadError } from '../errors/index.ts';
 import {
@@ -14,8 +15,13 @@ import {
   type LookupSource,
 } from '../mapping/index.ts';
 import { ajv, toProblems, type Mapping } from '../schemas/index.ts';
-import type { Connector, DryRunCounting, SourceRecord } from '../port/connector.ts';
+import type { Connector, DryRunCounting, PayloadFileStore, SourceRecord } from '../port/connector.ts';
 import type { Registry } from './registry.ts';
+
+/** A dry run writes nothing: files a payload carries are only hashed. */
+const HASH_ONLY: PayloadFileStore = {
+  store: (content) => Promise.resolve({ sha256: createHash('sha256').update(content).digest('hex'), sizeBytes: content.byteLength }),
+};
 
 export type { DryRunCounting } from '../port/connector.ts';
 
@@ -159,7 +165,7 @@ export async function dryRun(opts: DryRunOptions): Promise<DryRunResult> {
     const input = createReadStream(file, { highWaterMark: 256 * 1024 });
     let chosen: Candidate[] | undefined;
     try {
-      for await (const batch of connector.parse(input, { fileName: file, options: checked.options })) {
+      for await (const batch of connector.parse(input, { fileName: file, options: checked.options, files: HASH_ONLY })) {
         if (!chosen) {
           // A record that names its kind (bitrix24.rest's `bitrix24.company`, …) picks the mapping of that name.
           const kind = batch[0]?.kind;
@@ -259,7 +265,7 @@ function mapBatch(batch: SourceRecord[], file: string, chosen: Candidate[], r: D
     const target = c.mapping.target;
     let ok = 0;
     for (const rec of batch) {
-      const m = fn(rec.data);
+      const m = rec.reject ? { ok: false as const, ...rec.reject } : fn(rec.data);
       if (m.ok) {
         ok++;
         continue;

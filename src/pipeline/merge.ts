@@ -2,6 +2,9 @@
 // the flow allows), writes only rows that changed, removes what a snapshot no longer holds, checks the
 // guard and either commits or holds the run. Runs of one flow merge in order of receipt.
 import { settlementNotices } from '../backoffice/credit-notices.ts';
+import { documentNoticesIn } from '../backoffice/document-notices.ts';
+import { onClient, type Database } from '../db/index.ts';
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
@@ -19,7 +22,7 @@ import { targetSpec, type DimensionSpec, type FactSpec, type KeyedSpec, type Ref
 import { runLogger, type Logger } from '../telemetry/logger.ts';
 import { execute, query, queryCount, queryOne, statement } from '../db/query.ts';
 import {
-  ANALYZE_AFTER_CREATED, analyzeExternalIds, anyUnknown, compileDimension, compileFact, compileKeyed, createPlaceholders, dropStaging, flowSwitches,
+  ANALYZE_AFTER_CREATED, analyzeExternalIds, anyUnknown, creatable, compileDimension, compileFact, compileKeyed, createPlaceholders, dropStaging, flowSwitches,
   rejectDuplicates, rejectUnknown, stagedRows, stagingExists, compilePeriods, periodRowsPresent, type FactMerge, type MergeSqlContext, type PeriodsMerge,
 } from './merge-sql/index.ts';
 import { DEFAULT_TIMEZONE } from './flows.ts';
@@ -152,6 +155,8 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     if (keep) await markStagingKept(client, [runId], true);
     const mergeMs = Date.now() - started;
     if (group.length) await settleFollowers(client, runId, group, mergeMs);
+    const inMerge = IN_MERGE[spec.name];
+    if (inMerge && changed > 0) await inMerge(onClient(client), runId);
     await logChanges(client, runId, spec.name, counts, counts.created);
     if (!(await markMerged(client, runId, counts, mergeMs))) throw new MagistralError('MAG_ERR_RUN_STATE', `run ${runId} left the merging state during its merge`);
     await q(client, 'COMMIT');
@@ -161,11 +166,9 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
       recordCompletion(deps, { flow: run.name, stage: 'merge', ms: mergeMs, rows: {}, finished: 'done' });
     }
     const { inserted, updated, unchanged, removed } = counts;
-    // Documents owed changed: their notifications (debt appeared or overdue, a limit crossed) are written
-    // now, after the merge committed, in their own transaction with the markers that make them once;
-    // the workers' timer retries what fails here.
-    if (spec.name === 'receivables' && inserted + updated + removed > 0) {
-      await settlementNotices(deps.db, { runId }).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications deferred to the timer'));
+    const after = AFTER_MERGE[spec.name];
+    if (after && inserted + updated + removed > 0) {
+      await after(deps, runId).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'notifications after the merge deferred to the timer'));
     }
     recordCompletion(deps, { flow: run.name, stage: 'merge', ms: mergeMs, rows: { inserted, updated, unchanged, removed }, finished: 'done' });
     log.info({ ...counts, ms: mergeMs, ...(group.length ? { groupedRuns: group.map((f) => f.id) } : {}) }, 'run merged');
@@ -177,11 +180,31 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
 }
 
 /**
+ * Work that follows a committed merge that changed rows of a target: the notifications it causes, written
+ * in their own transaction with the markers that make each one once (the merge must not wait on mail
+ * rendering, and a failure here must not undo the merge); the workers' timer retries what fails here.
+ */
+const AFTER_MERGE: Partial<Record<TargetSpec['name'], (deps: PipelineDeps, runId: number) => Promise<unknown>>> = {
+  // Documents owed: debt appeared or overdue, a credit limit crossed.
+  receivables: (deps, runId) => settlementNotices(deps.db, { runId }),
+};
+
+/**
+ * Work written in the merge's own transaction, after the guard let the run through: the notifications
+ * of a target whose rows are announced one by one (a transactional outbox: the e-mails exist exactly
+ * when the change does).
+ */
+const IN_MERGE: Partial<Record<TargetSpec['name'], (trx: Kysely<Database>, runId: number) => Promise<unknown>>> = {
+  // Closing documents with files: "new document" to the order's buyers.
+  orderDocuments: (trx, runId) => documentNoticesIn(trx, { runId }),
+};
+
+/**
  * Resolves one reference field of the staging table: unknown codes become placeholders (autoCreate)
  * or the rows are rejected. Returns how many placeholders were created and rows rejected.
  */
 async function resolveRef(ctx: MergeContext, ref: RefSpec): Promise<{ created: number; rejected: number }> {
-  if (autoCreates(ctx.flow, ref.entity)) {
+  if (creatable(ref) && autoCreates(ctx.flow, ref.entity)) {
     // Nothing to create (the daily case: every code is known) needs no lock. Codes are never removed
     // from external_ids, so what is found now stays found.
     if (!(await queryOne(ctx.client, anyUnknown(ref, ctx.sql))).any) return { created: 0, rejected: 0 };

@@ -8,7 +8,7 @@ import type { Flow } from '../schemas/types.gen.ts';
 export type TargetName = Exclude<Flow['target'], 'orders'>;
 
 export type EntityKind = 'product' | 'group' | 'priceType' | 'warehouse' | 'city'
-  | 'manager' | 'client' | 'legalEntity' | 'contact' | 'agreement' | 'property';
+  | 'manager' | 'client' | 'legalEntity' | 'contact' | 'agreement' | 'property' | 'order';
 
 /** A canonical field that refers to another entity by its external code. */
 export interface RefSpec {
@@ -32,6 +32,9 @@ export const ENTITY_TABLE: Record<EntityKind, { table: string; label: string }> 
   contact: { table: 'contacts', label: 'contact' },
   agreement: { table: 'agreements', label: 'agreement' },
   property: { table: 'properties', label: 'property' },
+  // Orders are the portal's own: found by the portal's number or the ERP's (orders.erp_number), never
+  // through external_ids and never made up as placeholders (see merge-sql/keys.ts).
+  order: { table: 'orders', label: 'order' },
 };
 
 function ref(field: string, entity: EntityKind, column: string): RefSpec {
@@ -106,13 +109,14 @@ export interface DimensionSpec {
  */
 export interface KeyedSpec {
   kind: 'keyed';
-  name: 'propertyValues' | 'productProperties' | 'productUnits' | 'synonyms' | 'receivables' | 'settlementEntries';
+  name: 'propertyValues' | 'productProperties' | 'productUnits' | 'synonyms' | 'receivables' | 'settlementEntries' | 'orderDocuments';
   fields: string[];
   table: string;
   /** Key columns, each from a canonical field: the resolved id of a reference (`ref`), else the field's text. */
   keys: Array<{ column: string; field: string; ref?: RefSpec }>;
   /** Value columns ← SQL over staging row `s` and the resolved references, joined as `ref_<field>`. */
-  values: Array<{ column: string; expr: string }>;
+  /** `keep`: a NULL (the field absent from the payload) keeps the stored value. */
+  values: Array<{ column: string; expr: string; keep?: boolean }>;
   scopeColumn?: string;
   replaceBy?: string[];
 }
@@ -407,6 +411,25 @@ const SPECS = {
       { column: 'currency', expr: 's.currency' },
     ],
     scopeColumn: 'legal_entity_id',
+  },
+  // Closing documents of orders (migration 0027): the metadata the ERP sends and, through file.documents,
+  // the file it stored by sha256. What a payload leaves out keeps what the store has (the 1C sale exchange
+  // may have reported the document without a file); a snapshot removes only what this flow wrote.
+  orderDocuments: {
+    kind: 'keyed',
+    name: 'orderDocuments',
+    fields: ['order', 'kind', 'number', 'date', 'amount', 'fileName', 'sha256', 'size', 'contentType'],
+    table: 'order_documents',
+    keys: [{ column: 'order_id', field: 'order', ref: ref('order', 'order', 'order_id') }, { column: 'kind', field: 'kind' }, { column: 'number', field: 'number' }],
+    values: [
+      { column: 'date', expr: 's.date::date', keep: true },
+      { column: 'amount', expr: 's.amount::numeric(20,2)', keep: true },
+      { column: 'file_name', expr: 's."fileName"', keep: true },
+      { column: 'sha256', expr: 's.sha256', keep: true },
+      { column: 'size_bytes', expr: 's.size::bigint', keep: true },
+      { column: 'content_type', expr: 's."contentType"', keep: true },
+      { column: 'source', expr: "'flow'::text" },
+    ],
   },
 } satisfies Record<TargetName, TargetSpec>;
 

@@ -15,6 +15,21 @@ export interface SourceRecord {
   path?: string;
   /** Document kind for connectors whose payload holds several kinds (selects the mapping). */
   kind?: string;
+  /**
+   * The connector already knows this record cannot be taken, for a reason only it can see (a file the
+   * record names is missing from the archive, or is not what it claims): the record is stored as a reject
+   * with this reason and position, never mapped. Values the mapping can judge are left to the mapping.
+   */
+  reject?: { field: string; rule: string; reason: string };
+}
+
+/** A file a payload carries beside its records (a closing document's PDF), kept in the store's file store. */
+export interface PayloadFileStore {
+  /**
+   * Keeps the bytes (idempotent: the same content is one file) and answers their sha256. A file whose
+   * record is rejected later stays unreferenced, never half-written. Dry runs only hash.
+   */
+  store(content: Uint8Array, contentType: string): Promise<{ sha256: string; sizeBytes: number }>;
 }
 
 export interface ParseContext {
@@ -34,6 +49,8 @@ export interface ParseContext {
    * e.g. CommerceML's `СодержитТолькоИзменения`. Overrides the flow's `mode` for this run.
    */
   setMode?(mode: 'delta' | 'snapshot'): void;
+  /** Where files the payload carries are kept (connectors whose records refer to files: file.documents). */
+  files?: PayloadFileStore;
 }
 
 export interface Connector {

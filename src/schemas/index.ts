@@ -53,6 +53,7 @@ export const CANONICAL_SCHEMA: Record<string, string> = {
   synonyms: 'https://magistral.dev/schemas/canonical/synonym.schema.json',
   receivables: 'https://magistral.dev/schemas/canonical/receivable.schema.json',
   settlementEntries: 'https://magistral.dev/schemas/canonical/settlement-entry.schema.json',
+  orderDocuments: 'https://magistral.dev/schemas/canonical/order-document.schema.json',
 };
 
 /**

@@ -141,6 +141,7 @@ export interface Flow {
     | 'synonyms'
     | 'receivables'
     | 'settlementEntries'
+    | 'orderDocuments'
     | 'orders';
   /**
    * IANA time zone in which the payload's dates without a time (price validity from/to days) are read: a price valid from 2027-01-01 holds from that day's midnight there.
@@ -379,7 +380,8 @@ export interface Mapping {
     | 'productUnits'
     | 'synonyms'
     | 'receivables'
-    | 'settlementEntries';
+    | 'settlementEntries'
+    | 'orderDocuments';
   /**
    * Canonical field name → how to compute it.
    */
@@ -828,6 +830,49 @@ export interface Manager {
    * false: the manager no longer works here (the CRM user is deactivated); the workplace and "work as client" stop for them. Absent: active.
    */
   active?: boolean;
+}
+
+// canonical/order-document.schema.json
+/**
+ * A closing document of an order (УПД, waybill, invoice-facture, act …) as the ERP sends it: its metadata and, when the payload carries it, its file (stored by sha256 before the row is merged). One row per order, kind and number: a second payload naming them updates the row (a new file replaces the old one). Values absent from the payload keep what the store has (the 1C sale exchange may have reported the document without its file).
+ */
+export interface OrderDocument {
+  /**
+   * The portal's number of the order (M-000123) or the ERP's number of it.
+   */
+  order: string;
+  /**
+   * kind of document: invoice, payment, shipment, upd, waybill, invoice-facture or act (a mapping turns the ERP's Russian names into these)
+   */
+  kind: 'invoice' | 'payment' | 'shipment' | 'upd' | 'waybill' | 'invoice-facture' | 'act';
+  /**
+   * document number as printed
+   */
+  number: string;
+  /**
+   * document date YYYY-MM-DD
+   */
+  date?: string;
+  /**
+   * Amount of the document.
+   */
+  amount?: string;
+  /**
+   * name the buyer downloads the file under
+   */
+  fileName?: string;
+  /**
+   * sha256 of the stored file (hex, lower case), as the connector stored it
+   */
+  sha256?: string;
+  /**
+   * size of the stored file in bytes
+   */
+  size?: string;
+  /**
+   * type of the stored file as read from its content: application/pdf, image/jpeg or image/png
+   */
+  contentType?: 'application/pdf' | 'image/jpeg' | 'image/png';
 }
 
 // canonical/price-type.schema.json

@@ -101,7 +101,7 @@ describe('merge compiler', () => {
   const names = Object.keys(TARGETS) as TargetName[];
 
   it('knows every target of the flow schema', () => {
-    expect(names).toHaveLength(20);
+    expect(names).toHaveLength(21);
   });
 
   describe.each(names)('%s', (name) => {

@@ -1,6 +1,6 @@
 // The one read loop of the extract: each file of a pass goes once through the connector's parser, and
 // every record goes, mapped and validated, to the sinks (runs) that take its kind — one COPY write per sink and batch.
-import type { Connector, SourceRecord } from '../../port/connector.ts';
+import type { Connector, PayloadFileStore, SourceRecord } from '../../port/connector.ts';
 import { openPayload } from '../inbox.ts';
 import type { RunMode } from './mappings.ts';
 import type { PassFile, Sink } from './sink.ts';
@@ -16,6 +16,8 @@ export interface Pass {
    * is a reject.
    */
   shared: boolean;
+  /** Where files a payload carries beside its records are kept (file.documents). */
+  fileStore?: PayloadFileStore;
 }
 
 /** Which file of its pass (index into `Pass.files`) an error thrown by readPass came from, when a file's parse threw it. */
@@ -34,7 +36,7 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
     const file = pass.files[fi]!;
     const input = openPayload(file.path);
     try {
-      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode })) {
+      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);
         // Nobody left to read for: the rest of the file is not worth parsing.
         if (sinks.every((s) => s.error)) return declared;
@@ -74,6 +76,10 @@ async function feed(
       const s = targets[t]!;
       if (s.error) continue;
       s.read++;
+      if (rec.reject) {
+        s.rejects.add({ file: fileName, line: rec.line ?? null, path: rec.path ?? null, field: rec.reject.field, rule: rec.reject.rule, reason: rec.reject.reason, record: JSON.stringify(rec.data) });
+        continue;
+      }
       const entry = s.mappings.pick(rec.kind);
       if (!entry) {
         if (alone) {

@@ -1,7 +1,8 @@
 // The extract stage of a run: claim it (and the runs sharing its file), read the payload once into a
 // sink per run, and finish each run through the lifecycle. Restartable from scratch.
 import { PayloadError, isMagistralError } from '../../errors/index.ts';
-import type { Connector } from '../../port/connector.ts';
+import { storeFile } from '../../backoffice/files.ts';
+import type { Connector, PayloadFileStore } from '../../port/connector.ts';
 import type { PipelineDeps } from '../deps.ts';
 import { enqueueExtract, enqueueMerge } from '../jobs.ts';
 import { backToReceived, failRun, runSettled } from '../lifecycle/index.ts';
@@ -62,7 +63,9 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     files.sort((a, b) => inboxIds.indexOf(Number(a.id)) - inboxIds.indexOf(Number(b.id)));
     // Runs made from one file together read it once, for all of them.
     const passFiles: PassFile[] = shared ? files.slice(0, 1) : files;
-    outcome = await extractClaimed(deps, claimed, runId, { files: passFiles, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, shared });
+    outcome = await extractClaimed(deps, claimed, runId, {
+      files: passFiles, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, shared, fileStore: payloadFileStore(deps),
+    });
   } finally {
     for (const c of claimed) await lockClient.query(UNLOCK_SQL, [extractLockKey(c.id)]).catch(() => {});
     lockClient.release();
@@ -76,6 +79,12 @@ interface PassInput {
   connector: Connector;
   options: Record<string, unknown>;
   shared: boolean;
+  fileStore: PayloadFileStore;
+}
+
+/** Files a payload carries (closing documents' PDFs) go to the store's file store under the data dir. */
+function payloadFileStore(deps: PipelineDeps): PayloadFileStore {
+  return { store: (content, contentType) => storeFile(deps.db, deps.config.MAGISTRAL_DATA_DIR, content, contentType) };
 }
 
 async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: number, input: PassInput): Promise<ExtractOutcome | 'again'> {

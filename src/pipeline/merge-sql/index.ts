@@ -2,7 +2,7 @@
 // and row types. Pure (no client, no I/O): merge.ts and snapshot-group.ts run what it returns.
 export { Params, statement, type CountRow, type Statement } from './statement.ts';
 export { flowSwitches, removesNow, type MergeSqlContext } from './context.ts';
-export { joinRef, factKey, keyedKey, sameKey } from './keys.ts';
+export { joinRef, factKey, keyedKey, sameKey, creatable } from './keys.ts';
 export { stagingExists, stagedRows, dropStaging } from './staging.ts';
 export { anyUnknown, createPlaceholders, rejectUnknown, analyzeExternalIds, ANALYZE_AFTER_CREATED } from './references.ts';
 export { rejectDuplicates } from './duplicates.ts';

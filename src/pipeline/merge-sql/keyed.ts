@@ -20,6 +20,13 @@ export function compileKeyed(spec: KeyedSpec, ctx: MergeSqlContext): KeyedMerge 
   const { table } = ctx;
   const keyCols = spec.keys.map((k) => k.column);
   const valueCols = spec.values.map((v) => v.column);
+  // `keep` columns: an absent value (NULL) neither counts as a change nor overwrites the stored one.
+  const plain = spec.values.filter((v) => !v.keep).map((v) => v.column);
+  const kept = spec.values.filter((v) => v.keep).map((v) => v.column);
+  const differs = [
+    ...(plain.length ? [`(${plain.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${plain.map((c) => `x.${c}`).join(', ')})`] : []),
+    ...kept.map((c) => `(x.${c} IS NOT NULL AND t.${c} IS DISTINCT FROM x.${c})`),
+  ];
 
   // Which parameters a statement uses depends on the spec: each statement numbers its own.
   const up = new Params();
@@ -31,11 +38,11 @@ export function compileKeyed(spec: KeyedSpec, ctx: MergeSqlContext): KeyedMerge 
       SELECT x.*, (t.${keyCols[0]} IS NULL) AS is_new
       FROM src x LEFT JOIN ${spec.table} t ON ${sameKey('t', 'x', keyCols)}
       WHERE t.${keyCols[0]} IS NULL OR t.flow_id IS DISTINCT FROM ${up.ref('flow', ctx.flowId)}
-        ${valueCols.length ? `OR (${valueCols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${valueCols.map((c) => `x.${c}`).join(', ')})` : ''}
+        ${differs.map((d) => `OR ${d}`).join(' ')}
     ), up AS (
       INSERT INTO ${spec.table} AS t (${[...keyCols, ...valueCols].join(', ')}, flow_id, run_id)
       SELECT ${[...keyCols, ...valueCols].join(', ')}, ${up.ref('flow', ctx.flowId)}, ${up.ref('run', ctx.runId)} FROM changed
-      ON CONFLICT (${keyCols.join(', ')}) DO UPDATE SET ${[...valueCols.map((c) => `${c} = excluded.${c}`), 'flow_id = excluded.flow_id', 'run_id = excluded.run_id', 'updated_at = now()'].join(', ')}
+      ON CONFLICT (${keyCols.join(', ')}) DO UPDATE SET ${[...plain.map((c) => `${c} = excluded.${c}`), ...kept.map((c) => `${c} = coalesce(excluded.${c}, t.${c})`), 'flow_id = excluded.flow_id', 'run_id = excluded.run_id', 'updated_at = now()'].join(', ')}
     )
     SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd FROM changed`;
 

@@ -2,14 +2,15 @@
 // the flow auto-creates the entity) or their rows move to rejects.
 import type { RefSpec } from '../targets.ts';
 import type { MergeSqlContext } from './context.ts';
-import { statement, type Statement } from './statement.ts';
+import { refKnown } from './keys.ts';
+import { Params, statement, type Statement } from './statement.ts';
 
 /** Whether any staged code of `ref` is unknown: the daily case (none) then needs no creation lock. */
 export function anyUnknown(ref: RefSpec, ctx: Pick<MergeSqlContext, 'table' | 'system'>): Statement<{ any: boolean }> {
   const col = `"${ref.field}"`;
-  return statement(`
-      SELECT EXISTS (SELECT 1 FROM ${ctx.table} s WHERE ${col} IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s.${col})) AS any`, [ref.entity, ctx.system]);
+  const p = new Params();
+  const known = refKnown(ref, `s.${col}`, () => p.ref('entity', ref.entity), () => p.ref('system', ctx.system));
+  return statement(`SELECT EXISTS (SELECT 1 FROM ${ctx.table} s WHERE ${col} IS NOT NULL AND NOT _reject AND NOT ${known}) AS any`, p.values);
 }
 
 /** Creates a placeholder entity and its external id for every unknown code; rowCount says how many. */
@@ -29,15 +30,24 @@ export function createPlaceholders(ref: RefSpec, ctx: Pick<MergeSqlContext, 'tab
 /** Moves the rows naming an unknown code to rejects; rowCount says how many. */
 export function rejectUnknown(ref: RefSpec, ctx: Pick<MergeSqlContext, 'runId' | 'table' | 'system' | 'files'>): Statement {
   const col = `"${ref.field}"`;
+  // Parameters in the order run, entity, system, files, field, label (entity and system only where used).
+  const p = new Params();
+  const run = p.ref('run', ctx.runId);
+  const known = refKnown(ref, `s.${col}`, () => p.ref('entity', ref.entity), () => p.ref('system', ctx.system));
+  const files = p.ref('files', ctx.files);
+  const field = p.ref('field', ref.field);
+  const label = p.ref('label', ref.label);
+  const reason = ref.entity === 'order'
+    ? `format('unknown %s %L (neither a portal order number nor an ERP number of one)', ${label}::text, code)`
+    : `format('unknown %s %L (system %s)', ${label}::text, code, ${p.ref('system', ctx.system)}::text)`;
   return statement(`
     WITH bad AS (
-      DELETE FROM ${ctx.table} s WHERE ${col} IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s.${col})
+      DELETE FROM ${ctx.table} s WHERE ${col} IS NOT NULL AND NOT s._reject AND NOT ${known}
       RETURNING s._line, s._file, s._path, s.${col} AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
-    SELECT $1, ($4::text[])[_file + 1], _line, _path, $5, 'reference', format('unknown %s %L (system %s)', $6::text, code, $3::text) FROM bad`,
-  [ctx.runId, ref.entity, ctx.system, ctx.files, ref.field, ref.label]);
+    SELECT ${run}, (${files}::text[])[_file + 1], _line, _path, ${field}, 'reference', ${reason} FROM bad`,
+  p.values);
 }
 
 /** Placeholders created at once beyond which the merge refreshes external_ids' statistics. */

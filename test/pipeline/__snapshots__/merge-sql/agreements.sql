@@ -1,6 +1,5 @@
 -- reference client: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "client" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."client")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "client" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."client")) AS any
 -- values: ["client","erp"]
 
 -- reference client: create placeholders
@@ -16,8 +15,7 @@ WITH missing AS (
 
 -- reference client: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "client" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."client")
+      DELETE FROM staging.run_42 s WHERE "client" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."client")
       RETURNING s._line, s._file, s._path, s."client" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
@@ -25,8 +23,7 @@ WITH bad AS (
 -- values: [42,"client","erp",["offers0_1.xml","offers0_2.xml"],"client","client"]
 
 -- reference legalEntity: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."legalEntity")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."legalEntity")) AS any
 -- values: ["legalEntity","erp"]
 
 -- reference legalEntity: create placeholders
@@ -42,8 +39,7 @@ WITH missing AS (
 
 -- reference legalEntity: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."legalEntity")
+      DELETE FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."legalEntity")
       RETURNING s._line, s._file, s._path, s."legalEntity" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
@@ -51,8 +47,7 @@ WITH bad AS (
 -- values: [42,"legalEntity","erp",["offers0_1.xml","offers0_2.xml"],"legalEntity","legal entity"]
 
 -- reference priceType: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."priceType")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."priceType")) AS any
 -- values: ["priceType","erp"]
 
 -- reference priceType: create placeholders
@@ -68,8 +63,7 @@ WITH missing AS (
 
 -- reference priceType: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."priceType")
+      DELETE FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."priceType")
       RETURNING s._line, s._file, s._path, s."priceType" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)

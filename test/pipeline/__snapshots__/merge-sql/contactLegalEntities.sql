@@ -1,6 +1,5 @@
 -- reference legalEntity: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."legalEntity")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."legalEntity")) AS any
 -- values: ["legalEntity","erp"]
 
 -- reference legalEntity: create placeholders
@@ -16,8 +15,7 @@ WITH missing AS (
 
 -- reference legalEntity: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."legalEntity")
+      DELETE FROM staging.run_42 s WHERE "legalEntity" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."legalEntity")
       RETURNING s._line, s._file, s._path, s."legalEntity" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
@@ -25,8 +23,7 @@ WITH bad AS (
 -- values: [42,"legalEntity","erp",["offers0_1.xml","offers0_2.xml"],"legalEntity","legal entity"]
 
 -- reference contact: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "contact" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."contact")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "contact" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."contact")) AS any
 -- values: ["contact","erp"]
 
 -- reference contact: create placeholders
@@ -42,8 +39,7 @@ WITH missing AS (
 
 -- reference contact: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "contact" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."contact")
+      DELETE FROM staging.run_42 s WHERE "contact" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."contact")
       RETURNING s._line, s._file, s._path, s."contact" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)

@@ -1,6 +1,5 @@
 -- reference client: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "client" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."client")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "client" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."client")) AS any
 -- values: ["client","erp"]
 
 -- reference client: create placeholders
@@ -16,8 +15,7 @@ WITH missing AS (
 
 -- reference client: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "client" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."client")
+      DELETE FROM staging.run_42 s WHERE "client" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."client")
       RETURNING s._line, s._file, s._path, s."client" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)

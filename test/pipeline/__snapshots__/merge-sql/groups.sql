@@ -1,6 +1,5 @@
 -- reference parent: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "parent" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."parent")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "parent" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."parent")) AS any
 -- values: ["group","erp"]
 
 -- reference parent: create placeholders
@@ -16,8 +15,7 @@ WITH missing AS (
 
 -- reference parent: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "parent" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."parent")
+      DELETE FROM staging.run_42 s WHERE "parent" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."parent")
       RETURNING s._line, s._file, s._path, s."parent" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)

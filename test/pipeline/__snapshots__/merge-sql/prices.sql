@@ -1,6 +1,5 @@
 -- reference priceType: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."priceType")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."priceType")) AS any
 -- values: ["priceType","erp"]
 
 -- reference priceType: create placeholders
@@ -16,8 +15,7 @@ WITH missing AS (
 
 -- reference priceType: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."priceType")
+      DELETE FROM staging.run_42 s WHERE "priceType" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."priceType")
       RETURNING s._line, s._file, s._path, s."priceType" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
@@ -25,8 +23,7 @@ WITH bad AS (
 -- values: [42,"priceType","erp",["offers0_1.xml","offers0_2.xml"],"priceType","price type"]
 
 -- reference product: any unknown
-SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "product" IS NOT NULL AND NOT _reject
-        AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."product")) AS any
+SELECT EXISTS (SELECT 1 FROM staging.run_42 s WHERE "product" IS NOT NULL AND NOT _reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $1 AND e.system = $2 AND e.external_id = s."product")) AS any
 -- values: ["product","erp"]
 
 -- reference product: create placeholders
@@ -42,8 +39,7 @@ WITH missing AS (
 
 -- reference product: reject unknown
 WITH bad AS (
-      DELETE FROM staging.run_42 s WHERE "product" IS NOT NULL AND NOT s._reject AND NOT EXISTS (
-        SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."product")
+      DELETE FROM staging.run_42 s WHERE "product" IS NOT NULL AND NOT s._reject AND NOT EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = $2 AND e.system = $3 AND e.external_id = s."product")
       RETURNING s._line, s._file, s._path, s."product" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
