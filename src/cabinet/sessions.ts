@@ -163,7 +163,15 @@ export async function deleteContactSessions(db: Db, contactId: number): Promise<
  * says "expired" rather than staying open).
  */
 export async function purgeExpiredSessions(db: Db): Promise<number> {
-  await sql`UPDATE impersonations SET ended_at = expires_at, end_reason = 'expired' WHERE ended_at IS NULL AND expires_at <= now()`.execute(db);
+  // An impersonation that ran out with nobody asking since ends here, audited as a request would audit it
+  // (closeDeadImpersonation): the end and its audit entry in one statement, once (ended_at IS NULL).
+  await sql`
+    WITH ended AS (
+      UPDATE impersonations SET ended_at = expires_at, end_reason = 'expired' WHERE ended_at IS NULL AND expires_at <= now()
+      RETURNING id, manager_id, client_id
+    )
+    INSERT INTO audit_log (actor_kind, actor_id, actor_name, action, outcome, client_id, impersonation_id, details)
+    SELECT 'system', NULL, NULL, 'impersonation.end', 'ok', client_id, id, jsonb_build_object('reason', 'expired', 'managerId', manager_id) FROM ended`.execute(db);
   const r = await db.deleteFrom('cabinet_sessions').where('expires_at', '<', sql<Date>`now()`).executeTakeFirst();
   await db.deleteFrom('cabinet_login_attempts').where('at', '<', sql<Date>`now() - interval '1 day'`).execute();
   return Number(r.numDeletedRows);

@@ -242,6 +242,11 @@ describe('the purge', () => {
     expect(await impRow(s.impersonationId)).toMatchObject({ end_reason: 'expired' });
     expect(await db.selectFrom('cabinet_sessions').select('id_hash').where('impersonation_id', '=', s.impersonationId).execute()).toEqual([]);
     expect((await listImpersonations(db, m1.id, { limit: 1 }))[0]).toMatchObject({ id: s.impersonationId, state: 'expired' });
+    // The end is in the trail as when a request finds it expired: once, by the system, with the manager.
+    const trail = await auditTrail(db, { impersonationId: s.impersonationId });
+    expect(trail.filter((e) => e.action === 'impersonation.end').map((e) => [e.actorKind, e.details])).toEqual([['system', { reason: 'expired', managerId: m1.id }]]);
+    await purgeExpiredSessions(db);
+    expect((await auditTrail(db, { impersonationId: s.impersonationId })).filter((e) => e.action === 'impersonation.end')).toHaveLength(1);
   });
 
   it("a manager working as the client cannot send the «write to manager» message (it would go to the manager as the contact)", async () => {
