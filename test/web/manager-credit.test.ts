@@ -57,7 +57,10 @@ describe('the manager\'s credit lines', () => {
     expect((await creditStatus(db, { clientId: c1, legalEntityId: le1 })).paymentDelayDays).toBe(30);
 
     // The overdue rule: up to 100 days allowed, so the 67-day-old debt no longer blocks.
+    // «N дней» means something only for the grace rule: hidden under «любой просрочке», shown once grace is chosen.
+    expect(await page.locator('input[name="graceDays"]').isVisible()).toBe(false);
     await page.selectOption('select[name="rule"]', 'grace');
+    expect(await page.locator('input[name="graceDays"]').isVisible()).toBe(true);
     await page.locator('input[name="graceDays"]').fill('100');
     await page.getByRole('button', { name: 'Сохранить правило' }).click();
     await page.waitForFunction(() => document.querySelector('#credit .flash')?.textContent === 'Правило для просроченной задолженности сохранено.');

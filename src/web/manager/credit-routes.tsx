@@ -66,7 +66,7 @@ function CreditFragment({ s, client, list, flash }: { s: ManagerSession; client:
         <label>Просроченная задолженность:
           <select name="rule">{(Object.keys(RULES) as Array<keyof typeof RULES>).map((k) => <option value={k} selected={rule.kind === k}>{RULES[k]}</option>)}</select>
         </label>
-        <label>N = <input type="text" name="graceDays" inputmode="numeric" size={4} value={String(rule.graceDays)} /> дней</label>
+        <label class="grace-days">N = <input type="text" name="graceDays" inputmode="numeric" size={4} value={String(rule.graceDays)} /> дней</label>
         <button type="submit">Сохранить правило</button>
       </form>
       <p class="hint">Лимит и отсрочка, заданные здесь, действуют вместо значений учётной системы; пустое поле возвращает значение учётной системы.
