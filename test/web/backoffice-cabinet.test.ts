@@ -149,6 +149,24 @@ describe('balance, credit and rights in the cabinet', () => {
     await page.goto(`${f.baseUrl}/cabinet/cart`);
     expect(await text(page, '#credit-block')).toMatch(/^С отсрочкой платежа можно заказать на сумму до 765 999,50 ₽\.$/);
     await page.selectOption('select[name="paymentKind"]', 'Отсрочка платежа');
+    // The quantity changed in place (htmx): the credit notice and the option follow the new total at once,
+    // and the buyer's choice of payment survives a change that keeps it possible.
+    const qty = page.locator('tr[data-sku="SKU-00001"] input[name="quantity"]');
+    await qty.fill('3');
+    await qty.dispatchEvent('change');
+    await page.waitForFunction(() => document.querySelector('#cart-sum')?.textContent !== null && document.querySelector('tr[data-sku="SKU-00001"] input[name="quantity"]')?.getAttribute('value') === '3');
+    expect(await page.locator('select[name="paymentKind"]').inputValue()).toBe('Отсрочка платежа');
+    await qty.fill('99999');
+    await qty.dispatchEvent('change');
+    await page.waitForFunction(() => document.querySelector('#credit-block')?.textContent?.startsWith('Оплата с отсрочкой недоступна') === true);
+    expect(await text(page, '#credit-block')).toMatch(/^Оплата с отсрочкой недоступна\. .*лимит/);
+    expect(await page.locator('select[name="paymentKind"] option', { hasText: 'Отсрочка платежа — недоступна' }).isDisabled()).toBe(true);
+    await shot(page, 'checkout-credit-qty-over-limit', 'backoffice');
+    await qty.fill('2');
+    await qty.dispatchEvent('change');
+    await page.waitForFunction(() => document.querySelector('#credit-block')?.textContent?.startsWith('С отсрочкой платежа') === true);
+    expect(await page.locator('select[name="paymentKind"] option', { hasText: /^Отсрочка платежа$/ }).isDisabled()).toBe(false);
+    await page.selectOption('select[name="paymentKind"]', 'Отсрочка платежа');
     await page.getByRole('button', { name: /^Оформить заказ/ }).click();
     await page.waitForURL(/\/cabinet\/orders\/M-\d+\?placed=1/);
     expect(await text(page, 'dl.requisites')).toContain('Оплата Отсрочка платежа');

@@ -84,13 +84,13 @@ function CartBlock({ view, flash }: { view: CartView; flash?: { kind: Kind; text
                 <td class="num">{l.price ? money(l.price, l.currency ?? view.currency) : '—'}</td>
                 <td class="num qty-cell">
                   <input class="qty-input" type="text" inputmode="decimal" name="quantity" value={qty(l.quantity)} aria-label={`Количество: ${l.name}`}
-                    hx-post={`/cabinet/cart/lines/${l.productId}`} hx-trigger="change" hx-target="#cart" hx-swap="outerHTML" />
+                    hx-post={`/cabinet/cart/lines/${l.productId}`} hx-trigger="change" hx-target="#cart" hx-swap="outerHTML" hx-include="#payment-kind" />
                   <span class="unit">{unitName(l.unit)}</span>
                 </td>
                 <td class="num line-amount">{l.amount ? money(l.amount, view.currency) : '—'}</td>
                 <td class="num">{l.stock === null ? '—' : `${qty(l.stock)} ${unitName(l.unit)}`}</td>
                 <td>
-                  <button type="button" class="link" hx-post={`/cabinet/cart/lines/${l.productId}/remove`} hx-target="#cart" hx-swap="outerHTML" title="Убрать из корзины">Удалить</button>
+                  <button type="button" class="link" hx-post={`/cabinet/cart/lines/${l.productId}/remove`} hx-target="#cart" hx-swap="outerHTML" hx-include="#payment-kind" title="Убрать из корзины">Удалить</button>
                 </td>
               </tr>
             );
@@ -195,6 +195,30 @@ async function creditOffer(db: ServerDeps['db'], ctx: SignedInContext, view: Car
   return { blocked: st.blocked, reason: st.reason, available: st.available, currency: st.currency };
 }
 
+/**
+ * The payment choice with what ordering on credit allows now. Swapped out of band when the cart block
+ * changes (a quantity changed in place moves the total past the limit or back under it); the cart's forms
+ * send the current choice along (hx-include), so it survives a change that keeps it possible.
+ */
+function PaymentBlock({ credit, selected, error, oob }: { credit: CreditOffer | null; selected: string; error?: string; oob?: boolean }): VNode {
+  return (
+    <div id="payment" class="stack" {...(oob ? { 'hx-swap-oob': 'true' } : {})}>
+      <label>Оплата
+        <select name="paymentKind" id="payment-kind" aria-invalid={error ? 'true' : undefined}>
+          {PAYMENT_KINDS.map((k) => {
+            const off = k === CREDIT_PAYMENT_KIND && credit?.blocked === true;
+            return <option value={k} selected={selected === k && !off} disabled={off}>{off ? `${k} — недоступна` : k}</option>;
+          })}
+        </select>
+      </label>
+      {error && <div class="field-error">{error}</div>}
+      {credit && (credit.blocked
+        ? <p class="notice notice-warn credit-block" id="credit-block"><b>Оплата с отсрочкой недоступна.</b> {credit.reason}</p>
+        : <p class="hint" id="credit-block">С отсрочкой платежа можно заказать на сумму до {money(credit.available, credit.currency)}.</p>)}
+    </div>
+  );
+}
+
 function CheckoutForm({ ctx, view, values, problems, credit }: { ctx: SignedInContext; view: CartView; values: CheckoutValues; problems: FieldProblem[]; credit: CreditOffer | null }): VNode {
   const le = ctx.legalEntity!;
   const err = (f: string) => problems.find((p) => p.field === f)?.message;
@@ -202,7 +226,7 @@ function CheckoutForm({ ctx, view, values, problems, credit }: { ctx: SignedInCo
   return (
     <section class="card checkout" id="checkout">
       <h2>Оформление заказа</h2>
-      <form method="post" action="/cabinet/checkout" class="stack checkout-form">
+      <form method="post" action="/cabinet/checkout" class="stack checkout-form" id="checkout-form">
         <CsrfField ctx={ctx} />
         <input type="hidden" name="idempotencyKey" value={randomBytes(16).toString('hex')} />
         <p>Покупатель: <b>{le.name}</b>{le.inn ? `, ИНН ${le.inn}` : ''}</p>
@@ -214,18 +238,7 @@ function CheckoutForm({ ctx, view, values, problems, credit }: { ctx: SignedInCo
           <textarea name="address" rows={2} maxLength={500} placeholder="Город, улица, дом, склад / подъезд" aria-invalid={err('address') ? 'true' : undefined}>{values.address}</textarea>
           {err('address') && <div class="field-error">{err('address')}</div>}
         </fieldset>
-        <label>Оплата
-          <select name="paymentKind" aria-invalid={err('paymentKind') ? 'true' : undefined}>
-            {PAYMENT_KINDS.map((k) => {
-              const off = k === CREDIT_PAYMENT_KIND && credit?.blocked === true;
-              return <option value={k} selected={values.paymentKind === k && !off} disabled={off}>{off ? `${k} — недоступна` : k}</option>;
-            })}
-          </select>
-        </label>
-        {err('paymentKind') && <div class="field-error">{err('paymentKind')}</div>}
-        {credit && (credit.blocked
-          ? <p class="notice notice-warn credit-block" id="credit-block"><b>Оплата с отсрочкой недоступна.</b> {credit.reason}</p>
-          : <p class="hint" id="credit-block">С отсрочкой платежа можно заказать на сумму до {money(credit.available, credit.currency)}.</p>)}
+        <PaymentBlock credit={credit} selected={values.paymentKind} error={err('paymentKind')} />
         <label>Комментарий к заказу
           <textarea name="comment" rows={3} maxLength={2000} placeholder="Например: доставка до 12:00, позвонить за час">{values.comment}</textarea>
         </label>
@@ -338,8 +351,11 @@ export async function cartRoutes(app: FastifyInstance, deps: ServerDeps): Promis
     if (!isHtmx(request)) return reply.redirect('/cabinet/cart', 303);
     const view = await cartView(db, who);
     const summary = summaryOf(view);
-    // The context bar's total and the checkout button change with the block (out of band).
-    return sendFragment(reply, <><CartBlock view={view} flash={flash} /><CartTotalOob summary={summary} /><CheckoutButton view={view} oob /></>);
+    // The context bar's total, the checkout button and what credit allows change with the block (out of band).
+    const payment = ctx.canOrder && view.lines.length > 0
+      ? <PaymentBlock credit={await creditOffer(db, ctx, view)} selected={field(request.body, 'paymentKind') ?? PAYMENT_KINDS[0]} oob />
+      : null;
+    return sendFragment(reply, <><CartBlock view={view} flash={flash} /><CartTotalOob summary={summary} /><CheckoutButton view={view} oob />{payment}</>);
   };
 
   app.post('/cart/lines/:productId', async (request, reply) =>
