@@ -100,6 +100,9 @@ export async function checkFlow(doc: unknown, registry: ConnectorLookup, at = ''
   if (flow && flow.mode === 'snapshot' && typeof flow.target === 'string' && TARGETS[flow.target]?.kind === 'dimension') {
     problems.push({ path: `${at}/mode`, rule: 'snapshot-target', message: `snapshot mode removes absent rows of prices, stock and other keyed rows only; for '${flow.target}' use mode: delta (mark removed items with their 'deleted' field)` });
   }
+  if (flow && flow.cityPriceTypes !== undefined && flow.target !== 'priceTypes' && flow.target !== 'prices') {
+    problems.push({ path: `${at}/cityPriceTypes`, rule: 'target', message: `cityPriceTypes binds price types to cities: it belongs on a flow of priceTypes or prices, not '${String(flow.target)}'` });
+  }
   if (flow && typeof flow.timezone === 'string' && !knownTimeZone(flow.timezone)) {
     problems.push({ path: `${at}/timezone`, rule: 'timezone', message: `unknown time zone '${flow.timezone}' (an IANA name such as Europe/Moscow, Asia/Yekaterinburg, UTC)` });
   }

@@ -3,6 +3,7 @@
 // guard and either commits or holds the run. Runs of one flow merge in order of receipt.
 import { settlementNotices } from '../backoffice/credit-notices.ts';
 import { documentNoticesIn } from '../backoffice/document-notices.ts';
+import { applyCityPriceTypes } from './city-price-types.ts';
 import { onClient, type Database } from '../db/index.ts';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
@@ -157,6 +158,13 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     if (group.length) await settleFollowers(client, runId, group, mergeMs);
     const inMerge = IN_MERGE[spec.name];
     if (inMerge && changed > 0) await inMerge(onClient(client), runId);
+    if (flow.cityPriceTypes) {
+      const bindings = await applyCityPriceTypes(client, flow);
+      const bound = bindings.filter((b) => b.state === 'bound');
+      const waiting = bindings.filter((b) => b.state === 'no-city' || b.state === 'no-price-type');
+      if (bound.length) log.info({ bound: bound.map((b) => `${b.city}=${b.priceType}`) }, 'cities bound to price types');
+      if (waiting.length) log.warn({ waiting: waiting.map((b) => `${b.city}=${b.priceType} (${b.state})`) }, 'city price type bindings wait for an unknown city or price type');
+    }
     await logChanges(client, runId, spec.name, counts, counts.created);
     if (!(await markMerged(client, runId, counts, mergeMs))) throw new MagistralError('MAG_ERR_RUN_STATE', `run ${runId} left the merging state during its merge`);
     await q(client, 'COMMIT');

@@ -159,6 +159,12 @@ export interface Flow {
    * Create a referenced entity (product, price type, warehouse, group, city …) that the store does not know yet as a placeholder, instead of rejecting the row. true: every referenced entity; false: none; a list: only these entities (e.g. [product] — a price of an unknown product gets a placeholder product, a price of an undeclared price type is rejected).
    */
   autoCreate?: boolean | string[];
+  /**
+   * Flows of price types or prices only: which price type each city shows (our city code → the price type's code or name as this flow's system sends it), applied with every merge of the flow. A price type bound to no city and used by no agreement has prices nobody sees (`flows show` warns).
+   */
+  cityPriceTypes?: {
+    [k: string]: string;
+  };
   guard?: {
     /**
      * Hold a run that would insert, update or remove more than this share of the rows in scope (0.3 = 30 %). An empty scope is never held.

@@ -7,6 +7,7 @@ import { applyFlows, getFlow, listFlows, parseFlowFile, setFlowPaused } from '..
 import { MagistralError } from '../../errors/index.ts';
 import type { CliHost } from '../host.ts';
 import { registerPull } from './flows-pull.ts';
+import { visibilityWarnings } from '../../pipeline/city-price-types.ts';
 
 export function register(program: Command, host: CliHost): void {
   const flows = program.command('flows').description('manage exchange flows');
@@ -55,6 +56,8 @@ export function register(program: Command, host: CliHost): void {
     try {
       const f = await getFlow(ctx.db().db, name);
       console.log(`# version ${f.version}, ${f.paused ? 'paused' : 'active'}, updated ${f.updatedAt.toISOString()}`);
+      // What keeps the flow's prices off every screen, said where the administrator looks at the flow.
+      for (const w of await visibilityWarnings(ctx.db().db, f)) console.log(`# warning: ${w}`);
       process.stdout.write(stringify(f.definition));
     } finally {
       await ctx.close();
