@@ -15,6 +15,9 @@ import { until } from '../helpers/wait.ts';
 import { actRequestById, placeActRequest, type ActRequestView } from '../../src/backoffice/act-requests.ts';
 import { filePath } from '../../src/backoffice/files.ts';
 import { pullFlow } from '../../src/pipeline/poll.ts';
+import { parseFlowFile } from '../../src/pipeline/flows.ts';
+import { REPO_DIR } from '../../src/schemas/index.ts';
+import path from 'node:path';
 
 const PASSWORD_ENV = 'ONEC_ACTS_TEST_PASSWORD';
 const GUID = '9f1c2a3e-0000-4a5b-8c7d-111122223333';
@@ -197,5 +200,9 @@ source: { connector: file.csv }
 target: reconciliationActs
 mode: delta
 `)).rejects.toThrow(/connector 'file.csv' cannot request reconciliation acts \(target: reconciliationActs\); connectors that can: onec.http/);
+    // The README's example flow is valid as written.
+    const example = 'ops/flows/onec-http-acts.yaml';
+    const [flow] = await parseFlowFile(await readFile(path.join(REPO_DIR, example), 'utf8'), example, tp.rt.registry);
+    expect(flow).toMatchObject({ name: 'onec-http-acts', target: 'reconciliationActs', source: { connector: 'onec.http', system: 'onec' } });
   });
 });

@@ -95,9 +95,11 @@ function ActRequests({ list }: { list: ActRequestView[] }): VNode {
                 <td>{ru(r.from)} – {ru(r.to)}</td>
                 <td>{r.createdAt.toLocaleString('ru-RU', { timeZone: 'Europe/Moscow', dateStyle: 'short', timeStyle: 'short' })}</td>
                 <td class="act-state">
-                  <span class={`doc-status act-status-${r.state}`}>{STATE_TEXT[r.state]}</span>
+                  {r.state === 'failed'
+                    // The reason is the message here: one line of error text reads better than a badge and a colon after it.
+                    ? <span class="act-failed">{STATE_TEXT.failed}: {r.reason ?? '1С не выдала акт.'}</span>
+                    : <span class={`doc-status act-status-${r.state}`}>{STATE_TEXT[r.state]}</span>}
                   {r.state === 'done' && <> <a href={`/cabinet/balance/act-requests/${r.id}/pdf`} download>Скачать акт{r.number ? ` № ${r.number}` : ''} (PDF)</a></>}
-                  {r.state === 'failed' && <>: {r.reason ?? '1С не выдала акт.'}</>}
                 </td>
               </tr>
             ))}
