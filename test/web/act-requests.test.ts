@@ -3,7 +3,8 @@
 // building, the list shows «Запрошен — 1С готовит акт» and, polled by htmx, «Готов» with a link whose
 // download is exactly the fake's PDF; a counterparty 1C does not know shows «Не получен» with the reason.
 // A subordinate without stage-2 rights gets no button and a forged POST is refused (403, audited); another
-// client's id and a forged one are 404; on-call sees the requests at /admin/api/act-requests.
+// client's id and a forged one are 404; a manager working as the client is recorded and audited as the
+// manager; on-call sees the requests at /admin/api/act-requests.
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -132,6 +133,36 @@ describe('reconciliation acts asked of 1C in the cabinet', () => {
     const pdf = await page.request.get(`${f.baseUrl}/cabinet/balance/act-requests/${requestId}/pdf`);
     expect(pdf.status()).toBe(403);
     expect(pdf.headers()['content-type']).not.toBe('application/pdf');
+    await page.close();
+  });
+
+  it('records the manager who asks while working as the client (impersonation), and audits it as the manager', async () => {
+    answer = (_u, res) => res.writeHead(200, { 'content-type': 'application/pdf' }).end(ACT);
+    const db = f.tp.rt.db;
+    const c1 = await db.selectFrom('clients').select('id').where('code', '=', 'C1').executeTakeFirstOrThrow();
+    const m1 = await db.selectFrom('managers').select('id').where('code', '=', 'M1').executeTakeFirstOrThrow();
+    const page = await browser.newPage();
+    await f.signInManager(page);
+    await page.goto(`${f.baseUrl}/manager/clients/${c1.id}`);
+    await page.getByLabel('От имени контакта').selectOption({ label: 'Алексей Смирнов — руководитель' });
+    await page.getByLabel('Юрлицо').selectOption({ label: 'ООО «Энергомонтаж» (ИНН 7704010015)' });
+    await page.getByRole('button', { name: 'Работать как клиент' }).click();
+    await page.waitForURL((u) => u.pathname === '/cabinet');
+    await page.goto(`${f.baseUrl}/cabinet/balance`);
+    const form = page.locator('section.act-form form');
+    await form.locator('select[name="legalEntity"]').selectOption('LE1');
+    await form.locator('input[name="from"]').fill('2026-05-01');
+    await form.locator('input[name="to"]').fill('2026-05-31');
+    await Promise.all([page.waitForURL(/#act-requests$/), form.getByRole('button', { name: 'Запросить акт из 1С' }).click()]);
+    const row = rowOf(page, '01.05.2026 – 31.05.2026');
+    await expect.poll(async () => row.getAttribute('data-state'), { timeout: 20_000 }).toBe('done');
+    const id = Number(await row.getAttribute('data-request'));
+    const r = await db.selectFrom('act_requests').select(['manager_id', 'contact_id']).where('id', '=', id).executeTakeFirstOrThrow();
+    const p1 = await db.selectFrom('contacts').select('id').where('code', '=', 'P1').executeTakeFirstOrThrow();
+    expect({ manager: r.manager_id, contact: Number(r.contact_id) }).toEqual({ manager: m1.id, contact: Number(p1.id) });
+    const entry = await db.selectFrom('audit_log').select(['actor_kind', 'actor_id', 'impersonation_id']).where('action', '=', 'reconciliation.request').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    expect(entry).toMatchObject({ actor_kind: 'manager', actor_id: String(m1.id) });
+    expect(entry.impersonation_id).not.toBeNull();
     await page.close();
   });
 
