@@ -4,7 +4,8 @@
 // makes the request done with the file stored and the buyer's e-mail written; «still building» (202) is
 // asked again until the act comes; refused credentials and an HTML page sent as a PDF fail the request at
 // once with the buyer's reason; an answer past maxMegabytes is cut off and refused; asking twice for the
-// same period is one request.
+// same period is one request; a request whose job Redis lost is queued again by the workers' sweep; which
+// flow serves a legal entity.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { until } from '../helpers/wait.ts';
-import { actRequestById, placeActRequest, type ActRequestView } from '../../src/backoffice/act-requests.ts';
+import { actFlowFor, actRequestById, actsEnabled, placeActRequest, type ActRequestView } from '../../src/backoffice/act-requests.ts';
+import { setFlowPaused } from '../../src/pipeline/flows.ts';
 import { filePath } from '../../src/backoffice/files.ts';
 import { pullFlow } from '../../src/pipeline/poll.ts';
 import { parseFlowFile } from '../../src/pipeline/flows.ts';
@@ -187,6 +189,47 @@ describe('reconciliation acts asked of 1C through onec.http', () => {
     expect((await settled(other.request.id)).state).toBe('done');
     const n = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM act_requests WHERE period_from = '2026-11-01'`.execute(tp.rt.db)).rows[0]!.n;
     expect(n).toBe(2);
+  });
+
+  it('queues a pending request again when its job is gone (Redis lost it): the workers\' sweep', async () => {
+    handler = (_q, res) => res.writeHead(200, { 'content-type': 'application/pdf' }).end(pdf('swept'));
+    const flow = await tp.rt.db.selectFrom('flows').select('id').where('name', '=', 'onec-acts').executeTakeFirstOrThrow();
+    // A row as placeActRequest leaves it when Redis refused the job: nothing in the queue.
+    const row = await tp.rt.db.insertInto('act_requests').values({
+      legal_entity_id: ids.legalEntity, agreement_id: null, period_from: '2025-01-01', period_to: '2025-12-31', contact_id: ids.contact, manager_id: null, flow_id: flow.id,
+    }).returning('id').executeTakeFirstOrThrow();
+    expect(await tp.rt.queues.acts.getJob(`act-${row.id}`)).toBeUndefined();
+    expect((await settled(Number(row.id))).state).toBe('done');
+  });
+
+  it('serves a legal entity by the flow of its ERP\'s system, else by the only flow; a paused flow turns the feature off', async () => {
+    expect((await actFlowFor(tp.rt.db, ids.legalEntity))?.name).toBe('onec-acts');
+    const db = tp.rt.db;
+    const c = await db.insertInto('clients').values({ code: 'C2', name: 'Лютик' }).returning('id').executeTakeFirstOrThrow();
+    const stranger = Number((await db.insertInto('legal_entities').values({ code: 'LE9', name: 'ООО «Лютик»', client_id: c.id, inn: '7809999999' }).returning('id').executeTakeFirstOrThrow()).id);
+    // One flow: it serves every legal entity, known to its ERP or not.
+    expect((await actFlowFor(db, stranger))?.name).toBe('onec-acts');
+    await tp.applyFlowYaml(`
+apiVersion: magistral/v1
+kind: Flow
+name: erp2-acts
+source: { connector: onec.http, system: erp2, options: { url: "http://127.0.0.1:9/hs/portal" } }
+target: reconciliationActs
+mode: delta
+`);
+    // Two flows: each legal entity goes to the ERP that knows it; one neither knows is served by none.
+    expect((await actFlowFor(db, ids.legalEntity))?.name).toBe('onec-acts');
+    expect(await actFlowFor(db, stranger)).toBeUndefined();
+    await expect(placeActRequest(tp.rt, { legalEntityId: stranger, agreementId: null, from: '2026-01-01', to: '2026-01-31', contactId: null, managerId: null }))
+      .rejects.toMatchObject({ name: 'ActsUnavailable', russian: 'Запрос акта сверки из 1С сейчас недоступен. Скачайте акт, сформированный порталом, или обратитесь к менеджеру.' });
+    await db.insertInto('external_ids').values({ entity: 'legalEntity', system: 'erp2', external_id: 'L-9', internal_id: stranger }).execute();
+    expect((await actFlowFor(db, stranger))?.name).toBe('erp2-acts');
+    await setFlowPaused(db, 'erp2-acts', true);
+    await setFlowPaused(db, 'onec-acts', true);
+    expect(await actsEnabled(db)).toBe(false);
+    expect(await actFlowFor(db, ids.legalEntity)).toBeUndefined();
+    await setFlowPaused(db, 'onec-acts', false);
+    expect(await actsEnabled(db)).toBe(true);
   });
 
   it('an act flow receives no payloads and is not pulled; only a connector that serves documents takes the target', async () => {
