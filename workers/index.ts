@@ -10,7 +10,8 @@ import { rollPrices } from '../src/pipeline/price-roll.ts';
 import { createPollQueue, POLL_QUEUE, syncSchedules } from '../src/pipeline/poll.ts';
 import { refreshStaleOffers } from '../src/portal/offers.ts';
 import { installationId, workerNameSuffix } from '../src/pipeline/installation.ts';
-import { extractProcessor, mergeProcessor, outboundProcessor, pollProcessor } from './processors.ts';
+import { actProcessor, extractProcessor, mergeProcessor, outboundProcessor, pollProcessor } from './processors.ts';
+import { enqueuePendingActs } from '../src/backoffice/act-requests.ts';
 import { enqueueDueOrders, OUTBOUND_FULL_SWEEP_MS, OUTBOUND_RECENT_SECONDS, pullOrderStatuses } from '../src/pipeline/outbound.ts';
 import { pausingOnRefusal } from './installation.ts';
 import { mailDelivery } from '../src/cabinet/mail.ts';
@@ -55,8 +56,10 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   const poll: Worker = new Worker(POLL_QUEUE, pausingOnRefusal(() => poll, pollProcessor(deps)), { ...common, concurrency: 4 });
   // Sends wait on remote systems: a few at once (one per order and flow, outbound.ts locks).
   const outbound: Worker = new Worker(QUEUE_NAMES.outbound, pausingOnRefusal(() => outbound, outboundProcessor(deps)), { ...common, concurrency: 4 });
+  // Reconciliation acts asked of ERPs (src/backoffice/act-requests.ts): 1C builds each for seconds.
+  const acts: Worker = new Worker(QUEUE_NAMES.acts, pausingOnRefusal(() => acts, actProcessor(deps)), { ...common, concurrency: 2 });
   const pollQueue = createPollQueue(config.REDIS_URL, config.MAGISTRAL_QUEUE_PREFIX);
-  for (const w of [extract, merge, poll, outbound]) {
+  for (const w of [extract, merge, poll, outbound, acts]) {
     w.on('error', (e) => log.debug({ err: e.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, e) => log.debug({ queue: w.name, job: job?.id, err: e.message }, 'job failed'));
   }
@@ -90,6 +93,8 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   const doOutbound = (): Promise<void> => {
     outboundSweep ??= (async () => {
       // Orders changed within the last hour at every tick; the whole lookback every 10 minutes (outbound.ts).
+      // Pending act requests whose job vanished (src/backoffice/act-requests.ts): on their own, an orders sweep failing stops them not.
+      await enqueuePendingActs(deps).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'act request sweep skipped'));
       const full = Date.now() - fullOutboundAt >= OUTBOUND_FULL_SWEEP_MS;
       await enqueueDueOrders(deps, full ? {} : { lookbackSeconds: OUTBOUND_RECENT_SECONDS });
       if (full) fullOutboundAt = Date.now();
@@ -169,7 +174,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       await refreshing;
       await rolling;
       await outboundSweep;
-      await Promise.allSettled([extract.close(), merge.close(), poll.close(), outbound.close()]);
+      await Promise.allSettled([extract.close(), merge.close(), poll.close(), outbound.close(), acts.close()]);
       await pollQueue.close();
       connection.disconnect();
     },

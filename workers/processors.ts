@@ -7,7 +7,8 @@ import { mergeRun } from '../src/pipeline/merge.ts';
 import { enqueueExtract, enqueueMerge, wakeNextRead } from '../src/pipeline/jobs.ts';
 import { blockerOf, failRun, holdRun, runSettled } from '../src/pipeline/lifecycle/index.ts';
 import { flowOfRun } from '../src/pipeline/runs.ts';
-import type { ExtractJob, MergeJob, OutboundJob } from '../src/pipeline/queues.ts';
+import type { ActJob, ExtractJob, MergeJob, OutboundJob } from '../src/pipeline/queues.ts';
+import { processActRequest } from '../src/backoffice/act-requests.ts';
 import { RetryableError } from '../src/errors/index.ts';
 import { sendOrderVersion } from '../src/pipeline/outbound.ts';
 import { HoldRunError, isMagistralError, PayloadError, type ErrorCode } from '../src/errors/index.ts';
@@ -170,6 +171,26 @@ export function outboundProcessor(deps: PipelineDeps) {
       throw e;
     }
     if (outcome === 'busy') return later(job, token, 2000);
+    if (outcome === 'paused') return later(job, token, 5000);
+    return outcome;
+  };
+}
+
+/**
+ * One reconciliation act asked of an ERP (src/backoffice/act-requests.ts records every outcome): as the
+ * outbound processor, a retryable failure goes to BullMQ's backoff, a permanent one ends the job at once;
+ * a paused flow looks again later.
+ */
+export function actProcessor(deps: PipelineDeps) {
+  return async (job: Job<ActJob>, token?: string): Promise<string> => {
+    await refuseForeignJob(deps, job, token);
+    let outcome;
+    try {
+      outcome = await processActRequest(deps, job.data.requestId, job.attemptsMade + 1, job.opts.attempts ?? 1);
+    } catch (e) {
+      if (isMagistralError(e) && !(e instanceof RetryableError)) throw new UnrecoverableError(`${e.code}: ${e.message}`);
+      throw e;
+    }
     if (outcome === 'paused') return later(job, token, 5000);
     return outcome;
   };

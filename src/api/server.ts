@@ -21,6 +21,7 @@ import { managerPlugin } from '../web/manager/index.ts';
 import { mailAdminRoutes } from './mail-admin-routes.ts';
 import { cabinetAdminRoutes } from './cabinet-admin-routes.ts';
 import { documentsAdminRoutes } from './documents-admin-routes.ts';
+import { actRequestsRoutes } from './act-requests-routes.ts';
 
 export type { ServerDeps } from './deps.ts';
 
@@ -66,6 +67,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await admin.register(async (s) => cabinetAdminRoutes(s, deps), { prefix: '/cabinet' });
       await admin.register(async (s) => mailAdminRoutes(s, deps), { prefix: '/mail' });
       await admin.register(async (s) => documentsAdminRoutes(s, deps), { prefix: '/documents' });
+      await admin.register(async (s) => actRequestsRoutes(s, deps), { prefix: '/act-requests' });
     }, { prefix: '/admin/api' });
     await queueDashboard(app, deps);
     // The portal API (/api/v1) and its OpenAPI document (/api/docs).

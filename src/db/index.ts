@@ -26,6 +26,7 @@ import * as m0024 from './migrations/0024-settlements.ts';
 import * as m0025 from './migrations/0025-documents.ts';
 import * as m0026 from './migrations/0026-manager-active.ts';
 import * as m0027 from './migrations/0027-order-documents-flow.ts';
+import * as m0028 from './migrations/0028-act-requests.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -96,6 +97,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0025-documents': m0025,
   '0026-manager-active': m0026,
   '0027-order-documents-flow': m0027,
+  '0028-act-requests': m0028,
 };
 
 class StaticProvider implements MigrationProvider {

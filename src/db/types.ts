@@ -742,6 +742,27 @@ export interface ClientDocumentsTable {
   published_by: number | null;
   published_at: Generated<Timestamp>;
 }
+export interface ActRequestsTable {
+  id: Generated<number>;
+  legal_entity_id: number;
+  agreement_id: number | null;
+  period_from: string;
+  period_to: string;
+  contact_id: number | null;
+  manager_id: number | null;
+  flow_id: number;
+  state: Generated<'pending' | 'done' | 'failed'>;
+  attempts: Generated<number>;
+  last_error: string | null;
+  last_error_code: string | null;
+  reason: string | null;
+  sha256: string | null;
+  number: string | null;
+  act_date: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+  done_at: Timestamp | null;
+}
 export interface ClientDocumentScansTable {
   id: Generated<number>;
   document_id: number;
@@ -824,4 +845,5 @@ export interface Database {
   document_batches: DocumentBatchesTable;
   client_documents: ClientDocumentsTable;
   client_document_scans: ClientDocumentScansTable;
+  act_requests: ActRequestsTable;
 }

@@ -95,6 +95,17 @@ export async function checkFlow(doc: unknown, registry: ConnectorLookup, at = ''
     if (flow.mapping !== undefined) problems.push({ path: `${at}/mapping`, rule: 'outbound', message: 'an outbound flow (target: orders) has no mapping: the connector writes the order in its own format' });
     if (flow.mode === 'snapshot') problems.push({ path: `${at}/mode`, rule: 'outbound', message: 'an outbound flow (target: orders) sends changes: use mode: delta' });
   }
+  // An act flow asks the ERP for reconciliation acts through its connector: the connector must serve documents.
+  if (flow && flow.target === 'reconciliationActs' && source && typeof source.connector === 'string') {
+    const connector = registry.connector(source.connector);
+    if (connector && !connector.documents) {
+      const servers = registry.kinds().filter((k) => registry.connector(k)?.documents);
+      problems.push({ path: `${at}/source/connector`, rule: 'outbound', message: `connector '${source.connector}' cannot request reconciliation acts (target: reconciliationActs); connectors that can: ${servers.join(', ') || 'none'}` });
+    }
+    if (flow.mapping !== undefined) problems.push({ path: `${at}/mapping`, rule: 'outbound', message: 'an act flow (target: reconciliationActs) has no mapping: the ERP answers its own PDF' });
+    if (flow.mode === 'snapshot') problems.push({ path: `${at}/mode`, rule: 'outbound', message: 'an act flow (target: reconciliationActs) has nothing to snapshot: use mode: delta' });
+    if (flow.schedule !== undefined) problems.push({ path: `${at}/schedule`, rule: 'outbound', message: 'an act flow (target: reconciliationActs) is asked by buyers, not on a schedule: remove schedule' });
+  }
   // Removal by absence is defined for facts (prices, stock); catalog entities are marked deleted
   // by their own field instead, so a snapshot of them would silently act as a delta.
   if (flow && flow.mode === 'snapshot' && typeof flow.target === 'string' && TARGETS[flow.target]?.kind === 'dimension') {

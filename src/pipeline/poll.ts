@@ -96,6 +96,8 @@ export async function pullFlow(deps: PipelineDeps, name: string, opts: PullOptio
   const def = flow.definition;
   const connector = deps.registry.connector(def.source.connector);
   if (!connector) throw new MagistralError('MAG_ERR_CONNECTOR_UNKNOWN', `connector '${def.source.connector}' is not available in this process`);
+  // An act flow asks its ERP for documents on a buyer's request (src/backoffice/act-requests.ts), never on a schedule.
+  if (def.target === 'reconciliationActs') throw new MagistralError('MAG_ERR_BAD_REQUEST', `flow ${name} asks the ERP for reconciliation acts (target: reconciliationActs); it is not pulled`);
   if (!connector.pull) throw new MagistralError('MAG_ERR_BAD_REQUEST', `flow ${name}: connector '${def.source.connector}' does not pull; its payloads are pushed to Magistral`);
   if (flow.paused) return { outcome: 'skipped', flow: name, reason: 'the flow is paused' };
   if (trigger === 'schedule' && !def.schedule) return { outcome: 'skipped', flow: name, reason: 'the flow has no schedule' };

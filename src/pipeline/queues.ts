@@ -3,7 +3,7 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 
-export const QUEUE_NAMES = { extract: 'extract', merge: 'merge', outbound: 'outbound' } as const;
+export const QUEUE_NAMES = { extract: 'extract', merge: 'merge', outbound: 'outbound', acts: 'acts' } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 /**
@@ -14,12 +14,15 @@ export interface ExtractJob { runId: number; installation?: string }
 export interface MergeJob { runId: number; installation?: string }
 /** One order version to send through one outbound flow (src/pipeline/outbound.ts). `version`: updated_at as JSON text. */
 export interface OutboundJob { flowId: number; orderId: number; version: string; installation?: string }
+/** One reconciliation act asked of an ERP (src/backoffice/act-requests.ts): the act_requests row's id. */
+export interface ActJob { requestId: number; installation?: string }
 
 export interface Queues {
   prefix: string;
   extract: Queue<ExtractJob>;
   merge: Queue<MergeJob>;
   outbound: Queue<OutboundJob>;
+  acts: Queue<ActJob>;
   all(): Queue[];
   close(): Promise<void>;
 }
@@ -38,17 +41,20 @@ export function createQueues(redisUrl: string, prefix: string): Queues {
   const extract = new Queue<ExtractJob>(QUEUE_NAMES.extract, opts);
   const merge = new Queue<MergeJob>(QUEUE_NAMES.merge, opts);
   const outbound = new Queue<OutboundJob>(QUEUE_NAMES.outbound, opts);
+  const acts = new Queue<ActJob>(QUEUE_NAMES.acts, opts);
   extract.on('error', () => {});
   merge.on('error', () => {});
   outbound.on('error', () => {});
+  acts.on('error', () => {});
   return {
     prefix,
     extract,
     merge,
     outbound,
-    all: () => [extract, merge, outbound] as Queue[],
+    acts,
+    all: () => [extract, merge, outbound, acts] as Queue[],
     async close() {
-      await Promise.allSettled([extract.close(), merge.close(), outbound.close()]);
+      await Promise.allSettled([extract.close(), merge.close(), outbound.close(), acts.close()]);
       connection.disconnect();
     },
   };

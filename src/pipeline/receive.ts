@@ -69,6 +69,8 @@ export async function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<
   const flows: StoredFlow[] = creationOrder(await Promise.all([...new Set(req.flows)].map((name) => getFlow(deps.db, name))));
   const outbound = flows.find((f) => f.definition.target === 'orders');
   if (outbound) throw new MagistralError('MAG_ERR_BAD_REQUEST', `flow ${outbound.name} sends orders out (target: orders); it receives no payloads`);
+  const acts = flows.find((f) => f.definition.target === 'reconciliationActs');
+  if (acts) throw new MagistralError('MAG_ERR_BAD_REQUEST', `flow ${acts.name} asks the ERP for reconciliation acts (target: reconciliationActs); it receives no payloads`);
   const kept: Kept[] = [];
   try {
     for (const f of req.files) kept.push(await keep(deps, flows[0]!.name, f));

@@ -4,8 +4,11 @@
 import type { Flow } from '../schemas/types.gen.ts';
 
 /** The targets a flow may name: the flow schema's `target` enum. */
-/** The targets a flow writes into the store: every target but `orders` (an outbound flow: orders go out, nothing is merged). */
-export type TargetName = Exclude<Flow['target'], 'orders'>;
+/**
+ * The targets a flow writes into the store: every target but the outbound ones — `orders` (orders go out)
+ * and `reconciliationActs` (acts are asked of the ERP): nothing is merged for them.
+ */
+export type TargetName = Exclude<Flow['target'], 'orders' | 'reconciliationActs'>;
 
 export type EntityKind = 'product' | 'group' | 'priceType' | 'warehouse' | 'city'
   | 'manager' | 'client' | 'legalEntity' | 'contact' | 'agreement' | 'property' | 'order';
@@ -442,7 +445,7 @@ export const TARGETS: typeof SPECS & Readonly<Partial<Record<string, TargetSpec>
 export function targetSpec(name: Flow['target']): TargetSpec {
   const t = TARGETS[name as string];
   // An outbound flow (target `orders`) never gets a run: receive and pull refuse it (src/pipeline/outbound-flows.ts).
-  if (name === 'orders') throw new Error('target orders is outbound: it has no merge');
+  if (name === 'orders' || name === 'reconciliationActs') throw new Error(`target ${name} is outbound: it has no merge`);
   // A definition read from the database was validated when stored, but may predate a target's removal.
   if (!t) throw new Error(`unknown target ${name}`);
   return t;

@@ -77,6 +77,58 @@ export interface Connector {
    * order and version, retried with the flow's `retry`) and records the outcome per order and flow.
    */
   outbound?: OutboundCapability;
+  /**
+   * Connectors that ask their ERP for documents it builds itself (a flow with `target: reconciliationActs`):
+   * the cabinet's buyer asks, the core queues one job per request (retried with the flow's `retry`), stores
+   * the answer and tells the buyer.
+   */
+  documents?: DocumentRequestCapability;
+}
+
+/** What a connector that asks its ERP for documents offers the core (src/backoffice/act-requests.ts). */
+export interface DocumentRequestCapability {
+  /**
+   * Asks the ERP for the reconciliation act of one legal entity (optionally one agreement) for a period and
+   * answers its PDF. Safe to repeat: `req.id` is the same on every attempt of one request. Throws
+   * RetryableError for what may pass (a 5xx, a timeout, a refused connection, the ERP still building the
+   * act) and any other MagistralError for what will not (credentials refused, counterparty unknown to the
+   * ERP, an answer that is not a PDF).
+   */
+  requestAct(req: ActRequest, ctx: DocumentRequestContext): Promise<ActAnswer>;
+}
+
+export interface ActRequest {
+  /** Our request id: stable across retries, so the ERP may recognise a repeated question. */
+  id: number;
+  legalEntity: {
+    name: string;
+    inn: string | null;
+    kpp: string | null;
+    /** System → the legal entity's id there (the ERP's own one is under the flow's `source.system`). */
+    externalIds: Record<string, string>;
+  };
+  agreement?: { code: string; externalIds: Record<string, string> };
+  /** First day of the period, YYYY-MM-DD. */
+  from: string;
+  /** Last day of the period, YYYY-MM-DD. */
+  to: string;
+}
+
+export interface ActAnswer {
+  content: Buffer;
+  contentType: 'application/pdf';
+  /** The ERP's number of the act, when it tells. */
+  number?: string;
+  /** The ERP's date of the act (YYYY-MM-DD), when it tells. */
+  date?: string;
+}
+
+/** An outbound context without order fields: which flow, its options and system, which attempt. */
+export interface DocumentRequestContext extends OutboundContext {
+  /** The flow's `source.system`: which of `externalIds` are this ERP's own. */
+  system: string;
+  /** 1 on the first attempt of this request. */
+  attempt: number;
 }
 
 /** What a connector that sends orders offers the core's outbound queue. */

@@ -3,7 +3,7 @@
 // interface, the port object the core hands each connector, and the errors a connector raises.
 export type {
   Connector, ParseContext, SourceRecord, PayloadFileStore, PullContext, PullHandle, PullResult, DryRunCounting, OutboundCapability, OutboundContext, SendContext,
-  SendResult, SentOrder,
+  SendResult, SentOrder, DocumentRequestCapability, ActRequest, ActAnswer, DocumentRequestContext,
 } from './connector.ts';
 export type { ExchangeEndpoint, ConnectorModule } from './module.ts';
 export type {

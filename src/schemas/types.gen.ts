@@ -114,11 +114,11 @@ export interface Flow {
     options?: {};
   };
   /**
-   * Mapping file(s) under mappings/, relative path. Required for every target but `orders` (an outbound flow needs none).
+   * Mapping file(s) under mappings/, relative path. Required for every target but `orders` and `reconciliationActs` (an outbound flow needs none).
    */
   mapping?: string | [string, ...string[]];
   /**
-   * Canonical entity the flow writes; `orders`: an outbound flow, the portal's orders go OUT through the source connector (one that can send), one job per order and version.
+   * Canonical entity the flow writes; `orders`: an outbound flow, the portal's orders go OUT through the source connector (one that can send), one job per order and version; `reconciliationActs`: an outbound flow, the cabinet asks the ERP for a reconciliation act through the source connector (one that serves documents), one job per request.
    */
   target:
     | 'prices'
@@ -142,7 +142,8 @@ export interface Flow {
     | 'receivables'
     | 'settlementEntries'
     | 'orderDocuments'
-    | 'orders';
+    | 'orders'
+    | 'reconciliationActs';
   /**
    * IANA time zone in which the payload's dates without a time (price validity from/to days) are read: a price valid from 2027-01-01 holds from that day's midnight there.
    */

@@ -38,7 +38,7 @@ describe('queue dashboard', () => {
     const api = await fx.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { cookie } });
     expect(api.statusCode).toBe(200);
     const names = api.json().queues.map((q: { name: string }) => q.name).sort();
-    expect(names).toEqual(['extract', 'merge', 'outbound']);
+    expect(names).toEqual(['acts', 'extract', 'merge', 'outbound']);
     // The cookie opens the dashboard only, not the admin API.
     expect((await fx.app.inject({ method: 'GET', url: '/admin/api/flows', headers: { cookie } })).statusCode).toBe(401);
   });

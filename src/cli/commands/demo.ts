@@ -41,9 +41,9 @@ export function register(program: Command, host: CliHost): void {
       try {
         const flowDir = path.join(REPO_DIR, 'ops/flows');
         const flows = [];
-        // Pulled examples (onec-odata-*, sap-odata-*, sap-rfc-*) need a real 1C base or SAP system, and the
+        // Pulled examples (onec-odata-*, sap-odata-*, sap-rfc-*) and the act requests (onec-http-*) need a real 1C base or SAP system, and the
         // Bitrix24 examples a real portal (they pull on a schedule and send orders as deals): the demo leaves them out.
-        for (const f of (await readdir(flowDir)).filter((n) => n.endsWith('.yaml') && !/^(onec-odata|sap-odata|sap-rfc|bitrix24)-/.test(n)).sort()) {
+        for (const f of (await readdir(flowDir)).filter((n) => n.endsWith('.yaml') && !/^(onec-odata|onec-http|sap-odata|sap-rfc|bitrix24)-/.test(n)).sort()) {
           flows.push(...(await parseFlowFile(await readFile(path.join(flowDir, f), 'utf8'), `ops/flows/${f}`, host.registry)));
         }
         for (const r of await applyFlows(rt.db, flows)) console.log(`flow ${r.name} ${r.action}`);

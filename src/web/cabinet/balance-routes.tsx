@@ -1,19 +1,22 @@
 // The balance page (stage 2 or a head): per legal entity and agreement the credit limit, the debt, the
 // open orders on credit, what is left, the overdue debt with its days, why ordering on credit is blocked,
-// the documents owed; and the reconciliation act for a period as a PDF. Who may see what is decided by
-// src/backoffice/rights.ts (a refusal is a 403 with its reason, audited).
+// the documents owed; and the reconciliation act for a period as a PDF — generated here from the settlements,
+// or, when an act flow is on, asked of the ERP (src/backoffice/act-requests.ts) and listed under
+// «Запрошенные акты» until 1C's own PDF is there. Who may see what is decided by src/backoffice/rights.ts
+// (a refusal is a 403 with its reason, audited).
 import type { FastifyInstance } from 'fastify';
 import type { VNode } from 'preact';
 import type { ServerDeps } from '../../api/deps.ts';
 import { CabinetError } from '../../cabinet/errors.ts';
 import { creditStatus, receivablesOf, type CreditStatus, type ReceivableView } from '../../backoffice/credit.ts';
-import { assertSettlements, loadRights, settlementEntities } from '../../backoffice/rights.ts';
+import { assertSettlements, loadRights, maySeeSettlements, settlementEntities } from '../../backoffice/rights.ts';
+import { actRequestById, actRequestsOf, actsEnabled, ActsUnavailable, placeActRequest, type ActRequestView } from '../../backoffice/act-requests.ts';
 import { parseDay, reconciliationAct, reconciliationPdf } from '../../backoffice/reconciliation.ts';
-import { contentDisposition } from '../../backoffice/files.ts';
+import { contentDisposition, openStoredFile } from '../../backoffice/files.ts';
 import { audit } from '../../backoffice/audit.ts';
-import { money, plural, sendPage } from '../render.tsx';
+import { money, plural, sendFragment, sendPage } from '../render.tsx';
 import { Layout } from './layout.tsx';
-import { cabinetActor, requireContact } from './request.ts';
+import { cabinetActor, field, isHtmx, requireContact } from './request.ts';
 import type { SignedInContext } from '../../cabinet/context.ts';
 import type { FastifyRequest } from 'fastify';
 
@@ -70,6 +73,43 @@ function Documents({ docs }: { docs: ReceivableView[] }): VNode {
   );
 }
 
+const STATE_TEXT: Record<ActRequestView['state'], string> = { pending: 'Запрошен — 1С готовит акт', done: 'Готов', failed: 'Не получен' };
+const REQUEST_ID = /^[1-9][0-9]{0,14}$/;
+
+/**
+ * The acts asked of 1C, newest first. While one is being prepared the list asks for itself again every
+ * few seconds (htmx), so «Готов» appears without a reload; once none is pending it stops.
+ */
+function ActRequests({ list }: { list: ActRequestView[] }): VNode {
+  const pending = list.some((r) => r.state === 'pending');
+  return (
+    <div id="act-requests" {...(pending ? { 'hx-get': '/cabinet/balance/act-requests', 'hx-trigger': 'every 2s', 'hx-swap': 'outerHTML' } : {})}>
+      <h3>Запрошенные акты</h3>
+      {!list.length ? <p class="muted">Вы ещё не запрашивали акты из 1С.</p> : (
+        <table class="act-requests">
+          <thead><tr><th>Юрлицо</th><th>Период</th><th>Запрошен</th><th>Состояние</th></tr></thead>
+          <tbody>
+            {list.map((r) => (
+              <tr data-request={r.id} data-state={r.state}>
+                <td>{r.legalEntityName}{r.agreementName && <div><small class="muted">{r.agreementName}</small></div>}</td>
+                <td>{ru(r.from)} – {ru(r.to)}</td>
+                <td>{r.createdAt.toLocaleString('ru-RU', { timeZone: 'Europe/Moscow', dateStyle: 'short', timeStyle: 'short' })}</td>
+                <td class="act-state">
+                  {r.state === 'failed'
+                    // The reason is the message here: one line of error text reads better than a badge and a colon after it.
+                    ? <span class="act-failed">{STATE_TEXT.failed}: {r.reason ?? '1С не выдала акт.'}</span>
+                    : <span class={`doc-status act-status-${r.state}`}>{STATE_TEXT[r.state]}</span>}
+                  {r.state === 'done' && <> <a href={`/cabinet/balance/act-requests/${r.id}/pdf`} download>Скачать акт{r.number ? ` № ${r.number}` : ''} (PDF)</a></>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
 export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db } = deps;
 
@@ -86,6 +126,9 @@ export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Pro
     const yearStart = `${today.slice(0, 4)}-01-01`;
     const chosen = entities.find((e) => e.legalEntityId === ctx.legalEntity?.id) ?? entities[0]!;
     const agreements = cards.flatMap(({ st }) => (st.agreement ? [st.agreement] : [])).filter((a, i, all) => all.findIndex((x) => x.id === a.id) === i);
+    // Asking 1C is offered while an act flow is on; the requests already made stay listed either way.
+    const erpActs = await actsEnabled(db);
+    const requests = await actRequestsOf(db, entities.map((e) => e.legalEntityId));
     return sendPage(reply, (
       <Layout ctx={ctx} cart={request.cabinetCart} title="Баланс и взаиморасчёты" active="balance">
         <h1>Баланс и взаиморасчёты</h1>
@@ -109,7 +152,13 @@ export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Pro
             <label>С <input type="date" name="from" value={yearStart} required /></label>
             <label>По <input type="date" name="to" value={today} required /></label>
             <button type="submit" class="primary">Скачать акт сверки (PDF)</button>
+            {erpActs && (
+              // The same fields posted (CSRF in the query, as a plain form has no header): 1C builds its own act.
+              <button type="submit" formmethod="post" formaction={`/cabinet/balance/act-requests?_csrf=${encodeURIComponent(ctx.session.csrf)}`}>Запросить акт из 1С</button>
+            )}
           </form>
+          {erpActs && <p class="hint">«Скачать» формирует акт порталом по данным взаиморасчётов сразу; «Запросить акт из 1С» — акт, который сформирует учётная система поставщика, обычно за несколько минут.</p>}
+          {(erpActs || requests.length > 0) && <ActRequests list={requests} />}
         </section>
       </Layout>
     ));
@@ -117,13 +166,22 @@ export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
   app.get('/balance/act', async (request, reply) => {
     const ctx = requireContact(request);
+    const { le, from, to, agreementId } = await actQuery(ctx, request, request.query as Record<string, string | undefined>, 'reconciliation.download');
+    const act = await reconciliationAct(db, { legalEntityId: le.legalEntityId, agreementId, from, to });
+    const pdf = await reconciliationPdf(act);
+    await audit(db, actorOf(ctx, request), { action: 'reconciliation.download', clientId: ctx.client.id, details: { legalEntityId: le.legalEntityId, from, to } });
+    return reply.header('content-type', 'application/pdf').header('cache-control', 'no-store')
+      .header('content-disposition', contentDisposition(`Акт сверки ${le.name} ${ru(from)}–${ru(to)}.pdf`)).send(pdf);
+  });
+
+  /** The legal entity, agreement and period of an act form (GET query or POST body), checked; the viewer's rights too. */
+  async function actQuery(ctx: SignedInContext, request: FastifyRequest, q: Record<string, string | undefined>, action: string) {
     const viewer = { clientId: ctx.client.id, contactId: ctx.contact.id };
-    const q = request.query as Record<string, string | undefined>;
     const rights = await loadRights(db, viewer);
-    const code = q.legalEntity ?? ctx.legalEntity?.code;
+    const code = q.legalEntity || ctx.legalEntity?.code;
     const le = rights.entities.find((e) => e.code === code);
     if (!le) throw new CabinetError(404, 'Юридическое лицо не найдено среди ваших.');
-    await assertSettlements(db, viewer, le.legalEntityId, actorOf(ctx, request), 'reconciliation.download');
+    await assertSettlements(db, viewer, le.legalEntityId, actorOf(ctx, request), action);
     const from = parseDay(q.from);
     const to = parseDay(q.to);
     if (!from || !to) throw new CabinetError(400, 'Укажите период акта сверки: даты «с» и «по».');
@@ -136,10 +194,58 @@ export async function balanceRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       if (!ag) throw new CabinetError(404, `Договор «${q.agreement}» не найден у юрлица «${le.name}».`);
       agreementId = Number(ag.id);
     }
-    const act = await reconciliationAct(db, { legalEntityId: le.legalEntityId, agreementId, from, to });
-    const pdf = await reconciliationPdf(act);
-    await audit(db, actorOf(ctx, request), { action: 'reconciliation.download', clientId: ctx.client.id, details: { legalEntityId: le.legalEntityId, from, to } });
-    return reply.header('content-type', 'application/pdf').header('cache-control', 'no-store')
-      .header('content-disposition', contentDisposition(`Акт сверки ${le.name} ${ru(from)}–${ru(to)}.pdf`)).send(pdf);
+    return { le, from, to, agreementId };
+  }
+
+  // The act asked of 1C: the same rights as the generated act (stage 2 in the legal entity), audited as the
+  // contact or — while a manager works as the client — as the manager, who is recorded on the request too.
+  app.post('/balance/act-requests', async (request, reply) => {
+    const ctx = requireContact(request);
+    const body = request.body as Record<string, unknown> | undefined;
+    const q = { legalEntity: field(body, 'legalEntity'), agreement: field(body, 'agreement'), from: field(body, 'from'), to: field(body, 'to') };
+    const { le, from, to, agreementId } = await actQuery(ctx, request, q, 'reconciliation.request');
+    let placed;
+    try {
+      placed = await placeActRequest(deps, {
+        legalEntityId: le.legalEntityId, agreementId, from, to, contactId: ctx.contact.id, managerId: ctx.impersonation?.managerId ?? null,
+      });
+    } catch (e) {
+      if (e instanceof ActsUnavailable) throw new CabinetError(409, e.russian);
+      throw e;
+    }
+    await audit(db, actorOf(ctx, request), {
+      action: 'reconciliation.request', clientId: ctx.client.id,
+      details: { legalEntityId: le.legalEntityId, agreementId, from, to, requestId: placed.request.id, created: placed.created },
+    });
+    if (isHtmx(request)) {
+      const rights = await loadRights(db, { clientId: ctx.client.id, contactId: ctx.contact.id });
+      return sendFragment(reply, <ActRequests list={await actRequestsOf(db, settlementEntities(rights).map((e) => e.legalEntityId))} />);
+    }
+    return reply.redirect('/cabinet/balance#act-requests', 303);
+  });
+
+  // The list alone, for the page's polling while an act is being prepared.
+  app.get('/balance/act-requests', async (request, reply) => {
+    const ctx = requireContact(request);
+    const rights = await loadRights(db, { clientId: ctx.client.id, contactId: ctx.contact.id });
+    return sendFragment(reply.header('cache-control', 'no-store'), <ActRequests list={await actRequestsOf(db, settlementEntities(rights).map((e) => e.legalEntityId))} />);
+  });
+
+  // 1C's PDF, only through a request of a legal entity the viewer may see the settlements of: an id of
+  // another client's request is as unknown as a forged one (404); one of the viewer's client without
+  // stage 2 there is refused (403, audited).
+  app.get('/balance/act-requests/:id/pdf', async (request, reply) => {
+    const ctx = requireContact(request);
+    const raw = (request.params as { id: string }).id;
+    const r = REQUEST_ID.test(raw) ? await actRequestById(db, Number(raw)) : undefined;
+    if (!r || r.clientId !== ctx.client.id) throw new CabinetError(404, 'Акт не найден.');
+    const viewer = { clientId: ctx.client.id, contactId: ctx.contact.id };
+    if (!maySeeSettlements(await loadRights(db, viewer), r.legalEntityId)) await assertSettlements(db, viewer, r.legalEntityId, actorOf(ctx, request), 'reconciliation.download');
+    const opened = r.state === 'done' && r.sha256 ? await openStoredFile(db, deps.config.MAGISTRAL_DATA_DIR, r.sha256) : undefined;
+    if (!opened) throw new CabinetError(404, r.state === 'pending' ? '1С ещё готовит акт.' : 'Акт не найден.');
+    await audit(db, actorOf(ctx, request), { action: 'reconciliation.download', clientId: ctx.client.id, details: { legalEntityId: r.legalEntityId, from: r.from, to: r.to, requestId: r.id, source: 'erp' } });
+    return reply.header('content-type', 'application/pdf').header('content-length', String(opened.file.sizeBytes)).header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'private, no-store').header('content-disposition', contentDisposition(`Акт сверки ${r.legalEntityName} ${ru(r.from)}–${ru(r.to)} (1С).pdf`))
+      .send(opened.stream);
   });
 }
