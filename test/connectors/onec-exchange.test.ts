@@ -4,6 +4,7 @@
 // samples; then every kind of bad input, each leaving the store as it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offersPackage, ONEC_SAMPLES } from '../helpers/samples.ts';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, truncateSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -558,6 +559,21 @@ describe('1C exchange protocol against a running server', () => {
       const rows = await tp.rt.pool.query(`SELECT size_bytes, chunks, path FROM onec_files WHERE name = 'offers_limit.xml'`);
       expect(rows.rows.map((r) => [r.size_bytes, r.chunks])).toEqual([[1000, 1], [1000, 1]]);
       for (const r of rows.rows) expect(readFileSync(r.path as string).length).toBe(1000);
+      // The first POST of a new file, streamed past the limit: no 0-byte file and no row stay behind (a
+      // later import of that name would have read an empty file as the whole export).
+      const c3 = await session();
+      let sent3 = 0;
+      const first = new ReadableStream<Uint8Array>({
+        pull(ctl) {
+          if (sent3 >= FILE_LIMIT * 3) return ctl.close();
+          sent3 += 16384;
+          ctl.enqueue(new Uint8Array(16384).fill(0x20));
+        },
+      });
+      expect(await c3.raw({ type: 'catalog', mode: 'file', filename: 'offers_new_over.xml' }, { body: first }))
+        .toEqual(['failure', `offers_new_over.xml: the POST is larger than file_limit=${FILE_LIMIT} bytes`]);
+      expect((await tp.rt.pool.query(`SELECT id FROM onec_files WHERE name = 'offers_new_over.xml'`)).rows).toEqual([]);
+      expect(execFileSync('find', [tp.dataDir, '-name', 'offers_new_over.xml'], { encoding: 'utf8' })).toBe('');
       // A file over maxFileBytes (all its POSTs) is refused too.
       const t = await session(tightUrl);
       await t.file('offers_big.xml', Buffer.alloc(FILE_LIMIT * 3, 0x20));

@@ -6,11 +6,10 @@
 // Waiting for each chunk's fsync would serialise disk and network: 33 fsyncs of 64 MiB took 5 of the
 // 10 s an upload of 2.2 GB lasted.
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { MagistralError, type ConnectorPort } from '../../../src/port/index.ts';
-import { onecTables } from './tables.ts';
 import type { ExchangeSettings } from './options.ts';
 import { checkFileName, NameRefused, printableName } from './names.ts';
 import type { ExchangeSession } from './sessions.ts';
@@ -127,11 +126,11 @@ export async function receiveChunk(
   if (declaredLength !== undefined && declaredLength > s.fileLimit) {
     throw new ExchangeFailure(`${name}: a POST of ${declaredLength} bytes is larger than file_limit=${s.fileLimit}`);
   }
-  await onecTables(port).insertInto('onec_files').values({ session_id: session.id, name, path: full })
-    .onConflict((oc) => oc.columns(['session_id', 'name']).doNothing()).execute();
   const client = await port.sql.connect();
   try {
     await client.query('BEGIN');
+    // The file's row is made in this transaction: a first POST refused or broken leaves no row behind.
+    await client.query(`INSERT INTO onec_files (session_id, name, path) VALUES ($1, $2, $3) ON CONFLICT (session_id, name) DO NOTHING`, [session.id, name, full]);
     // The row lock serialises chunks of one file (1C sends them one after another anyway).
     const row = (await client.query<{ id: number; state: string; size_bytes: number; chunks: number; leased: boolean }>(
       `SELECT id, state, size_bytes, chunks, coalesce(lease_until > now(), false) AS leased FROM onec_files WHERE session_id = $1 AND name = $2 FOR UPDATE`,
@@ -187,6 +186,8 @@ export async function receiveChunk(
       hashes.forget(id);
       await fh.truncate(base).catch(() => {});
       await fh.close().catch(() => {});
+      // Nothing of the file was received before this POST: no empty file stays under its name.
+      if (base === 0) await rm(full, { force: true }).catch(() => {});
       if (!(e instanceof ExchangeFailure)) {
         throw new ExchangeFailure(`${name}: the upload broke off (${(e as Error).message}); nothing of this POST was kept`);
       }
