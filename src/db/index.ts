@@ -27,6 +27,7 @@ import * as m0025 from './migrations/0025-documents.ts';
 import * as m0026 from './migrations/0026-manager-active.ts';
 import * as m0027 from './migrations/0027-order-documents-flow.ts';
 import * as m0028 from './migrations/0028-act-requests.ts';
+import * as m0029 from './migrations/0029-stored-secrets.ts';
 
 export type { Database } from './types.ts';
 export * from './types.ts';
@@ -98,6 +99,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0026-manager-active': m0026,
   '0027-order-documents-flow': m0027,
   '0028-act-requests': m0028,
+  '0029-stored-secrets': m0029,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -546,6 +546,13 @@ export interface OrderDocumentsTable {
   /** The file the buyer was last told about (document-notices.ts). */
   noticed_sha256: string | null;
 }
+/** Migration 0029: credentials set with `magistral secrets set`, by the environment variable name they replace. */
+export interface StoredSecretsTable {
+  name: string;
+  hash: string;
+  set_at: Generated<Timestamp>;
+  set_by: string | null;
+}
 export interface EmailOutboxTable {
   id: Generated<number>;
   to_address: string;
@@ -828,6 +835,7 @@ export interface Database {
   saved_cart_lines: SavedCartLinesTable;
   order_documents: OrderDocumentsTable;
   email_outbox: EmailOutboxTable;
+  stored_secrets: StoredSecretsTable;
   audit_log: AuditLogTable;
   manager_accounts: ManagerAccountsTable;
   manager_tokens: ManagerTokensTable;

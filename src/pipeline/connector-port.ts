@@ -6,6 +6,7 @@ import { ordersPort } from '../orders/outbound.ts';
 import type { PipelineDeps } from './deps.ts';
 import { listFlows } from './flows.ts';
 import { receive } from './receive.ts';
+import { checkSecret } from './secrets.ts';
 import { runStatuses } from './run-status.ts';
 import { abandonSnapshotGroup, closeSnapshotGroup, openSnapshotGroup } from './snapshot-group.ts';
 import path from 'node:path';
@@ -29,5 +30,6 @@ export function createConnectorPort(deps: PipelineDeps, env: Readonly<Record<str
       abandon: (id) => abandonSnapshotGroup(deps, id),
     },
     orders: ordersPort(deps.db),
+    secrets: { check: (name, given) => checkSecret(deps.db, env, name, given) },
   };
 }

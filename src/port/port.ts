@@ -125,4 +125,10 @@ export interface ConnectorPort {
   runs(ids: readonly number[]): Promise<RunStatus[]>;
   readonly snapshots: SnapshotGroups;
   readonly orders: OrdersPort;
+  /**
+   * Checks a credential a sender presents against the one named by a flow's options (`passwordEnv:
+   * ONEC_PASSWORD`): the value an administrator stored with `magistral secrets set` (rotated without a
+   * restart) wins over `env`. 'unset': neither exists, so nothing matches.
+   */
+  readonly secrets: { check(name: string, given: string): Promise<'ok' | 'wrong' | 'unset'> };
 }

@@ -4,7 +4,7 @@
 // samples; then every kind of bad input, each leaving the store as it was.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offersPackage, ONEC_SAMPLES } from '../helpers/samples.ts';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, truncateSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -184,6 +184,37 @@ describe('1C exchange protocol against a running server', () => {
     expect(await s.init()).toEqual(['failure', 'Authorization failed']);
     await new OneC(url).checkauth();
     expect((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM onec_sessions WHERE abandoned_at IS NOT NULL`)).rows[0].n).toBe(1);
+  });
+
+  it('takes a password an administrator stores with `magistral secrets set` at the next checkauth, without a restart, and never shows it', async () => {
+    const cli = (args: string[], input?: string) => new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(REPO_DIR, 'bin/magistral.js'), ...args], { cwd: REPO_DIR, env: { ...process.env, ...tp.env, LOG_LEVEL: 'silent' } });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+      child.on('close', (code) => resolve({ code, out }));
+      child.stdin.end(input ?? '');
+    });
+    const rotated = 'rotated-Пароль-2026';
+    const set = await cli(['secrets', 'set', 'ONEC_PASSWORD'], `${rotated}\n`);
+    expect(set.code).toBe(0);
+    expect(set.out).toContain('ONEC_PASSWORD stored (hashed)');
+    const c = new OneC(url);
+    // The running server: the environment's password no longer opens it, the stored one does.
+    expect(await c.checkauth(USER, PASSWORD)).toEqual(['failure', 'Authorization failed']);
+    expect((await c.checkauth(USER, rotated))[0]).toBe('success');
+    const shown = await cli(['flows', 'show', 'onec-prices']);
+    expect(shown.out).toMatch(/# credential passwordEnv → ONEC_PASSWORD: stored in the database \(set .* by cli:/);
+    expect(shown.out).toMatch(/# credential userEnv → ONEC_USER: read from the server's environment/);
+    const listed = await cli(['secrets', 'list']);
+    expect(listed.out).toMatch(/^ONEC_PASSWORD\s+set /m);
+    for (const o of [set.out, shown.out, listed.out]) expect(o).not.toContain(rotated);
+    expect(JSON.stringify((await tp.rt.pool.query(`SELECT * FROM stored_secrets`)).rows)).not.toContain(rotated);
+    // Removed: the environment's password applies again.
+    expect((await cli(['secrets', 'unset', 'ONEC_PASSWORD'])).out).toContain('ONEC_PASSWORD removed');
+    expect(await c.checkauth(USER, rotated)).toEqual(['failure', 'Authorization failed']);
+    expect((await c.checkauth(USER, PASSWORD))[0]).toBe('success');
+    expect((await cli(['secrets', 'set', 'bad name'], 'x')).out).toContain('letters, digits and _ only');
   });
 
   it('answers checkauth like 1C-Bitrix and anything unknown with "Unknown command"', async () => {

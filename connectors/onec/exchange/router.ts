@@ -145,7 +145,7 @@ export function onecExchangePlugin(types: Readonly<Record<string, ExchangeTypeHa
           return failure(AUTH_FAILED);
         }
         if (mode === 'checkauth') {
-          const auth = checkBasic(request.headers.authorization, settings, port.env);
+          const auth = await checkBasic(request.headers.authorization, settings, port.secrets);
           if (!auth.ok) {
             log.warn({ exchange, reason: auth.reason }, '1C checkauth refused');
             return failure(AUTH_FAILED);

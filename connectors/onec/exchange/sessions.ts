@@ -7,7 +7,6 @@ import { sql, type Selectable } from 'kysely';
 import type { ConnectorPort, StoredFlow } from '../../../src/port/index.ts';
 import { onecTables, type OnecSessionsTable } from './tables.ts';
 import { exchangeOf, type ExchangeSettings } from './options.ts';
-import { sameSecret } from '../../lib/index.ts';
 
 export const COOKIE_NAME = 'magistral_onec';
 export const CONNECTOR_KIND = 'onec.commerceml';
@@ -27,10 +26,11 @@ export async function exchangeFlows(port: ConnectorPort, exchange: string): Prom
 export type AuthResult = { ok: true; user: string } | { ok: false; reason: string };
 
 /**
- * Checks `Authorization: Basic …` against the variables the exchange names. Both parts are always
- * compared (no early exit on the login), and an unset variable never matches anything.
+ * Checks `Authorization: Basic …` against the credentials the exchange names (stored with `magistral
+ * secrets set`, else the server's environment). Both parts are always checked (no early exit on the
+ * login), and a credential set nowhere never matches anything.
  */
-export function checkBasic(header: string | undefined, s: ExchangeSettings, env: ConnectorPort['env']): AuthResult {
+export async function checkBasic(header: string | undefined, s: ExchangeSettings, secrets: ConnectorPort['secrets']): Promise<AuthResult> {
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!m) return { ok: false, reason: 'no HTTP Basic credentials' };
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
@@ -38,12 +38,11 @@ export function checkBasic(header: string | undefined, s: ExchangeSettings, env:
   if (i < 0) return { ok: false, reason: 'malformed HTTP Basic credentials' };
   const user = decoded.slice(0, i);
   const password = decoded.slice(i + 1);
-  const expectedUser = env[s.userEnv];
-  const expectedPassword = env[s.passwordEnv];
-  if (!expectedUser || !expectedPassword) return { ok: false, reason: `${!expectedUser ? s.userEnv : s.passwordEnv} is not set: the exchange refuses every login` };
-  const userOk = sameSecret(user, expectedUser);
-  const passwordOk = sameSecret(password, expectedPassword);
-  return userOk && passwordOk ? { ok: true, user } : { ok: false, reason: `wrong login or password for user '${user.slice(0, 64)}'` };
+  const [userOk, passwordOk] = await Promise.all([secrets.check(s.userEnv, user), secrets.check(s.passwordEnv, password)]);
+  if (userOk === 'unset' || passwordOk === 'unset') {
+    return { ok: false, reason: `${userOk === 'unset' ? s.userEnv : s.passwordEnv} is set neither in the server's environment nor with \`magistral secrets set\`: the exchange refuses every login` };
+  }
+  return userOk === 'ok' && passwordOk === 'ok' ? { ok: true, user } : { ok: false, reason: `wrong login or password for user '${user.slice(0, 64)}'` };
 }
 
 export interface NewSession {

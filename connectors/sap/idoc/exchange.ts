@@ -26,7 +26,6 @@ import { soapAccepted, soapFault, soapVersionOfRequest, type SoapVersion } from 
 import { messageType } from './types.ts';
 import { idocWsdl } from './wsdl.ts';
 import { handleOrderResponses } from '../outbound/ordrsp.ts';
-import { sameSecret } from '../../lib/index.ts';
 
 export const IDOC_EXCHANGE_PREFIX = '/exchange/sap/idoc';
 const REALM = 'Magistral SAP IDoc';
@@ -65,19 +64,16 @@ function metric(port: ConnectorPort): Counter<'outcome'> | undefined {
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-/** HTTP Basic against the endpoint's credentials; `reason` is for the log only. */
-function checkBasic(header: string | undefined, s: EndpointSettings, env: ConnectorPort['env']): { ok: true } | { ok: false; reason: string } {
-  const user = env[s.userEnv];
-  const password = env[s.passwordEnv];
-  if (!user || !password) return { ok: false, reason: `environment variable ${!user ? s.userEnv : s.passwordEnv} is not set` };
+/** HTTP Basic against the endpoint's credentials (stored with `magistral secrets set`, else the environment); `reason` is for the log only. */
+async function checkBasic(header: string | undefined, s: EndpointSettings, secrets: ConnectorPort['secrets']): Promise<{ ok: true } | { ok: false; reason: string }> {
   const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!m) return { ok: false, reason: header ? 'not HTTP Basic' : 'no Authorization header' };
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return { ok: false, reason: 'malformed Basic credentials' };
-  const okUser = sameSecret(decoded.slice(0, colon), user);
-  const okPassword = sameSecret(decoded.slice(colon + 1), password);
-  return okUser && okPassword ? { ok: true } : { ok: false, reason: okUser ? 'wrong password' : 'unknown user' };
+  const [okUser, okPassword] = await Promise.all([secrets.check(s.userEnv, decoded.slice(0, colon)), secrets.check(s.passwordEnv, decoded.slice(colon + 1))]);
+  if (okUser === 'unset' || okPassword === 'unset') return { ok: false, reason: `${okUser === 'unset' ? s.userEnv : s.passwordEnv} is set neither in the environment nor with \`magistral secrets set\`` };
+  return okUser === 'ok' && okPassword === 'ok' ? { ok: true } : { ok: false, reason: okUser === 'ok' ? 'wrong password' : 'unknown user' };
 }
 
 /**
@@ -307,7 +303,7 @@ export async function idocExchangePlugin(app: FastifyInstance, port: ConnectorPo
       log.error({ endpoint }, conflict ?? 'SAP IDoc endpoint misconfigured');
       return { status: 500, text: `endpoint '${endpoint}' is misconfigured (its flows disagree on credentials or limit); the server log names the flows`, fault: true, code: 'MAG_ERR_FLOW_INVALID' };
     }
-    const auth = checkBasic(request.headers.authorization, settings, port.env);
+    const auth = await checkBasic(request.headers.authorization, settings, port.secrets);
     if (!auth.ok) {
       log.warn({ endpoint, reason: auth.reason }, 'SAP IDoc request refused');
       return unauthorized;

@@ -8,6 +8,7 @@ import { MagistralError } from '../../errors/index.ts';
 import type { CliHost } from '../host.ts';
 import { registerPull } from './flows-pull.ts';
 import { visibilityWarnings } from '../../pipeline/city-price-types.ts';
+import { credentialSources } from '../../pipeline/secrets.ts';
 
 export function register(program: Command, host: CliHost): void {
   const flows = program.command('flows').description('manage exchange flows');
@@ -58,6 +59,7 @@ export function register(program: Command, host: CliHost): void {
       console.log(`# version ${f.version}, ${f.paused ? 'paused' : 'active'}, updated ${f.updatedAt.toISOString()}`);
       // What keeps the flow's prices off every screen, said where the administrator looks at the flow.
       for (const w of await visibilityWarnings(ctx.db().db, f)) console.log(`# warning: ${w}`);
+      for (const c of await credentialSources(ctx.db().db, (f.definition.source.options ?? {}) as Record<string, unknown>)) console.log(`# credential ${c}`);
       process.stdout.write(stringify(f.definition));
     } finally {
       await ctx.close();

@@ -12,7 +12,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import type { ConnectorPort, ErrorCode, ExchangeEndpoint, StoredFlow } from '../../../../src/port/index.ts';
-import { sameSecret } from '../../../lib/index.ts';
 import { FormFieldError, parseForm, readEvent, type FormTree } from './form.ts';
 import { DEALS_KIND, entityOf, EVENT_FLOW_KINDS, EVENTS_KIND, optionsOf, REST_KIND } from './options.ts';
 import { storeEvent } from './store.ts';
@@ -86,13 +85,14 @@ export async function webhooksPlugin(app: FastifyInstance, port: ConnectorPort):
     }
     // The token before anything else of the event: a caller without it learns nothing about the fields.
     const tokenEnv = optionsOf(flow).tokenEnv;
-    const expected = tokenEnv ? port.env[tokenEnv] : undefined;
     const auth = tree.auth;
     const given = typeof auth === 'object' && typeof auth.application_token === 'string' ? auth.application_token : '';
-    if (!expected) {
-      request.log.error({ flow: name, tokenEnv }, `Bitrix24 events flow has no application token: set the environment variable ${tokenEnv ?? '(tokenEnv of the flow)'}`);
+    // The token stored with `magistral secrets set` (rotated without a restart) wins over the environment.
+    const check = tokenEnv ? await port.secrets.check(tokenEnv, given) : 'unset';
+    if (check === 'unset') {
+      request.log.error({ flow: name, tokenEnv }, `Bitrix24 events flow has no application token: set the environment variable ${tokenEnv ?? '(tokenEnv of the flow)'} or \`magistral secrets set ${tokenEnv ?? 'NAME'}\``);
     }
-    if (!expected || !given || !sameSecret(given, expected)) {
+    if (check !== 'ok' || !given) {
       return done({ status: 401, code: 'MAG_ERR_UNAUTHORIZED', text: given ? 'auth[application_token] does not match the flow\'s token; nothing was stored' : 'auth[application_token] is missing; nothing was stored' }, 'unauthorized');
     }
     let event;
