@@ -108,6 +108,23 @@ describe('file.csv', () => {
     expect(more.message).toMatch(/:2: expected 2 columns \(a;b\), found 3$/);
   });
 
+  it('a record cut by chunk ends anywhere reads the same: quoted fields with delimiters, doubled quotes, CRLF and line breaks inside, split at every position', async () => {
+    const text = 'id;note;tail\r\n1;"a;b ""q"" \r\nline two\nthree";x\r\n2;plain;""""\r\n3;"";"z"\r\n';
+    const whole = await parse(file(text));
+    expect(whole.records.map((r) => [r.line, r.data])).toEqual([
+      [2, { id: '1', note: 'a;b "q" \r\nline two\nthree', tail: 'x' }],
+      [5, { id: '2', note: 'plain', tail: '"' }],
+      [6, { id: '3', note: '', tail: 'z' }],
+    ]);
+    for (let size = 1; size <= 12; size++) {
+      const r = await parse(file(text), {}, size);
+      expect(r.records.map((x) => [x.line, x.data]), `chunks of ${size}`).toEqual(whole.records.map((x) => [x.line, x.data]));
+    }
+    // An open quoted field spanning many chunks still fails at the line where it opened.
+    const e = await parseError(file(`a;b\n1;"${'x'.repeat(300_000)}\n`), {}, 4096);
+    expect(e.message).toMatch(/:2: unterminated quoted field: the quote opened on line 2 is never closed/);
+  });
+
   it('an unterminated quote names the line where it opened', async () => {
     const e = await parseError(file('a;b\n1;2\n3;"open\nmore\nand more\n'));
     expect(e.position.line).toBe(3);
