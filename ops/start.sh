@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash ops/setup.sh
+# Demo mode: the demo secrets below exist only here (published in the README). `magistral start` refuses
+# to listen on a non-loopback HOST while any is in use (src/cli/demo-secrets.ts).
 # A development admin token so the queue dashboard and admin API can be tried at once.
 export MAGISTRAL_ADMIN_TOKEN="${MAGISTRAL_ADMIN_TOKEN:-magistral-demo-admin-token}"
 # Demo credentials of the 1C exchange (ops/flows/onec.yaml reads them from these variables).

@@ -19,6 +19,9 @@ export interface Config {
    */
   MAGISTRAL_DATA_DIR?: string;
   PORT?: number;
+  /**
+   * Address the server listens on. Default: loopback only; set 0.0.0.0 (or an address) to serve the network — refused while a demo secret is in use.
+   */
   HOST?: string;
   LOG_LEVEL?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;

@@ -18,6 +18,7 @@ import { DEFAULT_CITY_SETTING } from '../../api/portal/auth.ts';
 import { setPassword } from '../../cabinet/accounts.ts';
 import { DEMO_SELLER } from '../../backoffice/seller.ts';
 import { setManagerPassword } from '../../backoffice/managers.ts';
+import { DEMO_CABINET_CONTACTS, DEMO_CABINET_PASSWORD, DEMO_MANAGER_PASSWORD, DEMO_MANAGERS } from '../demo-secrets.ts';
 
 const DEMO_KEY = 'demo';
 
@@ -72,9 +73,9 @@ export function register(program: Command, host: CliHost): void {
         console.log(`  and: curl -G -H 'Authorization: Bearer ${key.key}' --data-urlencode q=розетк http://127.0.0.1:${ctx.config.PORT}/api/v1/search/suggest`);
         // Cabinet logins for three demo contacts (a head of two legal entities, a subordinate, another
         // client), one demo password: a newcomer signs in at once; real contacts are invited by e-mail.
-        const password = process.env.MAGISTRAL_DEMO_CABINET_PASSWORD || 'demo-cabinet-1';
+        const password = process.env.MAGISTRAL_DEMO_CABINET_PASSWORD || DEMO_CABINET_PASSWORD;
         const logins = [];
-        for (const code of ['P1', 'P2', 'P3']) {
+        for (const code of DEMO_CABINET_CONTACTS) {
           const c = await db.selectFrom('contacts').select(['email']).where('code', '=', code).executeTakeFirst();
           if (!c?.email) continue;
           await setPassword(db, code, password);
@@ -82,9 +83,9 @@ export function register(program: Command, host: CliHost): void {
         }
         console.log(`cabinet: http://127.0.0.1:${ctx.config.PORT}/cabinet  sign in as ${logins.join(' | ')}  password ${password}`);
         // The managers' workplace: the demo's two managers, one demo password.
-        const mPassword = process.env.MAGISTRAL_DEMO_MANAGER_PASSWORD || 'demo-manager-1';
+        const mPassword = process.env.MAGISTRAL_DEMO_MANAGER_PASSWORD || DEMO_MANAGER_PASSWORD;
         const mLogins = [];
-        for (const code of ['M1', 'M2']) {
+        for (const code of DEMO_MANAGERS) {
           const m = await db.selectFrom('managers').select(['email']).where('code', '=', code).executeTakeFirst();
           if (!m?.email) continue;
           await setManagerPassword(db, code, mPassword);
