@@ -102,6 +102,17 @@ export interface OrdersPort {
   applyChanges(changes: readonly ExternalOrderChange[], source: string): Promise<ExternalChangesReport>;
 }
 
+/**
+ * Failed logins per source (src/security/login-throttle.ts): an endpoint that checks a secret asks
+ * `retryAfterSeconds` first (answer 429 with Retry-After, unchecked, when > 0), then reports the outcome.
+ */
+export interface LoginGuard {
+  /** Seconds the source must still wait (0: check its credential). */
+  retryAfterSeconds(surface: string, ip: string): number;
+  failed(surface: string, ip: string): void;
+  succeeded(surface: string, ip: string): void;
+}
+
 /** What the core hands a connector. Nothing else of the core is importable from connectors/. */
 export interface ConnectorPort {
   readonly log: Logger;
@@ -125,4 +136,6 @@ export interface ConnectorPort {
   runs(ids: readonly number[]): Promise<RunStatus[]>;
   readonly snapshots: SnapshotGroups;
   readonly orders: OrdersPort;
+  /** Throttles failed logins per source address (shared with the admin API and the portal API of the process). */
+  readonly logins: LoginGuard;
 }
