@@ -164,13 +164,17 @@ export interface Flow {
   autoCreate?: boolean | string[];
   guard?: {
     /**
-     * Hold a run that would insert, update or remove more than this share of the rows in scope (0.3 = 30 %). An empty scope is never held.
+     * A share of the rows in scope, above 0 and at most 1 (0.3 = 30 %): a run that would insert, update or remove more than this share is held. An empty scope (a first load) is never held.
      */
     maxChangeRatio?: number;
     /**
      * The guard applies only when the scope holds at least this many rows.
      */
     minRowsInScope?: number;
+    /**
+     * Absolute floor: a run that changes fewer rows than this is never held, whatever the share (tiny scopes).
+     */
+    minRows?: number;
   };
   retry?: {
     attempts?: number;
