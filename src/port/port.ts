@@ -111,6 +111,8 @@ export interface LoginGuard {
   retryAfterSeconds(surface: string, ip: string): number;
   failed(surface: string, ip: string): void;
   succeeded(surface: string, ip: string): void;
+  /** Counts in /metrics only, for sign-ins that throttle themselves (cabinet and manager: attempts kept in PostgreSQL). */
+  observed(surface: string, outcome: 'failed' | 'throttled'): void;
 }
 
 /** What the core hands a connector. Nothing else of the core is importable from connectors/. */

@@ -104,6 +104,10 @@ export class LoginThrottle implements LoginGuard {
     this.failures?.inc({ surface });
   }
 
+  observed(surface: string, outcome: 'failed' | 'throttled'): void {
+    (outcome === 'failed' ? this.failures : this.throttled)?.inc({ surface });
+  }
+
   succeeded(surface: string, ip: string): void {
     this.sources.delete(`${surface}\u0000${ip}`);
   }

@@ -154,11 +154,23 @@ describe('failed logins against a server', () => {
       })).statusCode);
     }
     expect(bitrix).toEqual([401, 401, 401, 401, 401, 429]);
+    // The right token passes the check (an event without its fields then: 400, nothing stored, nothing fetched).
     const right = await app.inject({
       method: 'POST', url: '/exchange/webhooks/bitrix24-event-companies', remoteAddress: '10.0.5.2',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: event('bitrix-right-token'),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: new URLSearchParams({ 'auth[application_token]': 'bitrix-right-token' }).toString(),
     });
-    expect([401, 429]).not.toContain(right.statusCode);
+    expect(right.statusCode, right.body).toBe(400);
+  });
+
+  it('counts the cabinet\'s failed sign-ins (throttled in PostgreSQL by the cabinet itself)', async () => {
+    const page = await app.inject({ method: 'GET', url: '/cabinet/login' });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
+    const cookie = String(page.headers['set-cookie']).split(';')[0]!;
+    const r = await app.inject({
+      method: 'POST', url: '/cabinet/login', remoteAddress: '10.0.6.1', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ _csrf: csrf!, email: 'nobody@example.com', password: 'wrong-password-1' }).toString(),
+    });
+    expect(r.statusCode).toBe(401);
   });
 
   it('counts failures and refusals by surface in /metrics', async () => {
@@ -167,5 +179,6 @@ describe('failed logins against a server', () => {
     expect(value('magistral_login_failures_total', 'onec')).toBe(5);
     expect(value('magistral_login_throttled_total', 'onec')).toBe(96);
     for (const s of ['admin', 'portal', 'sap', 'bitrix24']) expect(value('magistral_login_failures_total', s)).toBe(5);
+    expect(value('magistral_login_failures_total', 'cabinet')).toBe(1);
   });
 });
