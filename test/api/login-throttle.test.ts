@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/index.ts';
 import { applyFlows, parseFlowFile } from '../../src/pipeline/flows.ts';
-import { createApiKey, KNOWN_SCOPES } from '../../src/portal/keys.ts';
+import { createApiKey, KNOWN_SCOPES, revokeApiKey } from '../../src/portal/keys.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { LoginThrottle } from '../../src/security/login-throttle.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
@@ -134,6 +134,12 @@ describe('failed logins against a server', () => {
       statuses.push((await app.inject({ url: '/api/v1/me', remoteAddress: '10.0.3.1', headers: { authorization: `Bearer mgk_guess${i}` } })).statusCode);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    // A revoked key (a frontend not yet given its new one) is no guess: its address is never locked.
+    const old = await createApiKey(tp.rt.db, { name: 'rotated', scopes: [...KNOWN_SCOPES] });
+    await revokeApiKey(tp.rt.db, old.id);
+    const revoked: number[] = [];
+    for (let i = 0; i < 8; i++) revoked.push((await app.inject({ url: '/api/v1/order-statuses', remoteAddress: '10.0.3.3', headers: { authorization: `Bearer ${old.key}` } })).statusCode);
+    expect(revoked).toEqual(Array(8).fill(401));
     expect((await app.inject({ url: '/api/v1/order-statuses', remoteAddress: '10.0.3.2', headers: { authorization: `Bearer ${key}` } })).statusCode).toBe(200);
   });
 

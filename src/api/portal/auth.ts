@@ -132,6 +132,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the hook on `inlineContext` routes: what their own statement resolves. */
     portalAsk?: ContextAsk;
+    /** The request's unknown key was counted as a failed login already. */
+    portalKeyCounted?: boolean;
   }
   interface FastifyContextConfig {
     /** The route runs CONTEXT_SQL inside its own statement and calls `settleContext` with the row. */
@@ -144,10 +146,11 @@ declare module 'fastify' {
  * client or contact the key may not act for (never revealing whether it exists), 400 for an unknown
  * city, 403 without the route's scope, 429 over the key's rate.
  */
-function settle(request: FastifyRequest, reply: FastifyReply, ask: ContextAsk, row: ContextRow | undefined, limiter: KeyRateLimiter, logins: LoginGuard | undefined): PortalContext {
+function settle(request: FastifyRequest, reply: FastifyReply, ask: ContextAsk, row: ContextRow | undefined, limiter: KeyRateLimiter, logins: LoginGuard | undefined, q: Queryable): PortalContext {
   if (!row) throw new Error('the context query returned no row');
   if (row.key_id === null) {
-    logins?.failed('portal', request.ip);
+    // Counted by the caller (the hook awaits it; an inline route's request counts it meanwhile).
+    if (logins && !request.portalKeyCounted) void countUnknownKey(request, ask, logins, q);
     throw unauthorized(reply, 'the API key is unknown or revoked');
   }
   logins?.succeeded('portal', request.ip);
@@ -216,6 +219,17 @@ export interface PortalAuth {
   settleContext: (request: FastifyRequest, reply: FastifyReply, row: ContextRow | undefined) => PortalContext;
 }
 
+/**
+ * A key the context did not resolve is a failed login unless it is a revoked key (a frontend not yet
+ * given its new key after a rotation is not a guesser, and locking its address would lock out every
+ * other frontend behind it). Asked on failures only: one indexed read.
+ */
+async function countUnknownKey(request: FastifyRequest, ask: ContextAsk, logins: LoginGuard, q: Queryable): Promise<void> {
+  request.portalKeyCounted = true;
+  const revoked = await prepared<{ one: number }>(q, 'magistral_portal_key_revoked', 'SELECT 1 AS one FROM api_keys WHERE key_hash = $1 LIMIT 1', [ask.keyHash]).catch(() => []);
+  if (!revoked.length) logins.failed('portal', request.ip);
+}
+
 export function portalAuth(q: Queryable, limiter = new KeyRateLimiter(), logins?: LoginGuard): PortalAuth {
   return {
     hook: async function authenticate(request, reply) {
@@ -225,11 +239,12 @@ export function portalAuth(q: Queryable, limiter = new KeyRateLimiter(), logins?
         return;
       }
       const [row] = await prepared<ContextRow>(q, 'magistral_portal_context', CONTEXT_SQL, contextParams(ask));
-      settle(request, reply, ask, row, limiter, logins);
+      if (row?.key_id === null && logins) await countUnknownKey(request, ask, logins, q);
+      settle(request, reply, ask, row, limiter, logins, q);
     },
     settleContext(request, reply, row) {
       if (!request.portalAsk) throw new Error('settleContext on a route without inlineContext');
-      return settle(request, reply, request.portalAsk, row, limiter, logins);
+      return settle(request, reply, request.portalAsk, row, limiter, logins, q);
     },
   };
 }
