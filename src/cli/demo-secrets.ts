@@ -37,12 +37,12 @@ export async function demoSecretsInUse(env: NodeJS.ProcessEnv, db: Kysely<Databa
   const contacts = await db.selectFrom('cabinet_accounts as a').innerJoin('contacts as c', 'c.id', 'a.contact_id')
     .select(['c.code', 'a.password_hash']).where('c.code', 'in', [...DEMO_CABINET_CONTACTS]).where('a.disabled', '=', false).execute();
   for (const c of contacts) {
-    if (await verifyPassword(DEMO_CABINET_PASSWORD, c.password_hash)) found.push(`the cabinet password of contact ${c.code} (magistral cabinet password ${c.code} --password …)`);
+    if (await verifyPassword(DEMO_CABINET_PASSWORD, c.password_hash)) found.push(`the cabinet password of contact ${c.code} (magistral cabinet password ${c.code} --password …; MAGISTRAL_DEMO_CABINET_PASSWORD for the demo)`);
   }
   const managers = await db.selectFrom('manager_accounts as a').innerJoin('managers as m', 'm.id', 'a.manager_id')
     .select(['m.code', 'a.password_hash']).where('m.code', 'in', [...DEMO_MANAGERS]).where('a.disabled', '=', false).execute();
   for (const m of managers) {
-    if (await verifyPassword(DEMO_MANAGER_PASSWORD, m.password_hash)) found.push(`the workplace password of manager ${m.code} (magistral managers password ${m.code} --password …)`);
+    if (await verifyPassword(DEMO_MANAGER_PASSWORD, m.password_hash)) found.push(`the workplace password of manager ${m.code} (magistral managers password ${m.code} --password …; MAGISTRAL_DEMO_MANAGER_PASSWORD for the demo)`);
   }
   return found;
 }
