@@ -3,6 +3,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { MagistralError } from '../errors/index.ts';
+import type { LoginGuard } from '../port/port.ts';
 
 export const DASHBOARD_COOKIE = 'magistral_admin';
 
@@ -44,6 +45,14 @@ function unauthorized(reply: FastifyReply, message: string): MagistralError {
 export interface AdminAuthOptions {
   /** Accept `?token=` (then redirect without it, setting the cookie) and the cookie itself. For the dashboard only. */
   browser?: { cookiePath: string };
+  /** Throttles wrong tokens per source address (surface `admin`). */
+  logins?: LoginGuard;
+}
+
+/** 429 with Retry-After for a source that failed too often (its credential is not checked). */
+export function tooManyFailures(reply: FastifyReply, seconds: number): MagistralError {
+  reply.header('retry-after', String(seconds));
+  return new MagistralError('MAG_ERR_TOO_MANY_FAILURES', `too many failed logins from this address: retry after ${seconds} s`);
 }
 
 /** An onRequest hook refusing requests without the admin token (401 MAG_ERR_UNAUTHORIZED). */
@@ -53,16 +62,23 @@ export function adminAuth(token: string | undefined, opts: AdminAuthOptions = {}
     if (!token || !cookieValue) {
       throw unauthorized(reply, 'the admin API is disabled: MAGISTRAL_ADMIN_TOKEN is unset; set it (16 characters or more) and restart');
     }
+    const logins = opts.logins;
+    const wait = logins?.retryAfterSeconds('admin', request.ip) ?? 0;
+    if (wait > 0) throw tooManyFailures(reply, wait);
     const given = bearer(request);
     if (given !== undefined) {
-      if (sameSecret(given, token)) return;
+      if (sameSecret(given, token)) return logins?.succeeded('admin', request.ip);
+      logins?.failed('admin', request.ip);
       throw unauthorized(reply, 'the bearer token does not match MAGISTRAL_ADMIN_TOKEN');
     }
     if (opts.browser) {
       const url = new URL(request.url, 'http://local');
       const queryToken = url.searchParams.get('token');
       if (queryToken !== null) {
-        if (!sameSecret(queryToken, token)) throw unauthorized(reply, 'the token does not match MAGISTRAL_ADMIN_TOKEN');
+        if (!sameSecret(queryToken, token)) {
+          logins?.failed('admin', request.ip);
+          throw unauthorized(reply, 'the token does not match MAGISTRAL_ADMIN_TOKEN');
+        }
         // Keep the token out of the browser history and of later request logs: set the cookie, drop the query.
         url.searchParams.delete('token');
         const secure = request.protocol === 'https' ? '; Secure' : '';
@@ -70,6 +86,8 @@ export function adminAuth(token: string | undefined, opts: AdminAuthOptions = {}
         return reply.redirect(url.pathname + url.search, 302);
       }
       const cookie = readCookie(request.headers.cookie, DASHBOARD_COOKIE);
+      // A cookie that no longer matches is one from before a token rotation (it is an HMAC, not a guess):
+      // not counted, or a browser's every request would lock its address out of the dashboard.
       if (cookie !== undefined && sameSecret(cookie, cookieValue)) return;
     }
     throw unauthorized(reply, 'missing admin token: send "Authorization: Bearer <MAGISTRAL_ADMIN_TOKEN>"');

@@ -9,6 +9,7 @@ import type { Queues } from '../pipeline/queues.ts';
 import type { Registry } from '../pipeline/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { LoginGuard } from '../port/port.ts';
 
 export interface ServerDeps {
   config: Config;
@@ -24,4 +25,6 @@ export interface ServerDeps {
   redis?: Redis;
   /** The pg pool behind `db`: the pipeline's run actions (upload, approve, reject, replay) take it. */
   pool?: pg.Pool;
+  /** Failed-login throttle of the process (default: one per server, 5 free failures per source, then 1 s doubling). */
+  logins?: LoginGuard;
 }

@@ -21,7 +21,7 @@ export async function queueDashboard(app: FastifyInstance, deps: ServerDeps): Pr
     options: { uiConfig: { boardTitle: 'Magistral queues' } },
   });
   await app.register(async (scope) => {
-    scope.addHook('onRequest', adminAuth(deps.config.MAGISTRAL_ADMIN_TOKEN, { browser: { cookiePath: DASHBOARD_PATH } }));
+    scope.addHook('onRequest', adminAuth(deps.config.MAGISTRAL_ADMIN_TOKEN, { browser: { cookiePath: DASHBOARD_PATH }, logins: deps.logins }));
     await scope.register(board.registerPlugin());
   }, { prefix: DASHBOARD_PATH });
 }

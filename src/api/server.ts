@@ -7,6 +7,7 @@ import { requestId, serializeRequest } from './request-logging.ts';
 import { healthRoutes } from './health-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
 import { adminAuth } from './admin-auth.ts';
+import { LoginThrottle } from '../security/login-throttle.ts';
 import { flowsRoutes } from './flows-routes.ts';
 import { runsRoutes } from './runs-routes.ts';
 import { orderExportsRoutes } from './order-exports-routes.ts';
@@ -25,7 +26,9 @@ import { actRequestsRoutes } from './act-requests-routes.ts';
 
 export type { ServerDeps } from './deps.ts';
 
-export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+export async function buildServer(given: ServerDeps): Promise<FastifyInstance> {
+  // One throttle for every surface of the process: the admin token, portal keys and the exchanges.
+  const deps: ServerDeps = { ...given, logins: given.logins ?? new LoginThrottle({ registry: given.metrics.registry }) };
   const log = deps.log.child({ component: 'http' }, { serializers: { req: serializeRequest } });
   const app = Fastify({
     loggerInstance: log,
@@ -58,7 +61,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   if ((deps.mode ?? 'full') === 'full') {
     await app.register(async (admin) => {
-      admin.addHook('onRequest', adminAuth(deps.config.MAGISTRAL_ADMIN_TOKEN));
+      admin.addHook('onRequest', adminAuth(deps.config.MAGISTRAL_ADMIN_TOKEN, { logins: deps.logins }));
       await admin.register(async (s) => flowsRoutes(s, deps), { prefix: '/flows' });
       await admin.register(async (s) => payloadUploadRoute(s, deps), { prefix: '/flows' });
       await admin.register(async (s) => runsRoutes(s, deps), { prefix: '/runs' });
@@ -77,7 +80,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(managerPlugin, { prefix: '/manager', deps });
     // Endpoints connectors serve to their systems (1C exchange, webhooks), mounted without importing them.
     if (deps.pool) {
-      const port = createConnectorPort(pipelineDeps(deps), process.env);
+      const port = createConnectorPort(pipelineDeps(deps), process.env, deps.logins);
       for (const e of deps.registry.exchanges()) await app.register(async (scope) => e.plugin(scope, port), { prefix: e.prefix });
     }
   }

@@ -10,6 +10,12 @@ export type { CliHost } from './host.ts';
 
 /** Runs the CLI. The host (bin/magistral.js) supplies what lives outside src/: the workers. */
 export async function runCli(argv: string[], host: CliHost): Promise<void> {
+  // `magistral runs list | head -1`: the reader is gone, and what is left to print has nowhere to go —
+  // a quiet end, not a stack of `write EPIPE` (issue 17).
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   const program = new Command();
   program.name('magistral').description('Magistral — integration bus for B2B commerce').showHelpAfterError();
   for (const register of commands) register(program, host);

@@ -44,6 +44,20 @@ export function defaultQueuePrefix(databaseUrl: string): string {
   return `magistral:${readable}:${hash}`;
 }
 
+/** Variables whose value is a secret: a message names them, never shows their value. */
+const SECRET_VARIABLE = /TOKEN|PASSWORD|SECRET|(^|_)KEY$/;
+
+/**
+ * How a message shows a variable: `NAME="value"` for plain settings, the name alone for a secret
+ * (MAGISTRAL_ADMIN_TOKEN), and a URL with its password masked (DATABASE_URL, REDIS_URL and SMTP_URL may
+ * carry one). Issue 17: a too-short admin token was echoed whole in the error.
+ */
+export function shownVariable(name: string, value: string | undefined): string {
+  if (value === undefined) return name;
+  if (SECRET_VARIABLE.test(name)) return name;
+  return `${name}=${JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@'))}`;
+}
+
 /** Reads and validates the configuration from `env` (defaults filled in). Throws MAG_ERR_CONFIG listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const input: Record<string, unknown> = {};
@@ -59,7 +73,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!validate(input)) {
     const problems: Problem[] = (validate.errors ?? []).map((e) => {
       const name = e.instancePath.replace(/^\//, '');
-      return { path: name, rule: e.keyword, message: `${name}=${JSON.stringify(env[name])} ${e.message ?? 'is invalid'}` };
+      const rule = e.keyword === 'minLength' ? `must have at least ${String(e.params.limit)} characters` : e.message ?? 'is invalid';
+      return { path: name, rule: e.keyword, message: `${shownVariable(name, env[name])} ${rule}` };
     });
     throw new MagistralError('MAG_ERR_CONFIG', `invalid configuration: ${problems.map((p) => `${p.message} (rule: ${p.rule})`).join('; ')}`, problems);
   }

@@ -33,6 +33,7 @@ export const CATALOGUE = {
   MAG_ERR_BAD_REQUEST: { status: 400, meaning: 'The request or command line is invalid; each problem names the field and the rule it breaks.' },
   MAG_ERR_NOT_FOUND: { status: 404, meaning: 'The thing asked for (product, order, key, route) does not exist or is not visible to this caller.' },
   MAG_ERR_CONFLICT: { status: 409, meaning: 'The request conflicts with what exists (an Idempotency-Key reused for another order); use a new key for a new request.' },
+  MAG_ERR_TOO_MANY_FAILURES: { status: 429, meaning: 'Too many failed logins (admin token, API key, exchange password) came from this address: it is refused unchecked for the seconds in Retry-After, which double with each further failure; fix the credential, then wait.' },
   MAG_ERR_RATE_LIMITED: { status: 429, meaning: 'The API key sent more requests than its limit; wait for the time in Retry-After or ask for a higher limit.' },
   MAG_ERR_INTERNAL: { status: 500, meaning: 'An unexpected error; the log line with the same request id or run has the cause: report it with that id.' },
 } as const satisfies Record<`MAG_ERR_${string}`, CatalogueEntry>;

@@ -1,7 +1,8 @@
 // Builds the port object a connector is handed (src/port/port.ts) from the pipeline's dependencies: the
 // one place where a connector's requests meet the inbox, the runs, snapshot groups and the orders module.
 import type { Kysely } from 'kysely';
-import type { ConnectorPort } from '../port/port.ts';
+import type { ConnectorPort, LoginGuard } from '../port/port.ts';
+import { LoginThrottle } from '../security/login-throttle.ts';
 import { ordersPort } from '../orders/outbound.ts';
 import type { PipelineDeps } from './deps.ts';
 import { listFlows } from './flows.ts';
@@ -11,7 +12,7 @@ import { runStatuses } from './run-status.ts';
 import { abandonSnapshotGroup, closeSnapshotGroup, openSnapshotGroup } from './snapshot-group.ts';
 import path from 'node:path';
 
-export function createConnectorPort(deps: PipelineDeps, env: Readonly<Record<string, string | undefined>>): ConnectorPort {
+export function createConnectorPort(deps: PipelineDeps, env: Readonly<Record<string, string | undefined>>, logins: LoginGuard = new LoginThrottle({ registry: deps.metrics?.registry })): ConnectorPort {
   return {
     log: deps.log,
     env,
@@ -31,5 +32,6 @@ export function createConnectorPort(deps: PipelineDeps, env: Readonly<Record<str
     },
     orders: ordersPort(deps.db),
     secrets: { check: (name, given) => checkSecret(deps.db, env, name, given) },
+    logins,
   };
 }

@@ -19,6 +19,7 @@ import { MagistralError } from '../errors/index.ts';
 import { autoCreates, mappingRefs } from './flows.ts';
 import { loadMapping } from '../mapping/index.ts';
 import { finalizeSnapshotGroup, keepsStaging } from './snapshot-group.ts';
+import { FIRST_LOAD_SQL, guardExceeded } from './guard.ts';
 import { targetSpec, type DimensionSpec, type FactSpec, type KeyedSpec, type RefSpec, type TargetSpec } from './targets.ts';
 import { runLogger, type Logger } from '../telemetry/logger.ts';
 import { execute, query, queryCount, queryOne, statement } from '../db/query.ts';
@@ -139,11 +140,12 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     // The guard: a run that would change too much of what is in scope waits for a person.
     const guard = flow.guard;
     const changed = counts.inserted + counts.updated + counts.removed;
-    if (guard?.maxChangeRatio !== undefined && !run.approved && counts.inScope !== null && counts.inScope >= (guard.minRowsInScope ?? 1)
-      && counts.inScope > 0 && changed / counts.inScope > guard.maxChangeRatio) {
+    if (!run.approved && guardExceeded(guard, changed, counts.inScope)
+      && !((flow.scope ?? 'flow') === 'flow' && (await client.query<{ first: boolean }>(FIRST_LOAD_SQL, [run.flow_id, runId])).rows[0]?.first)) {
       await q(client, 'ROLLBACK');
-      const ratio = changed / counts.inScope;
-      const reason = `would change ${changed} of ${counts.inScope} rows in scope (${(ratio * 100).toFixed(1)} % > ${(guard.maxChangeRatio * 100).toFixed(1)} %): `
+      const inScope = counts.inScope!;
+      const ratio = changed / inScope;
+      const reason = `would change ${changed} of ${inScope} rows in scope (${(ratio * 100).toFixed(1)} % > ${(guard!.maxChangeRatio! * 100).toFixed(1)} %): `
         + `${counts.inserted} inserted, ${counts.updated} updated, ${counts.removed} removed`;
       await holdRun(client, runId, reason, counts);
       log.warn({ reason }, 'run held by guard');

@@ -7,7 +7,7 @@ export type {
 } from './connector.ts';
 export type { ExchangeEndpoint, ConnectorModule } from './module.ts';
 export type {
-  ConnectorPort, PayloadFile, ReceiveRequest, Receipt, ReceiptTransaction, RunStatus, SnapshotGroups, OrdersPort, OutboundOrder, OutboundOrderLine,
+  ConnectorPort, LoginGuard, PayloadFile, ReceiveRequest, Receipt, ReceiptTransaction, RunStatus, SnapshotGroups, OrdersPort, OutboundOrder, OutboundOrderLine,
   OrderVersion, ExternalOrderChange, ExternalChangesReport, OfflineOrderDraft, OfflineOrderLine,
 } from './port.ts';
 export { PullError, RetryableError, HoldRunError } from '../errors/index.ts';

@@ -102,6 +102,19 @@ export interface OrdersPort {
   applyChanges(changes: readonly ExternalOrderChange[], source: string): Promise<ExternalChangesReport>;
 }
 
+/**
+ * Failed logins per source (src/security/login-throttle.ts): an endpoint that checks a secret asks
+ * `retryAfterSeconds` first (answer 429 with Retry-After, unchecked, when > 0), then reports the outcome.
+ */
+export interface LoginGuard {
+  /** Seconds the source must still wait (0: check its credential). */
+  retryAfterSeconds(surface: string, ip: string): number;
+  failed(surface: string, ip: string): void;
+  succeeded(surface: string, ip: string): void;
+  /** Counts in /metrics only, for sign-ins that throttle themselves (cabinet and manager: attempts kept in PostgreSQL). */
+  observed(surface: string, outcome: 'failed' | 'throttled'): void;
+}
+
 /** What the core hands a connector. Nothing else of the core is importable from connectors/. */
 export interface ConnectorPort {
   readonly log: Logger;
@@ -131,4 +144,6 @@ export interface ConnectorPort {
    * restart) wins over `env`. 'unset': neither exists, so nothing matches.
    */
   readonly secrets: { check(name: string, given: string): Promise<'ok' | 'wrong' | 'unset'> };
+  /** Throttles failed logins per source address (shared with the admin API and the portal API of the process). */
+  readonly logins: LoginGuard;
 }

@@ -104,6 +104,15 @@ export function toProblems(errors: ErrorObject[] | null | undefined, root = ''):
       case 'type':
         message = `${JSON.stringify(e.data)} ${e.message}`;
         break;
+      case 'maximum':
+      case 'minimum':
+      case 'exclusiveMaximum':
+      case 'exclusiveMinimum': {
+        // What the number is, from the schema: `5 must be <= 1 (a share of the rows in scope …)`.
+        const desc = (e.parentSchema as { description?: string } | undefined)?.description;
+        message = `${JSON.stringify(e.data)} ${e.message}${desc ? ` (${desc.replace(/\.$/, '')})` : ''}`;
+        break;
+      }
       default:
         message = e.message ?? 'is invalid';
     }

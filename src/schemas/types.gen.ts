@@ -19,6 +19,9 @@ export interface Config {
    */
   MAGISTRAL_DATA_DIR?: string;
   PORT?: number;
+  /**
+   * Address the server listens on. Default: loopback only; set 0.0.0.0 (or an address) to serve the network — refused while a demo secret is in use.
+   */
   HOST?: string;
   LOG_LEVEL?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
@@ -168,13 +171,17 @@ export interface Flow {
   };
   guard?: {
     /**
-     * Hold a run that would insert, update or remove more than this share of the rows in scope (0.3 = 30 %). An empty scope is never held.
+     * A share of the rows in scope, above 0 and at most 1 (0.3 = 30 %): a run that would insert, update or remove more than this share is held. An empty scope (a first load) is never held.
      */
     maxChangeRatio?: number;
     /**
      * The guard applies only when the scope holds at least this many rows.
      */
     minRowsInScope?: number;
+    /**
+     * Absolute floor: a run that changes fewer rows than this is never held, whatever the share (tiny scopes).
+     */
+    minRows?: number;
   };
   retry?: {
     attempts?: number;

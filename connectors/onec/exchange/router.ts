@@ -80,8 +80,8 @@ function encode(text: string): Buffer {
   return iconv.encode(text, 'win1251');
 }
 
-function send(reply: FastifyReply, r: ExchangeReply): FastifyReply {
-  reply.code(200).header('cache-control', 'no-store');
+function send(reply: FastifyReply, r: ExchangeReply, status = 200): FastifyReply {
+  reply.code(status).header('cache-control', 'no-store');
   if ('body' in r) return reply.type(r.contentType).send(r.body);
   const text = 'lines' in r ? r.lines.join('\n') : r.message ? `${r.status}\n${r.message}` : `${r.status}\n`;
   return reply.type('text/plain; charset=windows-1251').send(encode(text));
@@ -134,22 +134,38 @@ export function onecExchangePlugin(types: Readonly<Record<string, ExchangeTypeHa
       const type = q.type ?? '';
       const mode = q.mode ?? '';
       const log = request.log;
+      // 429 (with Retry-After) for a checkauth from an address that failed too often; 1C shows the body.
+      let httpStatus = 200;
+      // Only a presented credential is a guess: a checkauth without HTTP Basic is not counted.
+      const presented = (): boolean => /^Basic\s+\S/i.test(request.headers.authorization ?? '');
       const answer = async (): Promise<ExchangeReply> => {
         const typeHandler = TYPES.get(type);
         if (!typeHandler || !(mode === 'checkauth' || mode === 'init' || mode in typeHandler.modes)) return failure(UNKNOWN);
+        if (mode === 'checkauth') {
+          const wait = port.logins.retryAfterSeconds('onec', request.ip);
+          if (wait > 0) {
+            httpStatus = 429;
+            reply.header('retry-after', String(wait));
+            return failure(`Too many failed logins from this address: retry after ${wait} s`);
+          }
+        }
         const flows = EXCHANGE_NAME.test(exchange) ? await exchangeFlows(port, exchange) : [];
         const { settings, conflict } = exchangeSettings(flows, port.maxPayloadBytes);
         if (!settings) {
           if (conflict) log.error({ exchange }, conflict);
           else log.warn({ exchange }, '1C exchange refused: no flow serves this exchange');
+          // A guessed exchange name is a failed login too (the answer is the same as a wrong password's).
+          if (mode === 'checkauth' && !conflict && presented()) port.logins.failed('onec', request.ip);
           return failure(AUTH_FAILED);
         }
         if (mode === 'checkauth') {
           const auth = await checkBasic(request.headers.authorization, settings, port.secrets);
           if (!auth.ok) {
+            if (presented()) port.logins.failed('onec', request.ip);
             log.warn({ exchange, reason: auth.reason }, '1C checkauth refused');
             return failure(AUTH_FAILED);
           }
+          port.logins.succeeded('onec', request.ip);
           await expireSessions(port).catch((e: unknown) => log.warn({ err: e }, '1C session expiry failed'));
           const s = await createSession(port, settings, auth.user, request.ip);
           log.info({ exchange, session: s.session.id, user: auth.user, type }, '1C exchange session started');
@@ -187,8 +203,8 @@ export function onecExchangePlugin(types: Readonly<Record<string, ExchangeTypeHa
         if (request.method === 'POST') reply.header('connection', 'close');
       }
       const status = 'status' in r ? r.status : 'lines' in r ? r.lines[0] ?? '' : 'document';
-      requests?.inc({ type: TYPES.has(type) ? type : 'unknown', mode: mode.slice(0, 32) || 'none', status });
-      return send(reply, r);
+      requests?.inc({ type: TYPES.has(type) ? type : 'unknown', mode: mode.slice(0, 32) || 'none', status: httpStatus === 429 ? 'throttled' : status });
+      return send(reply, r, httpStatus);
     };
 
     app.route({

@@ -274,7 +274,7 @@ function send(reply: FastifyReply, a: Answer, soap: SoapVersion | undefined): Fa
   reply.code(a.status).header('cache-control', 'no-store');
   for (const [k, v] of Object.entries(a.headers ?? {})) reply.header(k, v);
   if (a.code) reply.header('x-magistral-error-code', a.code);
-  if (soap && a.status !== 401 && a.status !== 413) {
+  if (soap && a.status !== 401 && a.status !== 413 && a.status !== 429) {
     const s = a.fault ? soapFault(soap, a.text) : soapAccepted(soap);
     return reply.code(a.fault ? s.status : a.status).type(s.contentType).send(s.body);
   }
@@ -292,10 +292,16 @@ export async function idocExchangePlugin(app: FastifyInstance, port: ConnectorPo
   async function authorize(request: Req, log: Call['log']): Promise<Call | Answer> {
     const endpoint = request.params.endpoint;
     const unauthorized: Answer = { status: 401, text: 'Unauthorized', code: 'MAG_ERR_UNAUTHORIZED', headers: { 'www-authenticate': `Basic realm="${REALM}", charset="UTF-8"` } };
+    // An address that failed too often is refused unchecked (429, Retry-After) until its lock ends.
+    const wait = port.logins.retryAfterSeconds('sap', request.ip);
+    if (wait > 0) return { status: 429, text: `too many failed logins from this address: retry after ${wait} s`, code: 'MAG_ERR_TOO_MANY_FAILURES', headers: { 'retry-after': String(wait) } };
+    // Only a presented credential is a guess: a request without HTTP Basic (a probe, a misconfigured port) is not counted.
+    const presented = /^Basic\s+\S/i.test(request.headers.authorization ?? '');
     const flows = ENDPOINT_NAME.test(endpoint) ? (await port.flows('sap.idoc')).filter((f) => endpointOf(f) === endpoint) : [];
     if (!flows.length) {
       // The same answer as wrong credentials: nothing tells a guesser which endpoints exist.
       log.warn({ endpoint }, 'SAP IDoc request refused: no flow serves this endpoint');
+      if (presented) port.logins.failed('sap', request.ip);
       return unauthorized;
     }
     const { settings, conflict } = endpointSettings(flows, port.maxPayloadBytes);
@@ -306,8 +312,10 @@ export async function idocExchangePlugin(app: FastifyInstance, port: ConnectorPo
     const auth = await checkBasic(request.headers.authorization, settings, port.secrets);
     if (!auth.ok) {
       log.warn({ endpoint, reason: auth.reason }, 'SAP IDoc request refused');
+      if (presented) port.logins.failed('sap', request.ip);
       return unauthorized;
     }
+    port.logins.succeeded('sap', request.ip);
     return { endpoint, flows, settings, port, log };
   }
 
@@ -338,7 +346,7 @@ export async function idocExchangePlugin(app: FastifyInstance, port: ConnectorPo
       return send(reply, a, soap);
     };
     const call = await authorize(request, log);
-    if ('status' in call) return done(call, call.status === 401 ? 'unauthorized' : 'misconfigured');
+    if ('status' in call) return done(call, call.status === 401 ? 'unauthorized' : call.status === 429 ? 'throttled' : 'misconfigured');
     const media = refusedMediaType(request.headers['content-type']);
     if (media) return done({ status: 415, text: `a body of type ${media} is not an IDoc message: send IDoc-XML (application/xml, text/xml) or a SOAP envelope`, fault: true, code: 'MAG_ERR_IDOC_REFUSED' }, 'unsupported-media');
     const limit = call.settings.maxBodyBytes;

@@ -12,6 +12,8 @@ import { pricingJoinsSql, pricingOf, type PricingRow } from '../../portal/pricin
 import { prepared, type Queryable } from '../../portal/query.ts';
 import type { PortalContext } from './context.ts';
 import { KeyRateLimiter } from './rate-limit.ts';
+import type { LoginGuard } from '../../port/port.ts';
+import { tooManyFailures } from '../admin-auth.ts';
 import { Kept } from '../../portal/kept.ts';
 import { changeVersionSql } from '../../db/migrations/0008-change-versions.ts';
 
@@ -108,9 +110,14 @@ function unauthorized(reply: FastifyReply, message: string): MagistralError {
 }
 
 /** The key and names a request presents; 401 without a Magistral key (nothing is queried then). */
-function askOf(request: FastifyRequest, reply: FastifyReply): ContextAsk {
+function askOf(request: FastifyRequest, reply: FastifyReply, logins: LoginGuard | undefined): ContextAsk {
   const key = presentedKey(request);
+  if (key && logins) {
+    const wait = logins.retryAfterSeconds('portal', request.ip);
+    if (wait > 0) throw tooManyFailures(reply, wait);
+  }
   if (!key || !key.startsWith(KEY_PREFIX)) {
+    if (key) logins?.failed('portal', request.ip);
     throw unauthorized(reply, key ? 'the API key is not a Magistral key (mgk_…)' : 'missing API key: send "Authorization: Bearer mgk_…" or "X-Api-Key: mgk_…"');
   }
   const query = request.query as Record<string, unknown> | undefined;
@@ -125,6 +132,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the hook on `inlineContext` routes: what their own statement resolves. */
     portalAsk?: ContextAsk;
+    /** The request's unknown key was counted as a failed login already. */
+    portalKeyCounted?: boolean;
   }
   interface FastifyContextConfig {
     /** The route runs CONTEXT_SQL inside its own statement and calls `settleContext` with the row. */
@@ -137,9 +146,14 @@ declare module 'fastify' {
  * client or contact the key may not act for (never revealing whether it exists), 400 for an unknown
  * city, 403 without the route's scope, 429 over the key's rate.
  */
-function settle(request: FastifyRequest, reply: FastifyReply, ask: ContextAsk, row: ContextRow | undefined, limiter: KeyRateLimiter): PortalContext {
+function settle(request: FastifyRequest, reply: FastifyReply, ask: ContextAsk, row: ContextRow | undefined, limiter: KeyRateLimiter, logins: LoginGuard | undefined, q: Queryable): PortalContext {
   if (!row) throw new Error('the context query returned no row');
-  if (row.key_id === null) throw unauthorized(reply, 'the API key is unknown or revoked');
+  if (row.key_id === null) {
+    // Counted by the caller (the hook awaits it; an inline route's request counts it meanwhile).
+    if (logins && !request.portalKeyCounted) void countUnknownKey(request, ask, logins, q);
+    throw unauthorized(reply, 'the API key is unknown or revoked');
+  }
+  logins?.succeeded('portal', request.ip);
 
   // A key bound to a client acts for it alone; a trusted frontend key acts for whom the headers name.
   const { clientCode, contactCode, cityCode } = ask;
@@ -205,20 +219,32 @@ export interface PortalAuth {
   settleContext: (request: FastifyRequest, reply: FastifyReply, row: ContextRow | undefined) => PortalContext;
 }
 
-export function portalAuth(q: Queryable, limiter = new KeyRateLimiter()): PortalAuth {
+/**
+ * A key the context did not resolve is a failed login unless it is a revoked key (a frontend not yet
+ * given its new key after a rotation is not a guesser, and locking its address would lock out every
+ * other frontend behind it). Asked on failures only: one indexed read.
+ */
+async function countUnknownKey(request: FastifyRequest, ask: ContextAsk, logins: LoginGuard, q: Queryable): Promise<void> {
+  request.portalKeyCounted = true;
+  const revoked = await prepared<{ one: number }>(q, 'magistral_portal_key_revoked', 'SELECT 1 AS one FROM api_keys WHERE key_hash = $1 LIMIT 1', [ask.keyHash]).catch(() => []);
+  if (!revoked.length) logins.failed('portal', request.ip);
+}
+
+export function portalAuth(q: Queryable, limiter = new KeyRateLimiter(), logins?: LoginGuard): PortalAuth {
   return {
     hook: async function authenticate(request, reply) {
-      const ask = askOf(request, reply);
+      const ask = askOf(request, reply, logins);
       if (request.routeOptions.config.inlineContext) {
         request.portalAsk = ask;
         return;
       }
       const [row] = await prepared<ContextRow>(q, 'magistral_portal_context', CONTEXT_SQL, contextParams(ask));
-      settle(request, reply, ask, row, limiter);
+      if (row?.key_id === null && logins) await countUnknownKey(request, ask, logins, q);
+      settle(request, reply, ask, row, limiter, logins, q);
     },
     settleContext(request, reply, row) {
       if (!request.portalAsk) throw new Error('settleContext on a route without inlineContext');
-      return settle(request, reply, request.portalAsk, row, limiter);
+      return settle(request, reply, request.portalAsk, row, limiter, logins, q);
     },
   };
 }

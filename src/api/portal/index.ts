@@ -80,7 +80,7 @@ export const portalApi: FastifyPluginAsync<PortalApiOptions> = async (app: Fasti
   }
   await app.register(async (v1) => {
     // Authentication, then the per-key rate limit (rate-limit.ts), before the body is read.
-    const auth = portalAuth(hot);
+    const auth = portalAuth(hot, undefined, deps.logins);
     v1.addHook('onRequest', auth.hook);
     await meRoutes(v1, deps);
     await pricesRoutes(v1, deps, auth, hot);

@@ -5,6 +5,7 @@ import type { CliHost } from '../host.ts';
 import { createCliContext } from '../context.ts';
 import { createApiKey, KNOWN_SCOPES, listApiKeys, revokeApiKey } from '../../portal/keys.ts';
 import { MagistralError } from '../../errors/index.ts';
+import { idArgument } from '../args.ts';
 
 /** `600/min`, `600` → 600 requests per minute. */
 export function parseRate(v: string): number {
@@ -58,7 +59,7 @@ export function register(program: Command, _host: CliHost): void {
       const ctx = createCliContext();
       try {
         if (!/^[0-9]+$/.test(id)) throw new MagistralError('MAG_ERR_BAD_REQUEST', `key id must be a number, got '${id}'`);
-        if (!(await revokeApiKey(ctx.db().db, Number(id)))) throw new MagistralError('MAG_ERR_NOT_FOUND', `no active API key ${id}`);
+        if (!(await revokeApiKey(ctx.db().db, idArgument(id, 'API key', 'magistral keys list')))) throw new MagistralError('MAG_ERR_NOT_FOUND', `no active API key ${id}`);
         console.log(`key ${id} revoked`);
       } finally {
         await ctx.close();

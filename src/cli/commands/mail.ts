@@ -5,6 +5,7 @@ import type { CliHost } from '../host.ts';
 import { createCliContext } from '../context.ts';
 import { listOutbox, retryMail, type OutboxState } from '../../backoffice/outbox.ts';
 import { MagistralError } from '../../errors/index.ts';
+import { idArgument } from '../args.ts';
 
 export function register(program: Command, _host: CliHost): void {
   const mail = program.command('mail').description('the e-mail outbox: queued, sent and failed messages');
@@ -33,7 +34,7 @@ export function register(program: Command, _host: CliHost): void {
       if (!/^[0-9]{1,15}$/.test(id)) throw new MagistralError('MAG_ERR_BAD_REQUEST', `message id must be a number, got '${id}'`);
       const ctx = createCliContext();
       try {
-        if (!(await retryMail(ctx.db().db, Number(id)))) throw new MagistralError('MAG_ERR_NOT_FOUND', `no unsent e-mail ${id} in the outbox`);
+        if (!(await retryMail(ctx.db().db, idArgument(id, 'e-mail', 'magistral mail list')))) throw new MagistralError('MAG_ERR_NOT_FOUND', `no unsent e-mail ${id} in the outbox`);
         console.log(`e-mail ${id} queued again; the workers send it within seconds`);
       } finally {
         await ctx.close();

@@ -10,6 +10,7 @@ import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, type R
 import { waitForRunWithWorkers } from '../wait-run.ts';
 import { receivePayload } from '../../pipeline/receive.ts';
 import { MagistralError } from '../../errors/index.ts';
+import { idArgument } from '../args.ts';
 
 export function formatSummary(r: RunView): string {
   const secs = r.durationMs !== null ? (r.durationMs / 1000).toFixed(2) : '-';
@@ -101,7 +102,7 @@ export function register(program: Command, host: CliHost): void {
   runs.command('show').argument('<id>').option('--rejects', 'list rejected rows').option('--json').action(async (id: string, opts: { rejects?: boolean; json?: boolean }) => {
     const ctx = createCliContext();
     try {
-      const run = await getRun(ctx.db().db, Number(id));
+      const run = await getRun(ctx.db().db, idArgument(id, 'run', 'magistral runs list'));
       const rej = opts.rejects ? await listRejects(ctx.db().db, run.id, { limit: 1000 }) : [];
       if (opts.json) return console.log(JSON.stringify(opts.rejects ? { ...run, rejects: rej } : run));
       console.log(formatSummary(run));
@@ -113,8 +114,9 @@ export function register(program: Command, host: CliHost): void {
 
   const act = (name: string, desc: string, fn: typeof approveRun) =>
     runs.command(name).argument('<id>').description(desc).option('--no-wait', 'do not wait for the run to finish').action(async (id: string, opts: { wait: boolean }) => {
+      const runId = idArgument(id, 'run', 'magistral runs list');
       await withRuntime(host, async (rt) => {
-        let run = await fn(rt, Number(id));
+        let run = await fn(rt, runId);
         if (opts.wait && name !== 'reject') {
           run = await waitForRunWithWorkers(rt, host, run.id, { embeddedWorkers: true, workerName: `magistral-${name}-${process.pid}` });
         }

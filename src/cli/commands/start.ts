@@ -7,6 +7,7 @@ import { ensureDatabase, migrate } from '../../db/index.ts';
 import { createRuntime } from '../../pipeline/runtime.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { buildServer } from '../../api/index.ts';
+import { refuseDemoSecretsOnNetwork } from '../demo-secrets.ts';
 
 export function register(program: Command, host: CliHost): void {
   program.command('start').description('migrate, then run the API and the workers')
@@ -17,7 +18,13 @@ export function register(program: Command, host: CliHost): void {
       const log = createLogger(ctx.config.LOG_LEVEL, 'magistral');
       await ensureDatabase(ctx.config.DATABASE_URL);
       await migrate(ctx.db().db, host.registry.migrationSets());
+      const refusal = await refuseDemoSecretsOnNetwork(ctx.config.HOST, process.env, ctx.db().db);
       await ctx.close();
+      if (refusal) {
+        console.error(refusal);
+        process.exitCode = 2;
+        return;
+      }
       const rt = createRuntime(ctx.config, log, host.registry);
       const workers = opts.apiOnly ? undefined : await host.startWorkers(rt);
       const app = await buildServer({ ...rt, mode: opts.workersOnly ? 'workers-only' : 'full' });

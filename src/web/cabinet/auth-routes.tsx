@@ -69,7 +69,10 @@ export async function authRoutes(app: FastifyInstance, deps: ServerDeps): Promis
       await startSignedIn(deps, request, reply, contactId);
       return reply.redirect(safeNext((request.query as { next?: string }).next), 303);
     } catch (e) {
-      if (e instanceof CabinetError) return loginPage(request, reply, { error: e.message, email, status: e.status });
+      if (e instanceof CabinetError) {
+        if (e.status === 401 || e.status === 429) deps.logins?.observed('cabinet', e.status === 401 ? 'failed' : 'throttled');
+        return loginPage(request, reply, { error: e.message, email, status: e.status });
+      }
       throw e;
     }
   });

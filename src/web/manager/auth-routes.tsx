@@ -75,7 +75,10 @@ export async function managerAuthRoutes(app: FastifyInstance, deps: ServerDeps):
       await audit(db, { kind: 'manager', id: managerId, ip: request.ip, userAgent: request.headers['user-agent'] ?? null }, { action: 'manager.sign-in' });
       return reply.redirect(safeManagerNext((request.query as { next?: string }).next), 303);
     } catch (e) {
-      if (e instanceof CabinetError && (e.status === 401 || e.status === 429)) return loginPage(request, reply, { error: e.message, email, status: e.status });
+      if (e instanceof CabinetError && (e.status === 401 || e.status === 429)) {
+        deps.logins?.observed('manager', e.status === 401 ? 'failed' : 'throttled');
+        return loginPage(request, reply, { error: e.message, email, status: e.status });
+      }
       throw e;
     }
   });

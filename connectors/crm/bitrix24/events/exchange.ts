@@ -70,6 +70,12 @@ export async function webhooksPlugin(app: FastifyInstance, port: ConnectorPort):
       if (a.code) reply.header('x-magistral-error-code', a.code);
       return reply.type('text/plain; charset=utf-8').send(`${a.text}\n`);
     };
+    // An address that failed too often is refused unchecked (429, Retry-After) until its lock ends.
+    const wait = port.logins.retryAfterSeconds('bitrix24', request.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      return done({ status: 429, code: 'MAG_ERR_TOO_MANY_FAILURES', text: `too many failed logins from this address: retry after ${wait} s; nothing was stored` }, 'throttled');
+    }
     const flow = await flowOf(port, name);
     if ('status' in flow) return done(flow, flow.status === 409 ? 'not-events-flow' : 'unknown-flow');
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -93,8 +99,10 @@ export async function webhooksPlugin(app: FastifyInstance, port: ConnectorPort):
       request.log.error({ flow: name, tokenEnv }, `Bitrix24 events flow has no application token: set the environment variable ${tokenEnv ?? '(tokenEnv of the flow)'} or \`magistral secrets set ${tokenEnv ?? 'NAME'}\``);
     }
     if (check !== 'ok' || !given) {
+      if (given) port.logins.failed('bitrix24', request.ip);
       return done({ status: 401, code: 'MAG_ERR_UNAUTHORIZED', text: given ? 'auth[application_token] does not match the flow\'s token; nothing was stored' : 'auth[application_token] is missing; nothing was stored' }, 'unauthorized');
     }
+    port.logins.succeeded('bitrix24', request.ip);
     let event;
     try {
       event = readEvent(tree);
