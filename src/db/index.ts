@@ -28,6 +28,7 @@ import * as m0026 from './migrations/0026-manager-active.ts';
 import * as m0027 from './migrations/0027-order-documents-flow.ts';
 
 export type { Database } from './types.ts';
+export { isDependencyUnavailable } from './availability.ts';
 export * from './types.ts';
 
 // int8 (counts, bigserial ids) as JS numbers: ids and counts stay far below 2^53.
