@@ -2,7 +2,7 @@
 // test may stop, restart and kill without touching the machine's server. PostgreSQL refuses to run as
 // root: as root, initdb and pg_ctl run as the `postgres` OS user (runuser), which owns the data dir.
 import { execFile } from 'node:child_process';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +33,20 @@ async function osUser(name: string): Promise<{ uid: number; gid: number } | unde
   }
 }
 
+/**
+ * Where initdb and pg_ctl are: $PG_BIN, else Debian's newest /usr/lib/postgresql/N/bin (not on PATH
+ * there), else PATH.
+ */
+async function pgBin(name: string): Promise<string> {
+  if (process.env.PG_BIN) return path.join(process.env.PG_BIN, name);
+  const versions = await readdir('/usr/lib/postgresql').catch(() => [] as string[]);
+  for (const v of versions.filter((x) => /^\d+$/.test(x)).sort((a, b) => Number(b) - Number(a))) {
+    const p = path.join('/usr/lib/postgresql', v, 'bin', name);
+    if (await access(p).then(() => true, () => false)) return p;
+  }
+  return name;
+}
+
 export async function startPgCluster(): Promise<PgCluster> {
   const asRoot = process.getuid?.() === 0;
   const owner = asRoot ? await osUser('postgres') : undefined;
@@ -46,8 +60,9 @@ export async function startPgCluster(): Promise<PgCluster> {
   // fsync off: the cluster lives for one test run and is never recovered from a machine crash; a
   // PostgreSQL crash (-m immediate) still replays its WAL, which is what a test may want to see.
   const serverOpts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=100`;
-  await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions']);
-  const ctl = (args: string[]) => as('pg_ctl', ['-D', data, '-l', logFile, '-o', serverOpts, '-w', '-t', '60', ...args]);
+  const [initdb, pgCtl] = [await pgBin('initdb'), await pgBin('pg_ctl')];
+  await as(initdb, ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  const ctl = (args: string[]) => as(pgCtl, ['-D', data, '-l', logFile, '-o', serverOpts, '-w', '-t', '60', ...args]);
   await ctl(['start']);
   return {
     port,
