@@ -23,9 +23,11 @@ target: prices
 mode: delta
 `;
 
-export async function preparePipeline(tp: TestPipeline): Promise<void> {
+/** `seeded: false` leaves `prices` empty: the payload then takes the direct load (COPY into the live table). */
+export async function preparePipeline(tp: TestPipeline, opts: { seeded?: boolean } = {}): Promise<void> {
   await tp.applyFlowFile('ops/flows/prices-csv.yaml');
   await tp.applyFlowYaml(SEED_FLOW);
+  if (opts.seeded === false) return;
   // The seed goes through whatever workers run (in this process or a child): send, then wait.
   const seed = await tp.send('seed', csv(H, ['SEED;seed;1;RUB']));
   const s = await waitSettled(tp, seed, { timeoutMs: 60_000 });
