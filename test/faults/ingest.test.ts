@@ -35,7 +35,8 @@ describe('magistral ingest through a PostgreSQL outage', () => {
     await tp.applyFlowYaml(SEED_FLOW);
   });
   afterAll(async () => {
-    await tp?.close();
+    await pg?.start().catch(() => {});
+    await tp?.close().catch((e: unknown) => console.error('fault suite clean-up:', e));
     await pg?.destroy();
     if (redis) await kill9(redis);
   });

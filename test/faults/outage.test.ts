@@ -30,7 +30,10 @@ describe('a dependency down under magistral start', () => {
 
   afterAll(async () => {
     await mag?.stop();
-    await tp?.close();
+    // A failed case may have left PostgreSQL stopped: start it so the test database can be dropped; the
+    // cluster goes whatever happens.
+    await pg?.start().catch(() => {});
+    await tp?.close().catch((e: unknown) => console.error('fault suite clean-up:', e));
     await pg?.destroy();
     if (redis) await kill9(redis);
   });

@@ -138,7 +138,7 @@ describe('faults during a run', () => {
       } finally {
         await mag?.stop();
         for (const w of workers) await kill9(w);
-        await tp?.close();
+        await tp?.close().catch((e: unknown) => console.error('fault suite clean-up:', e));
       }
     });
   }
