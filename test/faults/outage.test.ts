@@ -47,10 +47,19 @@ describe('a dependency down under magistral start', () => {
   const portal = () => get('/api/v1/catalog/products', { authorization: `Bearer ${key}` });
   let portalUp: number;
   const admin = () => get('/admin/api/runs', { authorization: `Bearer ${ADMIN_TOKEN}` });
+  // The pages look the session cookie up in the database (a made-up one: up, it sends to the sign-in page).
+  const page = async (path: string, cookie: string) => {
+    const res = await fetch(`http://127.0.0.1:${mag.port}${path}`, { headers: { cookie }, redirect: 'manual' });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() };
+  };
+  const cabinet = () => page('/cabinet/catalog', 'mg_cab=made-up-session');
+  const manager = () => page('/manager', 'mg_mgr=made-up-session');
 
   it('PostgreSQL stopped: readyz names it, the APIs answer 503 with Retry-After; back: all answer as before', async () => {
     portalUp = (await portal()).status;
     expect(portalUp).toBeLessThan(500);
+    const pagesUp = [(await cabinet()).status, (await manager()).status];
+    expect(pagesUp.every((st) => st < 500), String(pagesUp)).toBe(true);
     expect((await admin()).status).toBe(200);
 
     await pg.stop('fast');
@@ -58,7 +67,12 @@ describe('a dependency down under magistral start', () => {
     const ready = await get('/readyz');
     const p = await portal();
     const a = await admin();
-    report('postgres down (api)', { readyz: ready.status, checks: ready.body.checks, portal: p.status, portalRetryAfter: p.retryAfter, admin: a.status, adminRetryAfter: a.retryAfter });
+    const cab = await cabinet();
+    const mgr = await manager();
+    report('postgres down (api)', {
+      readyz: ready.status, checks: ready.body.checks, portal: p.status, portalRetryAfter: p.retryAfter, admin: a.status, adminRetryAfter: a.retryAfter,
+      cabinet: cab.status, cabinetRetryAfter: cab.retryAfter, manager: mgr.status, managerRetryAfter: mgr.retryAfter,
+    });
     expect(ready.status).toBe(503);
     expect(ready.body.failed).toEqual(['postgres']);
     expect((ready.body.checks as Record<string, string>).redis).toBe('ok');
@@ -66,6 +80,12 @@ describe('a dependency down under magistral start', () => {
       expect(r.status).toBe(503);
       expect(r.body.code).toBe('MAG_ERR_UNAVAILABLE');
       expect(Number(r.retryAfter)).toBeGreaterThan(0);
+    }
+    // The pages say it in Russian, with the same status and Retry-After.
+    for (const r of [cab, mgr]) {
+      expect(r.status).toBe(503);
+      expect(Number(r.retryAfter)).toBeGreaterThan(0);
+      expect(r.text).toMatch(/временно недоступен/);
     }
 
     await pg.start();
