@@ -14,6 +14,7 @@ import { sendOrderVersion } from '../src/pipeline/outbound.ts';
 import { HoldRunError, isMagistralError, PayloadError, type ErrorCode } from '../src/errors/index.ts';
 import { pullFlow, type PollJob } from '../src/pipeline/poll.ts';
 import { refuseForeignJob } from './installation.ts';
+import { isDependencyUnavailable } from '../src/db/index.ts';
 
 async function later(job: Job, token: string | undefined, ms: number): Promise<never> {
   await job.moveToDelayed(Date.now() + ms, token);
@@ -57,6 +58,13 @@ async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never>
     deps.log.warn({ flow, run: runId, queue: job.queueName, reason: e.reason }, 'run held for a person');
     if (await holdRun(deps.pool, runId, e.reason)) deps.metrics?.runsFinished.inc({ flow, state: 'held' });
     throw new UnrecoverableError(e.message);
+  }
+  // The database (or Redis) away is no fault of the run: past the job's attempts the job fails, the
+  // run stays open, and the sweeper gives it a new job — until the database is back, however long.
+  // Failing it instead lost a run to a restart that ended just before its last attempt's bookkeeping.
+  if (isDependencyUnavailable(e) && attempt >= (job.opts.attempts ?? 1)) {
+    deps.log.warn({ flow, run: runId, queue: job.queueName, attempt, err: (e as Error).message }, 'a dependency is unavailable; the run stays open for the sweeper');
+    throw e;
   }
   const last = isPayloadError(e) || attempt >= (job.opts.attempts ?? 1);
   deps.log.warn({ flow, run: runId, queue: job.queueName, attempt, err: e }, last ? 'stage failed for good' : 'stage failed; will retry');

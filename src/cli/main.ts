@@ -1,6 +1,7 @@
 // Entry point of the `magistral` CLI. Each command lives in src/cli/commands/<name>.ts and registers
 // itself on the program; errors print their MAG_ERR_* code and message and exit non-zero.
 import { Command } from 'commander';
+import { isDependencyUnavailable } from '../db/availability.ts';
 import { isMagistralError } from '../errors/index.ts';
 import { CabinetError } from '../cabinet/errors.ts';
 import { commands } from './commands/index.ts';
@@ -24,6 +25,9 @@ export async function runCli(argv: string[], host: CliHost): Promise<void> {
   } catch (e) {
     if (isMagistralError(e)) {
       console.error(`${e.code}: ${e.message}`);
+    } else if (isDependencyUnavailable(e)) {
+      // PostgreSQL (or Redis) out of reach: one line saying so, not a stack of the driver's internals.
+      console.error(`MAG_ERR_UNAVAILABLE: a dependency does not answer (${(e as Error).message}); check that PostgreSQL and Redis run (DATABASE_URL, REDIS_URL) and try again`);
     } else if (e instanceof CabinetError) {
       // The cabinet's services speak Russian to buyers; an operator gets the same sentence, no stack.
       console.error(e.message);

@@ -1,8 +1,9 @@
 // Waiting for a run from the CLI (ingest, runs approve/replay, flows pull) without waiting forever:
 // while it waits it watches this installation's workers, and when none is left it starts its own or says so and stops.
+import { isDependencyUnavailable } from '../db/availability.ts';
 import { MagistralError } from '../errors/index.ts';
 import { installationId, workerNameSuffix } from '../pipeline/installation.ts';
-import { isTerminal } from '../pipeline/lifecycle/index.ts';
+import { blockerOf, isTerminal } from '../pipeline/lifecycle/index.ts';
 import { getRun, type RunView } from '../pipeline/runs.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import type { CliHost, WorkerHandle } from './host.ts';
@@ -23,6 +24,48 @@ export interface WaitOptions {
   graceMs?: number;
   /** Where the one line about taking over goes (stdout may carry JSON). @defaultValue console.error */
   say?: (line: string) => void;
+  /**
+   * Every this long a line says what the wait is waiting for (the run's state, the run that blocks it,
+   * the database being unreachable); 0: never. @defaultValue 5000
+   */
+  progressEveryMs?: number;
+}
+
+/** One line on what run `runId` (in `state`) waits for: the earlier or held run in front of it, if any. */
+export async function waitingFor(rt: Runtime, runId: number, state: string): Promise<string> {
+  if (state === 'received' || state === 'extracting') return `run ${runId} is ${state}`;
+  const blocker = await blockerOf(rt.pool, runId, { stage: 'merge', ordered: true, dependencies: true });
+  if (blocker === null || blocker === runId) return `run ${runId} is ${state}`;
+  const b = await getRun(rt.db, blocker);
+  const what = b.state === 'held'
+    ? `run ${b.id} of flow ${b.flow}, held for a person (${b.heldReason ?? 'no reason recorded'}): magistral runs approve ${b.id} or magistral runs reject ${b.id}`
+    : `run ${b.id} of flow ${b.flow} (${b.state})`;
+  return `run ${runId} is ${state}, waiting for ${what}`;
+}
+
+/**
+ * Runs `fn` again while the database is unreachable (a restart, a failover), saying so every
+ * `everyMs`; gives up at `deadline` with one line, never a stack.
+ */
+export async function retryingDatabase<T>(fn: () => Promise<T>, opts: { what: string; deadline: number; everyMs: number; say: (line: string) => void }): Promise<T> {
+  let saidAt = 0;
+  const since = Date.now();
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isDependencyUnavailable(e)) throw e;
+      const waited = Math.round((Date.now() - since) / 1000);
+      if (Date.now() > opts.deadline) {
+        throw new MagistralError('MAG_ERR_UNAVAILABLE', `${opts.what}: the database has not answered for ${waited} s (${(e as Error).message})`);
+      }
+      if (opts.everyMs > 0 && Date.now() - saidAt >= opts.everyMs) {
+        saidAt = Date.now();
+        opts.say(`magistral: ${opts.what}: the database does not answer (${(e as Error).message}); retrying${waited ? ` for ${waited} s` : ''}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /**
@@ -49,7 +92,10 @@ export async function waitForRunWithWorkers(rt: Runtime, host: CliHost, runId: n
   const grace = opts.graceMs ?? 3000;
   const say = opts.say ?? ((line: string) => console.error(line));
   const deadline = Date.now() + (opts.timeoutMs ?? Number.POSITIVE_INFINITY);
-  const installation = await installationId(rt.db);
+  const progressEvery = opts.progressEveryMs ?? 5000;
+  // A PostgreSQL restart while we wait is waited out (issue 17: it ended `ingest` with a raw ECONNREFUSED stack).
+  const db = <T>(what: string, fn: () => Promise<T>) => retryingDatabase(fn, { what, deadline, everyMs: progressEvery, say });
+  const installation = await db(`waiting for run ${runId}`, () => installationId(rt.db));
   // Redis unreachable: we cannot tell, so we neither start workers nor give up on that account.
   const count = () => connectedWorkers(rt, installation).catch(() => undefined);
   let own: WorkerHandle | undefined;
@@ -60,10 +106,19 @@ export async function waitForRunWithWorkers(rt: Runtime, host: CliHost, runId: n
       else noneSince = Date.now();
     }
     let nextCheck = Date.now() + checkEvery;
+    let nextProgress = Date.now() + progressEvery;
     for (;;) {
-      const run = await getRun(rt.db, runId);
+      const run = await db(`waiting for run ${runId}`, () => getRun(rt.db, runId));
       if (isTerminal(run.state) || run.state === 'held') return run;
-      if (Date.now() > deadline) throw new MagistralError('MAG_ERR_RUN_STATE', `run ${runId} is still ${run.state} after ${opts.timeoutMs} ms`);
+      if (Date.now() > deadline) {
+        const why = await waitingFor(rt, runId, run.state).catch(() => `run ${runId} is ${run.state}`);
+        throw new MagistralError('MAG_ERR_RUN_STATE', `${why}; still not finished after ${opts.timeoutMs} ms`);
+      }
+      if (progressEvery > 0 && Date.now() >= nextProgress) {
+        nextProgress = Date.now() + progressEvery;
+        const line = await waitingFor(rt, runId, run.state).catch(() => undefined);
+        if (line) say(`magistral: ${line}`);
+      }
       if (!own && Date.now() >= nextCheck) {
         nextCheck = Date.now() + checkEvery;
         const n = await count();

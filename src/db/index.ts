@@ -30,6 +30,7 @@ import * as m0028 from './migrations/0028-act-requests.ts';
 import * as m0029 from './migrations/0029-stored-secrets.ts';
 
 export type { Database } from './types.ts';
+export { isDependencyUnavailable } from './availability.ts';
 export * from './types.ts';
 
 // int8 (counts, bigserial ids) as JS numbers: ids and counts stay far below 2^53.
@@ -51,10 +52,24 @@ export function withDefaultUser(url: string): string {
   return u.toString();
 }
 
+/**
+ * Keeps a lost server from crashing the process through the pool's clients. pg-pool listens for a
+ * client's 'error' only while it is idle; a client checked out (`pool.connect()`: a merge's
+ * transaction, a COPY, kysely's own) that loses its server emits 'error' with nobody listening, and
+ * `pg_ctl restart -m fast` during a merge killed `magistral start` (API and workers together) with
+ * "Connection terminated unexpectedly … Unhandled 'error' event" (issue 17, test/faults). The
+ * statement in flight fails on its own (the job is retried); the client is dropped on release (it is
+ * no longer queryable), so the listener only has to exist, for every checkout of every client.
+ */
+export function guardPoolClients(pool: pg.Pool): void {
+  pool.on('error', () => {});
+  pool.on('connect', (client) => { client.on('error', () => {}); });
+}
+
 export function createDb(url: string, opts: { max?: number; applicationName?: string } = {}): Db {
   const pool = new pg.Pool({ connectionString: withDefaultUser(url), max: opts.max ?? 10, application_name: opts.applicationName ?? 'magistral' });
-  // An idle client that loses its server (restart, network) must not crash the process.
-  pool.on('error', () => {});
+  // An idle client, or one checked out, that loses its server (restart, network) must not crash the process.
+  guardPoolClients(pool);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -144,6 +159,7 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   if (!name) return false;
   u.pathname = '/postgres';
   const client = new pg.Client({ connectionString: u.toString() });
+  client.on('error', () => {});
   await client.connect();
   try {
     const r = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
@@ -165,6 +181,7 @@ export async function dropDatabase(url: string): Promise<void> {
   const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
   u.pathname = '/postgres';
   const client = new pg.Client({ connectionString: u.toString() });
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);

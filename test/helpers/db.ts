@@ -13,9 +13,10 @@ export interface TestDb extends Db {
   drop(): Promise<void>;
 }
 
-export async function createTestDb(label = 't'): Promise<TestDb> {
+/** `base`: another server than the machine's (a fault test's own cluster, test/helpers/pg-cluster.ts). */
+export async function createTestDb(label = 't', base = PG_BASE): Promise<TestDb> {
   const name = `magistral_test_${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(4).toString('hex')}`;
-  const url = `${PG_BASE}/${name}`;
+  const url = `${base}/${name}`;
   await ensureDatabase(url);
   const d = createDb(url, { applicationName: 'magistral-test' });
   await migrate(d.db, registry.migrationSets());

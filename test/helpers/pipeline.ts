@@ -31,8 +31,8 @@ export interface TestPipeline {
   close(): Promise<void>;
 }
 
-export async function createTestPipeline(label: string, opts: { redisUrl?: string; workers?: boolean; env?: Record<string, string>; log?: Logger; registry?: Registry } = {}): Promise<TestPipeline> {
-  const db = await createTestDb(label);
+export async function createTestPipeline(label: string, opts: { redisUrl?: string; pgBase?: string; workers?: boolean; env?: Record<string, string>; log?: Logger; registry?: Registry } = {}): Promise<TestPipeline> {
+  const db = await createTestDb(label, opts.pgBase);
   const dataDir = await mkdtemp(path.join(tmpdir(), `magistral-${label}-`));
   const env: Record<string, string> = {
     DATABASE_URL: db.url,

@@ -8,6 +8,9 @@ import { Registry } from '../../src/pipeline/registry.ts';
 import { CONNECTOR_MODULES } from '../../connectors/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 
+let unavailableSeen = 0;
+const unavailableFor = 4;
+
 const throwing: Connector = {
   kind: 'test.throws',
   optionsSchema: { type: 'object' },
@@ -18,6 +21,12 @@ const throwing: Connector = {
     if (what === 'payload') throw new PayloadError('MAG_ERR_PAYLOAD_MALFORMED', { file: ctx.fileName, line: 1 }, 'not a document');
     if (what === 'retryable') throw new RetryableError('the source was briefly away');
     if (what === 'hold') throw new HoldRunError('the sender asked for a person to look first');
+    if (what === 'database away') {
+      // What pg raises to a session when PostgreSQL shuts down (pg_ctl restart -m fast), on the first
+      // `unavailableFor` reads; then the payload reads as empty.
+      if (unavailableSeen++ < unavailableFor) throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01', severity: 'FATAL' });
+      return;
+    }
     throw new Error(`unexpected payload '${what}'`);
   },
 };
@@ -65,5 +74,24 @@ retry: { attempts: 3, backoff: exponential, delayMs: 50 }
     expect(run.state).toBe('held');
     expect(run.attempts).toBe(1);
     expect(run.heldReason).toBe('the sender asked for a person to look first');
+  });
+
+  it('never fails a run for the database being away: past its attempts the sweeper gives it new ones until it is back', async () => {
+    // A flow of its own (the held run above blocks later merges of 'throws'); 3 attempts per job, the
+    // database "away" for 4 reads: the first job runs out of attempts.
+    await tp.applyFlowYaml(`
+apiVersion: magistral/v1
+kind: Flow
+name: throws-db
+source: { connector: test.throws }
+mapping: file/prices.yaml
+target: prices
+mode: delta
+retry: { attempts: 3, backoff: exponential, delayMs: 50 }
+`);
+    const run = await tp.ingest('throws-db', 'database away', 'during-restart.xml');
+    expect(unavailableSeen).toBe(unavailableFor + 1);
+    expect(run.state).toBe('done');
+    expect(run.error).toBeNull();
   });
 });

@@ -15,6 +15,7 @@ import { meRoutes } from './me-routes.ts';
 import { catalogRoutes } from './catalog-routes.ts';
 import { searchRoutes } from './search-routes.ts';
 import { KNOWN_SCOPES } from '../../portal/keys.ts';
+import { guardPoolClients } from '../../db/index.ts';
 import type { Queryable as PortalQueryable } from '../../portal/query.ts';
 
 export type { PortalContext, ApiDeps } from './context.ts';
@@ -62,7 +63,7 @@ export const portalApi: FastifyPluginAsync<PortalApiOptions> = async (app: Fasti
     const pool = new pg.Pool({
       ...deps.pool.options, max: HOT_POOL_SIZE, idleTimeoutMillis: 0, application_name: 'magistral-portal', options: '-c plan_cache_mode=force_generic_plan',
     });
-    pool.on('error', () => {});
+    guardPoolClients(pool);
     app.addHook('onClose', async () => { await pool.end(); });
     hot = { db: deps.db, pool };
     app.addHook('onReady', async () => {

@@ -7,7 +7,7 @@ import type { CliHost } from '../host.ts';
 import { createCliContext } from '../context.ts';
 import { createRuntime, type Runtime } from '../../pipeline/runtime.ts';
 import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, type RunView } from '../../pipeline/runs.ts';
-import { waitForRunWithWorkers } from '../wait-run.ts';
+import { retryingDatabase, waitForRunWithWorkers } from '../wait-run.ts';
 import { receivePayload } from '../../pipeline/receive.ts';
 import { MagistralError } from '../../errors/index.ts';
 import { idArgument } from '../args.ts';
@@ -59,7 +59,11 @@ export function register(program: Command, host: CliHost): void {
           const s = await stat(f).catch(() => null);
           if (!s?.isFile()) throw new MagistralError('MAG_ERR_BAD_REQUEST', `${f}: no such file`);
         }
-        const { runId } = await receivePayload(rt, { flow: opts.flow, files: files.map((f) => ({ fileName: path.basename(f), body: createReadStream(f) })) });
+        // The database restarting as the payload is stored: store it again once it answers (fresh streams).
+        const { runId } = await retryingDatabase(
+          () => receivePayload(rt, { flow: opts.flow, files: files.map((f) => ({ fileName: path.basename(f), body: createReadStream(f) })) }),
+          { what: `storing ${files.length === 1 ? files[0] : `${files.length} files`}`, deadline: opts.timeout ? Date.now() + opts.timeout * 1000 : Number.POSITIVE_INFINITY, everyMs: 5000, say: (l) => console.error(l) },
+        );
         if (!opts.wait) {
           console.log(opts.json ? JSON.stringify({ runId }) : `run ${runId} received`);
           return;

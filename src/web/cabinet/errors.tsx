@@ -7,6 +7,8 @@ import { russianOf } from '../../backoffice/rights.ts';
 import { sendFragment, sendPage } from '../render.tsx';
 import { BarePage, Flash, Layout } from './layout.tsx';
 import { isHtmx } from './request.ts';
+import { isDependencyUnavailable } from '../../db/availability.ts';
+import { UNAVAILABLE_RETRY_AFTER_S } from '../../api/error-handler.ts';
 
 /** The largest upload (quick order, filled price list): a bigger file (the issue's 50 MB one) is refused with a message. */
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
@@ -37,9 +39,14 @@ export function buyerError(error: unknown): CabinetError | undefined {
  * The status and Russian text of an error on a page (the cabinet's and the workplace's): a CabinetError's
  * own message, fastify's 4xx translated, anything else logged and shown as `unexpected` with status 500.
  */
-export function webErrorText(error: FastifyError | CabinetError, request: FastifyRequest, unexpected: string): { status: number; text: string } {
+export function webErrorText(error: FastifyError | CabinetError, request: FastifyRequest, unexpected: string): { status: number; text: string; retryAfter?: number } {
   const known = buyerError(error);
   if (known) return { status: known.status, text: known.message };
+  // The database out of reach (a restart takes seconds, test/faults): an outage to wait out, not a fault.
+  if (isDependencyUnavailable(error)) {
+    request.log.warn({ err: (error as Error).message }, 'page request: a dependency is unavailable');
+    return { status: 503, retryAfter: UNAVAILABLE_RETRY_AFTER_S, text: `Сервис временно недоступен: база данных перезапускается. Повторите действие через ${UNAVAILABLE_RETRY_AFTER_S} секунд.` };
+  }
   if (!(error instanceof CabinetError) && error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
     return { status: error.statusCode, text: MESSAGES[error.statusCode] ?? MESSAGES[400]! };
   }
@@ -49,7 +56,8 @@ export function webErrorText(error: FastifyError | CabinetError, request: Fastif
 
 /** Renders any error of a cabinet route in Russian: the page (or, for htmx, a fragment in #flash), never a stack trace. */
 export async function cabinetError(error: FastifyError | CabinetError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const { status, text } = webErrorText(error, request, `Что-то пошло не так, мы уже разбираемся. Повторите действие позже; если ошибка повторится, сообщите менеджеру код ${request.id}.`);
+  const { status, text, retryAfter } = webErrorText(error, request, `Что-то пошло не так, мы уже разбираемся. Повторите действие позже; если ошибка повторится, сообщите менеджеру код ${request.id}.`);
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   // An anonymous visitor (or an expired session) asked for a page of signed-in contacts: sign in first.
   if (status === 401) {
     const next = request.method === 'GET' ? request.url : (request.headers.referer ? new URL(request.headers.referer, 'http://x').pathname : '/cabinet');

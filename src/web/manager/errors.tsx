@@ -9,7 +9,8 @@ import { ManagerBarePage, ManagerFlash, ManagerLayout } from './layout.tsx';
 import { isHtmx } from './request.ts';
 
 export async function managerError(error: FastifyError | CabinetError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const { status, text } = webErrorText(error, request, `Что-то пошло не так. Повторите действие позже; если ошибка повторится, сообщите администратору код ${request.id}.`);
+  const { status, text, retryAfter } = webErrorText(error, request, `Что-то пошло не так. Повторите действие позже; если ошибка повторится, сообщите администратору код ${request.id}.`);
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   if (status === 401) {
     const next = request.method === 'GET' ? request.url : '/manager';
     const to = `/manager/login?next=${encodeURIComponent(next)}${request.managerExpired ? '&expired=1' : ''}`;
