@@ -6,7 +6,6 @@
 // whose job vanished (Redis restarted). On success the PDF is stored and, in the same transaction, the
 // request is marked done and the buyer's 'document-new' e-mail written; a refusal that retrying cannot
 // cure fails the request with the technical reason (English, for on-call) and the buyer's (Russian).
-import type { JobsOptions } from 'bullmq';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { isMagistralError, MagistralError, RetryableError, type ErrorCode } from '../errors/index.ts';
@@ -16,6 +15,7 @@ import { installationId } from '../pipeline/installation.ts';
 import type { ActRequest, DocumentRequestCapability } from '../port/connector.ts';
 import { storeFile } from './files.ts';
 import { notify } from './notify.ts';
+import { jobOptions } from '../pipeline/jobs.ts';
 
 type Db = Kysely<Database>;
 
@@ -84,17 +84,6 @@ export async function actFlowFor(db: Db, legalEntityId: number): Promise<{ id: n
 export async function actsEnabled(db: Db): Promise<boolean> {
   const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM flows WHERE definition->>'target' = ${ACTS_TARGET} AND NOT paused`.execute(db);
   return (r.rows[0]?.n ?? 0) > 0;
-}
-
-function jobOptions(flow: Flow, jobId: string): JobsOptions {
-  const retry = flow.retry ?? {};
-  return {
-    jobId,
-    attempts: retry.attempts ?? 8,
-    backoff: { type: retry.backoff ?? 'exponential', delay: retry.delayMs ?? 1000 },
-    removeOnComplete: { age: 3600, count: 1000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
-  };
 }
 
 async function addJob(deps: Pick<PipelineDeps, 'db' | 'queues'>, requestId: number, flow: Flow): Promise<boolean> {

@@ -7,7 +7,8 @@ import type { PipelineDeps } from './deps.ts';
 import { extractJobId, mergeJobId } from './queues.ts';
 import { installationId } from './installation.ts';
 
-function jobOptions(flow: Flow, jobId: string): JobsOptions {
+/** A job of a flow's work (a run's stage, an order to send, an act to ask for): retried as the flow's `retry` says. */
+export function jobOptions(flow: Flow, jobId: string): JobsOptions {
   const retry = flow.retry ?? {};
   return {
     jobId,

@@ -3,7 +3,6 @@
 // order and flow); a BullMQ job per (flow, order, version) is only the nudge to send. The sweeper finds
 // what is due (an order placed after the flow existed and never sent, or changed since its export) and
 // adds its job; the same job id twice is a no-op, so a version is queued once however often it is found.
-import type { JobsOptions } from 'bullmq';
 import { sql } from 'kysely';
 import { isMagistralError, MagistralError, RetryableError, type ErrorCode } from '../errors/index.ts';
 import { ordersPort, RELEASED } from '../orders/outbound.ts';
@@ -14,6 +13,7 @@ import type { Flow, StoredFlow } from './flows.ts';
 import { installationId } from './installation.ts';
 import { NAMED_UNLOCK_SQL, outboundLockName, TRY_NAMED_LOCK_SQL } from './locks.ts';
 import type { OutboundJob } from './queues.ts';
+import { jobOptions } from './jobs.ts';
 
 /**
  * Orders changed longer ago than this are not looked at by the sweeper: it scans orders by updated_at
@@ -52,17 +52,6 @@ export function outboundOf(deps: PipelineDeps, flow: StoredFlow): OutboundCapabi
   if (!c) throw new MagistralError('MAG_ERR_CONNECTOR_UNKNOWN', `flow ${flow.name}: connector '${kind}' is not available in this process`);
   if (!c.outbound) throw new MagistralError('MAG_ERR_BAD_REQUEST', `flow ${flow.name}: connector '${kind}' cannot send orders (target: orders needs a connector with outbound send)`);
   return c.outbound;
-}
-
-function jobOptions(flow: Flow, jobId: string): JobsOptions {
-  const retry = flow.retry ?? {};
-  return {
-    jobId,
-    attempts: retry.attempts ?? 8,
-    backoff: { type: retry.backoff ?? 'exponential', delay: retry.delayMs ?? 1000 },
-    removeOnComplete: { age: 3600, count: 1000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
-  };
 }
 
 interface DueRow { flow_id: number; order_id: number; version: string; definition: Flow; updated_at: Date; state: string | null }
