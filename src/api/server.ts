@@ -26,6 +26,18 @@ import { actRequestsRoutes } from './act-requests-routes.ts';
 
 export type { ServerDeps } from './deps.ts';
 
+export interface RouteEntry {
+  method: string;
+  url: string;
+}
+
+const ROUTES = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** The routes a server built by buildServer registered, in order (HEAD routes fastify adds for GET included). */
+export function registeredRoutes(app: FastifyInstance): readonly RouteEntry[] {
+  return ROUTES.get(app) ?? [];
+}
+
 export async function buildServer(given: ServerDeps): Promise<FastifyInstance> {
   // One throttle for every surface of the process: the admin token, portal keys and the exchanges.
   const deps: ServerDeps = { ...given, logins: given.logins ?? new LoginThrottle({ registry: given.metrics.registry }) };
@@ -44,6 +56,12 @@ export async function buildServer(given: ServerDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  // Every route as registered (the authorization matrix test checks each one has its row).
+  const routes: RouteEntry[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) routes.push({ method: String(method), url: r.url });
+  });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
