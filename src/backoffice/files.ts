@@ -9,6 +9,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
+import { MagistralError } from '../errors/index.ts';
 
 type Db = Kysely<Database>;
 
@@ -41,9 +42,17 @@ export async function storeFile(db: Db, dataDir: string, content: Uint8Array, co
     try {
       await fh.writeFile(content);
       await fh.sync();
-    } finally {
-      await fh.close();
+    } catch (e) {
+      await fh.close().catch(() => {});
+      // Nothing half-written stays behind; a full disk is said as such (issue 17).
+      await rm(tmp, { force: true });
+      const code = (e as NodeJS.ErrnoException)?.code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new MagistralError('MAG_ERR_STORAGE_FULL', `no space left under the file store (${path.dirname(path.dirname(target))}): the file (${content.byteLength} bytes) was not kept; free space and try again`);
+      }
+      throw e;
     }
+    await fh.close();
     try {
       await rename(tmp, target);
     } catch (e) {

@@ -28,6 +28,7 @@ export const CATALOGUE = {
   MAG_ERR_RUN_HELD: { status: 409, meaning: 'A stage held the run for a person with the reason given; approve it (`magistral runs approve ID`) or reject it.' },
   MAG_ERR_RETRYABLE: { status: 503, meaning: 'A stage hit a transient failure (a lock, a remote blip) and is retried with the flow\'s backoff; act only when it repeats until the run fails.' },
   MAG_ERR_NO_WORKERS: { status: 503, meaning: 'No worker of this installation is connected to the queues, so nothing would finish the run; start workers (`magistral start --workers-only`) or let the CLI start its own.' },
+  MAG_ERR_STORAGE_FULL: { status: 507, meaning: 'The disk under MAGISTRAL_DATA_DIR (the inbox, the file store) is full: the payload or file was refused and nothing of it was kept; what was stored before is intact. Free space (or grow the volume) and send again.' },
   MAG_ERR_UNAVAILABLE: { status: 503, meaning: 'PostgreSQL (or Redis) does not answer right now (restarting, failing over, unreachable) and nothing was changed; retry after the Retry-After seconds, and see which one is down on /readyz.' },
   MAG_ERR_UNAUTHORIZED: { status: 401, meaning: 'The request has no valid credentials (admin token, API key or session): send them or check MAGISTRAL_ADMIN_TOKEN.' },
   MAG_ERR_FORBIDDEN: { status: 403, meaning: 'The credentials are valid but not allowed this (missing scope, blocked client, no client named); the message says what is missing.' },

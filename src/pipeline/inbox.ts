@@ -6,7 +6,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PayloadError } from '../errors/index.ts';
+import { MagistralError, PayloadError } from '../errors/index.ts';
 
 export interface IncomingFile {
   fileName: string;
@@ -57,6 +57,11 @@ export async function storePayload(dataDir: string, flow: string, file: Incoming
     await dh.close();
   } catch (e) {
     await rm(full, { force: true });
+    const code = (e as NodeJS.ErrnoException)?.code;
+    // A full disk (or quota) is the operator's to fix, not the sender's payload: said as such, with the file.
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new MagistralError('MAG_ERR_STORAGE_FULL', `${file.fileName}: no space left under the inbox (${dataDir}): the payload was refused and nothing of it was kept; free space and send it again`);
+    }
     throw e;
   }
   return { path: full, sha256: hash.digest('hex'), size };
