@@ -4,8 +4,8 @@
 // archive lacks, a file that is not a PDF, a name that climbs out of the archive) is rejected with its
 // reason while the good lines are kept. The archive itself is refused whole when it could hurt: not a
 // zip, too many entries, expanding past the limits (zip bomb), encrypted or special entries. Every batch
-// is recorded (document_batches) with what each line became. The e-mails are written here with the
-// change, so the row is marked announced (noticed_sha256) in the same transaction.
+// is recorded (document_batches) with what each line became. The e-mails are written by the one notifier
+// of closing documents (document-notices.ts) in the same transaction as the documents.
 //
 // The same archives can come through a flow instead (connector file.documents, target orderDocuments):
 // then they get an inbox entry, a run, rejects with positions and replay, like every other payload.
@@ -17,8 +17,7 @@ import type { Database } from '../db/index.ts';
 import { documentKindName, parseOrderDocumentKind } from './document-kinds.ts';
 import { FileRefused, sniffUpload } from './file-type.ts';
 import { storeFile } from './files.ts';
-import { notify } from './notify.ts';
-import { orderRecipients } from './order-events.ts';
+import { documentNoticesIn } from './document-notices.ts';
 
 type Db = Kysely<Database>;
 
@@ -178,6 +177,7 @@ export async function importDocumentBatch(db: Db, dataDir: string, input: { sour
   const source = `file:${input.source}`;
 
   return db.transaction().execute(async (trx) => {
+    const accepted: number[] = [];
     for (let i = headerAt + 1; i < lines.length; i++) {
       if (!lines[i]!.trim()) continue;
       const v = splitLine(lines[i]!, sep);
@@ -223,24 +223,18 @@ export async function importDocumentBatch(db: Db, dataDir: string, input: { sour
         // Known from the ERP's data (or an earlier file): the file is attached or replaced.
         await sql`UPDATE order_documents SET sha256 = ${file.sha256}, file_name = ${nice}, content_type = 'application/pdf', size_bytes = ${file.sizeBytes},
           date = coalesce(${date}::date, date), amount = coalesce(${amountText || null}::numeric, amount), source = ${source},
-          noticed_sha256 = ${file.sha256}, updated_at = now() WHERE id = ${existing.id}`.execute(trx);
+          updated_at = now() WHERE id = ${existing.id}`.execute(trx);
         docId = Number(existing.id);
       } else {
-        const r = await sql<{ id: number }>`INSERT INTO order_documents (order_id, kind, number, date, amount, file_name, sha256, content_type, size_bytes, source, noticed_sha256)
-          VALUES (${order.id}, ${kind}, ${row.number}, ${date}::date, ${amountText || null}::numeric, ${nice}, ${file.sha256}, 'application/pdf', ${file.sizeBytes}, ${source}, ${file.sha256}) RETURNING id`.execute(trx);
+        const r = await sql<{ id: number }>`INSERT INTO order_documents (order_id, kind, number, date, amount, file_name, sha256, content_type, size_bytes, source)
+          VALUES (${order.id}, ${kind}, ${row.number}, ${date}::date, ${amountText || null}::numeric, ${nice}, ${file.sha256}, 'application/pdf', ${file.sizeBytes}, ${source}) RETURNING id`.execute(trx);
         docId = Number(r.rows[0]!.id);
       }
       row.outcome = 'accepted';
       row.documentId = docId;
-      for (const contactId of await orderRecipients(trx, Number(order.id))) {
-        await notify(trx, {
-          kind: 'document-new', to: { contactId },
-          subject: `Заказ ${order.number}: ${documentKindName(kind)} № ${row.number}`,
-          text: `Здравствуйте!\n\nПо заказу ${order.number} получен документ: ${documentKindName(kind)} № ${row.number}${date ? ` от ${date.split('-').reverse().join('.')}` : ''}.\nОн в личном кабинете: страница заказа и раздел «Документы».\n`,
-          dedupeKey: `document-new:${docId}:${file.sha256}:${contactId}`,
-        });
-      }
+      accepted.push(docId);
     }
+    await documentNoticesIn(trx, { ids: accepted });
     const warnings = [...archive.warnings, ...[...archive.files.keys()].filter((n) => !named.has(n)).map((n) => `файл «${printable(n)}» в архиве не упомянут в manifest.csv и пропущен`)];
     const count = (o: BatchRow['outcome']) => rows.filter((r) => r.outcome === o).length;
     const b = await trx.insertInto('document_batches').values({

@@ -21,14 +21,17 @@ export async function documentNotices(db: Db, limit = 500): Promise<number> {
 
 /**
  * The same inside a transaction the caller holds (`trx` is a transaction, or Kysely on the merge's client);
- * `runId`: only the rows that run wrote, all of them (the merge announces its own documents).
+ * `runId`: only the rows that run wrote, all of them (the merge announces its own documents); `ids`: only
+ * these rows (a batch upload announces what it accepted).
  */
-export async function documentNoticesIn(trx: Db, opts: { limit?: number; runId?: number } = {}): Promise<number> {
+export async function documentNoticesIn(trx: Db, opts: { limit?: number; runId?: number; ids?: readonly number[] } = {}): Promise<number> {
+  if (opts.ids && !opts.ids.length) return 0;
   const docs = (await sql<{ id: number; order_id: number; order_number: string; kind: string; number: string | null; date: string | null; sha256: string }>`
     SELECT d.id::int, d.order_id::int, o.number AS order_number, d.kind, d.number, to_char(d.date, 'DD.MM.YYYY') AS date, d.sha256
     FROM order_documents d JOIN orders o ON o.id = d.order_id
     WHERE d.sha256 IS NOT NULL AND d.noticed_sha256 IS DISTINCT FROM d.sha256 AND d.source IS DISTINCT FROM 'portal'
       AND (${opts.runId ?? null}::bigint IS NULL OR d.run_id = ${opts.runId ?? null}::bigint)
+      AND (${opts.ids ? `{${opts.ids.join(',')}}` : null}::bigint[] IS NULL OR d.id = ANY(${opts.ids ? `{${opts.ids.join(',')}}` : null}::bigint[]))
     ORDER BY d.id LIMIT ${opts.limit ?? null}::int
     FOR UPDATE OF d SKIP LOCKED`.execute(trx)).rows;
   for (const d of docs) {
