@@ -6,8 +6,7 @@
 // write bumps the catalog version, so the cities' offers are rebuilt on the next read).
 import type pg from 'pg';
 import type { Flow } from '../schemas/index.ts';
-import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 
 export interface CityBinding {
@@ -24,15 +23,18 @@ const PRICE_TYPE_SQL = `
     (SELECT pt.id FROM price_types pt JOIN external_ids e ON e.entity = 'priceType' AND e.system = $2 AND e.internal_id = pt.id
       WHERE lower(pt.name) = lower($3) AND NOT pt.placeholder ORDER BY pt.id LIMIT 1))`;
 
+/** A binding's two sides ($1 city code, $2 system, $3 price type code or name): their ids, NULL when unknown. */
+const BINDING_SQL = `SELECT (SELECT id FROM cities WHERE code = $1) AS city_id, ${PRICE_TYPE_SQL} AS pt`;
+
 /** Binds the flow's cities to their price types on the merge's client (inside its transaction). */
 export async function applyCityPriceTypes(client: pg.PoolClient, flow: Flow): Promise<CityBinding[]> {
   const out: CityBinding[] = [];
   for (const [city, priceType] of Object.entries(flow.cityPriceTypes ?? {})) {
     const r = await client.query<{ city_id: number | null; pt: number | null; changed: boolean }>(`
-      WITH c AS (SELECT id FROM cities WHERE code = $1), p AS (SELECT ${PRICE_TYPE_SQL} AS id),
-      up AS (UPDATE cities SET price_type_id = (SELECT id FROM p) FROM p
-             WHERE cities.id = (SELECT id FROM c) AND p.id IS NOT NULL AND cities.price_type_id IS DISTINCT FROM p.id RETURNING 1)
-      SELECT (SELECT id FROM c) AS city_id, (SELECT id FROM p) AS pt, EXISTS (SELECT 1 FROM up) AS changed`, [city, flow.source.system ?? 'local', priceType]);
+      WITH b AS (${BINDING_SQL}),
+      up AS (UPDATE cities SET price_type_id = b.pt FROM b
+             WHERE cities.id = b.city_id AND b.pt IS NOT NULL AND cities.price_type_id IS DISTINCT FROM b.pt RETURNING 1)
+      SELECT b.city_id, b.pt, EXISTS (SELECT 1 FROM up) AS changed FROM b`, [city, flow.source.system ?? 'local', priceType]);
     const row = r.rows[0]!;
     out.push({ city, priceType, state: row.city_id === null ? 'no-city' : row.pt === null ? 'no-price-type' : row.changed ? 'bound' : 'unchanged' });
   }
@@ -50,13 +52,9 @@ export async function visibilityWarnings(db: Kysely<Database>, flow: { id: numbe
   const system = def.source.system ?? 'local';
   const warnings: string[] = [];
   for (const [city, priceType] of Object.entries(def.cityPriceTypes ?? {})) {
-    const r = await sql<{ city: number | null; pt: number | null }>`
-      SELECT (SELECT id FROM cities WHERE code = ${city}) AS city,
-        coalesce((SELECT e.internal_id::int FROM external_ids e WHERE e.entity = 'priceType' AND e.system = ${system} AND e.external_id = ${priceType}),
-          (SELECT pt.id FROM price_types pt JOIN external_ids e ON e.entity = 'priceType' AND e.system = ${system} AND e.internal_id = pt.id
-            WHERE lower(pt.name) = lower(${priceType}) AND NOT pt.placeholder ORDER BY pt.id LIMIT 1)) AS pt`.execute(db);
+    const r = await db.executeQuery<{ city_id: number | null; pt: number | null }>(CompiledQuery.raw(BINDING_SQL, [city, system, priceType]));
     const row = r.rows[0]!;
-    if (row.city === null) warnings.push(`cityPriceTypes: city '${city}' is not known (cities come from a cities flow); the binding waits for it`);
+    if (row.city_id === null) warnings.push(`cityPriceTypes: city '${city}' is not known (cities come from a cities flow); the binding waits for it`);
     else if (row.pt === null) warnings.push(`cityPriceTypes: price type '${priceType}' (system ${system}) has not arrived yet, by code or by name; city '${city}' keeps its price type`);
   }
   if (def.target === 'prices') {
