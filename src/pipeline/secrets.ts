@@ -7,10 +7,12 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
 import { hashPassword, verifyPassword } from '../cabinet/passwords.ts';
 import { MagistralError } from '../errors/index.ts';
+import { ENV_NAME_PATTERN, sameSecret } from '../../connectors/lib/index.ts';
 
 type Db = Kysely<Database>;
 
-export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+/** The name of an environment variable, as flows' options name them. */
+export const SECRET_NAME = new RegExp(ENV_NAME_PATTERN);
 
 /** 'ok' or 'wrong'; 'unset': neither stored nor in the environment (nothing can match). */
 export type SecretCheck = 'ok' | 'wrong' | 'unset';
@@ -36,8 +38,7 @@ export async function checkSecret(db: Db, env: Readonly<Record<string, string | 
   }
   const expected = env[name];
   if (!expected) return 'unset';
-  // Compared as digests: equal length whatever was sent, no early exit.
-  return timingSafeEqual(digest(given), digest(expected)) ? 'ok' : 'wrong';
+  return sameSecret(given, expected) ? 'ok' : 'wrong';
 }
 
 export async function setSecret(db: Db, name: string, value: string, by: string): Promise<void> {
