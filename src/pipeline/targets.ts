@@ -21,9 +21,24 @@ export interface RefSpec {
   table: string;
   column: string;
   label: string;
+  /** An entity found by its own code (not external_ids, never a placeholder): see EntityInfo.byCode. */
+  byCode?: EntityInfo['byCode'];
+  notFound?: string;
 }
 
-export const ENTITY_TABLE: Record<EntityKind, { table: string; label: string }> = {
+export interface EntityInfo {
+  table: string;
+  label: string;
+  /**
+   * An entity of the portal's own, found by a code in its own table instead of external_ids: the SELECT
+   * of its `internal_id` for code SQL `code`. Such an entity is never made up as a placeholder.
+   */
+  byCode?: (code: string) => string;
+  /** Why a code was not found, after "unknown <label> '<code>'" (default: the system it was looked up in). */
+  notFound?: string;
+}
+
+export const ENTITY_TABLE: Record<EntityKind, EntityInfo> = {
   product: { table: 'products', label: 'product' },
   group: { table: 'groups', label: 'group' },
   priceType: { table: 'price_types', label: 'price type' },
@@ -35,13 +50,17 @@ export const ENTITY_TABLE: Record<EntityKind, { table: string; label: string }> 
   contact: { table: 'contacts', label: 'contact' },
   agreement: { table: 'agreements', label: 'agreement' },
   property: { table: 'properties', label: 'property' },
-  // Orders are the portal's own: found by the portal's number or the ERP's (orders.erp_number), never
-  // through external_ids and never made up as placeholders (see merge-sql/keys.ts).
-  order: { table: 'orders', label: 'order' },
+  // Orders are the portal's own: found by the portal's number first, else the ERP's (orders.erp_number,
+  // the latest order with it).
+  order: {
+    table: 'orders', label: 'order', notFound: 'neither a portal order number nor an ERP number of one',
+    byCode: (code) => `SELECT o.id AS internal_id FROM orders o WHERE o.number = ${code} OR o.erp_number = ${code} ORDER BY (o.number = ${code}) DESC, o.id DESC LIMIT 1`,
+  },
 };
 
 function ref(field: string, entity: EntityKind, column: string): RefSpec {
-  return { field, entity, column, table: ENTITY_TABLE[entity].table, label: ENTITY_TABLE[entity].label };
+  const e = ENTITY_TABLE[entity];
+  return { field, entity, column, table: e.table, label: e.label, ...(e.byCode ? { byCode: e.byCode } : {}), ...(e.notFound ? { notFound: e.notFound } : {}) };
 }
 
 /** Facts: one row per pair of entities (price type × product, warehouse × product), history kept. */

@@ -2,16 +2,9 @@
 // external_ids. Merges and a snapshot group's finalize run both select keys this way.
 import type { FactSpec, KeyedSpec, RefSpec } from '../targets.ts';
 
-/**
- * An order named by a payload: the portal's number first, else the ERP's number (the latest order with it).
- * Orders are the portal's own rows, not external codes: they have no external_ids and no placeholders.
- */
-const orderByCode = (code: string): string =>
-  `SELECT o.id AS internal_id FROM orders o WHERE o.number = ${code} OR o.erp_number = ${code} ORDER BY (o.number = ${code}) DESC, o.id DESC LIMIT 1`;
-
 /** Joins staging row `s` to the internal id of `ref` as `alias`; `system` is the placeholder of the system. */
 export function joinRef(ref: RefSpec, alias: string, system: string | (() => string)): string {
-  if (ref.entity === 'order') return `JOIN LATERAL (${orderByCode(`s."${ref.field}"`)}) ${alias} ON true`;
+  if (ref.byCode) return `JOIN LATERAL (${ref.byCode(`s."${ref.field}"`)}) ${alias} ON true`;
   // Asked only here: a statement binds the system parameter only when it uses it (PostgreSQL refuses an untyped unused one).
   const sys = typeof system === 'string' ? system : system();
   return `JOIN external_ids ${alias} ON ${alias}.entity = '${ref.entity}' AND ${alias}.system = ${sys} AND ${alias}.external_id = s."${ref.field}"`;
@@ -19,12 +12,12 @@ export function joinRef(ref: RefSpec, alias: string, system: string | (() => str
 
 /** Whether `code` (SQL) names a known entity of `ref`; `entity`/`system` give the placeholders of those parameters when used. */
 export function refKnown(ref: RefSpec, code: string, entity: () => string, system: () => string): string {
-  if (ref.entity === 'order') return `EXISTS (${orderByCode(code)})`;
+  if (ref.byCode) return `EXISTS (${ref.byCode(code)})`;
   return `EXISTS (SELECT 1 FROM external_ids e WHERE e.entity = ${entity()} AND e.system = ${system()} AND e.external_id = ${code})`;
 }
 
 /** Entities the merge may make up as placeholders for unknown codes (the flow's autoCreate decides which). */
-export const creatable = (ref: RefSpec): boolean => ref.entity !== 'order';
+export const creatable = (ref: RefSpec): boolean => !ref.byCode;
 
 /** A fact's key: partition (`pk`, as int) and item (`ik`) of staging row `s`. */
 export function factKey(spec: FactSpec, system: string): { exprs: string[]; joins: string } {

@@ -37,8 +37,8 @@ export function rejectUnknown(ref: RefSpec, ctx: Pick<MergeSqlContext, 'runId' |
   const files = p.ref('files', ctx.files);
   const field = p.ref('field', ref.field);
   const label = p.ref('label', ref.label);
-  const reason = ref.entity === 'order'
-    ? `format('unknown %s %L (neither a portal order number nor an ERP number of one)', ${label}::text, code)`
+  const reason = ref.notFound
+    ? `format('unknown %s %L (%s)', ${label}::text, code, ${p.ref('notFound', ref.notFound)}::text)`
     : `format('unknown %s %L (system %s)', ${label}::text, code, ${p.ref('system', ctx.system)}::text)`;
   return statement(`
     WITH bad AS (

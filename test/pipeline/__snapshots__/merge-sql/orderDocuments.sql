@@ -19,8 +19,8 @@ WITH bad AS (
       RETURNING s._line, s._file, s._path, s."order" AS code
     )
     INSERT INTO rejects (run_id, file_name, line, path, field, rule, reason)
-    SELECT $1, ($2::text[])[_file + 1], _line, _path, $3, 'reference', format('unknown %s %L (neither a portal order number nor an ERP number of one)', $4::text, code) FROM bad
--- values: [42,["offers0_1.xml","offers0_2.xml"],"order","order"]
+    SELECT $1, ($2::text[])[_file + 1], _line, _path, $3, 'reference', format('unknown %s %L (%s)', $4::text, code, $5::text) FROM bad
+-- values: [42,["offers0_1.xml","offers0_2.xml"],"order","order","neither a portal order number nor an ERP number of one"]
 
 -- duplicates
 WITH ranked AS (
