@@ -1,4 +1,5 @@
 // `magistral runs list|show|approve|reject|replay` and `magistral ingest`: runs from the shell.
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -40,6 +41,27 @@ async function withRuntime<T>(host: CliHost, fn: (rt: Runtime) => Promise<T>): P
   }
 }
 
+/**
+ * Stores the files of `magistral ingest` as one run, again (fresh streams) while the database restarts.
+ * Every attempt sends the same receipt key: an attempt whose commit went through as the connection
+ * dropped left its run, and the next attempt answers that run instead of making a second one of the
+ * same payload. `key` is the caller's own (a test); by default one new key per command.
+ */
+export async function storeIngest(rt: Runtime, flow: string, files: string[], opts: { deadline: number; say: (line: string) => void; key?: string }): Promise<{ runId: number; repeated: boolean }> {
+  const key = opts.key ?? `ingest:${randomUUID()}`;
+  const stored = await retryingDatabase(async () => {
+    const streams = files.map((f) => createReadStream(f));
+    try {
+      return await receivePayload(rt, { flow, key, files: files.map((f, i) => ({ fileName: path.basename(f), body: streams[i]! })) });
+    } finally {
+      // A repeated key answers before reading the files: their streams are closed here, not left open.
+      for (const s of streams) s.destroy();
+    }
+  }, { what: `storing ${files.length === 1 ? files[0] : `${files.length} files`}`, deadline: opts.deadline, everyMs: 5000, say: opts.say });
+  if (stored.repeated) opts.say(`magistral: the payload was stored before the database dropped the connection: run ${stored.runId}`);
+  return stored;
+}
+
 /** Exit code of a finished run: 0 done, 2 held (needs a person), 1 otherwise. */
 function exitCodeOf(r: RunView): number {
   return r.state === 'done' ? 0 : r.state === 'held' ? 2 : 1;
@@ -59,11 +81,9 @@ export function register(program: Command, host: CliHost): void {
           const s = await stat(f).catch(() => null);
           if (!s?.isFile()) throw new MagistralError('MAG_ERR_BAD_REQUEST', `${f}: no such file`);
         }
-        // The database restarting as the payload is stored: store it again once it answers (fresh streams).
-        const { runId } = await retryingDatabase(
-          () => receivePayload(rt, { flow: opts.flow, files: files.map((f) => ({ fileName: path.basename(f), body: createReadStream(f) })) }),
-          { what: `storing ${files.length === 1 ? files[0] : `${files.length} files`}`, deadline: opts.timeout ? Date.now() + opts.timeout * 1000 : Number.POSITIVE_INFINITY, everyMs: 5000, say: (l) => console.error(l) },
-        );
+        const { runId } = await storeIngest(rt, opts.flow, files, {
+          deadline: opts.timeout ? Date.now() + opts.timeout * 1000 : Number.POSITIVE_INFINITY, say: (l) => console.error(l),
+        });
         if (!opts.wait) {
           console.log(opts.json ? JSON.stringify({ runId }) : `run ${runId} received`);
           return;
