@@ -497,6 +497,8 @@ const FOREIGN: Record<string, Foreign> = {
   'GET /exchange/onec/:exchange': { refuse: [
     () => '/exchange/onec/matrixa?type=catalog&mode=checkauth',
     (_x, as) => `/exchange/onec/matrixa?type=catalog&mode=init&sessid=${sessid[as]}`,
+    // The sale exchange's query hands 1C the portal's orders (the first client's among them).
+    (_x, as) => `/exchange/onec/matrixa?type=sale&mode=query&sessid=${sessid[as]}`,
   ] },
   'POST /exchange/onec/:exchange': { refuse: [(_x, as) => ({ url: `/exchange/onec/matrixa?type=catalog&mode=file&filename=import.xml&sessid=${sessid[as]}`, headers: { 'content-type': 'application/xml' } })] },
   'GET /exchange/sap/idoc/:endpoint': { refuse: [() => '/exchange/sap/idoc/matrixa'] },
