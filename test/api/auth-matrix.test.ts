@@ -379,18 +379,21 @@ const portal = (url: string | ((x: Objects) => string), body?: unknown): ProbeOf
 ];
 /** The trusted frontend's key (bound to no client) acting for the first client (owner) or the second (other) by X-Client-Id. */
 const frontend = (url: (x: Objects) => string): ProbeOf => (x, as) => ({ url: url(x), headers: { authorization: `Bearer ${portalKey}`, 'x-client-id': as === 'owner' ? 'C1' : 'C2' } });
+/** A portal object of the first client, asked for by the second client's key every way: naming C1 or P1, plainly, and through the frontend's key. */
+const everyWay = (url: (x: Objects) => string): ProbeOf[] => [...portal(url), (x) => url(x), frontend(url)];
+const openApi = { none: 'the OpenAPI document' };
 const ownCart = 'the caller\'s own cart (of its contact and legal entity); a product is nobody\'s object';
 
 const FOREIGN: Record<string, Foreign> = {
   'GET /healthz': { none: 'public probe, no client data' },
   'GET /readyz': { none: 'public probe, no client data' },
   'GET /metrics': { none: 'installation-wide counters, no client data' },
-  'GET /api/docs': { none: 'the OpenAPI document' },
-  'GET /api/docs/static/index.html': { none: 'the OpenAPI document' },
-  'GET /api/docs/static/swagger-initializer.js': { none: 'the OpenAPI document' },
-  'GET /api/docs/json': { none: 'the OpenAPI document' },
-  'GET /api/docs/yaml': { none: 'the OpenAPI document' },
-  'GET /api/docs/static/*': { none: 'the OpenAPI document' },
+  'GET /api/docs': openApi,
+  'GET /api/docs/static/index.html': openApi,
+  'GET /api/docs/static/swagger-initializer.js': openApi,
+  'GET /api/docs/json': openApi,
+  'GET /api/docs/yaml': openApi,
+  'GET /api/docs/static/*': openApi,
 
   'GET /api/v1/me': { refuse: portal('/api/v1/me') },
   'GET /api/v1/me/balance': { refuse: [...portal('/api/v1/me/balance'), () => '/api/v1/me/balance?legalEntity=LE1'] },
@@ -400,10 +403,10 @@ const FOREIGN: Record<string, Foreign> = {
   'POST /api/v1/stock/batch': { refuse: portal('/api/v1/stock/batch', { skus: ['SKU-00001'] }) },
   'POST /api/v1/orders': { refuse: [...portal('/api/v1/orders', { legalEntity: 'LE1', lines: [{ sku: 'SKU-00001', quantity: '1' }] }), () => ({ url: '/api/v1/orders', json: { legalEntity: 'LE1', lines: [{ sku: 'SKU-00001', quantity: '1' }] } })] },
   'GET /api/v1/orders': { refuse: portal('/api/v1/orders') },
-  'GET /api/v1/orders/:number': { refuse: [...portal((x) => `/api/v1/orders/${x.order}`), (x) => `/api/v1/orders/${x.order}`, frontend((x) => `/api/v1/orders/${x.order}`)] },
+  'GET /api/v1/orders/:number': { refuse: everyWay((x) => `/api/v1/orders/${x.order}`) },
   'GET /api/v1/order-statuses': { refuse: portal('/api/v1/order-statuses') },
-  'GET /api/v1/orders/:number/documents': { refuse: [...portal((x) => `/api/v1/orders/${x.order}/documents`), (x) => `/api/v1/orders/${x.order}/documents`, frontend((x) => `/api/v1/orders/${x.order}/documents`)] },
-  'GET /api/v1/documents/:id/file': { refuse: [...portal((x) => `/api/v1/documents/${x.orderDoc}/file`), (x) => `/api/v1/documents/${x.orderDoc}/file`, frontend((x) => `/api/v1/documents/${x.orderDoc}/file`)] },
+  'GET /api/v1/orders/:number/documents': { refuse: everyWay((x) => `/api/v1/orders/${x.order}/documents`) },
+  'GET /api/v1/documents/:id/file': { refuse: everyWay((x) => `/api/v1/documents/${x.orderDoc}/file`) },
   'GET /api/v1/catalog/groups': { refuse: portal('/api/v1/catalog/groups') },
   'GET /api/v1/catalog/products': { refuse: portal('/api/v1/catalog/products') },
   'GET /api/v1/search': { refuse: portal('/api/v1/search?q=кабель') },
