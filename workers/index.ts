@@ -19,7 +19,7 @@ import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
 import { invoiceWorker } from '../src/backoffice/order-documents.ts';
 import { purgeManagerSessions } from '../src/backoffice/managers.ts';
 import { isDependencyUnavailable } from '../src/db/availability.ts';
-import { tickOutage } from './tick-outage.ts';
+import { tickOutage } from '../src/telemetry/tick-outage.ts';
 
 /** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
 const MAIL_INTERVAL_MS = 1000;

@@ -1,17 +1,21 @@
 // The workers' timer loops through a PostgreSQL outage (issue 17's leftover): they used to log a warning on
 // every tick while the database was down (the e-mail outbox once a second, the offers refresh every 2 s).
 // Each loop now says once that it pauses and once that it resumes, with the ticks it skipped. The
-// database is a private cluster of the test's own, stopped for a few seconds and started again.
+// database is a private cluster of the test's own, stopped for a few seconds and started again. A
+// connector's loop (the Bitrix24 events sweep, through the port) speaks the same way.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+import { createConnectorPort } from '../../src/pipeline/connector-port.ts';
+import { EventDrain } from '../../connectors/crm/bitrix24/events/drain.ts';
 import { sleep } from '../helpers/spawn.ts';
 
-const LOOPS = ['sweeper', 'pull schedules', 'outbound sweep', 'catalog offers refresh', 'price roll', 'e-mail outbox'];
+const LOOPS = ['sweeper', 'pull schedules', 'outbound sweep', 'catalog offers refresh', 'price roll', 'e-mail outbox', 'Bitrix24 events sweep'];
 /** What the loops logged on each failed tick before. */
-const PER_TICK = ['catalog offers refresh failed', 'price roll failed', 'invoice run failed', 'e-mail delivery failed', 'sweep skipped', 'schedule sync skipped', 'outbound sweep skipped'];
+const PER_TICK = ['catalog offers refresh failed', 'price roll failed', 'invoice run failed', 'e-mail delivery failed', 'sweep skipped', 'schedule sync skipped', 'outbound sweep skipped',
+  'Bitrix24 events sweep failed'];
 
 interface Line { level: number; msg: string; loop?: string; skippedTicks?: number; time: number }
 const lines: Line[] = [];
@@ -19,12 +23,16 @@ const log = pino({ level: 'debug' }, new Writable({ write(chunk: Buffer, _enc, d
 
 let pg: PgCluster;
 let tp: TestPipeline;
+let drain: EventDrain;
 beforeAll(async () => {
   pg = await startPgCluster();
   tp = await createTestPipeline('outagelog', { pgBase: pg.base, workers: false, log, env: { MAGISTRAL_SWEEP_INTERVAL_MS: '200', MAGISTRAL_PRICE_ROLL_MS: '200' } });
   await tp.startWorkers();
+  drain = new EventDrain(createConnectorPort(tp.rt, {}), { sweepMs: 200 });
+  drain.start();
 }, 60_000);
 afterAll(async () => {
+  await drain?.stop();
   await pg?.start().catch(() => {});
   await tp?.close();
   await pg?.destroy();

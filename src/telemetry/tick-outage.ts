@@ -1,10 +1,10 @@
-// How a worker's timer loop (sweeper, schedules, outbound sweep, offers, price roll, e-mail outbox)
-// speaks through an outage: it used to log every tick's failure, one warning a second from the e-mail
+// How a timer loop (the workers' sweeper, schedules, outbound sweep, offers, price roll, e-mail outbox;
+// a connector's sweeps through its port) speaks through an outage: it used to log every tick's failure, one warning a second from the e-mail
 // outbox alone while PostgreSQL was down. Now the first tick that finds the dependency out of reach
 // says so once ("postgres unavailable, pausing e-mail outbox"), the ticks after it are only counted,
 // and the first tick that works again says so once with the count. Other errors are logged as before.
-import type { Logger } from '../src/telemetry/logger.ts';
-import { isDependencyUnavailable } from '../src/db/availability.ts';
+import type { Logger } from './logger.ts';
+import { isDependencyUnavailable } from '../db/availability.ts';
 
 export interface TickOutage {
   /** The tick worked: after an outage, logs once that the loop resumes, with the ticks skipped. */
