@@ -1,5 +1,6 @@
 // Runs: one payload of one flow moving through received → extracting → staged → merging →
 // done | failed | held | rejected. PostgreSQL holds the truth; queue jobs are only nudges.
+import type { HeldSample } from './held-sample.ts';
 import { sql, type Kysely } from 'kysely';
 import { MagistralError } from '../errors/index.ts';
 import type { Database, RunState } from '../db/index.ts';
@@ -32,6 +33,8 @@ export interface RunView {
   rows: { read: number; staged: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
   error: { code: string | null; message: string } | null;
   heldReason: string | null;
+  /** What a held run would change (a few rows of each kind, old → new), taken when the guard held it. */
+  heldSample: HeldSample | null;
   /** The run whose merge carried this run's rows (a group merge); its counts are the group's. */
   mergedWith: number | null;
   receivedAt: Date;
@@ -85,6 +88,7 @@ function toView(r: RunRow): RunView {
     },
     error: r.error ? { code: r.error_code, message: r.error } : null,
     heldReason: r.held_reason,
+    heldSample: r.held_sample,
     mergedWith: r.merged_with === null ? null : Number(r.merged_with),
     receivedAt: r.received_at,
     stagedAt: r.staged_at,

@@ -11,6 +11,7 @@ import { retryingDatabase, waitForRunWithWorkers } from '../wait-run.ts';
 import { receivePayload } from '../../pipeline/receive.ts';
 import { MagistralError } from '../../errors/index.ts';
 import { idArgument } from '../args.ts';
+import type { HeldSample } from '../../pipeline/held-sample.ts';
 
 export function formatSummary(r: RunView): string {
   const secs = r.durationMs !== null ? (r.durationMs / 1000).toFixed(2) : '-';
@@ -26,7 +27,19 @@ export function formatSummary(r: RunView): string {
     `  rejected  ${r.rows.rejected}`,
     `  duration  ${secs} s${r.loadPath === 'direct' ? ' (loaded directly into an empty table)' : r.extractMs !== null ? ` (extract ${(r.extractMs / 1000).toFixed(2)} s, merge ${r.mergeMs !== null ? (r.mergeMs / 1000).toFixed(2) : '-'} s)` : ''}`,
   ];
+  if (r.state === 'held' && r.heldSample) lines.push(...formatHeldSample(r.heldSample));
   return lines.join('\n');
+}
+
+/** A held run's sample as the person deciding reads it: `changed  priceType=BASE product=SKU-1  100.00 → 120.00`. */
+function formatHeldSample(s: HeldSample): string[] {
+  const out = s.rows.length ? ['  would change, for example:'] : [];
+  for (const row of s.rows) {
+    const key = Object.entries(row.key).map(([k, v]) => `${k}=${v}`).join(' ');
+    out.push(`    ${row.op.padEnd(8)} ${key}  ${row.old ?? '—'} → ${row.new ?? '—'}`);
+  }
+  if (s.note) out.push(`  (${s.note})`);
+  return out;
 }
 
 async function withRuntime<T>(host: CliHost, fn: (rt: Runtime) => Promise<T>): Promise<T> {

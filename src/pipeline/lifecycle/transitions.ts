@@ -4,6 +4,7 @@ import type { Insertable, Kysely } from 'kysely';
 import type { Database } from '../../db/index.ts';
 import type { ErrorCode } from '../../errors/index.ts';
 import type { Queryable } from './states.ts';
+import type { HeldSample } from '../held-sample.ts';
 
 type RunMode = 'delta' | 'snapshot';
 
@@ -78,11 +79,13 @@ export async function markMerged(q: Queryable, runId: number, c: MergeResult, me
  */
 export async function holdRun(
   q: Queryable, runId: number, reason: string, c: Partial<Pick<MergeResult, 'inserted' | 'updated' | 'unchanged' | 'removed' | 'inScope'>> = {},
+  sample?: HeldSample,
 ): Promise<boolean> {
   return moved(await q.query(`UPDATE runs SET state = 'held', held_reason = $2, rows_inserted = coalesce($3, rows_inserted), rows_updated = coalesce($4, rows_updated),
-      rows_unchanged = coalesce($5, rows_unchanged), rows_removed = coalesce($6, rows_removed), rows_in_scope = coalesce($7, rows_in_scope)
+      rows_unchanged = coalesce($5, rows_unchanged), rows_removed = coalesce($6, rows_removed), rows_in_scope = coalesce($7, rows_in_scope),
+      held_sample = $8
       WHERE id = $1 AND state IN ('extracting', 'staged', 'merging')`,
-  [runId, reason, c.inserted ?? null, c.updated ?? null, c.unchanged ?? null, c.removed ?? null, c.inScope ?? null]));
+  [runId, reason, c.inserted ?? null, c.updated ?? null, c.unchanged ?? null, c.removed ?? null, c.inScope ?? null, sample ? JSON.stringify(sample) : null]));
 }
 
 /** A snapshot group's finalize run ends: done (what it removed) or failed (why nothing was removed). */
