@@ -50,6 +50,14 @@ export const runSchema = {
         note: { type: 'string' },
       },
     },
+    decision: {
+      type: ['object', 'null'],
+      description: 'who approved or rejected the run when it was held, when, with which comment, and the reason it was held for',
+      properties: {
+        action: { enum: ['approved', 'rejected'] }, by: { type: 'string' }, at: { type: 'string' },
+        comment: { type: ['string', 'null'] }, heldReason: { type: ['string', 'null'] },
+      },
+    },
     mergedWith: { type: ['integer', 'null'], description: 'the run whose merge carried this run\'s rows (its counts are the group\'s)' },
     receivedAt: { type: 'string', format: 'date-time' },
     stagedAt: nullableDate,

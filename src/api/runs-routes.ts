@@ -71,11 +71,16 @@ export async function runsRoutes(app: FastifyInstance, deps: ServerDeps): Promis
     ['reject', rejectRun, 200],
     ['replay', replayRun, 202],
   ] as const;
+  // A decision on a held run may carry a comment, kept with the run (who: the admin token's holder).
+  const decisionBody = {
+    type: ['object', 'null'], additionalProperties: false,
+    properties: { comment: { type: 'string', maxLength: 2000, description: 'why the held run is approved or rejected; kept with the run' } },
+  } as const;
   for (const [action, act, status] of actions) {
-    app.post<{ Params: { id: number } }>(`/:id/${action}`, {
-      schema: { params: idParams, response: { '2xx': runSchema, ...errors } },
+    app.post<{ Params: { id: number }; Body: { comment?: string } | null }>(`/:id/${action}`, {
+      schema: { params: idParams, ...(action === 'replay' ? {} : { body: decisionBody }), response: { '2xx': runSchema, ...errors } },
     }, async (request, reply) => {
-      const run = await act(pipelineDeps(deps), request.params.id);
+      const run = await act(pipelineDeps(deps), request.params.id, { by: 'admin token', ...(request.body?.comment ? { comment: request.body.comment } : {}) });
       request.log.info({ run: request.params.id, action, result: run.id }, `run ${action}`);
       return reply.code(status).send(run);
     });

@@ -33,6 +33,23 @@ export interface HeldSample {
   note?: string;
 }
 
+/** Who decided on a held run, and why: kept with the run once it is approved or rejected. */
+export interface RunDecision {
+  action: 'approved' | 'rejected';
+  /** A console user, `admin token`, or `cli (USER)`. */
+  by: string;
+  at: string;
+  comment: string | null;
+  /** The guard's reason the run was held for (the run's held_reason is cleared when it moves on). */
+  heldReason: string | null;
+}
+
+/** Who asks and why, as the caller of approve or reject knows it. */
+export interface DecisionInput {
+  by?: string;
+  comment?: string;
+}
+
 const OPS: Record<FactSampleRow['op'], HeldSampleRow['op']> = { I: 'new', U: 'changed', D: 'removed', W: 'written' };
 
 /** The sample of a merge about to be rolled back; `client` is inside that merge's transaction. */

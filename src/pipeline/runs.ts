@@ -1,6 +1,6 @@
 // Runs: one payload of one flow moving through received → extracting → staged → merging →
 // done | failed | held | rejected. PostgreSQL holds the truth; queue jobs are only nudges.
-import type { HeldSample } from './held-sample.ts';
+import type { DecisionInput, HeldSample, RunDecision } from './held-sample.ts';
 import { sql, type Kysely } from 'kysely';
 import { MagistralError } from '../errors/index.ts';
 import type { Database, RunState } from '../db/index.ts';
@@ -35,6 +35,8 @@ export interface RunView {
   heldReason: string | null;
   /** What a held run would change (a few rows of each kind, old → new), taken when the guard held it. */
   heldSample: HeldSample | null;
+  /** Who approved or rejected the run when it was held, when, with which comment. */
+  decision: RunDecision | null;
   /** The run whose merge carried this run's rows (a group merge); its counts are the group's. */
   mergedWith: number | null;
   receivedAt: Date;
@@ -89,6 +91,7 @@ function toView(r: RunRow): RunView {
     error: r.error ? { code: r.error_code, message: r.error } : null,
     heldReason: r.held_reason,
     heldSample: r.held_sample,
+    decision: r.decision,
     mergedWith: r.merged_with === null ? null : Number(r.merged_with),
     receivedAt: r.received_at,
     stagedAt: r.staged_at,
@@ -126,20 +129,20 @@ export async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Fl
 }
 
 /** Approves a held run: it merges without the guard. */
-export async function approveRun(deps: PipelineDeps, id: number): Promise<RunView> {
-  if (!(await markApproved(deps.pool, id))) throw stateError(await getRun(deps.db, id), 'approve', 'held');
+export async function approveRun(deps: PipelineDeps, id: number, decision: DecisionInput = {}): Promise<RunView> {
+  if (!(await markApproved(deps.pool, id, decision))) throw stateError(await getRun(deps.db, id), 'approve', 'held');
   await enqueueMerge(deps, id, (await flowOfRun(deps.db, id))!).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'merge not enqueued; the sweeper will'));
-  deps.log.info({ run: id }, 'held run approved');
+  deps.log.info({ run: id, by: decision.by }, 'held run approved');
   return getRun(deps.db, id);
 }
 
 /** Rejects a held run: nothing of it reaches the store; later runs of the flow go on. */
-export async function rejectRun(deps: PipelineDeps, id: number): Promise<RunView> {
-  if (!(await markRejected(deps.pool, id))) throw stateError(await getRun(deps.db, id), 'reject', 'held');
+export async function rejectRun(deps: PipelineDeps, id: number, decision: DecisionInput = {}): Promise<RunView> {
+  if (!(await markRejected(deps.pool, id, decision))) throw stateError(await getRun(deps.db, id), 'reject', 'held');
   await dropStaging(deps.db, id);
   // Later runs of its flow (and its dependents) waited for it: they go now.
   await runSettled(deps, id);
-  deps.log.info({ run: id }, 'held run rejected');
+  deps.log.info({ run: id, by: decision.by }, 'held run rejected');
   return getRun(deps.db, id);
 }
 

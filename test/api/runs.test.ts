@@ -111,10 +111,15 @@ describe('runs admin API', () => {
     await fx.db.db.updateTable('runs').set({ state: 'held', held_reason: 'would change 90 % of rows' }).where('id', 'in', [first, second]).execute();
     res = await fx.app.inject({ method: 'POST', url: `/admin/api/runs/${first}/approve`, headers: fx.auth });
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toMatchObject({ id: first, state: 'staged', approved: true });
-    res = await fx.app.inject({ method: 'POST', url: `/admin/api/runs/${second}/reject`, headers: fx.auth });
+    expect(res.json()).toMatchObject({ id: first, state: 'staged', approved: true, heldReason: null });
+    // The decision keeps who, the reason it was held for (held_reason itself is cleared), and no comment.
+    expect(res.json().decision).toMatchObject({ action: 'approved', by: 'admin token', comment: null, heldReason: 'would change 90 % of rows' });
+    res = await fx.app.inject({ method: 'POST', url: `/admin/api/runs/${second}/reject`, headers: fx.auth, payload: { comment: 'цены 1С ошибочны' } });
     expect(res.statusCode, res.body).toBe(200);
-    expect(res.json()).toMatchObject({ id: second, state: 'rejected' });
+    expect(res.json()).toMatchObject({ id: second, state: 'rejected', decision: { action: 'rejected', by: 'admin token', comment: 'цены 1С ошибочны' } });
+    expect(Date.parse(res.json().decision.at)).toBeGreaterThan(Date.now() - 60_000);
+    res = await fx.app.inject({ method: 'POST', url: `/admin/api/runs/${second}/reject`, headers: fx.auth, payload: { note: 'x' } });
+    expect(res.statusCode).toBe(400);
 
     res = await fx.app.inject({ method: 'POST', url: `/admin/api/runs/${second}/replay`, headers: fx.auth });
     expect(res.statusCode, res.body).toBe(202);

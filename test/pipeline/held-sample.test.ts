@@ -55,8 +55,10 @@ describe('held sample', () => {
     expect(text).toContain('would change, for example:');
     expect(text).toMatch(/changed +product=S1 priceType=retail {2}10\.000000 → 11\.500000/);
 
-    await approveRun(tp.rt, held.id);
-    expect((await waitForRun(tp.rt.db, held.id, { timeoutMs: 30_000, intervalMs: 50 })).state).toBe('done');
+    await approveRun(tp.rt, held.id, { by: 'cli (anna)', comment: 'новый прайс от закупок' });
+    const done = await waitForRun(tp.rt.db, held.id, { timeoutMs: 30_000, intervalMs: 50 });
+    expect(done.state).toBe('done');
+    expect(formatSummary(done)).toMatch(/\n {2}approved by cli \(anna\) at \S+: новый прайс от закупок\n {2}held because it would change 3 of 4 rows in scope/);
     expect([await price('S1'), await price('S4'), await price('S5')]).toEqual(['11.500000', undefined, '50.000000']);
   });
 
