@@ -60,6 +60,7 @@ export const runSchema = {
     },
     mergedWith: { type: ['integer', 'null'], description: 'the run whose merge carried this run\'s rows (its counts are the group\'s)' },
     receivedAt: { type: 'string', format: 'date-time' },
+    startedAt: nullableDate,
     stagedAt: nullableDate,
     finishedAt: nullableDate,
     durationMs: { type: ['number', 'null'] },

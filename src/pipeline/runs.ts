@@ -40,6 +40,8 @@ export interface RunView {
   /** The run whose merge carried this run's rows (a group merge); its counts are the group's. */
   mergedWith: number | null;
   receivedAt: Date;
+  /** When its extraction (last) began. */
+  startedAt: Date | null;
   stagedAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
@@ -94,6 +96,7 @@ function toView(r: RunRow): RunView {
     decision: r.decision,
     mergedWith: r.merged_with === null ? null : Number(r.merged_with),
     receivedAt: r.received_at,
+    startedAt: r.started_at,
     stagedAt: r.staged_at,
     finishedAt: finished,
     durationMs: finished ? finished.getTime() - new Date(r.received_at).getTime() : null,
