@@ -635,6 +635,27 @@ export interface ManagerLoginAttemptsTable {
   ok: boolean;
   at: Generated<Timestamp>;
 }
+/** A console user (/console, migration 0030): viewer reads, operator acts, admin also manages users. */
+export interface ConsoleUsersTable {
+  id: Generated<number>;
+  name: string;
+  role: 'viewer' | 'operator' | 'admin';
+  password_hash: string;
+  disabled: Generated<boolean>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+  last_login_at: Timestamp | null;
+}
+export interface ConsoleSessionsTable {
+  id_hash: string;
+  user_id: number;
+  csrf: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Generated<Timestamp>;
+  seen_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+}
 export interface ImpersonationsTable {
   id: Generated<number>;
   manager_id: number;
@@ -846,6 +867,10 @@ export interface Database {
   manager_tokens: ManagerTokensTable;
   manager_sessions: ManagerSessionsTable;
   manager_login_attempts: ManagerLoginAttemptsTable;
+  console_users: ConsoleUsersTable;
+  console_sessions: ConsoleSessionsTable;
+  /** Same shape as the managers' (the login typed is kept in `email`). */
+  console_login_attempts: ManagerLoginAttemptsTable;
   impersonations: ImpersonationsTable;
   contact_rights: ContactRightsTable;
   stored_files: StoredFilesTable;
