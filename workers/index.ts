@@ -18,6 +18,7 @@ import { mailDelivery } from '../src/cabinet/mail.ts';
 import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
 import { invoiceWorker } from '../src/backoffice/order-documents.ts';
 import { purgeManagerSessions } from '../src/backoffice/managers.ts';
+import { purgeConsoleSessions } from '../src/console/sessions.ts';
 import { isDependencyUnavailable } from '../src/db/availability.ts';
 import { tickOutage } from '../src/telemetry/tick-outage.ts';
 
@@ -180,6 +181,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     const jobs: Array<[Promise<unknown>, string, 'debug' | 'warn']> = [
       [purgeExpiredSessions(deps.db), 'session purge skipped', 'debug'],
       [purgeManagerSessions(deps.db), 'manager session purge skipped', 'debug'],
+      [purgeConsoleSessions(deps.db), 'console session purge skipped', 'debug'],
       // Documents that became overdue by the calendar (no merge tells): their notices, once each.
       [settlementNotices(deps.db), 'settlement notifications failed', 'warn'],
       [documentNotices(deps.db), 'document notifications failed', 'warn'],
