@@ -7,7 +7,7 @@
 // serves one client's (or one flow's) data with a valid credential of another client or flow, on real
 // objects of the first one: refused (403/404) and nothing of the first client shown or changed; a route
 // where "another client" means nothing says why in its row. The admin column: the admin token opens the
-// admin routes and nothing of the cabinet or the manager workplace.
+// admin routes and nothing of the cabinet, the manager workplace or the console.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
@@ -27,6 +27,7 @@ type Access =
   | 'portal' // a portal API key
   | 'cabinet' // a buyer's session (pages: a redirect to the sign-in, forms: refused)
   | 'manager' // a manager's session
+  | 'console' // a console user's session (operations console, roles viewer / operator / admin)
   | 'onec' // the 1C exchange's login (answers "failure" in its protocol)
   | 'sap' // the SAP IDoc endpoint's Basic credentials
   | 'webhook'; // a Bitrix24 flow's application token
@@ -217,6 +218,17 @@ const MATRIX: Record<string, Access> = {
   'GET /manager/documents/contracts/:id/file': 'manager',
   'GET /manager/documents/scans/:id/file': 'manager',
   'GET /manager/documents/order/:id/file': 'manager',
+  'GET /console/assets/console.css': 'public',
+  'GET /console/login': 'public',
+  'POST /console/login': 'form',
+  'POST /console/logout': 'console',
+  'GET /console': 'console',
+  'GET /console/flows': 'console',
+  'GET /console/flows/:name': 'console',
+  'POST /console/flows/:name/apply': 'console',
+  'POST /console/flows/:name/pause': 'console',
+  'POST /console/flows/:name/resume': 'console',
+  'POST /console/flows/:name/pull': 'console',
   'GET /exchange/onec/:exchange': 'onec',
   'POST /exchange/onec/:exchange': 'onec',
   'GET /exchange/sap/idoc/:endpoint': 'sap',
@@ -374,6 +386,7 @@ type Foreign =
 const NO_CLIENT: Partial<Record<Access, string>> = {
   admin: 'one operator token over the whole installation: there is no other client\'s admin token (the admin column below checks it opens only /admin)',
   form: 'a sign-in, registration or reset form: no session yet, so no client to be another one',
+  console: 'operators of the whole installation (flows, runs, queues): no client\'s data is theirs or another\'s',
 };
 
 const event = (token: string): Record<string, string> => ({ event: 'ONCRMCOMPANYUPDATE', 'data[FIELDS][ID]': '7', ts: '1700000000', 'auth[domain]': 'example.bitrix24.ru', 'auth[application_token]': token });
@@ -471,6 +484,8 @@ const FOREIGN: Record<string, Foreign> = {
   'POST /cabinet/approvals/:number': { refuse: [(x) => ({ url: `/cabinet/approvals/${x.order}`, form: { decision: 'approve' } }), (x) => ({ url: `/cabinet/approvals/${x.order}`, form: { decision: 'reject', comment: 'нет' } })] },
   'POST /cabinet/impersonation/end': { none: 'ends the session\'s own impersonation' },
 
+  'GET /console/assets/console.css': { none: 'static file' },
+  'GET /console/login': { none: 'the sign-in form' },
   'GET /manager/assets/manager.css': { none: 'static file' },
   'GET /manager/login': { none: 'the sign-in form' },
   'POST /manager/logout': { none: 'ends the caller\'s own session' },
@@ -524,7 +539,8 @@ function answersNobody(access: Access, method: string, res: Answer): boolean {
   return s < 500 && (
     access === 'public' ? s !== 401 && s !== 403
     : access === 'form' ? s === 403
-    : access === 'cabinet' || access === 'manager' ? (method === 'GET' ? (s === 303 || s === 302) && /\/(cabinet|manager)\/login/.test(String(res.headers.location)) : s === 303 || s === 401 || s === 403)
+    : access === 'cabinet' || access === 'manager' || access === 'console'
+      ? (method === 'GET' ? (s === 303 || s === 302) && /\/(cabinet|manager|console)\/login/.test(String(res.headers.location)) : s === 303 || s === 401 || s === 403)
     : access === 'onec' ? s === 200 && res.body.startsWith('failure')
     // An unknown flow's webhook is 404, a known one's without its token 401: neither reads the body.
     : access === 'webhook' ? s === 401 || s === 404
@@ -660,14 +676,14 @@ describe('the admin column', () => {
     expect(wrong).toEqual([]);
   }, 120_000);
 
-  it('neither the admin token nor the dashboard\'s cookie opens the cabinet or the manager workplace', async () => {
+  it('neither the admin token nor the dashboard\'s cookie opens the cabinet, the manager workplace or the console', async () => {
     const login = await app.inject({ url: `/admin/queues?token=${ADMIN}`, remoteAddress: address() });
     const dashboardCookie = String(login.headers['set-cookie']).split(';')[0]!;
     expect(dashboardCookie).toMatch(/=/);
     const wrong: string[] = [];
     for (const r of routes()) {
       const access = MATRIX[r]!;
-      if (access !== 'cabinet' && access !== 'manager') continue;
+      if (access !== 'cabinet' && access !== 'manager' && access !== 'console') continue;
       const [method, url] = r.split(' ') as [string, string];
       const tries: Array<Record<string, string>> = [{ authorization: `Bearer ${ADMIN}` }, { cookie: dashboardCookie }, { 'x-admin-token': ADMIN }];
       for (const headers of tries) {
