@@ -50,6 +50,9 @@ export interface DecisionInput {
   comment?: string;
 }
 
+const OP_ORDER: ReadonlyArray<FactSampleRow['op']> = ['U', 'I', 'D', 'W'];
+const NATURAL = new Intl.Collator('ru', { numeric: true });
+
 const OPS: Record<FactSampleRow['op'], HeldSampleRow['op']> = { I: 'new', U: 'changed', D: 'removed', W: 'written' };
 
 /** The sample of a merge about to be rolled back; `client` is inside that merge's transaction. */
@@ -61,6 +64,8 @@ export async function takeHeldSample(client: pg.PoolClient, spec: TargetSpec, ct
     // LOCAL: the rollback that follows ends it with the transaction.
     await client.query(`SET LOCAL statement_timeout = ${SAMPLE_TIMEOUT_MS}`);
     const found = await query(client, compileFact(spec, ctx).sample(HELD_SAMPLE_ROWS));
+    // Kinds in a fixed order, keys in natural order (P2 before P10): a person reads it like a list.
+    found.sort((a, b) => OP_ORDER.indexOf(a.op) - OP_ORDER.indexOf(b.op) || NATURAL.compare(a.item_code, b.item_code) || NATURAL.compare(a.part_code, b.part_code));
     const rows = found.map((x) => ({ op: OPS[x.op], key: { [part.field]: x.part_code, [item.field]: x.item_code }, old: x.old, new: x.new }));
     return ctx.history ? { rows } : { rows, note: 'the flow keeps no history (history: false): old values and removed rows are not known before the merge' };
   } catch (e) {

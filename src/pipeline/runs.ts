@@ -149,9 +149,11 @@ export async function getRun(db: Kysely<Database>, id: number): Promise<RunView>
   return toView(r);
 }
 
-export async function listRejects(db: Kysely<Database>, runId: number, q: { limit?: number; offset?: number } = {}): Promise<RejectView[]> {
-  const rows = await db.selectFrom('rejects').selectAll().where('run_id', '=', runId).orderBy('id')
-    .limit(Math.min(q.limit ?? 100, 1000)).offset(q.offset ?? 0).execute();
+/** A run's rejects in id order; `afterId` pages by key (a run may hold millions: OFFSET would read them all). */
+export async function listRejects(db: Kysely<Database>, runId: number, q: { limit?: number; offset?: number; afterId?: number } = {}): Promise<RejectView[]> {
+  let query = db.selectFrom('rejects').selectAll().where('run_id', '=', runId).orderBy('id').limit(Math.min(q.limit ?? 100, 1000));
+  if (q.afterId) query = query.where('id', '>', q.afterId);
+  const rows = await query.offset(q.offset ?? 0).execute();
   return rows.map((r) => ({ id: r.id, file: r.file_name, line: r.line, path: r.path, field: r.field, rule: r.rule, reason: r.reason, record: r.record }));
 }
 
