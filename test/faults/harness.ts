@@ -8,6 +8,7 @@ import { REPO_DIR } from '../../src/schemas/index.ts';
 import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
 import { sleep } from '../helpers/spawn.ts';
 import { extractJobId, mergeJobId } from '../../src/pipeline/queues.ts';
+import { stagingTable } from '../../src/pipeline/staging-table.ts';
 
 export const H = 'sku;price_type;price;currency';
 /** Rows of the faulted payload: large enough that extract and merge each take seconds on 2 cores. */
@@ -92,27 +93,41 @@ export async function runFigures(tp: TestPipeline, runId: number): Promise<RunFi
   return r.rows[0]!;
 }
 
+/** What became of the run's jobs: each one's state and return value ('none' when there is no job). */
+export interface RunJobs {
+  extract: string;
+  merge: string;
+}
+
 /**
- * Waits until no job of the run is waiting, delayed or active in either queue (a job that comes back
- * after the run is done, a stalled one say, must have run before the store is compared). Returns what
- * the run's merge job returned, when it is kept.
+ * Waits until no job of the run is waiting, delayed or active in either queue, and the same jobs stay
+ * so over a whole sweep interval: a job that comes back after the run is done (stalled, or added by a
+ * sweep that read the run before it ended: it removes the finished job, then adds one) must have run
+ * before the store is compared.
  */
-export async function waitJobsQuiet(tp: TestPipeline, runId: number, timeoutMs = 60_000): Promise<{ merge?: unknown; extract?: unknown }> {
+export async function waitJobsQuiet(tp: TestPipeline, runId: number, timeoutMs = 60_000): Promise<RunJobs> {
   const end = Date.now() + timeoutMs;
-  let last: unknown;
+  let last = '';
+  let quiet: { seen: string; since: number } | undefined;
   for (;;) {
     try {
-      const [extract, merge] = await Promise.all([tp.rt.queues.extract.getJob(extractJobId(runId)), tp.rt.queues.merge.getJob(mergeJobId(runId))]);
-      const states = await Promise.all([extract?.getState(), merge?.getState()]);
-      if (states.every((st) => st === undefined || st === 'completed' || st === 'failed' || st === 'unknown')) {
-        return { extract: extract?.returnvalue, merge: merge?.returnvalue };
+      const jobs = await Promise.all([tp.rt.queues.extract.getJob(extractJobId(runId)), tp.rt.queues.merge.getJob(mergeJobId(runId))]);
+      const states = await Promise.all(jobs.map((j) => j?.getState()));
+      const [extract, merge] = jobs.map((j, i) => (j ? `${states[i]}:${String(j.returnvalue)}` : 'none'));
+      last = `extract ${extract}, merge ${merge}`;
+      if (states.every((st) => st === undefined || st === 'completed' || st === 'failed')) {
+        const seen = `${last} ${jobs.map((j) => j?.finishedOn).join('/')}`;
+        if (quiet?.seen !== seen) quiet = { seen, since: Date.now() };
+        else if (Date.now() - quiet.since > tp.config.MAGISTRAL_SWEEP_INTERVAL_MS + 100) return { extract: extract!, merge: merge! };
+      } else {
+        quiet = undefined;
       }
-      last = states.join('/');
     } catch (e) {
       // This process's producer connection is still reconnecting to a restarted Redis (it fails fast).
       last = (e as Error).message;
+      quiet = undefined;
     }
-    if (Date.now() > end) throw new Error(`jobs of run ${runId} still ${String(last)}`);
+    if (Date.now() > end) throw new Error(`jobs of run ${runId} not quiet: ${last}`);
     await sleep(50);
   }
 }
@@ -129,25 +144,34 @@ export async function waitJobState(tp: TestPipeline, runId: number, state: strin
   }
 }
 
-/**
- * Holds a run's merge at its last statement: a transaction of the test locks the run's row (FOR NO KEY
- * UPDATE: the change log's foreign key check, KEY SHARE, passes), so the merge's markMerged waits on it
- * with every row written and nothing committed. `reached` waits until the merge is blocked on it.
- */
+/** A merge held at a statement: `reached` waits until the merge is blocked on the hold. */
 export interface MergeHold {
   reached(opts: { worker?: MagistralProcess }): Promise<void>;
   release(): Promise<void>;
 }
 
-export async function holdMergeCommit(tp: TestPipeline, runId: number): Promise<MergeHold> {
+/**
+ * Where a merge can be held by a lock of the test, taken while the run is merging. commit: its row in
+ * runs (FOR NO KEY UPDATE: the change log's foreign key check, KEY SHARE, passes), so markMerged waits
+ * with every row written and nothing committed. drop: its staging table (ACCESS SHARE, as the merge's
+ * own reads), so the DROP after the commit waits: the run is done, its staging still there.
+ */
+const HOLDS = {
+  commit: { lock: (runId: number) => `SELECT state FROM runs WHERE id = ${runId} FOR NO KEY UPDATE`, waits: () => "UPDATE runs SET state = 'done'" },
+  drop: { lock: (runId: number) => `LOCK TABLE ${stagingTable(runId)} IN ACCESS SHARE MODE`, waits: (runId: number) => `DROP TABLE IF EXISTS ${stagingTable(runId)}` },
+} as const;
+
+export async function holdMerge(tp: TestPipeline, runId: number, at: keyof typeof HOLDS): Promise<MergeHold> {
+  const hold = HOLDS[at];
   const client = await tp.rt.pool.connect();
   let broken = false;
   await client.query('BEGIN');
-  const state = (await client.query<{ state: string }>('SELECT state FROM runs WHERE id = $1 FOR NO KEY UPDATE', [runId])).rows[0]?.state;
+  await client.query(hold.lock(runId));
+  const state = (await client.query<{ state: string }>('SELECT state FROM runs WHERE id = $1', [runId])).rows[0]?.state;
   if (state !== 'merging') {
     await client.query('ROLLBACK');
     client.release();
-    throw new Error(`run ${runId} is ${state}, not merging, when its commit was to be held: raise FAULT_ROWS`);
+    throw new Error(`run ${runId} is ${state}, not merging, when its merge was to be held: raise FAULT_ROWS`);
   }
   const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   return {
@@ -156,10 +180,10 @@ export async function holdMergeCommit(tp: TestPipeline, runId: number): Promise<
       for (;;) {
         const r = await tp.rt.pool.query<{ query: string }>('SELECT query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
         const q = r.rows.map((x) => x.query);
-        if (q.some((t) => t.startsWith("UPDATE runs SET state = 'done'"))) return;
-        if (q.length) throw new Error(`run ${runId}'s row lock blocks something else: ${q.join(' | ')}`);
-        if (opts.worker && !opts.worker.alive()) throw new Error(`magistral start died before the merge's commit:\n${opts.worker.stderr()}`);
-        if (Date.now() > end) throw new Error(`run ${runId}'s merge never reached its commit (state ${await runState(tp, runId)})`);
+        if (q.some((t) => t.startsWith(hold.waits(runId)))) return;
+        if (q.length) throw new Error(`the hold on run ${runId} blocks something else: ${q.join(' | ')}`);
+        if (opts.worker && !opts.worker.alive()) throw new Error(`magistral start died before the merge was held:\n${opts.worker.stderr()}`);
+        if (Date.now() > end) throw new Error(`run ${runId}'s merge never reached the hold (state ${await runState(tp, runId)})`);
         await sleep(10);
       }
     },
