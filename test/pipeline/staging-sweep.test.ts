@@ -6,7 +6,7 @@ import { extractRun } from '../../src/pipeline/extract/index.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { sweep } from '../../src/pipeline/runs.ts';
 import { stagingTable } from '../../src/pipeline/staging-table.ts';
-import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
+import { createTestPipeline, csv, DELTA_PRICES_FLOW, type TestPipeline } from '../helpers/pipeline.ts';
 
 const H = 'sku;price_type;price;currency';
 
@@ -14,15 +14,7 @@ describe('staging tables left by ended runs', () => {
   let tp: TestPipeline;
   beforeAll(async () => {
     tp = await createTestPipeline('stagsweep', { workers: false });
-    await tp.applyFlowYaml(`
-apiVersion: magistral/v1
-kind: Flow
-name: prices-csv
-source: { connector: file.csv, options: { delimiter: auto, encoding: auto } }
-mapping: file/prices.yaml
-target: prices
-mode: delta
-`);
+    await tp.applyFlowYaml(DELTA_PRICES_FLOW);
   });
   afterAll(async () => {
     await tp?.close();
