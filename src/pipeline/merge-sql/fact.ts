@@ -26,9 +26,10 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
   const { table } = ctx;
   const [part, item] = spec.keys;
   const key = factKey(spec, '$1');
+  // The row's position (file index, line, element path) rides along for the history of its change.
   const srcAll = `
     SELECT ${key.exprs.join(', ')},
-           ${spec.values.map((v) => `${v.expr} AS ${v.column}`).join(', ')}
+           ${spec.values.map((v) => `${v.expr} AS ${v.column}`).join(', ')}, s._file, s._line, s._path
     FROM ${table} s ${key.joins}`;
   // Rows to write; rejected rows (srcAll only) just keep their live row from a snapshot's removal.
   const src = `${srcAll} WHERE NOT s._reject`;
@@ -63,11 +64,13 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
         ON CONFLICT (${keyCols}) DO UPDATE SET ${valueCols.map((c) => `${c} = excluded.${c}`).join(', ')},
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       )${ctx.history ? `, hist AS (
-        INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}, ${h.newColumn})
-        SELECT $3, ${keyCols}, 'U', old_${h.column}, ${h.column} FROM changed WHERE NOT is_new AND old_${h.column} IS DISTINCT FROM ${h.column}
+        -- A new key is a history row too (op I), so lineage names the file and line of its first value.
+        INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}, ${h.newColumn}, inbox_id, line, path)
+        SELECT $3, ${keyCols}, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_${h.column}, ${h.column}, ($4::bigint[])[_file + 1], _line, _path
+        FROM changed WHERE is_new OR old_${h.column} IS DISTINCT FROM ${h.column}
       )` : ''}
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
-      FROM changed`, [ctx.system, ctx.flowId, ctx.runId]),
+      FROM changed`, ctx.history ? [ctx.system, ctx.flowId, ctx.runId, ctx.inboxIds] : [ctx.system, ctx.flowId, ctx.runId]),
     countScope: (partIds) => statement(`SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam(partIds)]),
     remove: (partIds) => statement(`
         WITH del AS (
