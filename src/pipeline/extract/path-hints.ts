@@ -62,7 +62,7 @@ export class PathHints {
  * element (lineage, issue 15: the history of a change keeps the path). A pretty-printed export (1C puts
  * each element on its own line) stages no path at all; in a file written on one line (an IDoc-XML port)
  * every record after the first of its line carries its path — the first is the line's first element.
- * The full path of every 1C price would add ~170 bytes to a staged row of ~250.
+ * Measured on 1C's sample 05 (3 price types): a staged price is 151 bytes; its full path would add 145.
  */
 export function stagingLine(spec: TargetSpec, hints?: PathHints): (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean, path?: string) => string {
   const fields = spec.fields;
