@@ -61,6 +61,15 @@ describe('lineage admin API', () => {
     expect(pt.json().message).toBe('warehouse nowhere not found (looked up by code and external id)');
   });
 
+  it('names the candidates rather than pick one when a code matches several products', async () => {
+    // SKU-1-noise-1 is also known to SAP under the code of another product.
+    await fx.db.pool.query(`INSERT INTO external_ids (entity, system, external_id, internal_id) SELECT 'product', 'sap', 'SKU-1', id FROM products WHERE code = 'SKU-1-noise-1'`);
+    const res = await get('product=SKU-1&priceType=retail');
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toMatch(/^product SKU-1 is ambiguous: 2 match by code or external id \(#\d+ SKU-1 \(SKU-1\), #\d+ SKU-1-noise-1 \(SKU-1-noise-1\)\)/);
+    await fx.db.pool.query(`DELETE FROM external_ids WHERE system = 'sap'`);
+  });
+
   it('refuses a bad query with the field and rule', async () => {
     const noProduct = await get('priceType=retail');
     expect(noProduct.statusCode).toBe(400);

@@ -29,6 +29,15 @@ mode: delta
 ---
 apiVersion: magistral/v1
 kind: Flow
+name: prices-no-history
+source: { connector: file.csv, system: local }
+mapping: file/prices.yaml
+target: prices
+mode: delta
+history: false
+---
+apiVersion: magistral/v1
+kind: Flow
 name: onec-prices
 source: { connector: onec.commerceml, system: onec }
 mapping: onec/prices.yaml
@@ -140,6 +149,16 @@ describe('lineage of prices and stock', () => {
     await expect(lineageOverview(tp.rt.db, 'NOPE')).rejects.toMatchObject({ code: 'MAG_ERR_NOT_FOUND' });
   });
 
+  it('says the live row\'s run wrote a value no history row speaks of (a flow with history off)', async () => {
+    await tp.ingest('prices-no-history', csv(H, ['A1;quiet;5;RUB', 'A2;quiet;6;RUB']), 'quiet1.csv');
+    const run = await tp.ingest('prices-no-history', csv(H, ['A1;quiet;7;RUB']), 'quiet2.csv');
+    expect(run.rows).toMatchObject({ updated: 1 });
+    const l = await lineageHistory(tp.rt.db, { product: 'A1', priceType: 'quiet' });
+    expect(l.entries).toEqual([]);
+    expect(l.origin).toMatchObject({ value: '7.000000', run: { id: run.id, flow: 'prices-no-history', loadPath: 'staged' } });
+    expect(l.origin!.note).toMatch(/a run that recorded no history row for it .*position was not recorded/);
+  });
+
   it('follows stock by warehouse and lists every live value of a product', async () => {
     await tp.ingest('stock-delta', csv('sku;warehouse;qty', ['A1;main;5']), 'stock1.csv');
     await tp.ingest('stock-delta', csv('sku;warehouse;qty', ['A2;main;1', 'A1;main;3']), 'stock2.csv');
@@ -148,7 +167,7 @@ describe('lineage of prices and stock', () => {
     expect(l.current).toMatchObject({ value: '3.000000', currency: null });
     expect(l.entries).toMatchObject([{ op: 'update', oldValue: '5.000000', newValue: '3.000000', file: 'stock2.csv', line: 3 }]);
     const o = await lineageOverview(tp.rt.db, 'A1');
-    expect(o.prices.map((p) => [p.priceType.code, p.value, p.currency])).toEqual([['retail', '133.000000', 'RUB']]);
+    expect(o.prices.map((p) => [p.priceType.code, p.value, p.currency])).toEqual([['quiet', '7.000000', 'RUB'], ['retail', '133.000000', 'RUB']]);
     expect(o.stock.map((s) => [s.warehouse.code, s.value])).toEqual([['main', '3.000000']]);
   });
 
