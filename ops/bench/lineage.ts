@@ -1,6 +1,7 @@
 // Lineage benchmark (`npm run bench:lineage`, issue 15: "lineage of one price with 10,000 history rows
 // < 50 ms"): one price with BENCH_LINEAGE_CHANGES history rows (default 10,000), each from a run and file
-// of its own, among as many rows of BENCH_LINEAGE_NOISE other products of the same price type; then
+// of its own, among as many rows of BENCH_LINEAGE_NOISE other products of the same price type, in a
+// catalog of BENCH_LINEAGE_CATALOG products (default 500,000) with external ids in two systems; then
 // BENCH_LINEAGE_ROUNDS calls (default 200) of the service (first page, a deep page, the product's live
 // values) and of GET /admin/api/lineage over a real socket. Prints p50/p95 per case; the last line is JSON.
 // A scratch database and queue prefix of its own (the test fixture), dropped at the end.
@@ -13,6 +14,8 @@ import { progress } from './lib.ts';
 const CHANGES = Number(process.env.BENCH_LINEAGE_CHANGES ?? 10_000);
 const NOISE = Number(process.env.BENCH_LINEAGE_NOISE ?? 20);
 const ROUNDS = Number(process.env.BENCH_LINEAGE_ROUNDS ?? 200);
+/** Other products, each with an external id in two systems: finding the product must not scan them. */
+const CATALOG = Number(process.env.BENCH_LINEAGE_CATALOG ?? 500_000);
 const TARGET_P95_MS = 50;
 
 const pct = (xs: number[], p: number): number => {
@@ -39,8 +42,13 @@ async function main(): Promise<void> {
   try {
     let t = performance.now();
     const seeded = await seedPriceHistory(fx.db.pool, { product: 'SKU-BENCH', priceType: 'retail', changes: CHANGES, noiseProducts: NOISE });
+    await fx.db.pool.query(`
+      WITH p AS (INSERT INTO products (code, name) SELECT 'CAT-' || g, 'CAT-' || g FROM generate_series(1, $1::int) g RETURNING id, code)
+      INSERT INTO external_ids (entity, system, external_id, internal_id)
+      SELECT 'product', s, CASE s WHEN 'local' THEN code ELSE 'MAT-' || id END, id FROM p CROSS JOIN (VALUES ('local'), ('sap')) v(s)`, [CATALOG]);
+    await fx.db.pool.query(`ANALYZE products; ANALYZE external_ids`);
     const rows = Number((await fx.db.pool.query(`SELECT count(*) AS n FROM price_history`)).rows[0].n);
-    progress(`seeded ${CHANGES} changes of one price (${rows} history rows in all, ${seeded.runIds.length} runs) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    progress(`seeded ${CHANGES} changes of one price (${rows} history rows in all, ${seeded.runIds.length} runs) and ${CATALOG} other products with ids in 2 systems in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     const q = { product: 'SKU-BENCH', priceType: 'retail', limit: 50 };
     const first = await lineageHistory(fx.db.db, q);
@@ -68,7 +76,7 @@ async function main(): Promise<void> {
     });
     t = performance.now();
     const result = {
-      historyRowsOfPrice: CHANGES, historyRows: rows, rounds: ROUNDS,
+      historyRowsOfPrice: CHANGES, historyRows: rows, catalogProducts: CATALOG, rounds: ROUNDS,
       lineageP50Ms: service.p50, lineageP95Ms: service.p95,
       lineageDeepP50Ms: serviceDeep.p50, lineageDeepP95Ms: serviceDeep.p95,
       lineage500P50Ms: service500.p50, lineage500P95Ms: service500.p95,
