@@ -132,6 +132,20 @@ describe('console runs', () => {
     expect((await get(viewer, '/console/runs/99999999')).statusCode).toBe(404);
   });
 
+  it('lineage: a product\'s values, a price\'s history with file and line, an unknown code said plainly and shown as text', async () => {
+    const overview = await get(viewer, '/console/lineage?product=P5');
+    expect(overview.statusCode).toBe(200);
+    expect(overview.body).toContain('href="/console/lineage?product=P5&amp;priceType=retail"');
+    const history = await get(viewer, '/console/lineage?product=P5&priceType=retail');
+    expect(history.body.replace(/<!-- -->/g, '')).toMatch(new RegExp(`<tr data-op="update">.*№${held}.*prices-2\\.csv, строка <b>7</b>`));
+    const unknown = await get(viewer, `/console/lineage?product=${encodeURIComponent('<script>alert(1)</script>')}&priceType=retail`);
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.body).toContain('Товар «&lt;script>alert(1)&lt;/script>» не найден (искали по коду и по внешним идентификаторам всех систем).');
+    expect(unknown.body).not.toContain('<script>alert(1)');
+    const noType = await get(viewer, '/console/lineage?product=P5&priceType=nope');
+    expect(noType.body).toContain('Тип цены «nope» не найден');
+  });
+
   it('replays a finished run for an operator, audited with the new run', async () => {
     const r = await injectConsolePost(app, operator, `/console/runs/${first}/replay`);
     expect(r.statusCode).toBe(303);

@@ -1,7 +1,7 @@
 // A held run in a real browser on the demo data set (issue 15's journey): the README's prices flow gets a
 // file that changes most prices, its guard holds it; an operator signs in, finds it under «Задержанные»,
 // reads why and what would change (old → new), approves with a comment, and watches the run page turn
-// «готов» by itself; the price is the new one. A viewer sees the same page with no decision to make.
+// «готов» by itself; the price is the new one, and its lineage names the run, the file and the line. A viewer sees the same page with no decision to make.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
@@ -60,7 +60,7 @@ describe('a held run in the console', () => {
     await page.context().close();
   });
 
-  it('an operator finds it under «Задержанные», approves it with a comment, and the page turns «готов» by itself', async () => {
+  it('an operator finds it under «Задержанные», approves it with a comment, the page turns «готов» by itself, and lineage names the run, file and line', async () => {
     const before = await retailPrice('SKU-00001');
     const page = await fresh();
     await signInConsole(page, f.baseUrl, CONSOLE_USERS.operator);
@@ -91,6 +91,23 @@ describe('a held run in the console', () => {
     await expect(page.locator('[data-decision="approved"]').textContent()).resolves.toContain('Поднятие цен согласовано с закупками');
     await shot(page, 'console-run-approved', 'console');
     expect(Number(await retailPrice('SKU-00001'))).toBeCloseTo(Number(before) * 1.1, 2);
+
+    // Lineage: SKU-00001's retail price, changed by the approved run, from line 2 of its file.
+    await page.getByRole('link', { name: 'Происхождение' }).click();
+    await page.getByLabel('Товар (код или внешний id)').fill('SKU-00001');
+    await page.getByLabel('Тип цены').fill('retail');
+    await page.getByRole('button', { name: 'Показать' }).click();
+    await page.waitForURL(/\/console\/lineage\?product=SKU-00001&priceType=retail/);
+    const change = page.locator('table[data-history] tr[data-op="update"]').first();
+    const text = (await change.textContent())!.replace(/\s+/g, ' ');
+    expect(text).toContain(`№${heldId}`);
+    expect(text).toContain('prices-csv');
+    expect(text).toContain('prices-raised.csv, строка 2');
+    const [old, now] = (await change.locator('td.num').allTextContents()).map((c) => Number(c.replace(/\s/g, '').replace(',', '.')));
+    expect(old).toBe(Number(before));
+    expect(now).toBeCloseTo(Number(before) * 1.1, 2);
+    await expect(page.locator('[data-current]').textContent()).resolves.toContain(`№${heldId}`);
+    await shot(page, 'console-lineage', 'console');
     await page.context().close();
   });
 });

@@ -19,10 +19,11 @@ import { consoleAuthRoutes } from './auth-routes.tsx';
 import { consoleFlowsRoutes } from './flows-routes.tsx';
 import { consoleQueuesRoutes } from './queues-routes.tsx';
 import { consoleRunsRoutes } from './runs-routes.tsx';
+import { consoleLineageRoutes } from './lineage-routes.tsx';
 
 /** Page modules: each registers its routes on the console's scope. */
 const CONSOLE_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [
-  consoleAuthRoutes, consoleFlowsRoutes, consoleRunsRoutes, consoleQueuesRoutes,
+  consoleAuthRoutes, consoleFlowsRoutes, consoleRunsRoutes, consoleLineageRoutes, consoleQueuesRoutes,
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));

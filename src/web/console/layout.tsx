@@ -12,6 +12,7 @@ export const CONSOLE_NAV: Array<{ key: string; href: string; label: string }> = 
   { key: 'flows', href: '/console/flows', label: 'Потоки' },
   { key: 'runs', href: '/console/runs', label: 'Запуски' },
   { key: 'held', href: '/console/held', label: 'Задержанные' },
+  { key: 'lineage', href: '/console/lineage', label: 'Происхождение' },
 ];
 
 export function ConsoleCsrf({ s }: { s: ConsoleSession }): VNode {

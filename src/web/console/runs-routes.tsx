@@ -19,6 +19,7 @@ import { runTimeline, type TimelineStage } from '../../pipeline/run-timeline.ts'
 import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, runPayloadFile, type RunView } from '../../pipeline/runs.ts';
 import { plural, sendFragment, sendPage } from '../render.tsx';
 import { ConsoleCsrf, ConsoleLayout } from './layout.tsx';
+import { lineageUrl } from './lineage-routes.tsx';
 import { actorOf, requireConsole } from './request.ts';
 import { ago, count, decimalRu, duration, percentRu, RUN_STATE, runStateClass, when } from './format.ts';
 
@@ -133,7 +134,12 @@ function Sample({ sample }: { sample: HeldSample | null }): VNode {
               {sample.rows.map((row) => (
                 <tr data-op={row.op}>
                   <td><span class={row.op === 'removed' ? 'badge badge-error' : row.op === 'new' ? 'badge badge-ok' : 'badge badge-warn'}>{OP[row.op]}</span></td>
-                  <td>{Object.entries(row.key).map(([k, v]) => <span class="key"><span class="muted">{KEY_LABEL[k] ?? k}</span> {v}</span>)}</td>
+                  <td>
+                    {Object.entries(row.key).map(([k, v]) => <span class="key"><span class="muted">{KEY_LABEL[k] ?? k}</span> {v}</span>)}
+                    {row.key.product && (row.key.priceType || row.key.warehouse)
+                      ? <a class="lineage-link" href={lineageUrl({ product: row.key.product, ...(row.key.priceType ? { priceType: row.key.priceType } : { warehouse: row.key.warehouse }) })}>история</a>
+                      : null}
+                  </td>
                   <td class="num">{decimalRu(row.old)}</td>
                   <td class="num">{decimalRu(row.new)}</td>
                 </tr>
