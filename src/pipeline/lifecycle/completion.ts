@@ -3,6 +3,7 @@
 import type { PipelineDeps } from '../deps.ts';
 import { wakeWaiting } from '../jobs.ts';
 import type { RunState } from './states.ts';
+import { annotate, ATTR } from '../../telemetry/tracing.ts';
 
 export interface Completion {
   flow: string;
@@ -18,6 +19,10 @@ export function recordCompletion(deps: Pick<PipelineDeps, 'metrics'>, c: Complet
   deps.metrics?.stageDuration.observe({ stage: c.stage, flow: c.flow }, c.ms / 1000);
   for (const [outcome, n] of Object.entries(c.rows)) deps.metrics?.rowsProcessed.inc({ flow: c.flow, outcome }, n);
   if (c.finished) deps.metrics?.runsFinished.inc({ flow: c.flow, state: c.finished });
+  // The stage's span (workers/processors.ts): its rows are those the stage read (extract) or wrote (merge).
+  // A shared read completes several runs in one span: the last one's counts stand.
+  const rows = c.stage === 'extract' ? c.rows.read ?? 0 : Object.values(c.rows).reduce((a, n) => a + n, 0);
+  annotate({ [ATTR.flow]: c.flow, [ATTR.rows]: rows, ...Object.fromEntries(Object.entries(c.rows).map(([k, n]) => [`${ATTR.rows}.${k}`, n])) });
 }
 
 /**
