@@ -5,7 +5,7 @@ import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { extractBlocked, extractRun } from '../src/pipeline/extract/index.ts';
 import { mergeRun } from '../src/pipeline/merge.ts';
 import { enqueueExtract, enqueueMerge, wakeNextRead } from '../src/pipeline/jobs.ts';
-import { blockerOf, failRun, holdRun, runSettled } from '../src/pipeline/lifecycle/index.ts';
+import { blockerOf, failRun, holdRun, observeFreshness, runSettled } from '../src/pipeline/lifecycle/index.ts';
 import { flowOfRun } from '../src/pipeline/runs.ts';
 import type { ActJob, ExtractJob, MergeJob, OutboundJob, TracedJob } from '../src/pipeline/queues.ts';
 import type { Attributes } from '@opentelemetry/api';
@@ -115,6 +115,7 @@ export function extractProcessor(deps: PipelineDeps) {
     }
     switch (outcome) {
       case 'merged':
+        await observeFreshness(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'freshness not observed'));
         await wake(deps, runId);
         return outcome;
       case 'staged': {
@@ -150,6 +151,9 @@ export function mergeProcessor(deps: PipelineDeps) {
     }
     switch (outcome) {
       case 'done':
+        await observeFreshness(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'freshness not observed'));
+        await wake(deps, runId);
+        return outcome;
       case 'failed':
         await wake(deps, runId);
         return outcome;

@@ -26,6 +26,20 @@ export function recordCompletion(deps: Pick<PipelineDeps, 'metrics'>, c: Complet
 }
 
 /**
+ * A run is done and its rows are visible: the freshness histogram gets the time from its payload's receipt,
+ * for it and for the later runs of its flow its merge carried (a group merge). Read from the run's own
+ * timestamps, so the figure is the store's, not this worker's share of it.
+ */
+export async function observeFreshness(deps: Pick<PipelineDeps, 'metrics' | 'pool'>, runId: number): Promise<void> {
+  if (!deps.metrics) return;
+  const r = await deps.pool.query<{ flow: string; seconds: number }>(`
+    SELECT f.name AS flow, extract(epoch FROM r.finished_at - r.received_at)::float8 AS seconds
+    FROM runs r JOIN flows f ON f.id = r.flow_id
+    WHERE r.state = 'done' AND (r.id = $1 OR (r.flow_id = (SELECT flow_id FROM runs WHERE id = $1) AND r.id > $1 AND r.merged_with = $1))`, [runId]);
+  for (const x of r.rows) deps.metrics.freshness.observe({ flow: x.flow }, x.seconds);
+}
+
+/**
  * A run has settled (done, failed, rejected, or moved on so that others may go): the jobs waiting for
  * it are promoted now. Best effort: a job that misses it comes back after its safety delay. Call it
  * after the transaction that settled the run has committed, never inside it.
