@@ -4,20 +4,10 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/index.ts';
-import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
+import { createTestPipeline, csv, pricesDeltaFlow as flow, type TestPipeline } from '../helpers/pipeline.ts';
 import { until } from '../helpers/wait.ts';
 
 const H = 'sku;price_type;price;currency';
-const flow = (name: string, extra = '') => `
-apiVersion: magistral/v1
-kind: Flow
-name: ${name}
-source: { connector: file.csv }
-mapping: file/prices.yaml
-target: prices
-mode: delta
-${extra}
-`;
 
 let tp: TestPipeline;
 let app: FastifyInstance;
