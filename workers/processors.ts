@@ -92,7 +92,7 @@ function traced<D extends object>(stage: string, attributes: (data: D) => Attrib
     { parent: (job.data as TracedJob).trace ?? null, notFailure: (e) => e instanceof DelayedError }, () => processor(job, token));
 }
 
-/** Sets the stage's outcome on its span before the processor acts on it (a delay ends the span with an error). */
+/** Sets the stage's outcome on its span now: a job sent back to wait ends by throwing DelayedError, not by returning it. */
 function outcomeOf<T extends string>(outcome: T): T {
   annotate({ [ATTR.outcome]: outcome });
   return outcome;
