@@ -4,6 +4,7 @@
 // one OpenTelemetry SDK module is loaded.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_DIR } from '../../src/schemas/index.ts';
@@ -163,5 +164,27 @@ describe('tracing on', () => {
     expect(below(done).some((c) => c.scope === '@opentelemetry/instrumentation-ioredis')).toBe(true);
     // Not a span of the run outside its trace.
     expect(spans.filter((s) => s.attributes['magistral.run'] === runId && s.traceId !== root.traceId)).toEqual([]);
+  });
+});
+
+describe('tracing a command that ends by itself', () => {
+  it('exports the spans of `magistral ingest` (receive and its stages, in embedded workers) before it exits', async () => {
+    const file = path.join(tp.dataDir, 'cli-prices.csv');
+    await writeFile(file, csv(H, ['P1;retail;12;RUB', 'P4;retail;13;RUB']));
+    const child = spawn(process.execPath, [CLI, 'ingest', '--flow', 'seed', file, '--json'], {
+      cwd: REPO_DIR, env: { ...process.env, ...tp.env, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    const [code] = await once(child, 'exit') as [number | null];
+    expect(code, out).toBe(0);
+    const runId = (JSON.parse(out) as { id: number }).id;
+    // Nothing exported it on a timer (a minute's delay): the exit did.
+    const receive = receiver.spans.find((s) => s.name === 'magistral.receive' && s.attributes['magistral.run'] === runId)!;
+    expect(receive).toBeDefined();
+    expect(receive.parentSpanId).toBe('');
+    const stages = receiver.spans.filter((s) => s.traceId === receive.traceId && /^magistral\.(extract|merge)$/.test(s.name));
+    expect(stages.map((s) => s.attributes['magistral.outcome'])).toEqual(expect.arrayContaining(['staged', 'done']));
   });
 });
