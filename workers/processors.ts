@@ -214,7 +214,7 @@ export function outboundProcessor(deps: PipelineDeps) {
  * a paused flow looks again later.
  */
 export function actProcessor(deps: PipelineDeps) {
-  return traced<ActJob>('act', (data) => ({ 'magistral.act_request': data.requestId }), async (job: Job<ActJob>, token?: string): Promise<string> => {
+  return traced<ActJob>('act', (data) => ({ [ATTR.actRequest]: data.requestId }), async (job: Job<ActJob>, token?: string): Promise<string> => {
     await refuseForeignJob(deps, job, token);
     let outcome;
     try {

@@ -12,6 +12,7 @@ export const ATTR = {
   outcome: 'magistral.outcome',
   attempt: 'magistral.attempt',
   order: 'magistral.order',
+  actRequest: 'magistral.act_request',
 } as const;
 
 const tracer = () => trace.getTracer('magistral');

@@ -8,6 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_DIR } from '../../src/schemas/index.ts';
+import { extractJobId } from '../../src/pipeline/queues.ts';
 import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
 import { freePort } from '../helpers/spawn.ts';
 import { until } from '../helpers/wait.ts';
@@ -88,7 +89,10 @@ describe('tracing off', () => {
     const m = await start(tp, { OTEL_EXPORTER_OTLP_ENDPOINT: '' });
     children.push(m.child);
     // Work through the stages, so that every module they import is loaded.
-    expect(await settled(tp, await upload(m.port, 'seed', csv(H, ['SEED;seed;1;RUB'])))).toBe('done');
+    const seed = await upload(m.port, 'seed', csv(H, ['SEED;seed;1;RUB']));
+    expect(await settled(tp, seed)).toBe('done');
+    // Its job (kept an hour once completed) carries no trace field.
+    expect((await tp.rt.queues.extract.getJob(extractJobId(seed)))!.data).toEqual({ runId: seed, installation: expect.any(String) });
     const loaded = await m.stop();
     // The API (a no-op without the SDK) is all.
     expect(loaded).toEqual(['@opentelemetry/api']);
