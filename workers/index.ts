@@ -18,6 +18,7 @@ import { mailDelivery } from '../src/cabinet/mail.ts';
 import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
 import { invoiceWorker } from '../src/backoffice/order-documents.ts';
 import { purgeManagerSessions } from '../src/backoffice/managers.ts';
+import { purgeConsoleSessions } from '../src/console/sessions.ts';
 
 /** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
 const MAIL_INTERVAL_MS = 1000;
@@ -149,6 +150,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       purgedAt = Date.now();
       purgeExpiredSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'session purge skipped'));
       purgeManagerSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'manager session purge skipped'));
+      purgeConsoleSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'console session purge skipped'));
       // Documents that became overdue by the calendar (no merge tells): their notices, once each.
       settlementNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications failed'));
       documentNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'document notifications failed'));

@@ -19,6 +19,7 @@ import { pipelineDeps } from './run-views.ts';
 import { createConnectorPort } from '../pipeline/connector-port.ts';
 import { cabinetPlugin } from '../web/cabinet/index.ts';
 import { managerPlugin } from '../web/manager/index.ts';
+import { consolePlugin } from '../web/console/index.ts';
 import { mailAdminRoutes } from './mail-admin-routes.ts';
 import { cabinetAdminRoutes } from './cabinet-admin-routes.ts';
 import { documentsAdminRoutes } from './documents-admin-routes.ts';
@@ -96,6 +97,7 @@ export async function buildServer(given: ServerDeps): Promise<FastifyInstance> {
     // The client cabinet (Russian pages on the same services, src/web/cabinet).
     await app.register(cabinetPlugin, { prefix: '/cabinet', deps });
     await app.register(managerPlugin, { prefix: '/manager', deps });
+    await app.register(consolePlugin, { prefix: '/console', deps });
     // Endpoints connectors serve to their systems (1C exchange, webhooks), mounted without importing them.
     if (deps.pool) {
       const port = createConnectorPort(pipelineDeps(deps), process.env, deps.logins);

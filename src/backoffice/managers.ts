@@ -10,6 +10,7 @@ import { newSecret, sha256 } from '../cabinet/tokens.ts';
 import { normalEmail, refuseWhileThrottled } from '../cabinet/accounts.ts';
 import { audit, type Actor } from './audit.ts';
 import { notify } from './notify.ts';
+import { createSessionRow, deleteSessionRow, freshSql, purgeSessionRows, touchSessionRow, type SessionTable } from '../security/session-rows.ts';
 
 type Db = Kysely<Database>;
 
@@ -37,20 +38,16 @@ export function managerActor(s: Pick<ManagerSession, 'manager'>, request?: { ip?
   };
 }
 
-export async function createManagerSession(db: Db, managerId: number, from: { ip?: string | null; userAgent?: string | null }): Promise<string> {
-  const id = newSecret();
-  await db.insertInto('manager_sessions').values({
-    id_hash: sha256(id), manager_id: managerId, csrf: newSecret(), ip: from.ip ?? null, user_agent: from.userAgent?.slice(0, 300) ?? null,
-    expires_at: sql<Date>`now() + make_interval(hours => ${MANAGER_SESSION_IDLE_HOURS})` as unknown as Date,
-  }).execute();
-  return id;
-}
+const SESSIONS: SessionTable = { table: 'manager_sessions', owner: 'manager_id', idleHours: MANAGER_SESSION_IDLE_HOURS };
+
+export const createManagerSession = (db: Db, managerId: number, from: { ip?: string | null; userAgent?: string | null }): Promise<string> =>
+  createSessionRow(db, SESSIONS, managerId, from);
 
 /** The live session of a cookie value: unknown, expired, a disabled account or a manager no flow keeps any more → undefined. */
 export async function loadManagerSession(db: Db, id: string | undefined): Promise<ManagerSession | undefined> {
   if (!id || id.length > 100) return undefined;
   const r = await sql<{ id_hash: string; csrf: string; ip: string | null; fresh: boolean; manager_id: number; code: string; name: string; email: string }>`
-    SELECT s.id_hash, s.csrf, s.ip, s.expires_at > now() + make_interval(hours => ${MANAGER_SESSION_IDLE_HOURS}) - interval '10 minutes' AS fresh,
+    SELECT s.id_hash, s.csrf, s.ip, ${freshSql(SESSIONS)} AS fresh,
       m.id AS manager_id, m.code, m.name, a.email
     FROM manager_sessions s JOIN manager_accounts a ON a.manager_id = s.manager_id JOIN managers m ON m.id = s.manager_id
     WHERE s.id_hash = ${sha256(id)} AND s.expires_at > now() AND NOT a.disabled AND NOT m.placeholder AND m.active`.execute(db);
@@ -59,22 +56,12 @@ export async function loadManagerSession(db: Db, id: string | undefined): Promis
   return { idHash: row.id_hash, csrf: row.csrf, ip: row.ip, fresh: row.fresh, manager: { id: row.manager_id, code: row.code, name: row.name, email: row.email } };
 }
 
-export async function touchManagerSession(db: Db, s: ManagerSession): Promise<void> {
-  if (s.fresh) return;
-  await sql`UPDATE manager_sessions SET seen_at = now(), expires_at = now() + make_interval(hours => ${MANAGER_SESSION_IDLE_HOURS})
-    WHERE id_hash = ${s.idHash}`.execute(db);
-}
+export const touchManagerSession = (db: Db, s: ManagerSession): Promise<void> => touchSessionRow(db, SESSIONS, s);
 
-export async function deleteManagerSession(db: Db, idHash: string): Promise<void> {
-  await db.deleteFrom('manager_sessions').where('id_hash', '=', idHash).execute();
-}
+export const deleteManagerSession = (db: Db, idHash: string): Promise<void> => deleteSessionRow(db, SESSIONS, idHash);
 
 /** Removes expired manager sessions and old sign-in attempts (the workers, with the cabinet's). */
-export async function purgeManagerSessions(db: Db): Promise<number> {
-  const r = await db.deleteFrom('manager_sessions').where('expires_at', '<', sql<Date>`now()`).executeTakeFirst();
-  await db.deleteFrom('manager_login_attempts').where('at', '<', sql<Date>`now() - interval '1 day'`).execute();
-  return Number(r.numDeletedRows);
-}
+export const purgeManagerSessions = (db: Db): Promise<number> => purgeSessionRows(db, SESSIONS, 'manager_login_attempts');
 
 async function managerByCode(db: Db, code: string): Promise<{ id: number; name: string; email: string | null; active: boolean }> {
   const m = await db.selectFrom('managers').select(['id', 'name', 'email', 'active']).where('code', '=', code).where('placeholder', '=', false).orderBy('id').executeTakeFirst();

@@ -132,7 +132,7 @@ export async function requestPasswordReset(db: Db, email: string, publicUrl: str
  * ATTEMPT_WINDOW_MIN minutes for the address or from the source; the cabinet's and the managers' sign-in
  * share it, each with its own attempts table.
  */
-export async function refuseWhileThrottled(db: Db, table: 'cabinet_login_attempts' | 'manager_login_attempts', email: string, ip: string, hint = ''): Promise<void> {
+export async function refuseWhileThrottled(db: Db, table: 'cabinet_login_attempts' | 'manager_login_attempts' | 'console_login_attempts', email: string, ip: string, hint = ''): Promise<void> {
   const counts = await sql<{ by_email: number; by_ip: number; wait_min: number | null }>`
     SELECT count(*) FILTER (WHERE lower(email) = ${email} AND NOT ok)::int AS by_email,
       count(*) FILTER (WHERE ip = ${ip} AND NOT ok)::int AS by_ip,

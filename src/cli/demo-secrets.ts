@@ -16,6 +16,9 @@ export const DEMO_ENV_SECRETS: Readonly<Record<string, string>> = {
 /** The cabinet and workplace passwords `magistral demo` sets unless MAGISTRAL_DEMO_*_PASSWORD is given. */
 export const DEMO_CABINET_PASSWORD = 'demo-cabinet-1';
 export const DEMO_MANAGER_PASSWORD = 'demo-manager-1';
+/** The console user `magistral demo` makes (role admin) and its password unless MAGISTRAL_DEMO_CONSOLE_PASSWORD is given. */
+export const DEMO_CONSOLE_USER = 'demo';
+export const DEMO_CONSOLE_PASSWORD = 'demo-console-1';
 /** The demo contacts and managers that get them. */
 export const DEMO_CABINET_CONTACTS = ['P1', 'P2', 'P3'] as const;
 export const DEMO_MANAGERS = ['M1', 'M2'] as const;
@@ -29,7 +32,7 @@ export function isLoopback(host: string): boolean {
 /**
  * What of the demo's secrets is in use, each as the thing to change: environment variables holding a
  * demo value (under any name: a flow's `passwordEnv` may name another variable), and demo accounts
- * whose password is still the published one (checked by hash: 5 scrypt checks, ~0.1 s).
+ * whose password is still the published one (checked by hash: 6 scrypt checks, ~0.1 s).
  */
 export async function demoSecretsInUse(env: NodeJS.ProcessEnv, db: Kysely<Database>): Promise<string[]> {
   const published = new Set(Object.values(DEMO_ENV_SECRETS));
@@ -43,6 +46,10 @@ export async function demoSecretsInUse(env: NodeJS.ProcessEnv, db: Kysely<Databa
     .select(['m.code', 'a.password_hash']).where('m.code', 'in', [...DEMO_MANAGERS]).where('a.disabled', '=', false).execute();
   for (const m of managers) {
     if (await verifyPassword(DEMO_MANAGER_PASSWORD, m.password_hash)) found.push(`the workplace password of manager ${m.code} (magistral managers password ${m.code} --password …; MAGISTRAL_DEMO_MANAGER_PASSWORD for the demo)`);
+  }
+  const consoleUser = await db.selectFrom('console_users').select('password_hash').where('name', '=', DEMO_CONSOLE_USER).where('disabled', '=', false).executeTakeFirst();
+  if (consoleUser && await verifyPassword(DEMO_CONSOLE_PASSWORD, consoleUser.password_hash)) {
+    found.push(`the console password of user ${DEMO_CONSOLE_USER} (magistral users disable ${DEMO_CONSOLE_USER}, then add your own; MAGISTRAL_DEMO_CONSOLE_PASSWORD for the demo)`);
   }
   return found;
 }

@@ -28,7 +28,9 @@ import * as m0026 from './migrations/0026-manager-active.ts';
 import * as m0027 from './migrations/0027-order-documents-flow.ts';
 import * as m0028 from './migrations/0028-act-requests.ts';
 import * as m0029 from './migrations/0029-stored-secrets.ts';
+import * as m0030 from './migrations/0030-console.ts';
 import * as m0033 from './migrations/0033-runs-held-at.ts';
+import * as m0036 from './migrations/0036-runs-console.ts';
 
 export type { Database } from './types.ts';
 export { isDependencyUnavailable } from './availability.ts';
@@ -116,7 +118,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '0027-order-documents-flow': m0027,
   '0028-act-requests': m0028,
   '0029-stored-secrets': m0029,
+  '0030-console': m0030,
   '0033-runs-held-at': m0033,
+  '0036-runs-console': m0036,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -2,6 +2,7 @@
 // schemas/; these are the storage rows.
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 import type { Flow } from '../schemas/types.gen.ts';
+import type { HeldSample, RunDecision } from '../pipeline/held-sample.ts';
 
 type Timestamp = Date;
 type Numeric = ColumnType<string, string | number, string | number>;
@@ -73,6 +74,10 @@ export interface RunsTable {
   merged_with: number | null;
   /** Set on a run made by a coalescing receipt: the bytes of its files; later receipts may join it while it is received (migration 0016). */
   coalesce_bytes: number | null;
+  /** What a held run would change: a few rows of each kind, old → new (migration 0036, src/pipeline/held-sample.ts). */
+  held_sample: ColumnType<HeldSample | null, string | null, string | null>;
+  /** A person's decision on a held run (migration 0036). */
+  decision: ColumnType<RunDecision | null, string | null, string | null>;
 }
 
 /** Every receipt key a run answers for, with the inbox row the receipt brought (migration 0016). */
@@ -632,6 +637,27 @@ export interface ManagerLoginAttemptsTable {
   ok: boolean;
   at: Generated<Timestamp>;
 }
+/** A console user (/console, migration 0030): viewer reads, operator acts, admin also manages users. */
+export interface ConsoleUsersTable {
+  id: Generated<number>;
+  name: string;
+  role: 'viewer' | 'operator' | 'admin';
+  password_hash: string;
+  disabled: Generated<boolean>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+  last_login_at: Timestamp | null;
+}
+export interface ConsoleSessionsTable {
+  id_hash: string;
+  user_id: number;
+  csrf: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Generated<Timestamp>;
+  seen_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+}
 export interface ImpersonationsTable {
   id: Generated<number>;
   manager_id: number;
@@ -843,6 +869,10 @@ export interface Database {
   manager_tokens: ManagerTokensTable;
   manager_sessions: ManagerSessionsTable;
   manager_login_attempts: ManagerLoginAttemptsTable;
+  console_users: ConsoleUsersTable;
+  console_sessions: ConsoleSessionsTable;
+  /** Same shape as the managers' (the login typed is kept in `email`). */
+  console_login_attempts: ManagerLoginAttemptsTable;
   impersonations: ImpersonationsTable;
   contact_rights: ContactRightsTable;
   stored_files: StoredFilesTable;

@@ -58,15 +58,34 @@ export async function visibilityWarnings(db: Kysely<Database>, flow: { id: numbe
     else if (row.pt === null) warnings.push(`cityPriceTypes: price type '${priceType}' (system ${system}) has not arrived yet, by code or by name; city '${city}' keeps its price type`);
   }
   if (def.target === 'prices') {
-    const r = await sql<{ code: string; name: string; n: string }>`
-      SELECT pt.code, pt.name, count(*)::text AS n FROM prices p JOIN price_types pt ON pt.id = p.price_type_id
-      WHERE p.flow_id = ${flow.id}
-        AND NOT EXISTS (SELECT 1 FROM cities c WHERE c.price_type_id = pt.id) AND pt.city_id IS NULL
-        AND NOT EXISTS (SELECT 1 FROM agreements a WHERE a.price_type_id = pt.id)
-      GROUP BY pt.code, pt.name ORDER BY pt.code`.execute(db);
-    for (const x of r.rows) {
-      warnings.push(`price type ${x.code} (${x.name}) is bound to no city and no agreement: ${Number(x.n).toLocaleString('en')} prices are not visible (bind it: cityPriceTypes: { <city code>: ${JSON.stringify(x.name)} })`);
-    }
+    for (const x of await unseenPrices(db, [flow.id])) warnings.push(unseenPriceWarning(x));
   }
   return warnings;
+}
+
+/** A price type a flow wrote prices of that no city shows and no agreement uses, with how many prices. */
+export interface UnseenPrices {
+  flowId: number;
+  code: string;
+  name: string;
+  prices: number;
+}
+
+/**
+ * The unseen prices of the given flows, in one statement (the console's flow list asks for all of them):
+ * only price types bound to nothing are counted, so a correct set-up costs no scan of the prices.
+ */
+export async function unseenPrices(db: Kysely<Database>, flowIds: number[]): Promise<UnseenPrices[]> {
+  if (!flowIds.length) return [];
+  const r = await sql<{ flow_id: number; code: string; name: string; n: string }>`
+    SELECT p.flow_id, pt.code, pt.name, count(*)::text AS n FROM price_types pt JOIN prices p ON p.price_type_id = pt.id
+    WHERE p.flow_id = ANY(${flowIds}::int[])
+      AND NOT EXISTS (SELECT 1 FROM cities c WHERE c.price_type_id = pt.id) AND pt.city_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM agreements a WHERE a.price_type_id = pt.id)
+    GROUP BY p.flow_id, pt.code, pt.name ORDER BY p.flow_id, pt.code`.execute(db);
+  return r.rows.map((x) => ({ flowId: Number(x.flow_id), code: x.code, name: x.name, prices: Number(x.n) }));
+}
+
+export function unseenPriceWarning(x: Pick<UnseenPrices, 'code' | 'name' | 'prices'>): string {
+  return `price type ${x.code} (${x.name}) is bound to no city and no agreement: ${x.prices.toLocaleString('en')} prices are not visible (bind it: cityPriceTypes: { <city code>: ${JSON.stringify(x.name)} })`;
 }

@@ -35,6 +35,8 @@ const MATRIX: Record<string, Access> = {
   'GET /admin/api/runs': 'admin',
   'GET /admin/api/runs/:id': 'admin',
   'GET /admin/api/runs/:id/rejects': 'admin',
+  'GET /admin/api/runs/:id/rejects.csv': 'admin',
+  'GET /admin/api/runs/:id/files/:n': 'admin',
   'POST /admin/api/runs/:id/approve': 'admin',
   'POST /admin/api/runs/:id/reject': 'admin',
   'POST /admin/api/runs/:id/replay': 'admin',

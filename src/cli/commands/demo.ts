@@ -22,7 +22,8 @@ import { DEFAULT_CITY_SETTING } from '../../api/portal/auth.ts';
 import { setPassword } from '../../cabinet/accounts.ts';
 import { DEMO_SELLER } from '../../backoffice/seller.ts';
 import { setManagerPassword } from '../../backoffice/managers.ts';
-import { DEMO_CABINET_CONTACTS, DEMO_CABINET_PASSWORD, DEMO_MANAGER_PASSWORD, DEMO_MANAGERS } from '../demo-secrets.ts';
+import { DEMO_CABINET_CONTACTS, DEMO_CABINET_PASSWORD, DEMO_CONSOLE_PASSWORD, DEMO_CONSOLE_USER, DEMO_MANAGER_PASSWORD, DEMO_MANAGERS } from '../demo-secrets.ts';
+import { addConsoleUser } from '../../console/users.ts';
 
 const DEMO_KEY = 'demo';
 
@@ -153,6 +154,10 @@ export function register(program: Command, host: CliHost): void {
           mLogins.push(m.email);
         }
         console.log(`manager: http://127.0.0.1:${ctx.config.PORT}/manager  sign in as ${mLogins.join(' | ')}  password ${mPassword}`);
+        // The operations console: one demo user with every right (admin); real users: magistral users add.
+        const cPassword = process.env.MAGISTRAL_DEMO_CONSOLE_PASSWORD || DEMO_CONSOLE_PASSWORD;
+        await addConsoleUser(db, { name: DEMO_CONSOLE_USER, role: 'admin', password: cPassword, replace: true });
+        console.log(`console: http://127.0.0.1:${ctx.config.PORT}/console  sign in as ${DEMO_CONSOLE_USER} (admin)  password ${cPassword}`);
       } finally {
         await workers.close();
         await rt.close();

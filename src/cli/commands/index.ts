@@ -15,5 +15,6 @@ import { register as documents } from './documents.ts';
 import { register as managers } from './managers.ts';
 import { register as mail } from './mail.ts';
 import { register as secrets } from './secrets.ts';
+import { register as users } from './users.ts';
 
-export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys, cabinet, managers, mail, settings, documents, secrets];
+export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys, cabinet, managers, mail, settings, documents, secrets, users];

@@ -1,6 +1,7 @@
 // `magistral runs list|show|approve|reject|replay` and `magistral ingest`: runs from the shell.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliHost } from '../host.ts';
@@ -11,6 +12,7 @@ import { retryingDatabase, waitForRunWithWorkers } from '../wait-run.ts';
 import { receivePayload } from '../../pipeline/receive.ts';
 import { MagistralError } from '../../errors/index.ts';
 import { idArgument } from '../args.ts';
+import type { HeldSample } from '../../pipeline/held-sample.ts';
 
 export function formatSummary(r: RunView): string {
   const secs = r.durationMs !== null ? (r.durationMs / 1000).toFixed(2) : '-';
@@ -26,7 +28,32 @@ export function formatSummary(r: RunView): string {
     `  rejected  ${r.rows.rejected}`,
     `  duration  ${secs} s${r.loadPath === 'direct' ? ' (loaded directly into an empty table)' : r.extractMs !== null ? ` (extract ${(r.extractMs / 1000).toFixed(2)} s, merge ${r.mergeMs !== null ? (r.mergeMs / 1000).toFixed(2) : '-'} s)` : ''}`,
   ];
+  if (r.state === 'held' && r.heldSample) lines.push(...formatHeldSample(r.heldSample));
+  if (r.decision) {
+    lines.push(`  ${r.decision.action} by ${r.decision.by} at ${new Date(r.decision.at).toISOString()}${r.decision.comment ? `: ${r.decision.comment}` : ''}`);
+    if (r.decision.heldReason) lines.push(`  held because it ${r.decision.heldReason}`);
+  }
   return lines.join('\n');
+}
+
+/** The shell's user, for the record of who decided (root in a container has no $USER). */
+function cliUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/** A held run's sample as the person deciding reads it: `changed  priceType=BASE product=SKU-1  100.00 → 120.00`. */
+function formatHeldSample(s: HeldSample): string[] {
+  const out = s.rows.length ? ['  would change, for example:'] : [];
+  for (const row of s.rows) {
+    const key = Object.entries(row.key).map(([k, v]) => `${k}=${v}`).join(' ');
+    out.push(`    ${row.op.padEnd(8)} ${key}  ${row.old ?? '—'} → ${row.new ?? '—'}`);
+  }
+  if (s.note) out.push(`  (${s.note})`);
+  return out;
 }
 
 async function withRuntime<T>(host: CliHost, fn: (rt: Runtime) => Promise<T>): Promise<T> {
@@ -116,11 +143,13 @@ export function register(program: Command, host: CliHost): void {
     }
   });
 
-  const act = (name: string, desc: string, fn: typeof approveRun) =>
-    runs.command(name).argument('<id>').description(desc).option('--no-wait', 'do not wait for the run to finish').action(async (id: string, opts: { wait: boolean }) => {
+  const act = (name: string, desc: string, fn: typeof approveRun) => {
+    const cmd = runs.command(name).argument('<id>').description(desc).option('--no-wait', 'do not wait for the run to finish');
+    if (name !== 'replay') cmd.option('--comment <text>', 'why: kept with the run beside who decided and when');
+    cmd.action(async (id: string, opts: { wait: boolean; comment?: string }) => {
       const runId = idArgument(id, 'run', 'magistral runs list');
       await withRuntime(host, async (rt) => {
-        let run = await fn(rt, runId);
+        let run = await fn(rt, runId, { by: `cli (${cliUser()})`, ...(opts.comment ? { comment: opts.comment } : {}) });
         if (opts.wait && name !== 'reject') {
           run = await waitForRunWithWorkers(rt, host, run.id, { embeddedWorkers: true, workerName: `magistral-${name}-${process.pid}` });
         }
@@ -128,6 +157,7 @@ export function register(program: Command, host: CliHost): void {
         process.exitCode = exitCodeOf(run);
       });
     });
+  };
   act('approve', 'approve a held run: it merges despite the guard', approveRun);
   act('reject', 'reject a held run: nothing of it reaches the store', rejectRun);
   act('replay', 'run a finished run again from its stored payload (e.g. after a mapping fix)', replayRun);

@@ -8,20 +8,14 @@ import { userInfo } from 'node:os';
 import type { CliHost } from '../host.ts';
 import { createCliContext } from '../context.ts';
 import { listSecrets, setSecret, unsetSecret } from '../../pipeline/secrets.ts';
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  // One trailing line break (echo, a here-string) is not part of the secret.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
+import { readPassword } from '../password-input.ts';
 
 export function register(program: Command, _host: CliHost): void {
   const secrets = program.command('secrets').description('credentials senders present (1C, SAP, Bitrix24), stored hashed; rotate without a restart');
 
   secrets.command('set <name>').description('store NAME (an environment variable name a flow names) from standard input: printf %s "$PASSWORD" | magistral secrets set ONEC_PASSWORD')
     .action(async (name: string) => {
-      const value = await readStdin();
+      const value = await readPassword({ stdin: true, prompt: '' });
       const ctx = createCliContext();
       try {
         await setSecret(ctx.db().db, name, value, `cli:${userInfo().username}`);

@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -34,6 +33,7 @@ import { teamRoutes } from './team-routes.tsx';
 /** The largest upload (quick order, filled price list): the 50 MB file is refused with a message. */
 export { MAX_UPLOAD_BYTES } from './errors.tsx';
 import { MAX_UPLOAD_BYTES } from './errors.tsx';
+import { csrfOk, STALE_FORM } from '../csrf.ts';
 
 /** Page modules: each registers its routes on the cabinet's scope. */
 const ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [authRoutes, homeRoutes, accountRoutes, catalogRoutes, searchRoutes, cartRoutes, ordersRoutes, documentsRoutes, quickOrderRoutes, priceListRoutes, balanceRoutes, teamRoutes, impersonationRoutes];
@@ -45,12 +45,6 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
   'cabinet.css': { type: 'text/css; charset=utf-8', body: readFileSync(path.join(here, '../assets/cabinet.css')) },
   'cabinet.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(path.join(here, '../assets/cabinet.js')) },
 };
-
-function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 export async function cabinetPlugin(app: FastifyInstance, opts: { deps: ServerDeps }): Promise<void> {
   const { deps } = opts;
@@ -98,17 +92,10 @@ export async function cabinetPlugin(app: FastifyInstance, opts: { deps: ServerDe
     }
     // CSRF: every request that changes something carries the session's token (htmx: header; forms:
     // a hidden field; multipart forms: the query string, read before the body is).
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      const q = request.query as Record<string, unknown> | undefined;
-      const b = request.body as Record<string, unknown> | undefined;
-      const given = request.headers['x-csrf-token'] ?? (typeof b?._csrf === 'string' ? b._csrf : undefined) ?? (typeof q?._csrf === 'string' ? q._csrf : undefined);
-      if (typeof given !== 'string' || !sameToken(given, session.csrf)) {
-        request.cabinet = await loadCabinetContext(db, session);
-        request.cabinetCart = null;
-        throw new CabinetError(403, request.cabinetExpired
-          ? 'Сессия истекла, действие не выполнено. Войдите снова и повторите его.'
-          : 'Форма устарела (нет защитного токена), действие не выполнено. Обновите страницу и повторите.');
-      }
+    if (!csrfOk(request, session.csrf)) {
+      request.cabinet = await loadCabinetContext(db, session);
+      request.cabinetCart = null;
+      throw new CabinetError(403, request.cabinetExpired ? 'Сессия истекла, действие не выполнено. Войдите снова и повторите его.' : STALE_FORM);
     }
     const ctx = await loadCabinetContext(db, session);
     request.cabinet = ctx;

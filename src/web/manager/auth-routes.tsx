@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { VNode } from 'preact';
 import type { ServerDeps } from '../../api/deps.ts';
 import { CabinetError } from '../../cabinet/errors.ts';
-import { newSecret } from '../../cabinet/tokens.ts';
+import { checkPreSessionToken, preSessionToken } from '../csrf.ts';
 import {
   createManagerSession, deleteManagerSession, MANAGER_COOKIE, managerTokenInfo, requestManagerReset, setManagerPasswordWithToken, signInManager,
 } from '../../backoffice/managers.ts';
@@ -20,21 +20,10 @@ function Problem({ text }: { text: string | null | undefined }): VNode | null {
   return text ? <div class="flash flash-error" role="alert">{text}</div> : null;
 }
 
-/** The pre-session token of the sign-in forms: the cookie's value, made when absent. */
-function preToken(deps: ServerDeps, request: FastifyRequest, reply: FastifyReply): string {
-  let t = request.cookies[PRE_CSRF_COOKIE];
-  if (!t || t.length > 100) {
-    t = newSecret();
-    reply.setCookie(PRE_CSRF_COOKIE, t, { ...managerCookieOptions(deps), sameSite: 'strict', maxAge: 3600 });
-  }
-  return t;
-}
-
-function checkPreToken(request: FastifyRequest): void {
-  const cookie = request.cookies[PRE_CSRF_COOKIE];
-  const given = field(request.body, '_csrf');
-  if (!cookie || cookie !== given) throw new CabinetError(403, 'Форма устарела (нет защитного токена). Обновите страницу и повторите.');
-}
+/** The pre-session token of the sign-in forms (src/web/csrf.ts). */
+const preToken = (deps: ServerDeps, request: FastifyRequest, reply: FastifyReply): string =>
+  preSessionToken(request, reply, { name: PRE_CSRF_COOKIE, path: '/manager', secure: managerCookieOptions(deps).secure });
+const checkPreToken = (request: FastifyRequest): void => checkPreSessionToken(request, PRE_CSRF_COOKIE);
 
 export async function managerAuthRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db } = deps;

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
@@ -14,6 +13,7 @@ import { CabinetError } from '../../cabinet/errors.ts';
 import { loadManagerSession, MANAGER_COOKIE, touchManagerSession } from '../../backoffice/managers.ts';
 import { MAX_UPLOAD_BYTES } from '../cabinet/errors.tsx';
 import { managerError } from './errors.tsx';
+import { csrfOk, STALE_FORM } from '../csrf.ts';
 import { managerAuthRoutes } from './auth-routes.tsx';
 import { managerHomeRoutes } from './home-routes.tsx';
 import { managerClientRoutes } from './client-routes.tsx';
@@ -31,12 +31,6 @@ const MANAGER_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CSS = readFileSync(path.join(here, '../assets/manager.css'));
-
-function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 export async function managerPlugin(app: FastifyInstance, opts: { deps: ServerDeps }): Promise<void> {
   const { deps } = opts;
@@ -64,14 +58,7 @@ export async function managerPlugin(app: FastifyInstance, opts: { deps: ServerDe
     // the query string, read before the body is).
     if (request.routeOptions.config.managerPublic) return;
     if (!s) throw new CabinetError(401, request.managerExpired ? 'Сессия истекла. Войдите снова.' : 'Войдите, чтобы открыть рабочее место менеджера.');
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      const q = request.query as Record<string, unknown> | undefined;
-      const b = request.body as Record<string, unknown> | undefined;
-      const given = request.headers['x-csrf-token'] ?? (typeof b?._csrf === 'string' ? b._csrf : undefined) ?? (typeof q?._csrf === 'string' ? q._csrf : undefined);
-      if (typeof given !== 'string' || !sameToken(given, s.csrf)) {
-        throw new CabinetError(403, 'Форма устарела (нет защитного токена), действие не выполнено. Обновите страницу и повторите.');
-      }
-    }
+    if (!csrfOk(request, s.csrf)) throw new CabinetError(403, STALE_FORM);
   });
 
   app.setErrorHandler(async (error: FastifyError | CabinetError, request, reply) => managerError(error, request, reply));

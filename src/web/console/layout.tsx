@@ -1,0 +1,85 @@
+// The console's page frame: the cabinet's stylesheet and htmx, the console's header (user, role, sign-out)
+// and navigation. Every form posts the session's CSRF token (htmx: header from <body>; forms: hidden field).
+import type { ComponentChildren, VNode } from 'preact';
+import type { ConsoleSession } from '../../console/sessions.ts';
+import { ROLE_LABEL } from '../../console/users.ts';
+
+/**
+ * The console's sections. A page module adds its entry when its page exists (no placeholders: a link
+ * in the navigation is a page that works).
+ */
+export const CONSOLE_NAV: Array<{ key: string; href: string; label: string }> = [
+  { key: 'flows', href: '/console/flows', label: 'Потоки' },
+  { key: 'runs', href: '/console/runs', label: 'Запуски' },
+  { key: 'held', href: '/console/held', label: 'Задержанные' },
+];
+
+export function ConsoleCsrf({ s }: { s: ConsoleSession }): VNode {
+  return <input type="hidden" name="_csrf" value={s.csrf} />;
+}
+
+function Head({ title }: { title: string }): VNode {
+  return (
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <title>{`${title} — Магистраль, консоль`}</title>
+      <link rel="stylesheet" href="/cabinet/assets/cabinet.css" />
+      <link rel="stylesheet" href="/console/assets/console.css" />
+      <script src="/cabinet/assets/htmx.min.js" defer></script>
+    </head>
+  );
+}
+
+export function ConsoleFlash({ kind, children, oob }: { kind: 'ok' | 'error' | 'info'; children: ComponentChildren; oob?: boolean }): VNode {
+  return <div id="flash" class={`flash flash-${kind}`} role={kind === 'error' ? 'alert' : 'status'} {...(oob ? { 'hx-swap-oob': 'true' } : {})}>{children}</div>;
+}
+
+export interface ConsoleLayoutProps {
+  s: ConsoleSession;
+  title: string;
+  /** The CONSOLE_NAV key of the section the page belongs to. */
+  active?: string;
+  flash?: { kind: 'ok' | 'error' | 'info'; text: string } | null;
+  children: ComponentChildren;
+}
+
+export function ConsoleLayout({ s, title, active, flash, children }: ConsoleLayoutProps): VNode {
+  return (
+    <html lang="ru">
+      <Head title={title} />
+      <body class="console" hx-headers={JSON.stringify({ 'X-CSRF-Token': s.csrf })}>
+        <header class="top">
+          <a class="brand" href="/console">Магистраль<span>консоль</span></a>
+          <div class="ctx-spacer"></div>
+          <div class="user">
+            <span class="user-name">{s.user.name}<small>{ROLE_LABEL[s.user.role]}</small></span>
+            <form method="post" action="/console/logout"><ConsoleCsrf s={s} /><button type="submit" class="link">Выйти</button></form>
+          </div>
+        </header>
+        <nav class="main-nav">
+          {CONSOLE_NAV.map((n) => <a href={n.href} class={n.key === active ? 'active' : undefined} aria-current={n.key === active ? 'page' : undefined}>{n.label}</a>)}
+        </nav>
+        <main>
+          {flash ? <ConsoleFlash kind={flash.kind}>{flash.text}</ConsoleFlash> : <div id="flash"></div>}
+          {children}
+        </main>
+      </body>
+    </html>
+  );
+}
+
+/** A page without navigation (sign-in). */
+export function ConsoleBarePage({ title, children }: { title: string; children: ComponentChildren }): VNode {
+  return (
+    <html lang="ru">
+      <Head title={title} />
+      <body class="bare console">
+        <main class="bare-main">
+          <a class="brand" href="/console">Магистраль<span>консоль</span></a>
+          {children}
+        </main>
+      </body>
+    </html>
+  );
+}
