@@ -98,17 +98,19 @@ export async function stockPicture(tp: TestPipeline): Promise<string[]> {
   return r.rows.map((x) => `${x.product}|${x.wh}|${x.q}`);
 }
 
-/** A delta flow of prices from CSV (header `sku;price_type;price;currency`), with any further YAML lines. */
-export const pricesDeltaFlow = (name: string, extra = ''): string => `
+/** A flow of prices from CSV (header `sku;price_type;price;currency`), with any further YAML lines. */
+export const pricesFlow = (name: string, extra = '', mode: 'delta' | 'snapshot' = 'delta'): string => `
 apiVersion: magistral/v1
 kind: Flow
 name: ${name}
 source: { connector: file.csv }
 mapping: file/prices.yaml
 target: prices
-mode: delta
+mode: ${mode}
 ${extra}
 `;
+
+export const pricesDeltaFlow = (name: string, extra = ''): string => pricesFlow(name, extra);
 
 export function csv(header: string, rows: string[]): string {
   return `${header}\n${rows.join('\n')}\n`;
