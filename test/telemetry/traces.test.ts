@@ -112,6 +112,8 @@ describe('tracing on', () => {
       OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_BSP_MAX_QUEUE_SIZE: '100000', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '100000',
     });
     children.push(m.child);
+    // Probes and scrapes are not traced (README: they would bury the traces of work).
+    for (const probe of ['/healthz', '/metrics']) expect((await fetch(`http://127.0.0.1:${m.port}${probe}`)).status).toBe(200);
     // `prices` holds a row (the tracing-off test's seed), so this payload is staged and merged, not loaded directly.
     runId = await upload(m.port, 'prices-csv', csv(H, ['P1;retail;10.50;RUB', 'P2;retail;11;RUB', 'P3;retail;x;RUB']));
     expect(await settled(tp, runId)).toBe('done');
@@ -123,6 +125,8 @@ describe('tracing on', () => {
   it('loads the SDK and its instrumentations', () => {
     expect(loaded).toEqual(expect.arrayContaining(['@opentelemetry/sdk-node', '@opentelemetry/instrumentation-pg', '@opentelemetry/instrumentation-ioredis', '@fastify/otel']));
     expect(receiver.refused).toEqual([]);
+    expect(spans.filter((s) => ['/healthz', '/metrics'].includes(String(s.attributes['url.path'] ?? s.attributes['url.full'] ?? s.attributes['http.route'])))).toEqual([]);
+    expect(spans.filter((s) => s.scope === '@fastify/otel' && /healthz|metrics/.test(s.name + JSON.stringify(s.attributes)))).toEqual([]);
   });
 
   it('exports one trace from the upload through receive, extract and merge, with pg and redis spans', () => {
