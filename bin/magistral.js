@@ -8,6 +8,9 @@
 // particular connector or the workers, and nothing registers itself by being imported.
 import { register } from 'tsx/esm/api';
 register();
+// Tracing only when asked for (src/telemetry/otel-sdk.ts), and before the modules it instruments are
+// imported below: without the variable no OpenTelemetry SDK module is ever loaded.
+if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) await (await import('../src/telemetry/otel-sdk.ts')).startTracing();
 const { CONNECTOR_MODULES } = await import('../connectors/index.ts');
 const { Registry } = await import('../src/pipeline/registry.ts');
 const { startWorkers } = await import('../workers/index.ts');

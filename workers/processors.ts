@@ -5,9 +5,11 @@ import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { extractBlocked, extractRun } from '../src/pipeline/extract/index.ts';
 import { mergeRun } from '../src/pipeline/merge.ts';
 import { enqueueExtract, enqueueMerge, wakeNextRead } from '../src/pipeline/jobs.ts';
-import { blockerOf, failRun, holdRun, runSettled } from '../src/pipeline/lifecycle/index.ts';
+import { blockerOf, failRun, holdRun, observeFreshness, runSettled } from '../src/pipeline/lifecycle/index.ts';
 import { flowOfRun } from '../src/pipeline/runs.ts';
-import type { ActJob, ExtractJob, MergeJob, OutboundJob } from '../src/pipeline/queues.ts';
+import type { ActJob, ExtractJob, MergeJob, OutboundJob, TracedJob } from '../src/pipeline/queues.ts';
+import type { Attributes } from '@opentelemetry/api';
+import { annotate, ATTR, inSpan } from '../src/telemetry/tracing.ts';
 import { processActRequest } from '../src/backoffice/act-requests.ts';
 import { RetryableError } from '../src/errors/index.ts';
 import { sendOrderVersion } from '../src/pipeline/outbound.ts';
@@ -80,13 +82,31 @@ async function onError(deps: PipelineDeps, job: Job, e: unknown): Promise<never>
   throw e;
 }
 
+/**
+ * A job's work in the span of its stage (src/telemetry/tracing.ts): under the span that made the job when
+ * its data carries a traceparent, else the root of a trace of its own. A job sent back to wait
+ * (DelayedError) is no failure; its span's outcome says why it waits.
+ */
+function traced<D extends object>(stage: string, attributes: (data: D) => Attributes, processor: (job: Job<D>, token?: string) => Promise<string>) {
+  return (job: Job<D>, token?: string): Promise<string> => inSpan(`magistral.${stage}`, { ...attributes(job.data), [ATTR.attempt]: job.attemptsMade + 1 },
+    { parent: (job.data as TracedJob).trace ?? null, notFailure: (e) => e instanceof DelayedError }, () => processor(job, token));
+}
+
+/** Sets the stage's outcome on its span now: a job sent back to wait ends by throwing DelayedError, not by returning it. */
+function outcomeOf<T extends string>(outcome: T): T {
+  annotate({ [ATTR.outcome]: outcome });
+  return outcome;
+}
+
+const runAttributes = (data: { runId: number }): Attributes => ({ [ATTR.run]: data.runId });
+
 export function extractProcessor(deps: PipelineDeps) {
-  return async (job: Job<ExtractJob>, token?: string): Promise<string> => {
+  return traced('extract', runAttributes, async (job: Job<ExtractJob>, token?: string): Promise<string> => {
     await refuseForeignJob(deps, job, token);
     const { runId } = job.data;
     let outcome;
     try {
-      outcome = await extractRun(deps, runId);
+      outcome = outcomeOf(await extractRun(deps, runId));
     } catch (e) {
       return onError(deps, job, e);
     }
@@ -95,6 +115,7 @@ export function extractProcessor(deps: PipelineDeps) {
     }
     switch (outcome) {
       case 'merged':
+        await observeFreshness(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'freshness not observed'));
         await wake(deps, runId);
         return outcome;
       case 'staged': {
@@ -115,21 +136,24 @@ export function extractProcessor(deps: PipelineDeps) {
       default:
         return outcome;
     }
-  };
+  });
 }
 
 export function mergeProcessor(deps: PipelineDeps) {
-  return async (job: Job<MergeJob>, token?: string): Promise<string> => {
+  return traced('merge', runAttributes, async (job: Job<MergeJob>, token?: string): Promise<string> => {
     await refuseForeignJob(deps, job, token);
     const { runId } = job.data;
     let outcome;
     try {
-      outcome = await mergeRun(deps, runId);
+      outcome = outcomeOf(await mergeRun(deps, runId));
     } catch (e) {
       return onError(deps, job, e);
     }
     switch (outcome) {
       case 'done':
+        await observeFreshness(deps, runId).catch((e: unknown) => deps.log.warn({ run: runId, err: e }, 'freshness not observed'));
+        await wake(deps, runId);
+        return outcome;
       case 'failed':
         await wake(deps, runId);
         return outcome;
@@ -149,17 +173,17 @@ export function mergeProcessor(deps: PipelineDeps) {
       default:
         return outcome;
     }
-  };
+  });
 }
 
 /** A scheduler's tick: one pull of the flow. A failed pull fails the job (shown in the dashboard); the next tick is its retry. */
 export function pollProcessor(deps: PipelineDeps) {
-  return async (job: Job<PollJob>, token?: string): Promise<string> => {
+  return traced<PollJob>('pull', (data) => ({ [ATTR.flow]: data.flow }), async (job: Job<PollJob>, token?: string): Promise<string> => {
     await refuseForeignJob(deps, job, token);
     const r = await pullFlow(deps, job.data.flow, { trigger: 'schedule' });
     if (r.outcome === 'failed') throw new UnrecoverableError(`${r.error.code}: ${r.error.message}`);
     return r.outcome;
-  };
+  });
 }
 
 /**
@@ -168,12 +192,12 @@ export function pollProcessor(deps: PipelineDeps) {
  * ends the job at once. A flow paused or a send of the same order busy elsewhere: look again later.
  */
 export function outboundProcessor(deps: PipelineDeps) {
-  return async (job: Job<OutboundJob>, token?: string): Promise<string> => {
+  return traced<OutboundJob>('outbound', (data) => ({ [ATTR.order]: data.orderId }), async (job: Job<OutboundJob>, token?: string): Promise<string> => {
     await refuseForeignJob(deps, job, token);
     const attempts = job.opts.attempts ?? 1;
     let outcome;
     try {
-      outcome = await sendOrderVersion(deps, job.data, job.attemptsMade + 1, attempts);
+      outcome = outcomeOf(await sendOrderVersion(deps, job.data, job.attemptsMade + 1, attempts));
     } catch (e) {
       if (isMagistralError(e) && !(e instanceof RetryableError)) throw new UnrecoverableError(`${e.code}: ${e.message}`);
       throw e;
@@ -181,7 +205,7 @@ export function outboundProcessor(deps: PipelineDeps) {
     if (outcome === 'busy') return later(job, token, 2000);
     if (outcome === 'paused') return later(job, token, 5000);
     return outcome;
-  };
+  });
 }
 
 /**
@@ -190,7 +214,7 @@ export function outboundProcessor(deps: PipelineDeps) {
  * a paused flow looks again later.
  */
 export function actProcessor(deps: PipelineDeps) {
-  return async (job: Job<ActJob>, token?: string): Promise<string> => {
+  return traced<ActJob>('act', (data) => ({ [ATTR.actRequest]: data.requestId }), async (job: Job<ActJob>, token?: string): Promise<string> => {
     await refuseForeignJob(deps, job, token);
     let outcome;
     try {
@@ -201,5 +225,5 @@ export function actProcessor(deps: PipelineDeps) {
     }
     if (outcome === 'paused') return later(job, token, 5000);
     return outcome;
-  };
+  });
 }

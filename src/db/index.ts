@@ -30,6 +30,7 @@ import * as m0028 from './migrations/0028-act-requests.ts';
 import * as m0029 from './migrations/0029-stored-secrets.ts';
 import * as m0030 from './migrations/0030-console.ts';
 import * as m0031 from './migrations/0031-history-positions.ts';
+import * as m0033 from './migrations/0033-runs-held-at.ts';
 import * as m0036 from './migrations/0036-runs-console.ts';
 
 export type { Database } from './types.ts';
@@ -120,6 +121,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0029-stored-secrets': m0029,
   '0030-console': m0030,
   '0031-history-positions': m0031,
+  '0033-runs-held-at': m0033,
   '0036-runs-console': m0036,
 };
 

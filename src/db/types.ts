@@ -54,6 +54,8 @@ export interface RunsTable {
   error_code: string | null;
   error: string | null;
   held_reason: string | null;
+  /** When the run was last held (migration 0033). */
+  held_at: Timestamp | null;
   received_at: Generated<Timestamp>;
   started_at: Timestamp | null;
   staged_at: Timestamp | null;

@@ -6,6 +6,7 @@ import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
 import { extractJobId, mergeJobId } from './queues.ts';
 import { installationId } from './installation.ts';
+import { traceField } from '../telemetry/tracing.ts';
 
 /** A job of a flow's work (a run's stage, an order to send, an act to ask for): retried as the flow's `retry` says. */
 export function jobOptions(flow: Flow, jobId: string): JobsOptions {
@@ -38,7 +39,7 @@ export async function ensureJob(deps: PipelineDeps, queue: 'extract' | 'merge', 
       return false;
     }
   }
-  await q.add(queue, { runId, installation: await installationId(deps.db) }, jobOptions(flow, jobId));
+  await q.add(queue, { runId, installation: await installationId(deps.db), ...traceField() }, jobOptions(flow, jobId));
   return true;
 }
 

@@ -14,6 +14,7 @@ import { installationId } from './installation.ts';
 import { NAMED_UNLOCK_SQL, outboundLockName, TRY_NAMED_LOCK_SQL } from './locks.ts';
 import type { OutboundJob } from './queues.ts';
 import { jobOptions } from './jobs.ts';
+import { traceField } from '../telemetry/tracing.ts';
 
 /**
  * Orders changed longer ago than this are not looked at by the sweeper: it scans orders by updated_at
@@ -100,7 +101,7 @@ export async function enqueueDueOrders(
       if ((state !== 'completed' && state !== 'failed') || r.state !== 'pending') continue;
       await existing.remove().catch(() => {});
     }
-    await deps.queues.outbound.add('send', { flowId: Number(r.flow_id), orderId: Number(r.order_id), version: r.version, installation }, jobOptions(r.definition, jobId));
+    await deps.queues.outbound.add('send', { flowId: Number(r.flow_id), orderId: Number(r.order_id), version: r.version, installation, ...traceField() }, jobOptions(r.definition, jobId));
     added++;
   }
   return added;

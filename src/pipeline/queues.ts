@@ -7,15 +7,21 @@ export const QUEUE_NAMES = { extract: 'extract', merge: 'merge', outbound: 'outb
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 /**
+ * `trace`: the W3C traceparent of the span that made the job (src/telemetry/tracing.ts), so that one trace
+ * covers a run from receipt to merge; absent when tracing is off or the sweeper made the job.
+ */
+export interface TracedJob { trace?: string }
+
+/**
  * `installation`: the id of the database the run belongs to (src/pipeline/installation.ts); a worker
  * of another database refuses the job. Absent in jobs added before installations existed.
  */
-export interface ExtractJob { runId: number; installation?: string }
-export interface MergeJob { runId: number; installation?: string }
+export interface ExtractJob extends TracedJob { runId: number; installation?: string }
+export interface MergeJob extends TracedJob { runId: number; installation?: string }
 /** One order version to send through one outbound flow (src/pipeline/outbound.ts). `version`: updated_at as JSON text. */
-export interface OutboundJob { flowId: number; orderId: number; version: string; installation?: string }
+export interface OutboundJob extends TracedJob { flowId: number; orderId: number; version: string; installation?: string }
 /** One reconciliation act asked of an ERP (src/backoffice/act-requests.ts): the act_requests row's id. */
-export interface ActJob { requestId: number; installation?: string }
+export interface ActJob extends TracedJob { requestId: number; installation?: string }
 
 export interface Queues {
   prefix: string;

@@ -13,6 +13,7 @@ import { creationOrder, dependencies, factDependencies, queueOrder, type Planned
 import { enqueueExtract } from './jobs.ts';
 import { createRun } from './lifecycle/index.ts';
 import { dropStaging } from './staging-table.ts';
+import { annotate, ATTR, inSpan } from '../telemetry/tracing.ts';
 import { OPEN_RUN_PREDICATE } from '../db/migrations/0015-runs-flow-open.ts';
 
 interface Kept extends StoredPayload {
@@ -57,7 +58,16 @@ async function keep(deps: PipelineDeps, flow: string, f: PayloadFile): Promise<K
  * Stores the files and makes the runs. When this resolves the sender may be told "success": the payload
  * can no longer be lost, even if Redis is down (the sweeper enqueues it later).
  */
-export async function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<Receipt> {
+export function receive(deps: PipelineDeps, req: ReceiveRequest): Promise<Receipt> {
+  // The span of the receipt hangs under the request's (or the pull's); the runs' extract jobs carry it on.
+  return inSpan('magistral.receive', { [ATTR.flow]: req.flows.join(',') }, {}, async () => {
+    const receipt = await receiveUntraced(deps, req);
+    annotate({ [ATTR.runs]: receipt.runs.map((r) => r.id), ...(receipt.runs.length === 1 ? { [ATTR.run]: receipt.runs[0]!.id } : {}), [ATTR.outcome]: receipt.repeated ? 'repeated' : 'received' });
+    return receipt;
+  });
+}
+
+async function receiveUntraced(deps: PipelineDeps, req: ReceiveRequest): Promise<Receipt> {
   if (!req.files.length) throw new MagistralError('MAG_ERR_BAD_REQUEST', 'no file to receive');
   if (!req.flows.length) throw new MagistralError('MAG_ERR_BAD_REQUEST', 'no flow to receive the payload');
   // Asked before storing anything; files a connector stored itself cost nothing to take, and the

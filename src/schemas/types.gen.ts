@@ -189,6 +189,10 @@ export interface Flow {
     delayMs?: number;
   };
   /**
+   * How often the flow is expected to succeed (a run done, or a pull that found nothing new): the alert MagistralFlowSilent fires when it has not for longer. Default: the schedule's everySeconds; a flow pushed by its source, or pulled by cron, has no expectation unless this is set.
+   */
+  expectEverySeconds?: number;
+  /**
    * Keep row-level history (old and new values) of updated and removed prices and stock.
    */
   history?: boolean;

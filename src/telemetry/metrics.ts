@@ -22,6 +22,18 @@ export interface Metrics {
   catalogOffers: Gauge<'city'>;
   catalogOffersStale: Gauge<'city'>;
   catalogOffersBuildSeconds: Gauge<'city'>;
+  /** Seconds from a payload's receipt to its rows visible (the run done), observed by the worker that ended the run. Labels: flow. */
+  freshness: Histogram<'flow'>;
+  /** Per flow, from the store at scrape time (src/api/metrics-routes.ts): the oldest open run's age, 0 when none is open. */
+  flowLag: Gauge<'flow'>;
+  /** Per flow: when it last succeeded (a run done, or a pull that found nothing new), Unix seconds; absent until it has. */
+  flowLastSuccess: Gauge<'flow'>;
+  /** Per flow: how often it is expected to succeed (expectEverySeconds, else its schedule's everySeconds); absent without an expectation. */
+  flowExpectedInterval: Gauge<'flow'>;
+  /** Per flow: rows rejected by the runs in the store. */
+  flowRowsRejected: Gauge<'flow'>;
+  /** Per held run: seconds since it was held. Labels: flow, run. */
+  heldRunAge: Gauge<'flow' | 'run'>;
 }
 
 export function createMetrics(): Metrics {
@@ -68,5 +80,22 @@ export function createMetrics(): Metrics {
     labelNames: ['city'] as const, registers: [registry],
   });
   const catalogOffersBuildSeconds = new Gauge({ name: 'magistral_catalog_offers_build_seconds', help: 'Duration of the last build of a city\'s catalog offers', labelNames: ['city'] as const, registers: [registry] });
-  return { registry, stageDuration, rowsProcessed, runsFinished, ordersSent, httpDuration, runsByState, rowsByOutcome, queueDepth, catalogOffers, catalogOffersStale, catalogOffersBuildSeconds };
+  const freshness = new Histogram({
+    name: 'magistral_freshness_seconds',
+    help: 'Seconds from a payload received to its rows visible in the store (the run done)',
+    labelNames: ['flow'] as const,
+    // Fine below 10 s: the alert is on a p95 over 5 s.
+    buckets: [0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 20, 30, 60, 120, 300, 900, 3600],
+    registers: [registry],
+  });
+  const flowLag = new Gauge({ name: 'magistral_flow_lag_seconds', help: 'Age of the oldest open run of a flow (received, not yet done, failed or held); 0 when none is open', labelNames: ['flow'] as const, registers: [registry] });
+  const flowLastSuccess = new Gauge({
+    name: 'magistral_flow_last_success_timestamp_seconds', help: 'When a flow last succeeded: a run done, or a pull that found nothing new (Unix seconds)', labelNames: ['flow'] as const, registers: [registry],
+  });
+  const flowExpectedInterval = new Gauge({
+    name: 'magistral_flow_expected_interval_seconds', help: 'How often a flow is expected to succeed: its expectEverySeconds, else its schedule\'s everySeconds', labelNames: ['flow'] as const, registers: [registry],
+  });
+  const flowRowsRejected = new Gauge({ name: 'magistral_flow_rows_rejected', help: 'Rows rejected by the runs of a flow in the store', labelNames: ['flow'] as const, registers: [registry] });
+  const heldRunAge = new Gauge({ name: 'magistral_run_held_age_seconds', help: 'Seconds since a run was held for approval', labelNames: ['flow', 'run'] as const, registers: [registry] });
+  return { freshness, flowLag, flowLastSuccess, flowExpectedInterval, flowRowsRejected, heldRunAge, registry, stageDuration, rowsProcessed, runsFinished, ordersSent, httpDuration, runsByState, rowsByOutcome, queueDepth, catalogOffers, catalogOffersStale, catalogOffersBuildSeconds };
 }

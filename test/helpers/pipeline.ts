@@ -109,6 +109,20 @@ target: prices
 mode: delta
 `;
 
+/** A flow of prices from CSV (header `sku;price_type;price;currency`), with any further YAML lines. */
+export const pricesFlow = (name: string, extra = '', mode: 'delta' | 'snapshot' = 'delta'): string => `
+apiVersion: magistral/v1
+kind: Flow
+name: ${name}
+source: { connector: file.csv }
+mapping: file/prices.yaml
+target: prices
+mode: ${mode}
+${extra}
+`;
+
+export const pricesDeltaFlow = (name: string, extra = ''): string => pricesFlow(name, extra);
+
 export function csv(header: string, rows: string[]): string {
   return `${header}\n${rows.join('\n')}\n`;
 }

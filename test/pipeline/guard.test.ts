@@ -4,21 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFlow } from '../../src/pipeline/flows.ts';
 import type { Flow } from '../../src/schemas/index.ts';
-import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
+import { createTestPipeline, csv, pricesFlow, type TestPipeline } from '../helpers/pipeline.ts';
 import { registry } from '../helpers/registry.ts';
 
 const H = 'sku;price_type;price;currency';
-const flowYaml = (name: string, guard: string, scope = 'flow'): string => `
-apiVersion: magistral/v1
-kind: Flow
-name: ${name}
-source: { connector: file.csv }
-mapping: file/prices.yaml
-target: prices
-mode: snapshot
-scope: ${scope}
-guard: ${guard}
-`;
+const flowYaml = (name: string, guard: string, scope = 'flow'): string => pricesFlow(name, `scope: ${scope}\nguard: ${guard}`, 'snapshot');
 
 describe('guard schema', () => {
   it('refuses a maxChangeRatio above 1 saying it is a share of at most 1', async () => {

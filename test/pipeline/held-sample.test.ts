@@ -5,21 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveRun } from '../../src/pipeline/runs.ts';
 import { HELD_SAMPLE_ROWS } from '../../src/pipeline/held-sample.ts';
 import { formatSummary } from '../../src/cli/commands/runs.ts';
-import { createTestPipeline, csv, type TestPipeline } from '../helpers/pipeline.ts';
+import { createTestPipeline, csv, pricesFlow, type TestPipeline } from '../helpers/pipeline.ts';
 import { waitForRun } from '../../src/pipeline/runs.ts';
 
 const H = 'sku;price_type;price;currency';
-const flowYaml = (name: string, extra = ''): string => `
-apiVersion: magistral/v1
-kind: Flow
-name: ${name}
-source: { connector: file.csv }
-mapping: file/prices.yaml
-target: prices
-mode: snapshot
-guard: { maxChangeRatio: 0.3 }
-${extra}
-`;
+const flowYaml = (name: string, extra = ''): string => pricesFlow(name, `guard: { maxChangeRatio: 0.3 }\n${extra}`, 'snapshot');
 
 describe('held sample', () => {
   let tp: TestPipeline;

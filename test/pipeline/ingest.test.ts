@@ -1,20 +1,9 @@
 // The whole pipeline on the real PostgreSQL and Redis: CSV → inbox → extract → staging → merge.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPipeline, csv, pricesPicture, stockPicture, type TestPipeline } from '../helpers/pipeline.ts';
+import { createTestPipeline, csv, pricesDeltaFlow as deltaFlow, pricesPicture, stockPicture, type TestPipeline } from '../helpers/pipeline.ts';
 import { listRejects, approveRun, rejectRun, replayRun, waitForRun } from '../../src/pipeline/runs.ts';
 
 const H = 'sku;price_type;price;currency';
-
-const deltaFlow = (name: string, extra = '') => `
-apiVersion: magistral/v1
-kind: Flow
-name: ${name}
-source: { connector: file.csv }
-mapping: file/prices.yaml
-target: prices
-mode: delta
-${extra}
-`;
 
 describe('CSV prices through the pipeline', () => {
   let tp: TestPipeline;

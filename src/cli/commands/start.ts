@@ -6,6 +6,7 @@ import { createCliContext } from '../context.ts';
 import { ensureDatabase, migrate } from '../../db/index.ts';
 import { createRuntime } from '../../pipeline/runtime.ts';
 import { createLogger } from '../../telemetry/logger.ts';
+import { shutdownTracing } from '../../telemetry/tracing.ts';
 import { buildServer } from '../../api/index.ts';
 import { refuseDemoSecretsOnNetwork } from '../demo-secrets.ts';
 
@@ -41,6 +42,7 @@ export function register(program: Command, host: CliHost): void {
         await app.close().catch(() => {});
         await workers?.close().catch(() => {});
         await rt.close().catch(() => {});
+        await shutdownTracing();
         process.exit(0);
       };
       process.on('SIGINT', () => void stop('SIGINT'));

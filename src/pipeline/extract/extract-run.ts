@@ -17,6 +17,7 @@ import { Overflow } from './resolver.ts';
 import { Deferred, type Budget, type PassFile, type PassRun, type Sink } from './sink.ts';
 import { openStagedSink } from './staged-sink.ts';
 import { claimAlone, claimShared } from './claim-pass.ts';
+import { annotate, ATTR } from '../../telemetry/tracing.ts';
 
 export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy' | 'waiting';
 
@@ -36,6 +37,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'runs.coalesce_bytes', 'flows.name', 'flows.definition', 'flows.paused'])
     .where('runs.id', '=', runId).executeTakeFirst();
   if (!leader) return 'skipped';
+  annotate({ [ATTR.flow]: leader.name });
   if (leader.state !== 'received' && leader.state !== 'extracting') return 'skipped';
   if (leader.kind !== 'payload') return 'skipped'; // a snapshot group's finalize run has nothing to read
   if (leader.paused) return 'paused';

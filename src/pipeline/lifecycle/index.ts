@@ -11,7 +11,7 @@ export {
   backToReceived, countMergeRejects, createRun, finishFinalize, holdRun, logChanges, markApproved, markDirectDone, markFailed, markMerged, markMerging,
   markRejected, markStaged, markStagingKept, type MergeResult, type StagedCounts,
 } from './transitions.ts';
-export { recordCompletion, runSettled, type Completion } from './completion.ts';
+export { observeFreshness, recordCompletion, runSettled, type Completion } from './completion.ts';
 
 /** Fails a run for good: its staging and partial rejects are removed, the store is untouched. */
 export async function failRun(deps: Pick<PipelineDeps, 'db' | 'pool'>, runId: number, code: ErrorCode, message: string): Promise<void> {

@@ -81,7 +81,7 @@ export async function holdRun(
   q: Queryable, runId: number, reason: string, c: Partial<Pick<MergeResult, 'inserted' | 'updated' | 'unchanged' | 'removed' | 'inScope'>> = {},
   sample?: HeldSample,
 ): Promise<boolean> {
-  return moved(await q.query(`UPDATE runs SET state = 'held', held_reason = $2, rows_inserted = coalesce($3, rows_inserted), rows_updated = coalesce($4, rows_updated),
+  return moved(await q.query(`UPDATE runs SET state = 'held', held_reason = $2, held_at = clock_timestamp(), rows_inserted = coalesce($3, rows_inserted), rows_updated = coalesce($4, rows_updated),
       rows_unchanged = coalesce($5, rows_unchanged), rows_removed = coalesce($6, rows_removed), rows_in_scope = coalesce($7, rows_in_scope),
       held_sample = $8
       WHERE id = $1 AND state IN ('extracting', 'staged', 'merging')`,
