@@ -232,6 +232,7 @@ const MATRIX: Record<string, Access> = {
   'POST /console/flows/:name/pull': 'console',
   'GET /console/runs': 'console',
   'GET /console/held': 'console',
+  'GET /console/lineage': 'console',
   'GET /console/runs/:id': 'console',
   'GET /console/runs/:id/live': 'console',
   'GET /console/runs/:id/rejects.csv': 'console',
