@@ -105,6 +105,12 @@ describe('console rights', () => {
     expect(ok[0]!.details).toMatchObject({ role: 'operator', object: { name: 'prices-csv' }, status: 303 });
     expect((await injectConsolePost(app, operator, '/console/flows/prices-csv/resume')).statusCode).toBe(303);
     expect(await flowPaused()).toBe(false);
+    // Pulling a flow whose connector is pushed to: refused with the reason, nothing received, audited as failed.
+    const pull = await injectConsolePost(app, operator, '/console/flows/prices-csv/pull');
+    expect(pull.statusCode).toBe(400);
+    expect(pull.body).toContain("Загрузка не выполнена: flow prices-csv: connector 'file.csv' does not pull");
+    expect(await tp.rt.db.selectFrom('runs').select('id').execute()).toEqual([]);
+    expect((await consoleAudit('flow.pull')).at(-1)).toMatchObject({ outcome: 'failed', actor_name: 'oleg-operator' });
     // A flow that does not exist: a 404, audited as failed.
     const missing = await injectConsolePost(app, operator, '/console/flows/no-such-flow/pause');
     expect(missing.statusCode).toBe(404);

@@ -129,4 +129,17 @@ describe('console in a browser', () => {
     expect(await page.locator('h1 .badge').textContent()).toBe('активен');
     await page.context().close();
   });
+
+  it('shows the queues with their workers from the navigation', async () => {
+    const page = await fresh();
+    await signInConsole(page, f.baseUrl, CONSOLE_USERS.admin);
+    expect(await page.locator('nav.main-nav a').allTextContents()).toEqual(['Потоки', 'Очереди']);
+    await page.getByRole('link', { name: 'Очереди' }).click();
+    await page.waitForURL((u) => u.pathname === '/console/queues');
+    expect(await page.locator('tr[data-queue]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-queue')))).toEqual(['extract', 'merge', 'outbound', 'acts']);
+    // The fixture's workers are connected to every queue.
+    for (const q of ['extract', 'merge']) expect(Number(await page.locator(`tr[data-queue="${q}"] td`).nth(5).textContent())).toBeGreaterThanOrEqual(1);
+    await shot(page, 'console-queues', 'console');
+    await page.context().close();
+  });
 });

@@ -10,6 +10,7 @@ import { ROLE_LABEL } from '../../console/users.ts';
  */
 export const CONSOLE_NAV: Array<{ key: string; href: string; label: string }> = [
   { key: 'flows', href: '/console/flows', label: 'Потоки' },
+  { key: 'queues', href: '/console/queues', label: 'Очереди' },
 ];
 
 export function ConsoleCsrf({ s }: { s: ConsoleSession }): VNode {
