@@ -29,6 +29,7 @@ import * as m0027 from './migrations/0027-order-documents-flow.ts';
 import * as m0028 from './migrations/0028-act-requests.ts';
 import * as m0029 from './migrations/0029-stored-secrets.ts';
 import * as m0030 from './migrations/0030-console.ts';
+import * as m0032 from './migrations/0032-runs-flow-finished.ts';
 
 export type { Database } from './types.ts';
 export { isDependencyUnavailable } from './availability.ts';
@@ -117,6 +118,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0028-act-requests': m0028,
   '0029-stored-secrets': m0029,
   '0030-console': m0030,
+  '0032-runs-flow-finished': m0032,
 };
 
 class StaticProvider implements MigrationProvider {
