@@ -1,31 +1,23 @@
 // The console's queue page on real Redis: a run received while no worker is connected shows as one waiting
 // extract job with its age and "no workers"; once workers start it is taken and the page shows them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/api/index.ts';
-import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { waitForRun } from '../../src/pipeline/runs.ts';
-import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
-import { addConsoleUsers, CONSOLE_USERS, injectConsoleSignIn, type InjectSession } from '../helpers/console.ts';
+import type { TestPipeline } from '../helpers/pipeline.ts';
+import { consoleServer, CONSOLE_USERS, type ConsoleServer, injectConsoleSignIn, type InjectSession } from '../helpers/console.ts';
 
+let server: ConsoleServer;
 let tp: TestPipeline;
 let app: FastifyInstance;
 let viewer: InjectSession;
 
 beforeAll(async () => {
-  tp = await createTestPipeline('conqueues', { workers: false });
-  await tp.applyFlowFile('ops/flows/prices-csv.yaml');
-  await addConsoleUsers(tp.rt.db);
-  app = await buildServer({
-    registry: tp.rt.registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues,
-    log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full',
-  });
+  server = await consoleServer('conqueues', ['ops/flows/prices-csv.yaml']);
+  ({ tp, app } = server);
   viewer = await injectConsoleSignIn(app, CONSOLE_USERS.viewer);
 }, 60_000);
 afterAll(async () => {
-  await app?.close();
-  await tp?.close();
+  await server?.close();
 });
 
 /** The cells of a queue's row, as text. */

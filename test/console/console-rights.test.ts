@@ -3,33 +3,25 @@
 // CSRF token is refused (and audited); an operator's action is done and audited with role and object;
 // failed sign-ins count in /metrics and are throttled; a disabled user's session ends at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/api/index.ts';
-import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { disableConsoleUser } from '../../src/console/users.ts';
-import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
-import { addConsoleUsers, CONSOLE_USERS, injectConsolePost, injectConsoleSignIn, type InjectSession } from '../helpers/console.ts';
+import type { TestPipeline } from '../helpers/pipeline.ts';
+import { consoleServer, CONSOLE_USERS, type ConsoleServer, injectConsolePost, injectConsoleSignIn, type InjectSession } from '../helpers/console.ts';
 
+let server: ConsoleServer;
 let tp: TestPipeline;
 let app: FastifyInstance;
 let viewer: InjectSession;
 let operator: InjectSession;
 
 beforeAll(async () => {
-  tp = await createTestPipeline('conrights', { workers: false });
-  await tp.applyFlowFile('ops/flows/prices-csv.yaml');
-  await addConsoleUsers(tp.rt.db);
-  app = await buildServer({
-    registry: tp.rt.registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues,
-    log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full',
-  });
+  server = await consoleServer('conrights', ['ops/flows/prices-csv.yaml']);
+  ({ tp, app } = server);
   viewer = await injectConsoleSignIn(app, CONSOLE_USERS.viewer);
   operator = await injectConsoleSignIn(app, CONSOLE_USERS.operator);
 }, 60_000);
 afterAll(async () => {
-  await app?.close();
-  await tp?.close();
+  await server?.close();
 });
 
 async function consoleAudit(action: string) {
