@@ -19,6 +19,8 @@ import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
 import { invoiceWorker } from '../src/backoffice/order-documents.ts';
 import { purgeManagerSessions } from '../src/backoffice/managers.ts';
 import { purgeConsoleSessions } from '../src/console/sessions.ts';
+import { isDependencyUnavailable } from '../src/db/availability.ts';
+import { tickOutage } from '../src/telemetry/tick-outage.ts';
 
 /** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
 const MAIL_INTERVAL_MS = 1000;
@@ -65,14 +67,22 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     w.on('failed', (job, e) => log.debug({ queue: w.name, job: job?.id, err: e.message }, 'job failed'));
   }
 
+  // Each timer loop says once that PostgreSQL went away and once that it is back (tick-outage.ts).
+  const outages = {
+    sweep: tickOutage(log, 'sweeper'), sync: tickOutage(log, 'pull schedules'), outbound: tickOutage(log, 'outbound sweep'),
+    offers: tickOutage(log, 'catalog offers refresh'), roll: tickOutage(log, 'price roll'), mail: tickOutage(log, 'e-mail outbox'),
+    purge: tickOutage(log, 'session purge and notices'),
+  };
   let sweeping = false;
   const doSweep = async (): Promise<number> => {
     if (sweeping) return 0;
     sweeping = true;
     try {
-      return await sweep(deps);
+      const n = await sweep(deps);
+      outages.sweep.ok();
+      return n;
     } catch (e) {
-      log.debug({ err: (e as Error).message }, 'sweep skipped');
+      if (!outages.sweep.failed(e)) log.debug({ err: (e as Error).message }, 'sweep skipped');
       return 0;
     } finally {
       sweeping = false;
@@ -84,7 +94,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   const doSync = async (): Promise<void> => {
     while (syncing) await syncing;
     syncing = syncSchedules(deps, pollQueue.queue)
-      .then(() => {}, (e: unknown) => log.debug({ err: (e as Error).message }, 'schedule sync skipped'))
+      .then(() => outages.sync.ok(), (e: unknown) => { if (!outages.sync.failed(e)) log.debug({ err: (e as Error).message }, 'schedule sync skipped'); })
       .finally(() => { syncing = undefined; });
     return syncing;
   };
@@ -95,12 +105,15 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     outboundSweep ??= (async () => {
       // Orders changed within the last hour at every tick; the whole lookback every 10 minutes (outbound.ts).
       // Pending act requests whose job vanished (src/backoffice/act-requests.ts): on their own, an orders sweep failing stops them not.
-      await enqueuePendingActs(deps).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'act request sweep skipped'));
+      // Out of reach, the orders sweep below fails too and counts the tick.
+      await enqueuePendingActs(deps).catch((e: unknown) => { if (!isDependencyUnavailable(e)) log.debug({ err: (e as Error).message }, 'act request sweep skipped'); });
       const full = Date.now() - fullOutboundAt >= OUTBOUND_FULL_SWEEP_MS;
       await enqueueDueOrders(deps, full ? {} : { lookbackSeconds: OUTBOUND_RECENT_SECONDS });
       if (full) fullOutboundAt = Date.now();
       await pullOrderStatuses(deps);
-    })().catch((e: unknown) => log.debug({ err: (e as Error).message }, 'outbound sweep skipped')).finally(() => { outboundSweep = undefined; });
+      outages.outbound.ok();
+    })().catch((e: unknown) => { if (!outages.outbound.failed(e)) log.debug({ err: (e as Error).message }, 'outbound sweep skipped'); })
+      .finally(() => { outboundSweep = undefined; });
     return outboundSweep;
   };
   const timer = setInterval(() => {
@@ -118,8 +131,9 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     refreshing = refreshStaleOffers(deps.db, offersSeen)
       .then(({ seen, builds }) => {
         offersSeen = seen;
+        outages.offers.ok();
         for (const b of builds) log.info({ city: b.cityId, offers: b.offers, ms: b.ms }, 'catalog offers rebuilt');
-      }, (e: unknown) => log.warn({ err: (e as Error).message }, 'catalog offers refresh failed'))
+      }, (e: unknown) => { if (!outages.offers.failed(e)) log.warn({ err: (e as Error).message }, 'catalog offers refresh failed'); })
       .finally(() => { refreshing = undefined; });
   }, OFFERS_REFRESH_MS);
   offersTimer.unref();
@@ -130,8 +144,9 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     if (rolling) return;
     rolling = rollPrices(deps.pool)
       .then((r) => {
+        outages.roll.ok();
         if (r.counts && r.counts.ins + r.counts.upd + r.counts.del > 0) log.info({ ...r.counts, since: r.since, until: r.until }, 'prices rolled to their validity');
-      }, (e: unknown) => log.warn({ err: (e as Error).message }, 'price roll failed'))
+      }, (e: unknown) => { if (!outages.roll.failed(e)) log.warn({ err: (e as Error).message }, 'price roll failed'); })
       .finally(() => { rolling = undefined; });
   }, config.MAGISTRAL_PRICE_ROLL_MS);
   rollTimer.unref();
@@ -141,19 +156,50 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   // the e-mail with the invoice goes out in the same second.
   const invoices = invoiceWorker(deps.db, config, log);
   let purgedAt = 0;
+  // One tick of the outbox at a time: a tick waiting on a database that does not answer is not joined by more.
+  let mailing: Promise<void> | undefined;
+  const mailTick = async (): Promise<void> => {
+    try {
+      const n = await invoices.runDue();
+      if (n) log.info({ invoices: n }, 'invoices made');
+    } catch (e) {
+      // Out of reach, the delivery would fail the same way: the tick is skipped (and counted) here.
+      if (outages.mail.failed(e)) return;
+      log.warn({ err: (e as Error).message }, 'invoice run failed');
+    }
+    try {
+      const n = await mail.deliverDue();
+      outages.mail.ok();
+      if (n) log.info({ sent: n }, 'e-mail sent');
+    } catch (e) {
+      if (!outages.mail.failed(e)) log.warn({ err: (e as Error).message }, 'e-mail delivery failed');
+    }
+  };
+  // Expired sessions, day-old sign-in attempts and the calendar's notices, every 10 minutes (again a
+  // minute later when the database was out of reach).
+  const purgeTick = async (): Promise<void> => {
+    const jobs: Array<[Promise<unknown>, string, 'debug' | 'warn']> = [
+      [purgeExpiredSessions(deps.db), 'session purge skipped', 'debug'],
+      [purgeManagerSessions(deps.db), 'manager session purge skipped', 'debug'],
+      [purgeConsoleSessions(deps.db), 'console session purge skipped', 'debug'],
+      // Documents that became overdue by the calendar (no merge tells): their notices, once each.
+      [settlementNotices(deps.db), 'settlement notifications failed', 'warn'],
+      [documentNotices(deps.db), 'document notifications failed', 'warn'],
+    ];
+    const results = await Promise.allSettled(jobs.map(([p]) => p));
+    const errors = results.flatMap((r, i) => (r.status === 'rejected' ? [[r.reason, jobs[i]!] as const] : []));
+    const unreachable = errors.find(([e]) => isDependencyUnavailable(e));
+    if (unreachable) {
+      outages.purge.failed(unreachable[0]);
+      purgedAt = Date.now() - 540_000;
+    } else outages.purge.ok();
+    for (const [e, [, message, level]] of errors) if (!isDependencyUnavailable(e)) log[level]({ err: (e as Error).message }, message);
+  };
   const mailTimer = setInterval(() => {
-    invoices.runDue().then((n) => { if (n) log.info({ invoices: n }, 'invoices made'); }, (e: unknown) => log.warn({ err: (e as Error).message }, 'invoice run failed'))
-      .then(() => mail.deliverDue())
-      .then((n) => { if (n) log.info({ sent: n }, 'e-mail sent'); }, (e: unknown) => log.warn({ err: (e as Error).message }, 'e-mail delivery failed'));
-    // Expired cabinet sessions and day-old sign-in attempts go every 10 minutes.
+    mailing ??= mailTick().finally(() => { mailing = undefined; });
     if (Date.now() - purgedAt > 600_000) {
       purgedAt = Date.now();
-      purgeExpiredSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'session purge skipped'));
-      purgeManagerSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'manager session purge skipped'));
-      purgeConsoleSessions(deps.db).catch((e: unknown) => log.debug({ err: (e as Error).message }, 'console session purge skipped'));
-      // Documents that became overdue by the calendar (no merge tells): their notices, once each.
-      settlementNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'settlement notifications failed'));
-      documentNotices(deps.db).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'document notifications failed'));
+      void purgeTick();
     }
   }, MAIL_INTERVAL_MS);
   mailTimer.unref();
@@ -170,6 +216,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
       clearInterval(offersTimer);
       clearInterval(rollTimer);
       clearInterval(mailTimer);
+      await mailing;
       await invoices.runDue().catch(() => 0);
       await mail.deliverDue().catch(() => 0);
       mail.close();

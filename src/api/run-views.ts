@@ -31,8 +31,36 @@ export const runSchema = {
     },
     error: { type: ['object', 'null'], properties: { code: { type: ['string', 'null'] }, message: { type: 'string' } } },
     heldReason: { type: ['string', 'null'] },
+    heldSample: {
+      type: ['object', 'null'],
+      description: 'what a held run would change: a few rows of each kind with old → new, taken when the guard held it',
+      properties: {
+        rows: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              op: { enum: ['new', 'changed', 'removed', 'written'] },
+              key: { type: 'object', additionalProperties: { type: 'string' } },
+              old: { type: ['string', 'null'] },
+              new: { type: ['string', 'null'] },
+            },
+          },
+        },
+        note: { type: 'string' },
+      },
+    },
+    decision: {
+      type: ['object', 'null'],
+      description: 'who approved or rejected the run when it was held, when, with which comment, and the reason it was held for',
+      properties: {
+        action: { enum: ['approved', 'rejected'] }, by: { type: 'string' }, at: { type: 'string' },
+        comment: { type: ['string', 'null'] }, heldReason: { type: ['string', 'null'] },
+      },
+    },
     mergedWith: { type: ['integer', 'null'], description: 'the run whose merge carried this run\'s rows (its counts are the group\'s)' },
     receivedAt: { type: 'string', format: 'date-time' },
+    startedAt: nullableDate,
     stagedAt: nullableDate,
     finishedAt: nullableDate,
     durationMs: { type: ['number', 'null'] },

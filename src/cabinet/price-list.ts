@@ -10,6 +10,7 @@ import ExcelJS from 'exceljs';
 import type { Database } from '../db/index.ts';
 import { effectivePriceSql, type Pricing } from '../portal/pricing.ts';
 import { UploadError } from './upload-error.ts';
+import { guardCell } from '../security/spreadsheet-cells.ts';
 import { PRICE_LIST_ORDER_HEADER, PRICE_LIST_SKU_HEADER } from './uploads.ts';
 import { unitName } from './quick-order.ts';
 import { fontPath } from '../backoffice/pdf.ts';
@@ -54,16 +55,6 @@ export const MAX_WAREHOUSE_COLUMNS = 4;
 /** Rows per FETCH from the cursor: 500 keeps a batch ~100 KB and the round trips few (10 for 5,000). */
 const BATCH = 500;
 
-
-/**
- * Formula injection (OWASP "CSV injection"): a text starting with = + - @ tab or CR is prefixed with
- * `'`. exceljs writes every string as a string cell (never a formula), so Excel and LibreOffice show
- * it as text already; the prefix also keeps it inert when the sheet is saved as CSV and opened again.
- * uploads.ts strips it when the sheet comes back (unguardCell).
- */
-export function guardCell(s: string): string {
-  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-}
 
 export async function priceListMeta(db: Kysely<Database>, scope: PriceListScope, groupCodes: string[]): Promise<PriceListMeta> {
   const codes = [...new Set(groupCodes.map((c) => c.trim()).filter(Boolean))];

@@ -30,6 +30,7 @@ import * as m0028 from './migrations/0028-act-requests.ts';
 import * as m0029 from './migrations/0029-stored-secrets.ts';
 import * as m0030 from './migrations/0030-console.ts';
 import * as m0032 from './migrations/0032-runs-flow-finished.ts';
+import * as m0036 from './migrations/0036-runs-console.ts';
 
 export type { Database } from './types.ts';
 export { isDependencyUnavailable } from './availability.ts';
@@ -119,6 +120,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0029-stored-secrets': m0029,
   '0030-console': m0030,
   '0032-runs-flow-finished': m0032,
+  '0036-runs-console': m0036,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -2,6 +2,7 @@
 // schemas/; these are the storage rows.
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 import type { Flow } from '../schemas/types.gen.ts';
+import type { HeldSample, RunDecision } from '../pipeline/held-sample.ts';
 
 type Timestamp = Date;
 type Numeric = ColumnType<string, string | number, string | number>;
@@ -71,6 +72,10 @@ export interface RunsTable {
   merged_with: number | null;
   /** Set on a run made by a coalescing receipt: the bytes of its files; later receipts may join it while it is received (migration 0016). */
   coalesce_bytes: number | null;
+  /** What a held run would change: a few rows of each kind, old → new (migration 0036, src/pipeline/held-sample.ts). */
+  held_sample: ColumnType<HeldSample | null, string | null, string | null>;
+  /** A person's decision on a held run (migration 0036). */
+  decision: ColumnType<RunDecision | null, string | null, string | null>;
 }
 
 /** Every receipt key a run answers for, with the inbox row the receipt brought (migration 0016). */

@@ -184,7 +184,15 @@ export function decodeCursor(cursor: string): number {
 export async function listOrders(db: Db, viewer: OrderViewer, q: OrderListQuery): Promise<OrderListPage> {
   let query = summaryQuery(db).where((eb) => visibleTo(eb, viewer));
   if (q.status !== undefined) query = query.where('o.status', '=', q.status);
-  if (q.legalEntity !== undefined) query = query.where('le.code', '=', q.legalEntity);
+  if (q.legalEntity !== undefined) {
+    // Another client's legal entity looks absent, as in the cabinet and /me/balance, not like one without orders.
+    const own = await db.selectFrom('legal_entities').select('id').where('code', '=', q.legalEntity).where('client_id', '=', viewer.clientId).executeTakeFirst();
+    if (!own) {
+      throw new MagistralError('MAG_ERR_NOT_FOUND', `no legal entity '${q.legalEntity}' of this client`,
+        [{ path: '/querystring/legalEntity', rule: 'legal-entity', message: `'${q.legalEntity}' is not a legal entity of this client` }]);
+    }
+    query = query.where('le.code', '=', q.legalEntity);
+  }
   // An offline order dates from the ERP's document; a portal order from its placing.
   for (const [k, v] of [['from', q.from], ['to', q.to]] as const) {
     if (v !== undefined && !(/^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v))) {

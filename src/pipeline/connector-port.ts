@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { ConnectorPort, LoginGuard } from '../port/port.ts';
 import { LoginThrottle } from '../security/login-throttle.ts';
+import { tickOutage } from '../telemetry/tick-outage.ts';
 import { ordersPort } from '../orders/outbound.ts';
 import type { PipelineDeps } from './deps.ts';
 import { listFlows } from './flows.ts';
@@ -33,5 +34,6 @@ export function createConnectorPort(deps: PipelineDeps, env: Readonly<Record<str
     orders: ordersPort(deps.db),
     secrets: { check: (name, given) => checkSecret(deps.db, env, name, given) },
     logins,
+    outage: (loop) => tickOutage(deps.log, loop),
   };
 }

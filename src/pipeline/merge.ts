@@ -20,6 +20,7 @@ import { autoCreates, mappingRefs } from './flows.ts';
 import { loadMapping } from '../mapping/index.ts';
 import { finalizeSnapshotGroup, keepsStaging } from './snapshot-group.ts';
 import { FIRST_LOAD_SQL, guardExceeded } from './guard.ts';
+import { takeHeldSample } from './held-sample.ts';
 import { targetSpec, type DimensionSpec, type FactSpec, type KeyedSpec, type RefSpec, type TargetSpec } from './targets.ts';
 import { runLogger, type Logger } from '../telemetry/logger.ts';
 import { execute, query, queryCount, queryOne, statement } from '../db/query.ts';
@@ -142,12 +143,13 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     const changed = counts.inserted + counts.updated + counts.removed;
     if (!run.approved && guardExceeded(guard, changed, counts.inScope)
       && !((flow.scope ?? 'flow') === 'flow' && (await client.query<{ first: boolean }>(FIRST_LOAD_SQL, [run.flow_id, runId])).rows[0]?.first)) {
+      const sample = await takeHeldSample(client, spec, sqlCtx);
       await q(client, 'ROLLBACK');
       const inScope = counts.inScope!;
       const ratio = changed / inScope;
       const reason = `would change ${changed} of ${inScope} rows in scope (${(ratio * 100).toFixed(1)} % > ${(guard!.maxChangeRatio! * 100).toFixed(1)} %): `
         + `${counts.inserted} inserted, ${counts.updated} updated, ${counts.removed} removed`;
-      await holdRun(client, runId, reason, counts);
+      await holdRun(client, runId, reason, counts, sample);
       log.warn({ reason }, 'run held by guard');
       recordCompletion(deps, { flow: run.name, stage: 'merge', ms: Date.now() - started, rows: {}, finished: 'held' });
       return 'held';

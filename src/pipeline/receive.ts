@@ -186,10 +186,12 @@ async function pace(deps: PipelineDeps, flowIds: number[]): Promise<number> {
 /**
  * Receives the files of one payload for one flow (a CSV push, an upload, `magistral ingest`): the same
  * receipt a connector makes through the port. When this resolves the sender may be told "success".
+ * With a `key`, a payload sent again under it (a retry after the connection dropped as the first one
+ * committed) makes nothing and answers the first run (`repeated`).
  */
-export async function receivePayload(deps: PipelineDeps, req: { flow: string; files: IncomingFile[] }): Promise<{ runId: number }> {
-  const r = await receive(deps, { flows: [req.flow], files: req.files });
-  return { runId: r.runs[0]!.id };
+export async function receivePayload(deps: PipelineDeps, req: { flow: string; files: IncomingFile[]; key?: string }): Promise<{ runId: number; repeated: boolean }> {
+  const r = await receive(deps, { flows: [req.flow], files: req.files, ...(req.key ? { key: req.key } : {}) });
+  return { runId: r.runs[0]!.id, repeated: r.repeated === true };
 }
 
 /**

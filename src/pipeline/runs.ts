@@ -1,5 +1,6 @@
 // Runs: one payload of one flow moving through received → extracting → staged → merging →
 // done | failed | held | rejected. PostgreSQL holds the truth; queue jobs are only nudges.
+import type { DecisionInput, HeldSample, RunDecision } from './held-sample.ts';
 import { sql, type Kysely } from 'kysely';
 import { MagistralError } from '../errors/index.ts';
 import type { Database, RunState } from '../db/index.ts';
@@ -32,9 +33,15 @@ export interface RunView {
   rows: { read: number; staged: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
   error: { code: string | null; message: string } | null;
   heldReason: string | null;
+  /** What a held run would change (a few rows of each kind, old → new), taken when the guard held it. */
+  heldSample: HeldSample | null;
+  /** Who approved or rejected the run when it was held, when, with which comment. */
+  decision: RunDecision | null;
   /** The run whose merge carried this run's rows (a group merge); its counts are the group's. */
   mergedWith: number | null;
   receivedAt: Date;
+  /** When its extraction (last) began. */
+  startedAt: Date | null;
   stagedAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
@@ -85,8 +92,11 @@ function toView(r: RunRow): RunView {
     },
     error: r.error ? { code: r.error_code, message: r.error } : null,
     heldReason: r.held_reason,
+    heldSample: r.held_sample,
+    decision: r.decision,
     mergedWith: r.merged_with === null ? null : Number(r.merged_with),
     receivedAt: r.received_at,
+    startedAt: r.started_at,
     stagedAt: r.staged_at,
     finishedAt: finished,
     durationMs: finished ? finished.getTime() - new Date(r.received_at).getTime() : null,
@@ -95,13 +105,43 @@ function toView(r: RunRow): RunView {
   };
 }
 
-export async function listRuns(db: Kysely<Database>, q: { flow?: string; state?: string; limit?: number; beforeId?: number } = {}): Promise<RunView[]> {
+export interface RunsQuery {
+  flow?: string;
+  state?: string;
+  limit?: number;
+  /** Keyset cursor: runs with a smaller id (newest first). */
+  beforeId?: number;
+  /** Received at or after / before. */
+  from?: Date;
+  to?: Date;
+}
+
+/**
+ * Runs newest first. Every filter keeps the walk on an index in id order (runs_flow, runs_state_id of
+ * migration 0036) so a page costs the same over a million runs; a period also bounds the id range
+ * through runs_received (ids follow receipt), so an old period is not reached by walking every later run.
+ */
+export async function listRuns(db: Kysely<Database>, q: RunsQuery = {}): Promise<RunView[]> {
   let query = runQuery(db).orderBy('runs.id', 'desc').limit(Math.min(q.limit ?? 50, 500));
   if (q.flow) query = query.where('flows.name', '=', q.flow);
   if (q.state) query = query.where('runs.state', '=', q.state as RunState);
   if (q.beforeId) query = query.where('runs.id', '<', q.beforeId);
+  if (q.from) {
+    query = query.where('runs.received_at', '>=', q.from)
+      .where('runs.id', '>=', sql<number>`coalesce((SELECT r.id FROM runs r WHERE r.received_at >= ${q.from} ORDER BY r.received_at LIMIT 1), 0) - ${ID_SLACK}`);
+  }
+  if (q.to) {
+    query = query.where('runs.received_at', '<', q.to)
+      .where('runs.id', '<=', sql<number>`coalesce((SELECT r.id FROM runs r WHERE r.received_at < ${q.to} ORDER BY r.received_at DESC LIMIT 1), 0) + ${ID_SLACK}`);
+  }
   return (await query.execute()).map(toView);
 }
+
+/**
+ * Runs received in the same instant by concurrent senders may take their ids out of receipt order;
+ * the id bounds of a period are widened by this much (the exact test is on received_at).
+ */
+const ID_SLACK = 1_000;
 
 export async function getRun(db: Kysely<Database>, id: number): Promise<RunView> {
   const r = await runQuery(db).where('runs.id', '=', id).executeTakeFirst();
@@ -109,9 +149,11 @@ export async function getRun(db: Kysely<Database>, id: number): Promise<RunView>
   return toView(r);
 }
 
-export async function listRejects(db: Kysely<Database>, runId: number, q: { limit?: number; offset?: number } = {}): Promise<RejectView[]> {
-  const rows = await db.selectFrom('rejects').selectAll().where('run_id', '=', runId).orderBy('id')
-    .limit(Math.min(q.limit ?? 100, 1000)).offset(q.offset ?? 0).execute();
+/** A run's rejects in id order; `afterId` pages by key (a run may hold millions: OFFSET would read them all). */
+export async function listRejects(db: Kysely<Database>, runId: number, q: { limit?: number; offset?: number; afterId?: number } = {}): Promise<RejectView[]> {
+  let query = db.selectFrom('rejects').selectAll().where('run_id', '=', runId).orderBy('id').limit(Math.min(q.limit ?? 100, 1000));
+  if (q.afterId) query = query.where('id', '>', q.afterId);
+  const rows = await query.offset(q.offset ?? 0).execute();
   return rows.map((r) => ({ id: r.id, file: r.file_name, line: r.line, path: r.path, field: r.field, rule: r.rule, reason: r.reason, record: r.record }));
 }
 
@@ -122,20 +164,20 @@ export async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Fl
 }
 
 /** Approves a held run: it merges without the guard. */
-export async function approveRun(deps: PipelineDeps, id: number): Promise<RunView> {
-  if (!(await markApproved(deps.pool, id))) throw stateError(await getRun(deps.db, id), 'approve', 'held');
+export async function approveRun(deps: PipelineDeps, id: number, decision: DecisionInput = {}): Promise<RunView> {
+  if (!(await markApproved(deps.pool, id, decision))) throw stateError(await getRun(deps.db, id), 'approve', 'held');
   await enqueueMerge(deps, id, (await flowOfRun(deps.db, id))!).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'merge not enqueued; the sweeper will'));
-  deps.log.info({ run: id }, 'held run approved');
+  deps.log.info({ run: id, by: decision.by }, 'held run approved');
   return getRun(deps.db, id);
 }
 
 /** Rejects a held run: nothing of it reaches the store; later runs of the flow go on. */
-export async function rejectRun(deps: PipelineDeps, id: number): Promise<RunView> {
-  if (!(await markRejected(deps.pool, id))) throw stateError(await getRun(deps.db, id), 'reject', 'held');
+export async function rejectRun(deps: PipelineDeps, id: number, decision: DecisionInput = {}): Promise<RunView> {
+  if (!(await markRejected(deps.pool, id, decision))) throw stateError(await getRun(deps.db, id), 'reject', 'held');
   await dropStaging(deps.db, id);
   // Later runs of its flow (and its dependents) waited for it: they go now.
   await runSettled(deps, id);
-  deps.log.info({ run: id }, 'held run rejected');
+  deps.log.info({ run: id, by: decision.by }, 'held run rejected');
   return getRun(deps.db, id);
 }
 
@@ -187,4 +229,14 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
   }
   if (n) deps.log.info({ count: n }, 'sweeper re-enqueued runs');
   return n;
+}
+
+/** A run's payload file as stored in the inbox: the `index`-th of its files (0-based, in receipt order). */
+export async function runPayloadFile(db: Kysely<Database>, runId: number, index: number): Promise<{ fileName: string; path: string; size: number; contentType: string | null }> {
+  const run = await db.selectFrom('runs').select('inbox_ids').where('id', '=', runId).executeTakeFirst();
+  if (!run) throw new MagistralError('MAG_ERR_RUN_NOT_FOUND', `no run ${runId}`);
+  const inboxId = run.inbox_ids[index];
+  if (inboxId === undefined) throw new MagistralError('MAG_ERR_NOT_FOUND', `run ${runId} has ${run.inbox_ids.length} file(s): there is no file ${index}`);
+  const f = await db.selectFrom('inbox').select(['file_name', 'path', 'size_bytes', 'content_type']).where('id', '=', Number(inboxId)).executeTakeFirstOrThrow();
+  return { fileName: f.file_name, path: f.path, size: Number(f.size_bytes), contentType: f.content_type };
 }

@@ -13,5 +13,6 @@ export type {
 export { PullError, RetryableError, HoldRunError } from '../errors/index.ts';
 export { MagistralError, PayloadError, isMagistralError, formatPosition, type ErrorCode, type PayloadPosition } from '../errors/index.ts';
 export type { Logger } from '../telemetry/logger.ts';
+export type { TickOutage } from '../telemetry/tick-outage.ts';
 export type { StoredFlow, Flow } from '../pipeline/flows.ts';
 export type { OrderChange, OrderStatus } from '../orders/index.ts';

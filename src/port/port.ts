@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { Registry as PromRegistry } from 'prom-client';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../telemetry/logger.ts';
+import type { TickOutage } from '../telemetry/tick-outage.ts';
 import type { StoredFlow } from '../pipeline/flows.ts';
 import type { OrderStatus } from '../orders/index.ts';
 import type { ExternalChangesReport, ExternalOrderChange, OrderVersion, OutboundOrder } from './orders.ts';
@@ -146,4 +147,9 @@ export interface ConnectorPort {
   readonly secrets: { check(name: string, given: string): Promise<'ok' | 'wrong' | 'unset'> };
   /** Throttles failed logins per source address (shared with the admin API and the portal API of the process). */
   readonly logins: LoginGuard;
+  /**
+   * For a timer loop of the connector (a sweep every minute): while PostgreSQL is out of reach its ticks
+   * are counted, not logged; one line when it goes, one when it is back (src/telemetry/tick-outage.ts).
+   */
+  outage(loop: string): TickOutage;
 }

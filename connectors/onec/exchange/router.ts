@@ -121,7 +121,8 @@ export function onecExchangePlugin(types: Readonly<Record<string, ExchangeTypeHa
       return send(reply, failure(`internal error (request ${request.id}); details are in the server log`));
     });
 
-    const sweep = setInterval(() => void expireSessions(port).catch((e: unknown) => port.log.warn({ err: e }, '1C session expiry failed')), 60_000);
+    const expiry = port.outage('1C session expiry');
+    const sweep = setInterval(() => void expireSessions(port).then(() => expiry.ok(), (e: unknown) => { if (!expiry.failed(e)) port.log.warn({ err: e }, '1C session expiry failed'); }), 60_000);
     sweep.unref();
     app.addHook('onClose', async () => {
       clearInterval(sweep);

@@ -135,7 +135,7 @@ export async function ordersRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     schema: {
       tags: ['orders'],
       summary: 'The client\'s orders, newest first, page by page',
-      description: 'A contact heading the client (a head of any of its legal entities) sees every order of the client; a subordinate its own. Next page: `cursor=nextCursor`.',
+      description: 'A contact heading the client (a head of any of its legal entities) sees every order of the client; a subordinate its own. Next page: `cursor=nextCursor`. A `legalEntity` that is not the client\'s is 404.',
       security,
       headers: onBehalfHeaders,
       querystring: {

@@ -1,6 +1,8 @@
 // `magistral runs list|show|approve|reject|replay` and `magistral ingest`: runs from the shell.
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliHost } from '../host.ts';
@@ -11,6 +13,7 @@ import { retryingDatabase, waitForRunWithWorkers } from '../wait-run.ts';
 import { receivePayload } from '../../pipeline/receive.ts';
 import { MagistralError } from '../../errors/index.ts';
 import { idArgument } from '../args.ts';
+import type { HeldSample } from '../../pipeline/held-sample.ts';
 
 export function formatSummary(r: RunView): string {
   const secs = r.durationMs !== null ? (r.durationMs / 1000).toFixed(2) : '-';
@@ -26,7 +29,32 @@ export function formatSummary(r: RunView): string {
     `  rejected  ${r.rows.rejected}`,
     `  duration  ${secs} s${r.loadPath === 'direct' ? ' (loaded directly into an empty table)' : r.extractMs !== null ? ` (extract ${(r.extractMs / 1000).toFixed(2)} s, merge ${r.mergeMs !== null ? (r.mergeMs / 1000).toFixed(2) : '-'} s)` : ''}`,
   ];
+  if (r.state === 'held' && r.heldSample) lines.push(...formatHeldSample(r.heldSample));
+  if (r.decision) {
+    lines.push(`  ${r.decision.action} by ${r.decision.by} at ${new Date(r.decision.at).toISOString()}${r.decision.comment ? `: ${r.decision.comment}` : ''}`);
+    if (r.decision.heldReason) lines.push(`  held because it ${r.decision.heldReason}`);
+  }
   return lines.join('\n');
+}
+
+/** The shell's user, for the record of who decided (root in a container has no $USER). */
+function cliUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/** A held run's sample as the person deciding reads it: `changed  priceType=BASE product=SKU-1  100.00 → 120.00`. */
+function formatHeldSample(s: HeldSample): string[] {
+  const out = s.rows.length ? ['  would change, for example:'] : [];
+  for (const row of s.rows) {
+    const key = Object.entries(row.key).map(([k, v]) => `${k}=${v}`).join(' ');
+    out.push(`    ${row.op.padEnd(8)} ${key}  ${row.old ?? '—'} → ${row.new ?? '—'}`);
+  }
+  if (s.note) out.push(`  (${s.note})`);
+  return out;
 }
 
 async function withRuntime<T>(host: CliHost, fn: (rt: Runtime) => Promise<T>): Promise<T> {
@@ -38,6 +66,27 @@ async function withRuntime<T>(host: CliHost, fn: (rt: Runtime) => Promise<T>): P
     await rt.close();
     await ctx.close();
   }
+}
+
+/**
+ * Stores the files of `magistral ingest` as one run, again (fresh streams) while the database restarts.
+ * Every attempt sends the same receipt key: an attempt whose commit went through as the connection
+ * dropped left its run, and the next attempt answers that run instead of making a second one of the
+ * same payload. `key` is the caller's own (a test); by default one new key per command.
+ */
+export async function storeIngest(rt: Runtime, flow: string, files: string[], opts: { deadline: number; say: (line: string) => void; key?: string }): Promise<{ runId: number; repeated: boolean }> {
+  const key = opts.key ?? `ingest:${randomUUID()}`;
+  const stored = await retryingDatabase(async () => {
+    const streams = files.map((f) => createReadStream(f));
+    try {
+      return await receivePayload(rt, { flow, key, files: files.map((f, i) => ({ fileName: path.basename(f), body: streams[i]! })) });
+    } finally {
+      // A repeated key answers before reading the files: their streams are closed here, not left open.
+      for (const s of streams) s.destroy();
+    }
+  }, { what: `storing ${files.length === 1 ? files[0] : `${files.length} files`}`, deadline: opts.deadline, everyMs: 5000, say: opts.say });
+  if (stored.repeated) opts.say(`magistral: the payload was stored before the database dropped the connection: run ${stored.runId}`);
+  return stored;
 }
 
 /** Exit code of a finished run: 0 done, 2 held (needs a person), 1 otherwise. */
@@ -59,11 +108,9 @@ export function register(program: Command, host: CliHost): void {
           const s = await stat(f).catch(() => null);
           if (!s?.isFile()) throw new MagistralError('MAG_ERR_BAD_REQUEST', `${f}: no such file`);
         }
-        // The database restarting as the payload is stored: store it again once it answers (fresh streams).
-        const { runId } = await retryingDatabase(
-          () => receivePayload(rt, { flow: opts.flow, files: files.map((f) => ({ fileName: path.basename(f), body: createReadStream(f) })) }),
-          { what: `storing ${files.length === 1 ? files[0] : `${files.length} files`}`, deadline: opts.timeout ? Date.now() + opts.timeout * 1000 : Number.POSITIVE_INFINITY, everyMs: 5000, say: (l) => console.error(l) },
-        );
+        const { runId } = await storeIngest(rt, opts.flow, files, {
+          deadline: opts.timeout ? Date.now() + opts.timeout * 1000 : Number.POSITIVE_INFINITY, say: (l) => console.error(l),
+        });
         if (!opts.wait) {
           console.log(opts.json ? JSON.stringify({ runId }) : `run ${runId} received`);
           return;
@@ -116,11 +163,13 @@ export function register(program: Command, host: CliHost): void {
     }
   });
 
-  const act = (name: string, desc: string, fn: typeof approveRun) =>
-    runs.command(name).argument('<id>').description(desc).option('--no-wait', 'do not wait for the run to finish').action(async (id: string, opts: { wait: boolean }) => {
+  const act = (name: string, desc: string, fn: typeof approveRun) => {
+    const cmd = runs.command(name).argument('<id>').description(desc).option('--no-wait', 'do not wait for the run to finish');
+    if (name !== 'replay') cmd.option('--comment <text>', 'why: kept with the run beside who decided and when');
+    cmd.action(async (id: string, opts: { wait: boolean; comment?: string }) => {
       const runId = idArgument(id, 'run', 'magistral runs list');
       await withRuntime(host, async (rt) => {
-        let run = await fn(rt, runId);
+        let run = await fn(rt, runId, { by: `cli (${cliUser()})`, ...(opts.comment ? { comment: opts.comment } : {}) });
         if (opts.wait && name !== 'reject') {
           run = await waitForRunWithWorkers(rt, host, run.id, { embeddedWorkers: true, workerName: `magistral-${name}-${process.pid}` });
         }
@@ -128,6 +177,7 @@ export function register(program: Command, host: CliHost): void {
         process.exitCode = exitCodeOf(run);
       });
     });
+  };
   act('approve', 'approve a held run: it merges despite the guard', approveRun);
   act('reject', 'reject a held run: nothing of it reaches the store', rejectRun);
   act('replay', 'run a finished run again from its stored payload (e.g. after a mapping fix)', replayRun);

@@ -4,6 +4,7 @@ import type { Insertable, Kysely } from 'kysely';
 import type { Database } from '../../db/index.ts';
 import type { ErrorCode } from '../../errors/index.ts';
 import type { Queryable } from './states.ts';
+import type { DecisionInput, HeldSample, RunDecision } from '../held-sample.ts';
 
 type RunMode = 'delta' | 'snapshot';
 
@@ -78,11 +79,13 @@ export async function markMerged(q: Queryable, runId: number, c: MergeResult, me
  */
 export async function holdRun(
   q: Queryable, runId: number, reason: string, c: Partial<Pick<MergeResult, 'inserted' | 'updated' | 'unchanged' | 'removed' | 'inScope'>> = {},
+  sample?: HeldSample,
 ): Promise<boolean> {
   return moved(await q.query(`UPDATE runs SET state = 'held', held_reason = $2, rows_inserted = coalesce($3, rows_inserted), rows_updated = coalesce($4, rows_updated),
-      rows_unchanged = coalesce($5, rows_unchanged), rows_removed = coalesce($6, rows_removed), rows_in_scope = coalesce($7, rows_in_scope)
+      rows_unchanged = coalesce($5, rows_unchanged), rows_removed = coalesce($6, rows_removed), rows_in_scope = coalesce($7, rows_in_scope),
+      held_sample = $8
       WHERE id = $1 AND state IN ('extracting', 'staged', 'merging')`,
-  [runId, reason, c.inserted ?? null, c.updated ?? null, c.unchanged ?? null, c.removed ?? null, c.inScope ?? null]));
+  [runId, reason, c.inserted ?? null, c.updated ?? null, c.unchanged ?? null, c.removed ?? null, c.inScope ?? null, sample ? JSON.stringify(sample) : null]));
 }
 
 /** A snapshot group's finalize run ends: done (what it removed) or failed (why nothing was removed). */
@@ -123,11 +126,17 @@ export async function markStagingKept(q: Queryable, ids: readonly number[], kept
 }
 
 /** held → staged, approved: it merges without the guard. */
-export async function markApproved(q: Queryable, runId: number): Promise<boolean> {
-  return moved(await q.query(`UPDATE runs SET approved = true, state = 'staged', held_reason = NULL WHERE id = $1 AND state = 'held'`, [runId]));
+export async function markApproved(q: Queryable, runId: number, d: DecisionInput = {}): Promise<boolean> {
+  return moved(await q.query(`UPDATE runs SET approved = true, state = 'staged', held_reason = NULL, ${DECISION_SQL('approved')} WHERE id = $1 AND state = 'held'`,
+    [runId, d.by ?? null, d.comment ?? null]));
 }
 
+/** The decision on a held run, with the reason it was held for ($2 who, $3 comment). */
+const DECISION_SQL = (action: RunDecision['action']): string =>
+  `decision = jsonb_build_object('action', '${action}', 'by', coalesce($2::text, 'unknown'), 'at', clock_timestamp(), 'comment', $3::text, 'heldReason', held_reason)`;
+
 /** held → rejected: nothing of it reaches the store. */
-export async function markRejected(q: Queryable, runId: number): Promise<boolean> {
-  return moved(await q.query(`UPDATE runs SET state = 'rejected', finished_at = clock_timestamp() WHERE id = $1 AND state = 'held'`, [runId]));
+export async function markRejected(q: Queryable, runId: number, d: DecisionInput = {}): Promise<boolean> {
+  return moved(await q.query(`UPDATE runs SET state = 'rejected', finished_at = clock_timestamp(), ${DECISION_SQL('rejected')} WHERE id = $1 AND state = 'held'`,
+    [runId, d.by ?? null, d.comment ?? null]));
 }

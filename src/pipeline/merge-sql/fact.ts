@@ -20,6 +20,22 @@ export interface FactMerge {
   countScope(partIds: readonly number[]): Statement<CountRow>;
   /** Removes the rows in scope that no staged row (rejected ones included) names; counts them. */
   remove(partIds: readonly number[]): Statement<CountRow>;
+  /**
+   * Up to `limit` rows of each kind this run's merge wrote, read in its own transaction (a held run's,
+   * before the rollback): with history, changed (old → new) and removed rows from the history, and new
+   * rows as the live rows the run wrote that have no history row (a row taken over from another flow at
+   * the same value looks new too); without history, the written rows (new or changed, old unknown).
+   */
+  sample(limit: number): Statement<FactSampleRow>;
+}
+
+/** One row of a merge's sample: op I (new), U (changed), D (removed), W (written: new or changed, history off). */
+export interface FactSampleRow {
+  op: 'I' | 'U' | 'D' | 'W';
+  part_code: string;
+  item_code: string;
+  old: string | null;
+  new: string | null;
 }
 
 export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
@@ -78,5 +94,20 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
           INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}) SELECT $3::bigint, ${keyCols}, 'D', ${h.column} FROM del
         )` : ''}
         SELECT count(*)::bigint AS n FROM del`, [ctx.system, scopeParam(partIds), ctx.runId]),
+    sample: (limit) => {
+      const n = Math.max(1, Math.floor(limit));
+      const sameAs = (a: string, b: string) => `${a}.${part.column} = ${b}.${part.column} AND ${a}.${item.column} = ${b}.${item.column}`;
+      // LIMIT inside each branch: a nested loop over the staged rows stops at the first n matches.
+      const written = `SELECT '${ctx.history ? 'I' : 'W'}'::text AS op, t.${part.column} AS part, t.${item.column} AS item, NULL::text AS old, t.${h.column}::text AS new
+          FROM (${src}) x JOIN ${spec.table} t ON ${sameAs('t', 'x')}
+          WHERE t.run_id = $2${ctx.history ? ` AND NOT EXISTS (SELECT 1 FROM ${spec.historyTable} hh WHERE hh.run_id = $2 AND ${sameAs('hh', 't')})` : ''}
+          LIMIT ${n}`;
+      const fromHistory = (op: 'U' | 'D') => `SELECT op::text, ${part.column} AS part, ${item.column} AS item, ${h.oldColumn}::text AS old, ${h.newColumn}::text AS new
+          FROM ${spec.historyTable} WHERE run_id = $2 AND op = '${op}' LIMIT ${n}`;
+      const rows = ctx.history ? `(${written}) UNION ALL (${fromHistory('U')}) UNION ALL (${fromHistory('D')})` : written;
+      return statement(`
+        SELECT r.op, pt.code AS part_code, it.code AS item_code, r.old, r.new
+        FROM (${rows}) r JOIN ${part.table} pt ON pt.id = r.part JOIN ${item.table} it ON it.id = r.item`, [ctx.system, ctx.runId]);
+    },
   };
 }

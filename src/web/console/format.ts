@@ -29,3 +29,19 @@ export const RUN_STATE: Readonly<Record<string, string>> = {
 
 export const runStateClass = (state: string): string =>
   state === 'done' ? 'badge badge-ok' : state === 'failed' || state === 'rejected' ? 'badge badge-error' : state === 'held' ? 'badge badge-warn' : 'badge';
+
+/**
+ * An exact decimal as the store gives it ("21272.190000") the way a Russian reader writes it
+ * ("21 272,19"): trailing zeros dropped, a fraction kept to at least two digits, no float on the way.
+ */
+export function decimalRu(v: string | null | undefined): string {
+  if (v === null || v === undefined) return '—';
+  const m = /^(-?)(\d+)(?:\.(\d*?))?0*$/.exec(v.trim());
+  if (!m) return v;
+  const [, sign, int, frac = ''] = m;
+  const grouped = int!.replace(/\B(?=(\d{3})+(?!\d))/g, '\u00a0');
+  return `${sign}${grouped}${frac ? `,${frac.padEnd(2, '0')}` : ''}`;
+}
+
+/** A share as "66,7 %". */
+export const percentRu = (share: number): string => `${(share * 100).toFixed(1).replace('.', ',')}\u00a0%`;

@@ -10,6 +10,8 @@ import { ROLE_LABEL } from '../../console/users.ts';
  */
 export const CONSOLE_NAV: Array<{ key: string; href: string; label: string }> = [
   { key: 'flows', href: '/console/flows', label: 'Потоки' },
+  { key: 'runs', href: '/console/runs', label: 'Запуски' },
+  { key: 'held', href: '/console/held', label: 'Задержанные' },
   { key: 'queues', href: '/console/queues', label: 'Очереди' },
 ];
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { isMagistralError, type ConnectorPort, type StoredFlow } from '../../../../src/port/index.ts';
+import { isMagistralError, type ConnectorPort, type StoredFlow, type TickOutage } from '../../../../src/port/index.ts';
 import type { Bitrix24Client } from '../client.ts';
 import type { Bitrix24Options } from '../options.ts';
 import type { Row as EntityRow } from '../records.ts';
@@ -208,7 +208,11 @@ export class EventDrain {
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  constructor(private readonly port: ConnectorPort, private readonly opts: { sweepMs?: number; gatherMs?: number } = {}) {}
+  private readonly sweepOutage: TickOutage;
+
+  constructor(private readonly port: ConnectorPort, private readonly opts: { sweepMs?: number; gatherMs?: number } = {}) {
+    this.sweepOutage = port.outage('Bitrix24 events sweep');
+  }
 
   start(): void {
     const every = this.opts.sweepMs ?? 30_000;
@@ -229,8 +233,9 @@ export class EventDrain {
     if (this.stopped) return;
     try {
       for (const f of await flowsWithPending(this.port)) this.poke(f, 0);
+      this.sweepOutage.ok();
     } catch (e) {
-      this.port.log.warn({ err: (e as Error).message }, 'Bitrix24 events sweep failed');
+      if (!this.sweepOutage.failed(e)) this.port.log.warn({ err: (e as Error).message }, 'Bitrix24 events sweep failed');
     }
   }
 
