@@ -138,7 +138,9 @@ export interface ConnectorMigrations {
 
 async function runMigrator(db: Kysely<Database>, migrations: Readonly<Record<string, Migration>>, table?: string): Promise<string[]> {
   const migrator = new Migrator({
-    db, provider: new StaticProvider(migrations),
+    // Numbers are handed out to parallel branches ahead of time, so a lower number can arrive after a
+    // higher one was applied (0032 merged after 0036): it is applied then instead of refusing the database.
+    db, provider: new StaticProvider(migrations), allowUnorderedMigrations: true,
     ...(table ? { migrationTableName: table, migrationLockTableName: `${table}_lock` } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
