@@ -46,6 +46,7 @@ function parseArgs(argv: string[]): Args {
 const PAGES: Array<{ key: string; path: (flows: string[]) => string }> = [
   { key: 'flowsPage', path: () => '/console/flows' },
   { key: 'flowPage', path: (flows) => `/console/flows/${flows[Math.floor(flows.length / 2)]}` },
+  { key: 'runsPage', path: () => '/console/runs' },
 ];
 
 const template = (file: string): Flow => parse(readFileSync(path.join(REPO, 'ops/flows', file), 'utf8')) as Flow;
