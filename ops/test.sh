@@ -19,7 +19,8 @@ fi
 echo "magistral: tests"
 npx vitest run "$@"
 # The fault suite (test/faults: its own PostgreSQL cluster and redis-server, restarted and killed on
-# purpose) runs alone after the suite, whole runs only: 11 cases in ~2.5 min (141 s measured on 2 shared cores).
+# purpose) runs alone after the suite, whole runs only: 21 cases in ~5 min (285 s and 343 s measured on 2 cores
+# shared with other jobs, load average 8-11; 17 of the cases fault a run in each of its stages, ~10 s each).
 if [ "$#" -eq 0 ]; then
   echo "magistral: fault suite"
   npm run --silent test:faults

@@ -36,6 +36,14 @@ export interface Workers {
   syncSchedules(): Promise<void>;
 }
 
+/**
+ * How long a job's lock lasts without renewal: a job whose worker died is taken over (stalled) once it
+ * runs out. Never under 5 s, whatever the stalled-check interval.
+ */
+export function jobLockMs(config: Pick<PipelineDeps['config'], 'MAGISTRAL_STALLED_INTERVAL_MS'>): number {
+  return Math.max(config.MAGISTRAL_STALLED_INTERVAL_MS, 5000);
+}
+
 export async function startWorkers(deps: PipelineDeps, opts: { name?: string } = {}): Promise<Workers> {
   const { config, log } = deps;
   // Read before connecting: a worker that cannot tell its installation must not take jobs.
@@ -46,7 +54,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     connection,
     prefix: config.MAGISTRAL_QUEUE_PREFIX,
     stalledInterval: config.MAGISTRAL_STALLED_INTERVAL_MS,
-    lockDuration: Math.max(config.MAGISTRAL_STALLED_INTERVAL_MS, 5000),
+    lockDuration: jobLockMs(config),
     // A killed worker leaves its job stalled; taking it over is normal here, not a poison sign.
     maxStalledCount: 20,
     // The installation in the name lets the CLI count only the workers that would take its jobs.

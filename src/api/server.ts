@@ -23,6 +23,7 @@ import { consolePlugin } from '../web/console/index.ts';
 import { mailAdminRoutes } from './mail-admin-routes.ts';
 import { cabinetAdminRoutes } from './cabinet-admin-routes.ts';
 import { documentsAdminRoutes } from './documents-admin-routes.ts';
+import { lineageRoutes } from './lineage-routes.ts';
 import { actRequestsRoutes } from './act-requests-routes.ts';
 
 export type { ServerDeps } from './deps.ts';
@@ -90,6 +91,7 @@ export async function buildServer(given: ServerDeps): Promise<FastifyInstance> {
       await admin.register(async (s) => mailAdminRoutes(s, deps), { prefix: '/mail' });
       await admin.register(async (s) => documentsAdminRoutes(s, deps), { prefix: '/documents' });
       await admin.register(async (s) => actRequestsRoutes(s, deps), { prefix: '/act-requests' });
+      await admin.register(async (s) => lineageRoutes(s, deps), { prefix: '/lineage' });
     }, { prefix: '/admin/api' });
     await queueDashboard(app, deps);
     // The portal API (/api/v1) and its OpenAPI document (/api/docs).

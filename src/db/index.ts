@@ -29,6 +29,7 @@ import * as m0027 from './migrations/0027-order-documents-flow.ts';
 import * as m0028 from './migrations/0028-act-requests.ts';
 import * as m0029 from './migrations/0029-stored-secrets.ts';
 import * as m0030 from './migrations/0030-console.ts';
+import * as m0031 from './migrations/0031-history-positions.ts';
 import * as m0032 from './migrations/0032-runs-flow-finished.ts';
 import * as m0036 from './migrations/0036-runs-console.ts';
 
@@ -119,6 +120,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0028-act-requests': m0028,
   '0029-stored-secrets': m0029,
   '0030-console': m0030,
+  '0031-history-positions': m0031,
   '0032-runs-flow-finished': m0032,
   '0036-runs-console': m0036,
 };

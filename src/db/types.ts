@@ -245,9 +245,14 @@ export interface PriceHistoryTable {
   run_id: number;
   price_type_id: number;
   product_id: number;
-  op: 'U' | 'D';
+  /** I: first appearance through a merge (a first load writes none), U: value changed, D: removed. */
+  op: 'I' | 'U' | 'D';
   old_value: string | null;
   new_value: string | null;
+  /** Where the value came from (migration 0031): the inbox file, its line, the element path when the line alone does not say. */
+  inbox_id: number | null;
+  line: number | null;
+  path: string | null;
   at: Generated<Timestamp>;
 }
 
@@ -255,9 +260,13 @@ export interface StockHistoryTable {
   run_id: number;
   warehouse_id: number;
   product_id: number;
-  op: 'U' | 'D';
+  op: 'I' | 'U' | 'D';
   old_quantity: string | null;
   new_quantity: string | null;
+  /** Where the value came from (migration 0031): the inbox file, its line, the element path when the line alone does not say. */
+  inbox_id: number | null;
+  line: number | null;
+  path: string | null;
   at: Generated<Timestamp>;
 }
 

@@ -109,7 +109,8 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     // A backlog of later staged runs of the flow merges in this transaction too (prices with validity).
     const group = await groupFollowers(deps, client, { id: runId, flowId: run.flow_id, flow, mode: run.mode, snapshotGroup: run.snapshot_group, spec, table });
     followerLocks.push(...group.map((f) => f.id));
-    const sqlCtx: MergeSqlContext = { runId, flowId: run.flow_id, mode: run.mode, deferRemoval, table, files: [...files, ...group.flatMap((f) => f.files)], ...flowSwitches(flow) };
+    const sqlCtx: MergeSqlContext = { runId, flowId: run.flow_id, mode: run.mode, deferRemoval, table, files: [...files, ...group.flatMap((f) => f.files)],
+      inboxIds: [...run.inbox_ids, ...group.flatMap((f) => f.inboxIds)].map(Number), ...flowSwitches(flow) };
     const ctx: MergeContext = { client, flow, log, sql: sqlCtx };
 
     let counts: MergeCounts | undefined;
@@ -369,6 +370,8 @@ interface Follower {
   rowsStaged: number;
   /** Its payload's file names, in order (appended to the leader's: `_file` is offset by the files before). */
   files: string[];
+  /** Their inbox ids, in the same order. */
+  inboxIds: string[];
 }
 
 /**
@@ -405,7 +408,7 @@ async function groupFollowers(
     if (!(await client.query<{ ok: boolean }>(TRY_LOCK_SQL, [mergeLockKey(id)])).rows[0]!.ok) break;
     const names = await client.query<{ id: string; file_name: string }>('SELECT id, file_name FROM inbox WHERE id = ANY($1::bigint[])', [f.inbox_ids]);
     const byId = new Map(names.rows.map((n) => [String(n.id), n.file_name]));
-    out.push({ id, rowsStaged: f.rows_staged, files: f.inbox_ids.map((i) => byId.get(String(i)) ?? String(i)) });
+    out.push({ id, rowsStaged: f.rows_staged, files: f.inbox_ids.map((i) => byId.get(String(i)) ?? String(i)), inboxIds: f.inbox_ids });
     rows += f.rows_staged;
   }
   return out;

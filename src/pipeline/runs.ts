@@ -8,7 +8,7 @@ import type { Flow } from '../schemas/index.ts';
 import type { PipelineDeps } from './deps.ts';
 import { enqueueExtract, enqueueMerge, ensureJob } from './jobs.ts';
 import { createRun, isTerminal, markApproved, markRejected, OPEN_STATES, runSettled } from './lifecycle/index.ts';
-import { dropStaging } from './staging-table.ts';
+import { dropEndedStaging, dropStaging } from './staging-table.ts';
 
 export interface RunView {
   id: number;
@@ -216,7 +216,8 @@ export async function waitForRun(db: Kysely<Database>, id: number, opts: { timeo
 
 /**
  * Re-enqueues every open run whose job is missing (Redis restarted, a producer could not enqueue):
- * received/extracting → extract, staged/merging → merge. Held runs wait for a person.
+ * received/extracting → extract, staged/merging → merge. Held runs wait for a person. Then drops the
+ * staging tables ended runs left (dropEndedStaging).
  */
 export async function sweep(deps: PipelineDeps): Promise<number> {
   const open = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
@@ -228,6 +229,8 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
     if (await ensureJob(deps, queue, r.id, r.definition)) n++;
   }
   if (n) deps.log.info({ count: n }, 'sweeper re-enqueued runs');
+  const dropped = await dropEndedStaging(deps.pool);
+  if (dropped.length) deps.log.info({ runs: dropped }, 'sweeper dropped the staging tables ended runs left');
   return n;
 }
 

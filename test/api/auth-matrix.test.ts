@@ -72,6 +72,7 @@ const MATRIX: Record<string, Access> = {
   'GET /admin/api/documents/seller': 'admin',
   'PUT /admin/api/documents/seller': 'admin',
   'GET /admin/api/act-requests': 'admin',
+  'GET /admin/api/lineage': 'admin',
   'GET /admin/queues': 'admin',
   'GET /admin/queues/metrics-history': 'admin',
   'GET /admin/queues/job-schedulers': 'admin',

@@ -98,6 +98,17 @@ export async function stockPicture(tp: TestPipeline): Promise<string[]> {
   return r.rows.map((x) => `${x.product}|${x.wh}|${x.q}`);
 }
 
+/** prices-csv as a delta (no snapshot removal, no guard): for tests that drive runs' stages by hand. */
+export const DELTA_PRICES_FLOW = `
+apiVersion: magistral/v1
+kind: Flow
+name: prices-csv
+source: { connector: file.csv, options: { delimiter: auto, encoding: auto } }
+mapping: file/prices.yaml
+target: prices
+mode: delta
+`;
+
 export function csv(header: string, rows: string[]): string {
   return `${header}\n${rows.join('\n')}\n`;
 }

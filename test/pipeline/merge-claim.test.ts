@@ -6,21 +6,13 @@ import { extractRun } from '../../src/pipeline/extract/index.ts';
 import { mergeLockKey } from '../../src/pipeline/locks.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { getRun } from '../../src/pipeline/runs.ts';
-import { bigPricesPayload, createTestPipeline, csv, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
+import { bigPricesPayload, createTestPipeline, csv, DELTA_PRICES_FLOW, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
 
 describe('the merge claim', () => {
   let tp: TestPipeline;
   beforeAll(async () => {
     tp = await createTestPipeline('mergeclaim', { workers: false });
-    await tp.applyFlowYaml(`
-apiVersion: magistral/v1
-kind: Flow
-name: prices-csv
-source: { connector: file.csv, options: { delimiter: auto, encoding: auto } }
-mapping: file/prices.yaml
-target: prices
-mode: delta
-`);
+    await tp.applyFlowYaml(DELTA_PRICES_FLOW);
   });
   afterAll(async () => {
     await tp?.close();
@@ -65,15 +57,7 @@ describe('two merges of one run at the same instant', () => {
   let tp: TestPipeline;
   beforeAll(async () => {
     tp = await createTestPipeline('mergerace', { workers: false });
-    await tp.applyFlowYaml(`
-apiVersion: magistral/v1
-kind: Flow
-name: prices-csv
-source: { connector: file.csv, options: { delimiter: auto, encoding: auto } }
-mapping: file/prices.yaml
-target: prices
-mode: delta
-`);
+    await tp.applyFlowYaml(DELTA_PRICES_FLOW);
     const first = await tp.send('prices-csv', csv('sku;price_type;price;currency', ['A;retail;1;RUB']), 'first.csv');
     expect(await extractRun(tp.rt, first)).toBe('merged');
   });

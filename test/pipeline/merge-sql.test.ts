@@ -18,7 +18,7 @@ const SCOPE_IDS = [11, 12];
 function context(over: Partial<MergeSqlContext> = {}): MergeSqlContext {
   return {
     runId: RUN, flowId: FLOW, system: SYSTEM, table: STAGING, mode: 'delta', deferRemoval: false, scope: 'flow', history: true,
-    files: ['offers0_1.xml', 'offers0_2.xml'], ...over,
+    files: ['offers0_1.xml', 'offers0_2.xml'], inboxIds: [11, 12], ...over,
   };
 }
 
@@ -156,8 +156,10 @@ describe('facts', () => {
     expect(f.upsert.text).toContain(`FROM ${STAGING} s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1`);
     expect(f.upsert.text).toContain('(t.value, t.currency, t.unit, t.factor, t.tiers, t.valid_from, t.valid_until) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor, x.tiers, x.valid_from, x.valid_until)');
     expect(f.upsert.text).toContain('ON CONFLICT (price_type_id, product_id) DO UPDATE SET');
-    expect(f.upsert.text).toContain('INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value)');
-    expect(f.upsert.values).toEqual([SYSTEM, FLOW, RUN]);
+    // History names each row's file by its inbox id ($4, parallel to the run's files) with line and path.
+    expect(f.upsert.text).toContain('INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value, inbox_id, line, path)');
+    expect(f.upsert.text).toContain(`CASE WHEN is_new THEN 'I' ELSE 'U' END, old_value, value, ($4::bigint[])[_file + 1], _line, _path`);
+    expect(f.upsert.values).toEqual([SYSTEM, FLOW, RUN, [11, 12]]);
     expect(f.insertAll.text).toMatch(/INSERT INTO prices \(price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, flow_id, run_id\)\s+SELECT .*, \$2, \$3 FROM/);
     expect(f.insertAll.values).toEqual([SYSTEM, FLOW, RUN]);
   });
@@ -166,6 +168,8 @@ describe('facts', () => {
     const f = compileFact(prices, context({ mode: 'snapshot', history: false }));
     expect(f.upsert.text).not.toContain('price_history');
     expect(f.remove(PART_IDS).text).not.toContain('price_history');
+    // Nor binds the inbox ids it would not use (PostgreSQL refuses an untyped unused parameter).
+    expect(f.upsert.values).toEqual([SYSTEM, FLOW, RUN]);
   });
 
   it('removes nothing in delta mode, nor in a snapshot whose group removes later', () => {

@@ -16,5 +16,6 @@ import { register as managers } from './managers.ts';
 import { register as mail } from './mail.ts';
 import { register as secrets } from './secrets.ts';
 import { register as users } from './users.ts';
+import { register as lineage } from './lineage.ts';
 
-export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, keys, cabinet, managers, mail, settings, documents, secrets, users];
+export const commands: Array<(program: Command, host: CliHost) => void> = [migrate, flows, runs, start, demo, mappings, dryRun, lineage, keys, cabinet, managers, mail, settings, documents, secrets, users];

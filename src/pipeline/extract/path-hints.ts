@@ -58,14 +58,23 @@ export class PathHints {
 
 /**
  * A staging COPY line of a canonical row: its fields as text, then its position, `_reject`, and the
- * element path when `hints` expect the merge to reject the row.
+ * element path when `hints` expect the merge to reject the row, or when the line alone does not name the
+ * element (lineage, issue 15: the history of a change keeps the path). A pretty-printed export (1C puts
+ * each element on its own line) stages no path at all; in a file written on one line (an IDoc-XML port)
+ * every record after the first of its line carries its path — the first is the line's first element.
+ * Measured on 1C's sample 05 (3 price types): a staged price is 151 bytes; its full path would add 145.
  */
 export function stagingLine(spec: TargetSpec, hints?: PathHints): (v: Record<string, string | boolean>, line: number | undefined, fi: number, reject: boolean, path?: string) => string {
   const fields = spec.fields;
+  let lastLine: number | undefined;
+  let lastFile = -1;
   return (v, line, fi, reject, path) => {
     let out = '';
     for (let i = 0; i < fields.length; i++) out += copyText(v[fields[i]!]) + '\t';
-    const p = path !== undefined && !reject && hints?.unknown(v) ? copyText(path) : '\\N';
+    const shared = line !== undefined && line === lastLine && fi === lastFile;
+    lastLine = line;
+    lastFile = fi;
+    const p = path !== undefined && !reject && (shared || hints?.unknown(v)) ? copyText(path) : '\\N';
     return `${out}${line ?? '\\N'}\t${fi}\t${reject ? 't' : 'f'}\t${p}\n`;
   };
 }

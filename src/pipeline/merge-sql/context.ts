@@ -19,6 +19,8 @@ export interface MergeSqlContext {
   history: boolean;
   /** The run's file names in payload order (`_file` indexes them from 0). */
   files: readonly string[];
+  /** The inbox ids of those files, in the same order (history rows name their file by it). */
+  inboxIds: readonly number[];
 }
 
 /** The switches of a flow definition that change a merge's SQL. */

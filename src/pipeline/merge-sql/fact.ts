@@ -22,9 +22,10 @@ export interface FactMerge {
   remove(partIds: readonly number[]): Statement<CountRow>;
   /**
    * Up to `limit` rows of each kind this run's merge wrote, read in its own transaction (a held run's,
-   * before the rollback): with history, changed (old → new) and removed rows from the history, and new
-   * rows as the live rows the run wrote that have no history row (a row taken over from another flow at
-   * the same value looks new too); without history, the written rows (new or changed, old unknown).
+   * before the rollback): with history, new (op I), changed (old → new) and removed rows from the history,
+   * and as new also the live rows the run wrote that have no history row (a plain insert into empty
+   * partitions; a row taken over from another flow at the same value looks new too); without history,
+   * the written rows (new or changed, old unknown).
    */
   sample(limit: number): Statement<FactSampleRow>;
 }
@@ -42,9 +43,10 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
   const { table } = ctx;
   const [part, item] = spec.keys;
   const key = factKey(spec, '$1');
+  // The row's position (file index, line, element path) rides along for the history of its change.
   const srcAll = `
     SELECT ${key.exprs.join(', ')},
-           ${spec.values.map((v) => `${v.expr} AS ${v.column}`).join(', ')}
+           ${spec.values.map((v) => `${v.expr} AS ${v.column}`).join(', ')}, s._file, s._line, s._path
     FROM ${table} s ${key.joins}`;
   // Rows to write; rejected rows (srcAll only) just keep their live row from a snapshot's removal.
   const src = `${srcAll} WHERE NOT s._reject`;
@@ -79,11 +81,13 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
         ON CONFLICT (${keyCols}) DO UPDATE SET ${valueCols.map((c) => `${c} = excluded.${c}`).join(', ')},
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       )${ctx.history ? `, hist AS (
-        INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}, ${h.newColumn})
-        SELECT $3, ${keyCols}, 'U', old_${h.column}, ${h.column} FROM changed WHERE NOT is_new AND old_${h.column} IS DISTINCT FROM ${h.column}
+        -- A new key is a history row too (op I), so lineage names the file and line of its first value.
+        INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}, ${h.newColumn}, inbox_id, line, path)
+        SELECT $3, ${keyCols}, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_${h.column}, ${h.column}, ($4::bigint[])[_file + 1], _line, _path
+        FROM changed WHERE is_new OR old_${h.column} IS DISTINCT FROM ${h.column}
       )` : ''}
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
-      FROM changed`, [ctx.system, ctx.flowId, ctx.runId]),
+      FROM changed`, ctx.history ? [ctx.system, ctx.flowId, ctx.runId, ctx.inboxIds] : [ctx.system, ctx.flowId, ctx.runId]),
     countScope: (partIds) => statement(`SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam(partIds)]),
     remove: (partIds) => statement(`
         WITH del AS (
@@ -102,9 +106,12 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
           FROM (${src}) x JOIN ${spec.table} t ON ${sameAs('t', 'x')}
           WHERE t.run_id = $2${ctx.history ? ` AND NOT EXISTS (SELECT 1 FROM ${spec.historyTable} hh WHERE hh.run_id = $2 AND ${sameAs('hh', 't')})` : ''}
           LIMIT ${n}`;
-      const fromHistory = (op: 'U' | 'D') => `SELECT op::text, ${part.column} AS part, ${item.column} AS item, ${h.oldColumn}::text AS old, ${h.newColumn}::text AS new
+      const fromHistory = (op: 'I' | 'U' | 'D') => `SELECT op::text, ${part.column} AS part, ${item.column} AS item, ${h.oldColumn}::text AS old, ${h.newColumn}::text AS new
           FROM ${spec.historyTable} WHERE run_id = $2 AND op = '${op}' LIMIT ${n}`;
-      const rows = ctx.history ? `(${written}) UNION ALL (${fromHistory('U')}) UNION ALL (${fromHistory('D')})` : written;
+      // New keys: the upsert's history rows (op I), then live rows the run wrote without one (a plain
+      // insert into empty partitions, a row taken over from another flow at the same value).
+      const inserted = `SELECT * FROM ((${fromHistory('I')}) UNION ALL (${written})) i LIMIT ${n}`;
+      const rows = ctx.history ? `(${inserted}) UNION ALL (${fromHistory('U')}) UNION ALL (${fromHistory('D')})` : written;
       return statement(`
         SELECT r.op, pt.code AS part_code, it.code AS item_code, r.old, r.new
         FROM (${rows}) r JOIN ${part.table} pt ON pt.id = r.part JOIN ${item.table} it ON it.id = r.item`, [ctx.system, ctx.runId]);

@@ -73,14 +73,14 @@ SELECT EXISTS (SELECT 1 FROM contact_legal_entities WHERE legal_entity_id = ANY(
 INSERT INTO contact_legal_entities (legal_entity_id, contact_id, role, flow_id, run_id)
       SELECT legal_entity_id, contact_id, role, $2, $3 FROM (
     SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
-           coalesce(s.role, 'subordinate') AS role
+           coalesce(s.role, 'subordinate') AS role, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" WHERE NOT s._reject) x
 -- values: ["erp",7,42]
 
 -- delta: upsert
 WITH src AS (
     SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
-           coalesce(s.role, 'subordinate') AS role
+           coalesce(s.role, 'subordinate') AS role, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" WHERE NOT s._reject),
       changed AS MATERIALIZED (
         SELECT x.*, t.role AS old_role, (t.contact_id IS NULL) AS is_new
@@ -94,12 +94,14 @@ WITH src AS (
         ON CONFLICT (legal_entity_id, contact_id) DO UPDATE SET role = excluded.role,
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       ), hist AS (
-        INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role, new_role)
-        SELECT $3, legal_entity_id, contact_id, 'U', old_role, role FROM changed WHERE NOT is_new AND old_role IS DISTINCT FROM role
+        -- A new key is a history row too (op I), so lineage names the file and line of its first value.
+        INSERT INTO contact_legal_entity_history (run_id, legal_entity_id, contact_id, op, old_role, new_role, inbox_id, line, path)
+        SELECT $3, legal_entity_id, contact_id, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_role, role, ($4::bigint[])[_file + 1], _line, _path
+        FROM changed WHERE is_new OR old_role IS DISTINCT FROM role
       )
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
       FROM changed
--- values: ["erp",7,42]
+-- values: ["erp",7,42,[11,12]]
 
 -- delta: count scope
 SELECT count(*)::bigint AS n FROM contact_legal_entities t WHERE t.flow_id = $1
@@ -122,7 +124,7 @@ WITH del AS (
           DELETE FROM contact_legal_entities t WHERE t.flow_id = $2
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
-           coalesce(s.role, 'subordinate') AS role
+           coalesce(s.role, 'subordinate') AS role, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
           RETURNING t.legal_entity_id, t.contact_id, t.role
         ), hist AS (
@@ -148,7 +150,7 @@ WITH del AS (
           DELETE FROM contact_legal_entities t WHERE t.legal_entity_id = ANY($2::int[])
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
-           coalesce(s.role, 'subordinate') AS role
+           coalesce(s.role, 'subordinate') AS role, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
           RETURNING t.legal_entity_id, t.contact_id, t.role
         ), hist AS (
@@ -178,7 +180,7 @@ WITH del AS (
 -- snapshot scope flow, history off: upsert
 WITH src AS (
     SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
-           coalesce(s.role, 'subordinate') AS role
+           coalesce(s.role, 'subordinate') AS role, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" WHERE NOT s._reject),
       changed AS MATERIALIZED (
         SELECT x.*, t.role AS old_role, (t.contact_id IS NULL) AS is_new
@@ -203,7 +205,7 @@ WITH del AS (
           DELETE FROM contact_legal_entities t WHERE t.flow_id = $2
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS legal_entity_id, ik.internal_id AS contact_id,
-           coalesce(s.role, 'subordinate') AS role
+           coalesce(s.role, 'subordinate') AS role, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact") x WHERE x.legal_entity_id = t.legal_entity_id AND x.contact_id = t.contact_id)
           RETURNING t.legal_entity_id, t.contact_id, t.role
         )

@@ -74,7 +74,7 @@ INSERT INTO prices (price_type_id, product_id, value, currency, unit, factor, ti
       SELECT price_type_id, product_id, value, currency, unit, factor, tiers, valid_from, valid_until, $2, $3 FROM (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
            s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
-    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject) x
 -- values: ["erp",7,42]
 
@@ -82,7 +82,7 @@ INSERT INTO prices (price_type_id, product_id, value, currency, unit, factor, ti
 WITH src AS (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
            s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
-    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
         SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new
@@ -96,12 +96,14 @@ WITH src AS (
         ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor, tiers = excluded.tiers, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       ), hist AS (
-        INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value)
-        SELECT $3, price_type_id, product_id, 'U', old_value, value FROM changed WHERE NOT is_new AND old_value IS DISTINCT FROM value
+        -- A new key is a history row too (op I), so lineage names the file and line of its first value.
+        INSERT INTO price_history (run_id, price_type_id, product_id, op, old_value, new_value, inbox_id, line, path)
+        SELECT $3, price_type_id, product_id, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_value, value, ($4::bigint[])[_file + 1], _line, _path
+        FROM changed WHERE is_new OR old_value IS DISTINCT FROM value
       )
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
       FROM changed
--- values: ["erp",7,42]
+-- values: ["erp",7,42,[11,12]]
 
 -- delta: count scope
 SELECT count(*)::bigint AS n FROM prices t WHERE t.flow_id = $1
@@ -125,7 +127,7 @@ WITH del AS (
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
            s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
-    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
           RETURNING t.price_type_id, t.product_id, t.value
         ), hist AS (
@@ -152,7 +154,7 @@ WITH del AS (
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
            s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
-    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
           RETURNING t.price_type_id, t.product_id, t.value
         ), hist AS (
@@ -183,7 +185,7 @@ WITH del AS (
 WITH src AS (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
            s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
-    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
         SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new
@@ -209,7 +211,7 @@ WITH del AS (
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS price_type_id, ik.internal_id AS product_id,
            s.price::numeric(20,6) AS value, s.currency AS currency, s.unit AS unit, coalesce(s.factor::numeric(20,6), CASE WHEN s.unit IS NOT NULL THEN (SELECT pu.factor FROM product_units pu WHERE pu.product_id = ik.internal_id AND pu.unit = s.unit) END, 1) AS factor, CASE WHEN s.tiers IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('minQuantity', split_part(t.x, ':', 1), 'price', split_part(t.x, ':', 2)) ORDER BY t.n)
-    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until
+    FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.price_type_id = t.price_type_id AND x.product_id = t.product_id)
           RETURNING t.price_type_id, t.product_id, t.value
         )

@@ -73,14 +73,14 @@ SELECT EXISTS (SELECT 1 FROM stock WHERE warehouse_id = ANY($1::int[])) AS e
 INSERT INTO stock (warehouse_id, product_id, quantity, flow_id, run_id)
       SELECT warehouse_id, product_id, quantity, $2, $3 FROM (
     SELECT pk.internal_id::int AS warehouse_id, ik.internal_id AS product_id,
-           s.quantity::numeric(20,6) AS quantity
+           s.quantity::numeric(20,6) AS quantity, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'warehouse' AND pk.system = $1 AND pk.external_id = s."warehouse" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject) x
 -- values: ["erp",7,42]
 
 -- delta: upsert
 WITH src AS (
     SELECT pk.internal_id::int AS warehouse_id, ik.internal_id AS product_id,
-           s.quantity::numeric(20,6) AS quantity
+           s.quantity::numeric(20,6) AS quantity, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'warehouse' AND pk.system = $1 AND pk.external_id = s."warehouse" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
         SELECT x.*, t.quantity AS old_quantity, (t.product_id IS NULL) AS is_new
@@ -94,12 +94,14 @@ WITH src AS (
         ON CONFLICT (warehouse_id, product_id) DO UPDATE SET quantity = excluded.quantity,
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       ), hist AS (
-        INSERT INTO stock_history (run_id, warehouse_id, product_id, op, old_quantity, new_quantity)
-        SELECT $3, warehouse_id, product_id, 'U', old_quantity, quantity FROM changed WHERE NOT is_new AND old_quantity IS DISTINCT FROM quantity
+        -- A new key is a history row too (op I), so lineage names the file and line of its first value.
+        INSERT INTO stock_history (run_id, warehouse_id, product_id, op, old_quantity, new_quantity, inbox_id, line, path)
+        SELECT $3, warehouse_id, product_id, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_quantity, quantity, ($4::bigint[])[_file + 1], _line, _path
+        FROM changed WHERE is_new OR old_quantity IS DISTINCT FROM quantity
       )
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
       FROM changed
--- values: ["erp",7,42]
+-- values: ["erp",7,42,[11,12]]
 
 -- delta: count scope
 SELECT count(*)::bigint AS n FROM stock t WHERE t.flow_id = $1
@@ -122,7 +124,7 @@ WITH del AS (
           DELETE FROM stock t WHERE t.flow_id = $2
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS warehouse_id, ik.internal_id AS product_id,
-           s.quantity::numeric(20,6) AS quantity
+           s.quantity::numeric(20,6) AS quantity, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'warehouse' AND pk.system = $1 AND pk.external_id = s."warehouse" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.warehouse_id = t.warehouse_id AND x.product_id = t.product_id)
           RETURNING t.warehouse_id, t.product_id, t.quantity
         ), hist AS (
@@ -148,7 +150,7 @@ WITH del AS (
           DELETE FROM stock t WHERE t.warehouse_id = ANY($2::int[])
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS warehouse_id, ik.internal_id AS product_id,
-           s.quantity::numeric(20,6) AS quantity
+           s.quantity::numeric(20,6) AS quantity, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'warehouse' AND pk.system = $1 AND pk.external_id = s."warehouse" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.warehouse_id = t.warehouse_id AND x.product_id = t.product_id)
           RETURNING t.warehouse_id, t.product_id, t.quantity
         ), hist AS (
@@ -178,7 +180,7 @@ WITH del AS (
 -- snapshot scope flow, history off: upsert
 WITH src AS (
     SELECT pk.internal_id::int AS warehouse_id, ik.internal_id AS product_id,
-           s.quantity::numeric(20,6) AS quantity
+           s.quantity::numeric(20,6) AS quantity, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'warehouse' AND pk.system = $1 AND pk.external_id = s."warehouse" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
         SELECT x.*, t.quantity AS old_quantity, (t.product_id IS NULL) AS is_new
@@ -203,7 +205,7 @@ WITH del AS (
           DELETE FROM stock t WHERE t.flow_id = $2
             AND NOT EXISTS (SELECT 1 FROM (
     SELECT pk.internal_id::int AS warehouse_id, ik.internal_id AS product_id,
-           s.quantity::numeric(20,6) AS quantity
+           s.quantity::numeric(20,6) AS quantity, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'warehouse' AND pk.system = $1 AND pk.external_id = s."warehouse" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product") x WHERE x.warehouse_id = t.warehouse_id AND x.product_id = t.product_id)
           RETURNING t.warehouse_id, t.product_id, t.quantity
         )
