@@ -13,12 +13,14 @@ let tp: TestPipeline;
 let app: FastifyInstance;
 let viewer: InjectSession;
 let operator: InjectSession;
+let admin: InjectSession;
 
 beforeAll(async () => {
   server = await consoleServer('conrights', ['ops/flows/prices-csv.yaml']);
   ({ tp, app } = server);
   viewer = await injectConsoleSignIn(app, CONSOLE_USERS.viewer);
   operator = await injectConsoleSignIn(app, CONSOLE_USERS.operator);
+  admin = await injectConsoleSignIn(app, CONSOLE_USERS.admin);
 }, 60_000);
 afterAll(async () => {
   await server?.close();
@@ -141,6 +143,32 @@ describe('console rights', () => {
     const r = await app.inject({ method: 'GET', url: '/console/flows', headers: { cookie: s.cookie } });
     expect(r.statusCode).toBe(303);
     expect(r.headers.location).toBe('/console/login?next=%2Fconsole%2Fflows&expired=1');
+  });
+
+  it('lets only an admin see and disable users; a disabled user\'s session ends; an admin cannot disable themself', async () => {
+    const victim = operator;
+    const refused = await app.inject({ method: 'GET', url: '/console/users', headers: { cookie: victim.cookie } });
+    expect(refused.statusCode).toBe(403);
+    expect((await consoleAudit('users.view')).map((e) => [e.actor_name, e.outcome])).toEqual([['oleg-operator', 'denied']]);
+    const flows = await app.inject({ method: 'GET', url: '/console/flows', headers: { cookie: victim.cookie } });
+    expect(flows.body).not.toContain('href="/console/users"');
+    expect((await injectConsolePost(app, victim, '/console/users/anna-admin/disable')).statusCode).toBe(403);
+
+    const page = await app.inject({ method: 'GET', url: '/console/users', headers: { cookie: admin.cookie } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('href="/console/users"');
+    expect(page.body).toContain('data-user="oleg-operator"');
+    expect(page.body).not.toContain('/console/users/anna-admin/disable');
+    expect((await injectConsolePost(app, admin, '/console/users/anna-admin/disable')).statusCode).toBe(409);
+    const off = await injectConsolePost(app, admin, '/console/users/oleg-operator/disable');
+    expect(off.statusCode).toBe(303);
+    expect((await app.inject({ method: 'GET', url: '/console/flows', headers: { cookie: victim.cookie } })).statusCode).toBe(303);
+    expect((await consoleAudit('user.disable')).map((e) => [e.actor_name, e.outcome, (e.details as { object: unknown }).object]))
+      .toEqual([['oleg-operator', 'denied', { name: 'anna-admin' }], ['anna-admin', 'failed', { name: 'anna-admin' }], ['anna-admin', 'ok', { name: 'oleg-operator' }]]);
+    const confirmed = await app.inject({ method: 'GET', url: '/console/users?disabled=oleg-operator', headers: { cookie: admin.cookie } });
+    expect(confirmed.body).toContain('Пользователь oleg-operator отключён');
+    const forged = await app.inject({ method: 'GET', url: '/console/users?disabled=anna-admin', headers: { cookie: admin.cookie } });
+    expect(forged.body).not.toContain('отключён, его сессии');
   });
 
   it('refuses at start a console route that changes something without naming its audit action', async () => {

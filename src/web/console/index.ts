@@ -18,11 +18,12 @@ import { consoleError } from './errors.tsx';
 import { consoleAuthRoutes } from './auth-routes.tsx';
 import { consoleFlowsRoutes } from './flows-routes.tsx';
 import { consoleQueuesRoutes } from './queues-routes.tsx';
+import { consoleUsersRoutes } from './users-routes.tsx';
 import { consoleRunsRoutes } from './runs-routes.tsx';
 
 /** Page modules: each registers its routes on the console's scope. */
 const CONSOLE_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [
-  consoleAuthRoutes, consoleFlowsRoutes, consoleRunsRoutes, consoleQueuesRoutes,
+  consoleAuthRoutes, consoleFlowsRoutes, consoleRunsRoutes, consoleQueuesRoutes, consoleUsersRoutes,
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
