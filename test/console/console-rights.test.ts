@@ -83,9 +83,14 @@ describe('console rights', () => {
     const wrong = await injectConsolePost(app, operator, '/console/flows/prices-csv/pause', { _csrf: viewer.csrf }, { csrf: false });
     expect(wrong.statusCode).toBe(403);
     expect(await flowPaused()).toBe(false);
+    // htmx is answered 200 with the message for #flash; the audit entry keeps the refusal.
+    const htmx = await app.inject({ method: 'POST', url: '/console/flows/prices-csv/pause', headers: { cookie: operator.cookie, 'hx-request': 'true' } });
+    expect(htmx.statusCode).toBe(200);
+    expect(htmx.body).toContain('Форма устарела');
+    expect(await flowPaused()).toBe(false);
     const entries = await consoleAudit('flow.pause');
-    expect(entries.filter((e) => e.actor_name === 'oleg-operator').map((e) => [e.outcome, (e.details as { reason?: string }).reason]))
-      .toEqual([['denied', 'no valid CSRF token'], ['denied', 'no valid CSRF token']]);
+    expect(entries.filter((e) => e.actor_name === 'oleg-operator').map((e) => [e.outcome, (e.details as { reason?: string; status: number }).reason, (e.details as { status: number }).status]))
+      .toEqual([['denied', 'no valid CSRF token', 403], ['denied', 'no valid CSRF token', 403], ['denied', 'no valid CSRF token', 403]]);
   });
 
   it('does an operator\'s action and audits who, role, what, object and outcome', async () => {

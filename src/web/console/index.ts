@@ -87,7 +87,7 @@ export async function consolePlugin(app: FastifyInstance, opts: { deps: ServerDe
     const action = request.routeOptions.config?.consoleAction;
     const s = request.consoleSession;
     if (!action || !s || !changes(request.method) || request.consoleAudit?.written) return payload;
-    const status = reply.statusCode;
+    const status = request.consoleErrorStatus ?? reply.statusCode;
     const outcome = status < 400 ? 'ok' : status === 403 ? 'denied' : 'failed';
     await auditConsole(db, consoleActor(s.user, request), {
       action, object: auditObject(request), outcome, details: { status, ...request.consoleAudit?.details },
