@@ -109,9 +109,9 @@ function toRow(r: OverviewRow, warnings: string[]): FlowRow {
 }
 
 /**
- * One statement for every flow: the last run, the last finished run and the last successful one come
- * from index-only walks of runs (flow_id, id) backwards (migration 0032's partial indexes), so the page
- * costs the same with 10 or 10 million runs.
+ * One statement for every flow: the last run, the last finished run and the last successful one are each
+ * the first entry of a backward index scan (runs_flow, and migration 0032's partial indexes), however
+ * many failed runs came since the last success (bench:console, 200 flows × 500 runs: 2 422 buffers).
  */
 async function overviewRows(db: Db, name?: string): Promise<OverviewRow[]> {
   const r = await sql<OverviewRow>`
