@@ -83,7 +83,8 @@ async function readStore(db: Kysely<Database>): Promise<Pick<Snapshot, 'runs' | 
   return { runs: new Map(byState.map((r) => [r.state, Number(r.n)])), rows: sums, offers: offers.rows, ...(await readFlows(db)) };
 }
 
-async function readQueues(queues: Queues): Promise<NonNullable<Snapshot['queues']>> {
+/** Job counts of every queue by state (QUEUE_STATES), each read bounded by CHECK_TIMEOUT_MS; the console's queue page reads the same. */
+export async function readQueues(queues: Queues): Promise<NonNullable<Snapshot['queues']>> {
   return Promise.all(queues.all().map(async (q) => ({
     queue: q.name,
     counts: await withTimeout(q.getJobCounts(...QUEUE_STATES), CHECK_TIMEOUT_MS, `Redis (job counts of ${q.name})`),

@@ -30,6 +30,7 @@ import * as m0028 from './migrations/0028-act-requests.ts';
 import * as m0029 from './migrations/0029-stored-secrets.ts';
 import * as m0030 from './migrations/0030-console.ts';
 import * as m0031 from './migrations/0031-history-positions.ts';
+import * as m0032 from './migrations/0032-runs-flow-finished.ts';
 import * as m0033 from './migrations/0033-runs-held-at.ts';
 import * as m0036 from './migrations/0036-runs-console.ts';
 
@@ -121,6 +122,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0029-stored-secrets': m0029,
   '0030-console': m0030,
   '0031-history-positions': m0031,
+  '0032-runs-flow-finished': m0032,
   '0033-runs-held-at': m0033,
   '0036-runs-console': m0036,
 };
@@ -140,7 +142,9 @@ export interface ConnectorMigrations {
 
 async function runMigrator(db: Kysely<Database>, migrations: Readonly<Record<string, Migration>>, table?: string): Promise<string[]> {
   const migrator = new Migrator({
-    db, provider: new StaticProvider(migrations),
+    // Numbers are handed out to parallel branches ahead of time, so a lower number can arrive after a
+    // higher one was applied (0032 merged after 0036): it is applied then instead of refusing the database.
+    db, provider: new StaticProvider(migrations), allowUnorderedMigrations: true,
     ...(table ? { migrationTableName: table, migrationLockTableName: `${table}_lock` } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();

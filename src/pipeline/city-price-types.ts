@@ -58,7 +58,7 @@ export async function visibilityWarnings(db: Kysely<Database>, flow: { id: numbe
     else if (row.pt === null) warnings.push(`cityPriceTypes: price type '${priceType}' (system ${system}) has not arrived yet, by code or by name; city '${city}' keeps its price type`);
   }
   if (def.target === 'prices') {
-    for (const x of await unseenPrices(db, [flow.id])) warnings.push(unseenPriceWarning(x));
+    for (const x of await unseenPrices(db, flow.id)) warnings.push(unseenPriceWarning(x));
   }
   return warnings;
 }
@@ -72,18 +72,24 @@ export interface UnseenPrices {
 }
 
 /**
- * The unseen prices of the given flows, in one statement (the console's flow list asks for all of them):
- * only price types bound to nothing are counted, so a correct set-up costs no scan of the prices.
+ * Prices nobody sees, per flow (or of one flow): first the price types bound to nothing (a few rows), then
+ * their prices by `price_type_id = ANY(…)`, which lets PostgreSQL read only those price types' partitions
+ * (bench:console: a join to price_types instead scanned every partition, 131 ms for 420 000 prices; this
+ * reads the 20 000 unseen ones). A correct set-up costs no read of prices at all.
  */
-export async function unseenPrices(db: Kysely<Database>, flowIds: number[]): Promise<UnseenPrices[]> {
-  if (!flowIds.length) return [];
-  const r = await sql<{ flow_id: number; code: string; name: string; n: string }>`
-    SELECT p.flow_id, pt.code, pt.name, count(*)::text AS n FROM price_types pt JOIN prices p ON p.price_type_id = pt.id
-    WHERE p.flow_id = ANY(${flowIds}::int[])
-      AND NOT EXISTS (SELECT 1 FROM cities c WHERE c.price_type_id = pt.id) AND pt.city_id IS NULL
-      AND NOT EXISTS (SELECT 1 FROM agreements a WHERE a.price_type_id = pt.id)
-    GROUP BY p.flow_id, pt.code, pt.name ORDER BY p.flow_id, pt.code`.execute(db);
-  return r.rows.map((x) => ({ flowId: Number(x.flow_id), code: x.code, name: x.name, prices: Number(x.n) }));
+export async function unseenPrices(db: Kysely<Database>, flowId?: number): Promise<UnseenPrices[]> {
+  const types = await sql<{ id: number; code: string; name: string }>`
+    SELECT pt.id, pt.code, pt.name FROM price_types pt
+    WHERE pt.city_id IS NULL AND NOT EXISTS (SELECT 1 FROM cities c WHERE c.price_type_id = pt.id)
+      AND NOT EXISTS (SELECT 1 FROM agreements a WHERE a.price_type_id = pt.id)`.execute(db);
+  if (!types.rows.length) return [];
+  const byId = new Map(types.rows.map((t) => [Number(t.id), t]));
+  const r = await sql<{ flow_id: number; price_type_id: number; n: string }>`
+    SELECT p.flow_id, p.price_type_id, count(*)::text AS n FROM prices p
+    WHERE p.price_type_id = ANY(${[...byId.keys()]}::int[]) ${flowId === undefined ? sql`` : sql`AND p.flow_id = ${flowId}`}
+    GROUP BY p.flow_id, p.price_type_id`.execute(db);
+  return r.rows.map((x) => ({ flowId: Number(x.flow_id), code: byId.get(Number(x.price_type_id))!.code, name: byId.get(Number(x.price_type_id))!.name, prices: Number(x.n) }))
+    .sort((x, y) => x.flowId - y.flowId || x.code.localeCompare(y.code));
 }
 
 export function unseenPriceWarning(x: Pick<UnseenPrices, 'code' | 'name' | 'prices'>): string {

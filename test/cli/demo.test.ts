@@ -9,6 +9,7 @@ import { buildServer } from '../../src/api/index.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { readSeller } from '../../src/backoffice/seller.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+import { injectConsoleSignIn } from '../helpers/console.ts';
 
 const run = promisify(execFile);
 
@@ -54,6 +55,11 @@ describe('magistral demo', () => {
     });
     expect(signIn.statusCode).toBe(303);
     expect(signIn.headers.location).toBe('/cabinet');
+    // The printed console login signs in too, with every right (admin).
+    const consoleLogin = /console: \S+\/console  sign in as (\S+) \(admin\)  password (\S+)/.exec(out);
+    expect(consoleLogin).not.toBeNull();
+    const consoleSession = await injectConsoleSignIn(app, { name: consoleLogin![1]!, password: consoleLogin![2]! });
+    expect((await app.inject({ method: 'GET', url: '/console/flows', headers: { cookie: consoleSession.cookie } })).body).toContain('администратор');
     // An operator's own choice survives the next demo load.
     await tp.rt.pool.query(`UPDATE portal_settings SET value = 'spb' WHERE key = 'default_city'`);
     await run(process.execPath, [path.join(REPO_DIR, 'bin/magistral.js'), 'demo'], { cwd: REPO_DIR, env: { ...process.env, ...tp.env, LOG_LEVEL: 'silent' }, maxBuffer: 16 << 20 });

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import { setPassword } from '../../src/cabinet/accounts.ts';
-import { DEMO_CABINET_PASSWORD, demoSecretsInUse, isLoopback } from '../../src/cli/demo-secrets.ts';
+import { DEMO_CABINET_PASSWORD, DEMO_CONSOLE_PASSWORD, DEMO_CONSOLE_USER, demoSecretsInUse, isLoopback } from '../../src/cli/demo-secrets.ts';
+import { addConsoleUser, disableConsoleUser } from '../../src/console/users.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { freePort } from '../helpers/spawn.ts';
 
@@ -103,4 +104,18 @@ describe('magistral start with demo secrets', () => {
     await setPassword(tp.rt.db, 'P1', 'an-own-password-42');
     expect(await demoSecretsInUse({}, tp.rt.db)).toEqual([]);
   });
+
+  it('counts the demo console user on the published password as a demo secret, and refuses the network for it', async () => {
+    await addConsoleUser(tp.rt.db, { name: DEMO_CONSOLE_USER, role: 'admin', password: DEMO_CONSOLE_PASSWORD, replace: true });
+    expect(await demoSecretsInUse({}, tp.rt.db)).toEqual([expect.stringContaining(`console password of user ${DEMO_CONSOLE_USER}`)]);
+    const r = await cli(['start', '--api-only'], { ...tp.env, PORT: String(port), HOST: '0.0.0.0', MAGISTRAL_ADMIN_TOKEN: 'an-operators-own-token-0123' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`refusing to listen on 0.0.0.0 while demo secrets are in use: set your own the console password of user ${DEMO_CONSOLE_USER}`);
+    expect(r.err).not.toContain(DEMO_CONSOLE_PASSWORD);
+    await addConsoleUser(tp.rt.db, { name: DEMO_CONSOLE_USER, role: 'admin', password: 'an-own-console-pass-7', replace: true });
+    expect(await demoSecretsInUse({}, tp.rt.db)).toEqual([]);
+    await addConsoleUser(tp.rt.db, { name: DEMO_CONSOLE_USER, role: 'admin', password: DEMO_CONSOLE_PASSWORD, replace: true });
+    await disableConsoleUser(tp.rt.db, DEMO_CONSOLE_USER);
+    expect(await demoSecretsInUse({}, tp.rt.db)).toEqual([]);
+  }, 60_000);
 });

@@ -25,6 +25,27 @@ async function cli(args: string[], env: Record<string, string>, stdin?: string):
   return { out, err, code };
 }
 
+/**
+ * Runs `users add` on a terminal (util-linux `script` gives it a pty) and types each answer when its prompt
+ * appears: what a person at a shell sees, echo included.
+ */
+async function cliOnTerminal(args: string[], env: Record<string, string>, answers: Array<[prompt: string, typed: string]>): Promise<Ran> {
+  const command = [process.execPath, path.join(REPO_DIR, 'bin/magistral.js'), ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO_DIR, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let next = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    const a = answers[next];
+    if (a && out.includes(a[0])) {
+      next += 1;
+      child.stdin.write(`${a[1]}\r`);
+    }
+  });
+  const [code] = await once(child, 'exit') as [number | null];
+  return { out, err: '', code };
+}
+
 describe('magistral users', () => {
   let db: TestDb;
   let env: Record<string, string>;
@@ -89,5 +110,19 @@ describe('magistral users', () => {
     const unknown = await cli(['users', 'disable', 'nobody'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toBe('MAG_ERR_NOT_FOUND: no console user nobody: see magistral users list\n');
+  });
+
+  it('asks for the password twice on a terminal without echoing it, and refuses two different answers', async () => {
+    const typed = 'терминал-Пароль-7';
+    const r = await cliOnTerminal(['users', 'add', 'tty-user', '--role', 'viewer'], env, [['password for tty-user: ', typed], ['again: ', typed]]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('console user tty-user added (viewer)');
+    expect(r.out).not.toContain(typed);
+    const row = await db.db.selectFrom('console_users').select('password_hash').where('name', '=', 'tty-user').executeTakeFirstOrThrow();
+    expect(await verifyPassword(typed, row.password_hash)).toBe(true);
+    const differ = await cliOnTerminal(['users', 'add', 'tty-two', '--role', 'viewer'], env, [['password for tty-two: ', 'first-Пароль-1'], ['again: ', 'other-Пароль-2']]);
+    expect(differ.code).toBe(2);
+    expect(differ.out).toContain('MAG_ERR_BAD_REQUEST: the two passwords differ: nothing changed');
+    expect(await db.db.selectFrom('console_users').select('id').where('name', '=', 'tty-two').execute()).toEqual([]);
   });
 });

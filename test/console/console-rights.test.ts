@@ -3,33 +3,27 @@
 // CSRF token is refused (and audited); an operator's action is done and audited with role and object;
 // failed sign-ins count in /metrics and are throttled; a disabled user's session ends at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/api/index.ts';
-import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { disableConsoleUser } from '../../src/console/users.ts';
-import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
-import { addConsoleUsers, CONSOLE_USERS, injectConsolePost, injectConsoleSignIn, type InjectSession } from '../helpers/console.ts';
+import type { TestPipeline } from '../helpers/pipeline.ts';
+import { consoleServer, CONSOLE_USERS, type ConsoleServer, injectConsolePost, injectConsoleSignIn, type InjectSession } from '../helpers/console.ts';
 
+let server: ConsoleServer;
 let tp: TestPipeline;
 let app: FastifyInstance;
 let viewer: InjectSession;
 let operator: InjectSession;
+let admin: InjectSession;
 
 beforeAll(async () => {
-  tp = await createTestPipeline('conrights', { workers: false });
-  await tp.applyFlowFile('ops/flows/prices-csv.yaml');
-  await addConsoleUsers(tp.rt.db);
-  app = await buildServer({
-    registry: tp.rt.registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues,
-    log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full',
-  });
+  server = await consoleServer('conrights', ['ops/flows/prices-csv.yaml']);
+  ({ tp, app } = server);
   viewer = await injectConsoleSignIn(app, CONSOLE_USERS.viewer);
   operator = await injectConsoleSignIn(app, CONSOLE_USERS.operator);
+  admin = await injectConsoleSignIn(app, CONSOLE_USERS.admin);
 }, 60_000);
 afterAll(async () => {
-  await app?.close();
-  await tp?.close();
+  await server?.close();
 });
 
 async function consoleAudit(action: string) {
@@ -89,9 +83,14 @@ describe('console rights', () => {
     const wrong = await injectConsolePost(app, operator, '/console/flows/prices-csv/pause', { _csrf: viewer.csrf }, { csrf: false });
     expect(wrong.statusCode).toBe(403);
     expect(await flowPaused()).toBe(false);
+    // htmx is answered 200 with the message for #flash; the audit entry keeps the refusal.
+    const htmx = await app.inject({ method: 'POST', url: '/console/flows/prices-csv/pause', headers: { cookie: operator.cookie, 'hx-request': 'true' } });
+    expect(htmx.statusCode).toBe(200);
+    expect(htmx.body).toContain('Форма устарела');
+    expect(await flowPaused()).toBe(false);
     const entries = await consoleAudit('flow.pause');
-    expect(entries.filter((e) => e.actor_name === 'oleg-operator').map((e) => [e.outcome, (e.details as { reason?: string }).reason]))
-      .toEqual([['denied', 'no valid CSRF token'], ['denied', 'no valid CSRF token']]);
+    expect(entries.filter((e) => e.actor_name === 'oleg-operator').map((e) => [e.outcome, (e.details as { reason?: string; status: number }).reason, (e.details as { status: number }).status]))
+      .toEqual([['denied', 'no valid CSRF token', 403], ['denied', 'no valid CSRF token', 403], ['denied', 'no valid CSRF token', 403]]);
   });
 
   it('does an operator\'s action and audits who, role, what, object and outcome', async () => {
@@ -105,6 +104,12 @@ describe('console rights', () => {
     expect(ok[0]!.details).toMatchObject({ role: 'operator', object: { name: 'prices-csv' }, status: 303 });
     expect((await injectConsolePost(app, operator, '/console/flows/prices-csv/resume')).statusCode).toBe(303);
     expect(await flowPaused()).toBe(false);
+    // Pulling a flow whose connector is pushed to: refused with the reason, nothing received, audited as failed.
+    const pull = await injectConsolePost(app, operator, '/console/flows/prices-csv/pull');
+    expect(pull.statusCode).toBe(400);
+    expect(pull.body).toContain("Загрузка не выполнена: flow prices-csv: connector 'file.csv' does not pull");
+    expect(await tp.rt.db.selectFrom('runs').select('id').execute()).toEqual([]);
+    expect((await consoleAudit('flow.pull')).at(-1)).toMatchObject({ outcome: 'failed', actor_name: 'oleg-operator' });
     // A flow that does not exist: a 404, audited as failed.
     const missing = await injectConsolePost(app, operator, '/console/flows/no-such-flow/pause');
     expect(missing.statusCode).toBe(404);
@@ -143,6 +148,32 @@ describe('console rights', () => {
     const r = await app.inject({ method: 'GET', url: '/console/flows', headers: { cookie: s.cookie } });
     expect(r.statusCode).toBe(303);
     expect(r.headers.location).toBe('/console/login?next=%2Fconsole%2Fflows&expired=1');
+  });
+
+  it('lets only an admin see and disable users; a disabled user\'s session ends; an admin cannot disable themself', async () => {
+    const victim = operator;
+    const refused = await app.inject({ method: 'GET', url: '/console/users', headers: { cookie: victim.cookie } });
+    expect(refused.statusCode).toBe(403);
+    expect((await consoleAudit('users.view')).map((e) => [e.actor_name, e.outcome])).toEqual([['oleg-operator', 'denied']]);
+    const flows = await app.inject({ method: 'GET', url: '/console/flows', headers: { cookie: victim.cookie } });
+    expect(flows.body).not.toContain('href="/console/users"');
+    expect((await injectConsolePost(app, victim, '/console/users/anna-admin/disable')).statusCode).toBe(403);
+
+    const page = await app.inject({ method: 'GET', url: '/console/users', headers: { cookie: admin.cookie } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('href="/console/users"');
+    expect(page.body).toContain('data-user="oleg-operator"');
+    expect(page.body).not.toContain('/console/users/anna-admin/disable');
+    expect((await injectConsolePost(app, admin, '/console/users/anna-admin/disable')).statusCode).toBe(409);
+    const off = await injectConsolePost(app, admin, '/console/users/oleg-operator/disable');
+    expect(off.statusCode).toBe(303);
+    expect((await app.inject({ method: 'GET', url: '/console/flows', headers: { cookie: victim.cookie } })).statusCode).toBe(303);
+    expect((await consoleAudit('user.disable')).map((e) => [e.actor_name, e.outcome, (e.details as { object: unknown }).object]))
+      .toEqual([['oleg-operator', 'denied', { name: 'anna-admin' }], ['anna-admin', 'failed', { name: 'anna-admin' }], ['anna-admin', 'ok', { name: 'oleg-operator' }]]);
+    const confirmed = await app.inject({ method: 'GET', url: '/console/users?disabled=oleg-operator', headers: { cookie: admin.cookie } });
+    expect(confirmed.body).toContain('Пользователь oleg-operator отключён');
+    const forged = await app.inject({ method: 'GET', url: '/console/users?disabled=anna-admin', headers: { cookie: admin.cookie } });
+    expect(forged.body).not.toContain('отключён, его сессии');
   });
 
   it('refuses at start a console route that changes something without naming its audit action', async () => {

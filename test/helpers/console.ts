@@ -1,6 +1,10 @@
 // The console in tests: one user per role, signing in through the real form (fastify inject or a
 // Playwright page), and the session's CSRF token for posts. See /work/briefs/console-foundation.md.
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildServer } from '../../src/api/index.ts';
+import { createMetrics } from '../../src/telemetry/metrics.ts';
+import { createTestPipeline, type TestPipeline } from './pipeline.ts';
 import type { Kysely } from 'kysely';
 import type { Page } from 'playwright-core';
 import type { Database } from '../../src/db/index.ts';
@@ -62,4 +66,29 @@ export async function signInConsole(page: Page, baseUrl: string, user: Pick<Cons
   await page.getByLabel('Пароль').fill(user.password);
   await page.getByRole('button', { name: 'Войти' }).click();
   await page.waitForURL((u) => !u.pathname.startsWith('/console/login'));
+}
+
+export interface ConsoleServer {
+  tp: TestPipeline;
+  /** The whole server (fastify inject), with /console. */
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** A pipeline without workers (start them with tp.startWorkers()), `flowFiles` applied, one user per role, and the server. */
+export async function consoleServer(label: string, flowFiles: string[] = []): Promise<ConsoleServer> {
+  const tp = await createTestPipeline(label, { workers: false });
+  for (const f of flowFiles) await tp.applyFlowFile(f);
+  await addConsoleUsers(tp.rt.db);
+  const app = await buildServer({
+    registry: tp.rt.registry, config: tp.config, db: tp.rt.db, pool: tp.rt.pool, queues: tp.rt.queues,
+    log: pino({ level: 'silent' }), metrics: createMetrics(), mode: 'full',
+  });
+  return {
+    tp, app,
+    async close() {
+      await app.close();
+      await tp.close();
+    },
+  };
 }

@@ -129,4 +129,21 @@ describe('console in a browser', () => {
     expect(await page.locator('h1 .badge').textContent()).toBe('активен');
     await page.context().close();
   });
+
+  it('shows an admin the queues with their workers, and the users, from the navigation', async () => {
+    const page = await fresh();
+    await signInConsole(page, f.baseUrl, CONSOLE_USERS.admin);
+    expect(await page.locator('nav.main-nav a').allTextContents()).toEqual(['Потоки', 'Запуски', 'Задержанные', 'Очереди', 'Пользователи']);
+    await page.getByRole('link', { name: 'Очереди' }).click();
+    await page.waitForURL((u) => u.pathname === '/console/queues');
+    expect(await page.locator('tr[data-queue]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-queue')))).toEqual(['extract', 'merge', 'outbound', 'acts']);
+    // The fixture's workers are connected to every queue.
+    for (const q of ['extract', 'merge']) expect(Number(await page.locator(`tr[data-queue="${q}"] td`).nth(5).textContent())).toBeGreaterThanOrEqual(1);
+    await shot(page, 'console-queues', 'console');
+    await page.getByRole('link', { name: 'Пользователи' }).click();
+    await page.waitForURL((u) => u.pathname === '/console/users');
+    expect(await page.locator('tr[data-user]').count()).toBe(3);
+    await shot(page, 'console-users', 'console');
+    await page.context().close();
+  });
 });

@@ -10,6 +10,8 @@ import { isHtmx } from './request.ts';
 export async function consoleError(error: FastifyError | CabinetError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { status, text, retryAfter } = webErrorText(error, request, `Что-то пошло не так. Повторите действие позже; если ошибка повторится, сообщите разработчикам код ${request.id}.`);
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  // htmx is answered 200 (it swaps no error response): the audit entry reads the real status from here.
+  request.consoleErrorStatus = status;
   if (status === 401) {
     const next = request.method === 'GET' ? request.url : '/console';
     const to = `/console/login?next=${encodeURIComponent(next)}${request.consoleExpired ? '&expired=1' : ''}`;

@@ -18,12 +18,13 @@ import { consoleError } from './errors.tsx';
 import { consoleAuthRoutes } from './auth-routes.tsx';
 import { consoleFlowsRoutes } from './flows-routes.tsx';
 import { consoleQueuesRoutes } from './queues-routes.tsx';
+import { consoleUsersRoutes } from './users-routes.tsx';
 import { consoleRunsRoutes } from './runs-routes.tsx';
 import { consoleLineageRoutes } from './lineage-routes.tsx';
 
 /** Page modules: each registers its routes on the console's scope. */
 const CONSOLE_ROUTES: Array<(app: FastifyInstance, deps: ServerDeps) => Promise<void>> = [
-  consoleAuthRoutes, consoleFlowsRoutes, consoleRunsRoutes, consoleLineageRoutes, consoleQueuesRoutes,
+  consoleAuthRoutes, consoleFlowsRoutes, consoleRunsRoutes, consoleLineageRoutes, consoleQueuesRoutes, consoleUsersRoutes,
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -87,7 +88,7 @@ export async function consolePlugin(app: FastifyInstance, opts: { deps: ServerDe
     const action = request.routeOptions.config?.consoleAction;
     const s = request.consoleSession;
     if (!action || !s || !changes(request.method) || request.consoleAudit?.written) return payload;
-    const status = reply.statusCode;
+    const status = request.consoleErrorStatus ?? reply.statusCode;
     const outcome = status < 400 ? 'ok' : status === 403 ? 'denied' : 'failed';
     await auditConsole(db, consoleActor(s.user, request), {
       action, object: auditObject(request), outcome, details: { status, ...request.consoleAudit?.details },

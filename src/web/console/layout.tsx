@@ -2,17 +2,21 @@
 // and navigation. Every form posts the session's CSRF token (htmx: header from <body>; forms: hidden field).
 import type { ComponentChildren, VNode } from 'preact';
 import type { ConsoleSession } from '../../console/sessions.ts';
-import { ROLE_LABEL } from '../../console/users.ts';
+import { ROLE_LABEL, type ConsoleRole } from '../../console/users.ts';
+import { roleAllows } from '../../console/rights.ts';
 
 /**
  * The console's sections. A page module adds its entry when its page exists (no placeholders: a link
  * in the navigation is a page that works).
  */
-export const CONSOLE_NAV: Array<{ key: string; href: string; label: string }> = [
+export const CONSOLE_NAV: Array<{ key: string; href: string; label: string; role?: ConsoleRole }> = [
   { key: 'flows', href: '/console/flows', label: 'Потоки' },
   { key: 'runs', href: '/console/runs', label: 'Запуски' },
   { key: 'held', href: '/console/held', label: 'Задержанные' },
   { key: 'lineage', href: '/console/lineage', label: 'Происхождение' },
+  { key: 'queues', href: '/console/queues', label: 'Очереди' },
+  // Shown to the role that may open it (the route's guard is what refuses the others).
+  { key: 'users', href: '/console/users', label: 'Пользователи', role: 'admin' },
 ];
 
 export function ConsoleCsrf({ s }: { s: ConsoleSession }): VNode {
@@ -59,7 +63,7 @@ export function ConsoleLayout({ s, title, active, flash, children }: ConsoleLayo
           </div>
         </header>
         <nav class="main-nav">
-          {CONSOLE_NAV.map((n) => <a href={n.href} class={n.key === active ? 'active' : undefined} aria-current={n.key === active ? 'page' : undefined}>{n.label}</a>)}
+          {CONSOLE_NAV.filter((n) => !n.role || roleAllows(s.user.role, n.role)).map((n) => <a href={n.href} class={n.key === active ? 'active' : undefined} aria-current={n.key === active ? 'page' : undefined}>{n.label}</a>)}
         </nav>
         <main>
           {flash ? <ConsoleFlash kind={flash.kind}>{flash.text}</ConsoleFlash> : <div id="flash"></div>}

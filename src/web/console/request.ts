@@ -13,6 +13,8 @@ declare module 'fastify' {
     consoleExpired: boolean;
     /** What the audit entry of this change names (default: the route's parameters) and adds. */
     consoleAudit?: { object?: Record<string, unknown>; details?: Record<string, unknown>; written?: boolean };
+    /** The status of the error the request ended with (an htmx request is answered 200 with the message). */
+    consoleErrorStatus?: number;
   }
   interface FastifyContextConfig {
     /** A /console route served without a signed-in user (sign-in). */
