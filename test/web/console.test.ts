@@ -133,7 +133,7 @@ describe('console in a browser', () => {
   it('shows an admin the queues with their workers, and the users, from the navigation', async () => {
     const page = await fresh();
     await signInConsole(page, f.baseUrl, CONSOLE_USERS.admin);
-    expect(await page.locator('nav.main-nav a').allTextContents()).toEqual(['Потоки', 'Запуски', 'Задержанные', 'Очереди', 'Пользователи']);
+    expect(await page.locator('nav.main-nav a').allTextContents()).toEqual(['Потоки', 'Запуски', 'Задержанные', 'Происхождение', 'Очереди', 'Пользователи']);
     await page.getByRole('link', { name: 'Очереди' }).click();
     await page.waitForURL((u) => u.pathname === '/console/queues');
     expect(await page.locator('tr[data-queue]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-queue')))).toEqual(['extract', 'merge', 'outbound', 'acts']);
