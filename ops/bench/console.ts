@@ -43,10 +43,18 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** The pages measured: `{key}P95Ms` and `{key}P50Ms` in the result. */
-const PAGES: Array<{ key: string; path: (flows: string[]) => string }> = [
+const PAGES: Array<{ key: string; path: (flows: string[], runs: number) => string }> = [
   { key: 'flowsPage', path: () => '/console/flows' },
   { key: 'flowPage', path: (flows) => `/console/flows/${flows[Math.floor(flows.length / 2)]}` },
   { key: 'runsPage', path: () => '/console/runs' },
+  // The runs page's filters and cursor over every run: a rare state (1 in 50 failed), one flow, a page
+  // half-way down the list, a day a month back (Moscow days; runs are 15 minutes apart per flow), held runs.
+  { key: 'runsFailedPage', path: () => '/console/runs?state=failed' },
+  { key: 'runsFlowPage', path: (flows) => `/console/runs?flow=${flows[Math.floor(flows.length / 3)]}` },
+  { key: 'runsDeepPage', path: (_f, runs) => `/console/runs?beforeId=${Math.floor(runs / 2)}` },
+  { key: 'runsPeriodPage', path: () => { const d = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10); return `/console/runs?from=${d}&to=${d}`; } },
+  { key: 'heldPage', path: () => '/console/held' },
+  { key: 'runPage', path: (_f, runs) => `/console/runs/${Math.floor(runs / 3)}` },
 ];
 
 const template = (file: string): Flow => parse(readFileSync(path.join(REPO, 'ops/flows', file), 'utf8')) as Flow;
@@ -155,7 +163,7 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${api.port}`;
     const cookie = await signIn(url);
     for (const page of PAGES) {
-      const m = await measurePage(url, cookie, page.path(flows), args.requests);
+      const m = await measurePage(url, cookie, page.path(flows, args.flows * args.runsPerFlow), args.requests);
       progress(`${page.key}: p50 ${m.p50} ms, p95 ${m.p95} ms (${Math.round(m.bytes / 1024)} KiB)`);
       result[`${page.key}P50Ms`] = m.p50;
       result[`${page.key}P95Ms`] = m.p95;

@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: child processes, psql, ports, worker processes with RSS sampling.
 import { spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +99,8 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 /** Starts `magistral start --workers-only` in its own process; resolves once it says it is up. */
 export async function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<WorkerProc> {
   const p = spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_WORKER_PROF] : []), '--max-old-space-size=160', BIN, 'start', '--workers-only'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // ops/bench/data is git-ignored: a fresh clone has no such folder (bench:console died on it).
+  mkdirSync(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);
   p.stderr.pipe(log);
   let exited = false;
@@ -146,6 +148,8 @@ export interface ApiProc { pid: number; port: number; stop(): Promise<void> }
 export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<ApiProc> {
   const port = await freePort();
   const p = spawn(process.execPath, [...(process.env.BENCH_API_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_API_PROF] : []), '--max-old-space-size=160', BIN, 'start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // ops/bench/data is git-ignored: a fresh clone has no such folder (bench:console died on it).
+  mkdirSync(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);
   p.stderr.pipe(log);
   let exited = false;

@@ -107,7 +107,14 @@ describe('a held run in the console', () => {
     expect(old).toBe(Number(before));
     expect(now).toBeCloseTo(Number(before) * 1.1, 2);
     await expect(page.locator('[data-current]').textContent()).resolves.toContain(`№${heldId}`);
+    await expect(page.locator('[data-origin]').textContent()).resolves.toContain('Оно пришло первой загрузкой');
     await shot(page, 'console-lineage', 'console');
+    await page.getByRole('link', { name: 'Запуски' }).click();
+    await page.getByLabel('Поток').selectOption('prices-csv');
+    await page.getByRole('button', { name: 'Показать' }).click();
+    await page.waitForURL(/\/console\/runs\?flow=prices-csv/);
+    expect(await page.locator('table.runs tbody tr').count()).toBe(2); // the demo's load and the approved run
+    await shot(page, 'console-runs', 'console');
     await page.context().close();
   });
 });

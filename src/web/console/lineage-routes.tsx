@@ -117,7 +117,12 @@ function History({ l, form }: { l: LineageHistory; form: LineageForm }): VNode {
         : <p class="empty">Изменений не записано.</p>}
       {l.origin && (
         <p class="muted" data-origin>
-          Самое раннее известное значение: {l.origin.value !== null ? decimalRu(l.origin.value) : '—'}{l.origin.run ? <> — <RunLink run={l.origin.run} /></> : null}. {l.origin.note}
+          Самое раннее известное значение: {l.origin.value !== null ? decimalRu(l.origin.value) : '—'}{l.origin.run ? <> — <RunLink run={l.origin.run} /></> : null}.{' '}
+          <span title={l.origin.note}>
+            {l.origin.run
+              ? 'Его записала первая загрузка, поток без истории или запуск до того, как позиции стали записываться: файл и строка не известны.'
+              : 'Оно пришло первой загрузкой или запуском без истории: его запуск, файл и строка не записаны.'}
+          </span>
         </p>
       )}
       <p class="pager">
@@ -154,10 +159,10 @@ export async function consoleLineageRoutes(app: FastifyInstance, deps: ServerDep
           const l = await lineageHistory(deps.db, {
             product: form.product, ...(form.priceType ? { priceType: form.priceType } : { warehouse: form.warehouse }), ...(form.before ? { before: form.before } : {}),
           });
-          body = <><h1 class="product">{l.product.code} <span class="muted">{l.product.name}</span></h1><History l={l} form={form} /></>;
+          body = <><h1 class="lineage-product">{l.product.code} <span class="muted">{l.product.name}</span></h1><History l={l} form={form} /></>;
         } else {
           const o = await lineageOverview(deps.db, form.product);
-          body = <><h1 class="product">{o.product.code} <span class="muted">{o.product.name}</span></h1><Overview o={o} /></>;
+          body = <><h1 class="lineage-product">{o.product.code} <span class="muted">{o.product.name}</span></h1><Overview o={o} /></>;
         }
       } catch (e) {
         error = refusal(e, form);
@@ -167,7 +172,7 @@ export async function consoleLineageRoutes(app: FastifyInstance, deps: ServerDep
     return sendPage(reply, (
       <ConsoleLayout s={s} title={form.product ? `Происхождение ${form.product}` : 'Происхождение значений'} active="lineage" flash={error ? { kind: 'error', text: error } : null}>
         {!body && <h1>Происхождение значений</h1>}
-        <form method="get" action="/console/lineage" class="filters">
+        <form method="get" action="/console/lineage" class="console-filters">
           <label>Товар (код или внешний id) <input name="product" value={form.product} required placeholder="SKU-00001" /></label>
           <label>Тип цены <input name="priceType" value={form.priceType} placeholder="retail" /></label>
           <label>или склад <input name="warehouse" value={form.warehouse} placeholder="msk-1" /></label>

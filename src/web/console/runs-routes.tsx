@@ -325,7 +325,7 @@ export async function consoleRunsRoutes(app: FastifyInstance, deps: ServerDeps):
     return sendPage(reply, (
       <ConsoleLayout s={s} title="Запуски" active="runs">
         <h1>Запуски</h1>
-        <form method="get" action="/console/runs" class="filters">
+        <form method="get" action="/console/runs" class="console-filters">
           <label>Поток <select name="flow"><option value="">все</option>{flows.map((x) => <option value={x.name} selected={x.name === f.flow}>{x.name}</option>)}</select></label>
           <label>Состояние <select name="state"><option value="">все</option>{Object.entries(RUN_STATE).map(([k, v]) => <option value={k} selected={k === f.state}>{v}</option>)}</select></label>
           <label>С <input type="date" name="from" value={f.from ?? ''} /></label>
