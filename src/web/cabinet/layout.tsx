@@ -2,6 +2,7 @@
 // city, cart total, personal manager) and the page's content. Every form posts the session's CSRF token:
 // htmx requests send it as a header (hx-headers on <body>), plain forms as a hidden field.
 import type { ComponentChildren, VNode } from 'preact';
+import { Flash } from '../page-parts.tsx';
 import type { CabinetContext } from '../../cabinet/context.ts';
 import type { CartSummary } from '../../cabinet/cart-summary.ts';
 import { money, plural } from '../render.tsx';
@@ -38,10 +39,7 @@ export function CartTotal({ summary }: { summary: CartSummary | null }): VNode {
   );
 }
 
-/** A message at the top of the content (success or error); htmx may also swap #flash out of band. */
-export function Flash({ kind, children, oob }: { kind: 'ok' | 'error' | 'info'; children: ComponentChildren; oob?: boolean }): VNode {
-  return <div id="flash" class={`flash flash-${kind}`} role={kind === 'error' ? 'alert' : 'status'} {...(oob ? { 'hx-swap-oob': 'true' } : {})}>{children}</div>;
-}
+export { Flash };
 
 function initials(name: string): string {
   return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0]!.toUpperCase()).join('');

@@ -1,6 +1,7 @@
 // The console's page frame: the cabinet's stylesheet and htmx, the console's header (user, role, sign-out)
 // and navigation. Every form posts the session's CSRF token (htmx: header from <body>; forms: hidden field).
 import type { ComponentChildren, VNode } from 'preact';
+import { Flash, StaffHead } from '../page-parts.tsx';
 import type { ConsoleSession } from '../../console/sessions.ts';
 import { ROLE_LABEL, type ConsoleRole } from '../../console/users.ts';
 import { roleAllows } from '../../console/rights.ts';
@@ -23,22 +24,9 @@ export function ConsoleCsrf({ s }: { s: ConsoleSession }): VNode {
   return <input type="hidden" name="_csrf" value={s.csrf} />;
 }
 
-function Head({ title }: { title: string }): VNode {
-  return (
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <title>{`${title} — Магистраль, консоль`}</title>
-      <link rel="stylesheet" href="/cabinet/assets/cabinet.css" />
-      <link rel="stylesheet" href="/console/assets/console.css" />
-      <script src="/cabinet/assets/htmx.min.js" defer></script>
-    </head>
-  );
-}
+const Head = ({ title }: { title: string }): VNode => <StaffHead title={title} surface="консоль" css="/console/assets/console.css" />;
 
-export function ConsoleFlash({ kind, children, oob }: { kind: 'ok' | 'error' | 'info'; children: ComponentChildren; oob?: boolean }): VNode {
-  return <div id="flash" class={`flash flash-${kind}`} role={kind === 'error' ? 'alert' : 'status'} {...(oob ? { 'hx-swap-oob': 'true' } : {})}>{children}</div>;
-}
+export const ConsoleFlash = Flash;
 
 export interface ConsoleLayoutProps {
   s: ConsoleSession;

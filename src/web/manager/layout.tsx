@@ -1,6 +1,7 @@
 // The manager workplace's page frame: the same stylesheet and htmx as the cabinet, its own header and
 // navigation. Every form posts the session's CSRF token (htmx: header from <body>; forms: hidden field).
 import type { ComponentChildren, VNode } from 'preact';
+import { Flash, StaffHead } from '../page-parts.tsx';
 import type { ManagerSession } from '../../backoffice/managers.ts';
 
 export type ManagerNavKey = 'clients' | 'orders' | 'signups' | 'impersonations' | 'documents';
@@ -18,22 +19,9 @@ export function ManagerCsrf({ s }: { s: ManagerSession }): VNode {
   return <input type="hidden" name="_csrf" value={s.csrf} />;
 }
 
-function Head({ title }: { title: string }): VNode {
-  return (
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <title>{`${title} — Магистраль, менеджер`}</title>
-      <link rel="stylesheet" href="/cabinet/assets/cabinet.css" />
-      <link rel="stylesheet" href="/manager/assets/manager.css" />
-      <script src="/cabinet/assets/htmx.min.js" defer></script>
-    </head>
-  );
-}
+const Head = ({ title }: { title: string }): VNode => <StaffHead title={title} surface="менеджер" css="/manager/assets/manager.css" />;
 
-export function ManagerFlash({ kind, children, oob }: { kind: 'ok' | 'error' | 'info'; children: ComponentChildren; oob?: boolean }): VNode {
-  return <div id="flash" class={`flash flash-${kind}`} role={kind === 'error' ? 'alert' : 'status'} {...(oob ? { 'hx-swap-oob': 'true' } : {})}>{children}</div>;
-}
+export const ManagerFlash = Flash;
 
 export interface ManagerLayoutProps {
   s: ManagerSession;
