@@ -13,8 +13,10 @@ async function readAll(): Promise<string> {
 function askHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const input = process.stdin;
-    process.stderr.write(prompt);
+    // Echo off before the prompt shows: a password typed (or pasted) as soon as the prompt appears
+    // used to reach the terminal while it still echoed, and stood on the screen (seen in CI under load).
     input.setRawMode(true);
+    process.stderr.write(prompt);
     input.resume();
     input.setEncoding('utf8');
     let value = '';
