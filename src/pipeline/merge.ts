@@ -119,7 +119,7 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     // removes from, under the target's lock taken shared: a 1-row delta of one price type no longer waits
     // for a snapshot of others (bench:freshness, 2M-row snapshot: see README). Everything else — periods,
     // dimensions, keyed rows, finalize, direct loads, the price roll — takes the target's lock alone.
-    const partitioned = spec.kind === 'fact' && !(await mapsPeriods(flow, spec));
+    const partitioned = spec.kind === 'fact' && !(spec.periods && (await mapsPeriods(flow, spec)));
     const ctx: MergeContext = { client, flow, log, sql: sqlCtx, partitioned };
 
     let counts: MergeCounts | undefined;
