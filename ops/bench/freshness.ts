@@ -322,6 +322,20 @@ async function main(): Promise<void> {
     const b = summary(underLoad);
     progress(`phase B (under load): ${b.n} deltas sent and seen while a snapshot ran, p50 ${b.p50} ms, p95 ${b.p95} ms, p99 ${b.p99} ms, max ${b.max} ms`);
 
+    // Where the delta runs of phase B spent their time (p50 / p95 ms): queued for a reader, read, staged
+    // until their merge began (the flow's earlier runs, the merge queue), merged.
+    const stages = (await c.query<{ stage: string; p50: number; p95: number }>(`
+      WITH r AS (
+        SELECT extract(epoch FROM r.started_at - r.received_at) * 1000 AS queued, r.extract_ms AS extract,
+               extract(epoch FROM r.finished_at - r.staged_at) * 1000 - r.merge_ms AS "waitMerge", r.merge_ms AS merge
+        FROM runs r JOIN flows f ON f.id = r.flow_id WHERE f.name = $1 AND r.state = 'done' AND r.received_at >= now() - make_interval(secs => $2)
+      )
+      SELECT s.stage, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s.ms))::int AS p50, round(percentile_cont(0.95) WITHIN GROUP (ORDER BY s.ms))::int AS p95
+      FROM r CROSS JOIN LATERAL (VALUES ('queued', r.queued), ('extract', r.extract), ('waitMerge', r."waitMerge"), ('merge', r.merge)) s(stage, ms)
+      GROUP BY s.stage`, [DELTA_FLOW, (performance.now() - tB) / 1000])).rows;
+    const underLoadStages = Object.fromEntries(stages.map((x) => [x.stage, { p50: x.p50, p95: x.p95 }]));
+    progress(`phase B delta runs by stage (p50 / p95 ms): ${stages.map((x) => `${x.stage} ${x.p50} / ${x.p95}`).join(', ')}`);
+
     const hwmKb = await worker.stop();
     const workerPeakRssMb = Math.max(hwmKb, worker.maxRssKb) / 1024;
     worker = undefined;
@@ -336,7 +350,7 @@ async function main(): Promise<void> {
       p50Ms: a.p50, p95Ms: a.p95, p99Ms: a.p99, maxMs: a.max, deltas: a.n, timedOut: a.timedOut, p95Rows1Ms: a.p95Rows1, p95Rows100Ms: a.p95Rows100,
       underLoadP50Ms: b.p50, underLoadP95Ms: b.p95, underLoadP99Ms: b.p99, underLoadMaxMs: b.max, underLoadDeltas: b.n, underLoadTimedOut: b.timedOut,
       underLoadP95Rows1Ms: b.p95Rows1, underLoadP95Rows100Ms: b.p95Rows100,
-      bigRuns, workerPeakRssMb: Math.round(workerPeakRssMb * 10) / 10, targets,
+      underLoadStages, bigRuns, workerPeakRssMb: Math.round(workerPeakRssMb * 10) / 10, targets,
     };
     const resultFile = path.join(RESULTS, `freshness-${args.rows}-${stamp}.json`);
     writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
