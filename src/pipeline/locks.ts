@@ -26,8 +26,21 @@ export const NAMED_UNLOCK_SQL = 'SELECT pg_advisory_unlock(hashtext($1))';
 export const XACT_LOCK_SQL = 'SELECT pg_advisory_xact_lock(hashtext($1))';
 export const TRY_XACT_LOCK_SQL = 'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok';
 
-/** One merge (or direct load) per target at a time: concurrent merges into the same rows would deadlock. */
+/**
+ * The merge lock of a target. Taken exclusively, one merge (or direct load, finalize, price roll) of the
+ * target at a time: concurrent merges into the same rows would deadlock. A fact's plain merge takes it
+ * shared and then the partition locks below, so merges of disjoint price types (warehouses) run at once.
+ */
 export const mergeLockName = (target: string): string => `magistral:merge:${target}`;
+/** Transaction-level named lock, shared: held by any number of partition-locked merges at once. */
+export const SHARED_XACT_LOCK_SQL = 'SELECT pg_advisory_xact_lock_shared(hashtext($1))';
+/**
+ * The partition locks of a fact target (price types, warehouses: the partition key ids in $2), taken in
+ * ascending id order in one statement, so two merges that share ids never wait on each other crosswise.
+ * Two-key locks (hash of the target's lock name, id) never meet the one-key namespaces above; the only
+ * other two-key class is the catalog offers build's (src/portal/offers.ts, a constant no name here hashes to).
+ */
+export const PARTITION_LOCKS_SQL = 'SELECT pg_advisory_xact_lock(hashtext($1), s.id) FROM (SELECT DISTINCT id FROM unnest($2::int[]) id ORDER BY id) s';
 /** One send of an order through an outbound flow at a time (two versions' jobs must not both create it). */
 export const outboundLockName = (flowId: number, orderId: number): string => `magistral:outbound:${flowId}:${orderId}`;
 /** One creator of placeholders per entity and source system at a time. */

@@ -13,7 +13,9 @@ import { stagingTable } from './staging-table.ts';
 import {
   backToReceived, claimRun, countMergeRejects, holdRun, logChanges, markMerged, markStagingKept, recordCompletion, type MergeResult,
 } from './lifecycle/index.ts';
-import { createLockName, mergeLockKey, mergeLockName, TRY_LOCK_SQL, UNLOCK_SQL, XACT_LOCK_SQL } from './locks.ts';
+import {
+  createLockName, mergeLockKey, mergeLockName, PARTITION_LOCKS_SQL, SHARED_XACT_LOCK_SQL, TRY_LOCK_SQL, UNLOCK_SQL, XACT_LOCK_SQL,
+} from './locks.ts';
 import { TERMINAL_STATES } from './lifecycle/states.ts';
 import { MagistralError } from '../errors/index.ts';
 import { autoCreates, mappingRefs } from './flows.ts';
@@ -43,6 +45,8 @@ interface MergeContext {
   log: Logger;
   /** The run as the merge compiler sees it (ids, system, staging table, mode, scope …). */
   sql: MergeSqlContext;
+  /** The target's merge lock is held shared: the merge locks the partition keys it writes (mergeFact). */
+  partitioned: boolean;
 }
 
 /** Transaction control, locks and run bookkeeping: statements run for their effect. */
@@ -111,15 +115,21 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     followerLocks.push(...group.map((f) => f.id));
     const sqlCtx: MergeSqlContext = { runId, flowId: run.flow_id, mode: run.mode, deferRemoval, table, files: [...files, ...group.flatMap((f) => f.files)],
       inboxIds: [...run.inbox_ids, ...group.flatMap((f) => f.inboxIds)].map(Number), ...flowSwitches(flow) };
-    const ctx: MergeContext = { client, flow, log, sql: sqlCtx };
+    // A fact's plain merge (no validity periods) locks only the price types (warehouses) it writes or
+    // removes from, under the target's lock taken shared: a 1-row delta of one price type no longer waits
+    // for a snapshot of others (bench:freshness, 2M-row snapshot: see README). Everything else — periods,
+    // dimensions, keyed rows, finalize, direct loads, the price roll — takes the target's lock alone.
+    const partitioned = spec.kind === 'fact' && !(spec.periods && (await mapsPeriods(flow, spec)));
+    const ctx: MergeContext = { client, flow, log, sql: sqlCtx, partitioned };
 
     let counts: MergeCounts | undefined;
     for (let attempt = 0; attempt < 2 && !counts; attempt++) {
       await q(client, 'BEGIN');
       try {
         await q(client, `SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
-        // One merge per target at a time: concurrent merges into the same rows would deadlock.
-        await q(client, XACT_LOCK_SQL, [mergeLockName(spec.name)]);
+        // One merge per target at a time (or, partitioned, per partition key): concurrent merges into the
+        // same rows would deadlock.
+        await q(client, partitioned ? SHARED_XACT_LOCK_SQL : XACT_LOCK_SQL, [mergeLockName(spec.name)]);
         if (group.length) await takeFollowers(client, spec, table, files.length, group);
         counts = spec.kind === 'fact' ? await mergeFact(ctx, spec) : spec.kind === 'keyed' ? await mergeKeyed(ctx, spec) : await mergeDimension(ctx, spec);
       } catch (e) {
@@ -246,6 +256,17 @@ async function resolveRefs(ctx: MergeContext, refs: readonly RefSpec[]): Promise
   return { created, rejected };
 }
 
+/**
+ * A partitioned merge's locks, before it writes: the partition keys of its rows and those its snapshot
+ * removal reaches (scope flow: wherever the flow holds rows; only runs of the flow add such rows, and they
+ * merge one at a time, so the set cannot grow meanwhile). Taken after any placeholder-creation lock and
+ * never after a write, always in one ascending statement: no two merges wait on each other crosswise.
+ */
+async function lockPartitions(ctx: MergeContext, spec: FactSpec, sql: FactMerge, partIds: readonly number[]): Promise<void> {
+  const removal = sql.removalPartitionIds ? (await query(ctx.client, sql.removalPartitionIds)).map((r) => r.id) : [];
+  await ctx.client.query(PARTITION_LOCKS_SQL, [mergeLockName(spec.name), [...partIds, ...removal]]);
+}
+
 async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts> {
   const { client } = ctx;
   const { created, rejected } = await resolveRefs(ctx, spec.keys);
@@ -256,6 +277,7 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   }
   const total = await queryCount(client, stagedRows(ctx.sql.table));
   const partIds = (await query(client, sql.partitionIds)).map((r) => r.id);
+  if (ctx.partitioned) await lockPartitions(ctx, spec, sql, partIds);
 
   // Nothing live in the touched partitions: a plain insert, no comparison needed.
   const empty = !(await queryOne(client, sql.partitionsLive(partIds))).e;

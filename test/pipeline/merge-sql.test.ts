@@ -178,6 +178,15 @@ describe('facts', () => {
     expect(compileFact(prices, context({ mode: 'snapshot' })).removes).toBe(true);
   });
 
+  it('names the price types a removal reaches beyond the payload only for a snapshot scoped to the flow (their locks)', () => {
+    expect(compileFact(prices, context({ mode: 'snapshot' })).removalPartitionIds)
+      .toEqual({ text: 'SELECT DISTINCT price_type_id AS id FROM prices WHERE flow_id = $1', values: [FLOW] });
+    expect(compileFact(fact('stock'), context({ mode: 'snapshot' })).removalPartitionIds?.text).toBe('SELECT DISTINCT warehouse_id AS id FROM stock WHERE flow_id = $1');
+    for (const over of [{}, { mode: 'snapshot', scope: 'keys' }, { mode: 'snapshot', deferRemoval: true }] as const) {
+      expect(compileFact(prices, context(over)).removalPartitionIds).toBeNull();
+    }
+  });
+
   it('scopes a snapshot to the flow, or with scope keys to the touched partitions', () => {
     const byFlow = compileFact(prices, context({ mode: 'snapshot' }));
     expect(byFlow.remove(PART_IDS).text).toContain('DELETE FROM prices t WHERE t.flow_id = $2');

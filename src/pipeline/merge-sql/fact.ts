@@ -10,6 +10,11 @@ export interface FactMerge {
   removes: boolean;
   /** Internal ids of the partition keys (price types / warehouses) the payload touches. */
   partitionIds: Statement<{ id: number }>;
+  /**
+   * The partition keys a snapshot's removal reaches beyond the payload's: with scope flow, every price type
+   * (warehouse) holding a row of the flow (null when the removal stays within the payload's partitions).
+   */
+  removalPartitionIds: Statement<{ id: number }> | null;
   /** Whether anything is live in the touched partitions (if not, a plain insert, no comparison). */
   partitionsLive(partIds: readonly number[]): Statement<{ e: boolean }>;
   /** Inserts every row to write; rowCount says how many. */
@@ -63,6 +68,8 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
     partitionIds: statement(`
     SELECT DISTINCT e.internal_id::int AS id FROM (SELECT DISTINCT "${part.field}" AS code FROM ${table} WHERE NOT _reject) d
     JOIN external_ids e ON e.entity = $1 AND e.system = $2 AND e.external_id = d.code`, [part.entity, ctx.system]),
+    removalPartitionIds: removesNow(ctx) && !scopeKeys
+      ? statement(`SELECT DISTINCT ${part.column} AS id FROM ${spec.table} WHERE flow_id = $1`, [ctx.flowId]) : null,
     partitionsLive: (partIds) => statement(`SELECT EXISTS (SELECT 1 FROM ${spec.table} WHERE ${part.column} = ANY($1::int[])) AS e`, [partIds]),
     insertAll: statement(`
       INSERT INTO ${spec.table} (${keyCols}, ${valueCols.join(', ')}, flow_id, run_id)
