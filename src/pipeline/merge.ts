@@ -356,6 +356,10 @@ async function mergeDimension(ctx: MergeContext, spec: DimensionSpec): Promise<M
 
   // New codes: create the entity and its external id.
   const inserted = await execute(client, sql.insertNew);
+  // Many new ids at once (a catalog's first load): refresh their statistics as placeholder creation does.
+  // Left to autovacuum, the next price snapshot planned its unknown-code check on an external_ids that
+  // looked empty — a nested loop over 50,000 new ids, minutes instead of a second (bench:freshness).
+  if (inserted > ANALYZE_AFTER_CREATED) await execute(client, analyzeExternalIds);
   // Known codes: update where anything differs (placeholders become real entities).
   const updated = await execute(client, sql.updateKnown);
   return { inserted, updated, unchanged: Math.max(0, total - inserted - updated), removed: 0, rejected, inScope: null, created };
