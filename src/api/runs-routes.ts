@@ -1,6 +1,5 @@
 // Admin API of runs (/admin/api/runs): list with filters and a cursor, one run with its counts,
 // its rejects page by page, and the operator's actions on held or finished runs.
-import { createReadStream, type ReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { MagistralError } from '../errors/index.ts';
 import type { FastifyInstance } from 'fastify';
@@ -12,16 +11,6 @@ import { errorBodySchema } from './error-handler.ts';
 import { flowNameSchema } from './flow-views.ts';
 import { RUN_STATES } from './metrics-routes.ts';
 import { pipelineDeps, rejectSchema, runSchema } from './run-views.ts';
-
-/** A stored file opened for sending; gone from the disk (removed by hand, a lost volume) → 404 saying so. */
-async function openStored(path: string, what: string): Promise<ReadStream> {
-  const stream = createReadStream(path);
-  await new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new MagistralError('MAG_ERR_NOT_FOUND', `${what} is no longer on the disk`) : e));
-  });
-  return stream;
-}
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
 const errors = { '4xx': errorBodySchema };
@@ -103,9 +92,9 @@ export async function runsRoutes(app: FastifyInstance, deps: ServerDeps): Promis
     },
   }, async (request, reply) => {
     const f = await runPayloadFile(deps.db, request.params.id, request.params.n);
-    const body = await openStored(f.path, `run ${request.params.id}: the payload file ${f.fileName}`);
+    if (!f.stream) throw new MagistralError('MAG_ERR_NOT_FOUND', `run ${request.params.id}: the payload file ${f.fileName} is no longer on the disk`);
     return reply.header('content-type', 'application/octet-stream').header('content-length', String(f.size))
-      .header('x-content-type-options', 'nosniff').header('content-disposition', contentDisposition(f.fileName)).send(body);
+      .header('x-content-type-options', 'nosniff').header('content-disposition', contentDisposition(f.fileName)).send(f.stream);
   });
 
   const actions = [

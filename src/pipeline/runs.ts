@@ -1,6 +1,7 @@
 // Runs: one payload of one flow moving through received → extracting → staged → merging →
 // done | failed | held | rejected. PostgreSQL holds the truth; queue jobs are only nudges.
 import type { DecisionInput, HeldSample, RunDecision } from './held-sample.ts';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { sql, type Kysely } from 'kysely';
 import { MagistralError } from '../errors/index.ts';
 import type { Database, RunState } from '../db/index.ts';
@@ -234,12 +235,20 @@ export async function sweep(deps: PipelineDeps): Promise<number> {
   return n;
 }
 
-/** A run's payload file as stored in the inbox: the `index`-th of its files (0-based, in receipt order). */
-export async function runPayloadFile(db: Kysely<Database>, runId: number, index: number): Promise<{ fileName: string; path: string; size: number; contentType: string | null }> {
+/**
+ * A run's payload file as stored in the inbox, the `index`-th of its files (0-based, in receipt order),
+ * opened for sending: `stream` is null when the file is gone from the disk (removed by hand, a lost volume).
+ */
+export async function runPayloadFile(db: Kysely<Database>, runId: number, index: number): Promise<{ fileName: string; size: number; stream: ReadStream | null }> {
   const run = await db.selectFrom('runs').select('inbox_ids').where('id', '=', runId).executeTakeFirst();
   if (!run) throw new MagistralError('MAG_ERR_RUN_NOT_FOUND', `no run ${runId}`);
   const inboxId = run.inbox_ids[index];
   if (inboxId === undefined) throw new MagistralError('MAG_ERR_NOT_FOUND', `run ${runId} has ${run.inbox_ids.length} file(s): there is no file ${index}`);
-  const f = await db.selectFrom('inbox').select(['file_name', 'path', 'size_bytes', 'content_type']).where('id', '=', Number(inboxId)).executeTakeFirstOrThrow();
-  return { fileName: f.file_name, path: f.path, size: Number(f.size_bytes), contentType: f.content_type };
+  const f = await db.selectFrom('inbox').select(['file_name', 'path', 'size_bytes']).where('id', '=', Number(inboxId)).executeTakeFirstOrThrow();
+  const stream = createReadStream(f.path);
+  const opened = await new Promise<boolean>((resolve, reject) => {
+    stream.once('open', () => resolve(true));
+    stream.once('error', (e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? resolve(false) : reject(e)));
+  });
+  return { fileName: f.file_name, size: Number(f.size_bytes), stream: opened ? stream : null };
 }

@@ -2,7 +2,6 @@
 // time; held runs with why they were held; a run's page with its counts, the timeline of its stages, its
 // payload files, its rejects (paged, CSV), what a held run would change, and the operator's decisions
 // (approve / reject with a comment, replay). Reading needs any role; deciding needs operator (audited).
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { VNode } from 'preact';
@@ -397,13 +396,9 @@ export async function consoleRunsRoutes(app: FastifyInstance, deps: ServerDeps):
     const n = Number((request.params as { n: string }).n);
     if (!Number.isSafeInteger(n) || n < 0) throw new CabinetError(404, 'Такого файла у запуска нет.');
     const f = await found(runPayloadFile(db, idOf(request), n));
-    const body = createReadStream(f.path);
-    await new Promise<void>((resolve, reject) => {
-      body.once('open', () => resolve());
-      body.once('error', () => reject(new CabinetError(404, `Файл ${f.fileName} больше не хранится на диске.`)));
-    });
+    if (!f.stream) throw new CabinetError(404, `Файл ${f.fileName} больше не хранится на диске.`);
     return reply.header('content-type', 'application/octet-stream').header('x-content-type-options', 'nosniff')
-      .header('content-disposition', contentDisposition(f.fileName)).send(body);
+      .header('content-disposition', contentDisposition(f.fileName)).send(f.stream);
   });
 
   for (const [verb, act] of [['approve', approveRun], ['reject', rejectRun]] as const) {
