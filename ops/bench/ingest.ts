@@ -370,35 +370,30 @@ async function main(): Promise<void> {
     const workerSampledMaxRssMb = worker.maxRssKb / 1024;
     worker = undefined;
 
+    /** A hand-written reference: its script on its own copy `table` of the state before (c), checked against the pipeline's store. */
+    const reference = async (label: string, file: string, script: string, table: string) => {
+      await c.query('CHECKPOINT');
+      progress(label);
+      writeFileSync(path.join(DATA, file), script);
+      const r = await mustExec('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-d', DB_URL, '-f', path.join(DATA, file)]);
+      const [same] = await query<{ n: string }>(c, `
+        SELECT count(*) AS n FROM prices p FULL JOIN ${table} r USING (price_type_id, product_id)
+        WHERE p.value IS DISTINCT FROM r.value OR p.currency IS DISTINCT FROM r.currency`);
+      return { seconds: r.ms / 1000, stdout: r.stdout, rowsWritten: Number(/INSERT 0 (\d+)/.exec(r.stdout)?.[1] ?? NaN), mismatches: Number(same!.n) };
+    };
+
     // (d) The hand-written SQL reference for (c), on the copy of the state before (c).
-    await c.query('CHECKPOINT');
-    progress('(d) SQL reference: \\copy into an UNLOGGED stage + one upsert …');
-    const scriptFile = path.join(DATA, 'reference-delta.sql');
-    writeFileSync(scriptFile, referenceScript(file2, flowRow!.id, workMem));
-    const d = await mustExec('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-d', DB_URL, '-f', scriptFile]);
-    const deltaReferenceSeconds = d.ms / 1000;
-    const referenceRowsWritten = Number(/INSERT 0 (\d+)/.exec(d.stdout)?.[1] ?? NaN);
-    const [same] = await query<{ n: string }>(c, `
-      SELECT count(*) AS n FROM prices p FULL JOIN ref_prices r USING (price_type_id, product_id)
-      WHERE p.value IS DISTINCT FROM r.value OR p.currency IS DISTINCT FROM r.currency`);
-    const referenceMismatches = Number(same!.n);
+    const d = await reference('(d) SQL reference: \\copy into an UNLOGGED stage + one upsert …', 'reference-delta.sql', referenceScript(file2, flowRow!.id, workMem), 'ref_prices');
+    const { seconds: deltaReferenceSeconds, rowsWritten: referenceRowsWritten, mismatches: referenceMismatches } = d;
     progress(`(d) ${deltaReferenceSeconds.toFixed(2)} s, ${referenceRowsWritten} rows written, ${referenceMismatches} rows differ from the pipeline's result`);
 
     // (e) The best hand-written delta: join first, upsert only what differs (on its own copy of the state before (c)).
-    await c.query('CHECKPOINT');
-    progress('(e) best SQL reference: \\copy into an UNLOGGED stage + join-first upsert of the rows that differ …');
-    const bestFile = path.join(DATA, 'reference-delta-best.sql');
-    writeFileSync(bestFile, bestReferenceScript(file2, flowRow!.id, workMem));
-    const e = await mustExec('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-d', DB_URL, '-f', bestFile]);
-    const deltaBestReferenceSeconds = e.ms / 1000;
-    const bestRowsWritten = Number(/INSERT 0 (\d+)/.exec(e.stdout)?.[1] ?? NaN);
+    const e = await reference('(e) best SQL reference: \\copy into an UNLOGGED stage + join-first upsert of the rows that differ …', 'reference-delta-best.sql',
+      bestReferenceScript(file2, flowRow!.id, workMem), 'best_prices');
+    const { seconds: deltaBestReferenceSeconds, rowsWritten: bestRowsWritten, mismatches: bestMismatches } = e;
     // psql's \timing line after the INSERT is the upsert's; everything before it (\copy, ANALYZE) is staging.
     const bestUpsertSeconds = Number(/INSERT 0 \d+\s+Time: ([\d.]+) ms/.exec(e.stdout)?.[1] ?? NaN) / 1000;
     const bestStageSeconds = deltaBestReferenceSeconds - bestUpsertSeconds;
-    const [bestSame] = await query<{ n: string }>(c, `
-      SELECT count(*) AS n FROM prices p FULL JOIN best_prices r USING (price_type_id, product_id)
-      WHERE p.value IS DISTINCT FROM r.value OR p.currency IS DISTINCT FROM r.currency`);
-    const bestMismatches = Number(bestSame!.n);
     progress(`(e) ${deltaBestReferenceSeconds.toFixed(2)} s (stage ${bestStageSeconds.toFixed(2)} s, upsert ${bestUpsertSeconds.toFixed(2)} s), ${bestRowsWritten} rows written, ${bestMismatches} rows differ from the pipeline's result`);
 
     // Report.
