@@ -18,13 +18,17 @@ import { CabinetError } from '../cabinet/errors.ts';
 
 type Db = Kysely<Database>;
 
-export interface LastRun {
+/** What the flow pages show of any run. */
+interface RunFacts {
   id: number;
   state: string;
   receivedAt: Date;
   finishedAt: Date | null;
   rowsRead: number;
   rowsRejected: number;
+}
+
+export interface LastRun extends RunFacts {
   /** Rows read per second between the run's start and end; null while it runs or when it read nothing. */
   rowsPerSecond: number | null;
 }
@@ -140,13 +144,7 @@ export async function flowsOverview(db: Db): Promise<FlowRow[]> {
   return rows.map((r) => toRow(r, byFlow.get(r.id) ?? []));
 }
 
-export interface RunLine {
-  id: number;
-  state: string;
-  receivedAt: Date;
-  finishedAt: Date | null;
-  rowsRead: number;
-  rowsRejected: number;
+export interface RunLine extends RunFacts {
   changed: number;
   error: string | null;
 }
