@@ -1,5 +1,5 @@
 // How the console writes times, ages and rates in Russian (Moscow time: the ERP administrators' clock).
-import { plural } from '../render.tsx';
+import { plural, qty } from '../render.tsx';
 
 const TIME = new Intl.DateTimeFormat('ru-RU', { timeZone: 'Europe/Moscow', day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
@@ -32,15 +32,12 @@ export const runStateClass = (state: string): string =>
 
 /**
  * An exact decimal as the store gives it ("21272.190000") the way a Russian reader writes it
- * ("21 272,19"): trailing zeros dropped, a fraction kept to at least two digits, no float on the way.
+ * ("21 272,19"): the cabinet's quantity form (trailing zeros dropped), a fraction kept to two digits.
  */
 export function decimalRu(v: string | null | undefined): string {
-  if (v === null || v === undefined) return '—';
-  const m = /^(-?)(\d+)(?:\.(\d*?))?0*$/.exec(v.trim());
-  if (!m) return v;
-  const [, sign, int, frac = ''] = m;
-  const grouped = int!.replace(/\B(?=(\d{3})+(?!\d))/g, '\u00a0');
-  return `${sign}${grouped}${frac ? `,${frac.padEnd(2, '0')}` : ''}`;
+  const s = qty(v);
+  const comma = s.indexOf(',');
+  return comma >= 0 && s.length - comma - 1 < 2 ? s.padEnd(comma + 3, '0') : s;
 }
 
 /** A share as "66,7 %". */
