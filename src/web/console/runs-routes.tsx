@@ -190,19 +190,31 @@ function RunLive({ r }: { r: RunView }): VNode {
 }
 
 /** The guard's numbers in Russian; the stage's own words (English, as in the logs) beneath them. */
-function HeldReason({ r, maxChangeRatio }: { r: RunView; maxChangeRatio: number | undefined }): VNode {
+/** The guard's numbers as a sentence; null when the run was held without them (another stage's reason). */
+function GuardNumbers({ r, maxChangeRatio }: { r: RunView; maxChangeRatio: number | undefined }): VNode | null {
   const inScope = r.rows.inScope;
+  if (!inScope || maxChangeRatio === undefined) return null;
   const changed = r.rows.inserted + r.rows.updated + r.rows.removed;
   return (
+    <>
+      Изменил бы {count(changed)} из {count(inScope)} {plural(inScope, 'строки', 'строк', 'строк')} в охвате потока — {percentRu(changed / inScope)},
+      а порог потока {percentRu(maxChangeRatio)} (<code>guard.maxChangeRatio</code>). Новых {count(r.rows.inserted)}, изменится {count(r.rows.updated)}, удалится {count(r.rows.removed)}.
+    </>
+  );
+}
+
+/** The flows' guard thresholds, by name, for the held runs shown. */
+async function guardRatios(deps: ServerDeps, flows: string[]): Promise<Map<string, number | undefined>> {
+  if (!flows.length) return new Map();
+  const rows = await deps.db.selectFrom('flows').select(['name', 'definition']).where('name', 'in', [...new Set(flows)]).execute();
+  return new Map(rows.map((f) => [f.name, f.definition.guard?.maxChangeRatio]));
+}
+
+function HeldReason({ r, maxChangeRatio }: { r: RunView; maxChangeRatio: number | undefined }): VNode {
+  const numbers = <GuardNumbers r={r} maxChangeRatio={maxChangeRatio} />;
+  return (
     <div class="flash flash-error" role="alert">
-      {inScope && maxChangeRatio !== undefined
-        ? (
-          <p data-guard>
-            Изменил бы {count(changed)} из {count(inScope)} {plural(inScope, 'строки', 'строк', 'строк')} в охвате потока — {percentRu(changed / inScope)},
-            а порог потока {percentRu(maxChangeRatio)} (<code>guard.maxChangeRatio</code>). Новых {count(r.rows.inserted)}, изменится {count(r.rows.updated)}, удалится {count(r.rows.removed)}.
-          </p>
-        )
-        : null}
+      {r.rows.inScope && maxChangeRatio !== undefined ? <p data-guard>{numbers}</p> : null}
       <div class="muted" data-held-reason>{r.heldReason ?? 'причина не записана'}</div>
     </div>
   );
@@ -275,12 +287,12 @@ async function runPage(reply: FastifyReply, deps: ServerDeps, s: ConsoleSession,
   const rejects = await listRejects(deps.db, id, { limit: REJECTS_PAGE, ...(o.afterId ? { afterId: o.afterId } : {}) });
   const canAct = roleAllows(s.user.role, 'operator');
   const finished = r.state === 'done' || r.state === 'failed' || r.state === 'rejected';
-  const flow = r.state === 'held' ? await deps.db.selectFrom('flows').select('definition').where('name', '=', r.flow).executeTakeFirst() : undefined;
+  const ratio = r.state === 'held' ? (await guardRatios(deps, [r.flow])).get(r.flow) : undefined;
   return sendPage(reply, (
     <ConsoleLayout s={s} title={`Запуск №${r.id}`} active={r.state === 'held' ? 'held' : 'runs'} flash={o.flash}>
       <p class="muted"><a href="/console/runs">Запуски</a> / <a href={listUrl({ flow: r.flow })}>{r.flow}</a> /</p>
       <RunLive r={r} />
-      <HeldSection r={r} s={s} maxChangeRatio={flow?.definition.guard?.maxChangeRatio} />
+      <HeldSection r={r} s={s} maxChangeRatio={ratio} />
       <h2>Файлы</h2>
       {r.files.length
         ? <ul class="files">{r.files.map((f, n) => <li><a href={`/console/runs/${r.id}/files/${n}`} download>{f}</a></li>)}</ul>
@@ -345,6 +357,7 @@ export async function consoleRunsRoutes(app: FastifyInstance, deps: ServerDeps):
   app.get('/held', async (request, reply) => {
     const s = requireConsole(request);
     const runs = await listRuns(db, { state: 'held', limit: 500 });
+    const ratios = await guardRatios(deps, runs.map((r) => r.flow));
     return sendPage(reply, (
       <ConsoleLayout s={s} title="Задержанные запуски" active="held">
         <h1>Задержанные запуски</h1>
@@ -357,9 +370,9 @@ export async function consoleRunsRoutes(app: FastifyInstance, deps: ServerDeps):
                 {runs.map((r) => (
                   <tr data-run={r.id}>
                     <td><a href={`/console/runs/${r.id}`}>№{r.id}</a></td>
-                    <td><a href={`/console/flows/${encodeURIComponent(r.flow)}`}>{r.flow}</a></td>
+                    <td class="nowrap"><a href={`/console/flows/${encodeURIComponent(r.flow)}`}>{r.flow}</a></td>
                     <td class="nowrap">{ago(r.stagedAt ?? r.receivedAt).replace(' назад', '')}</td>
-                    <td>{r.heldReason}</td>
+                    <td title={r.heldReason ?? undefined}>{r.rows.inScope && ratios.get(r.flow) !== undefined ? <GuardNumbers r={r} maxChangeRatio={ratios.get(r.flow)} /> : r.heldReason}</td>
                     <td class="num">{count(r.rows.inserted)}</td><td class="num">{count(r.rows.updated)}</td><td class="num">{count(r.rows.removed)}</td>
                     <td class="num">{r.rows.inScope === null ? '—' : count(r.rows.inScope)}</td>
                   </tr>
