@@ -78,6 +78,27 @@ export interface RunsTable {
   held_sample: ColumnType<HeldSample | null, string | null, string | null>;
   /** A person's decision on a held run (migration 0036). */
   decision: ColumnType<RunDecision | null, string | null, string | null>;
+  /** Rows the extract found equal to the flow's last accepted snapshot and did not stage (migration 0040). */
+  rows_skipped: Generated<number>;
+  /** The run whose fingerprint this run's extract compared against (null: none was used). */
+  fingerprint_base: number | null;
+  /** The extract wrote this run's own fingerprint file (src/pipeline/fingerprints.ts). */
+  fingerprint_written: Generated<boolean>;
+  /** Read this run without a fingerprint (its merge found the one it used no longer true). */
+  fingerprint_off: Generated<boolean>;
+}
+
+/** A flow's fingerprint: which run's file holds its last accepted snapshot, and whether it is still true (migration 0040). */
+export interface FingerprintsTable {
+  flow_id: number;
+  target: string;
+  run_id: number;
+  definition_hash: string;
+  rows: number;
+  valid: Generated<boolean>;
+  activated_at: Generated<Timestamp>;
+  invalidated_at: Timestamp | null;
+  invalidated_by: string | null;
 }
 
 /** Every receipt key a run answers for, with the inbox row the receipt brought (migration 0016). */
@@ -825,6 +846,7 @@ export interface Database {
   flows: FlowsTable;
   inbox: InboxTable;
   runs: RunsTable;
+  fingerprints: FingerprintsTable;
   run_receipts: RunReceiptsTable;
   rejects: RejectsTable;
   change_log: ChangeLogTable;

@@ -31,13 +31,19 @@ import {
   rejectDuplicates, rejectUnknown, stagedRows, stagingExists, compilePeriods, periodRowsPresent, type FactMerge, type MergeSqlContext, type PeriodsMerge,
 } from './merge-sql/index.ts';
 import { DEFAULT_TIMEZONE } from './flows.ts';
+import { activateFingerprint, baseStillTrue, BUS_WRITE_SQL, goneTable, invalidateFingerprints, removeOlderFingerprints } from './fingerprints.ts';
 
 export type MergeOutcome = 'done' | 'held' | 'skipped' | 'waiting' | 'paused' | 'busy' | 'restage' | 'failed';
 
 export interface MergeCounts extends MergeResult {
   /** Placeholders created per referenced entity. */
   created: Record<string, number>;
+  /** Rows of other flows this merge wrote or removed (their fingerprints no longer hold). */
+  tookOver?: number;
 }
+
+/** The fingerprint a snapshot's extract compared with is no longer true to the store: read the run again without one. */
+class FingerprintStale extends Error {}
 
 interface MergeContext {
   client: pg.PoolClient;
@@ -47,6 +53,8 @@ interface MergeContext {
   sql: MergeSqlContext;
   /** The target's merge lock is held shared: the merge locks the partition keys it writes (mergeFact). */
   partitioned: boolean;
+  /** A snapshot read with a fingerprint: rows it found unchanged (not staged), and its tombstones' table if any. */
+  fingerprint?: { skipped: number; gone: string | null };
 }
 
 /** Transaction control, locks and run bookkeeping: statements run for their effect. */
@@ -89,7 +97,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
 async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: number, followerLocks: number[]): Promise<MergeOutcome> {
   const run = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
     .select(['runs.id', 'runs.rows_staged', 'runs.approved', 'runs.inbox_ids', 'runs.flow_id', 'flows.name', 'flows.definition',
-      'runs.mode', 'runs.kind', 'runs.snapshot_group'])
+      'runs.mode', 'runs.kind', 'runs.snapshot_group', 'runs.rows_skipped', 'runs.fingerprint_base', 'runs.fingerprint_written'])
     .where('runs.id', '=', runId).executeTakeFirstOrThrow();
   const flow = run.definition;
   const log = runLogger(deps.log, run.name, runId);
@@ -120,7 +128,10 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     // for a snapshot of others (bench:freshness, 2M-row snapshot: see README). Everything else — periods,
     // dimensions, keyed rows, finalize, direct loads, the price roll — takes the target's lock alone.
     const partitioned = spec.kind === 'fact' && !(spec.periods && (await mapsPeriods(flow, spec)));
-    const ctx: MergeContext = { client, flow, log, sql: sqlCtx, partitioned };
+    const base = run.fingerprint_base === null ? null : Number(run.fingerprint_base);
+    const gone = base !== null && (await queryOne(client, stagingExists(goneTable(table)))).ok ? goneTable(table) : null;
+    const ctx: MergeContext = { client, flow, log, sql: sqlCtx, partitioned, ...(base !== null ? { fingerprint: { skipped: Number(run.rows_skipped), gone } } : {}) };
+    let duplicatesRejected = false;
 
     let counts: MergeCounts | undefined;
     for (let attempt = 0; attempt < 2 && !counts; attempt++) {
@@ -130,11 +141,24 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
         // One merge per target at a time (or, partitioned, per partition key): concurrent merges into the
         // same rows would deadlock.
         await q(client, partitioned ? SHARED_XACT_LOCK_SQL : XACT_LOCK_SQL, [mergeLockName(spec.name)]);
+        // Fingerprints of what this transaction writes are the bus's to keep (src/pipeline/fingerprints.ts).
+        await q(client, BUS_WRITE_SQL);
+        // Rows the extract skipped equal the fingerprint it compared with: only while that is still the
+        // flow's and still true to the store (checked under its row lock, held to the commit).
+        if (base !== null && !(await baseStillTrue(client, run.flow_id, base, flow))) throw new FingerprintStale(`fingerprint of run ${base} is no longer the flow's or no longer valid`);
         if (group.length) await takeFollowers(client, spec, table, files.length, group);
         counts = spec.kind === 'fact' ? await mergeFact(ctx, spec) : spec.kind === 'keyed' ? await mergeKeyed(ctx, spec) : await mergeDimension(ctx, spec);
       } catch (e) {
         await q(client, 'ROLLBACK');
+        if (e instanceof FingerprintStale) {
+          // Not an error: the store changed since the fingerprint was taken (a person's UPDATE, a delta).
+          log.info({ reason: e.message }, 'fingerprint no longer true to the store; reading the run again without it');
+          await client.query('UPDATE runs SET fingerprint_off = true WHERE id = $1', [runId]);
+          await backToReceived(client, runId, { from: 'staged' });
+          return 'restage';
+        }
         if (isDuplicateKeyError(e) && attempt === 0) {
+          duplicatesRejected = true;
           // Duplicate keys in the payload: keep the last occurrence, reject the others, merge again.
           // The run's counts move with the rows, so the staging check above stays true.
           await q(client, 'BEGIN');
@@ -180,9 +204,16 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
       if (bound.length) log.info({ bound: bound.map((b) => `${b.city}=${b.priceType}`) }, 'cities bound to price types');
       if (waiting.length) log.warn({ waiting: waiting.map((b) => `${b.city}=${b.priceType} (${b.state})`) }, 'city price type bindings wait for an unknown city or price type');
     }
+    const activated = spec.kind === 'fact' ? await keepFingerprints(client, {
+      flow, flowId: run.flow_id, runId, table: spec.table, counts, changed,
+      // Its file holds every row of the snapshot: it is the store's state of the flow only when all of them got there.
+      activate: run.fingerprint_written && run.mode === 'snapshot' && counts.rejected === 0 && !duplicatesRejected && !group.length,
+      rows: Number(run.rows_staged) + Number(run.rows_skipped),
+    }) : false;
     await logChanges(client, runId, spec.name, counts, counts.created);
     if (!(await markMerged(client, runId, counts, mergeMs))) throw new MagistralError('MAG_ERR_RUN_STATE', `run ${runId} left the merging state during its merge`);
     await q(client, 'COMMIT');
+    if (activated) removeOlderFingerprints(deps.config.MAGISTRAL_DATA_DIR, run.flow_id, runId);
     if (!keep) await execute(client, dropStaging(table)).catch(() => {});
     for (const f of group) {
       await execute(client, dropStaging(stagingTable(f.id))).catch(() => {});
@@ -283,21 +314,36 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   const empty = !(await queryOne(client, sql.partitionsLive(partIds))).e;
   let inserted = 0;
   let updated = 0;
+  let tookOver = 0;
   if (empty) {
     inserted = await execute(client, sql.insertAll);
   } else {
     const r = await queryOne(client, sql.upsert);
     inserted = Number(r.ins);
     updated = Number(r.upd);
+    tookOver = Number(r.took);
   }
   const staged = total;
-  const unchanged = staged - inserted - updated;
+  const fp = ctx.fingerprint;
+  const skipped = fp?.skipped ?? 0;
+  const unchanged = staged - inserted - updated + skipped;
 
   // Snapshot removal. After the upsert every staged row belongs to this flow, so the scope holds
   // exactly inserted + updated + unchanged rows unless something must go: a cheap count decides
   // whether the anti-join (a hash of every staged row) is needed at all.
   let removed = 0;
-  if (sql.removes) {
+  if (fp) {
+    // Read with a fingerprint: what went is known by key (tombstones), and the rows skipped are not
+    // staged, so the anti-join cannot be used. The store must then hold exactly the skipped, staged and
+    // rejected-but-kept rows of the flow; anything else means the fingerprint missed a change of the
+    // store, and the run is read again without one (the store is the truth).
+    if (fp.gone) removed = await queryCount(client, sql.removeGone(fp.gone));
+    if (sql.removes) {
+      const inScopeNow = await queryCount(client, sql.countScope(partIds));
+      const expected = staged + skipped + (await queryCount(client, sql.rejectedLive));
+      if (inScopeNow !== expected) throw new FingerprintStale(`the store holds ${inScopeNow} rows of the flow, the snapshot and its fingerprint name ${expected}`);
+    }
+  } else if (sql.removes) {
     const inScopeNow = await queryCount(client, sql.countScope(partIds));
     if (inScopeNow > staged) removed = await queryCount(client, sql.remove(partIds));
   }
@@ -307,7 +353,28 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
     // A delta's scope is everything the flow holds: count it (after the writes, corrected back).
     inScopeBefore = (await queryCount(client, sql.countScope(partIds))) - inserted;
   }
-  return { inserted, updated, unchanged, removed, rejected, inScope: inScopeBefore, created };
+  // Scope keys: the removal reaches other flows' rows of the touched partitions.
+  if (ctx.sql.scope === 'keys' && removed > 0) tookOver += removed;
+  return { inserted, updated, unchanged, removed, rejected, inScope: inScopeBefore, created, tookOver };
+}
+
+/**
+ * A fact's merge, before its commit, keeps the fingerprints true (src/pipeline/fingerprints.ts): the run's
+ * own file becomes the flow's (`activate`), or a merge of the flow that changed rows clears the flow's;
+ * rows taken from other flows clear theirs. Returns whether the run's file became the flow's.
+ */
+async function keepFingerprints(client: pg.PoolClient, k: {
+  flow: Flow; flowId: number; runId: number; table: string; counts: MergeCounts; changed: number; activate: boolean; rows: number;
+}): Promise<boolean> {
+  if ((k.counts.tookOver ?? 0) > 0) {
+    await invalidateFingerprints(client, k.table, { flowId: k.flowId, othersOf: true, why: `run ${k.runId} took over ${k.counts.tookOver} of their rows` });
+  }
+  if (k.activate) {
+    await activateFingerprint(client, { flowId: k.flowId, runId: k.runId, target: k.table, flow: k.flow, rows: k.rows });
+    return true;
+  }
+  if (k.changed > 0) await invalidateFingerprints(client, k.table, { flowId: k.flowId, why: `run ${k.runId} changed ${k.changed} rows without a fingerprint` });
+  return false;
 }
 
 /**
@@ -332,7 +399,8 @@ async function mergePeriods(ctx: MergeContext, fact: FactMerge, periods: Periods
     inScope = (await queryCount(client, fact.countScope([]))) - inserted + removed;
   }
   const unchanged = Math.max(0, staged - Number(w.written) - Number(w.deleted));
-  return { inserted, updated, unchanged, removed, rejected: refRejects + inverted, inScope, created };
+  // Periods may move any flow's live row: every other fingerprint of the table is cleared.
+  return { inserted, updated, unchanged, removed, rejected: refRejects + inverted, inScope, created, tookOver: inserted + updated + removed };
 }
 
 async function mergeDimension(ctx: MergeContext, spec: DimensionSpec): Promise<MergeCounts> {

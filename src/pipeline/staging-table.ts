@@ -9,7 +9,7 @@ export function stagingTable(runId: number): string {
 }
 
 export async function dropStaging(db: Kysely<Database>, runId: number): Promise<void> {
-  await sql.raw(`DROP TABLE IF EXISTS ${stagingTable(runId)}`).execute(db);
+  await sql.raw(`DROP TABLE IF EXISTS ${stagingTable(runId)}, ${stagingTable(runId)}_gone`).execute(db);
 }
 
 /**
@@ -23,9 +23,9 @@ export async function dropStaging(db: Kysely<Database>, runId: number): Promise<
 export async function dropEndedStaging(pool: pg.Pool): Promise<number[]> {
   const left = await pool.query<{ id: string }>(`
     SELECT r.id FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    JOIN runs r ON r.id = CASE WHEN c.relname ~ '^run_[0-9]+$' THEN substr(c.relname, 5)::bigint END
+    JOIN runs r ON r.id = substring(c.relname FROM '^run_([0-9]+)(_gone)?$')::bigint
     WHERE n.nspname = 'staging' AND c.relkind = 'r' AND r.state = ANY($1::text[]) AND NOT r.staging_kept
-    ORDER BY r.id`, [TERMINAL_STATES]);
+    GROUP BY r.id ORDER BY r.id`, [TERMINAL_STATES]);
   const dropped: number[] = [];
   for (const row of left.rows) {
     const id = Number(row.id);
@@ -33,7 +33,7 @@ export async function dropEndedStaging(pool: pg.Pool): Promise<number[]> {
     try {
       await client.query('BEGIN');
       await client.query(`SET LOCAL lock_timeout = '100ms'`);
-      await client.query(`DROP TABLE IF EXISTS ${stagingTable(id)}`);
+      await client.query(`DROP TABLE IF EXISTS ${stagingTable(id)}, ${stagingTable(id)}_gone`);
       await client.query('COMMIT');
       dropped.push(id);
     } catch {

@@ -13,6 +13,8 @@ import { effectiveMode, type RunMappings } from './mappings.ts';
 import type { RejectWriter } from './rejects.ts';
 import { analyzeWithin, Overflow, Resolver } from './resolver.ts';
 import type { PassFile, PassRun, Sink } from './sink.ts';
+import { activateFingerprint, BUS_WRITE_SQL, removeOlderFingerprints } from '../fingerprints.ts';
+import type { SinkFingerprint } from './fingerprint-sink.ts';
 
 /**
  * Opens the direct path for a run, on a connection of its own (the pass's lock holder goes on whatever
@@ -20,7 +22,8 @@ import type { PassFile, PassRun, Sink } from './sink.ts';
  * creation locks (a run read alone); else try them only (a shared read, see below).
  */
 export async function openDirectSink(
-  deps: PipelineDeps, run: PassRun, spec: FactSpec, mappings: RunMappings, rejects: RejectWriter, files: readonly PassFile[], opts: { wait: boolean },
+  deps: PipelineDeps, run: PassRun, spec: FactSpec, mappings: RunMappings, rejects: RejectWriter, files: readonly PassFile[],
+  opts: { wait: boolean; fingerprint?: SinkFingerprint },
 ): Promise<Sink | undefined> {
   // Cheap pre-checks outside the transaction; the emptiness is checked again under the locks.
   if ((await deps.pool.query(`SELECT EXISTS (SELECT 1 FROM ${spec.table}) AS e`)).rows[0].e) return undefined;
@@ -32,6 +35,7 @@ export async function openDirectSink(
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
+    await client.query(BUS_WRITE_SQL);
     // A shared read takes try-locks only: another sink of the same pass may hold a lock (prices and stock
     // both create products) while its COPY waits for this pass to feed it — waiting here would never end,
     // and PostgreSQL cannot see that deadlock. A lock taken elsewhere sends the run to staging instead.
@@ -123,8 +127,17 @@ export async function openDirectSink(
       });
       if (!done) throw new Error(`run ${run.id} is no longer extracting: its direct load is rolled back`);
       if (Object.keys(created).length) await analyzeWithin(client, 'external_ids');
+      // The snapshot it loaded becomes the flow's fingerprint with it (a delta's rows are no snapshot).
+      const fp = opts.fingerprint;
+      let fingerprinted = false;
+      if (fp && effectiveMode(run.mode, declared) === 'snapshot') {
+        const r = await fp.walk.finish(async () => {});
+        await activateFingerprint(client, { flowId: run.flowId, runId: run.id, target: spec.table, flow: run.flow, rows: r.written });
+        fingerprinted = true;
+      } else fp?.walk.close();
       await client.query('COMMIT');
       closed = true;
+      if (fingerprinted) removeOlderFingerprints(deps.config.MAGISTRAL_DATA_DIR, run.flowId, run.id);
       recordCompletion(deps, { flow: run.name, stage: 'extract', ms, rows: { read: sink.read, inserted: staged, rejected: rejects.count }, finished: 'done' });
       run.log.info({ read: sink.read, inserted: staged, rejected: rejects.count, created, ms }, 'run loaded directly into an empty table');
       // The next merges plan their joins on this table: give the planner its new size now.

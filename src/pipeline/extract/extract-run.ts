@@ -16,6 +16,8 @@ import { RejectWriter } from './rejects.ts';
 import { Overflow } from './resolver.ts';
 import { Deferred, type Budget, type PassFile, type PassRun, type Sink } from './sink.ts';
 import { openStagedSink } from './staged-sink.ts';
+import { openFingerprint, withFingerprint } from './fingerprint-sink.ts';
+import { FingerprintOverflow } from './fingerprint-walk.ts';
 import { claimAlone, claimShared } from './claim-pass.ts';
 import { annotate, ATTR } from '../../telemetry/tracing.ts';
 
@@ -160,14 +162,20 @@ async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files:
   const rejects = new RejectWriter(deps.pool, run.id);
   // A retry starts from scratch: nothing of an earlier attempt survives.
   await rejects.clear();
-  if (direct && run.spec.kind === 'fact' && directCovers(run.spec, mappings)) {
-    const sink = await openDirectSink(deps, run, run.spec, mappings, rejects, files, { wait: alone });
+  const covers = run.spec.kind === 'fact' && directCovers(run.spec, mappings);
+  if (direct && run.spec.kind === 'fact' && covers) {
+    // A first load compares with nothing (its table is empty) but writes the snapshot's fingerprint.
+    const fp = await openFingerprint(deps, run, covers, { compare: false });
+    const sink = await openDirectSink(deps, run, run.spec, mappings, rejects, files, { wait: alone, ...(fp ? { fingerprint: fp } : {}) });
     if (sink) {
       budget.open++;
-      return sink;
+      return fp ? withFingerprint(sink, run.spec, fp) : sink;
     }
+    fp?.walk.close();
   }
-  return openStagedSink(deps, run, mappings, rejects, budget);
+  const fp = run.spec.kind === 'fact' ? await openFingerprint(deps, run, covers, { compare: true }) : undefined;
+  const sink = await openStagedSink(deps, run, mappings, rejects, budget, fp);
+  return fp && run.spec.kind === 'fact' ? withFingerprint(sink, run.spec, fp) : sink;
 }
 
 /**
@@ -187,6 +195,8 @@ async function finishSink(deps: PipelineDeps, s: Sink, declared: RunMode[], star
   s.discard();
   await s.rejects.done().catch(() => {});
   if (!readsAgain(s.error)) throw s.error;
+  // Read again without a fingerprint (the payload's order is too far from the last snapshot's).
+  if (s.error instanceof FingerprintOverflow) await deps.pool.query('UPDATE runs SET fingerprint_off = true WHERE id = $1', [run.id]);
   const reason = s.error instanceof Error && !('code' in s.error) ? s.error.message : 'duplicate keys in the payload';
   await s.rejects.clear();
   if (!shared) {

@@ -6,20 +6,24 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { PipelineDeps } from '../deps.ts';
 import { markStaged, recordCompletion } from '../lifecycle/index.ts';
 import { stagingTable } from '../staging-table.ts';
-import { stagingColumnList, stagingColumnsSql } from '../targets.ts';
+import { stagingColumnList, stagingColumnsSql, type FactSpec } from '../targets.ts';
 import { writeWithBackpressure } from './copy.ts';
 import { effectiveMode, type RunMappings } from './mappings.ts';
 import { PathHints, stagingLine } from './path-hints.ts';
 import type { RejectWriter } from './rejects.ts';
 import { Deferred, type Budget, type PassRun, type Sink } from './sink.ts';
+import { goneTable } from '../fingerprints.ts';
+import type { SinkFingerprint } from './fingerprint-sink.ts';
 
 /**
  * Makes the run's staging table now (a run without rows merges an empty one); its COPY opens with the
  * first rows, on a connection of the pass's budget (most runs of a shared file get none).
  */
-export async function openStagedSink(deps: PipelineDeps, run: PassRun, mappings: RunMappings, rejects: RejectWriter, budget: Budget): Promise<Sink> {
+export async function openStagedSink(
+  deps: PipelineDeps, run: PassRun, mappings: RunMappings, rejects: RejectWriter, budget: Budget, fp?: SinkFingerprint,
+): Promise<Sink> {
   const table = stagingTable(run.id);
-  await deps.pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await deps.pool.query(`DROP TABLE IF EXISTS ${table}, ${goneTable(table)}`);
   await deps.pool.query(`CREATE UNLOGGED TABLE ${table} (${stagingColumnsSql(run.spec)}) WITH (autovacuum_enabled = false)`);
   const line = stagingLine(run.spec, await PathHints.load(deps.pool, run.flow, run.spec));
   const copySql = `COPY ${table} (${stagingColumnList(run.spec)}) FROM STDIN`;
@@ -49,12 +53,14 @@ export async function openStagedSink(deps: PipelineDeps, run: PassRun, mappings:
         client!.release();
       }
       await rejects.done();
+      const mode = effectiveMode(run.mode, declared);
+      const fingerprint = fp && run.spec.kind === 'fact' ? await finishFingerprint(deps, fp, table, mode, run.spec) : undefined;
       const ms = Date.now() - started;
       await markStaged(deps.pool, run.id, {
-        read: sink.read, staged: sink.staged, rejected: rejects.count, extractMs: ms, mode: effectiveMode(run.mode, declared), modeDeclared: declared.length > 0,
+        read: sink.read, staged: sink.staged, rejected: rejects.count, extractMs: ms, mode, modeDeclared: declared.length > 0, ...(fingerprint ? { fingerprint } : {}),
       });
       recordCompletion(deps, { flow: run.name, stage: 'extract', ms, rows: { read: sink.read, staged: sink.staged, rejected: rejects.count } });
-      run.log.info({ read: sink.read, staged: sink.staged, rejected: rejects.count, ms }, 'run staged');
+      run.log.info({ read: sink.read, staged: sink.staged, rejected: rejects.count, ms, ...(fingerprint ? { skipped: fingerprint.skipped, gone: fingerprint.gone, fingerprintOf: fingerprint.base } : {}) }, 'run staged');
       return 'staged';
     },
     discard() {
@@ -66,4 +72,45 @@ export async function openStagedSink(deps: PipelineDeps, run: PassRun, mappings:
     },
   };
   return sink;
+}
+
+/**
+ * Ends a snapshot's fingerprint walk: the old rows it no longer holds are COPY'd as tombstones into the
+ * run's `_gone` table (made only when there are any), its own file is kept for the merge to make it the
+ * flow's. A payload that declared itself a delta removes nothing and keeps no file: its skipped rows
+ * still hold (they equal the fingerprint, which the merge checks is still true).
+ */
+async function finishFingerprint(deps: PipelineDeps, fp: SinkFingerprint, table: string, mode: string, spec: FactSpec): Promise<{ skipped: number; gone: number; base: number | null; written: boolean }> {
+  if (mode !== 'snapshot') {
+    fp.walk.close();
+    return { skipped: fp.walk.skipped, gone: 0, base: fp.base, written: false };
+  }
+  const gone = goneTable(table);
+  let client: pg.PoolClient | undefined;
+  let copy: ReturnType<typeof copyFrom> | undefined;
+  try {
+    const r = await fp.walk.finish(async (lines) => {
+      if (!copy) {
+        client = await deps.pool.connect();
+        // Named as the staging table's key fields: the merge joins them to their ids as it does staged rows.
+        const cols = `"${spec.keys[0].field}", "${spec.keys[1].field}"`;
+        await client.query(`CREATE UNLOGGED TABLE ${gone} ("${spec.keys[0].field}" text NOT NULL, "${spec.keys[1].field}" text NOT NULL) WITH (autovacuum_enabled = false)`);
+        copy = client.query(copyFrom(`COPY ${gone} (${cols}) FROM STDIN`));
+      }
+      await writeWithBackpressure(copy, lines);
+    });
+    if (copy) {
+      copy.end();
+      await finished(copy);
+      await client!.query(`ANALYZE ${gone}`);
+    }
+    return { skipped: r.skipped, gone: r.gone, base: fp.base, written: true };
+  } catch (e) {
+    fp.walk.close();
+    client?.release(true);
+    client = undefined;
+    throw e;
+  } finally {
+    client?.release();
+  }
 }

@@ -20,9 +20,14 @@ export interface FactMerge {
   /** Inserts every row to write; rowCount says how many. */
   insertAll: Statement;
   /** Writes the rows that are new or differ (and their history); counts both. */
-  upsert: Statement<{ ins: number; upd: number }>;
+  /** `took`: rows taken over from other flows. */
+  upsert: Statement<{ ins: number; upd: number; took: number }>;
   /** Rows in scope of a snapshot (and of the guard): the flow's rows, or with scope keys the touched partitions'. */
   countScope(partIds: readonly number[]): Statement<CountRow>;
+  /** Removes the flow's rows a snapshot's fingerprint walk found gone (tombstones in table `gone`); counts them. */
+  removeGone(gone: string): Statement<CountRow>;
+  /** Live rows of the flow that rejected staged rows name (kept from a snapshot's removal). */
+  rejectedLive: Statement<CountRow>;
   /** Removes the rows in scope that no staged row (rejected ones included) names; counts them. */
   remove(partIds: readonly number[]): Statement<CountRow>;
   /**
@@ -77,7 +82,7 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
     upsert: statement(`
       WITH src AS (${src}),
       changed AS MATERIALIZED (
-        SELECT x.*, t.${h.column} AS old_${h.column}, (t.${item.column} IS NULL) AS is_new
+        SELECT x.*, t.${h.column} AS old_${h.column}, (t.${item.column} IS NULL) AS is_new, t.flow_id AS old_flow_id
         FROM src x LEFT JOIN ${spec.table} t ON t.${part.column} = x.${part.column} AND t.${item.column} = x.${item.column}
         WHERE t.${item.column} IS NULL
            OR (${valueCols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${valueCols.map((c) => `x.${c}`).join(', ')})
@@ -93,9 +98,22 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
         SELECT $3, ${keyCols}, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_${h.column}, ${h.column}, ($4::bigint[])[_file + 1], _line, _path
         FROM changed WHERE is_new OR old_${h.column} IS DISTINCT FROM ${h.column}
       )` : ''}
-      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
       FROM changed`, ctx.history ? [ctx.system, ctx.flowId, ctx.runId, ctx.inboxIds] : [ctx.system, ctx.flowId, ctx.runId]),
     countScope: (partIds) => statement(`SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam(partIds)]),
+    removeGone: (gone) => statement(`
+        WITH g AS (SELECT ${key.exprs.join(', ')} FROM ${gone} s ${key.joins}),
+        del AS (
+          DELETE FROM ${spec.table} t USING g WHERE t.flow_id = $2 AND t.${part.column} = g.${part.column} AND t.${item.column} = g.${item.column}
+          RETURNING t.${part.column}, t.${item.column}, t.${h.column}
+        )${ctx.history ? `, hist AS (
+          INSERT INTO ${spec.historyTable} (run_id, ${keyCols}, op, ${h.oldColumn}) SELECT $3::bigint, ${keyCols}, 'D', ${h.column} FROM del
+        )` : ''}
+        SELECT count(*)::bigint AS n FROM del`, ctx.history ? [ctx.system, ctx.flowId, ctx.runId] : [ctx.system, ctx.flowId]),
+    rejectedLive: statement(`
+        SELECT count(*)::bigint AS n FROM (${srcAll} WHERE s._reject) x
+        JOIN ${spec.table} t ON t.${part.column} = x.${part.column} AND t.${item.column} = x.${item.column} WHERE t.flow_id = $2`, [ctx.system, ctx.flowId]),
     remove: (partIds) => statement(`
         WITH del AS (
           DELETE FROM ${spec.table} t WHERE ${scopeWhere}

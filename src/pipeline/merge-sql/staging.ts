@@ -11,7 +11,7 @@ export function stagedRows(table: string): Statement<CountRow> {
   return statement(`SELECT count(*)::bigint AS n FROM ${table} WHERE NOT _reject`);
 }
 
-/** Drops a staging table (merged, or its keys no longer needed). */
+/** Drops a staging table (merged, or its keys no longer needed), with its fingerprint tombstones. */
 export function dropStaging(table: string): Statement {
-  return statement(`DROP TABLE IF EXISTS ${table}`);
+  return statement(`DROP TABLE IF EXISTS ${table}, ${table}_gone`);
 }

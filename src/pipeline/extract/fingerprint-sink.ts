@@ -1,0 +1,83 @@
+// A sink's fingerprint (issue 16): a snapshot run of a fact, read with the flow's last accepted snapshot
+// beside it, stages only the rows that differ from it (FingerprintWalk) and writes its own rows as the
+// next fingerprint. The sink's formatter is wrapped: the walk sees every row first.
+import type { PipelineDeps } from '../deps.ts';
+import { currentFingerprint, fingerprintFile, fingerprints, prepareFingerprintDir } from '../fingerprints.ts';
+import type { FactSpec } from '../targets.ts';
+import { copyText } from './copy.ts';
+import { FingerprintOverflow, FingerprintWalk } from './fingerprint-walk.ts';
+import type { PassRun, Sink } from './sink.ts';
+
+export interface SinkFingerprint {
+  walk: FingerprintWalk;
+  /** The run whose fingerprint the walk compares with (null: none, every row is staged). */
+  base: number | null;
+}
+
+/**
+ * The fingerprint of a run's sink, when the run may have one (fingerprints()); `compare`: read the flow's
+ * current fingerprint beside the payload (not for a direct load: an empty table has nothing to skip).
+ */
+export async function openFingerprint(
+  deps: PipelineDeps, run: PassRun, directCovers: boolean, opts: { compare: boolean },
+): Promise<SinkFingerprint | undefined> {
+  if (run.spec.kind !== 'fact' || run.mode !== 'snapshot' || !directCovers) return undefined;
+  const r = (await deps.pool.query<{ snapshot_group: string | null; fingerprint_off: boolean }>(
+    'SELECT snapshot_group, fingerprint_off FROM runs WHERE id = $1', [run.id])).rows[0];
+  if (!r || !fingerprints(run.flow, run.spec, { mode: run.mode, snapshotGroup: r.snapshot_group, directCovers })) return undefined;
+  const dataDir = deps.config.MAGISTRAL_DATA_DIR;
+  const base = opts.compare && !r.fingerprint_off ? await currentFingerprint(deps.pool, dataDir, run.flowId, run.flow) : undefined;
+  prepareFingerprintDir(dataDir, run.flowId);
+  return { walk: new FingerprintWalk(base?.file, fingerprintFile(dataDir, run.flowId, run.id)), base: base?.runId ?? null };
+}
+
+/** Wraps the sink's formatter: rows equal to the fingerprint's are not staged; accepted rows are recorded. */
+export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint): Sink {
+  const inner = sink.format;
+  const partField = spec.keys[0].field;
+  const itemField = spec.keys[1].field;
+  const direct = spec.direct;
+  const { walk } = fp;
+  sink.format = (v, line, fi, reject, path) => {
+    const key = `${copyText(v[partField])}\t${copyText(v[itemField])}`;
+    if (reject) {
+      try {
+        walk.seen(key);
+      } catch (e) {
+        if (!(e instanceof FingerprintOverflow)) throw e;
+        sink.error ??= e;
+        return '';
+      }
+      return inner(v, line, fi, reject, path);
+    }
+    let row = key;
+    for (let k = 0; k < direct.length; k++) {
+      const d = direct[k]!;
+      const x = v[d.field];
+      row += '\t' + (x === undefined ? (d.default ?? '\\N') : copyText(x));
+    }
+    let stage: boolean;
+    try {
+      stage = walk.stage(key, row);
+    } catch (e) {
+      // Too far from the last snapshot's order: this read stops and the run is read without one.
+      if (!(e instanceof FingerprintOverflow)) throw e;
+      sink.error ??= e;
+      return '';
+    }
+    if (!stage) {
+      walk.record(row);
+      return '';
+    }
+    const out = inner(v, line, fi, reject, path);
+    // A row the sink could not take (a direct load's unknown code) is no part of the snapshot it wrote.
+    if (out) walk.record(row);
+    return out;
+  };
+  const discard = sink.discard.bind(sink);
+  sink.discard = () => {
+    walk.close();
+    discard();
+  };
+  return sink;
+}

@@ -1,0 +1,258 @@
+// The fingerprint walk of a snapshot's extract (issue 16): the flow's last accepted snapshot, kept as a
+// file of canonical rows in the order they arrived, is read alongside the new payload. A row whose key
+// and values equal the old file's row is not staged; a row that differs, or is new, is. Old rows the new
+// snapshot no longer holds become tombstones (the merge removes them by key). The new payload's rows are
+// written to a file of their own, which becomes the flow's fingerprint when the run's merge commits.
+//
+// File format: one line per row, `part<TAB>item<TAB>value…<LF>`, every field escaped as COPY text (so a
+// line never holds a raw tab or newline and a tombstone line `part<TAB>item` is COPY input as it is).
+//
+// Exports keep their order from one day to the next, so the walk is a merge of two sequences: the old
+// row at the cursor is compared first; a row out of place is looked for a few rows ahead, and rows passed
+// over wait in a map for their key to come. Both maps are bounded: a payload too far from the old
+// order stops the walk (FingerprintOverflow) and the run is read again without a fingerprint.
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+import { Overflow } from './resolver.ts';
+
+const CHUNK = 1 << 20;
+/** Old rows looked at past the cursor for a row out of place. */
+const LOOKAHEAD = 64;
+/** Old rows passed over plus new rows met early, at most (about 100 bytes each in the maps). */
+export const WALK_MAX_PENDING = 200_000;
+
+/** The payload's order is too far from the last snapshot's for the walk: read it again without one. */
+export class FingerprintOverflow extends Overflow {}
+
+/** Lines of a file, read synchronously in 1 MB pieces (the walk is called from a synchronous formatter). */
+class LineReader {
+  private readonly fd: number;
+  private readonly buf = Buffer.allocUnsafe(CHUNK);
+  private readonly decoder = new StringDecoder('utf8');
+  private lines: string[] = [];
+  private i = 0;
+  private rest = '';
+  private eof = false;
+
+  constructor(file: string) {
+    this.fd = openSync(file, 'r');
+  }
+
+  next(): string | undefined {
+    while (this.i >= this.lines.length) {
+      if (this.eof) return undefined;
+      this.fill();
+    }
+    return this.lines[this.i++];
+  }
+
+  private fill(): void {
+    const n = readSync(this.fd, this.buf, 0, CHUNK, null);
+    this.i = 0;
+    if (n === 0) {
+      this.eof = true;
+      const tail = this.rest + this.decoder.end();
+      this.lines = tail ? [tail] : [];
+      this.rest = '';
+      return;
+    }
+    const parts = (this.rest + this.decoder.write(this.buf.subarray(0, n))).split('\n');
+    this.rest = parts.pop()!;
+    this.lines = parts;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** The key of a fingerprint line: its first two fields. */
+function keyOf(line: string): string {
+  const t = line.indexOf('\t', line.indexOf('\t') + 1);
+  return t < 0 ? line : line.slice(0, t);
+}
+
+export interface WalkResult {
+  /** Rows equal to the old file's, not staged. */
+  skipped: number;
+  /** Rows written to the new file. */
+  written: number;
+  /** Old rows the payload no longer holds (tombstones handed to `gone`). */
+  gone: number;
+}
+
+export class FingerprintWalk {
+  skipped = 0;
+  written = 0;
+  private readonly old: LineReader | undefined;
+  /** The old row at the cursor, and rows read past it by a look-ahead (served first, in order). */
+  private cur: string | undefined;
+  private ahead: string[] = [];
+  private aheadAt = 0;
+  /** Old rows passed over by a look-ahead, by key: a row of the payload may still name them. */
+  private readonly passed = new Map<string, string>();
+  /** Keys of the payload met before their old row (staged): that old row is not a tombstone. */
+  private readonly early = new Set<string>();
+  private readonly out: number;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private closed = false;
+
+  /** `oldFile`: the flow's fingerprint to compare with (none: every row is staged); `newFile` is written as `newFile.tmp` until finish. */
+  constructor(oldFile: string | undefined, private readonly newFile: string, private readonly maxPending = WALK_MAX_PENDING) {
+    this.old = oldFile ? new LineReader(oldFile) : undefined;
+    this.cur = this.old?.next();
+    this.out = openSync(`${newFile}.tmp`, 'w');
+  }
+
+  private nextOld(): string | undefined {
+    if (this.aheadAt < this.ahead.length) {
+      const l = this.ahead[this.aheadAt++]!;
+      if (this.aheadAt === this.ahead.length) {
+        this.ahead = [];
+        this.aheadAt = 0;
+      }
+      return l;
+    }
+    return this.old?.next();
+  }
+
+  /** The old row of `key`, consumed (undefined: the payload brings the key new, or far out of place). */
+  private take(key: string): string | undefined {
+    if (!this.old) return undefined;
+    // Old rows whose key the payload already brought out of place are no tombstones.
+    while (this.cur !== undefined && this.early.size && this.early.delete(keyOf(this.cur))) this.cur = this.nextOld();
+    const cur = this.cur;
+    if (cur !== undefined && cur.length > key.length && cur.charCodeAt(key.length) === 9 && cur.startsWith(key)) {
+      this.cur = this.nextOld();
+      return cur;
+    }
+    if (this.passed.size) {
+      const p = this.passed.get(key);
+      if (p !== undefined) {
+        this.passed.delete(key);
+        return p;
+      }
+    }
+    if (cur === undefined) return this.missing(key);
+    // A few rows ahead: the rows before it were removed from the payload, or come later.
+    while (this.ahead.length - this.aheadAt < LOOKAHEAD) {
+      const l = this.old.next();
+      if (l === undefined) break;
+      if (this.aheadAt) {
+        this.ahead = this.ahead.slice(this.aheadAt);
+        this.aheadAt = 0;
+      }
+      this.ahead.push(l);
+    }
+    for (let j = this.aheadAt; j < this.ahead.length; j++) {
+      const l = this.ahead[j]!;
+      if (l.length > key.length && l.charCodeAt(key.length) === 9 && l.startsWith(key)) {
+        this.pass(cur);
+        for (let k = this.aheadAt; k < j; k++) this.pass(this.ahead[k]!);
+        this.aheadAt = j + 1;
+        if (this.aheadAt === this.ahead.length) {
+          this.ahead = [];
+          this.aheadAt = 0;
+        }
+        this.cur = this.nextOld();
+        return l;
+      }
+    }
+    return this.missing(key);
+  }
+
+  private pass(line: string): void {
+    this.passed.set(keyOf(line), line);
+    this.bound();
+  }
+
+  private missing(key: string): undefined {
+    this.early.add(key);
+    this.bound();
+    return undefined;
+  }
+
+  private bound(): void {
+    if (this.passed.size + this.early.size > this.maxPending) {
+      throw new FingerprintOverflow(`the payload's rows are too far from the order of the last snapshot (over ${this.maxPending} rows out of place)`);
+    }
+  }
+
+  /**
+   * A payload row, `line` = key TAB values: whether it must be staged (false: equal to the last
+   * snapshot's row). The caller records the row with `record` once it is sure the row is accepted.
+   */
+  stage(key: string, line: string): boolean {
+    const old = this.take(key);
+    if (old !== undefined && old === line) {
+      this.skipped++;
+      return false;
+    }
+    return true;
+  }
+
+  /** A rejected row's key: its live row is kept (not a tombstone), and it is not recorded. */
+  seen(key: string): void {
+    this.take(key);
+  }
+
+  /** Appends an accepted row to the new file. */
+  record(line: string): void {
+    this.pending.push(line, '\n');
+    this.pendingBytes += line.length + 1;
+    this.written++;
+    if (this.pendingBytes >= CHUNK) this.flush();
+  }
+
+  private flush(): void {
+    if (!this.pending.length) return;
+    writeSync(this.out, this.pending.join(''));
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /**
+   * Ends the walk: the old rows never named go to `gone` as tombstone lines (`part TAB item LF`, in
+   * pieces), and the new file is made durable under its final name.
+   */
+  async finish(gone: (lines: string) => Promise<void>): Promise<WalkResult> {
+    let n = 0;
+    let buf: string[] = [];
+    const push = async (line: string) => {
+      buf.push(keyOf(line), '\n');
+      n++;
+      if (buf.length >= 100_000) {
+        await gone(buf.join(''));
+        buf = [];
+      }
+    };
+    if (this.old) {
+      for (let l = this.cur; l !== undefined; l = this.nextOld()) {
+        if (!this.early.delete(keyOf(l))) await push(l);
+      }
+      this.cur = undefined;
+      for (const l of this.passed.values()) await push(l);
+      this.passed.clear();
+      if (buf.length) await gone(buf.join(''));
+    }
+    this.flush();
+    fsyncSync(this.out);
+    this.closeFiles();
+    renameSync(`${this.newFile}.tmp`, this.newFile);
+    return { skipped: this.skipped, written: this.written, gone: n };
+  }
+
+  /** Closes the files; an unfinished new file is removed. */
+  close(): void {
+    if (this.closeFiles()) rmSync(`${this.newFile}.tmp`, { force: true });
+  }
+
+  private closeFiles(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    this.old?.close();
+    closeSync(this.out);
+    return true;
+  }
+}

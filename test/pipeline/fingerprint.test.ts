@@ -1,0 +1,279 @@
+// Snapshot fingerprints (issue 16): a flow's next snapshot stages only the rows that differ from its last
+// accepted one, and the store stays the truth — a row changed behind the bus's back, by another flow or
+// by a write the fingerprint never saw, is repaired by the next snapshot; a crash between staging and the
+// merge loses nothing. Every result is compared with the picture a full read gives.
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractRun } from '../../src/pipeline/extract/index.ts';
+import { FingerprintOverflow, FingerprintWalk } from '../../src/pipeline/extract/fingerprint-walk.ts';
+import { fingerprintFile } from '../../src/pipeline/fingerprints.ts';
+import { mergeRun } from '../../src/pipeline/merge.ts';
+import { rejectRun } from '../../src/pipeline/runs.ts';
+import { stagingTable } from '../../src/pipeline/staging-table.ts';
+import { createTestPipeline, csv, pricesFlow, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const H = 'sku;price_type;price;currency';
+const FLOW = 'fp-prices';
+const OTHER = 'fp-other';
+
+/** 100 products × price types a and b, price of (p, t) from a seed. */
+function rows(seed = 0): string[] {
+  const out: string[] = [];
+  for (const t of ['a', 'b']) for (let p = 0; p < 100; p++) out.push(`P${p};${t};${(p * 3 + (t === 'a' ? 1 : 2) + seed) % 997}.50;RUB`);
+  return out;
+}
+
+/** The picture a snapshot of these rows must leave (pricesPicture form), for a flow alone in the store. */
+function picture(lines: string[]): string[] {
+  return lines.map((l) => {
+    const [sku, t, v, c] = l.split(';');
+    return `${sku}|${t}|${Number(v).toFixed(6)}|${c}`;
+  }).sort();
+}
+
+interface RunRow { id: number; state: string; load_path: string; rows_staged: number; rows_skipped: number; rows_inserted: number; rows_updated: number; rows_unchanged: number; rows_removed: number; fingerprint_base: number | null }
+
+describe('snapshot fingerprints', () => {
+  let tp: TestPipeline;
+  beforeAll(async () => {
+    tp = await createTestPipeline('fingerprint', { workers: false });
+    await tp.applyFlowYaml(pricesFlow(FLOW, '', 'snapshot'));
+    await tp.applyFlowYaml(pricesFlow(OTHER, '', 'delta'));
+  });
+  afterAll(async () => {
+    await tp?.close();
+  });
+
+  /** A run through extract and merge by hand, as the workers would (a 'restage' is read again). */
+  async function run(flow: string, lines: string[]): Promise<RunRow> {
+    const id = await tp.send(flow, csv(H, lines));
+    for (let i = 0; i < 4; i++) {
+      if ((await extractRun(tp.rt, id)) !== 'staged') break;
+      if ((await mergeRun(tp.rt, id)) !== 'restage') break;
+    }
+    return row(id);
+  }
+
+  async function row(id: number): Promise<RunRow> {
+    const r = (await tp.rt.pool.query(`SELECT id, state, load_path, rows_staged::int, rows_skipped::int, rows_inserted::int, rows_updated::int,
+      rows_unchanged::int, rows_removed::int, fingerprint_base::int FROM runs WHERE id = $1`, [id])).rows[0] as RunRow;
+    return { ...r, id: Number(r.id) };
+  }
+
+  const fingerprint = async () => (await tp.rt.pool.query<{ run_id: number; valid: boolean; invalidated_by: string | null }>(
+    `SELECT run_id::int, valid, invalidated_by FROM fingerprints f JOIN flows fl ON fl.id = f.flow_id WHERE fl.name = $1`, [FLOW])).rows[0];
+  const flowId = async (name: string) => Number((await tp.rt.pool.query('SELECT id FROM flows WHERE name = $1', [name])).rows[0].id);
+
+  let last: string[] = [];
+  const store = async () => (await pricesPicture(tp)).sort();
+
+  it('a first load writes the fingerprint; the next snapshot stages only what changed, removes what went', async () => {
+    last = rows();
+    const first = await run(FLOW, last);
+    expect(first).toMatchObject({ state: 'done', load_path: 'direct', rows_inserted: 200 });
+    expect(await fingerprint()).toMatchObject({ run_id: first.id, valid: true });
+    expect(existsSync(fingerprintFile(tp.dataDir, await flowId(FLOW), first.id))).toBe(true);
+
+    // Three prices changed, two rows gone, two new, and two rows swapped in place.
+    const next = [...last];
+    next[5] = 'P5;a;1.25;RUB';
+    next[120] = 'P20;b;2.25;RUB';
+    next[199] = 'P99;b;3.25;RUB';
+    next.splice(50, 2); // P50;a and P51;a go
+    next.push('P100;a;7;RUB', 'P100;b;8;RUB');
+    [next[10], next[11]] = [next[11]!, next[10]!];
+    const second = await run(FLOW, next);
+    expect(second).toMatchObject({ state: 'done', load_path: 'staged', fingerprint_base: first.id, rows_inserted: 2, rows_updated: 3, rows_removed: 2 });
+    // 196 equal rows; of them only the swapped pair may be staged (found out of place).
+    expect(second.rows_skipped).toBeGreaterThanOrEqual(194);
+    expect(second.rows_staged).toBeLessThanOrEqual(7);
+    expect(second.rows_unchanged).toBe(195);
+    expect(await store()).toEqual(picture(next));
+    expect(await fingerprint()).toMatchObject({ run_id: second.id, valid: true });
+    // The first run's file is gone once the second one's is the flow's.
+    expect(existsSync(fingerprintFile(tp.dataDir, await flowId(FLOW), first.id))).toBe(false);
+    const hist = await tp.rt.pool.query(`SELECT op, count(*)::int AS n FROM price_history WHERE run_id = $1 GROUP BY op ORDER BY op`, [second.id]);
+    expect(hist.rows).toEqual([{ op: 'D', n: 2 }, { op: 'I', n: 2 }, { op: 'U', n: 3 }]);
+    last = next;
+  });
+
+  it('repairs a row changed in the store behind the bus\'s back (on the table or on a partition)', async () => {
+    for (const target of ['prices', 'partition']) {
+      const table = target === 'prices' ? 'prices'
+        : `prices_p${(await tp.rt.pool.query(`SELECT tableoid::regclass::text AS t FROM prices LIMIT 1`)).rows[0].t.replace('prices_p', '')}`;
+      const victim = (await tp.rt.pool.query(`SELECT price_type_id, product_id FROM ${table} LIMIT 1`)).rows[0];
+      await tp.rt.pool.query(`UPDATE ${table} SET value = 0 WHERE price_type_id = $1 AND product_id = $2`, [victim.price_type_id, victim.product_id]);
+      expect(await fingerprint()).toMatchObject({ valid: false });
+      expect((await fingerprint())!.invalidated_by).toContain('outside the bus');
+      expect(await store()).not.toEqual(picture(last));
+
+      const again = await run(FLOW, last);
+      expect(again).toMatchObject({ state: 'done', fingerprint_base: null, rows_updated: 1, rows_skipped: 0 });
+      expect(await store()).toEqual(picture(last));
+      expect(await fingerprint()).toMatchObject({ run_id: again.id, valid: true });
+    }
+  });
+
+  it('repairs a key another flow took over, and a row a delta of the flow itself changed', async () => {
+    const took = await run(OTHER, ['P1;a;999;RUB']);
+    expect(took).toMatchObject({ state: 'done', rows_updated: 1 });
+    expect(await fingerprint()).toMatchObject({ valid: false });
+    const back = await run(FLOW, last);
+    expect(back).toMatchObject({ state: 'done', fingerprint_base: null, rows_updated: 1 });
+    expect(await store()).toEqual(picture(last));
+    const owner = await tp.rt.pool.query(`SELECT count(*)::int AS n FROM prices WHERE flow_id <> $1`, [await flowId(FLOW)]);
+    expect(owner.rows[0].n).toBe(0);
+
+    // The snapshot flow's own delta (a payload may say it holds only changes): its fingerprint no longer holds.
+    await tp.rt.pool.query(`UPDATE flows SET definition = jsonb_set(definition, '{mode}', '"delta"') WHERE name = $1`, [FLOW]);
+    const delta = await run(FLOW, ['P2;a;555;RUB']);
+    await tp.rt.pool.query(`UPDATE flows SET definition = jsonb_set(definition, '{mode}', '"snapshot"') WHERE name = $1`, [FLOW]);
+    expect(delta).toMatchObject({ state: 'done', rows_updated: 1 });
+    expect(await fingerprint()).toMatchObject({ valid: false });
+    const fixed = await run(FLOW, last);
+    expect(fixed).toMatchObject({ state: 'done', rows_updated: 1 });
+    expect(await store()).toEqual(picture(last));
+  });
+
+  it('reads the run again without a fingerprint that stopped being true between extract and merge', async () => {
+    const id = await tp.send(FLOW, csv(H, last));
+    expect(await extractRun(tp.rt, id)).toBe('staged');
+    expect((await row(id)).fingerprint_base).not.toBeNull();
+    const victim = (await tp.rt.pool.query(`SELECT price_type_id, product_id FROM prices LIMIT 1`)).rows[0];
+    await tp.rt.pool.query(`UPDATE prices SET value = 1 WHERE price_type_id = $1 AND product_id = $2`, [victim.price_type_id, victim.product_id]);
+    expect(await mergeRun(tp.rt, id)).toBe('restage');
+    expect(await extractRun(tp.rt, id)).toBe('staged');
+    expect(await mergeRun(tp.rt, id)).toBe('done');
+    expect(await row(id)).toMatchObject({ fingerprint_base: null, rows_updated: 1, rows_staged: last.length });
+    expect(await store()).toEqual(picture(last));
+  });
+
+  it('never loses a row the store holds and the fingerprint does not (a bus write that forgot to clear it)', async () => {
+    const fid = await flowId(FLOW);
+    const c = await tp.rt.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(`SET LOCAL magistral.bus_write = 'on'`);
+      const product = (await c.query(`INSERT INTO products (code, name, placeholder) VALUES ('PX', 'PX', true) RETURNING id`)).rows[0].id;
+      await c.query(`INSERT INTO prices (price_type_id, product_id, value, currency, flow_id, run_id)
+        SELECT price_type_id, $2, 42, 'RUB', flow_id, run_id FROM prices WHERE flow_id = $1 LIMIT 1`, [fid, product]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK');
+      throw e;
+    } finally {
+      c.release();
+    }
+    expect(await fingerprint()).toMatchObject({ valid: true });
+    const id = await tp.send(FLOW, csv(H, last));
+    expect(await extractRun(tp.rt, id)).toBe('staged');
+    // The merge counts the flow's rows: one more than the snapshot and its fingerprint name.
+    expect(await mergeRun(tp.rt, id)).toBe('restage');
+    expect(await extractRun(tp.rt, id)).toBe('staged');
+    expect(await mergeRun(tp.rt, id)).toBe('done');
+    expect(await row(id)).toMatchObject({ fingerprint_base: null, rows_removed: 1 });
+    expect(await store()).toEqual(picture(last));
+  });
+
+  it('loses nothing when staging is lost between extract and merge (a crash of PostgreSQL empties UNLOGGED tables)', async () => {
+    const next = last.filter((_, i) => i !== 3).map((l, i) => (i === 7 ? l.replace(/;[0-9.]+;RUB$/, ';11.11;RUB') : l));
+    // Staging and tombstones both lost: the merge sees the staging short and reads again.
+    let id = await tp.send(FLOW, csv(H, next));
+    expect(await extractRun(tp.rt, id)).toBe('staged');
+    expect(await row(id)).toMatchObject({ rows_staged: 1 });
+    await tp.rt.pool.query(`TRUNCATE ${stagingTable(id)}, ${stagingTable(id)}_gone`);
+    expect(await mergeRun(tp.rt, id)).toBe('restage');
+    expect(await extractRun(tp.rt, id)).toBe('staged');
+    expect(await mergeRun(tp.rt, id)).toBe('done');
+    expect(await row(id)).toMatchObject({ rows_updated: 1, rows_removed: 1 });
+    expect(await store()).toEqual(picture(next));
+    last = next;
+
+    // Only the tombstones lost (no staged row to notice it by): the count of the flow's rows does.
+    const after = last.slice(0, -1);
+    id = await tp.send(FLOW, csv(H, after));
+    expect(await extractRun(tp.rt, id)).toBe('staged');
+    expect(await row(id)).toMatchObject({ rows_staged: 0 });
+    await tp.rt.pool.query(`TRUNCATE ${stagingTable(id)}_gone`);
+    expect(await mergeRun(tp.rt, id)).toBe('restage');
+    expect(await extractRun(tp.rt, id)).toBe('staged');
+    expect(await mergeRun(tp.rt, id)).toBe('done');
+    expect(await row(id)).toMatchObject({ rows_removed: 1 });
+    expect(await store()).toEqual(picture(after));
+    last = after;
+  });
+
+  it('a held snapshot, rejected, leaves the old fingerprint the flow\'s', async () => {
+    await tp.rt.pool.query(`UPDATE flows SET definition = definition || '{"guard": {"maxChangeRatio": 0.1}}' WHERE name = $1`, [FLOW]);
+    const before = await fingerprint();
+    const next = last.map((l, i) => (i < 60 ? l.replace(/;[0-9.]+;RUB$/, ';1.01;RUB') : l));
+    const held = await run(FLOW, next);
+    expect(held.state).toBe('held');
+    expect(await fingerprint()).toMatchObject({ run_id: before!.run_id, valid: true });
+    await rejectRun(tp.rt, held.id, { by: 'test' });
+    await tp.rt.pool.query(`UPDATE flows SET definition = definition - 'guard' WHERE name = $1`, [FLOW]);
+    const same = await run(FLOW, last);
+    expect(same).toMatchObject({ state: 'done', rows_staged: 0, rows_updated: 0, rows_removed: 0 });
+  });
+});
+
+describe('the fingerprint walk', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'fp-walk-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Walks `next` against a file of `old` rows; returns which were staged and the tombstones. */
+  async function walk(old: string[], next: string[], maxPending?: number): Promise<{ staged: string[]; gone: string[]; file: string }> {
+    const oldFile = path.join(dir, 'old.fp');
+    await writeFile(oldFile, old.map((l) => `${l}\n`).join(''));
+    const newFile = path.join(dir, 'new.fp');
+    const w = new FingerprintWalk(oldFile, newFile, maxPending);
+    const staged: string[] = [];
+    for (const l of next) {
+      const key = l.split('\t').slice(0, 2).join('\t');
+      if (w.stage(key, l)) staged.push(l);
+      w.record(l);
+    }
+    let gone = '';
+    await w.finish(async (lines) => { gone += lines; });
+    return { staged, gone: gone.split('\n').filter(Boolean).sort(), file: await readFile(newFile, 'utf8') };
+  }
+
+  const rowsOf = (n: number, v = 1) => Array.from({ length: n }, (_, i) => `t\tp${i}\t${v}`);
+
+  it('stages changed, new and far-moved rows; every row that went is a tombstone, none that stayed', async () => {
+    const old = rowsOf(1000);
+    const next = old.filter((_, i) => i % 100 !== 7).map((l, i) => (i % 97 === 0 ? l.replace(/\t1$/, '\t2') : l));
+    next.splice(500, 0, 't\tnew1\t1');
+    next.reverse(); // every row out of the old order: looked up ahead or passed over, still matched
+    const r = await walk(old, next);
+    expect(r.gone).toEqual(old.filter((_, i) => i % 100 === 7).map((l) => l.split('\t').slice(0, 2).join('\t')).sort());
+    const changed = next.filter((l) => l.endsWith('\t2'));
+    for (const c of changed) expect(r.staged).toContain(c);
+    expect(r.staged).toContain('t\tnew1\t1');
+    expect(r.file).toBe(next.map((l) => `${l}\n`).join(''));
+  });
+
+  it('in the same order stages exactly the changed and new rows', async () => {
+    const old = rowsOf(500);
+    const next = [...old];
+    next[10] = 't\tp10\t9';
+    next.splice(20, 1);
+    next.splice(30, 0, 't\tx\t1');
+    const r = await walk(old, next);
+    expect(r.staged).toEqual(['t\tp10\t9', 't\tx\t1']);
+    expect(r.gone).toEqual(['t\tp20']);
+  });
+
+  it('stops with FingerprintOverflow when too many rows are out of place', async () => {
+    const old = rowsOf(300);
+    await expect(walk(old, [...old].reverse(), 50)).rejects.toBeInstanceOf(FingerprintOverflow);
+  });
+});
