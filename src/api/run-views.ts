@@ -25,7 +25,7 @@ export const runSchema = {
     rows: {
       type: 'object',
       properties: {
-        read: count, staged: count, rejected: count, inserted: count, updated: count, unchanged: count, removed: count,
+        read: count, staged: count, skipped: count, rejected: count, inserted: count, updated: count, unchanged: count, removed: count,
         inScope: { type: ['integer', 'null'] },
       },
     },

@@ -31,7 +31,8 @@ export interface RunView {
   /** staged: extract → staging → merge; direct: first load COPY'd straight into the live table. */
   loadPath: 'staged' | 'direct';
   attempts: number;
-  rows: { read: number; staged: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
+  /** `skipped`: rows a snapshot's extract found equal to the flow's last accepted snapshot (its fingerprint) and did not stage; counted in unchanged. */
+  rows: { read: number; staged: number; skipped: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
   error: { code: string | null; message: string } | null;
   heldReason: string | null;
   /** What a held run would change (a few rows of each kind, old → new), taken when the guard held it. */
@@ -88,7 +89,7 @@ function toView(r: RunRow): RunView {
     loadPath: r.load_path,
     attempts: r.attempts,
     rows: {
-      read: r.rows_read, staged: r.rows_staged, rejected: r.rows_rejected, inserted: r.rows_inserted,
+      read: r.rows_read, staged: r.rows_staged, skipped: Number(r.rows_skipped), rejected: r.rows_rejected, inserted: r.rows_inserted,
       updated: r.rows_updated, unchanged: r.rows_unchanged, removed: r.rows_removed, inScope: r.rows_in_scope,
     },
     error: r.error ? { code: r.error_code, message: r.error } : null,

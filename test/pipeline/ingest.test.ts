@@ -66,7 +66,8 @@ describe('CSV prices through the pipeline', () => {
       'A5;retail;8,25;EUR',
     ]), 'bad-rows.csv');
     expect(run.state).toBe('done');
-    expect(run.rows).toMatchObject({ read: 5, staged: 2, rejected: 3 });
+    // A1 is as the last snapshot left it: found equal to the flow's fingerprint, not staged.
+    expect(run.rows).toMatchObject({ read: 5, staged: 1, skipped: 1, rejected: 3 });
     const rejects = await listRejects(tp.rt.db, run.id);
     expect(rejects.map((r) => [r.file, r.line, r.field, r.rule])).toEqual([
       ['bad-rows.csv', 3, 'price', 'decimal'],

@@ -22,6 +22,7 @@ export function formatSummary(r: RunView): string {
     `  files     ${r.files.join(', ')}`,
     `  read      ${r.rows.read}`,
     `  staged    ${r.rows.staged}`,
+    ...(r.rows.skipped ? [`  skipped   ${r.rows.skipped} (equal to the last snapshot's fingerprint)`] : []),
     `  inserted  ${r.rows.inserted}`,
     `  updated   ${r.rows.updated}`,
     `  unchanged ${r.rows.unchanged}`,

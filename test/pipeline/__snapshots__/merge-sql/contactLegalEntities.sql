@@ -83,7 +83,7 @@ WITH src AS (
            coalesce(s.role, 'subordinate') AS role, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" WHERE NOT s._reject),
       changed AS MATERIALIZED (
-        SELECT x.*, t.role AS old_role, (t.contact_id IS NULL) AS is_new
+        SELECT x.*, t.role AS old_role, (t.contact_id IS NULL) AS is_new, t.flow_id AS old_flow_id
         FROM src x LEFT JOIN contact_legal_entities t ON t.legal_entity_id = x.legal_entity_id AND t.contact_id = x.contact_id
         WHERE t.contact_id IS NULL
            OR (t.role) IS DISTINCT FROM (x.role)
@@ -99,7 +99,8 @@ WITH src AS (
         SELECT $3, legal_entity_id, contact_id, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_role, role, ($4::bigint[])[_file + 1], _line, _path
         FROM changed WHERE is_new OR old_role IS DISTINCT FROM role
       )
-      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
       FROM changed
 -- values: ["erp",7,42,[11,12]]
 
@@ -183,7 +184,7 @@ WITH src AS (
            coalesce(s.role, 'subordinate') AS role, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'legalEntity' AND pk.system = $1 AND pk.external_id = s."legalEntity" JOIN external_ids ik ON ik.entity = 'contact' AND ik.system = $1 AND ik.external_id = s."contact" WHERE NOT s._reject),
       changed AS MATERIALIZED (
-        SELECT x.*, t.role AS old_role, (t.contact_id IS NULL) AS is_new
+        SELECT x.*, t.role AS old_role, (t.contact_id IS NULL) AS is_new, t.flow_id AS old_flow_id
         FROM src x LEFT JOIN contact_legal_entities t ON t.legal_entity_id = x.legal_entity_id AND t.contact_id = x.contact_id
         WHERE t.contact_id IS NULL
            OR (t.role) IS DISTINCT FROM (x.role)
@@ -194,7 +195,8 @@ WITH src AS (
         ON CONFLICT (legal_entity_id, contact_id) DO UPDATE SET role = excluded.role,
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       )
-      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
       FROM changed
 -- values: ["erp",7,42]
 

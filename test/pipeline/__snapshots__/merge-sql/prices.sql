@@ -85,7 +85,7 @@ WITH src AS (
     FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
-        SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new
+        SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new, t.flow_id AS old_flow_id
         FROM src x LEFT JOIN prices t ON t.price_type_id = x.price_type_id AND t.product_id = x.product_id
         WHERE t.product_id IS NULL
            OR (t.value, t.currency, t.unit, t.factor, t.tiers, t.valid_from, t.valid_until) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor, x.tiers, x.valid_from, x.valid_until)
@@ -101,7 +101,8 @@ WITH src AS (
         SELECT $3, price_type_id, product_id, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_value, value, ($4::bigint[])[_file + 1], _line, _path
         FROM changed WHERE is_new OR old_value IS DISTINCT FROM value
       )
-      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
       FROM changed
 -- values: ["erp",7,42,[11,12]]
 
@@ -188,7 +189,7 @@ WITH src AS (
     FROM unnest(string_to_array(s.tiers, ';')) WITH ORDINALITY t(x, n)) END AS tiers, NULL::timestamptz AS valid_from, NULL::timestamptz AS valid_until, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'priceType' AND pk.system = $1 AND pk.external_id = s."priceType" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
-        SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new
+        SELECT x.*, t.value AS old_value, (t.product_id IS NULL) AS is_new, t.flow_id AS old_flow_id
         FROM src x LEFT JOIN prices t ON t.price_type_id = x.price_type_id AND t.product_id = x.product_id
         WHERE t.product_id IS NULL
            OR (t.value, t.currency, t.unit, t.factor, t.tiers, t.valid_from, t.valid_until) IS DISTINCT FROM (x.value, x.currency, x.unit, x.factor, x.tiers, x.valid_from, x.valid_until)
@@ -199,7 +200,8 @@ WITH src AS (
         ON CONFLICT (price_type_id, product_id) DO UPDATE SET value = excluded.value, currency = excluded.currency, unit = excluded.unit, factor = excluded.factor, tiers = excluded.tiers, valid_from = excluded.valid_from, valid_until = excluded.valid_until,
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       )
-      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
       FROM changed
 -- values: ["erp",7,42]
 

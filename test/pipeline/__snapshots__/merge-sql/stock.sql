@@ -83,7 +83,7 @@ WITH src AS (
            s.quantity::numeric(20,6) AS quantity, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'warehouse' AND pk.system = $1 AND pk.external_id = s."warehouse" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
-        SELECT x.*, t.quantity AS old_quantity, (t.product_id IS NULL) AS is_new
+        SELECT x.*, t.quantity AS old_quantity, (t.product_id IS NULL) AS is_new, t.flow_id AS old_flow_id
         FROM src x LEFT JOIN stock t ON t.warehouse_id = x.warehouse_id AND t.product_id = x.product_id
         WHERE t.product_id IS NULL
            OR (t.quantity) IS DISTINCT FROM (x.quantity)
@@ -99,7 +99,8 @@ WITH src AS (
         SELECT $3, warehouse_id, product_id, CASE WHEN is_new THEN 'I' ELSE 'U' END, old_quantity, quantity, ($4::bigint[])[_file + 1], _line, _path
         FROM changed WHERE is_new OR old_quantity IS DISTINCT FROM quantity
       )
-      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
       FROM changed
 -- values: ["erp",7,42,[11,12]]
 
@@ -183,7 +184,7 @@ WITH src AS (
            s.quantity::numeric(20,6) AS quantity, s._file, s._line, s._path
     FROM staging.run_42 s JOIN external_ids pk ON pk.entity = 'warehouse' AND pk.system = $1 AND pk.external_id = s."warehouse" JOIN external_ids ik ON ik.entity = 'product' AND ik.system = $1 AND ik.external_id = s."product" WHERE NOT s._reject),
       changed AS MATERIALIZED (
-        SELECT x.*, t.quantity AS old_quantity, (t.product_id IS NULL) AS is_new
+        SELECT x.*, t.quantity AS old_quantity, (t.product_id IS NULL) AS is_new, t.flow_id AS old_flow_id
         FROM src x LEFT JOIN stock t ON t.warehouse_id = x.warehouse_id AND t.product_id = x.product_id
         WHERE t.product_id IS NULL
            OR (t.quantity) IS DISTINCT FROM (x.quantity)
@@ -194,7 +195,8 @@ WITH src AS (
         ON CONFLICT (warehouse_id, product_id) DO UPDATE SET quantity = excluded.quantity,
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       )
-      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd
+      SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
       FROM changed
 -- values: ["erp",7,42]
 
