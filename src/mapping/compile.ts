@@ -134,6 +134,11 @@ function isOptional(f: Field): boolean {
   return f.optional === true && f.default === undefined;
 }
 
+/** Whether the mapping translates ids through the store (its output then depends on more than the record). */
+export function usesLookups(m: Mapping): boolean {
+  return entityLookups(m).length > 0;
+}
+
 /** Every `lookup: {entity, system}` in the mapping, so translations are loaded once before any row. */
 function entityLookups(m: Mapping): Array<{ entity: string; system: string }> {
   const out = new Map<string, { entity: string; system: string }>();

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractRun } from '../../src/pipeline/extract/index.ts';
-import { FingerprintOverflow, FingerprintWalk } from '../../src/pipeline/extract/fingerprint-walk.ts';
+import { FingerprintOverflow, FingerprintWalk, rawHash } from '../../src/pipeline/extract/fingerprint-walk.ts';
 import { fingerprintFile } from '../../src/pipeline/fingerprints.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { rejectRun } from '../../src/pipeline/runs.ts';
@@ -229,21 +229,33 @@ describe('the fingerprint walk', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Walks `next` against a file of `old` rows; returns which were staged and the tombstones. */
-  async function walk(old: string[], next: string[], maxPending?: number): Promise<{ staged: string[]; gone: string[]; file: string }> {
+  /**
+   * Walks `next` against a file of `old` rows (written under mapping signature 'm1'); returns which were
+   * staged, which were taken as equal by their raw record (not mapped), the tombstones and the new file's rows.
+   */
+  async function walk(old: string[], next: string[], o: { maxPending?: number; mapping?: string } = {}): Promise<{ staged: string[]; raw: number; gone: string[]; file: string[] }> {
     const oldFile = path.join(dir, 'old.fp');
-    await writeFile(oldFile, old.map((l) => `${l}\n`).join(''));
+    const hash = (l: string) => rawHash({ line: l }, undefined);
+    await writeFile(oldFile, `#fp1\tm1\n${old.map((l) => `${hash(l)}\t${l}\n`).join('')}`);
     const newFile = path.join(dir, 'new.fp');
-    const w = new FingerprintWalk(oldFile, newFile, maxPending);
+    const w = new FingerprintWalk(oldFile, newFile, o.mapping ?? 'm1', o.maxPending);
     const staged: string[] = [];
+    let raw = 0;
     for (const l of next) {
+      const h = hash(l);
+      if (w.sameRaw(h)) {
+        raw++;
+        continue;
+      }
       const key = l.split('\t').slice(0, 2).join('\t');
       if (w.stage(key, l)) staged.push(l);
-      w.record(l);
+      w.record(h, l);
     }
     let gone = '';
     await w.finish(async (lines) => { gone += lines; });
-    return { staged, gone: gone.split('\n').filter(Boolean).sort(), file: await readFile(newFile, 'utf8') };
+    const file = (await readFile(newFile, 'utf8')).split('\n').filter(Boolean);
+    expect(file[0]).toBe(`#fp1\t${o.mapping ?? 'm1'}`);
+    return { staged, raw, gone: gone.split('\n').filter(Boolean).sort(), file: file.slice(1).map((l) => l.slice(17)) };
   }
 
   const rowsOf = (n: number, v = 1) => Array.from({ length: n }, (_, i) => `t\tp${i}\t${v}`);
@@ -258,7 +270,7 @@ describe('the fingerprint walk', () => {
     const changed = next.filter((l) => l.endsWith('\t2'));
     for (const c of changed) expect(r.staged).toContain(c);
     expect(r.staged).toContain('t\tnew1\t1');
-    expect(r.file).toBe(next.map((l) => `${l}\n`).join(''));
+    expect(r.file).toEqual(next);
   });
 
   it('in the same order stages exactly the changed and new rows', async () => {
@@ -270,10 +282,18 @@ describe('the fingerprint walk', () => {
     const r = await walk(old, next);
     expect(r.staged).toEqual(['t\tp10\t9', 't\tx\t1']);
     expect(r.gone).toEqual(['t\tp20']);
+    // Rows in place are known by their raw record, without being mapped.
+    expect(r.raw).toBe(497);
+    expect(r.file).toEqual(next);
+    // Under another mapping a raw record may map otherwise: every row is compared as mapped.
+    const other = await walk(old, next, { mapping: 'm2' });
+    expect(other.raw).toBe(0);
+    expect(other.staged).toEqual(['t\tp10\t9', 't\tx\t1']);
+    expect(other.gone).toEqual(['t\tp20']);
   });
 
   it('stops with FingerprintOverflow when too many rows are out of place', async () => {
     const old = rowsOf(300);
-    await expect(walk(old, [...old].reverse(), 50)).rejects.toBeInstanceOf(FingerprintOverflow);
+    await expect(walk(old, [...old].reverse(), { maxPending: 50 })).rejects.toBeInstanceOf(FingerprintOverflow);
   });
 });

@@ -80,6 +80,8 @@ async function feed(
         s.rejects.add({ file: fileName, line: rec.line ?? null, path: rec.path ?? null, field: rec.reject.field, rule: rec.reject.rule, reason: rec.reject.reason, record: JSON.stringify(rec.data) });
         continue;
       }
+      // Equal to the last snapshot's row as read (fingerprint): neither mapped nor staged.
+      if (s.skipRaw?.(rec.data, rec.kind)) continue;
       const entry = s.mappings.pick(rec.kind);
       if (!entry) {
         if (alone) {

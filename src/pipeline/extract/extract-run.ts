@@ -165,7 +165,7 @@ async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files:
   const covers = run.spec.kind === 'fact' && directCovers(run.spec, mappings);
   if (direct && run.spec.kind === 'fact' && covers) {
     // A first load compares with nothing (its table is empty) but writes the snapshot's fingerprint.
-    const fp = await openFingerprint(deps, run, covers, { compare: false });
+    const fp = await openFingerprint(deps, run, mappings, covers, { compare: false });
     const sink = await openDirectSink(deps, run, run.spec, mappings, rejects, files, { wait: alone, ...(fp ? { fingerprint: fp } : {}) });
     if (sink) {
       budget.open++;
@@ -173,7 +173,7 @@ async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files:
     }
     fp?.walk.close();
   }
-  const fp = run.spec.kind === 'fact' ? await openFingerprint(deps, run, covers, { compare: true }) : undefined;
+  const fp = run.spec.kind === 'fact' ? await openFingerprint(deps, run, mappings, covers, { compare: true }) : undefined;
   const sink = await openStagedSink(deps, run, mappings, rejects, budget, fp);
   return fp && run.spec.kind === 'fact' ? withFingerprint(sink, run.spec, fp) : sink;
 }

@@ -5,7 +5,8 @@ import type { PipelineDeps } from '../deps.ts';
 import { currentFingerprint, fingerprintFile, fingerprints, prepareFingerprintDir } from '../fingerprints.ts';
 import type { FactSpec } from '../targets.ts';
 import { copyText } from './copy.ts';
-import { FingerprintOverflow, FingerprintWalk } from './fingerprint-walk.ts';
+import { FingerprintOverflow, FingerprintWalk, NO_RAW_HASH, rawHash } from './fingerprint-walk.ts';
+import type { RunMappings } from './mappings.ts';
 import type { PassRun, Sink } from './sink.ts';
 
 export interface SinkFingerprint {
@@ -19,7 +20,7 @@ export interface SinkFingerprint {
  * current fingerprint beside the payload (not for a direct load: an empty table has nothing to skip).
  */
 export async function openFingerprint(
-  deps: PipelineDeps, run: PassRun, directCovers: boolean, opts: { compare: boolean },
+  deps: PipelineDeps, run: PassRun, mappings: RunMappings, directCovers: boolean, opts: { compare: boolean },
 ): Promise<SinkFingerprint | undefined> {
   if (run.spec.kind !== 'fact' || run.mode !== 'snapshot' || !directCovers) return undefined;
   const r = (await deps.pool.query<{ snapshot_group: string | null; fingerprint_off: boolean }>(
@@ -28,12 +29,20 @@ export async function openFingerprint(
   const dataDir = deps.config.MAGISTRAL_DATA_DIR;
   const base = opts.compare && !r.fingerprint_off ? await currentFingerprint(deps.pool, dataDir, run.flowId, run.flow) : undefined;
   prepareFingerprintDir(dataDir, run.flowId);
-  return { walk: new FingerprintWalk(base?.file, fingerprintFile(dataDir, run.flowId, run.id)), base: base?.runId ?? null };
+  return { walk: new FingerprintWalk(base?.file, fingerprintFile(dataDir, run.flowId, run.id), mappings.signature), base: base?.runId ?? null };
 }
 
 /** Wraps the sink's formatter: rows equal to the fingerprint's are not staged; accepted rows are recorded. */
 export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint): Sink {
   const inner = sink.format;
+  // The raw hash of the record being formatted (skipRaw runs just before its mapping and format).
+  let raw = NO_RAW_HASH;
+  const hashes = sink.mappings.signature !== undefined;
+  sink.skipRaw = (data, kind) => {
+    if (!hashes || sink.error) return false;
+    raw = rawHash(data, kind);
+    return fp.walk.sameRaw(raw);
+  };
   const partField = spec.keys[0].field;
   const itemField = spec.keys[1].field;
   const direct = spec.direct;
@@ -41,6 +50,7 @@ export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint)
   sink.format = (v, line, fi, reject, path) => {
     const key = `${copyText(v[partField])}\t${copyText(v[itemField])}`;
     if (reject) {
+      raw = NO_RAW_HASH;
       try {
         walk.seen(key);
       } catch (e) {
@@ -65,13 +75,15 @@ export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint)
       sink.error ??= e;
       return '';
     }
+    const h = raw;
+    raw = NO_RAW_HASH;
     if (!stage) {
-      walk.record(row);
+      walk.record(h, row);
       return '';
     }
     const out = inner(v, line, fi, reject, path);
     // A row the sink could not take (a direct load's unknown code) is no part of the snapshot it wrote.
-    if (out) walk.record(row);
+    if (out) walk.record(h, row);
     return out;
   };
   const discard = sink.discard.bind(sink);

@@ -4,8 +4,14 @@
 // snapshot no longer holds become tombstones (the merge removes them by key). The new payload's rows are
 // written to a file of their own, which becomes the flow's fingerprint when the run's merge commits.
 //
-// File format: one line per row, `part<TAB>item<TAB>value…<LF>`, every field escaped as COPY text (so a
-// line never holds a raw tab or newline and a tombstone line `part<TAB>item` is COPY input as it is).
+// File format: a header line `#fp1<TAB>mapping signature`, then one line per row,
+// `raw hash<TAB>part<TAB>item<TAB>value…<LF>`: the raw hash is 16 hex digits of a 64-bit hash of the
+// record as the connector read it (before mapping), every other field is escaped as COPY text (so a line
+// never holds a raw tab or newline and its key `part<TAB>item` is a tombstone line as it is).
+//
+// Two ways a row is found equal: by its raw record (same hash as the old row at the cursor, under the same
+// mapping — then it is not even mapped: mapping is about half of the extract's cost per row), or by its
+// canonical row after mapping (found at the cursor, a few rows ahead, or among rows passed over).
 //
 // Exports keep their order from one day to the next, so the walk is a merge of two sequences: the old
 // row at the cursor is compared first; a row out of place is looked for a few rows ahead, and rows passed
@@ -66,10 +72,54 @@ class LineReader {
   }
 }
 
-/** The key of a fingerprint line: its first two fields. */
+/** Characters before a line's canonical row: the raw hash and its tab. */
+const RAW = 17;
+/** The raw hash of a row whose record cannot be compared raw (never equal to a real one: not hex). */
+export const NO_RAW_HASH = '-'.repeat(16);
+const HEADER = '#fp1';
+
+/** The key of a fingerprint line: the first two fields of its canonical row. */
 function keyOf(line: string): string {
-  const t = line.indexOf('\t', line.indexOf('\t') + 1);
-  return t < 0 ? line : line.slice(0, t);
+  const t = line.indexOf('\t', line.indexOf('\t', RAW) + 1);
+  return t < 0 ? line.slice(RAW) : line.slice(RAW, t);
+}
+
+/** Whether fingerprint line `l` is of key `key` (its canonical row starts with key TAB). */
+function isKey(l: string, key: string): boolean {
+  return l.length > RAW + key.length && l.charCodeAt(RAW + key.length) === 9 && l.startsWith(key, RAW);
+}
+
+/**
+ * 64 bits of hash (two 32-bit FNV-1a variants) of a raw record: its kind, field names and values in the
+ * connector's order, with separators. A changed value changes it but with a chance of 2^-64.
+ */
+export function rawHash(data: Record<string, string>, kind: string | undefined): string {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  if (kind !== undefined) {
+    for (let i = 0; i < kind.length; i++) {
+      a = Math.imul(a ^ kind.charCodeAt(i), 0x01000193);
+      b = Math.imul(b ^ kind.charCodeAt(i), 0x5bd1e995);
+    }
+  }
+  for (const k in data) {
+    const v = data[k]!;
+    for (let i = 0; i < k.length; i++) {
+      const c = k.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+    }
+    a = Math.imul(a ^ 0x1f, 0x01000193);
+    b = Math.imul(b ^ 0x1f, 0x5bd1e995);
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+    }
+    a = Math.imul(a ^ 0x1e, 0x01000193);
+    b = Math.imul(b ^ 0x1e, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + ((b ^ (b >>> 15)) >>> 0).toString(16).padStart(8, '0');
 }
 
 export interface WalkResult {
@@ -97,12 +147,21 @@ export class FingerprintWalk {
   private pending: string[] = [];
   private pendingBytes = 0;
   private closed = false;
+  /** The old file was written under the same mapping signature: a raw record equal to the old one maps the same. */
+  readonly rawComparable: boolean;
 
-  /** `oldFile`: the flow's fingerprint to compare with (none: every row is staged); `newFile` is written as `newFile.tmp` until finish. */
-  constructor(oldFile: string | undefined, private readonly newFile: string, private readonly maxPending = WALK_MAX_PENDING) {
+  /**
+   * `oldFile`: the flow's fingerprint to compare with (none: every row is staged); `newFile` is written as
+   * `newFile.tmp` until finish. `mapping`: the signature of the mappings the rows go through (raw records
+   * are compared only under the same one; none: never).
+   */
+  constructor(oldFile: string | undefined, private readonly newFile: string, mapping: string | undefined, private readonly maxPending = WALK_MAX_PENDING) {
     this.old = oldFile ? new LineReader(oldFile) : undefined;
+    const header = this.old?.next();
+    this.rawComparable = mapping !== undefined && header === `${HEADER}\t${mapping}`;
     this.cur = this.old?.next();
     this.out = openSync(`${newFile}.tmp`, 'w');
+    this.pending.push(`${HEADER}\t${mapping ?? '-'}\n`);
   }
 
   private nextOld(): string | undefined {
@@ -123,7 +182,7 @@ export class FingerprintWalk {
     // Old rows whose key the payload already brought out of place are no tombstones.
     while (this.cur !== undefined && this.early.size && this.early.delete(keyOf(this.cur))) this.cur = this.nextOld();
     const cur = this.cur;
-    if (cur !== undefined && cur.length > key.length && cur.charCodeAt(key.length) === 9 && cur.startsWith(key)) {
+    if (cur !== undefined && isKey(cur, key)) {
       this.cur = this.nextOld();
       return cur;
     }
@@ -147,7 +206,7 @@ export class FingerprintWalk {
     }
     for (let j = this.aheadAt; j < this.ahead.length; j++) {
       const l = this.ahead[j]!;
-      if (l.length > key.length && l.charCodeAt(key.length) === 9 && l.startsWith(key)) {
+      if (isKey(l, key)) {
         this.pass(cur);
         for (let k = this.aheadAt; k < j; k++) this.pass(this.ahead[k]!);
         this.aheadAt = j + 1;
@@ -180,12 +239,27 @@ export class FingerprintWalk {
   }
 
   /**
-   * A payload row, `line` = key TAB values: whether it must be staged (false: equal to the last
+   * A raw record whose hash equals the old row's at the cursor (under the same mapping): that row again,
+   * recorded as it was, not staged — and the record need not be mapped. False: map it and call `stage`.
+   */
+  sameRaw(hash: string): boolean {
+    if (!this.rawComparable) return false;
+    while (this.cur !== undefined && this.early.size && this.early.delete(keyOf(this.cur))) this.cur = this.nextOld();
+    const cur = this.cur;
+    if (cur === undefined || !cur.startsWith(hash)) return false;
+    this.cur = this.nextOld();
+    this.skipped++;
+    this.recordLine(cur);
+    return true;
+  }
+
+  /**
+   * A payload row, `row` = key TAB values: whether it must be staged (false: equal to the last
    * snapshot's row). The caller records the row with `record` once it is sure the row is accepted.
    */
-  stage(key: string, line: string): boolean {
+  stage(key: string, row: string): boolean {
     const old = this.take(key);
-    if (old !== undefined && old === line) {
+    if (old !== undefined && old.length === row.length + RAW && old.endsWith(row)) {
       this.skipped++;
       return false;
     }
@@ -197,8 +271,12 @@ export class FingerprintWalk {
     this.take(key);
   }
 
-  /** Appends an accepted row to the new file. */
-  record(line: string): void {
+  /** Appends an accepted row (its raw hash, NO_RAW_HASH if none, and its canonical row) to the new file. */
+  record(hash: string, row: string): void {
+    this.recordLine(`${hash}\t${row}`);
+  }
+
+  private recordLine(line: string): void {
     this.pending.push(line, '\n');
     this.pendingBytes += line.length + 1;
     this.written++;

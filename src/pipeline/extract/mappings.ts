@@ -1,7 +1,8 @@
 // The mappings of a run compiled once per extract (a plain function per mapping, picked by record
 // kind), and the mode a run merges with once its payload has said what it is.
 import type { Flow } from '../../schemas/index.ts';
-import { compileMapping, dbLookups, loadMapping, type CompiledMapping } from '../../mapping/index.ts';
+import { createHash } from 'node:crypto';
+import { compileMapping, dbLookups, loadMapping, usesLookups, type CompiledMapping } from '../../mapping/index.ts';
 import type { PipelineDeps } from '../deps.ts';
 import { mappingRefs } from '../flows.ts';
 import { keyFields, type TargetSpec } from '../targets.ts';
@@ -26,6 +27,11 @@ export interface RunMappings {
   kinds: ReadonlySet<string>;
   /** Canonical fields any of the mappings produces. */
   fields: ReadonlySet<string>;
+  /**
+   * What the mappings are (the flow and every mapping, hashed): a record maps to the same row under the
+   * same signature. Undefined when a mapping also reads the store (id lookups): then it does not.
+   */
+  signature: string | undefined;
 }
 
 /**
@@ -40,8 +46,12 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   const mappings: Entry[] = [];
   const byName = new Map<string, Entry>();
   const fields = new Set<string>();
+  const sig = createHash('sha256').update(JSON.stringify(flow));
+  let stable = true;
   for (const ref of mappingRefs(flow)) {
     const m = await loadMapping(ref);
+    sig.update(JSON.stringify(m));
+    if (usesLookups(m)) stable = false;
     for (const f of Object.keys(m.fields)) fields.add(f);
     const opts = { system: flow.source.system ?? 'local', lookups: dbLookups(deps.db) };
     const entry = { fn: await compileMapping(m, opts), keyFn: snapshot ? await compileMapping(m, { ...opts, only: keys }) : undefined };
@@ -50,5 +60,5 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   }
   const pick = (kind: string | undefined) =>
     mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
-  return { pick, kinds: new Set(byName.keys()), fields };
+  return { pick, kinds: new Set(byName.keys()), fields, signature: stable ? sig.digest('hex').slice(0, 32) : undefined };
 }

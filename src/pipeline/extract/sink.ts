@@ -42,6 +42,8 @@ export interface Sink {
   /** Gets ready for `n` records (opens its COPY with its first rows, reserves ids). */
   prepare(n: number): Promise<void>;
   format: LineFormat;
+  /** A snapshot read with a fingerprint: true when the raw record is the last snapshot's row again (not mapped, not staged). */
+  skipRaw?(data: Record<string, string>, kind: string | undefined): boolean;
   write(chunk: Buffer): Promise<void>;
   /** Ends its COPY and moves its run on: 'staged' (to be merged) or 'merged' (a direct load, done). */
   finish(declared: readonly RunMode[], started: number): Promise<'staged' | 'merged'>;
