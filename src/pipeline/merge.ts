@@ -53,8 +53,8 @@ interface MergeContext {
   sql: MergeSqlContext;
   /** The target's merge lock is held shared: the merge locks the partition keys it writes (mergeFact). */
   partitioned: boolean;
-  /** A snapshot read with a fingerprint: rows it found unchanged (not staged), and its tombstones' table if any. */
-  fingerprint?: { skipped: number; gone: string | null };
+  /** A snapshot read with a fingerprint: the run whose fingerprint it compared with, rows it found unchanged (not staged), its tombstones' table if any. */
+  fingerprint?: { base: number; skipped: number; gone: string | null };
 }
 
 /** Transaction control, locks and run bookkeeping: statements run for their effect. */
@@ -130,7 +130,7 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     const partitioned = spec.kind === 'fact' && !(spec.periods && (await mapsPeriods(flow, spec)));
     const base = run.fingerprint_base === null ? null : Number(run.fingerprint_base);
     const gone = base !== null && (await queryOne(client, stagingExists(goneTable(table)))).ok ? goneTable(table) : null;
-    const ctx: MergeContext = { client, flow, log, sql: sqlCtx, partitioned, ...(base !== null ? { fingerprint: { skipped: Number(run.rows_skipped), gone } } : {}) };
+    const ctx: MergeContext = { client, flow, log, sql: sqlCtx, partitioned, ...(base !== null ? { fingerprint: { base, skipped: Number(run.rows_skipped), gone } } : {}) };
     let duplicatesRejected = false;
 
     let counts: MergeCounts | undefined;
@@ -143,9 +143,6 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
         await q(client, partitioned ? SHARED_XACT_LOCK_SQL : XACT_LOCK_SQL, [mergeLockName(spec.name)]);
         // Fingerprints of what this transaction writes are the bus's to keep (src/pipeline/fingerprints.ts).
         await q(client, BUS_WRITE_SQL);
-        // Rows the extract skipped equal the fingerprint it compared with: only while that is still the
-        // flow's and still true to the store (checked under its row lock, held to the commit).
-        if (base !== null && !(await baseStillTrue(client, run.flow_id, base, flow))) throw new FingerprintStale(`fingerprint of run ${base} is no longer the flow's or no longer valid`);
         if (group.length) await takeFollowers(client, spec, table, files.length, group);
         counts = spec.kind === 'fact' ? await mergeFact(ctx, spec) : spec.kind === 'keyed' ? await mergeKeyed(ctx, spec) : await mergeDimension(ctx, spec);
       } catch (e) {
@@ -309,6 +306,14 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   const total = await queryCount(client, stagedRows(ctx.sql.table));
   const partIds = (await query(client, sql.partitionIds)).map((r) => r.id);
   if (ctx.partitioned) await lockPartitions(ctx, spec, sql, partIds);
+  // Rows the extract skipped equal the fingerprint it compared with: only while that is still the flow's
+  // and still true to the store. Checked under the fingerprint's row lock, held to the commit (a write
+  // outside the bus then waits to clear it after this merge's activation, not before) and taken after the
+  // partition locks: a merge of another flow clears this one's fingerprint while it holds its own
+  // partition locks, so taking the row first could wait crosswise with it.
+  if (ctx.fingerprint && !(await baseStillTrue(client, ctx.sql.flowId, ctx.fingerprint.base, ctx.flow))) {
+    throw new FingerprintStale(`fingerprint of run ${ctx.fingerprint.base} is no longer the flow's or no longer valid`);
+  }
 
   // Nothing live in the touched partitions: a plain insert, no comparison needed.
   const empty = !(await queryOne(client, sql.partitionsLive(partIds))).e;
