@@ -178,10 +178,11 @@ describe('facts', () => {
     expect(compileFact(prices, context({ mode: 'snapshot' })).removes).toBe(true);
   });
 
-  it('names the price types a removal reaches beyond the payload only for a snapshot scoped to the flow (their locks)', () => {
+  it('names the price types a removal reaches beyond the payload, with the flow\'s rows in each, only for a snapshot scoped to the flow (their locks, its count)', () => {
     expect(compileFact(prices, context({ mode: 'snapshot' })).removalPartitionIds)
-      .toEqual({ text: 'SELECT DISTINCT price_type_id AS id FROM prices WHERE flow_id = $1', values: [FLOW] });
-    expect(compileFact(fact('stock'), context({ mode: 'snapshot' })).removalPartitionIds?.text).toBe('SELECT DISTINCT warehouse_id AS id FROM stock WHERE flow_id = $1');
+      .toEqual({ text: 'SELECT price_type_id AS id, count(*)::bigint AS n FROM prices WHERE flow_id = $1 GROUP BY 1', values: [FLOW] });
+    expect(compileFact(fact('stock'), context({ mode: 'snapshot' })).removalPartitionIds?.text)
+      .toBe('SELECT warehouse_id AS id, count(*)::bigint AS n FROM stock WHERE flow_id = $1 GROUP BY 1');
     for (const over of [{}, { mode: 'snapshot', scope: 'keys' }, { mode: 'snapshot', deferRemoval: true }] as const) {
       expect(compileFact(prices, context(over)).removalPartitionIds).toBeNull();
     }

@@ -12,9 +12,10 @@ export interface FactMerge {
   partitionIds: Statement<{ id: number }>;
   /**
    * The partition keys a snapshot's removal reaches beyond the payload's: with scope flow, every price type
-   * (warehouse) holding a row of the flow (null when the removal stays within the payload's partitions).
+   * (warehouse) holding a row of the flow, with how many (null when the removal stays within the payload's
+   * partitions). One scan gives the merge both its locks and the flow's row count before it writes.
    */
-  removalPartitionIds: Statement<{ id: number }> | null;
+  removalPartitionIds: Statement<{ id: number; n: number }> | null;
   /** Whether anything is live in the touched partitions (if not, a plain insert, no comparison). */
   partitionsLive(partIds: readonly number[]): Statement<{ e: boolean }>;
   /** Inserts every row to write; rowCount says how many. */
@@ -74,7 +75,7 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
     SELECT DISTINCT e.internal_id::int AS id FROM (SELECT DISTINCT "${part.field}" AS code FROM ${table} WHERE NOT _reject) d
     JOIN external_ids e ON e.entity = $1 AND e.system = $2 AND e.external_id = d.code`, [part.entity, ctx.system]),
     removalPartitionIds: removesNow(ctx) && !scopeKeys
-      ? statement(`SELECT DISTINCT ${part.column} AS id FROM ${spec.table} WHERE flow_id = $1`, [ctx.flowId]) : null,
+      ? statement(`SELECT ${part.column} AS id, count(*)::bigint AS n FROM ${spec.table} WHERE flow_id = $1 GROUP BY 1`, [ctx.flowId]) : null,
     partitionsLive: (partIds) => statement(`SELECT EXISTS (SELECT 1 FROM ${spec.table} WHERE ${part.column} = ANY($1::int[])) AS e`, [partIds]),
     insertAll: statement(`
       INSERT INTO ${spec.table} (${keyCols}, ${valueCols.join(', ')}, flow_id, run_id)
