@@ -11,7 +11,8 @@ import { BIN, REPO, exec, freePort, mustExec, progress, psql, query, sleep, sqlL
 const BENCH = path.join(REPO, 'ops/bench');
 const DATA = path.join(BENCH, 'data');
 const RESULTS = path.join(BENCH, 'results');
-const DB_NAME = 'magistral_bench';
+// BENCH_DB_NAME: helpers benchmarking side by side from several worktrees must not drop each other's database.
+const DB_NAME = process.env.BENCH_DB_NAME ?? 'magistral_bench';
 const PG_BASE = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const DB_URL = `${PG_BASE}/${DB_NAME}`;
 const ADMIN_URL = `${PG_BASE}/postgres`;
