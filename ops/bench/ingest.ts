@@ -6,12 +6,13 @@ import path from 'node:path';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
-import { BIN, REPO, exec, freePort, mustExec, progress, psql, query, sleep, sqlLit, startWorker, type WorkerProc } from './lib.ts';
+import { BIN, REPO, exec, freePort, mustExec, procCpuSeconds, progress, psql, query, sleep, sqlLit, startWorker, type WorkerProc } from './lib.ts';
 
 const BENCH = path.join(REPO, 'ops/bench');
 const DATA = path.join(BENCH, 'data');
 const RESULTS = path.join(BENCH, 'results');
-const DB_NAME = 'magistral_bench';
+// BENCH_DB_NAME: helpers benchmarking side by side from several worktrees must not drop each other's database.
+const DB_NAME = process.env.BENCH_DB_NAME ?? 'magistral_bench';
 const PG_BASE = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const DB_URL = `${PG_BASE}/${DB_NAME}`;
 const ADMIN_URL = `${PG_BASE}/postgres`;
@@ -21,18 +22,19 @@ const MAX_PRODUCTS = 50_000;
 
 // ---------------------------------------------------------------------------------------------- args
 
-interface Args { rows: number; keep: boolean }
+interface Args { rows: number; keep: boolean; snapshotOnly: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { rows: 10_000_000, keep: false };
+  const out: Args = { rows: 10_000_000, keep: false, snapshotOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--keep') out.keep = true;
+    else if (a === '--snapshot-only') out.snapshotOnly = true;
     else if (a === '--rows' || a.startsWith('--rows=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       out.rows = Number(String(v).replace(/_/g, ''));
     } else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: npm run bench:ingest -- [--rows N (1000..90000000, default 10000000)] [--keep]\n');
+      process.stderr.write('usage: npm run bench:ingest -- [--rows N (1000..90000000, default 10000000)] [--keep] [--snapshot-only]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -326,12 +328,31 @@ async function main(): Promise<void> {
     await c.query('CHECKPOINT');
     progress('(b) magistral ingest of the snapshot …');
     profiler.start();
+    // The worker's CPU (all its threads: the GC's too) during the snapshot: on 2 cores it competes with
+    // PostgreSQL's COPY, so CPU per row says more than wall time when other benchmarks load the machine.
+    const cpu0 = procCpuSeconds(worker.pid);
     const b = await ingest(env, file1);
+    const snapshotWorkerCpuSeconds = procCpuSeconds(worker.pid) - cpu0;
     const profileB = profiler.stop();
     const [bCount] = await query<{ n: string }>(c, 'SELECT count(*) AS n FROM prices');
     if (Number(bCount!.n) !== N) throw new Error(`prices holds ${bCount!.n} rows after the snapshot, expected ${N}`);
     const snapshotRowsPerSec = N / b.seconds;
-    progress(`(b) run ${b.run.id}: ${b.seconds.toFixed(2)} s wall, extract ${(b.run.extractMs! / 1000).toFixed(2)} s, merge ${(b.run.mergeMs! / 1000).toFixed(2)} s, ${Math.round(snapshotRowsPerSec)} rows/s`);
+    progress(`(b) run ${b.run.id}: ${b.seconds.toFixed(2)} s wall, extract ${(b.run.extractMs! / 1000).toFixed(2)} s, merge ${(b.run.mergeMs! / 1000).toFixed(2)} s, ${Math.round(snapshotRowsPerSec)} rows/s, worker CPU ${snapshotWorkerCpuSeconds.toFixed(2)} s (${(snapshotWorkerCpuSeconds * 1e6 / N).toFixed(2)} µs/row)`);
+    if (args.snapshotOnly) {
+      const hwmKb = await worker.stop();
+      const peak = Math.max(hwmKb, worker.maxRssKb) / 1024;
+      worker = undefined;
+      const r3 = (x: number) => Math.round(x * 1000) / 1000;
+      const snapshotRatio = snapshotRowsPerSec / copyFloorRowsPerSec;
+      console.log(`ingest bench (snapshot only): ${N} rows; floor ${floorSeconds.toFixed(2)} s, snapshot ${b.seconds.toFixed(2)} s, ratio ${snapshotRatio.toFixed(3)}, worker peak RSS ${peak.toFixed(1)} MB`);
+      for (const p of profileB) console.log(`  ${p.seconds.toFixed(1).padStart(7)}  ${p.statement}`);
+      console.log(JSON.stringify({
+        rows: N, copyFloorSeconds: r3(floorSeconds), snapshotSeconds: r3(b.seconds), snapshotRatio: r3(snapshotRatio), extractSeconds: r3(b.run.extractMs! / 1000),
+        snapshotWorkerCpuSeconds: r3(snapshotWorkerCpuSeconds), snapshotWorkerCpuUsPerRow: r3(snapshotWorkerCpuSeconds * 1e6 / N), workerPeakRssMb: Math.round(peak * 10) / 10,
+        loadAverage: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100), profile: profileB,
+      }));
+      return;
+    }
 
     // State before (c): vacuumed and analyzed like a settled store; copied (untimed) for the reference.
     progress('copying the store for the reference, VACUUM ANALYZE …');
@@ -414,7 +435,7 @@ async function main(): Promise<void> {
     const result = {
       rows: N, products, priceTypes,
       copyFloorRowsPerSec: Math.round(copyFloorRowsPerSec), copyFloorSeconds: r3(floorSeconds),
-      snapshotRowsPerSec: Math.round(snapshotRowsPerSec), snapshotSeconds: r3(b.seconds), snapshotRatio: r3(snapshotRatio),
+      snapshotRowsPerSec: Math.round(snapshotRowsPerSec), snapshotSeconds: r3(b.seconds), snapshotRatio: r3(snapshotRatio), snapshotWorkerCpuSeconds: r3(snapshotWorkerCpuSeconds),
       extractSeconds: r3(b.run.extractMs! / 1000), mergeSeconds: r3(b.run.mergeMs! / 1000),
       deltaSeconds: r3(deltaSeconds), deltaExtractSeconds: r3(cRes.run.extractMs! / 1000), deltaMergeSeconds: r3(cRes.run.mergeMs! / 1000),
       deltaReferenceSeconds: r3(deltaReferenceSeconds), deltaRatio: r3(deltaRatio),

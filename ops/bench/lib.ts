@@ -98,7 +98,9 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 /** Starts `magistral start --workers-only` in its own process; resolves once it says it is up. */
 export async function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<WorkerProc> {
-  const p = spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_WORKER_PROF] : []), '--max-old-space-size=160', BIN, 'start', '--workers-only'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_WORKER_NODE_FLAGS: extra V8/Node flags for the worker (e.g. GC settings measured side by side).
+  const extra = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const p = spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_WORKER_PROF] : []), '--max-old-space-size=160', ...extra, BIN, 'start', '--workers-only'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   // ops/bench/data is git-ignored: a fresh clone has no such folder (bench:console died on it).
   mkdirSync(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);

@@ -258,13 +258,16 @@ describe('a first load into an empty table (direct path)', () => {
     expect((await tp.rt.pool.query(`SELECT code FROM products ORDER BY code`)).rows).toEqual([{ code: 'N1' }]);
   });
 
-  it('loads stock into its empty table directly, numbering new codes in code order', async () => {
+  it('loads stock into its empty table directly, numbering new codes in the order it meets them', async () => {
     const run = await tp.ingest('stock-csv', csv('sku;warehouse;qty', ['Z9;W2;1', 'A0;W1;2', 'M5;W1;-3']));
     expect(run.loadPath).toBe('direct');
     expect(run.rows).toMatchObject({ read: 3, inserted: 2, rejected: 1 });
     expect(await stockPicture(tp)).toEqual(['A0|W1|2.000000', 'Z9|W2|1.000000']);
+    // File order, not code order: a load streams, and ids handed out in the order met reach the primary
+    // key in ascending order (test/pipeline/direct-load-order.test.ts). Code order held here only by
+    // chance before: ids came out of each reserved block backwards, and Z9 came first.
     const ids = (await tp.rt.pool.query(`SELECT code FROM products WHERE code IN ('A0', 'Z9') ORDER BY id`)).rows.map((r) => r.code);
-    expect(ids).toEqual(['A0', 'Z9']);
+    expect(ids).toEqual(['Z9', 'A0']);
     const log = (await tp.rt.pool.query(`SELECT entity, inserted FROM change_log WHERE run_id = $1 ORDER BY entity`, [run.id])).rows;
     expect(log).toEqual([{ entity: 'product', inserted: 2 }, { entity: 'stock', inserted: 2 }, { entity: 'warehouse', inserted: 2 }]);
   });

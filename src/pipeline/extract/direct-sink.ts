@@ -12,7 +12,7 @@ import { copyText, writeWithBackpressure } from './copy.ts';
 import { effectiveMode, type RunMappings } from './mappings.ts';
 import type { RejectWriter } from './rejects.ts';
 import { analyzeWithin, Overflow, Resolver } from './resolver.ts';
-import type { PassFile, PassRun, Sink } from './sink.ts';
+import type { LineFormat, PassFile, PassRun, Sink } from './sink.ts';
 import { activateFingerprint, BUS_WRITE_SQL, removeOlderFingerprints } from '../fingerprints.ts';
 import type { SinkFingerprint } from './fingerprint-sink.ts';
 
@@ -66,10 +66,6 @@ export async function openDirectSink(
     throw e;
   }
   const [part, item] = resolvers as [Resolver, Resolver];
-  const partField = spec.keys[0].field;
-  const itemField = spec.keys[1].field;
-  const direct = spec.direct;
-  const tail = `\t${run.flowId}\t${run.id}\n`;
   // A code the flow may not create (a price type never declared) rejects its row, as the staged merge does.
   const unknown = (r: Resolver, code: string, line: number | undefined, fi: number, path: string | undefined): string => {
     rejects.add({
@@ -78,23 +74,11 @@ export async function openDirectSink(
     });
     return '';
   };
+  const format = directLineFormat(spec, part, item, `\t${run.flowId}\t${run.id}\n`, unknown);
   let closed = false;
   const sink: Sink = {
     run, mappings, rejects, read: 0, staged: 0, n: 0, buf: [],
-    format(v, line, fi, reject, path) {
-      if (reject) return ''; // nothing live to protect in an empty table
-      const p = part.id(v[partField] as string);
-      if (p === undefined) return unknown(part, v[partField] as string, line, fi, path);
-      const i = item.id(v[itemField] as string);
-      if (i === undefined) return unknown(item, v[itemField] as string, line, fi, path);
-      let out = `${p}\t${i}`;
-      for (let k = 0; k < direct.length; k++) {
-        const d = direct[k]!;
-        const x = v[d.field];
-        out += '\t' + (x === undefined ? (d.default ?? '\\N') : copyText(x));
-      }
-      return out + tail;
-    },
+    format,
     async prepare(n) {
       if (part.overflow || item.overflow) throw new Overflow('too many distinct codes for a direct load');
       await part.reserve(n);
@@ -156,4 +140,31 @@ export async function openDirectSink(
   };
   copy.on('error', (e: unknown) => { sink.error ??= e; });
   return sink;
+}
+
+/**
+ * The COPY line of a canonical row for a direct load: resolved key ids, the direct value columns, and
+ * `tail` (flow and run ids, line end). `unknown` rejects a row whose code may not be created.
+ */
+export function directLineFormat(
+  spec: FactSpec, part: Resolver, item: Resolver, tail: string,
+  unknown: (r: Resolver, code: string, line: number | undefined, fi: number, path: string | undefined) => string,
+): LineFormat {
+  const partField = spec.keys[0].field;
+  const itemField = spec.keys[1].field;
+  const direct = spec.direct;
+  return (v, line, fi, reject, path) => {
+    if (reject) return ''; // nothing live to protect in an empty table
+    const p = part.id(v[partField] as string);
+    if (p === undefined) return unknown(part, v[partField] as string, line, fi, path);
+    const i = item.id(v[itemField] as string);
+    if (i === undefined) return unknown(item, v[itemField] as string, line, fi, path);
+    let out = `${p}\t${i}`;
+    for (let k = 0; k < direct.length; k++) {
+      const d = direct[k]!;
+      const x = v[d.field];
+      out += '\t' + (x === undefined ? (d.default ?? '\\N') : copyText(x));
+    }
+    return out + tail;
+  };
 }
