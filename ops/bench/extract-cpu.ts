@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     const spec = TARGETS.prices as FactSpec;
     const m = await loadMapping('file/prices.yaml');
     const fn = await compileMapping(m, { system: 'local' });
-    const mappings: RunMappings = { pick: () => ({ fn }), kinds: new Set([m.name]), fields: new Set(Object.keys(m.fields)) };
+    const mappings: RunMappings = { pick: () => ({ fn }), kinds: new Set([m.name]), fields: new Set(Object.keys(m.fields)), signature: undefined };
     const out: number[] = [];
     for (let r = 0; r < REPS; r++) {
       const x = await once(file, spec, mappings);
