@@ -122,6 +122,9 @@ export async function abandonGrowth(deps: PipelineDeps, keys: readonly string[],
     WHERE key = ANY($1::text[]) AND state = 'growing' RETURNING key`, [keys, reason]);
   const gone = r.rows.map((x) => x.key);
   if (!gone.length) return gone;
+  // Given up, they are no part of their export any more (a file given up is received anew at its
+  // import): a failed member would tell the snapshot group's finalize the export was incomplete.
+  await deps.pool.query(`UPDATE runs SET snapshot_group = NULL WHERE id IN (SELECT run_id FROM run_receipts WHERE key = ANY($1::text[]))`, [gone]);
   // Received (not claimed: the claim's UPDATE takes only a received run) or staged, waiting for the seal.
   const idle = await deps.pool.query<{ id: string }>(`SELECT DISTINCT r.id FROM run_receipts k JOIN runs r ON r.id = k.run_id
     WHERE k.key = ANY($1::text[]) AND r.state IN ('received', 'staged')`, [gone]);
