@@ -142,6 +142,14 @@ describe('1C files read while they are uploaded', () => {
     await tp.rt.pool.query('TRUNCATE prices, stock');
   }
 
+  /** A store that holds rows (read while arriving is for that case; a first load waits for the import): a small file through the plain exchange. */
+  async function preload(): Promise<void> {
+    const p = new OneC(plainUrl);
+    await p.start();
+    for (const part of pieces(offersFile(40, { tag: 'p' }))) await p.chunk('offers_pre.xml', part);
+    expect((await p.importUntilDone('offers_pre.xml'))[0]).toBe('success');
+  }
+
   beforeAll(async () => {
     process.env.ONEC_USER = USER;
     process.env.ONEC_PASSWORD = PASSWORD;
@@ -160,48 +168,61 @@ describe('1C files read while they are uploaded', () => {
     await tp?.close();
   });
 
-  it('stages while the file arrives, merges nothing before mode=import, and lands the same store as reading after the import (direct load)', async () => {
-    const data = offersFile(600);
-    const parts = pieces(data);
-    expect(parts.length).toBeGreaterThan(4);
+  it('stages while the file arrives, merges nothing before mode=import, and lands the same store as reading after the import', async () => {
+    const first = offersFile(600);
+    const second = offersFile(600, { tag: 'b' });
+    expect(pieces(first).length).toBeGreaterThan(4);
     const c = new OneC(url);
     await c.start();
-    for (const p of parts.slice(0, -1)) await c.chunk('offers_ov.xml', p);
-    // The runs exist since the first POST; the prices run reads what is committed, to staging.
+    // A first load (empty tables): its read waits for the import, then loads directly; nothing before.
+    for (const p of pieces(first).slice(0, -1)) await c.chunk('offers_ov1.xml', p);
+    await until('the price types run to be staged', async () => (await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-prices')).toMatchObject({ state: 'received' });
+    expect(await pricesCount()).toBe(0);
+    expect(await priceTypesCount()).toBe(0);
+    await c.chunk('offers_ov1.xml', pieces(first).at(-1)!);
+    const r1 = await c.importUntilDone('offers_ov1.xml');
+    expect(r1[0], r1.join(' | ')).toBe('success');
+    // 3000 prices, 600 stock entries, 5 price types and a warehouse.
+    expect(r1[1]).toContain('3606 inserted');
+    expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-prices')).toMatchObject({ state: 'done', load_path: 'direct' });
+    const loaded = await facts();
+
+    // The store holds rows: the next file's runs stage it while it arrives.
+    for (const p of pieces(second).slice(0, -1)) await c.chunk('offers_ov2.xml', p);
     const prices = await until('the prices run to stage rows', async () => {
-      const r = (await runsOf('offers_ov.xml')).find((x) => x.flow === 'onec-prices');
+      const r = (await runsOf('offers_ov2.xml')).find((x) => x.flow === 'onec-prices');
       if (!r || r.state !== 'extracting') return undefined;
       // Rows of a COPY under way are not visible to others before it ends; the pages it writes are.
       const n = await tp.rt.pool.query(`SELECT pg_relation_size('staging.run_${r.id}') AS n`).catch(() => undefined);
       return n && Number(n.rows[0].n) > 0 ? r : undefined;
     });
     expect(prices.load_path).not.toBe('direct');
-    // The price types were read (the file's head) and wait staged: nothing is in the store yet.
-    await until('the price types run to be staged', async () => (await runsOf('offers_ov.xml')).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
+    await until('the price types run to be staged', async () => (await runsOf('offers_ov2.xml')).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
     await new Promise((r) => setTimeout(r, 500));
-    expect((await runsOf('offers_ov.xml')).filter((r) => r.state === 'done')).toEqual([]);
-    expect(await pricesCount()).toBe(0);
-    expect(await priceTypesCount()).toBe(0);
-
-    await c.chunk('offers_ov.xml', parts.at(-1)!);
-    const r = await c.importUntilDone('offers_ov.xml');
-    expect(r[0], r.join(' | ')).toBe('success');
-    // 3000 prices, 600 stock entries, 5 price types and a warehouse.
-    expect(r[1]).toContain('3606 inserted');
-    const runs = await runsOf('offers_ov.xml');
+    expect((await runsOf('offers_ov2.xml')).filter((r) => r.state === 'done')).toEqual([]);
+    expect(await facts()).toBe(loaded);
+    await c.chunk('offers_ov2.xml', pieces(second).at(-1)!);
+    const r2 = await c.importUntilDone('offers_ov2.xml');
+    expect(r2[0], r2.join(' | ')).toBe('success');
+    expect(r2[1]).toContain('3000 updated');
+    const runs = await runsOf('offers_ov2.xml');
     expect(runs.every((x) => x.state === 'done'), JSON.stringify(runs)).toBe(true);
     expect(runs.find((x) => x.flow === 'onec-prices')).toMatchObject({ load_path: 'staged', rows_staged: 3000 });
     expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
     const followed = await facts();
-    expect(followed.startsWith('3000/600/')).toBe(true);
+    expect(followed).not.toBe(loaded);
 
-    // The same file read after the import, into the emptied tables: the direct path, the same store.
+    // The same two files read after their import, into the emptied tables: the same store.
     await emptyStore();
     const p = new OneC(plainUrl);
     await p.start();
-    for (const part of parts) await p.chunk('offers_ov_plain.xml', part);
-    expect((await p.importUntilDone('offers_ov_plain.xml'))[0]).toBe('success');
-    expect((await runsOf('offers_ov_plain.xml')).find((x) => x.flow === 'onec-prices-plain')).toMatchObject({ state: 'done', load_path: 'direct' });
+    for (const [name, data] of [['offers_ov1_plain.xml', first], ['offers_ov2_plain.xml', second]] as const) {
+      for (const part of pieces(data)) await p.chunk(name, part);
+      expect((await p.importUntilDone(name))[0]).toBe('success');
+    }
+    expect((await runsOf('offers_ov1_plain.xml')).find((x) => x.flow === 'onec-prices-plain')).toMatchObject({ state: 'done', load_path: 'direct' });
     expect((await p.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
     expect(await facts()).toBe(followed);
     expect(await stagingTables()).toBe(0);
@@ -231,6 +252,7 @@ describe('1C files read while they are uploaded', () => {
   it('an upload cut in the middle while the early read runs: the broken POST is not read, the file sent on lands whole', async () => {
     const data = offersFile(600, { tag: 'b' });
     const parts = pieces(data);
+    await preload();
     const c = new OneC(url);
     await c.start();
     for (const p of parts.slice(0, 3)) await c.chunk('offers_cut.xml', p);
@@ -253,11 +275,13 @@ describe('1C files read while they are uploaded', () => {
     for (const p of parts.slice(3)) await c.chunk('offers_cut.xml', p);
     const r = await c.importUntilDone('offers_cut.xml');
     expect(r[0], r.join(' | ')).toBe('success');
-    expect(r[1]).toContain('3600 inserted');
+    // 40 offers preloaded: their 200 prices and 40 stock entries change, the rest are new.
+    expect(r[1]).toContain('3360 inserted, 240 updated');
     expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
     const got = await facts();
     // The same file sent whole through the exchange that reads after the import.
     await emptyStore();
+    await preload();
     const p = new OneC(plainUrl);
     await p.start();
     for (const part of parts) await p.chunk('offers_cut_plain.xml', part);
@@ -271,7 +295,9 @@ describe('1C files read while they are uploaded', () => {
     const data = offersFile(600, { tag: 'c' });
     const parts = pieces(data);
     const priceTypes = async () => (await tp.rt.pool.query(`SELECT string_agg(concat_ws(',', code, name), ';' ORDER BY code) AS f FROM price_types`)).rows[0].f as string | null;
+    await preload();
     const before = await priceTypes();
+    const store = await facts();
     for (const ending of ['expired', 'new session'] as const) {
       const name = `offers_stop_${ending.replace(' ', '_')}.xml`;
       const c = new OneC(url);
@@ -289,9 +315,10 @@ describe('1C files read while they are uploaded', () => {
       expect(runs.find((x) => x.flow === 'onec-prices')!.error).toContain(name);
       expect(await stagingTables()).toBe(0);
       expect(Number((await tp.rt.pool.query('SELECT count(*)::int AS n FROM rejects WHERE run_id = ANY($1::bigint[])', [runs.map((x) => x.id)])).rows[0].n)).toBe(0);
-      expect(await pricesCount()).toBe(0);
+      expect(await facts()).toBe(store);
       expect(await priceTypes()).toBe(before);
     }
+    await emptyStore();
   });
 
   it('a file imported before an earlier one still arriving: the earlier early read is given up, and both land when imported', async () => {

@@ -19,7 +19,7 @@ import { openStagedSink } from './staged-sink.ts';
 import { claimAlone, claimShared } from './claim-pass.ts';
 import { annotate, ATTR } from '../../telemetry/tracing.ts';
 import type { Readable } from 'node:stream';
-import { followPayload, GrowthAbandoned } from '../growth.ts';
+import { followPayload, GrowthAbandoned, waitsForSeal } from '../growth.ts';
 
 export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy' | 'waiting';
 
@@ -55,6 +55,8 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
   // depends on (the merge still does; neither merges before the seal).
   const growing = (await deps.pool.query<{ key: string }>(`SELECT g.key FROM inbox i JOIN inbox_growth g ON g.key = i.growth_key
     WHERE i.id = ANY($1::bigint[]) AND g.state <> 'sealed' LIMIT 1`, [leader.inbox_ids.map(Number)])).rows[0]?.key;
+  // …unless a first load reads with it: that one waits for the seal, then loads directly (woken by it).
+  if (growing && await waitsForSeal(deps, runId)) return 'waiting';
 
   const lockClient = await deps.pool.connect();
   let claimed: PassRun[] = [];
@@ -177,7 +179,7 @@ async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files:
       return sink;
     }
   }
-  return openStagedSink(deps, run, mappings, rejects, budget);
+  return openStagedSink(deps, run, mappings, rejects, budget, { growing: files.some((f) => !!f.growth_key) });
 }
 
 /**
