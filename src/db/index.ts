@@ -33,6 +33,7 @@ import * as m0031 from './migrations/0031-history-positions.ts';
 import * as m0032 from './migrations/0032-runs-flow-finished.ts';
 import * as m0033 from './migrations/0033-runs-held-at.ts';
 import * as m0036 from './migrations/0036-runs-console.ts';
+import * as m0038 from './migrations/0038-inbox-growth.ts';
 import * as m0040 from './migrations/0040-fingerprints.ts';
 
 export type { Database } from './types.ts';
@@ -126,6 +127,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0032-runs-flow-finished': m0032,
   '0033-runs-held-at': m0033,
   '0036-runs-console': m0036,
+  '0038-inbox-growth': m0038,
   '0040-fingerprints': m0040,
 };
 

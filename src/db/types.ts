@@ -27,6 +27,17 @@ export interface InboxTable {
   size_bytes: number;
   content_type: string | null;
   received_at: Generated<Timestamp>;
+  /** Set while (and after) the file arrived in pieces after its runs were made: its inbox_growth row. */
+  growth_key: Generated<string | null>;
+}
+
+export interface InboxGrowthTable {
+  key: string;
+  committed_bytes: Generated<number>;
+  state: Generated<'growing' | 'sealed' | 'abandoned'>;
+  error: string | null;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
 }
 
 export type RunState = 'received' | 'extracting' | 'staged' | 'merging' | 'held' | 'done' | 'failed' | 'rejected';
@@ -845,6 +856,7 @@ export interface Database {
   snapshot_groups: SnapshotGroupsTable;
   flows: FlowsTable;
   inbox: InboxTable;
+  inbox_growth: InboxGrowthTable;
   runs: RunsTable;
   fingerprints: FingerprintsTable;
   run_receipts: RunReceiptsTable;

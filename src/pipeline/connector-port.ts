@@ -8,6 +8,7 @@ import { ordersPort } from '../orders/outbound.ts';
 import type { PipelineDeps } from './deps.ts';
 import { listFlows } from './flows.ts';
 import { receive } from './receive.ts';
+import { abandonGrowth, extendGrowth, sealGrowth } from './growth.ts';
 import { checkSecret } from './secrets.ts';
 import { runStatuses } from './run-status.ts';
 import { abandonSnapshotGroup, closeSnapshotGroup, openSnapshotGroup } from './snapshot-group.ts';
@@ -25,6 +26,11 @@ export function createConnectorPort(deps: PipelineDeps, env: Readonly<Record<str
     sql: deps.pool,
     flows: async (connector) => (await listFlows(deps.db)).filter((f) => f.definition.source.connector === connector),
     receive: (req) => receive(deps, req),
+    growth: {
+      extend: (key, bytes) => extendGrowth(deps.pool, key, bytes),
+      seal: (key, file) => sealGrowth(deps, key, file),
+      abandon: (keys, reason) => abandonGrowth(deps, keys, reason),
+    },
     runs: (ids) => runStatuses(deps, ids),
     snapshots: {
       open: (id) => openSnapshotGroup(deps.db, id),

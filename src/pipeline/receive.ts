@@ -81,6 +81,9 @@ async function receiveUntraced(deps: PipelineDeps, req: ReceiveRequest): Promise
   if (outbound) throw new MagistralError('MAG_ERR_BAD_REQUEST', `flow ${outbound.name} sends orders out (target: orders); it receives no payloads`);
   const acts = flows.find((f) => f.definition.target === 'reconciliationActs');
   if (acts) throw new MagistralError('MAG_ERR_BAD_REQUEST', `flow ${acts.name} asks the ERP for reconciliation acts (target: reconciliationActs); it receives no payloads`);
+  if (req.growing && (!req.key || req.files.length !== 1 || !('stored' in req.files[0]!) || req.coalesce)) {
+    throw new MagistralError('MAG_ERR_BAD_REQUEST', 'a growing payload is one stored file received under a key, not coalesced');
+  }
   const kept: Kept[] = [];
   try {
     for (const f of req.files) kept.push(await keep(deps, flows[0]!.name, f));
@@ -95,6 +98,11 @@ async function receiveUntraced(deps: PipelineDeps, req: ReceiveRequest): Promise
       const earlier = await tx.selectFrom('run_receipts').select('run_id').where('key', '=', req.key).executeTakeFirst();
       if (earlier) return undefined;
     }
+    // The file's runs follow its committed bytes (growth.ts) until it is sealed.
+    const growthKey = req.growing ? req.key! : null;
+    if (growthKey) {
+      await tx.insertInto('inbox_growth').values({ key: growthKey, committed_bytes: kept[0]!.size }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    }
     const coalesce = !!req.coalesce && !req.snapshotGroup && !req.readTogether && deps.config.MAGISTRAL_COALESCE_MAX_BYTES > 0;
     const bytes = kept.reduce((a, k) => a + k.size, 0);
     const planned: Array<PlannedRun & { joined: boolean }> = [];
@@ -102,7 +110,7 @@ async function receiveUntraced(deps: PipelineDeps, req: ReceiveRequest): Promise
       const inboxIds: number[] = [];
       for (const k of kept) {
         const row = await tx.insertInto('inbox').values({
-          flow_id: flow.id, file_name: k.fileName, path: k.path, sha256: k.sha256, size_bytes: k.size, content_type: k.contentType,
+          flow_id: flow.id, file_name: k.fileName, path: k.path, sha256: k.sha256, size_bytes: k.size, content_type: k.contentType, growth_key: growthKey,
         }).returning('id').executeTakeFirstOrThrow();
         inboxIds.push(Number(row.id));
       }

@@ -51,6 +51,22 @@ export interface ReceiveRequest {
    * a backlog every later message — and a one-record correction — waits behind.
    */
   pace?: boolean;
+  /**
+   * The single stored file is still arriving (its `sha256` and `size` are what is known so far; needs
+   * `key`): the runs are made now and their extract follows the file's committed bytes (`growth.extend`)
+   * until `growth.seal` says it is whole. Nothing merges before the seal; `growth.abandon` fails the runs.
+   */
+  growing?: boolean;
+}
+
+/** Files received with `growing`, by their receipt key. */
+export interface Growth {
+  /** `bytes` of the file are final (a piece committed). Answers whether the growth is still open. */
+  extend(key: string, bytes: number): Promise<boolean>;
+  /** The file is whole: its runs may finish and merge. 'none': the key never grew; 'abandoned': it was given up first. */
+  seal(key: string, file: { sha256: string; size: number }): Promise<'sealed' | 'none' | 'abandoned'>;
+  /** The sender gave these files up: their runs fail, leaving nothing. Answers the keys that were still growing. */
+  abandon(keys: readonly string[], reason: string): Promise<string[]>;
 }
 
 /** Plain SQL inside the receipt's transaction. */
@@ -135,6 +151,8 @@ export interface ConnectorPort {
   flows(connector: string): Promise<StoredFlow[]>;
   /** Stores the payload durably and makes its runs; when this resolves the sender may be told "success". */
   receive(req: ReceiveRequest): Promise<Receipt>;
+  /** Payloads received while still arriving (ReceiveRequest.growing). */
+  readonly growth: Growth;
   /** Where these runs stand, in id order. */
   runs(ids: readonly number[]): Promise<RunStatus[]>;
   readonly snapshots: SnapshotGroups;

@@ -17,6 +17,7 @@ export const exchangeOptionsProperties = {
   unzipMaxBytes: { type: 'integer', minimum: 65536, description: 'Largest total uncompressed size of one archive; default MAGISTRAL_MAX_PAYLOAD_BYTES.' },
   unzipMaxRatio: { type: 'number', minimum: 1, default: 200, description: 'Largest uncompressed/compressed ratio of an archive entry and of the archive (zip bomb guard).' },
   sessionTtlSeconds: { type: 'integer', minimum: 60, maximum: 604800, default: 3600, description: 'A session expires this long after its last request; an unclosed session then removes nothing.' },
+  followUploads: { type: 'boolean', default: true, description: 'Read an (unzipped) file while 1C uploads it, to staging only: its runs are made at the first POST and merge when 1C asks for the import. false: read it after the import request.' },
 } as const;
 
 export interface ExchangeSettings {
@@ -29,6 +30,7 @@ export interface ExchangeSettings {
   unzipMaxBytes: number;
   unzipMaxRatio: number;
   sessionTtlSeconds: number;
+  followUploads: boolean;
 }
 
 /** The exchange a flow serves (its `source.options.exchange`, default `default`). */
@@ -50,6 +52,7 @@ function settingsOf(flow: StoredFlow, maxPayloadBytes: number): ExchangeSettings
     unzipMaxBytes: int(o.unzipMaxBytes, maxPayloadBytes),
     unzipMaxRatio: typeof o.unzipMaxRatio === 'number' ? o.unzipMaxRatio : 200,
     sessionTtlSeconds: int(o.sessionTtlSeconds, 3600),
+    followUploads: typeof o.followUploads === 'boolean' ? o.followUploads : true,
   };
 }
 
@@ -62,6 +65,6 @@ export function exchangeSettings(flows: StoredFlow[], maxPayloadBytes: number): 
   const first = settingsOf(flows[0]!, maxPayloadBytes);
   const key = JSON.stringify(first);
   const other = flows.find((f) => JSON.stringify(settingsOf(f, maxPayloadBytes)) !== key);
-  if (other) return { conflict: `flows ${flows[0]!.name} and ${other.name} serve exchange '${first.exchange}' with different protocol options (exchange, userEnv, passwordEnv, zip, fileLimit, maxFileBytes, unzip*, sessionTtlSeconds must be equal)` };
+  if (other) return { conflict: `flows ${flows[0]!.name} and ${other.name} serve exchange '${first.exchange}' with different protocol options (exchange, userEnv, passwordEnv, zip, fileLimit, maxFileBytes, unzip*, sessionTtlSeconds, followUploads must be equal)` };
   return { settings: first };
 }

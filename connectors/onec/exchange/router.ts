@@ -8,7 +8,7 @@ import iconv from 'iconv-lite';
 import { Counter } from 'prom-client';
 import type { ConnectorPort, Logger, StoredFlow } from '../../../src/port/index.ts';
 import { ExchangeFailure, receiveChunk, type ReceivedFile } from './files.ts';
-import { closeSession, ExchangeState, importFile, type Answer } from './imports.ts';
+import { abandonOtherSessions, closeSession, ExchangeState, followUpload, importFile, type Answer } from './imports.ts';
 import { EXCHANGE_NAME, exchangeSettings, type ExchangeSettings } from './options.ts';
 import { checkBasic, COOKIE_NAME, createSession, exchangeFlows, expireSessions, findSession, saveSessionData, type ExchangeSession } from './sessions.ts';
 
@@ -61,6 +61,9 @@ export const catalogHandler: ExchangeTypeHandler = {
     async file(call) {
       const f = await call.receiveFile(filename(call));
       call.log.debug({ session: call.session.id, file: f.name, bytes: f.size, chunks: f.chunks }, '1C file chunk received');
+      // The piece is kept whatever happens next: reading it early is an optimisation, never a refusal.
+      await followUpload({ port: call.port, state: call.state, session: call.session, settings: call.settings, log: call.log }, f)
+        .catch((e: unknown) => call.log.warn({ err: e, file: f.name }, '1C file could not be read as it arrives; it is read at the import'));
       return { status: 'success', message: '' };
     },
     async import(call) {
@@ -169,6 +172,7 @@ export function onecExchangePlugin(types: Readonly<Record<string, ExchangeTypeHa
           port.logins.succeeded('onec', request.ip);
           await expireSessions(port).catch((e: unknown) => log.warn({ err: e }, '1C session expiry failed'));
           const s = await createSession(port, settings, auth.user, request.ip);
+          if (type === 'catalog') await abandonOtherSessions(port, exchange, s.session.id).catch((e: unknown) => log.warn({ err: e }, '1C early reads of other sessions not given up'));
           log.info({ exchange, session: s.session.id, user: auth.user, type }, '1C exchange session started');
           return { lines: ['success', COOKIE_NAME, s.token, `sessid=${s.sessid}`, `timestamp=${Math.floor(Date.now() / 1000)}`, ''] };
         }

@@ -96,7 +96,12 @@ export async function expireSessions(port: ConnectorPort): Promise<number> {
   const stale = await onecTables(port).updateTable('onec_sessions').set({ abandoned_at: new Date() })
     .where('expires_at', '<', new Date()).where('closed_at', 'is', null).where('abandoned_at', 'is', null)
     .returning('id').execute();
-  for (const s of stale) await port.snapshots.abandon(sessionGroup(s.id));
+  for (const s of stale) {
+    // Reads that followed a file still arriving (imports.ts followUpload): given up, their runs fail.
+    const arriving = await onecTables(port).selectFrom('onec_files').select(['id', 'generation', 'name']).where('session_id', '=', s.id).where('state', '=', 'receiving').execute();
+    for (const f of arriving) await port.growth.abandon([`onec:${s.id}:${f.id}:${f.generation}`], `${f.name}: the exchange session expired before the file was imported; nothing of it was loaded`);
+    await port.snapshots.abandon(sessionGroup(s.id));
+  }
   if (stale.length) port.log.info({ sessions: stale.map((s) => s.id) }, '1C exchange sessions expired unclosed; nothing removed');
   return stale.length;
 }

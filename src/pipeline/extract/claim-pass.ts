@@ -7,6 +7,7 @@ import type { PipelineDeps } from '../deps.ts';
 import { claimRun, TERMINAL_STATES, type ClaimResult } from '../lifecycle/index.ts';
 import { claimLockKey, extractLockKey, LOCK_SQL, UNLOCK_SQL } from '../locks.ts';
 import { targetSpec } from '../targets.ts';
+import { waitsForSeal } from '../growth.ts';
 import type { RunMode } from './mappings.ts';
 import type { PassRun } from './sink.ts';
 
@@ -41,10 +42,10 @@ function passRun(deps: PipelineDeps, r: { id: number; flow_id: number; name: str
 }
 
 /** The leader alone: a fact run waits for the runs it depends on (their codes must be known to write). */
-export async function claimAlone(deps: PipelineDeps, lockClient: pg.PoolClient, leader: LeaderRow): Promise<PassRun[] | NotClaimed> {
+export async function claimAlone(deps: PipelineDeps, lockClient: pg.PoolClient, leader: LeaderRow, growing = false): Promise<PassRun[] | NotClaimed> {
   const run = passRun(deps, leader);
   const r = await claimRun(lockClient, run.id, {
-    stage: 'extract', ordered: false, dependencies: run.spec.kind === 'fact', lockKey: extractLockKey(run.id), afterExtracting: leader.coalesce_bytes !== null,
+    stage: 'extract', ordered: false, dependencies: run.spec.kind === 'fact' && !growing, lockKey: extractLockKey(run.id), afterExtracting: leader.coalesce_bytes !== null,
   });
   return r.claimed ? [run] : why(r);
 }
@@ -55,7 +56,7 @@ export async function claimAlone(deps: PipelineDeps, lockClient: pg.PoolClient, 
  * dependency of any of the file's facts is still moving (not held, its flow not paused), the whole pass
  * waits — woken when it settles — so that the file is parsed once, not once more for the facts later.
  */
-export async function claimShared(deps: PipelineDeps, lockClient: pg.PoolClient, leader: LeaderRow): Promise<PassRun[] | NotClaimed> {
+export async function claimShared(deps: PipelineDeps, lockClient: pg.PoolClient, leader: LeaderRow, growing = false): Promise<PassRun[] | NotClaimed> {
   const rows = await deps.db.selectFrom('runs as r').innerJoin('flows as f', 'f.id', 'r.flow_id')
     .select(['r.id', 'r.flow_id', 'r.mode', 'r.depends_on', 'r.inbox_ids', 'f.name', 'f.definition', 'f.paused'])
     .where('r.read_with', '=', leader.read_with).where('r.state', 'in', ['received', 'extracting']).where('r.kind', '=', 'payload').orderBy('r.id').execute();
@@ -65,7 +66,9 @@ export async function claimShared(deps: PipelineDeps, lockClient: pg.PoolClient,
     && canon(x.definition.source.options ?? {}) === options && x.inbox_ids.length === 1);
   const candidates = [{ ...leader, depends_on: rows.find((x) => Number(x.id) === leader.id)?.depends_on ?? [] }, ...others];
   const factDeps = candidates.filter((r) => targetSpec(r.definition.target).kind === 'fact').flatMap((r) => r.depends_on.map(Number));
-  if (factDeps.length) {
+  // A file still arriving is read to staging as it comes (growth.ts): what its facts refer to is needed
+  // at their merge, which waits for it anyway, not at their read.
+  if (factDeps.length && !growing) {
     const moving = await deps.pool.query(`SELECT 1 FROM runs d JOIN flows f ON f.id = d.flow_id
       WHERE d.id = ANY($1::bigint[]) AND d.state <> ALL($2::text[]) AND d.state <> 'held' AND NOT f.paused LIMIT 1`, [factDeps, TERMINAL_STATES]);
     if (moving.rowCount) return 'waiting';
@@ -82,7 +85,7 @@ export async function claimShared(deps: PipelineDeps, lockClient: pg.PoolClient,
   try {
     for (const c of candidates) {
       const run = passRun(deps, c);
-      const r = await claimRun(lockClient, run.id, { stage: 'extract', ordered: false, dependencies: run.spec.kind === 'fact', lockKey: extractLockKey(run.id) });
+      const r = await claimRun(lockClient, run.id, { stage: 'extract', ordered: false, dependencies: run.spec.kind === 'fact' && !growing, lockKey: extractLockKey(run.id) });
       if (r.claimed) claimed.push(run);
       else if (run.id === leader.id) {
         // The leader goes first: nothing is taken yet.
@@ -108,6 +111,7 @@ export async function claimShared(deps: PipelineDeps, lockClient: pg.PoolClient,
  * moving dependency of a run that shares its file.
  */
 export async function extractBlocked(deps: PipelineDeps, runId: number): Promise<boolean> {
+  if (await waitsForSeal(deps, runId)) return true;
   const r = await deps.pool.query(`
     SELECT 1 FROM runs r
     JOIN runs x ON x.id = r.id OR (r.read_with IS NOT NULL AND x.read_with = r.read_with AND x.state IN ('received', 'extracting'))

@@ -1,6 +1,7 @@
 // The one read loop of the extract: each file of a pass goes once through the connector's parser, and
 // every record goes, mapped and validated, to the sinks (runs) that take its kind — one COPY write per sink and batch.
 import type { Connector, PayloadFileStore, SourceRecord } from '../../port/connector.ts';
+import type { Readable } from 'node:stream';
 import { openPayload } from '../inbox.ts';
 import type { RunMode } from './mappings.ts';
 import type { PassFile, Sink } from './sink.ts';
@@ -18,6 +19,8 @@ export interface Pass {
   shared: boolean;
   /** Where files a payload carries beside its records are kept (file.documents). */
   fileStore?: PayloadFileStore;
+  /** Opens a file still arriving (PassFile.growth_key): its committed bytes, then more as they come. */
+  follow?: (file: PassFile) => Readable;
 }
 
 /** Which file of its pass (index into `Pass.files`) an error thrown by readPass came from, when a file's parse threw it. */
@@ -34,7 +37,7 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
   const setMode = (m: RunMode) => { declared.push(m); };
   for (let fi = 0; fi < pass.files.length; fi++) {
     const file = pass.files[fi]!;
-    const input = openPayload(file.path);
+    const input = file.growth_key && pass.follow ? pass.follow(file) : openPayload(file.path);
     try {
       for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);

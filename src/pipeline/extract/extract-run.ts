@@ -20,6 +20,8 @@ import { openFingerprint, withFingerprint } from './fingerprint-sink.ts';
 import { FingerprintOverflow } from './fingerprint-walk.ts';
 import { claimAlone, claimShared } from './claim-pass.ts';
 import { annotate, ATTR } from '../../telemetry/tracing.ts';
+import type { Readable } from 'node:stream';
+import { followPayload, GrowthAbandoned, waitsForSeal } from '../growth.ts';
 
 export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy' | 'waiting';
 
@@ -51,24 +53,31 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     return 'failed';
   }
   const shared = leader.read_with !== null;
+  // A file still arriving (growth.ts): read as it comes, to staging only, without waiting for the runs it
+  // depends on (the merge still does; neither merges before the seal).
+  const growing = (await deps.pool.query<{ key: string }>(`SELECT g.key FROM inbox i JOIN inbox_growth g ON g.key = i.growth_key
+    WHERE i.id = ANY($1::bigint[]) AND g.state <> 'sealed' LIMIT 1`, [leader.inbox_ids.map(Number)])).rows[0]?.key;
+  // …unless a first load reads with it: that one waits for the seal, then loads directly (woken by it).
+  if (growing && await waitsForSeal(deps, runId)) return 'waiting';
 
   const lockClient = await deps.pool.connect();
   let claimed: PassRun[] = [];
   let outcome: ExtractOutcome | 'again';
   try {
-    const c = shared ? await claimShared(deps, lockClient, leader) : await claimAlone(deps, lockClient, leader);
+    const c = shared ? await claimShared(deps, lockClient, leader, !!growing) : await claimAlone(deps, lockClient, leader, !!growing);
     if (!Array.isArray(c)) return c;
     claimed = c;
     // A run gathering messages is read as it was claimed: until then a coalescing receipt may have
     // added files (receive.ts joins only a run still received; the claim moved it on).
     const inboxIds = (leader.coalesce_bytes === null ? leader.inbox_ids
       : (await deps.db.selectFrom('runs').select('inbox_ids').where('id', '=', runId).executeTakeFirstOrThrow()).inbox_ids).map(Number);
-    const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path']).where('id', 'in', inboxIds).execute();
+    const files = await deps.db.selectFrom('inbox').select(['id', 'file_name', 'path', 'growth_key']).where('id', 'in', inboxIds).execute();
     files.sort((a, b) => inboxIds.indexOf(Number(a.id)) - inboxIds.indexOf(Number(b.id)));
     // Runs made from one file together read it once, for all of them.
     const passFiles: PassFile[] = shared ? files.slice(0, 1) : files;
     outcome = await extractClaimed(deps, claimed, runId, {
-      files: passFiles, connector, options: (flow.source.options ?? {}) as Record<string, unknown>, shared, fileStore: payloadFileStore(deps),
+      files: passFiles.map((f) => ({ ...f, growth_key: f.growth_key === growing ? growing : null })), connector, options: (flow.source.options ?? {}) as Record<string, unknown>,
+      shared, fileStore: payloadFileStore(deps), growing: !!growing, follow: (f) => followPayload(deps.pool, f.growth_key!, f.path),
     });
   } finally {
     for (const c of claimed) await lockClient.query(UNLOCK_SQL, [extractLockKey(c.id)]).catch(() => {});
@@ -84,6 +93,9 @@ interface PassInput {
   options: Record<string, unknown>;
   shared: boolean;
   fileStore: PayloadFileStore;
+  /** A file is still arriving: no direct load (it would hold the live table's lock for the upload's length). */
+  growing: boolean;
+  follow: (file: PassFile) => Readable;
 }
 
 /** Files a payload carries (closing documents' PDFs) go to the store's file store under the data dir. */
@@ -102,7 +114,7 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
   const directFor = claimed.filter((c) => c.spec.kind === 'fact').sort((a, b) => a.id - b.id)[0]?.id;
   const outcomes = new Map<number, ExtractOutcome | 'again'>();
   let pending = claimed;
-  let allowDirect = true;
+  let allowDirect = !input.growing;
   let sinks: Sink[] = [];
   try {
     // A run read alone whose direct load fell back is read once more, to staging.
@@ -127,7 +139,7 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
     // One unreadable message of a coalesced run (read alone, so the leader) fails alone; the run reads again.
     const fi = e instanceof PayloadError && claimed.length === 1 && claimed[0]!.id === leaderId ? fileOfError.get(e) : undefined;
     if (fi !== undefined && (await setApartUnreadable(deps, leaderId, fi, (e as PayloadError).code, (e as PayloadError).message)) !== undefined) return 'again';
-    if (e instanceof PayloadError || (isMagistralError(e) && e.code === 'MAG_ERR_MAPPING_INVALID')) {
+    if (e instanceof PayloadError || e instanceof GrowthAbandoned || (isMagistralError(e) && e.code === 'MAG_ERR_MAPPING_INVALID')) {
       for (const c of claimed.filter((x) => !outcomes.has(x.id))) {
         c.log.warn({ err: e.message, code: e.code }, 'run failed: payload cannot be read');
         await failRun(deps, c.id, e.code, e.message);
@@ -173,8 +185,11 @@ async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files:
     }
     fp?.walk.close();
   }
-  const fp = run.spec.kind === 'fact' ? await openFingerprint(deps, run, mappings, covers, { compare: true }) : undefined;
-  const sink = await openStagedSink(deps, run, mappings, rejects, budget, fp);
+  const growing = files.some((f) => !!f.growth_key);
+  // A file read while it is still uploaded is not compared with a fingerprint (kept simple: its read may
+  // be given up, and it is staged before the import says whether it is complete).
+  const fp = run.spec.kind === 'fact' && !growing ? await openFingerprint(deps, run, mappings, covers, { compare: true }) : undefined;
+  const sink = await openStagedSink(deps, run, mappings, rejects, budget, { growing, ...(fp ? { fingerprint: fp } : {}) });
   return fp && run.spec.kind === 'fact' ? withFingerprint(sink, run.spec, fp) : sink;
 }
 

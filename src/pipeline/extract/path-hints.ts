@@ -24,10 +24,10 @@ export class PathHints {
     private readonly validity?: { from: string; to: string },
   ) {}
 
-  static async load(pool: Pick<pg.Pool, 'query'>, flow: Flow, spec: TargetSpec): Promise<PathHints> {
+  static async load(pool: Pick<pg.Pool, 'query'>, flow: Flow, spec: TargetSpec, opts: { refs?: boolean } = {}): Promise<PathHints> {
     const system = flow.source.system ?? 'local';
     const checks: Array<{ field: string; known: Set<string> }> = [];
-    for (const ref of refsOf(spec)) {
+    for (const ref of opts.refs === false ? [] : refsOf(spec)) {
       if (autoCreates(flow, ref.entity)) continue;
       // Counted first (an index-only scan), so a reference with too many codes costs no transfer.
       const n = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM external_ids WHERE entity = $1 AND system = $2 LIMIT $3) x`, [ref.entity, system, PATH_HINT_CODES + 1]);

@@ -22,6 +22,8 @@ export interface PassRun {
 export interface PassFile {
   file_name: string;
   path: string;
+  /** Still arriving (growth.ts): read by following its committed bytes under this receipt key. */
+  growth_key?: string | null;
 }
 
 /** A canonical row (or, with `reject`, the key of a rejected row) as a COPY line; '' to skip it. */

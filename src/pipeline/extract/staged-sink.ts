@@ -20,12 +20,16 @@ import type { SinkFingerprint } from './fingerprint-sink.ts';
  * first rows, on a connection of the pass's budget (most runs of a shared file get none).
  */
 export async function openStagedSink(
-  deps: PipelineDeps, run: PassRun, mappings: RunMappings, rejects: RejectWriter, budget: Budget, fp?: SinkFingerprint,
+  deps: PipelineDeps, run: PassRun, mappings: RunMappings, rejects: RejectWriter, budget: Budget, opts: { growing?: boolean; fingerprint?: SinkFingerprint } = {},
 ): Promise<Sink> {
+  const fp = opts.fingerprint;
   const table = stagingTable(run.id);
   await deps.pool.query(`DROP TABLE IF EXISTS ${table}, ${goneTable(table)}`);
   await deps.pool.query(`CREATE UNLOGGED TABLE ${table} (${stagingColumnsSql(run.spec)}) WITH (autovacuum_enabled = false)`);
-  const line = stagingLine(run.spec, await PathHints.load(deps.pool, run.flow, run.spec));
+  // A file read while it arrives is read before the codes it declares (its price types, warehouses) are
+  // merged: every row would look unknown and stage its element path (145 bytes on a 151-byte price,
+  // bench:onec). Its rows keep file and line, which name the element in a 1C export (one per line).
+  const line = stagingLine(run.spec, await PathHints.load(deps.pool, run.flow, run.spec, { refs: !opts.growing }));
   const copySql = `COPY ${table} (${stagingColumnList(run.spec)}) FROM STDIN`;
   let client: pg.PoolClient | undefined;
   let copy: ReturnType<typeof copyFrom> | undefined;

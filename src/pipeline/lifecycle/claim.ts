@@ -49,15 +49,19 @@ const blockers = (extractingParam: string) => `
   CASE WHEN ${extractingParam}::boolean THEN (SELECT min(e.id) FROM runs e WHERE e.flow_id = r.flow_id AND e.id < r.id AND e.state = 'extracting'
     AND e.${OPEN_RUN_PREDICATE}) END AS extracting`;
 const BLOCKERS = blockers('$8');
+/** A file of the run still arriving (growth.ts): it may be read, never merged, before the sender seals it. */
+const GROWING = `EXISTS (SELECT 1 FROM inbox i JOIN inbox_growth g ON g.key = i.growth_key
+  WHERE i.id = ANY(r.inbox_ids) AND i.growth_key IS NOT NULL AND g.state <> 'sealed') AS growing`;
 
 // The lock is tried only when everything else allows the run to go (CASE decides the order), in a CTE
 // evaluated once; a lock taken while a concurrent worker moved the run on is given back below.
 const CLAIM_SQL = `
   WITH r AS (
-    SELECT r.id, r.state, f.paused, ${BLOCKERS}
+    SELECT r.id, r.state, f.paused, ${BLOCKERS}, ${GROWING}
     FROM runs r JOIN flows f ON f.id = r.flow_id WHERE r.id = $1
   ), go AS (
-    SELECT r.*, (r.state = ANY($5::text[]) AND NOT r.paused AND r.earlier IS NULL AND r.dependency IS NULL AND r.extracting IS NULL) AS may FROM r
+    SELECT r.*, (r.state = ANY($5::text[]) AND NOT r.paused AND r.earlier IS NULL AND r.dependency IS NULL AND r.extracting IS NULL
+      AND NOT (r.growing AND $6 = 'merging')) AS may FROM r
   ), locked AS (
     SELECT go.*, CASE WHEN go.may AND $7::bigint IS NOT NULL THEN pg_try_advisory_lock($7::bigint) ELSE go.may END AS took FROM go
   ), taken AS (
@@ -67,7 +71,7 @@ const CLAIM_SQL = `
     FROM locked WHERE u.id = locked.id AND locked.took AND u.state = ANY($5::text[])
     RETURNING u.id
   )
-  SELECT locked.state, locked.paused, locked.earlier, locked.dependency, locked.extracting, locked.took,
+  SELECT locked.state, locked.paused, locked.earlier, locked.dependency, locked.extracting, locked.growing, locked.took,
     EXISTS (SELECT 1 FROM taken) AS claimed
   FROM locked`;
 
@@ -77,6 +81,7 @@ interface ClaimRow {
   earlier: string | null;
   dependency: string | null;
   extracting: string | null;
+  growing: boolean;
   took: boolean;
   claimed: boolean;
 }
@@ -98,6 +103,8 @@ export async function claimRun(q: Queryable, runId: number, opts: ClaimOptions):
   if (!from.includes(row.state)) return { claimed: false, why: 'past', state: row.state };
   const blocker = row.earlier ?? row.dependency ?? row.extracting;
   if (blocker !== null) return { claimed: false, why: 'waiting', waitingFor: Number(blocker) };
+  // Its file is still arriving: the seal wakes its merge job (growth.ts).
+  if (opts.stage === 'merge' && row.growing) return { claimed: false, why: 'waiting', waitingFor: runId };
   // Everything allowed it: either another worker holds its lock, or it moved on in the same instant.
   if (row.took) return { claimed: false, why: 'past', state: row.state };
   return { claimed: false, why: 'busy' };
@@ -110,11 +117,11 @@ export async function claimRun(q: Queryable, runId: number, opts: ClaimOptions):
  * waits for itself (its extract enqueues the merge).
  */
 export async function blockerOf(q: Queryable, runId: number, opts: Pick<ClaimOptions, 'stage' | 'ordered' | 'dependencies' | 'afterExtracting'>): Promise<number | null> {
-  const r = await q.query<{ state: RunState; earlier: string | null; dependency: string | null; extracting: string | null }>(
-    `SELECT r.state, ${blockers('$5')} FROM runs r WHERE r.id = $1`, [runId, opts.ordered, opts.dependencies, TERMINAL_STATES, !!opts.afterExtracting]);
+  const r = await q.query<{ state: RunState; earlier: string | null; dependency: string | null; extracting: string | null; growing: boolean }>(
+    `SELECT r.state, ${blockers('$5')}, ${GROWING} FROM runs r WHERE r.id = $1`, [runId, opts.ordered, opts.dependencies, TERMINAL_STATES, !!opts.afterExtracting]);
   const row = r.rows[0];
   if (!row) return null;
-  if (opts.stage === 'merge' && (row.state === 'received' || row.state === 'extracting')) return runId;
+  if (opts.stage === 'merge' && (row.state === 'received' || row.state === 'extracting' || row.growing)) return runId;
   const b = row.earlier ?? row.dependency ?? row.extracting;
   return b === null ? null : Number(b);
 }

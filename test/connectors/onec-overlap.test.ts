@@ -1,0 +1,347 @@
+// Reading a 1C file while it is uploaded (issue 16, target 4): the runs are made at the first full POST
+// and stage what is committed as it comes; nothing merges before mode=import, and an upload that breaks,
+// stops or is given up leaves no staging, no rows and no open run. Against a running server with real
+// workers, PostgreSQL and Redis; the same files through an exchange that reads after the import
+// (followUploads: false, a first load's direct COPY) give the same store.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import iconv from 'iconv-lite';
+import { parseAllDocuments } from 'yaml';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/api/index.ts';
+import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
+import { REPO_DIR } from '../../src/schemas/index.ts';
+import type { Flow } from '../../src/schemas/index.ts';
+import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
+import { registry } from '../helpers/registry.ts';
+
+const USER = 'site-exchange';
+const PASSWORD = 'overlap-password';
+const FILE_LIMIT = 65536;
+
+class OneC {
+  cookie = '';
+  constructor(readonly url: string) {}
+
+  async raw(params: Record<string, string>, body?: Buffer | ReadableStream<Uint8Array>): Promise<string[]> {
+    const headers: Record<string, string> = this.cookie ? { cookie: this.cookie } : {};
+    const res = await fetch(`${this.url}?${new URLSearchParams(params)}`, {
+      method: body ? 'POST' : 'GET', headers, body, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+    } as RequestInit);
+    return iconv.decode(Buffer.from(await res.arrayBuffer()), 'win1251').split('\n');
+  }
+
+  async start(): Promise<void> {
+    const auth = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+    const res = await fetch(`${this.url}?type=catalog&mode=checkauth`, { headers: { authorization: auth } });
+    const r = iconv.decode(Buffer.from(await res.arrayBuffer()), 'win1251').split('\n');
+    expect(r[0], r.join(' | ')).toBe('success');
+    this.cookie = `${r[1]}=${r[2]}`;
+    expect((await this.raw({ type: 'catalog', mode: 'init' }))[0]).toBe('zip=yes');
+  }
+
+  async chunk(name: string, data: Buffer): Promise<void> {
+    const r = await this.raw({ type: 'catalog', mode: 'file', filename: name }, data);
+    expect(r[0], r.join(' | ')).toBe('success');
+  }
+
+  async importUntilDone(name: string): Promise<string[]> {
+    let last: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      last = await this.raw({ type: 'catalog', mode: 'import', filename: name });
+      if (last[0] !== 'progress') return last;
+    }
+    throw new Error(`import of ${name} still in progress: ${last.join(' | ')}`);
+  }
+}
+
+const pieces = (data: Buffer): Buffer[] => {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.length; at += FILE_LIMIT) out.push(data.subarray(at, at + FILE_LIMIT));
+  return out;
+};
+
+/** An offers package as 1C writes it: `offers` offers × 5 price types, stock on one warehouse; `broken`: that offer's Ид is badly closed. */
+function offersFile(offers: number, opts: { tag?: string; broken?: number } = {}): Buffer {
+  const tag = opts.tag ?? 'a';
+  let s = '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<КоммерческаяИнформация xmlns="urn:1C.ru:commerceml_2" ВерсияСхемы="2.07" ДатаФормирования="2024-05-01T10:00:00">\n'
+    + '\t<ПакетПредложений СодержитТолькоИзменения="false">\n\t\t<Ид>ov#</Ид>\n\t\t<Наименование>Пакет</Наименование>\n\t\t<ТипыЦен>\n';
+  for (let t = 0; t < 5; t++) s += `\t\t\t<ТипЦены><Ид>ov-pt-${t}</Ид><Наименование>Цена ${t}</Наименование><Валюта>RUB</Валюта></ТипЦены>\n`;
+  s += '\t\t</ТипыЦен>\n\t\t<Склады><Склад><Ид>ov-wh</Ид><Наименование>Склад</Наименование></Склад></Склады>\n\t\t<Предложения>\n';
+  for (let n = 0; n < offers; n++) {
+    s += `\t\t\t<Предложение>\n\t\t\t\t<Ид>ov-offer-${n}</Ид${n === opts.broken ? '2' : ''}>\n\t\t\t\t<Наименование>Товар ${n}</Наименование>\n\t\t\t\t<Цены>\n`;
+    for (let t = 0; t < 5; t++) {
+      s += `\t\t\t\t\t<Цена>\n\t\t\t\t\t\t<Представление>${n}.${t} RUB</Представление>\n\t\t\t\t\t\t<ИдТипаЦены>ov-pt-${t}</ИдТипаЦены>\n`
+        + `\t\t\t\t\t\t<ЦенаЗаЕдиницу>${(n * 7 + t + (tag === 'a' ? 0 : 1000)) / 100}</ЦенаЗаЕдиницу>\n\t\t\t\t\t\t<Валюта>RUB</Валюта>\n\t\t\t\t\t</Цена>\n`;
+    }
+    s += `\t\t\t\t</Цены>\n\t\t\t\t<Склад ИдСклада="ov-wh" КоличествоНаСкладе="${n % 13}"/>\n\t\t\t</Предложение>\n`;
+  }
+  s += '\t\t</Предложения>\n\t</ПакетПредложений>\n</КоммерческаяИнформация>\n';
+  return Buffer.from(s, 'utf8');
+}
+
+let debugRuns: (() => Promise<unknown>) | undefined;
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: runs ${JSON.stringify((await debugRuns?.()) ?? [])}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('1C files read while they are uploaded', () => {
+  let tp: TestPipeline;
+  let app: FastifyInstance;
+  let url: string;
+  let plainUrl: string;
+
+  async function exampleFlows(exchange: string, suffix: string, options: Record<string, unknown>): Promise<Flow[]> {
+    const docs = parseAllDocuments(readFileSync(path.join(REPO_DIR, 'ops/flows/onec.yaml'), 'utf8'));
+    const out: Flow[] = [];
+    for (const d of Array.isArray(docs) ? docs : [docs]) {
+      const f = d.toJS() as Flow;
+      f.name = `${f.name}${suffix}`;
+      delete f.guard;
+      f.source.options = { ...f.source.options, exchange, fileLimit: FILE_LIMIT, ...options };
+      const r = await checkFlow(f, registry);
+      expect(r.problems).toEqual([]);
+      out.push(r.flow!);
+    }
+    return out;
+  }
+
+  /** Prices and stock by codes, whichever flow wrote them. */
+  async function facts(): Promise<string> {
+    const r = await tp.rt.pool.query(`SELECT md5(concat_ws('|',
+      (SELECT string_agg(concat_ws(',', pt.code, p.code, x.value, x.currency), ';' ORDER BY pt.code, p.code) FROM prices x
+        JOIN price_types pt ON pt.id = x.price_type_id JOIN products p ON p.id = x.product_id),
+      (SELECT string_agg(concat_ws(',', w.code, p.code, s.quantity), ';' ORDER BY w.code, p.code) FROM stock s
+        JOIN warehouses w ON w.id = s.warehouse_id JOIN products p ON p.id = s.product_id))) AS f,
+      (SELECT count(*)::int FROM prices) AS prices, (SELECT count(*)::int FROM stock) AS stock`);
+    return `${r.rows[0].prices as number}/${r.rows[0].stock as number}/${r.rows[0].f as string}`;
+  }
+
+  const pricesCount = async (): Promise<number> => Number((await tp.rt.pool.query('SELECT count(*)::int AS n FROM prices')).rows[0].n);
+  const priceTypesCount = async (): Promise<number> => Number((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM price_types WHERE code LIKE 'ov-pt-%'`)).rows[0].n);
+  const stagingTables = async (): Promise<number> => Number((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'staging'`)).rows[0].n);
+  const openRuns = async (): Promise<Array<{ id: number; state: string }>> =>
+    (await tp.rt.pool.query(`SELECT id, state FROM runs WHERE state NOT IN ('done', 'failed', 'rejected') ORDER BY id`)).rows as Array<{ id: number; state: string }>;
+
+  /** The runs made for the file of this name, by flow name. */
+  async function runsOf(name: string): Promise<Array<{ id: number; flow: string; state: string; load_path: string; rows_staged: number; error: string | null }>> {
+    return (await tp.rt.pool.query(`SELECT r.id::int, f.name AS flow, r.state, r.load_path, r.rows_staged::int, r.error FROM runs r JOIN flows f ON f.id = r.flow_id
+      WHERE r.inbox_ids[1] IN (SELECT id FROM inbox WHERE file_name = $1) ORDER BY r.id`, [name])).rows;
+  }
+
+  /** Clears what the exchange writes (between cases: each starts from an empty store, a first load). */
+  async function emptyStore(): Promise<void> {
+    await tp.rt.pool.query('TRUNCATE prices, stock');
+  }
+
+  /** A store that holds rows (read while arriving is for that case; a first load waits for the import): a small file through the plain exchange. */
+  async function preload(): Promise<void> {
+    const p = new OneC(plainUrl);
+    await p.start();
+    for (const part of pieces(offersFile(40, { tag: 'p' }))) await p.chunk('offers_pre.xml', part);
+    expect((await p.importUntilDone('offers_pre.xml'))[0]).toBe('success');
+  }
+
+  beforeAll(async () => {
+    process.env.ONEC_USER = USER;
+    process.env.ONEC_PASSWORD = PASSWORD;
+    tp = await createTestPipeline('onecov');
+    debugRuns = async () => (await tp.rt.pool.query(`SELECT r.id, f.name, r.state, r.load_path, r.error FROM runs r JOIN flows f ON f.id = r.flow_id WHERE r.state <> 'done' ORDER BY r.id DESC LIMIT 20`)).rows;
+    await applyFlows(tp.rt.db, await exampleFlows('default', '', {}));
+    await applyFlows(tp.rt.db, await exampleFlows('plain', '-plain', { followUploads: false }));
+    app = await buildServer({ ...tp.rt, mode: 'full' });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as { port: number }).port;
+    url = `http://127.0.0.1:${port}/exchange/onec/default`;
+    plainUrl = `http://127.0.0.1:${port}/exchange/onec/plain`;
+  }, 60_000);
+  afterAll(async () => {
+    await app?.close();
+    await tp?.close();
+  });
+
+  it('stages while the file arrives, merges nothing before mode=import, and lands the same store as reading after the import', async () => {
+    const first = offersFile(600);
+    const second = offersFile(600, { tag: 'b' });
+    expect(pieces(first).length).toBeGreaterThan(4);
+    const c = new OneC(url);
+    await c.start();
+    // A first load (empty tables): its read waits for the import, then loads directly; nothing before.
+    for (const p of pieces(first).slice(0, -1)) await c.chunk('offers_ov1.xml', p);
+    await until('the price types run to be staged', async () => (await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-prices')).toMatchObject({ state: 'received' });
+    expect(await pricesCount()).toBe(0);
+    expect(await priceTypesCount()).toBe(0);
+    await c.chunk('offers_ov1.xml', pieces(first).at(-1)!);
+    const r1 = await c.importUntilDone('offers_ov1.xml');
+    expect(r1[0], r1.join(' | ')).toBe('success');
+    // 3000 prices, 600 stock entries, 5 price types and a warehouse.
+    expect(r1[1]).toContain('3606 inserted');
+    expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-prices')).toMatchObject({ state: 'done', load_path: 'direct' });
+    const loaded = await facts();
+
+    // The store holds rows: the next file's runs stage it while it arrives.
+    for (const p of pieces(second).slice(0, -1)) await c.chunk('offers_ov2.xml', p);
+    const prices = await until('the prices run to stage rows', async () => {
+      const r = (await runsOf('offers_ov2.xml')).find((x) => x.flow === 'onec-prices');
+      if (!r || r.state !== 'extracting') return undefined;
+      // Rows of a COPY under way are not visible to others before it ends; the pages it writes are.
+      const n = await tp.rt.pool.query(`SELECT pg_relation_size('staging.run_${r.id}') AS n`).catch(() => undefined);
+      return n && Number(n.rows[0].n) > 0 ? r : undefined;
+    });
+    expect(prices.load_path).not.toBe('direct');
+    await until('the price types run to be staged', async () => (await runsOf('offers_ov2.xml')).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await runsOf('offers_ov2.xml')).filter((r) => r.state === 'done')).toEqual([]);
+    expect(await facts()).toBe(loaded);
+    await c.chunk('offers_ov2.xml', pieces(second).at(-1)!);
+    const r2 = await c.importUntilDone('offers_ov2.xml');
+    expect(r2[0], r2.join(' | ')).toBe('success');
+    expect(r2[1]).toContain('3000 updated');
+    const runs = await runsOf('offers_ov2.xml');
+    expect(runs.every((x) => x.state === 'done'), JSON.stringify(runs)).toBe(true);
+    expect(runs.find((x) => x.flow === 'onec-prices')).toMatchObject({ load_path: 'staged', rows_staged: 3000 });
+    expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
+    const followed = await facts();
+    expect(followed).not.toBe(loaded);
+
+    // The same two files read after their import, into the emptied tables: the same store.
+    await emptyStore();
+    const p = new OneC(plainUrl);
+    await p.start();
+    for (const [name, data] of [['offers_ov1_plain.xml', first], ['offers_ov2_plain.xml', second]] as const) {
+      for (const part of pieces(data)) await p.chunk(name, part);
+      expect((await p.importUntilDone(name))[0]).toBe('success');
+    }
+    expect((await runsOf('offers_ov1_plain.xml')).find((x) => x.flow === 'onec-prices-plain')).toMatchObject({ state: 'done', load_path: 'direct' });
+    expect((await p.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
+    expect(await facts()).toBe(followed);
+    expect(await stagingTables()).toBe(0);
+    await emptyStore();
+  });
+
+  it('bad XML in the middle: the same failure (file, element, line) as reading after the import, and nothing left behind', async () => {
+    const data = offersFile(600, { broken: 400 });
+    const answers: string[][] = [];
+    for (const [u, name] of [[url, 'offers_bad.xml'], [plainUrl, 'offers_bad_plain.xml']] as const) {
+      const c = new OneC(u);
+      await c.start();
+      for (const part of pieces(data)) await c.chunk(name, part);
+      answers.push(await c.importUntilDone(name));
+      expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
+    }
+    expect(answers[0]![0]).toBe('failure');
+    // File, line, column and the element's path, as the reader says it.
+    expect(answers[0]![1]).toMatch(/^offers_bad\.xml:\d+:\d+: .*\/Предложение\/Ид\)$/);
+    const same = (a: string, name: string) => a.replaceAll(name, 'X').replaceAll('-plain', '').replace(/run \d+/g, 'run N');
+    expect(same(answers[0]![1]!, 'offers_bad.xml')).toBe(same(answers[1]![1]!, 'offers_bad_plain.xml'));
+    await until('no open runs', async () => (await openRuns()).length === 0);
+    expect(await stagingTables()).toBe(0);
+    expect(await pricesCount()).toBe(0);
+  });
+
+  it('an upload cut in the middle while the early read runs: the broken POST is not read, the file sent on lands whole', async () => {
+    const data = offersFile(600, { tag: 'b' });
+    const parts = pieces(data);
+    await preload();
+    const c = new OneC(url);
+    await c.start();
+    for (const p of parts.slice(0, 3)) await c.chunk('offers_cut.xml', p);
+    await until('the prices run to read', async () => (await runsOf('offers_cut.xml')).find((x) => x.flow === 'onec-prices' && x.state === 'extracting'));
+    // The fourth POST breaks off half way, with garbage after what was sent: none of it may be read.
+    const half = parts[3]!.subarray(0, FILE_LIMIT / 2);
+    const broken = new ReadableStream<Uint8Array>({
+      start(ctl) {
+        ctl.enqueue(new Uint8Array(half));
+        ctl.enqueue(new Uint8Array(Buffer.from('<<<not xml at all>>>'.repeat(100))));
+        setTimeout(() => ctl.error(new Error('line dropped')), 200);
+      },
+    });
+    await c.raw({ type: 'catalog', mode: 'file', filename: 'offers_cut.xml' }, broken).catch(() => []);
+    const row = await until('the cut POST to be undone', async () => {
+      const r = (await tp.rt.pool.query(`SELECT size_bytes::int AS n, chunks FROM onec_files WHERE name = 'offers_cut.xml'`)).rows[0] as { n: number; chunks: number } | undefined;
+      return r && r.n === 3 * FILE_LIMIT ? r : undefined;
+    });
+    expect(row.chunks).toBe(3);
+    for (const p of parts.slice(3)) await c.chunk('offers_cut.xml', p);
+    const r = await c.importUntilDone('offers_cut.xml');
+    expect(r[0], r.join(' | ')).toBe('success');
+    // 40 offers preloaded: their 200 prices and 40 stock entries change, the rest are new.
+    expect(r[1]).toContain('3360 inserted, 240 updated');
+    expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
+    const got = await facts();
+    // The same file sent whole through the exchange that reads after the import.
+    await emptyStore();
+    await preload();
+    const p = new OneC(plainUrl);
+    await p.start();
+    for (const part of parts) await p.chunk('offers_cut_plain.xml', part);
+    expect((await p.importUntilDone('offers_cut_plain.xml'))[0]).toBe('success');
+    expect((await p.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
+    expect(await facts()).toBe(got);
+    await emptyStore();
+  });
+
+  it('an upload that stops (the session expires) or is given up (a new export begins) leaves no run open, no staging and no rows', async () => {
+    const data = offersFile(600, { tag: 'c' });
+    const parts = pieces(data);
+    const priceTypes = async () => (await tp.rt.pool.query(`SELECT string_agg(concat_ws(',', code, name), ';' ORDER BY code) AS f FROM price_types`)).rows[0].f as string | null;
+    await preload();
+    const before = await priceTypes();
+    const store = await facts();
+    for (const ending of ['expired', 'new session'] as const) {
+      const name = `offers_stop_${ending.replace(' ', '_')}.xml`;
+      const c = new OneC(url);
+      await c.start();
+      for (const p of parts.slice(0, 3)) await c.chunk(name, p);
+      await until('the prices run to read', async () => (await runsOf(name)).find((x) => x.flow === 'onec-prices' && x.state === 'extracting'));
+      await until('the price types to wait staged', async () => (await runsOf(name)).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
+      if (ending === 'expired') await tp.rt.pool.query(`UPDATE onec_sessions SET expires_at = now() - interval '1 second' WHERE closed_at IS NULL AND abandoned_at IS NULL`);
+      // Any checkauth expires stale sessions; a catalog one gives up other sessions' early reads.
+      await new OneC(url).start();
+      await until('the runs to end', async () => (await openRuns()).length === 0);
+      const runs = await runsOf(name);
+      expect(runs.length).toBe(9);
+      expect(runs.every((x) => x.state === 'failed'), JSON.stringify(runs)).toBe(true);
+      expect(runs.find((x) => x.flow === 'onec-prices')!.error).toContain(name);
+      expect(await stagingTables()).toBe(0);
+      expect(Number((await tp.rt.pool.query('SELECT count(*)::int AS n FROM rejects WHERE run_id = ANY($1::bigint[])', [runs.map((x) => x.id)])).rows[0].n)).toBe(0);
+      expect(await facts()).toBe(store);
+      expect(await priceTypes()).toBe(before);
+    }
+    await emptyStore();
+  });
+
+  it('a file imported before an earlier one still arriving: the earlier early read is given up, and both land when imported', async () => {
+    const a = offersFile(400, { tag: 'a' });
+    const b = offersFile(300, { tag: 'b' });
+    const c = new OneC(url);
+    await c.start();
+    for (const p of pieces(a)) await c.chunk('offers_first.xml', p);
+    for (const p of pieces(b)) await c.chunk('offers_second.xml', p);
+    expect((await c.importUntilDone('offers_second.xml'))[0]).toBe('success');
+    const r = await c.importUntilDone('offers_first.xml');
+    expect(r[0], r.join(' | ')).toBe('success');
+    expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
+    // offers_first.xml was imported last: its prices are what the store holds.
+    expect(await facts()).toMatch(/^2000\/400\//);
+    const v = await tp.rt.pool.query(`SELECT x.value::text AS v FROM prices x JOIN products p ON p.id = x.product_id JOIN price_types pt ON pt.id = x.price_type_id
+      WHERE p.code = 'ov-offer-1' AND pt.code = 'ov-pt-0'`);
+    expect(v.rows).toEqual([{ v: '0.070000' }]);
+    await until('no open runs', async () => (await openRuns()).length === 0);
+    // The runs given up are no part of the export: its removal of absent rows still happens.
+    const finalize = await tp.rt.pool.query(`SELECT state, error FROM runs WHERE kind = 'finalize' ORDER BY id DESC LIMIT 2`);
+    expect(finalize.rows).toEqual([{ state: 'done', error: null }, { state: 'done', error: null }]);
+    expect(await stagingTables()).toBe(0);
+    await emptyStore();
+  });
+});
