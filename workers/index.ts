@@ -14,6 +14,7 @@ import { actProcessor, extractProcessor, mergeProcessor, outboundProcessor, poll
 import { enqueuePendingActs } from '../src/backoffice/act-requests.ts';
 import { enqueueDueOrders, OUTBOUND_FULL_SWEEP_MS, OUTBOUND_RECENT_SECONDS, pullOrderStatuses } from '../src/pipeline/outbound.ts';
 import { pausingOnRefusal } from './installation.ts';
+import { keepingSmallSlot, stageConcurrency } from './small-runs.ts';
 import { mailDelivery } from '../src/cabinet/mail.ts';
 import { purgeExpiredSessions } from '../src/cabinet/sessions.ts';
 import { invoiceWorker } from '../src/backoffice/order-documents.ts';
@@ -61,8 +62,14 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     name: `${opts.name ?? `magistral-worker-${process.pid}`}${workerNameSuffix(installation)}`,
   };
   // A worker that refused another installation's job pauses briefly, so that job reaches its owner.
-  const extract: Worker = new Worker(QUEUE_NAMES.extract, pausingOnRefusal(() => extract, extractProcessor(deps)), { ...common, concurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY });
-  const merge: Worker = new Worker(QUEUE_NAMES.merge, pausingOnRefusal(() => merge, mergeProcessor(deps)), { ...common, concurrency: config.MAGISTRAL_MERGE_CONCURRENCY });
+  // One reader and one merger more than configured, kept for small runs (workers/small-runs.ts).
+  const small = config.MAGISTRAL_SMALL_RUN_BYTES;
+  const extract: Worker = new Worker(QUEUE_NAMES.extract, pausingOnRefusal(() => extract,
+    keepingSmallSlot(deps, 'extract', config.MAGISTRAL_EXTRACT_CONCURRENCY, small, extractProcessor(deps))),
+  { ...common, concurrency: stageConcurrency(config.MAGISTRAL_EXTRACT_CONCURRENCY, small) });
+  const merge: Worker = new Worker(QUEUE_NAMES.merge, pausingOnRefusal(() => merge,
+    keepingSmallSlot(deps, 'merge', config.MAGISTRAL_MERGE_CONCURRENCY, small, mergeProcessor(deps))),
+  { ...common, concurrency: stageConcurrency(config.MAGISTRAL_MERGE_CONCURRENCY, small) });
   // Pulls wait on remote systems, not on this machine: a few at once, one per flow (poll.ts locks).
   const poll: Worker = new Worker(POLL_QUEUE, pausingOnRefusal(() => poll, pollProcessor(deps)), { ...common, concurrency: 4 });
   // Sends wait on remote systems: a few at once (one per order and flow, outbound.ts locks).
@@ -214,7 +221,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
   void doSweep();
   void doSync();
   void doOutbound();
-  log.info({ installation, prefix: config.MAGISTRAL_QUEUE_PREFIX, extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY }, 'workers started');
+  log.info({ installation, prefix: config.MAGISTRAL_QUEUE_PREFIX, extractConcurrency: config.MAGISTRAL_EXTRACT_CONCURRENCY, mergeConcurrency: config.MAGISTRAL_MERGE_CONCURRENCY, smallRunBytes: small }, 'workers started');
 
   return {
     sweep: doSweep,

@@ -1,14 +1,17 @@
 // Freshness benchmark (`npm run bench:freshness -- [--rows N] [--seconds S]`): how long a small price delta
 // takes from being sent to being answered by `GET /api/v1/prices/:sku`, alone (phase A) and while a big
 // snapshot of another flow and other price types runs (phase B). Real processes: the API and the workers
-// (`magistral start --api-only` / `--workers-only`) on a fresh database; deltas of 1 and 100 rows
-// alternately, one every 200 ms, pushed as CSV through `POST /admin/api/flows/:name/runs`. The last line
-// printed is one JSON object (p50Ms, p95Ms, p99Ms for phase A; underLoadP95Ms, underLoadP99Ms for B).
+// (`magistral start --api-only` / `--workers-only`) on a fresh database; one delta every 200 ms, by turns a
+// CSV pushed through `POST /admin/api/flows/:name/runs` and a 1C offers file sent through the 1C exchange
+// (checkauth → init → file → import until success → complete), of 1 and 100 rows. The last line printed is
+// one JSON object (p50Ms, p95Ms, p99Ms for phase A; underLoadP95Ms, underLoadP99Ms for B; both sources
+// together, and per source csv… / onec…).
 import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import path from 'node:path';
+import iconv from 'iconv-lite';
 import pg from 'pg';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
 import { BIN, REPO, freePort, mustExec, progress, psql, sleep, startApi, startWorker, type ApiProc, type WorkerProc } from './lib.ts';
 
@@ -23,6 +26,11 @@ const ADMIN_TOKEN = 'bench-fresh-admin-token-0123456789';
 const PRODUCTS = 50_000;
 const BIG_FLOW = 'fresh-snapshot';
 const DELTA_FLOW = 'fresh-delta';
+/** The 1C flow of the deltas sent through the exchange (`/exchange/onec/${ONEC_EXCHANGE}`). */
+const ONEC_FLOW = 'fresh-onec-prices';
+const ONEC_EXCHANGE = 'fresh';
+const ONEC_USER = 'bench-fresh-1c';
+const ONEC_PASSWORD = 'bench-fresh-1c-password';
 const DELTA_PRICE_TYPE = 'B-RETAIL';
 const CITY = 'msk';
 const TICK_MS = 200;
@@ -120,9 +128,11 @@ async function visiblePrice(s: Server, code: string): Promise<string | undefined
 
 // ------------------------------------------------------------------------------------------------ deltas
 
-interface Sample { rows: number; ms: number; timedOut: boolean; underLoad: boolean }
+type Source = 'csv' | 'onec';
 
-interface Watched { sku: string; value: string; t0: number; rows: number; underLoad: boolean; done: (x: Sample) => void }
+interface Sample { source: Source; rows: number; ms: number; timedOut: boolean; underLoad: boolean }
+
+interface Watched { sku: string; value: string; t0: number; source: Source; rows: number; underLoad: boolean; done: (x: Sample) => void }
 
 /**
  * Watches every delta still invisible with one batch request (`POST /api/v1/prices/batch`, the last SKU of
@@ -160,7 +170,7 @@ class Watcher {
           const w = batch[it.line]!;
           const visible = it.basePrice === w.value;
           if (!visible && now - w.t0 <= VISIBLE_TIMEOUT_MS) continue;
-          w.done({ rows: w.rows, ms: visible ? now - w.t0 : VISIBLE_TIMEOUT_MS, timedOut: !visible, underLoad: w.underLoad });
+          w.done({ source: w.source, rows: w.rows, ms: visible ? now - w.t0 : VISIBLE_TIMEOUT_MS, timedOut: !visible, underLoad: w.underLoad });
           seen.add(w);
         }
         this.watched = this.watched.filter((w) => !seen.has(w));
@@ -171,10 +181,10 @@ class Watcher {
 }
 
 /**
- * Pushes a delta of `rows` new prices (products from `first` on, consecutive, value unique to `seq`) and
+ * Pushes a CSV delta of `rows` new prices (products from `first` on, consecutive, value unique to `seq`) and
  * watches the last one until the API answers it: ms from the moment the POST was sent.
  */
-async function oneDelta(s: Server, watcher: Watcher, seq: number, first: number, rows: number, underLoad: boolean): Promise<Sample> {
+async function csvDelta(s: Server, watcher: Watcher, seq: number, first: number, rows: number, underLoad: boolean): Promise<Sample> {
   const lines: string[] = ['sku;price_type;price;currency'];
   let value = '';
   for (let i = 0; i < rows; i++) {
@@ -183,23 +193,99 @@ async function oneDelta(s: Server, watcher: Watcher, seq: number, first: number,
   }
   const t0 = performance.now();
   await post(s, DELTA_FLOW, `delta-${seq}.csv`, `${lines.join('\n')}\n`);
-  return watcher.watch({ sku: sku((first + rows - 1) % PRODUCTS), value, t0, rows, underLoad });
+  return watcher.watch({ sku: sku((first + rows - 1) % PRODUCTS), value, t0, source: 'csv', rows, underLoad });
+}
+
+/**
+ * A 1C client of one exchange session, as 1C talks (the cookie and sessid of checkauth on every later
+ * request; answers in windows-1251 lines).
+ */
+class OneC {
+  private cookie = '';
+  private sessid = '';
+  constructor(private readonly url: string) {}
+
+  async call(params: Record<string, string>, body?: Buffer, auth?: string): Promise<string[]> {
+    const q = new URLSearchParams({ type: 'catalog', ...params, ...(this.sessid ? { sessid: this.sessid } : {}) });
+    const headers: Record<string, string> = {};
+    if (auth) headers.authorization = auth;
+    if (this.cookie) headers.cookie = this.cookie;
+    if (body) headers['content-type'] = 'application/octet-stream';
+    const res = await fetch(`${this.url}/exchange/onec/${ONEC_EXCHANGE}?${q}`, { method: body ? 'POST' : 'GET', headers, ...(body ? { body: new Uint8Array(body) } : {}) });
+    const lines = iconv.decode(Buffer.from(await res.arrayBuffer()), 'win1251').split('\n');
+    if (res.status !== 200) throw new Error(`1C ${params.mode}: HTTP ${res.status} ${lines.join(' | ')}`);
+    return lines;
+  }
+
+  async checkauth(): Promise<void> {
+    const r = await this.call({ mode: 'checkauth' }, undefined, `Basic ${Buffer.from(`${ONEC_USER}:${ONEC_PASSWORD}`).toString('base64')}`);
+    if (r[0] !== 'success') throw new Error(`1C checkauth: ${r.join(' | ')}`);
+    this.cookie = `${r[1]}=${r[2]}`;
+    this.sessid = (r[3] ?? '').replace(/^sessid=/, '');
+  }
+}
+
+/** A CommerceML offers package of changes only (СодержитТолькоИзменения): one price of DELTA_PRICE_TYPE per offer. */
+function offersXml(prices: Array<{ sku: string; value: string }>): Buffer {
+  const head = '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<КоммерческаяИнформация xmlns="urn:1C.ru:commerceml_2" ВерсияСхемы="2.07" ДатаФормирования="2026-12-07T10:00:00">\n'
+    + '\t<ПакетПредложений СодержитТолькоИзменения="true">\n\t\t<Ид>fresh#</Ид>\n\t\t<Наименование>Пакет предложений</Наименование>\n\t\t<ИдКаталога>fresh</ИдКаталога>\n'
+    + `\t\t<ИдКлассификатора>fresh</ИдКлассификатора>\n\t\t<ТипыЦен>\n\t\t\t<ТипЦены>\n\t\t\t\t<Ид>${DELTA_PRICE_TYPE}</Ид>\n\t\t\t\t<Наименование>Розница</Наименование>\n`
+    + '\t\t\t\t<Валюта>RUB</Валюта>\n\t\t\t</ТипЦены>\n\t\t</ТипыЦен>\n\t\t<Предложения>\n';
+  const offers = prices.map((p) => `\t\t\t<Предложение>\n\t\t\t\t<Ид>${p.sku}</Ид>\n\t\t\t\t<Наименование>${p.sku}</Наименование>\n\t\t\t\t<Цены>\n`
+    + `\t\t\t\t\t<Цена>\n\t\t\t\t\t\t<Представление>${p.value} RUB за шт</Представление>\n\t\t\t\t\t\t<ИдТипаЦены>${DELTA_PRICE_TYPE}</ИдТипаЦены>\n`
+    + `\t\t\t\t\t\t<ЦенаЗаЕдиницу>${p.value}</ЦенаЗаЕдиницу>\n\t\t\t\t\t\t<Валюта>RUB</Валюта>\n\t\t\t\t\t</Цена>\n\t\t\t\t</Цены>\n\t\t\t</Предложение>\n`);
+  return Buffer.from(`${head}${offers.join('')}\t\t</Предложения>\n\t</ПакетПредложений>\n</КоммерческаяИнформация>\n`, 'utf8');
+}
+
+/**
+ * Sends a 1C delta of `rows` new prices through the exchange protocol as 1C does (checkauth, init, the file,
+ * import until success, complete) and watches the last one: ms from the moment checkauth was sent.
+ */
+async function onecDelta(s: Server, watcher: Watcher, seq: number, first: number, rows: number, underLoad: boolean): Promise<Sample> {
+  const prices: Array<{ sku: string; value: string }> = [];
+  for (let i = 0; i < rows; i++) prices.push({ sku: sku((first + i) % PRODUCTS), value: cents(10_000_000 + seq * 100 + (i % 100)) });
+  const body = offersXml(prices);
+  const last = prices[prices.length - 1]!;
+  const t0 = performance.now();
+  const client = new OneC(s.url);
+  await client.checkauth();
+  const init = await client.call({ mode: 'init' });
+  if (!init.some((l) => l.startsWith('file_limit='))) throw new Error(`1C init: ${init.join(' | ')}`);
+  const name = `offers-${seq}.xml`;
+  const up = await client.call({ mode: 'file', filename: name }, body);
+  if (up[0] !== 'success') throw new Error(`1C file ${name}: ${up.join(' | ')}`);
+  const seen = watcher.watch({ sku: last.sku, value: last.value, t0, source: 'onec', rows, underLoad });
+  for (;;) {
+    const r = await client.call({ mode: 'import', filename: name });
+    if (r[0] === 'success') break;
+    if (r[0] !== 'progress') throw new Error(`1C import ${name}: ${r.join(' | ')}`);
+  }
+  const done = await client.call({ mode: 'complete' });
+  if (done[0] !== 'success') throw new Error(`1C complete after ${name}: ${done.join(' | ')}`);
+  return seen;
 }
 
 let seq = 0;
-let nextProduct = 0;
+/** CSV deltas write the first half of the products, 1C deltas the second: a sample's value is never overwritten by the other source before it is seen. */
+const HALF = PRODUCTS / 2;
+const next = { csv: 0, onec: 0 };
 
-/** A delta every 200 ms (1 and 100 rows alternately) while `go()` holds; resolves with every sample. */
+/**
+ * A delta every 200 ms while `go()` holds — by turns CSV and 1C, each source 1 and 100 rows by turns —;
+ * resolves with every sample.
+ */
 async function pushDeltas(s: Server, go: () => boolean, loaded: () => boolean): Promise<Sample[]> {
   const watcher = new Watcher(s);
   const pending: Array<Promise<Sample>> = [];
-  let next = performance.now();
+  let at = performance.now();
   while (go()) {
-    const rows = seq % 2 === 0 ? 1 : 100;
-    pending.push(oneDelta(s, watcher, seq++, nextProduct, rows, loaded()));
-    nextProduct = (nextProduct + rows) % PRODUCTS;
-    next += TICK_MS;
-    await sleep(Math.max(0, next - performance.now()));
+    const source: Source = seq % 2 === 0 ? 'csv' : 'onec';
+    const rows = Math.floor(seq / 2) % 2 === 0 ? 1 : 100;
+    const first = (source === 'csv' ? 0 : HALF) + next[source];
+    pending.push((source === 'csv' ? csvDelta : onecDelta)(s, watcher, seq++, first, rows, loaded()));
+    next[source] = (next[source] + rows) % HALF;
+    at += TICK_MS;
+    await sleep(Math.max(0, at - performance.now()));
   }
   const samples = await Promise.all(pending);
   await watcher.stop();
@@ -215,11 +301,16 @@ function pct(xs: number[], p: number): number {
 function summary(samples: Sample[]) {
   const ms = samples.map((x) => x.ms);
   const r = (x: number) => Math.round(x);
-  const by = (rows: number) => samples.filter((x) => x.rows === rows).map((x) => x.ms);
+  const by = (f: (x: Sample) => boolean) => samples.filter(f).map((x) => x.ms);
+  const src = (source: Source) => {
+    const xs = by((x) => x.source === source);
+    return { n: xs.length, p50: r(pct(xs, 50)), p95: r(pct(xs, 95)), p99: r(pct(xs, 99)), max: r(Math.max(...xs)) };
+  };
   return {
     n: samples.length, timedOut: samples.filter((x) => x.timedOut).length,
     p50: r(pct(ms, 50)), p95: r(pct(ms, 95)), p99: r(pct(ms, 99)), max: r(Math.max(...ms)),
-    p95Rows1: r(pct(by(1), 95)), p95Rows100: r(pct(by(100), 95)),
+    p95Rows1: r(pct(by((x) => x.rows === 1), 95)), p95Rows100: r(pct(by((x) => x.rows === 100), 95)),
+    csv: src('csv'), onec: src('onec'),
   };
 }
 
@@ -249,7 +340,7 @@ async function main(): Promise<void> {
   await psql(ADMIN_URL, ['-c', `CREATE DATABASE ${DB_NAME}`]);
   const env: NodeJS.ProcessEnv = {
     ...process.env, DATABASE_URL: DB_URL, REDIS_URL, MAGISTRAL_QUEUE_PREFIX: prefix, MAGISTRAL_DATA_DIR: inboxDir, LOG_LEVEL: 'info',
-    MAGISTRAL_ADMIN_TOKEN: ADMIN_TOKEN, MAGISTRAL_MERGE_WORK_MEM: process.env.MAGISTRAL_MERGE_WORK_MEM ?? '256MB',
+    MAGISTRAL_ADMIN_TOKEN: ADMIN_TOKEN, ONEC_USER, ONEC_PASSWORD, MAGISTRAL_MERGE_WORK_MEM: process.env.MAGISTRAL_MERGE_WORK_MEM ?? '256MB',
   };
   await mustExec(BIN, ['migrate'], env);
   // The example flows, guards removed: the big snapshot as ops/flows/prices-csv.yaml (scope flow), the
@@ -259,6 +350,14 @@ async function main(): Promise<void> {
   const prices = parse(readFileSync(path.join(REPO, 'ops/flows/prices-csv.yaml'), 'utf8')) as Record<string, unknown>;
   delete prices.guard;
   flows.push({ ...prices, name: BIG_FLOW, mode: 'snapshot' }, { ...prices, name: DELTA_FLOW, mode: 'delta' });
+  // The 1C deltas: the prices flow of ops/flows/onec.yaml alone on an exchange of its own (an offers file
+  // makes one run), its codes in the system the CSV flows use, so an offer's Ид is a product's SKU and the
+  // price type's Ид the city's price type: the bench times the exchange's path, not a code mapping.
+  const onecDocs = parseAllDocuments(readFileSync(path.join(REPO, 'ops/flows/onec.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
+  const onecPrices = onecDocs.find((f) => f.name === 'onec-prices')!;
+  delete onecPrices.guard;
+  const onecSource = onecPrices.source as { system: string; options: Record<string, unknown> };
+  flows.push({ ...onecPrices, name: ONEC_FLOW, source: { ...onecSource, system: 'local', options: { ...onecSource.options, exchange: ONEC_EXCHANGE } } });
   const flowFile = path.join(DATA, 'fresh.bench.yaml');
   writeFileSync(flowFile, `# Generated by ops/bench/freshness.ts from ops/flows/*.yaml (guards removed).\n${flows.map((f) => stringify(f)).join('---\n')}`);
   await mustExec(BIN, ['flows', 'apply', '-f', flowFile], env);
@@ -291,7 +390,7 @@ async function main(): Promise<void> {
     const tA = performance.now();
     const phaseA = await pushDeltas(s, () => performance.now() - tA < args.seconds * 1000, () => false);
     const a = summary(phaseA);
-    progress(`phase A (no load): ${a.n} deltas, p50 ${a.p50} ms, p95 ${a.p95} ms, p99 ${a.p99} ms, max ${a.max} ms`);
+    progress(`phase A (no load): ${a.n} deltas, p50 ${a.p50} ms, p95 ${a.p95} ms, p99 ${a.p99} ms, max ${a.max} ms; csv p95 ${a.csv.p95}, 1C p95 ${a.onec.p95}`);
 
     // Phase B: the same while snapshots of the big flow run back to back, started for S seconds (at least
     // one); deltas go on until the last one has merged. A delta counts as under load if one ran as it was sent.
@@ -320,21 +419,25 @@ async function main(): Promise<void> {
     const underLoad = phaseB.filter((x) => x.underLoad);
     if (!bigDone) throw new Error('no big snapshot finished');
     const b = summary(underLoad);
-    progress(`phase B (under load): ${b.n} deltas sent and seen while a snapshot ran, p50 ${b.p50} ms, p95 ${b.p95} ms, p99 ${b.p99} ms, max ${b.max} ms`);
+    progress(`phase B (under load): ${b.n} deltas sent and seen while a snapshot ran, p50 ${b.p50} ms, p95 ${b.p95} ms, p99 ${b.p99} ms, max ${b.max} ms; csv p95 ${b.csv.p95}, 1C p95 ${b.onec.p95}`);
 
-    // Where the delta runs of phase B spent their time (p50 / p95 ms): queued for a reader, read, staged
-    // until their merge began (the flow's earlier runs, the merge queue), merged.
-    const stages = (await c.query<{ stage: string; p50: number; p95: number }>(`
-      WITH r AS (
-        SELECT extract(epoch FROM r.started_at - r.received_at) * 1000 AS queued, r.extract_ms AS extract,
-               extract(epoch FROM r.finished_at - r.staged_at) * 1000 - r.merge_ms AS "waitMerge", r.merge_ms AS merge
-        FROM runs r JOIN flows f ON f.id = r.flow_id WHERE f.name = $1 AND r.state = 'done' AND r.received_at >= now() - make_interval(secs => $2)
-      )
-      SELECT s.stage, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s.ms))::int AS p50, round(percentile_cont(0.95) WITHIN GROUP (ORDER BY s.ms))::int AS p95
-      FROM r CROSS JOIN LATERAL (VALUES ('queued', r.queued), ('extract', r.extract), ('waitMerge', r."waitMerge"), ('merge', r.merge)) s(stage, ms)
-      GROUP BY s.stage`, [DELTA_FLOW, (performance.now() - tB) / 1000])).rows;
-    const underLoadStages = Object.fromEntries(stages.map((x) => [x.stage, { p50: x.p50, p95: x.p95 }]));
-    progress(`phase B delta runs by stage (p50 / p95 ms): ${stages.map((x) => `${x.stage} ${x.p50} / ${x.p95}`).join(', ')}`);
+    // Where the delta runs of phase B spent their time (p50 / p95 ms), per source: queued for a reader,
+    // read, staged until their merge began (the flow's earlier runs, the merge queue), merged.
+    const stagesOf = async (flow: string) => {
+      const rows = (await c.query<{ stage: string; p50: number; p95: number }>(`
+        WITH r AS (
+          SELECT extract(epoch FROM r.started_at - r.received_at) * 1000 AS queued, r.extract_ms AS extract,
+                 extract(epoch FROM r.finished_at - r.staged_at) * 1000 - r.merge_ms AS "waitMerge", r.merge_ms AS merge
+          FROM runs r JOIN flows f ON f.id = r.flow_id WHERE f.name = $1 AND r.state = 'done' AND r.received_at >= now() - make_interval(secs => $2)
+        )
+        SELECT s.stage, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s.ms))::int AS p50, round(percentile_cont(0.95) WITHIN GROUP (ORDER BY s.ms))::int AS p95
+        FROM r CROSS JOIN LATERAL (VALUES ('queued', r.queued), ('extract', r.extract), ('waitMerge', r."waitMerge"), ('merge', r.merge)) s(stage, ms)
+        GROUP BY s.stage`, [flow, (performance.now() - tB) / 1000])).rows;
+      progress(`phase B ${flow} runs by stage (p50 / p95 ms): ${rows.map((x) => `${x.stage} ${x.p50} / ${x.p95}`).join(', ')}`);
+      return Object.fromEntries(rows.map((x) => [x.stage, { p50: x.p50, p95: x.p95 }]));
+    };
+    const underLoadStages = await stagesOf(DELTA_FLOW);
+    const underLoadOnecStages = await stagesOf(ONEC_FLOW);
 
     const hwmKb = await worker.stop();
     const workerPeakRssMb = Math.max(hwmKb, worker.maxRssKb) / 1024;
@@ -350,15 +453,22 @@ async function main(): Promise<void> {
       p50Ms: a.p50, p95Ms: a.p95, p99Ms: a.p99, maxMs: a.max, deltas: a.n, timedOut: a.timedOut, p95Rows1Ms: a.p95Rows1, p95Rows100Ms: a.p95Rows100,
       underLoadP50Ms: b.p50, underLoadP95Ms: b.p95, underLoadP99Ms: b.p99, underLoadMaxMs: b.max, underLoadDeltas: b.n, underLoadTimedOut: b.timedOut,
       underLoadP95Rows1Ms: b.p95Rows1, underLoadP95Rows100Ms: b.p95Rows100,
-      underLoadStages, bigRuns, workerPeakRssMb: Math.round(workerPeakRssMb * 10) / 10, targets,
+      csvP50Ms: a.csv.p50, csvP95Ms: a.csv.p95, csvP99Ms: a.csv.p99, onecP50Ms: a.onec.p50, onecP95Ms: a.onec.p95, onecP99Ms: a.onec.p99,
+      underLoadCsvP50Ms: b.csv.p50, underLoadCsvP95Ms: b.csv.p95, underLoadCsvP99Ms: b.csv.p99,
+      underLoadOnecP50Ms: b.onec.p50, underLoadOnecP95Ms: b.onec.p95, underLoadOnecP99Ms: b.onec.p99,
+      underLoadStages, underLoadOnecStages, bigRuns, workerPeakRssMb: Math.round(workerPeakRssMb * 10) / 10, targets,
     };
     const resultFile = path.join(RESULTS, `freshness-${args.rows}-${stamp}.json`);
     writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
     const mark = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
-    console.log(`freshness bench: deltas of 1 / 100 rows every ${TICK_MS} ms; load: a snapshot of ${args.rows} rows on another flow; results ${path.relative(REPO, resultFile)}`);
+    console.log(`freshness bench: deltas of 1 / 100 rows every ${TICK_MS} ms (CSV and 1C offers by turns); load: a snapshot of ${args.rows} rows on another flow; results ${path.relative(REPO, resultFile)}`);
     console.log(`phase                 n     p50      p95      p99      max   (ms, sent → visible through GET /api/v1/prices)`);
+    const line = (label: string, x: { n: number; p50: number; p95: number; p99: number; max: number }, tail = '') =>
+      console.log(`${label.padEnd(18)} ${String(x.n).padStart(4)} ${String(x.p50).padStart(7)} ${String(x.p95).padStart(8)} ${String(x.p99).padStart(8)} ${String(x.max).padStart(8)}${tail}`);
     for (const [label, x] of [['A: no load', a], ['B: under load', b]] as const) {
-      console.log(`${label.padEnd(18)} ${String(x.n).padStart(4)} ${String(x.p50).padStart(7)} ${String(x.p95).padStart(8)} ${String(x.p99).padStart(8)} ${String(x.max).padStart(8)}   timed out ${x.timedOut}`);
+      line(label, x, `   timed out ${x.timedOut}`);
+      line('    CSV', x.csv);
+      line('    1C offers', x.onec);
     }
     for (const [k, t] of Object.entries(targets)) console.log(`  ${k} ${t.target}: ${mark(t.ok)}`);
     console.log(`worker peak RSS ${workerPeakRssMb.toFixed(1)} MB`);

@@ -40,6 +40,10 @@ export interface Config {
   MAGISTRAL_EXTRACT_CONCURRENCY?: number;
   MAGISTRAL_MERGE_CONCURRENCY?: number;
   /**
+   * Runs whose payload holds at most this many bytes are small: each worker keeps one reader and one merger beyond MAGISTRAL_EXTRACT_CONCURRENCY / MAGISTRAL_MERGE_CONCURRENCY that only small runs take, so a one-price delta never queues behind a big snapshot's read or merge (0: no slot kept).
+   */
+  MAGISTRAL_SMALL_RUN_BYTES?: number;
+  /**
    * How often workers re-enqueue runs whose queue job was lost (e.g. Redis restarted).
    */
   MAGISTRAL_SWEEP_INTERVAL_MS?: number;

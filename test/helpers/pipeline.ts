@@ -31,7 +31,7 @@ export interface TestPipeline {
   close(): Promise<void>;
 }
 
-export async function createTestPipeline(label: string, opts: { redisUrl?: string; pgBase?: string; workers?: boolean; env?: Record<string, string>; log?: Logger; registry?: Registry } = {}): Promise<TestPipeline> {
+export async function createTestPipeline(label: string, opts: { redisUrl?: string; pgBase?: string; workers?: boolean; env?: Record<string, string>; log?: Logger; registry?: Registry; poolSize?: number } = {}): Promise<TestPipeline> {
   const db = await createTestDb(label, opts.pgBase);
   const dataDir = await mkdtemp(path.join(tmpdir(), `magistral-${label}-`));
   const env: Record<string, string> = {
@@ -46,7 +46,7 @@ export async function createTestPipeline(label: string, opts: { redisUrl?: strin
   };
   const config = loadConfig(env);
   const log = opts.log ?? pino({ level: env.LOG_LEVEL! });
-  const rt = createRuntime(config, log, opts.registry ?? registry, { applicationName: `test-${label}`, poolSize: 6 });
+  const rt = createRuntime(config, log, opts.registry ?? registry, { applicationName: `test-${label}`, poolSize: opts.poolSize ?? 6 });
   const tp: TestPipeline = {
     db, rt, config, env, dataDir,
     async startWorkers() {

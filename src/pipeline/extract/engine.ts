@@ -26,6 +26,22 @@ export interface Pass {
 /** Which file of its pass (index into `Pass.files`) an error thrown by readPass came from, when a file's parse threw it. */
 export const fileOfError = new WeakMap<object, number>();
 
+/**
+ * Longest stretch a read keeps the event loop to itself. A batch's await resolves as a microtask while the
+ * COPY stream takes the bytes without pushing back, so a big read could parse megabytes between two
+ * turns of the loop; the worker's other jobs (a one-row delta's every query) waited that long per await.
+ * test/pipeline/small-run-slot.test.ts: a 1-row delta's extract took 1.6 s beside two 400,000-row reads.
+ */
+const YIELD_EVERY_MS = 10;
+let lastYield = performance.now();
+
+/** Lets the event loop turn (I/O of the worker's other jobs) once YIELD_EVERY_MS has passed since the last turn given. */
+async function yieldNowAndThen(): Promise<void> {
+  if (performance.now() - lastYield < YIELD_EVERY_MS) return;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  lastYield = performance.now();
+}
+
 /** Reads the pass's files into its sinks. Returns the modes the files declared (ParseContext.setMode), in order. */
 export async function readPass(pass: Pass): Promise<RunMode[]> {
   const { sinks } = pass;
@@ -41,6 +57,7 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
     try {
       for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);
+        await yieldNowAndThen();
         // Nobody left to read for: the rest of the file is not worth parsing.
         if (sinks.every((s) => s.error)) return declared;
       }
