@@ -9,6 +9,7 @@ import type { Flow } from '../schemas/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { PipelineDeps } from './deps.ts';
 import { enqueueMerge } from './jobs.ts';
+import { BUS_WRITE_SQL, invalidateFingerprints } from './fingerprints.ts';
 import { stagingTable } from './staging-table.ts';
 import { createRun, finishFinalize, holdRun, logChanges, markStagingKept, recordCompletion, TERMINAL_STATES } from './lifecycle/index.ts';
 import { mergeLockName, XACT_LOCK_SQL } from './locks.ts';
@@ -156,6 +157,8 @@ async function removeUncarried(deps: PipelineDeps, ctx: FinalizeContext, spec: F
     await client.query('BEGIN');
     await client.query(`SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
     await client.query(XACT_LOCK_SQL, [mergeLockName(spec.name)]);
+    // Its DELETE fires the fingerprint trigger even when it removes nothing: the bus clears what it changes itself.
+    await client.query(BUS_WRITE_SQL);
     // With scope keys: the scope column's values the group carried or wrote.
     const scopeIds = sql.scopeIds ? (await query(client, sql.scopeIds)).map((x) => Number(x.id)) : [];
     const counts = await queryOne(client, sql.counts(scopeIds));
@@ -174,6 +177,11 @@ async function removeUncarried(deps: PipelineDeps, ctx: FinalizeContext, spec: F
       return 'held';
     }
     const ms = Date.now() - started;
+    if (removed > 0 && spec.kind === 'fact') {
+      // The flow's own rows went; with scope keys other flows' rows of the same partitions may have gone too.
+      await invalidateFingerprints(client, spec.table, { flowId: ctx.flowId, why: `finalize run ${ctx.runId} removed ${removed} rows` });
+      if (sql.scopeIds) await invalidateFingerprints(client, spec.table, { flowId: ctx.flowId, othersOf: true, why: `finalize run ${ctx.runId} removed rows by scope keys` });
+    }
     await logChanges(client, ctx.runId, spec.name, { inserted: 0, updated: 0, removed });
     await finishFinalize(client, ctx.runId, { state: 'done', removed, inScope, mergeMs: ms });
     // The kept keys go with the same commit: once the run reads done, nothing of the group lingers.
