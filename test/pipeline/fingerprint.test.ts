@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractRun } from '../../src/pipeline/extract/index.ts';
-import { FingerprintOverflow, FingerprintWalk, rawHash } from '../../src/pipeline/extract/fingerprint-walk.ts';
+import { FingerprintOverflow, FingerprintWalk, RawHash, rawHash } from '../../src/pipeline/extract/fingerprint-walk.ts';
 import { fingerprintFile } from '../../src/pipeline/fingerprints.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
 import { rejectRun } from '../../src/pipeline/runs.ts';
@@ -250,15 +250,15 @@ describe('the fingerprint walk', () => {
     const w = new FingerprintWalk(oldFile, newFile, o.mapping ?? 'm1', o.maxPending);
     const staged: string[] = [];
     let raw = 0;
+    const h = new RawHash();
     for (const l of next) {
-      const h = hash(l);
-      if (w.sameRaw(h)) {
+      if (w.sameRaw(h.of({ line: l }, undefined))) {
         raw++;
         continue;
       }
       const key = l.split('\t').slice(0, 2).join('\t');
       if (w.stage(key, l)) staged.push(l);
-      w.record(h, l);
+      w.record(h.hex(), l);
     }
     let gone = '';
     await w.finish(async (lines) => { gone += lines; });

@@ -5,7 +5,7 @@ import type { PipelineDeps } from '../deps.ts';
 import { currentFingerprint, fingerprintFile, fingerprints, prepareFingerprintDir } from '../fingerprints.ts';
 import type { FactSpec } from '../targets.ts';
 import { copyText } from './copy.ts';
-import { FingerprintOverflow, FingerprintWalk, NO_RAW_HASH, rawHash } from './fingerprint-walk.ts';
+import { FingerprintOverflow, FingerprintWalk, NO_RAW_HASH, RawHash } from './fingerprint-walk.ts';
 import type { RunMappings } from './mappings.ts';
 import type { PassRun, Sink } from './sink.ts';
 
@@ -36,12 +36,14 @@ export async function openFingerprint(
 export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint): Sink {
   const inner = sink.format;
   // The raw hash of the record being formatted (skipRaw runs just before its mapping and format).
-  let raw = NO_RAW_HASH;
+  const hash = new RawHash();
+  let hashed = false;
   const hashes = sink.mappings.signature !== undefined;
   sink.skipRaw = (data, kind) => {
     if (!hashes || sink.error) return false;
-    raw = rawHash(data, kind);
-    return fp.walk.sameRaw(raw);
+    hash.of(data, kind);
+    hashed = true;
+    return fp.walk.sameRaw(hash);
   };
   const partField = spec.keys[0].field;
   const itemField = spec.keys[1].field;
@@ -50,7 +52,7 @@ export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint)
   sink.format = (v, line, fi, reject, path) => {
     const key = `${copyText(v[partField])}\t${copyText(v[itemField])}`;
     if (reject) {
-      raw = NO_RAW_HASH;
+      hashed = false;
       try {
         walk.seen(key);
       } catch (e) {
@@ -75,8 +77,8 @@ export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint)
       sink.error ??= e;
       return '';
     }
-    const h = raw;
-    raw = NO_RAW_HASH;
+    const h = hashed ? hash.hex() : NO_RAW_HASH;
+    hashed = false;
     if (!stage) {
       walk.record(h, row);
       return '';

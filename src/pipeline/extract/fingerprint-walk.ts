@@ -91,35 +91,68 @@ function isKey(l: string, key: string): boolean {
 
 /**
  * 64 bits of hash (two 32-bit FNV-1a variants) of a raw record: its kind, field names and values in the
- * connector's order, with separators. A changed value changes it but with a chance of 2^-64.
+ * connector's order, with separators. A changed value changes it but with a chance of 2^-64. One object
+ * is reused per sink: the walk compares the numbers with the old line's hex digits, and the hex string
+ * is built only for rows that are written anew (a CPU profile of a 1M-row snapshot: building two hex
+ * strings per row cost more than the hashing).
  */
+export class RawHash {
+  a = 0;
+  b = 0;
+
+  of(data: Record<string, string>, kind: string | undefined): this {
+    let a = 0x811c9dc5;
+    let b = 0x9747b28c;
+    if (kind !== undefined) {
+      for (let i = 0; i < kind.length; i++) {
+        a = Math.imul(a ^ kind.charCodeAt(i), 0x01000193);
+        b = Math.imul(b ^ kind.charCodeAt(i), 0x5bd1e995);
+      }
+    }
+    for (const k in data) {
+      const v = data[k]!;
+      for (let i = 0; i < k.length; i++) {
+        const c = k.charCodeAt(i);
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x5bd1e995);
+      }
+      a = Math.imul(a ^ 0x1f, 0x01000193);
+      b = Math.imul(b ^ 0x1f, 0x5bd1e995);
+      for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i);
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x5bd1e995);
+      }
+      a = Math.imul(a ^ 0x1e, 0x01000193);
+      b = Math.imul(b ^ 0x1e, 0x5bd1e995);
+    }
+    this.a = a >>> 0;
+    this.b = (b ^ (b >>> 15)) >>> 0;
+    return this;
+  }
+
+  /** The 16 hex digits a fingerprint line starts with. */
+  hex(): string {
+    return this.a.toString(16).padStart(8, '0') + this.b.toString(16).padStart(8, '0');
+  }
+
+  /** Whether `line` starts with this hash's 16 hex digits (compared digit by digit, no string built). */
+  starts(line: string): boolean {
+    return hexIs(line, 0, this.a) && hexIs(line, 8, this.b);
+  }
+}
+
+function hexIs(line: string, at: number, x: number): boolean {
+  for (let i = 0; i < 8; i++) {
+    const n = (x >>> (28 - 4 * i)) & 15;
+    if (line.charCodeAt(at + i) !== (n < 10 ? 48 + n : 87 + n)) return false;
+  }
+  return true;
+}
+
+/** The hex raw hash of a record (tests and one-off use; the walk takes a RawHash). */
 export function rawHash(data: Record<string, string>, kind: string | undefined): string {
-  let a = 0x811c9dc5;
-  let b = 0x9747b28c;
-  if (kind !== undefined) {
-    for (let i = 0; i < kind.length; i++) {
-      a = Math.imul(a ^ kind.charCodeAt(i), 0x01000193);
-      b = Math.imul(b ^ kind.charCodeAt(i), 0x5bd1e995);
-    }
-  }
-  for (const k in data) {
-    const v = data[k]!;
-    for (let i = 0; i < k.length; i++) {
-      const c = k.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-    }
-    a = Math.imul(a ^ 0x1f, 0x01000193);
-    b = Math.imul(b ^ 0x1f, 0x5bd1e995);
-    for (let i = 0; i < v.length; i++) {
-      const c = v.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-    }
-    a = Math.imul(a ^ 0x1e, 0x01000193);
-    b = Math.imul(b ^ 0x1e, 0x5bd1e995);
-  }
-  return (a >>> 0).toString(16).padStart(8, '0') + ((b ^ (b >>> 15)) >>> 0).toString(16).padStart(8, '0');
+  return new RawHash().of(data, kind).hex();
 }
 
 export interface WalkResult {
@@ -144,8 +177,9 @@ export class FingerprintWalk {
   /** Keys of the payload met before their old row (staged): that old row is not a tombstone. */
   private readonly early = new Set<string>();
   private readonly out: number;
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  /** The new file's next bytes (utf8), written out when full. */
+  private readonly buf = Buffer.allocUnsafe(CHUNK);
+  private at = 0;
   private closed = false;
   /** The old file was written under the same mapping signature: a raw record equal to the old one maps the same. */
   readonly rawComparable: boolean;
@@ -161,7 +195,7 @@ export class FingerprintWalk {
     this.rawComparable = mapping !== undefined && header === `${HEADER}\t${mapping}`;
     this.cur = this.old?.next();
     this.out = openSync(`${newFile}.tmp`, 'w');
-    this.pending.push(`${HEADER}\t${mapping ?? '-'}\n`);
+    this.put(`${HEADER}\t${mapping ?? '-'}\n`);
   }
 
   private nextOld(): string | undefined {
@@ -242,11 +276,11 @@ export class FingerprintWalk {
    * A raw record whose hash equals the old row's at the cursor (under the same mapping): that row again,
    * recorded as it was, not staged — and the record need not be mapped. False: map it and call `stage`.
    */
-  sameRaw(hash: string): boolean {
+  sameRaw(hash: RawHash): boolean {
     if (!this.rawComparable) return false;
     while (this.cur !== undefined && this.early.size && this.early.delete(keyOf(this.cur))) this.cur = this.nextOld();
     const cur = this.cur;
-    if (cur === undefined || !cur.startsWith(hash)) return false;
+    if (cur === undefined || !hash.starts(cur)) return false;
     this.cur = this.nextOld();
     this.skipped++;
     this.recordLine(cur);
@@ -277,17 +311,28 @@ export class FingerprintWalk {
   }
 
   private recordLine(line: string): void {
-    this.pending.push(line, '\n');
-    this.pendingBytes += line.length + 1;
+    this.put(line);
+    this.buf[this.at++] = 10;
     this.written++;
-    if (this.pendingBytes >= CHUNK) this.flush();
+  }
+
+  /** Appends a string's utf8 bytes (a profile: joining the lines of a megabyte and writing the string took 16 ns a byte). */
+  private put(s: string): void {
+    // Three bytes a UTF-16 unit at most, and room for the newline.
+    if (this.at + s.length * 3 + 1 > CHUNK) {
+      this.flush();
+      if (s.length * 3 + 1 > CHUNK) {
+        writeSync(this.out, s);
+        return;
+      }
+    }
+    this.at += this.buf.write(s, this.at, 'utf8');
   }
 
   private flush(): void {
-    if (!this.pending.length) return;
-    writeSync(this.out, this.pending.join(''));
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (!this.at) return;
+    writeSync(this.out, this.buf, 0, this.at);
+    this.at = 0;
   }
 
   /**
