@@ -1,5 +1,5 @@
 // A slot kept for small runs: each stage's worker takes one job more than its configured concurrency,
-// and a big run (payload over MAGISTRAL_SMALL_RUN_BYTES, or a snapshot group's finalize) may hold at most
+// and a big run (payload over MAGISTRAL_SMALL_RUN_BYTES, or a snapshot group's finalize that removes rows) may hold at most
 // the configured number. A big job that finds them all taken goes back to the queue, delayed, and is
 // promoted as soon as a big job of this worker ends. bench:freshness measured 1-row deltas waiting for a
 // reader (queued p95 1.0–1.6 s, 100k rows; seconds at 2M) while a snapshot of another flow was read.
@@ -7,6 +7,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { extractJobId, mergeJobId } from '../src/pipeline/queues.ts';
+import { TERMINAL_STATES } from '../src/pipeline/lifecycle/index.ts';
 
 // The threshold's default, MAGISTRAL_SMALL_RUN_BYTES = 1 MiB (schemas/config.schema.json): bench:freshness's
 // deltas are 45 B (1 CSV row) to 3.5 KB (100 rows) and ~30 KB (a 1C offers file of 100 prices), an IDoc
@@ -18,15 +19,23 @@ const PARKED_MS = 2000;
 
 export type Stage = 'extract' | 'merge';
 
-/** Whether run `runId` is small: its payload's files hold at most `maxBytes` (a finalize is never small). */
+/**
+ * Whether run `runId` is small: its payload's files hold at most `maxBytes`. A snapshot group's finalize is
+ * small when it will remove nothing — no run of its group is a snapshot with rows (finalizeSnapshotGroup
+ * ends such a group without a lock or a scan): bench:freshness's 1C deltas (changes only, one exchange
+ * session each) waited p95 44 s for their finalize, parked behind the big snapshot's merge.
+ */
 export async function isSmallRun(deps: PipelineDeps, runId: number, maxBytes: number): Promise<boolean> {
-  const r = await deps.pool.query<{ kind: string; bytes: string }>(`
-    SELECT r.kind, coalesce((SELECT sum(i.size_bytes) FROM inbox i WHERE i.id = ANY(r.inbox_ids)), 0) AS bytes
-    FROM runs r WHERE r.id = $1`, [runId]);
+  const r = await deps.pool.query<{ kind: string; bytes: string; removes: boolean }>(`
+    SELECT r.kind, coalesce((SELECT sum(i.size_bytes) FROM inbox i WHERE i.id = ANY(r.inbox_ids)), 0) AS bytes,
+      r.kind = 'finalize' AND EXISTS (SELECT 1 FROM runs g WHERE g.snapshot_group = r.snapshot_group AND g.flow_id = r.flow_id
+        AND g.id <> r.id AND g.mode = 'snapshot' AND (g.rows_read > 0 OR g.state <> ALL($2::text[]))) AS removes
+    FROM runs r WHERE r.id = $1`, [runId, TERMINAL_STATES]);
   const row = r.rows[0];
   // A job of a run gone (or of another installation) is skipped or refused at once: no slot worth keeping.
   if (!row) return true;
-  return row.kind !== 'finalize' && Number(row.bytes) <= maxBytes;
+  if (row.kind === 'finalize') return !row.removes;
+  return Number(row.bytes) <= maxBytes;
 }
 
 /** The worker's concurrency for a stage: the configured one, plus the slot kept for small runs. */
