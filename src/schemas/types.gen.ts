@@ -40,6 +40,10 @@ export interface Config {
   MAGISTRAL_EXTRACT_CONCURRENCY?: number;
   MAGISTRAL_MERGE_CONCURRENCY?: number;
   /**
+   * Snapshots of prices and stock keep a fingerprint of their rows under MAGISTRAL_DATA_DIR/fingerprints (about 35 bytes a price) so the next snapshot stages only what differs (false: every snapshot is read and staged in full, and no file is written).
+   */
+  MAGISTRAL_FINGERPRINTS?: boolean;
+  /**
    * Runs whose payload holds at most this many bytes are small: each worker keeps one reader and one merger beyond MAGISTRAL_EXTRACT_CONCURRENCY / MAGISTRAL_MERGE_CONCURRENCY that only small runs take, so a one-price delta never queues behind a big snapshot's read or merge (0: no slot kept).
    */
   MAGISTRAL_SMALL_RUN_BYTES?: number;

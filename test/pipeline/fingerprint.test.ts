@@ -229,6 +229,28 @@ describe('snapshot fingerprints', () => {
   });
 });
 
+describe('fingerprints turned off (MAGISTRAL_FINGERPRINTS=false)', () => {
+  let tp: TestPipeline;
+  beforeAll(async () => {
+    tp = await createTestPipeline('fpoff', { workers: false, env: { MAGISTRAL_FINGERPRINTS: 'false' } });
+    await tp.applyFlowYaml(pricesFlow(FLOW, '', 'snapshot'));
+  });
+  afterAll(async () => {
+    await tp?.close();
+  });
+
+  it('stages every row of every snapshot and writes no file', async () => {
+    for (let i = 0; i < 2; i++) {
+      const id = await tp.send(FLOW, csv(H, rows()));
+      if ((await extractRun(tp.rt, id)) === 'staged') expect(await mergeRun(tp.rt, id)).toBe('done');
+      const r = (await tp.rt.pool.query('SELECT rows_staged::int AS staged, rows_skipped::int AS skipped FROM runs WHERE id = $1', [id])).rows[0];
+      expect(r).toEqual({ staged: 200, skipped: 0 });
+    }
+    expect((await tp.rt.pool.query('SELECT count(*)::int AS n FROM fingerprints')).rows[0].n).toBe(0);
+    expect(existsSync(path.join(tp.dataDir, 'fingerprints'))).toBe(false);
+  });
+});
+
 describe('the fingerprint walk', () => {
   let dir: string;
   beforeAll(async () => {

@@ -22,7 +22,7 @@ export interface SinkFingerprint {
 export async function openFingerprint(
   deps: PipelineDeps, run: PassRun, mappings: RunMappings, directCovers: boolean, opts: { compare: boolean },
 ): Promise<SinkFingerprint | undefined> {
-  if (run.spec.kind !== 'fact' || run.mode !== 'snapshot' || !directCovers) return undefined;
+  if (!deps.config.MAGISTRAL_FINGERPRINTS || run.spec.kind !== 'fact' || run.mode !== 'snapshot' || !directCovers) return undefined;
   const r = (await deps.pool.query<{ snapshot_group: string | null; fingerprint_off: boolean }>(
     'SELECT snapshot_group, fingerprint_off FROM runs WHERE id = $1', [run.id])).rows[0];
   if (!r || !fingerprints(run.flow, run.spec, { mode: run.mode, snapshotGroup: r.snapshot_group, directCovers })) return undefined;
