@@ -323,6 +323,20 @@ describe('the fingerprint walk', () => {
     expect(other.gone).toEqual(['t\tp20']);
   });
 
+  it('reads an old file of many 1 MB pieces, a line longer than a piece among them, byte for byte', async () => {
+    const old = rowsOf(120_000);
+    old[70_000] = `t\tlong\t${'x'.repeat(1_500_000)}`;
+    old[90_000] = 't\tцена\t1'; // multi-byte characters may fall across a piece's end
+    const next = [...old];
+    next[5] = 't\tp5\t7';
+    next[100_000] = 't\tp100000\t7';
+    const r = await walk(old, next);
+    expect(r.staged).toEqual(['t\tp5\t7', 't\tp100000\t7']);
+    expect(r.raw).toBe(old.length - 2);
+    expect(r.gone).toEqual([]);
+    expect(r.file).toEqual(next);
+  });
+
   it('stops with FingerprintOverflow when too many rows are out of place', async () => {
     const old = rowsOf(300);
     await expect(walk(old, [...old].reverse(), { maxPending: 50 })).rejects.toBeInstanceOf(FingerprintOverflow);
