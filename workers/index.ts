@@ -45,7 +45,10 @@ export function jobLockMs(config: Pick<PipelineDeps['config'], 'MAGISTRAL_STALLE
   return Math.max(config.MAGISTRAL_STALLED_INTERVAL_MS, 5000);
 }
 
-export async function startWorkers(deps: PipelineDeps, opts: { name?: string } = {}): Promise<Workers> {
+export async function startWorkers(base: PipelineDeps, opts: { name?: string } = {}): Promise<Workers> {
+  // Aborted first thing in close(): jobs that wait without end (following an upload) let go.
+  const stopper = new AbortController();
+  const deps: PipelineDeps = { ...base, stopping: stopper.signal };
   const { config, log } = deps;
   // Read before connecting: a worker that cannot tell its installation must not take jobs.
   const installation = await installationId(deps.db);
@@ -227,6 +230,7 @@ export async function startWorkers(deps: PipelineDeps, opts: { name?: string } =
     sweep: doSweep,
     syncSchedules: doSync,
     async close() {
+      stopper.abort();
       clearInterval(timer);
       clearInterval(offersTimer);
       clearInterval(rollTimer);

@@ -19,4 +19,6 @@ export interface PipelineDeps {
   metrics?: Metrics;
   /** The connectors of this process, built once by the composition root. */
   registry: Registry;
+  /** Aborted when the workers close: a job that waits without end (following a 1C upload) stops waiting. */
+  stopping?: AbortSignal;
 }

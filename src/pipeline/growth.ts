@@ -41,7 +41,7 @@ async function growthOf(pool: Pick<Pool, 'query'>, key: string): Promise<GrowthR
  * The growing file as a stream of its committed bytes: reads what is committed, then waits (polling the
  * growth row) for more until the file is sealed; errors with GrowthAbandoned when it is given up.
  */
-export function followPayload(pool: Pick<Pool, 'query'>, key: string, filePath: string): Readable {
+export function followPayload(pool: Pick<Pool, 'query'>, key: string, filePath: string, stopping?: AbortSignal): Readable {
   async function* follow(): AsyncGenerator<Buffer> {
     const fh = await open(filePath, 'r');
     try {
@@ -58,6 +58,9 @@ export function followPayload(pool: Pick<Pool, 'query'>, key: string, filePath: 
           yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
         }
         if (g.state === 'sealed') return;
+        // The workers close: stop following (the run stays open; the sweeper reads it again after restart).
+        // Waiting on kept their close (and a test's afterAll) until the upload's session expired.
+        if (stopping?.aborted) throw new Error(`stopped following ${filePath}: the workers are closing`);
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
     } finally {

@@ -77,7 +77,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     const passFiles: PassFile[] = shared ? files.slice(0, 1) : files;
     outcome = await extractClaimed(deps, claimed, runId, {
       files: passFiles.map((f) => ({ ...f, growth_key: f.growth_key === growing ? growing : null })), connector, options: (flow.source.options ?? {}) as Record<string, unknown>,
-      shared, fileStore: payloadFileStore(deps), growing: !!growing, follow: (f) => followPayload(deps.pool, f.growth_key!, f.path),
+      shared, fileStore: payloadFileStore(deps), growing: !!growing, follow: (f) => followPayload(deps.pool, f.growth_key!, f.path, deps.stopping),
     });
   } finally {
     for (const c of claimed) await lockClient.query(UNLOCK_SQL, [extractLockKey(c.id)]).catch(() => {});
