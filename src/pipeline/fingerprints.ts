@@ -76,10 +76,14 @@ export async function activateFingerprint(q: Queryable, a: { flowId: number; run
   [a.flowId, a.target, a.runId, definitionHash(a.flow), a.rows]);
 }
 
-/** Clears fingerprints in a bus transaction: the flow's own (`flowId`), or every other flow's of the table (`othersOf`). */
-export async function invalidateFingerprints(q: Queryable, target: string, w: { flowId: number; othersOf?: false; why: string } | { flowId: number; othersOf: true; why: string }): Promise<void> {
+/**
+ * Clears fingerprints of a table in a bus transaction: the flow's own (`flowId`), every other flow's
+ * (`flowId` with `othersOf`), or every one (no `flowId`: the price roll).
+ */
+export async function invalidateFingerprints(q: Queryable, target: string, w: { flowId?: number; othersOf?: boolean; why: string }): Promise<void> {
   await q.query(`UPDATE fingerprints SET valid = false, invalidated_at = now(), invalidated_by = $3
-    WHERE target = $1 AND valid AND (CASE WHEN $4 THEN flow_id <> $2 ELSE flow_id = $2 END)`, [target, w.flowId, w.why, !!w.othersOf]);
+    WHERE target = $1 AND valid AND ($2::int IS NULL OR (CASE WHEN $4 THEN flow_id <> $2 ELSE flow_id = $2 END))`,
+  [target, w.flowId ?? null, w.why, !!w.othersOf]);
 }
 
 /** Makes the flow's directory for a run's new file. */

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { execute, queryOne, statement } from '../db/query.ts';
 import { rollStatement, type InForceCounts } from './merge-sql/index.ts';
 import { mergeLockName, TRY_XACT_LOCK_SQL } from './locks.ts';
-import { BUS_WRITE_SQL } from './fingerprints.ts';
+import { BUS_WRITE_SQL, invalidateFingerprints } from './fingerprints.ts';
 
 export interface RollResult {
   /** false: another worker (or a merge of prices) holds the lock; nothing was done. */
@@ -36,8 +36,7 @@ export async function rollPrices(pool: Pick<pg.Pool, 'connect'>): Promise<RollRe
     await execute(client, statement('UPDATE price_roll_state SET rolled_to = $1', [state.until]));
     if (Number(counts.ins) + Number(counts.upd) + Number(counts.del) > 0) {
       // Periods may move any flow's live row (flows with validity are never fingerprinted, but may share keys).
-      await execute(client, statement(`UPDATE fingerprints SET valid = false, invalidated_at = now(), invalidated_by = 'the price roll changed live prices'
-        WHERE target = 'prices' AND valid`));
+      await invalidateFingerprints(client, 'prices', { why: 'the price roll changed live prices' });
     }
     await client.query('COMMIT');
     return { rolled: true, since: state.since, until: state.until, counts: { ins: Number(counts.ins), upd: Number(counts.upd), del: Number(counts.del) } };
