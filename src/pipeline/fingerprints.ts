@@ -78,9 +78,16 @@ export async function activateFingerprint(q: Queryable, a: { flowId: number; run
 
 /**
  * Clears fingerprints of a table in a bus transaction: the flow's own (`flowId`), every other flow's
- * (`flowId` with `othersOf`), or every one (no `flowId`: the price roll).
+ * (`flowId` with `othersOf`), those of the flows named (`flows`), or every one (none of them: the price roll).
+ * A fingerprint row another flow's merge holds (baseStillTrue) is waited for only when it is cleared.
  */
-export async function invalidateFingerprints(q: Queryable, target: string, w: { flowId?: number; othersOf?: boolean; why: string }): Promise<void> {
+export async function invalidateFingerprints(q: Queryable, target: string, w: { flowId?: number; othersOf?: boolean; flows?: readonly number[]; why: string }): Promise<void> {
+  if (w.flows) {
+    if (!w.flows.length) return;
+    await q.query(`UPDATE fingerprints SET valid = false, invalidated_at = now(), invalidated_by = $3
+      WHERE target = $1 AND valid AND flow_id = ANY($2::int[])`, [target, w.flows, w.why]);
+    return;
+  }
   await q.query(`UPDATE fingerprints SET valid = false, invalidated_at = now(), invalidated_by = $3
     WHERE target = $1 AND valid AND ($2::int IS NULL OR (CASE WHEN $4 THEN flow_id <> $2 ELSE flow_id = $2 END))`,
   [target, w.flowId ?? null, w.why, !!w.othersOf]);

@@ -19,6 +19,7 @@ import path from 'node:path';
 const H = 'sku;price_type;price;currency';
 const FLOW = 'fp-prices';
 const OTHER = 'fp-other';
+const THIRD = 'fp-third';
 
 /** 100 products × price types a and b, price of (p, t) from a seed. */
 function rows(seed = 0): string[] {
@@ -226,6 +227,37 @@ describe('snapshot fingerprints', () => {
     await tp.rt.pool.query(`UPDATE flows SET definition = definition - 'guard' WHERE name = $1`, [FLOW]);
     const same = await run(FLOW, last);
     expect(same).toMatchObject({ state: 'done', rows_staged: 0, rows_updated: 0, rows_removed: 0 });
+  });
+
+  it('a takeover clears only the fingerprints of the flows whose rows it took, and waits for no other flow\'s merge', async () => {
+    // bench:freshness under load: a 1C delta taking the CSV delta flow's keys waited ~49 s for the big
+    // snapshot's merge, which holds its own fingerprint's row lock to its commit, though none of its rows were taken.
+    if (!last.length) last = rows();
+    await run(FLOW, last);
+    await tp.applyFlowYaml(pricesFlow(THIRD, '', 'snapshot'));
+    const third = await run(THIRD, ['P700;a;1;RUB', 'P701;a;2;RUB']);
+    expect(third).toMatchObject({ state: 'done', rows_inserted: 2 });
+    const fpOf = async (name: string) => (await tp.rt.pool.query<{ valid: boolean }>(
+      `SELECT valid FROM fingerprints f JOIN flows fl ON fl.id = f.flow_id WHERE fl.name = $1`, [name])).rows[0];
+    expect(await fpOf(THIRD)).toMatchObject({ valid: true });
+    expect(await fingerprint()).toMatchObject({ valid: true });
+    // The snapshot flow's merge in progress: its fingerprint row locked to its commit (baseStillTrue).
+    const merging = await tp.rt.pool.connect();
+    try {
+      await merging.query('BEGIN');
+      await merging.query('SELECT 1 FROM fingerprints WHERE flow_id = $1 FOR UPDATE', [await flowId(FLOW)]);
+      const id = await tp.send(OTHER, csv(H, ['P700;a;5;RUB']));
+      expect(await extractRun(tp.rt, id)).toBe('staged');
+      const merge = mergeRun(tp.rt, id);
+      const first = await Promise.race([merge, new Promise((r) => setTimeout(() => r('waited for the other flow\'s merge'), 5_000))]);
+      await merging.query('COMMIT');
+      await merge;
+      expect(first).toBe('done');
+    } finally {
+      merging.release();
+    }
+    expect(await fpOf(THIRD)).toMatchObject({ valid: false });
+    expect(await fingerprint()).toMatchObject({ valid: true });
   });
 });
 

@@ -22,7 +22,7 @@ export interface FactMerge {
   insertAll: Statement;
   /** Writes the rows that are new or differ (and their history); counts both. */
   /** `took`: rows taken over from other flows. */
-  upsert: Statement<{ ins: number; upd: number; took: number }>;
+  upsert: Statement<{ ins: number; upd: number; took: number; took_from: number[] | null }>;
   /** Rows in scope of a snapshot (and of the guard): the flow's rows, or with scope keys the touched partitions'. */
   countScope(partIds: readonly number[]): Statement<CountRow>;
   /** Removes the flow's rows a snapshot's fingerprint walk found gone (tombstones in table `gone`); counts them. */
@@ -100,7 +100,8 @@ export function compileFact(spec: FactSpec, ctx: MergeSqlContext): FactMerge {
         FROM changed WHERE is_new OR old_${h.column} IS DISTINCT FROM ${h.column}
       )` : ''}
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
-        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took,
+        array_agg(DISTINCT old_flow_id) FILTER (WHERE NOT is_new AND old_flow_id <> $2) AS took_from
       FROM changed`, ctx.history ? [ctx.system, ctx.flowId, ctx.runId, ctx.inboxIds] : [ctx.system, ctx.flowId, ctx.runId]),
     countScope: (partIds) => statement(`SELECT count(*)::bigint AS n FROM ${spec.table} t WHERE ${scopeWhere.replace('$2', '$1')}`, [scopeParam(partIds)]),
     removeGone: (gone) => statement(`

@@ -102,7 +102,8 @@ WITH src AS (
         FROM changed WHERE is_new OR old_value IS DISTINCT FROM value
       )
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
-        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took,
+        array_agg(DISTINCT old_flow_id) FILTER (WHERE NOT is_new AND old_flow_id <> $2) AS took_from
       FROM changed
 -- values: ["erp",7,42,[11,12]]
 
@@ -201,7 +202,8 @@ WITH src AS (
           flow_id = excluded.flow_id, run_id = excluded.run_id, updated_at = now()
       )
       SELECT count(*) FILTER (WHERE is_new)::bigint AS ins, count(*) FILTER (WHERE NOT is_new)::bigint AS upd,
-        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took
+        count(*) FILTER (WHERE NOT is_new AND old_flow_id <> $2)::bigint AS took,
+        array_agg(DISTINCT old_flow_id) FILTER (WHERE NOT is_new AND old_flow_id <> $2) AS took_from
       FROM changed
 -- values: ["erp",7,42]
 
