@@ -8,6 +8,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { PipelineDeps } from '../src/pipeline/deps.ts';
 import { extractJobId, mergeJobId } from '../src/pipeline/queues.ts';
 import { TERMINAL_STATES } from '../src/pipeline/lifecycle/index.ts';
+import { asSmallRun } from '../src/pipeline/priority.ts';
 
 // The threshold's default, MAGISTRAL_SMALL_RUN_BYTES = 1 MiB (schemas/config.schema.json): bench:freshness's
 // deltas are 45 B (1 CSV row) to 3.5 KB (100 rows) and ~30 KB (a 1C offers file of 100 prices), an IDoc
@@ -62,7 +63,8 @@ export function keepingSmallSlot<D extends { runId: number }>(
   };
   return async (job, token) => {
     const { runId } = job.data;
-    if (await isSmallRun(deps, runId, smallRunBytes)) return processor(job, token);
+    // A small run also has this process's big reads pause for it (src/pipeline/priority.ts).
+    if (await isSmallRun(deps, runId, smallRunBytes)) return asSmallRun(() => processor(job, token));
     if (big >= bigSlots) {
       if (!parked.includes(runId)) parked.push(runId);
       await job.moveToDelayed(Date.now() + PARKED_MS, token);

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { openPayload } from '../inbox.ts';
 import type { RunMode } from './mappings.ts';
 import type { PassFile, Sink } from './sink.ts';
+import { giveWayToSmallRuns } from '../priority.ts';
 
 export interface Pass {
   files: readonly PassFile[];
@@ -35,10 +36,14 @@ export const fileOfError = new WeakMap<object, number>();
 const YIELD_EVERY_MS = 10;
 let lastYield = performance.now();
 
-/** Lets the event loop turn (I/O of the worker's other jobs) once YIELD_EVERY_MS has passed since the last turn given. */
+/**
+ * Lets the event loop turn (I/O of the worker's other jobs) once YIELD_EVERY_MS has passed since the last
+ * turn given, and waits there while small runs of this process are in flight (src/pipeline/priority.ts).
+ */
 async function yieldNowAndThen(): Promise<void> {
   if (performance.now() - lastYield < YIELD_EVERY_MS) return;
   await new Promise<void>((resolve) => setImmediate(resolve));
+  await giveWayToSmallRuns();
   lastYield = performance.now();
 }
 
