@@ -33,6 +33,13 @@ export interface RunView {
   attempts: number;
   /** `skipped`: rows a snapshot's extract found equal to the flow's last accepted snapshot (its fingerprint) and did not stage; counted in unchanged. */
   rows: { read: number; staged: number; skipped: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
+  /**
+   * A snapshot's fingerprint (src/pipeline/fingerprints.ts): `base`, the run whose fingerprint its read
+   * compared with (null: none); `off`, a fingerprint turned out not to hold (the store changed, or the file's
+   * order is too far from it) and the run is read in full; `written`, its read wrote its own; `current`,
+   * its rows are the flow's fingerprint now.
+   */
+  fingerprint: { base: number | null; off: boolean; written: boolean; current: boolean };
   error: { code: string | null; message: string } | null;
   heldReason: string | null;
   /** What a held run would change (a few rows of each kind, old → new), taken when the guard held it. */
@@ -66,6 +73,7 @@ function runQuery(db: Kysely<Database>) {
   return db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').selectAll('runs').select([
     'flows.name as flow_name',
     sql<string[]>`(SELECT coalesce(array_agg(i.file_name ORDER BY i.id), '{}') FROM inbox i WHERE i.id = ANY(runs.inbox_ids))`.as('files'),
+    sql<boolean>`EXISTS (SELECT 1 FROM fingerprints fp WHERE fp.flow_id = runs.flow_id AND fp.run_id = runs.id AND fp.valid)`.as('fingerprint_current'),
   ]);
 }
 
@@ -91,6 +99,9 @@ function toView(r: RunRow): RunView {
     rows: {
       read: r.rows_read, staged: r.rows_staged, skipped: Number(r.rows_skipped), rejected: r.rows_rejected, inserted: r.rows_inserted,
       updated: r.rows_updated, unchanged: r.rows_unchanged, removed: r.rows_removed, inScope: r.rows_in_scope,
+    },
+    fingerprint: {
+      base: r.fingerprint_base === null ? null : Number(r.fingerprint_base), off: r.fingerprint_off, written: r.fingerprint_written, current: r.fingerprint_current,
     },
     error: r.error ? { code: r.error_code, message: r.error } : null,
     heldReason: r.held_reason,

@@ -19,6 +19,7 @@ import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, runPay
 import { plural, sendFragment, sendPage } from '../render.tsx';
 import { ConsoleCsrf, ConsoleLayout } from './layout.tsx';
 import { lineageUrl } from './lineage-routes.tsx';
+import { FingerprintFact, ReadCount, RunCounts } from './run-counts.tsx';
 import { actorOf, requireConsole } from './request.ts';
 import { ago, count, decimalRu, duration, percentRu, RUN_STATE, runStateClass, when } from './format.ts';
 
@@ -84,7 +85,7 @@ function RunsTable({ runs, showFlow = true }: { runs: RunView[]; showFlow?: bool
             <td><RunState r={r} />{r.error && <div class="muted" title={r.error.message}>{r.error.code}</div>}</td>
             <td class="nowrap">{when(r.receivedAt)}</td>
             <td class="nowrap">{r.durationMs !== null ? ms(r.durationMs) : <span class="muted">идёт {ago(r.receivedAt).replace(' назад', '')}</span>}</td>
-            <td class="num">{count(r.rows.read)}</td>
+            <ReadCount read={r.rows.read} skipped={r.rows.skipped} />
             <td class="num">{count(r.rows.inserted)}</td>
             <td class="num">{count(r.rows.updated)}</td>
             <td class="num">{count(r.rows.removed)}</td>
@@ -174,15 +175,10 @@ function RunLive({ r }: { r: RunView }): VNode {
       <dl class="facts">
         <dt>Поток</dt><dd><a href={`/console/flows/${encodeURIComponent(r.flow)}`}>{r.flow}</a> → {r.target}, режим {r.mode}{r.replayOf ? <>, повтор запуска <a href={`/console/runs/${r.replayOf}`}>№{r.replayOf}</a></> : null}</dd>
         <dt>Путь загрузки</dt><dd>{r.loadPath === 'direct' ? 'напрямую в пустую таблицу' : 'через подготовку и слияние'}{r.mergedWith ? <>, записан вместе с запуском <a href={`/console/runs/${r.mergedWith}`}>№{r.mergedWith}</a></> : null}</dd>
+        <FingerprintFact r={r} />
         <dt>Попыток разбора</dt><dd>{r.attempts}</dd>
       </dl>
-      <table class="grid counts">
-        <thead><tr><th class="num">Прочитано</th><th class="num">Подготовлено</th><th class="num">Новых</th><th class="num">Изменено</th><th class="num">Без изменений</th><th class="num">Удалено</th><th class="num">Отказы</th><th class="num">В охвате</th></tr></thead>
-        <tbody><tr>
-          {[r.rows.read, r.rows.staged, r.rows.inserted, r.rows.updated, r.rows.unchanged, r.rows.removed, r.rows.rejected].map((n) => <td class="num">{count(n)}</td>)}
-          <td class="num">{r.rows.inScope === null ? '—' : count(r.rows.inScope)}</td>
-        </tr></tbody>
-      </table>
+      <RunCounts r={r} />
       <h2>Этапы</h2>
       <Timeline r={r} />
     </section>
