@@ -8,6 +8,7 @@ import { createTestPipeline, type TestPipeline } from './pipeline.ts';
 import type { Kysely } from 'kysely';
 import type { Page } from 'playwright-core';
 import type { Database } from '../../src/db/index.ts';
+import type { Registry } from '../../src/pipeline/registry.ts';
 import { addConsoleUser, type ConsoleRole } from '../../src/console/users.ts';
 
 export interface ConsoleTestUser { name: string; password: string; role: ConsoleRole }
@@ -75,9 +76,12 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-/** A pipeline without workers (start them with tp.startWorkers()), `flowFiles` applied, one user per role, and the server. */
-export async function consoleServer(label: string, flowFiles: string[] = []): Promise<ConsoleServer> {
-  const tp = await createTestPipeline(label, { workers: false });
+/**
+ * A pipeline without workers (start them with tp.startWorkers()), `flowFiles` applied, one user per role, and
+ * the server; `registry`: connectors besides the build's (a test's own).
+ */
+export async function consoleServer(label: string, flowFiles: string[] = [], opts: { registry?: Registry } = {}): Promise<ConsoleServer> {
+  const tp = await createTestPipeline(label, { workers: false, ...(opts.registry ? { registry: opts.registry } : {}) });
   for (const f of flowFiles) await tp.applyFlowFile(f);
   await addConsoleUsers(tp.rt.db);
   const app = await buildServer({

@@ -22,16 +22,43 @@ const merged = (r: Pick<RunView, 'state' | 'kind'>): boolean => r.kind === 'payl
 
 const SKIPPED_TITLE = 'Строки, совпавшие с последним принятым снимком потока: не подготавливались и не сравнивались, в хранилище остались как были';
 
+/** What the merge's counts mean while the run has written nothing (held) or never will (rejected). */
+function NotWritten({ r }: { r: RunView }): VNode | null {
+  const fin = r.kind === 'finalize';
+  if (r.state === 'held') {
+    return <p class="muted small" data-not-written>{fin ? 'Удалено — столько удалит одобрение; пока ничего не удалено.' : 'Новых, изменено и удалено — то, что запишет одобрение; пока в хранилище ничего не записано.'}</p>;
+  }
+  if (r.state === 'rejected') {
+    return <p class="muted small" data-not-written>{fin ? 'Удалено — столько удалил бы запуск; он отклонён, ничего не удалено.' : 'Новых, изменено и удалено — то, что записал бы запуск; он отклонён, в хранилище ничего не записано.'}</p>;
+  }
+  return null;
+}
+
+const cell = (key: string, n: number | null, sep = false): VNode => <td class={sep ? 'num sep' : 'num'} data-count={key}>{n === null ? '—' : count(n)}</td>;
+
 /** The run page's counts table; the skipped column only for runs that have to do with a fingerprint. */
 export function RunCounts({ r }: { r: RunView }): VNode {
+  // A snapshot group's finalize reads no file: it only removes what none of the group's files carried.
+  if (r.kind === 'finalize') {
+    return (
+      <>
+        <table class="grid counts">
+          <thead><tr><th class="num">Удалено</th><th class="num">В охвате</th></tr></thead>
+          <tbody><tr>{cell('removed', r.rows.removed)}{cell('inScope', r.rows.inScope)}</tr></tbody>
+        </table>
+        <NotWritten r={r} />
+      </>
+    );
+  }
   const fp = usesFingerprint(r);
-  const cell = (key: string, n: number | null, sep = false): VNode => <td class={sep ? 'num sep' : 'num'} data-count={key}>{n === null ? '—' : count(n)}</td>;
   return (
     <>
       <table class="grid counts">
         <thead>
           <tr class="groups">
-            <th colspan={fp ? 4 : 3}>Чтение файла</th><th colspan={3} class="sep">Сравнение с хранилищем</th><th colspan={2} class="sep">Охват потока</th>
+            <th colspan={fp ? 4 : 3}>Чтение файла</th>
+            <th colspan={3} class="sep">Сравнение с хранилищем</th>
+            <th colspan={2} class="sep">Охват потока</th>
           </tr>
           <tr>
             <th class="num">Прочитано</th><th class="num">Отказы</th>
@@ -47,6 +74,7 @@ export function RunCounts({ r }: { r: RunView }): VNode {
           {cell('removed', r.rows.removed, true)}{cell('inScope', r.rows.inScope)}
         </tr></tbody>
       </table>
+      <NotWritten r={r} />
       <CountsSum r={r} fp={fp} />
     </>
   );
