@@ -67,6 +67,7 @@ export const runSchema = {
     receivedAt: { type: 'string', format: 'date-time' },
     startedAt: nullableDate,
     stagedAt: nullableDate,
+    heldAt: nullableDate,
     finishedAt: nullableDate,
     durationMs: { type: ['number', 'null'] },
     extractMs: { type: ['number', 'null'] },

@@ -52,6 +52,8 @@ export interface RunView {
   /** When its extraction (last) began. */
   startedAt: Date | null;
   stagedAt: Date | null;
+  /** When it was last held (kept after a decision; the decision says when it ended). */
+  heldAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
   extractMs: number | null;
@@ -111,6 +113,7 @@ function toView(r: RunRow): RunView {
     receivedAt: r.received_at,
     startedAt: r.started_at,
     stagedAt: r.staged_at,
+    heldAt: r.held_at,
     finishedAt: finished,
     durationMs: finished ? finished.getTime() - new Date(r.received_at).getTime() : null,
     extractMs: r.extract_ms,

@@ -116,6 +116,9 @@ describe('why a run was held, in Russian', () => {
     expect(await text(page, '[data-finalize]')).toContain('удаляет строки потока, которых не было ни в одном файле выгрузки');
     expect(await page.locator('table.counts td[data-count]').evaluateAll((tds) => tds.map((td) => [td.getAttribute('data-count'), td.textContent]))).toEqual([['removed', '2'], ['inScope', '4']]);
     expect(await text(page, '[data-not-written]')).toBe('Удалено — столько удалит одобрение; пока ничего не удалено.');
+    // Held since the group closed: its timeline says so (it was never staged).
+    expect(await page.locator('table.timeline tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-stage')).filter(Boolean))).toEqual(['received', 'queued', 'held']);
+    expect(await page.locator('tr[data-stage="held"] td.num').textContent()).toMatch(/^идёт \d+ с$/);
     await shot(page, 'console-held-why-removal', 'console');
     await page.context().close();
   });
@@ -129,6 +132,9 @@ describe('why a run was held, in Russian', () => {
     expect(await text(page, '[data-held-what]')).toBe(
       'В хранилище пока ничего не записано; следующие запуски потока ждут решения. Отклонение отбросит запуск, следующие запуски потока пойдут дальше.');
     expect(await page.locator('[data-held-sample]').count()).toBe(0);
+    expect(await page.locator('table.timeline tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-stage')).filter(Boolean))).toEqual(['received', 'queued', 'extract', 'held']);
+    // No merge counts to speak of: nothing said of what approving would write.
+    expect(await page.locator('[data-not-written]').count()).toBe(0);
     await shot(page, 'console-held-why-asked', 'console');
     await page.context().close();
   });

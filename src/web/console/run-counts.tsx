@@ -4,6 +4,7 @@
 // in words. The run's record counts the skipped rows among the unchanged (`rows_unchanged`, the CLI and
 // the admin API say so too); here they stand apart, so that no row is counted twice.
 import type { VNode } from 'preact';
+import { readGuardHold } from '../../pipeline/guard.ts';
 import type { RunView } from '../../pipeline/runs.ts';
 import { plural } from '../render.tsx';
 import { count } from './format.ts';
@@ -24,6 +25,8 @@ const SKIPPED_TITLE = 'Строки, совпавшие с последним п
 
 /** What the merge's counts mean while the run has written nothing (held) or never will (rejected). */
 function NotWritten({ r }: { r: RunView }): VNode | null {
+  // Only the guard holds a run with its merge's counts; a stage's hold has none to speak of.
+  if (!readGuardHold(r.state === 'held' ? r.heldReason : r.decision?.heldReason ?? null)) return null;
   const fin = r.kind === 'finalize';
   if (r.state === 'held') {
     return <p class="muted small" data-not-written>{fin ? 'Удалено — столько удалит одобрение; пока ничего не удалено.' : 'Новых, изменено и удалено — то, что запишет одобрение; пока в хранилище ничего не записано.'}</p>;
