@@ -6,7 +6,7 @@ import { buildServer } from '../../src/api/index.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { createTestPipeline, type TestPipeline } from './pipeline.ts';
 import type { Kysely } from 'kysely';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { Database } from '../../src/db/index.ts';
 import type { Registry } from '../../src/pipeline/registry.ts';
 import { addConsoleUser, type ConsoleRole } from '../../src/console/users.ts';
@@ -58,6 +58,14 @@ export async function injectConsoleSignIn(app: FastifyInstance, user: Pick<Conso
 export function injectConsolePost(app: FastifyInstance, s: InjectSession, url: string, fields: Record<string, string> = {}, opts: { csrf?: boolean } = {}) {
   const body = new URLSearchParams({ ...(opts.csrf === false ? {} : { _csrf: s.csrf }), ...fields }).toString();
   return app.inject({ method: 'POST', url, headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: body });
+}
+
+/** A page of a fresh browser context (Russian, 1440 × 900) signed in as `user`. */
+export async function consolePage(browser: Browser, baseUrl: string, user: Pick<ConsoleTestUser, 'name' | 'password'> = CONSOLE_USERS.viewer): Promise<Page> {
+  const context = await browser.newContext({ locale: 'ru-RU', viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  await signInConsole(page, baseUrl, user);
+  return page;
 }
 
 /** Signs a Playwright page in through the form at `${baseUrl}/console/login`. */

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { extractRun } from '../../src/pipeline/extract/index.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
-import { launchBrowser, shot } from '../helpers/browser.ts';
-import { CONSOLE_USERS, consoleServer, signInConsole, type ConsoleServer } from '../helpers/console.ts';
+import { launchBrowser, shot, textOf } from '../helpers/browser.ts';
+import { CONSOLE_USERS, consolePage, consoleServer, type ConsoleServer } from '../helpers/console.ts';
 import { csv, pricesFlow } from '../helpers/pipeline.ts';
 
 const H = 'sku;price_type;price;currency';
@@ -72,12 +72,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function signedIn(): Promise<Page> {
-  const context = await browser.newContext({ locale: 'ru-RU', viewport: { width: 1440, height: 900 } });
-  const page = await context.newPage();
-  await signInConsole(page, baseUrl, CONSOLE_USERS.viewer);
-  return page;
-}
+const signedIn = (user = CONSOLE_USERS.viewer): Promise<Page> => consolePage(browser, baseUrl, user);
 
 /** The run page's counts table, cell by cell (key: the cell's data-count). */
 async function counts(page: Page): Promise<Record<string, number | null>> {
@@ -90,7 +85,6 @@ async function counts(page: Page): Promise<Record<string, number | null>> {
   return out;
 }
 
-const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).textContent())!.replace(/\s+/g, ' ').trim();
 
 describe('a fingerprinted snapshot run in the console', () => {
   it('shows the skipped rows, figures that add up, and which fingerprint the run compared with', async () => {
@@ -105,13 +99,13 @@ describe('a fingerprinted snapshot run in the console', () => {
     const row = await runRow(second);
     expect([c.read, c.staged, c.skipped, c.rejected, c.unchanged! + c.skipped!]).toEqual([row.read, row.staged, row.skipped, row.rejected, row.unchanged]);
 
-    const sum = await text(page, '[data-counts-sum]');
+    const sum = await textOf(page, '[data-counts-sum]');
     expect(sum).toContain('Прочитано 97 = отказы 2 + пропущено по отпечатку 60 + подготовлено 35.');
     expect(sum).toContain('Подготовлено 35 = новых 5 + изменено 30 + без изменений 0.');
     expect(sum).toContain('Всего без изменений 60: 60 пропущено по отпечатку и 0 подготовленных, совпавших с хранилищем.');
-    expect(await text(page, '[data-skipped-hint]')).toContain(
+    expect(await textOf(page, '[data-skipped-hint]')).toContain(
       '«Пропущено по отпечатку» — строки, совпавшие с последним принятым снимком потока строка в строку: они не подготавливались и не сравнивались с хранилищем');
-    expect(await text(page, '[data-fingerprint]')).toBe(
+    expect(await textOf(page, '[data-fingerprint]')).toBe(
       `Сравнён с отпечатком запуска №${first} — последним принятым снимком потока: 60 строк совпали с ним и пропущены.`);
     expect(await page.locator('[data-fingerprint] a').getAttribute('href')).toBe(`/console/runs/${first}`);
     await shot(page, 'console-run-fingerprint', 'console');
@@ -122,11 +116,11 @@ describe('a fingerprinted snapshot run in the console', () => {
     const page = await signedIn();
     await page.goto(`${baseUrl}/console/runs/${third}`);
     expect(await counts(page)).toEqual({ read: 97, rejected: 2, skipped: 0, staged: 95, inserted: 0, updated: 1, unchanged: 94, removed: 0, inScope: 95 });
-    expect(await text(page, '[data-counts-sum]')).toContain('Прочитано 97 = отказы 2 + пропущено по отпечатку 0 + подготовлено 95.');
-    const fp = await text(page, '[data-fingerprint]');
+    expect(await textOf(page, '[data-counts-sum]')).toContain('Прочитано 97 = отказы 2 + пропущено по отпечатку 0 + подготовлено 95.');
+    const fp = await textOf(page, '[data-fingerprint]');
     expect(fp).toContain('Прочитан полностью, без отпечатка');
     expect(fp).toContain('хранилище изменилось после последнего принятого снимка');
-    expect(await text(page, '[data-fingerprint-current]')).toBe('Строки этого запуска стали отпечатком потока: следующий снимок пропустит те, что совпадут с ними.');
+    expect(await textOf(page, '[data-fingerprint-current]')).toBe('Строки этого запуска стали отпечатком потока: следующий снимок пропустит те, что совпадут с ними.');
     expect(await page.locator('[data-skipped-hint]').count()).toBe(0);
     await shot(page, 'console-run-fingerprint-off', 'console');
     await page.context().close();
@@ -135,15 +129,15 @@ describe('a fingerprinted snapshot run in the console', () => {
   it('shows the same read count with its skipped rows in the runs list and on the flow page', async () => {
     const page = await signedIn();
     await page.goto(`${baseUrl}/console/runs?flow=${FLOW}`);
-    expect(await text(page, `table.runs tr[data-run="${second}"] [data-read]`)).toBe('97');
+    expect(await textOf(page, `table.runs tr[data-run="${second}"] [data-read]`)).toBe('97');
     expect(await page.locator(`table.runs tr[data-run="${second}"] [data-skipped]`).textContent()).toBe('60 пропущено по отпечатку');
     // A run read in full has nothing skipped to mention.
-    expect(await text(page, `table.runs tr[data-run="${third}"] [data-read]`)).toBe('97');
+    expect(await textOf(page, `table.runs tr[data-run="${third}"] [data-read]`)).toBe('97');
     expect(await page.locator(`table.runs tr[data-run="${third}"] [data-skipped]`).count()).toBe(0);
     await shot(page, 'console-runs-fingerprint', 'console');
     await page.goto(`${baseUrl}/console/flows/${FLOW}`);
     const row = page.locator(`tr[data-run="${second}"]`);
-    expect(await text(page, `tr[data-run="${second}"] [data-read]`)).toBe('97');
+    expect(await textOf(page, `tr[data-run="${second}"] [data-read]`)).toBe('97');
     expect(await row.locator('[data-skipped]').textContent()).toBe('60 пропущено по отпечатку');
     await shot(page, 'console-flow-fingerprint', 'console');
     await page.context().close();

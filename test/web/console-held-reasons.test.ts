@@ -14,8 +14,8 @@ import { receive } from '../../src/pipeline/receive.ts';
 import { Registry } from '../../src/pipeline/registry.ts';
 import { waitForRun } from '../../src/pipeline/runs.ts';
 import { closeSnapshotGroup, openSnapshotGroup } from '../../src/pipeline/snapshot-group.ts';
-import { launchBrowser, shot } from '../helpers/browser.ts';
-import { CONSOLE_USERS, consoleServer, signInConsole, type ConsoleServer } from '../helpers/console.ts';
+import { launchBrowser, shot, textOf } from '../helpers/browser.ts';
+import { CONSOLE_USERS, consolePage, consoleServer, type ConsoleServer } from '../helpers/console.ts';
 import { csv, pricesFlow } from '../helpers/pipeline.ts';
 
 const H = 'sku;price_type;price;currency';
@@ -77,24 +77,18 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function signedIn(user = CONSOLE_USERS.viewer): Promise<Page> {
-  const context = await browser.newContext({ locale: 'ru-RU', viewport: { width: 1440, height: 900 } });
-  const page = await context.newPage();
-  await signInConsole(page, baseUrl, user);
-  return page;
-}
+const signedIn = (user = CONSOLE_USERS.viewer): Promise<Page> => consolePage(browser, baseUrl, user);
 
-const text = async (page: Page, selector: string): Promise<string> => (await page.locator(selector).first().textContent())!.replace(/\s+/g, ' ').trim();
 
 describe('why a run was held, in Russian', () => {
   it('the merge\'s guard: the numbers in Russian, the logged reason as a technical line', async () => {
     const page = await signedIn();
     await page.goto(`${baseUrl}/console/runs/${held.change}`);
-    expect(await text(page, '[data-held-ru]')).toBe(
+    expect(await textOf(page, '[data-held-ru]')).toBe(
       'Изменил бы 6 из 10 строк в охвате потока — 60,0 %, а порог потока 30,0 % (guard.maxChangeRatio). Новых 0, изменится 6, удалится 0.');
-    expect(await text(page, '[data-held-tech]')).toBe(
+    expect(await textOf(page, '[data-held-tech]')).toBe(
       'Техническая причина (как в журнале): would change 6 of 10 rows in scope (60.0 % > 30.0 %): 0 inserted, 6 updated, 0 removed');
-    expect(await text(page, '[data-held-what]')).toContain('В хранилище пока ничего не записано.');
+    expect(await textOf(page, '[data-held-what]')).toContain('В хранилище пока ничего не записано.');
     expect(await page.locator('table.sample tbody tr').count()).toBe(6);
     await shot(page, 'console-held-why-change', 'console');
     await page.context().close();
@@ -103,19 +97,19 @@ describe('why a run was held, in Russian', () => {
   it('a snapshot group\'s guard: rows no file of the export carried, their removal waiting; the files\' rows are written', async () => {
     const page = await signedIn();
     await page.goto(`${baseUrl}/console/runs/${held.removal}`);
-    expect(await text(page, '[data-held-ru]')).toBe(
+    expect(await textOf(page, '[data-held-ru]')).toBe(
       'Удалил бы 2 из 4 строк в охвате потока — 50,0 %, а порог потока 30,0 % (guard.maxChangeRatio): этих строк не было ни в одном файле выгрузки.');
-    expect(await text(page, '[data-held-tech]')).toBe(
+    expect(await textOf(page, '[data-held-tech]')).toBe(
       'Техническая причина (как в журнале): would remove 2 of 4 rows in scope that no file of the export carried (50.0 % > 30.0 %)');
-    const what = await text(page, '[data-held-what]');
+    const what = await textOf(page, '[data-held-what]');
     expect(what).toContain('Строки из файлов выгрузки уже записаны; ждёт только удаление');
     expect(what).not.toContain('ничего не записано');
-    expect(await text(page, '[data-held-sample]')).toBe(
+    expect(await textOf(page, '[data-held-sample]')).toBe(
       'Удалится 2 строки потока — те, которых не было ни в одном файле выгрузки. Примера строк нет: для такого удаления он не сохраняется.');
     // It reads no file: no reading counts, what it does said instead.
-    expect(await text(page, '[data-finalize]')).toContain('удаляет строки потока, которых не было ни в одном файле выгрузки');
+    expect(await textOf(page, '[data-finalize]')).toContain('удаляет строки потока, которых не было ни в одном файле выгрузки');
     expect(await page.locator('table.counts td[data-count]').evaluateAll((tds) => tds.map((td) => [td.getAttribute('data-count'), td.textContent]))).toEqual([['removed', '2'], ['inScope', '4']]);
-    expect(await text(page, '[data-not-written]')).toBe('Удалено — столько удалит одобрение; пока ничего не удалено.');
+    expect(await textOf(page, '[data-not-written]')).toBe('Удалено — столько удалит одобрение; пока ничего не удалено.');
     // Held since the group closed: its timeline says so (it was never staged).
     expect(await page.locator('table.timeline tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-stage')).filter(Boolean))).toEqual(['received', 'queued', 'held']);
     expect(await page.locator('tr[data-stage="held"] td.num').textContent()).toMatch(/^идёт \d+ с$/);
@@ -126,10 +120,10 @@ describe('why a run was held, in Russian', () => {
   it('a connector\'s HoldRunError: said to be the source\'s request, not the guard, with its own words kept', async () => {
     const page = await signedIn();
     await page.goto(`${baseUrl}/console/runs/${held.asked}`);
-    expect(await text(page, '[data-held-ru]')).toBe(
+    expect(await textOf(page, '[data-held-ru]')).toBe(
       'Запуск остановил не порог потока, а источник или этап обработки: он попросил, чтобы запуск сначала посмотрел человек. Его причина — в технической строке ниже.');
-    expect(await text(page, '[data-held-tech]')).toBe(`Техническая причина (как в журнале): ${SENDER_REASON}`);
-    expect(await text(page, '[data-held-what]')).toBe(
+    expect(await textOf(page, '[data-held-tech]')).toBe(`Техническая причина (как в журнале): ${SENDER_REASON}`);
+    expect(await textOf(page, '[data-held-what]')).toBe(
       'В хранилище пока ничего не записано; следующие запуски потока ждут решения. Отклонение отбросит запуск, следующие запуски потока пойдут дальше.');
     expect(await page.locator('[data-held-sample]').count()).toBe(0);
     expect(await page.locator('table.timeline tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-stage')).filter(Boolean))).toEqual(['received', 'queued', 'extract', 'held']);
@@ -142,7 +136,7 @@ describe('why a run was held, in Russian', () => {
   it('the held list says each reason shortly in Russian; a decision keeps it in Russian', async () => {
     const page = await signedIn(CONSOLE_USERS.operator);
     await page.goto(`${baseUrl}/console/held`);
-    const why = async (id: number) => text(page, `tr[data-run="${id}"] [data-held-short]`);
+    const why = async (id: number) => textOf(page, `tr[data-run="${id}"] [data-held-short]`);
     expect(await why(held.change)).toBe('Изменил бы 6 из 10 строк в охвате потока: 60,0 % при пороге 30,0 %.');
     expect(await why(held.removal)).toBe('Удалил бы 2 из 4 строк в охвате потока, которых не было ни в одном файле выгрузки: 50,0 % при пороге 30,0 %.');
     expect(await why(held.asked)).toBe('Источник или этап обработки попросил проверки человеком.');
@@ -152,9 +146,9 @@ describe('why a run was held, in Russian', () => {
     await page.goto(`${baseUrl}/console/runs/${held.change}`);
     await page.getByRole('button', { name: 'Отклонить' }).click();
     await page.waitForURL(new RegExp(`/console/runs/${held.change}\\?done=rejected$`));
-    expect(await text(page, '[data-decision] [data-held-short]')).toBe('Изменил бы 6 из 10 строк в охвате потока: 60,0 % при пороге 30,0 %.');
+    expect(await textOf(page, '[data-decision] [data-held-short]')).toBe('Изменил бы 6 из 10 строк в охвате потока: 60,0 % при пороге 30,0 %.');
     // What it would have changed, not what it changed.
-    expect(await text(page, '[data-not-written]')).toBe('Новых, изменено и удалено — то, что записал бы запуск; он отклонён, в хранилище ничего не записано.');
+    expect(await textOf(page, '[data-not-written]')).toBe('Новых, изменено и удалено — то, что записал бы запуск; он отклонён, в хранилище ничего не записано.');
     expect(await page.locator('[data-decision] [data-held-short]').getAttribute('title')).toBe(
       'would change 6 of 10 rows in scope (60.0 % > 30.0 %): 0 inserted, 6 updated, 0 removed');
     await shot(page, 'console-held-why-decided', 'console');
