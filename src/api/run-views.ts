@@ -29,6 +29,11 @@ export const runSchema = {
         inScope: { type: ['integer', 'null'] },
       },
     },
+    fingerprint: {
+      type: 'object',
+      description: 'a snapshot read with a fingerprint: the run it compared with (base), whether a fingerprint did not hold and the run was read in full (off), whether it wrote its own (written), whether its rows are the flow\'s fingerprint now (current)',
+      properties: { base: { type: ['integer', 'null'] }, off: { type: 'boolean' }, written: { type: 'boolean' }, current: { type: 'boolean' } },
+    },
     error: { type: ['object', 'null'], properties: { code: { type: ['string', 'null'] }, message: { type: 'string' } } },
     heldReason: { type: ['string', 'null'] },
     heldSample: {
@@ -62,6 +67,7 @@ export const runSchema = {
     receivedAt: { type: 'string', format: 'date-time' },
     startedAt: nullableDate,
     stagedAt: nullableDate,
+    heldAt: nullableDate,
     finishedAt: nullableDate,
     durationMs: { type: ['number', 'null'] },
     extractMs: { type: ['number', 'null'] },

@@ -145,6 +145,8 @@ export async function flowsOverview(db: Db): Promise<FlowRow[]> {
 }
 
 export interface RunLine extends RunFacts {
+  /** Rows of the read that a snapshot's fingerprint found equal to the last accepted snapshot (not staged). */
+  rowsSkipped: number;
   changed: number;
   error: string | null;
 }
@@ -166,13 +168,13 @@ export async function flowDetail(db: Db, registry: { connector(kind: string): { 
   const stored = await getFlow(db, name);
   const warnings = await visibilityWarnings(db, stored);
   const runs = await db.selectFrom('runs')
-    .select(['id', 'state', 'received_at', 'finished_at', 'rows_read', 'rows_rejected', 'rows_inserted', 'rows_updated', 'rows_removed', 'error_code', 'error'])
+    .select(['id', 'state', 'received_at', 'finished_at', 'rows_read', 'rows_skipped', 'rows_rejected', 'rows_inserted', 'rows_updated', 'rows_removed', 'error_code', 'error'])
     .where('flow_id', '=', r.id).orderBy('id', 'desc').limit(50).execute();
   return {
     row: toRow(r, warnings), stored, yaml: flowYaml(stored.definition), pulls: Boolean(registry.connector(stored.definition.source.connector)?.pull),
     runs: runs.map((x) => ({
       id: Number(x.id), state: x.state, receivedAt: x.received_at, finishedAt: x.finished_at, rowsRead: Number(x.rows_read),
-      rowsRejected: Number(x.rows_rejected), changed: Number(x.rows_inserted) + Number(x.rows_updated) + Number(x.rows_removed),
+      rowsSkipped: Number(x.rows_skipped), rowsRejected: Number(x.rows_rejected), changed: Number(x.rows_inserted) + Number(x.rows_updated) + Number(x.rows_removed),
       error: x.error ? `${x.error_code ?? ''} ${x.error}`.trim() : null,
     })),
   };

@@ -21,7 +21,7 @@ import { MagistralError } from '../errors/index.ts';
 import { autoCreates, mappingRefs } from './flows.ts';
 import { loadMapping } from '../mapping/index.ts';
 import { finalizeSnapshotGroup, keepsStaging } from './snapshot-group.ts';
-import { FIRST_LOAD_SQL, guardExceeded } from './guard.ts';
+import { FIRST_LOAD_SQL, guardExceeded, guardHoldReason } from './guard.ts';
 import { takeHeldSample } from './held-sample.ts';
 import { keyFields, targetSpec, type DimensionSpec, type FactSpec, type KeyedSpec, type RefSpec, type TargetSpec } from './targets.ts';
 import { runLogger, type Logger } from '../telemetry/logger.ts';
@@ -201,9 +201,10 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
       const sample = await takeHeldSample(client, spec, sqlCtx);
       await q(client, 'ROLLBACK');
       const inScope = counts.inScope!;
-      const ratio = changed / inScope;
-      const reason = `would change ${changed} of ${inScope} rows in scope (${(ratio * 100).toFixed(1)} % > ${(guard!.maxChangeRatio! * 100).toFixed(1)} %): `
-        + `${counts.inserted} inserted, ${counts.updated} updated, ${counts.removed} removed`;
+      const reason = guardHoldReason({
+        kind: 'change', changed, inScope, percent: (changed / inScope) * 100, limitPercent: guard!.maxChangeRatio! * 100,
+        inserted: counts.inserted, updated: counts.updated, removed: counts.removed,
+      });
       await holdRun(client, runId, reason, counts, sample);
       log.warn({ reason }, 'run held by guard');
       recordCompletion(deps, { flow: run.name, stage: 'merge', ms: Date.now() - started, rows: {}, finished: 'held' });

@@ -14,7 +14,7 @@ export interface TimelineEntry {
   ms: number | null;
 }
 
-type Times = Pick<RunView, 'state' | 'receivedAt' | 'startedAt' | 'stagedAt' | 'finishedAt' | 'extractMs' | 'mergeMs' | 'loadPath'> & Partial<Pick<RunView, 'decision'>>;
+type Times = Pick<RunView, 'state' | 'receivedAt' | 'startedAt' | 'stagedAt' | 'finishedAt' | 'extractMs' | 'mergeMs' | 'loadPath'> & Partial<Pick<RunView, 'decision' | 'heldAt'>>;
 
 const between = (a: Date, b: Date): number => Math.max(0, b.getTime() - a.getTime());
 
@@ -45,6 +45,13 @@ export function runTimeline(r: Times): TimelineEntry[] {
         t.push({ stage: r.state === 'merging' ? 'merge' : 'waiting', at: r.stagedAt, ms: null });
       }
     }
+  }
+  // Held before it was staged (a stage's HoldRunError while reading; a snapshot group's finalize, which
+  // reads nothing): the stage it was in ended when it was held.
+  if (r.state === 'held' && r.heldAt && !r.stagedAt) {
+    const last = t[t.length - 1]!;
+    if (last.ms === null && last.stage !== 'received') last.ms = between(last.at, r.heldAt);
+    t.push({ stage: 'held', at: r.heldAt, ms: null });
   }
   if (r.finishedAt) t.push({ stage: 'finished', at: r.finishedAt, ms: null });
   return t;

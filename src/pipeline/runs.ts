@@ -33,6 +33,13 @@ export interface RunView {
   attempts: number;
   /** `skipped`: rows a snapshot's extract found equal to the flow's last accepted snapshot (its fingerprint) and did not stage; counted in unchanged. */
   rows: { read: number; staged: number; skipped: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number; inScope: number | null };
+  /**
+   * A snapshot's fingerprint (src/pipeline/fingerprints.ts): `base`, the run whose fingerprint its read
+   * compared with (null: none); `off`, a fingerprint turned out not to hold (the store changed, or the file's
+   * order is too far from it) and the run is read in full; `written`, its read wrote its own; `current`,
+   * its rows are the flow's fingerprint now.
+   */
+  fingerprint: { base: number | null; off: boolean; written: boolean; current: boolean };
   error: { code: string | null; message: string } | null;
   heldReason: string | null;
   /** What a held run would change (a few rows of each kind, old → new), taken when the guard held it. */
@@ -45,6 +52,8 @@ export interface RunView {
   /** When its extraction (last) began. */
   startedAt: Date | null;
   stagedAt: Date | null;
+  /** When it was last held (kept after a decision; the decision says when it ended). */
+  heldAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
   extractMs: number | null;
@@ -66,6 +75,7 @@ function runQuery(db: Kysely<Database>) {
   return db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').selectAll('runs').select([
     'flows.name as flow_name',
     sql<string[]>`(SELECT coalesce(array_agg(i.file_name ORDER BY i.id), '{}') FROM inbox i WHERE i.id = ANY(runs.inbox_ids))`.as('files'),
+    sql<boolean>`EXISTS (SELECT 1 FROM fingerprints fp WHERE fp.flow_id = runs.flow_id AND fp.run_id = runs.id AND fp.valid)`.as('fingerprint_current'),
   ]);
 }
 
@@ -92,6 +102,9 @@ function toView(r: RunRow): RunView {
       read: r.rows_read, staged: r.rows_staged, skipped: Number(r.rows_skipped), rejected: r.rows_rejected, inserted: r.rows_inserted,
       updated: r.rows_updated, unchanged: r.rows_unchanged, removed: r.rows_removed, inScope: r.rows_in_scope,
     },
+    fingerprint: {
+      base: r.fingerprint_base === null ? null : Number(r.fingerprint_base), off: r.fingerprint_off, written: r.fingerprint_written, current: r.fingerprint_current,
+    },
     error: r.error ? { code: r.error_code, message: r.error } : null,
     heldReason: r.held_reason,
     heldSample: r.held_sample,
@@ -100,6 +113,7 @@ function toView(r: RunRow): RunView {
     receivedAt: r.received_at,
     startedAt: r.started_at,
     stagedAt: r.staged_at,
+    heldAt: r.held_at,
     finishedAt: finished,
     durationMs: finished ? finished.getTime() - new Date(r.received_at).getTime() : null,
     extractMs: r.extract_ms,

@@ -1,7 +1,7 @@
 // Snapshot groups: runs of several files that together are one complete export (a 1C exchange session
 // sending offers0_1.xml, offers0_2.xml …). Each run of the group upserts only and keeps its staged keys;
 // when the group closes, one finalize run per flow removes what none of the group's runs carried.
-import { guardExceeded } from './guard.ts';
+import { guardExceeded, guardHoldReason } from './guard.ts';
 import type pg from 'pg';
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/index.ts';
@@ -169,8 +169,7 @@ async function removeUncarried(deps: PipelineDeps, ctx: FinalizeContext, spec: F
     const guard = ctx.flow.guard;
     if (!ctx.approved && guardExceeded(guard, removed, inScope)) {
       await client.query('ROLLBACK');
-      const reason = `would remove ${removed} of ${inScope} rows in scope that no file of the export carried `
-        + `(${((removed / inScope) * 100).toFixed(1)} % > ${(guard!.maxChangeRatio! * 100).toFixed(1)} %)`;
+      const reason = guardHoldReason({ kind: 'removal', removed, inScope, percent: (removed / inScope) * 100, limitPercent: guard!.maxChangeRatio! * 100 });
       await holdRun(deps.pool, ctx.runId, reason, { removed, inScope });
       ctx.log.warn({ reason }, 'finalize run held by guard');
       recordCompletion(deps, { flow: ctx.flowName, stage: 'merge', ms: Date.now() - started, rows: {}, finished: 'held' });

@@ -8,7 +8,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, truncateSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import iconv from 'iconv-lite';
 import { parseAllDocuments } from 'yaml';
 import yazl from 'yazl';
 import type { FastifyInstance } from 'fastify';
@@ -17,6 +16,7 @@ import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
 import { approveRun, listRejects, listRuns, waitForRun } from '../../src/pipeline/runs.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import type { Flow } from '../../src/schemas/index.ts';
+import { OneCExchange } from '../helpers/onec-exchange.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { registry } from '../helpers/registry.ts';
 
@@ -26,64 +26,12 @@ const text = (name: string): string => sample(name).toString('utf8').replace(/^\
 const USER = 'site-exchange';
 const PASSWORD = 'correct horse battery staple';
 const FILE_LIMIT = 65536;
+const SITE = { user: USER, password: PASSWORD, fileLimit: FILE_LIMIT };
 
 // Counted from the samples' text with regular expressions, independently of the CommerceML reader.
 const count = (s: string, re: RegExp): number => (s.match(re) ?? []).length;
 const ids = (s: string, re: RegExp): string[] => [...s.matchAll(re)].map((m) => m[1]!);
 const OFFER_ID = /<Предложение>\s*<Ид>([^<]+)<\/Ид>/g;
-
-/** One 1C client: its cookie, its sessid, and the requests in the order 1C sends them. */
-class OneC {
-  cookie = '';
-  sessid = '';
-  constructor(readonly url: string) {}
-
-  async raw(params: Record<string, string>, init: { body?: Buffer | ReadableStream<Uint8Array>; auth?: string; cookie?: boolean; sessid?: boolean } = {}): Promise<string[]> {
-    const q = new URLSearchParams(params);
-    if (init.sessid && this.sessid) q.set('sessid', this.sessid);
-    const headers: Record<string, string> = {};
-    if (init.auth) headers.authorization = init.auth;
-    if (init.cookie !== false && this.cookie) headers.cookie = this.cookie;
-    const res = await fetch(`${this.url}?${q}`, {
-      method: init.body ? 'POST' : 'GET', headers, body: init.body, ...(init.body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    } as RequestInit);
-    // 1C reads the body, never the status: every answer is 200 in windows-1251.
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('text/plain; charset=windows-1251');
-    return iconv.decode(Buffer.from(await res.arrayBuffer()), 'win1251').split('\n');
-  }
-
-  async checkauth(user = USER, password = PASSWORD): Promise<string[]> {
-    const r = await this.raw({ type: 'catalog', mode: 'checkauth' }, { auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
-    if (r[0] === 'success') {
-      this.cookie = `${r[1]}=${r[2]}`;
-      this.sessid = r[3]!.replace(/^sessid=/, '');
-    }
-    return r;
-  }
-
-  async init(): Promise<string[]> {
-    return this.raw({ type: 'catalog', mode: 'init' });
-  }
-
-  /** Sends a file as 1C does: POSTs of at most file_limit bytes with the same name. */
-  async file(name: string, data: Buffer, limit = FILE_LIMIT): Promise<void> {
-    for (let at = 0; at < data.length; at += limit) {
-      const r = await this.raw({ type: 'catalog', mode: 'file', filename: name }, { body: data.subarray(at, at + limit) });
-      expect(r[0], r.join(' | ')).toBe('success');
-    }
-  }
-
-  /** Repeats import until the answer is not `progress`, as 1C does; returns the last answer. */
-  async importUntilDone(name: string): Promise<string[]> {
-    let last: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      last = await this.raw({ type: 'catalog', mode: 'import', filename: name });
-      if (last[0] !== 'progress') return last;
-    }
-    throw new Error(`import of ${name} still in progress after 50 requests: ${last.join(' | ')}`);
-  }
-}
 
 function zipOf(entries: Array<[string, Buffer]>, opts: { mode?: number } = {}): Promise<Buffer> {
   const zip = new yazl.ZipFile();
@@ -138,13 +86,7 @@ describe('1C exchange protocol against a running server', () => {
     return r.rows[0] as Counts;
   }
 
-  async function session(u = url): Promise<OneC> {
-    const c = new OneC(u);
-    const auth = await c.checkauth();
-    expect(auth[0]).toBe('success');
-    expect(await c.init()).toEqual(['zip=yes', `file_limit=${FILE_LIMIT}`]);
-    return c;
-  }
+  const session = (u = url): Promise<OneCExchange> => new OneCExchange(u, SITE).start();
 
   beforeAll(async () => {
     process.env.ONEC_USER = USER;
@@ -165,11 +107,11 @@ describe('1C exchange protocol against a running server', () => {
   });
 
   it('refuses wrong, missing and expired credentials with the same words and no detail', async () => {
-    const c = new OneC(url);
+    const c = new OneCExchange(url, SITE);
     expect(await c.checkauth(USER, 'wrong')).toEqual(['failure', 'Authorization failed']);
     expect(await c.checkauth('someone-else', PASSWORD)).toEqual(['failure', 'Authorization failed']);
     expect(await c.raw({ type: 'catalog', mode: 'checkauth' })).toEqual(['failure', 'Authorization failed']);
-    expect(await new OneC(`${url}-nope`).checkauth()).toEqual(['failure', 'Authorization failed']);
+    expect(await new OneCExchange(`${url}-nope`, SITE).checkauth()).toEqual(['failure', 'Authorization failed']);
     // No session: init, file and import are refused alike.
     expect(await c.raw({ type: 'catalog', mode: 'init' })).toEqual(['failure', 'Authorization failed']);
     c.cookie = 'magistral_onec=forged';
@@ -182,7 +124,7 @@ describe('1C exchange protocol against a running server', () => {
     // An expired session is refused, and abandoned (nothing removed) at the next checkauth.
     await tp.rt.pool.query(`UPDATE onec_sessions SET expires_at = now() - interval '1 second'`);
     expect(await s.init()).toEqual(['failure', 'Authorization failed']);
-    await new OneC(url).checkauth();
+    await new OneCExchange(url, SITE).checkauth();
     expect((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM onec_sessions WHERE abandoned_at IS NOT NULL`)).rows[0].n).toBe(1);
   });
 
@@ -199,7 +141,7 @@ describe('1C exchange protocol against a running server', () => {
     const set = await cli(['secrets', 'set', 'ONEC_PASSWORD'], `${rotated}\n`);
     expect(set.code).toBe(0);
     expect(set.out).toContain('ONEC_PASSWORD stored (hashed)');
-    const c = new OneC(url);
+    const c = new OneCExchange(url, SITE);
     // The running server: the environment's password no longer opens it, the stored one does.
     expect(await c.checkauth(USER, PASSWORD)).toEqual(['failure', 'Authorization failed']);
     expect((await c.checkauth(USER, rotated))[0]).toBe('success');
@@ -218,7 +160,7 @@ describe('1C exchange protocol against a running server', () => {
   });
 
   it('answers checkauth like 1C-Bitrix and anything unknown with "Unknown command"', async () => {
-    const c = new OneC(url);
+    const c = new OneCExchange(url, SITE);
     const r = await c.checkauth();
     expect(r).toHaveLength(6);
     expect(r[0]).toBe('success');

@@ -6,61 +6,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import iconv from 'iconv-lite';
 import { parseAllDocuments } from 'yaml';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/index.ts';
 import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
 import type { Flow } from '../../src/schemas/index.ts';
+import { OneCExchange, pieces as piecesOf } from '../helpers/onec-exchange.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { registry } from '../helpers/registry.ts';
 
 const USER = 'site-exchange';
 const PASSWORD = 'overlap-password';
 const FILE_LIMIT = 65536;
-
-class OneC {
-  cookie = '';
-  constructor(readonly url: string) {}
-
-  async raw(params: Record<string, string>, body?: Buffer | ReadableStream<Uint8Array>): Promise<string[]> {
-    const headers: Record<string, string> = this.cookie ? { cookie: this.cookie } : {};
-    const res = await fetch(`${this.url}?${new URLSearchParams(params)}`, {
-      method: body ? 'POST' : 'GET', headers, body, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    } as RequestInit);
-    return iconv.decode(Buffer.from(await res.arrayBuffer()), 'win1251').split('\n');
-  }
-
-  async start(): Promise<void> {
-    const auth = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-    const res = await fetch(`${this.url}?type=catalog&mode=checkauth`, { headers: { authorization: auth } });
-    const r = iconv.decode(Buffer.from(await res.arrayBuffer()), 'win1251').split('\n');
-    expect(r[0], r.join(' | ')).toBe('success');
-    this.cookie = `${r[1]}=${r[2]}`;
-    expect((await this.raw({ type: 'catalog', mode: 'init' }))[0]).toBe('zip=yes');
-  }
-
-  async chunk(name: string, data: Buffer): Promise<void> {
-    const r = await this.raw({ type: 'catalog', mode: 'file', filename: name }, data);
-    expect(r[0], r.join(' | ')).toBe('success');
-  }
-
-  async importUntilDone(name: string): Promise<string[]> {
-    let last: string[] = [];
-    for (let i = 0; i < 120; i++) {
-      last = await this.raw({ type: 'catalog', mode: 'import', filename: name });
-      if (last[0] !== 'progress') return last;
-    }
-    throw new Error(`import of ${name} still in progress: ${last.join(' | ')}`);
-  }
-}
-
-const pieces = (data: Buffer): Buffer[] => {
-  const out: Buffer[] = [];
-  for (let at = 0; at < data.length; at += FILE_LIMIT) out.push(data.subarray(at, at + FILE_LIMIT));
-  return out;
-};
+const SITE = { user: USER, password: PASSWORD, fileLimit: FILE_LIMIT };
+/** The file's pieces as 1C posts them. */
+const pieces = (data: Buffer): Buffer[] => piecesOf(data, FILE_LIMIT);
+/** A large upload's import may take many answers of `progress`. */
+const IMPORT_REQUESTS = 120;
 
 /** An offers package as 1C writes it: `offers` offers × 5 price types, stock on one warehouse; `broken`: that offer's Ид is badly closed. */
 function offersFile(offers: number, opts: { tag?: string; broken?: number } = {}): Buffer {
@@ -144,10 +107,9 @@ describe('1C files read while they are uploaded', () => {
 
   /** A store that holds rows (read while arriving is for that case; a first load waits for the import): a small file through the plain exchange. */
   async function preload(): Promise<void> {
-    const p = new OneC(plainUrl);
-    await p.start();
+    const p = await new OneCExchange(plainUrl, SITE).start();
     for (const part of pieces(offersFile(40, { tag: 'p' }))) await p.chunk('offers_pre.xml', part);
-    expect((await p.importUntilDone('offers_pre.xml'))[0]).toBe('success');
+    expect((await p.importUntilDone('offers_pre.xml', IMPORT_REQUESTS))[0]).toBe('success');
   }
 
   beforeAll(async () => {
@@ -172,8 +134,7 @@ describe('1C files read while they are uploaded', () => {
     const first = offersFile(600);
     const second = offersFile(600, { tag: 'b' });
     expect(pieces(first).length).toBeGreaterThan(4);
-    const c = new OneC(url);
-    await c.start();
+    const c = await new OneCExchange(url, SITE).start();
     // A first load (empty tables): its read waits for the import, then loads directly; nothing before.
     for (const p of pieces(first).slice(0, -1)) await c.chunk('offers_ov1.xml', p);
     await until('the price types run to be staged', async () => (await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
@@ -182,7 +143,7 @@ describe('1C files read while they are uploaded', () => {
     expect(await pricesCount()).toBe(0);
     expect(await priceTypesCount()).toBe(0);
     await c.chunk('offers_ov1.xml', pieces(first).at(-1)!);
-    const r1 = await c.importUntilDone('offers_ov1.xml');
+    const r1 = await c.importUntilDone('offers_ov1.xml', IMPORT_REQUESTS);
     expect(r1[0], r1.join(' | ')).toBe('success');
     // 3000 prices, 600 stock entries, 5 price types and a warehouse.
     expect(r1[1]).toContain('3606 inserted');
@@ -204,7 +165,7 @@ describe('1C files read while they are uploaded', () => {
     expect((await runsOf('offers_ov2.xml')).filter((r) => r.state === 'done')).toEqual([]);
     expect(await facts()).toBe(loaded);
     await c.chunk('offers_ov2.xml', pieces(second).at(-1)!);
-    const r2 = await c.importUntilDone('offers_ov2.xml');
+    const r2 = await c.importUntilDone('offers_ov2.xml', IMPORT_REQUESTS);
     expect(r2[0], r2.join(' | ')).toBe('success');
     expect(r2[1]).toContain('3000 updated');
     const runs = await runsOf('offers_ov2.xml');
@@ -216,11 +177,10 @@ describe('1C files read while they are uploaded', () => {
 
     // The same two files read after their import, into the emptied tables: the same store.
     await emptyStore();
-    const p = new OneC(plainUrl);
-    await p.start();
+    const p = await new OneCExchange(plainUrl, SITE).start();
     for (const [name, data] of [['offers_ov1_plain.xml', first], ['offers_ov2_plain.xml', second]] as const) {
       for (const part of pieces(data)) await p.chunk(name, part);
-      expect((await p.importUntilDone(name))[0]).toBe('success');
+      expect((await p.importUntilDone(name, IMPORT_REQUESTS))[0]).toBe('success');
     }
     expect((await runsOf('offers_ov1_plain.xml')).find((x) => x.flow === 'onec-prices-plain')).toMatchObject({ state: 'done', load_path: 'direct' });
     expect((await p.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
@@ -233,10 +193,9 @@ describe('1C files read while they are uploaded', () => {
     const data = offersFile(600, { broken: 400 });
     const answers: string[][] = [];
     for (const [u, name] of [[url, 'offers_bad.xml'], [plainUrl, 'offers_bad_plain.xml']] as const) {
-      const c = new OneC(u);
-      await c.start();
+      const c = await new OneCExchange(u, SITE).start();
       for (const part of pieces(data)) await c.chunk(name, part);
-      answers.push(await c.importUntilDone(name));
+      answers.push(await c.importUntilDone(name, IMPORT_REQUESTS));
       expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
     }
     expect(answers[0]![0]).toBe('failure');
@@ -253,8 +212,7 @@ describe('1C files read while they are uploaded', () => {
     const data = offersFile(600, { tag: 'b' });
     const parts = pieces(data);
     await preload();
-    const c = new OneC(url);
-    await c.start();
+    const c = await new OneCExchange(url, SITE).start();
     for (const p of parts.slice(0, 3)) await c.chunk('offers_cut.xml', p);
     await until('the prices run to read', async () => (await runsOf('offers_cut.xml')).find((x) => x.flow === 'onec-prices' && x.state === 'extracting'));
     // The fourth POST breaks off half way, with garbage after what was sent: none of it may be read.
@@ -266,14 +224,14 @@ describe('1C files read while they are uploaded', () => {
         setTimeout(() => ctl.error(new Error('line dropped')), 200);
       },
     });
-    await c.raw({ type: 'catalog', mode: 'file', filename: 'offers_cut.xml' }, broken).catch(() => []);
+    await c.raw({ type: 'catalog', mode: 'file', filename: 'offers_cut.xml' }, { body: broken }).catch(() => []);
     const row = await until('the cut POST to be undone', async () => {
       const r = (await tp.rt.pool.query(`SELECT size_bytes::int AS n, chunks FROM onec_files WHERE name = 'offers_cut.xml'`)).rows[0] as { n: number; chunks: number } | undefined;
       return r && r.n === 3 * FILE_LIMIT ? r : undefined;
     });
     expect(row.chunks).toBe(3);
     for (const p of parts.slice(3)) await c.chunk('offers_cut.xml', p);
-    const r = await c.importUntilDone('offers_cut.xml');
+    const r = await c.importUntilDone('offers_cut.xml', IMPORT_REQUESTS);
     expect(r[0], r.join(' | ')).toBe('success');
     // 40 offers preloaded: their 200 prices and 40 stock entries change, the rest are new.
     expect(r[1]).toContain('3360 inserted, 240 updated');
@@ -282,10 +240,9 @@ describe('1C files read while they are uploaded', () => {
     // The same file sent whole through the exchange that reads after the import.
     await emptyStore();
     await preload();
-    const p = new OneC(plainUrl);
-    await p.start();
+    const p = await new OneCExchange(plainUrl, SITE).start();
     for (const part of parts) await p.chunk('offers_cut_plain.xml', part);
-    expect((await p.importUntilDone('offers_cut_plain.xml'))[0]).toBe('success');
+    expect((await p.importUntilDone('offers_cut_plain.xml', IMPORT_REQUESTS))[0]).toBe('success');
     expect((await p.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
     expect(await facts()).toBe(got);
     await emptyStore();
@@ -300,14 +257,13 @@ describe('1C files read while they are uploaded', () => {
     const store = await facts();
     for (const ending of ['expired', 'new session'] as const) {
       const name = `offers_stop_${ending.replace(' ', '_')}.xml`;
-      const c = new OneC(url);
-      await c.start();
+      const c = await new OneCExchange(url, SITE).start();
       for (const p of parts.slice(0, 3)) await c.chunk(name, p);
       await until('the prices run to read', async () => (await runsOf(name)).find((x) => x.flow === 'onec-prices' && x.state === 'extracting'));
       await until('the price types to wait staged', async () => (await runsOf(name)).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
       if (ending === 'expired') await tp.rt.pool.query(`UPDATE onec_sessions SET expires_at = now() - interval '1 second' WHERE closed_at IS NULL AND abandoned_at IS NULL`);
       // Any checkauth expires stale sessions; a catalog one gives up other sessions' early reads.
-      await new OneC(url).start();
+      await new OneCExchange(url, SITE).start();
       await until('the runs to end', async () => (await openRuns()).length === 0);
       const runs = await runsOf(name);
       expect(runs.length).toBe(9);
@@ -324,12 +280,11 @@ describe('1C files read while they are uploaded', () => {
   it('a file imported before an earlier one still arriving: the earlier early read is given up, and both land when imported', async () => {
     const a = offersFile(400, { tag: 'a' });
     const b = offersFile(300, { tag: 'b' });
-    const c = new OneC(url);
-    await c.start();
+    const c = await new OneCExchange(url, SITE).start();
     for (const p of pieces(a)) await c.chunk('offers_first.xml', p);
     for (const p of pieces(b)) await c.chunk('offers_second.xml', p);
-    expect((await c.importUntilDone('offers_second.xml'))[0]).toBe('success');
-    const r = await c.importUntilDone('offers_first.xml');
+    expect((await c.importUntilDone('offers_second.xml', IMPORT_REQUESTS))[0]).toBe('success');
+    const r = await c.importUntilDone('offers_first.xml', IMPORT_REQUESTS);
     expect(r[0], r.join(' | ')).toBe('success');
     expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
     // offers_first.xml was imported last: its prices are what the store holds.

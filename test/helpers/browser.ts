@@ -31,3 +31,8 @@ export async function shot(page: Page, name: string, area = 'cabinet'): Promise<
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** The text of the first element `selector` finds, its whitespace collapsed (what a reader sees). */
+export async function textOf(page: Page, selector: string): Promise<string> {
+  return (await page.locator(selector).first().textContent() ?? '').replace(/\s+/g, ' ').trim();
+}

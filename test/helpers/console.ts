@@ -6,8 +6,9 @@ import { buildServer } from '../../src/api/index.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { createTestPipeline, type TestPipeline } from './pipeline.ts';
 import type { Kysely } from 'kysely';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { Database } from '../../src/db/index.ts';
+import type { Registry } from '../../src/pipeline/registry.ts';
 import { addConsoleUser, type ConsoleRole } from '../../src/console/users.ts';
 
 export interface ConsoleTestUser { name: string; password: string; role: ConsoleRole }
@@ -59,6 +60,14 @@ export function injectConsolePost(app: FastifyInstance, s: InjectSession, url: s
   return app.inject({ method: 'POST', url, headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: body });
 }
 
+/** A page of a fresh browser context (Russian, 1440 × 900) signed in as `user`. */
+export async function consolePage(browser: Browser, baseUrl: string, user: Pick<ConsoleTestUser, 'name' | 'password'> = CONSOLE_USERS.viewer): Promise<Page> {
+  const context = await browser.newContext({ locale: 'ru-RU', viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  await signInConsole(page, baseUrl, user);
+  return page;
+}
+
 /** Signs a Playwright page in through the form at `${baseUrl}/console/login`. */
 export async function signInConsole(page: Page, baseUrl: string, user: Pick<ConsoleTestUser, 'name' | 'password'>): Promise<void> {
   await page.goto(`${baseUrl}/console/login`);
@@ -75,9 +84,12 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-/** A pipeline without workers (start them with tp.startWorkers()), `flowFiles` applied, one user per role, and the server. */
-export async function consoleServer(label: string, flowFiles: string[] = []): Promise<ConsoleServer> {
-  const tp = await createTestPipeline(label, { workers: false });
+/**
+ * A pipeline without workers (start them with tp.startWorkers()), `flowFiles` applied, one user per role, and
+ * the server; `registry`: connectors besides the build's (a test's own).
+ */
+export async function consoleServer(label: string, flowFiles: string[] = [], opts: { registry?: Registry } = {}): Promise<ConsoleServer> {
+  const tp = await createTestPipeline(label, { workers: false, ...(opts.registry ? { registry: opts.registry } : {}) });
   for (const f of flowFiles) await tp.applyFlowFile(f);
   await addConsoleUsers(tp.rt.db);
   const app = await buildServer({

@@ -3,6 +3,7 @@
 // `maxChangeRatio` above 1 refused by the schema with a message saying what the number is.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkFlow } from '../../src/pipeline/flows.ts';
+import { guardHoldReason, readGuardHold } from '../../src/pipeline/guard.ts';
 import type { Flow } from '../../src/schemas/index.ts';
 import { createTestPipeline, csv, pricesFlow, type TestPipeline } from '../helpers/pipeline.ts';
 import { registry } from '../helpers/registry.ts';
@@ -16,6 +17,21 @@ describe('guard schema', () => {
     const { problems } = await checkFlow(flow, registry);
     expect(problems).toEqual([{ path: '/guard/maxChangeRatio', rule: 'maximum', message: expect.stringMatching(/^5 must be <= 1 \(A share of the rows in scope, above 0 and at most 1 \(0\.3 = 30 %\)/) }]);
     expect((await checkFlow({ ...flow, guard: { maxChangeRatio: 1, minRows: 50 } } as Flow, registry)).problems).toEqual([]);
+  });
+});
+
+describe('a guard\'s held reason', () => {
+  it('is read back from the text the run records (what the console says in Russian), any other reason is not the guard\'s', () => {
+    const change = { kind: 'change', changed: 600, inScope: 900, percent: 66.7, limitPercent: 50, inserted: 0, updated: 600, removed: 0 } as const;
+    const removal = { kind: 'removal', removed: 2, inScope: 4, percent: 50, limitPercent: 30 } as const;
+    // The texts as the logs, `runs show` and the 1C exchange's answer have always had them.
+    expect(guardHoldReason(change)).toBe('would change 600 of 900 rows in scope (66.7 % > 50.0 %): 0 inserted, 600 updated, 0 removed');
+    expect(guardHoldReason(removal)).toBe('would remove 2 of 4 rows in scope that no file of the export carried (50.0 % > 30.0 %)');
+    expect(readGuardHold(guardHoldReason(change))).toEqual(change);
+    expect(readGuardHold(guardHoldReason(removal))).toEqual(removal);
+    expect(readGuardHold('the sender asked for a person to look first')).toBeNull();
+    expect(readGuardHold('would change 6 of 10 rows in scope')).toBeNull();
+    expect(readGuardHold(null)).toBeNull();
   });
 });
 

@@ -20,6 +20,13 @@ describe('run timeline', () => {
     expect(runTimeline({ ...base, state: 'merging', startedAt: at(1), stagedAt: at(4), extractMs: 3_000 }).at(-1)).toEqual({ stage: 'merge', at: at(4), ms: null });
   });
 
+  it('a run held before it was staged (a stage\'s HoldRunError while reading, a snapshot group\'s finalize): held from then, lasting', () => {
+    const extracting = runTimeline({ ...base, state: 'held', startedAt: at(1), heldAt: at(3) });
+    expect(extracting.map((e) => [e.stage, e.at.getUTCSeconds(), e.ms])).toEqual([['received', 0, null], ['queued', 0, 1_000], ['extract', 1, 2_000], ['held', 3, null]]);
+    const finalize = runTimeline({ ...base, state: 'held', heldAt: at(5) });
+    expect(finalize.map((e) => [e.stage, e.at.getUTCSeconds(), e.ms])).toEqual([['received', 0, null], ['queued', 0, 5_000], ['held', 5, null]]);
+  });
+
   it('an approved held run: held until the decision, then waiting and merge; a rejected one ends held', () => {
     const decision = (action: 'approved' | 'rejected', s: number) => ({ action, by: 'anna', at: at(s).toISOString(), comment: null, heldReason: 'would change 3 of 4 rows' });
     const approved = runTimeline({ ...base, state: 'done', startedAt: at(1), stagedAt: at(3), extractMs: 2_000, finishedAt: at(50), mergeMs: 4_000, decision: decision('approved', 40) });

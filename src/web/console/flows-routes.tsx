@@ -15,6 +15,7 @@ import { CabinetError } from '../../cabinet/errors.ts';
 import { plural, sendPage } from '../render.tsx';
 import { ConsoleCsrf, ConsoleLayout } from './layout.tsx';
 import { requireConsole } from './request.ts';
+import { ReadCount } from './run-counts.tsx';
 import { ago, count, duration, RUN_STATE, runStateClass, when } from './format.ts';
 
 function scheduleText(f: FlowRow): string {
@@ -155,7 +156,7 @@ function flowPage(reply: FastifyReply, s: ConsoleSession, d: FlowDetail, o: Flow
                   <td><span class={runStateClass(r.state)}>{RUN_STATE[r.state] ?? r.state}</span></td>
                   <td class="nowrap">{when(r.receivedAt)}</td>
                   <td class="nowrap">{when(r.finishedAt)}</td>
-                  <td class="num">{count(r.rowsRead)}</td>
+                  <ReadCount read={r.rowsRead} skipped={r.rowsSkipped} />
                   <td class="num">{count(r.changed)}</td>
                   <td class="num">{count(r.rowsRejected)}</td>
                   <td>{r.error ?? ''}</td>

@@ -19,8 +19,10 @@ import { approveRun, getRun, listRejects, listRuns, rejectRun, replayRun, runPay
 import { plural, sendFragment, sendPage } from '../render.tsx';
 import { ConsoleCsrf, ConsoleLayout } from './layout.tsx';
 import { lineageUrl } from './lineage-routes.tsx';
+import { HeldExplanation, heldSampleKind, HeldShort } from './held-reason.tsx';
+import { FingerprintFact, ReadCount, RunCounts } from './run-counts.tsx';
 import { actorOf, requireConsole } from './request.ts';
-import { ago, count, decimalRu, duration, percentRu, RUN_STATE, runStateClass, when } from './format.ts';
+import { ago, count, decimalRu, duration, RUN_STATE, runStateClass, when } from './format.ts';
 
 const PAGE = 50;
 const REJECTS_PAGE = 50;
@@ -84,7 +86,7 @@ function RunsTable({ runs, showFlow = true }: { runs: RunView[]; showFlow?: bool
             <td><RunState r={r} />{r.error && <div class="muted" title={r.error.message}>{r.error.code}</div>}</td>
             <td class="nowrap">{when(r.receivedAt)}</td>
             <td class="nowrap">{r.durationMs !== null ? ms(r.durationMs) : <span class="muted">идёт {ago(r.receivedAt).replace(' назад', '')}</span>}</td>
-            <td class="num">{count(r.rows.read)}</td>
+            <ReadCount read={r.rows.read} skipped={r.rows.skipped} />
             <td class="num">{count(r.rows.inserted)}</td>
             <td class="num">{count(r.rows.updated)}</td>
             <td class="num">{count(r.rows.removed)}</td>
@@ -158,7 +160,7 @@ function Decision({ r }: { r: RunView }): VNode | null {
   return (
     <div class={`flash ${d.action === 'approved' ? 'flash-ok' : 'flash-info'}`} data-decision={d.action}>
       {d.action === 'approved' ? 'Одобрен' : 'Отклонён'}: {d.by}, {when(new Date(d.at))}{d.comment ? <> — «{d.comment}»</> : null}.
-      {d.heldReason && <div class="muted">Был задержан: {d.heldReason}</div>}
+      {d.heldReason && <div class="muted">Был задержан. <HeldShort reason={d.heldReason} /></div>}
     </div>
   );
 }
@@ -173,65 +175,47 @@ function RunLive({ r }: { r: RunView }): VNode {
       {r.error && <div class="flash flash-error" role="alert"><code>{r.error.code}</code>: {r.error.message}</div>}
       <dl class="facts">
         <dt>Поток</dt><dd><a href={`/console/flows/${encodeURIComponent(r.flow)}`}>{r.flow}</a> → {r.target}, режим {r.mode}{r.replayOf ? <>, повтор запуска <a href={`/console/runs/${r.replayOf}`}>№{r.replayOf}</a></> : null}</dd>
-        <dt>Путь загрузки</dt><dd>{r.loadPath === 'direct' ? 'напрямую в пустую таблицу' : 'через подготовку и слияние'}{r.mergedWith ? <>, записан вместе с запуском <a href={`/console/runs/${r.mergedWith}`}>№{r.mergedWith}</a></> : null}</dd>
-        <dt>Попыток разбора</dt><dd>{r.attempts}</dd>
+        {r.kind === 'finalize'
+          ? <><dt>Что делает</dt><dd data-finalize>удаляет строки потока, которых не было ни в одном файле выгрузки, пришедшей несколькими файлами (группа <code>{r.snapshotGroup}</code>); файлы он не читает — их записали запуски группы</dd></>
+          : (
+            <>
+              <dt>Путь загрузки</dt><dd>{r.loadPath === 'direct' ? 'напрямую в пустую таблицу' : 'через подготовку и слияние'}{r.mergedWith ? <>, записан вместе с запуском <a href={`/console/runs/${r.mergedWith}`}>№{r.mergedWith}</a></> : null}</dd>
+              <FingerprintFact r={r} />
+              <dt>Попыток разбора</dt><dd>{r.attempts}</dd>
+            </>
+          )}
       </dl>
-      <table class="grid counts">
-        <thead><tr><th class="num">Прочитано</th><th class="num">Подготовлено</th><th class="num">Новых</th><th class="num">Изменено</th><th class="num">Без изменений</th><th class="num">Удалено</th><th class="num">Отказы</th><th class="num">В охвате</th></tr></thead>
-        <tbody><tr>
-          {[r.rows.read, r.rows.staged, r.rows.inserted, r.rows.updated, r.rows.unchanged, r.rows.removed, r.rows.rejected].map((n) => <td class="num">{count(n)}</td>)}
-          <td class="num">{r.rows.inScope === null ? '—' : count(r.rows.inScope)}</td>
-        </tr></tbody>
-      </table>
+      <RunCounts r={r} />
       <h2>Этапы</h2>
       <Timeline r={r} />
     </section>
   );
 }
 
-/** The guard's numbers in Russian; the stage's own words (English, as in the logs) beneath them. */
-/** The guard's numbers as a sentence; null when the run was held without them (another stage's reason). */
-function GuardNumbers({ r, maxChangeRatio }: { r: RunView; maxChangeRatio: number | undefined }): VNode | null {
-  const inScope = r.rows.inScope;
-  if (!inScope || maxChangeRatio === undefined) return null;
-  const changed = r.rows.inserted + r.rows.updated + r.rows.removed;
-  return (
-    <>
-      Изменил бы {count(changed)} из {count(inScope)} {plural(inScope, 'строки', 'строк', 'строк')} в охвате потока — {percentRu(changed / inScope)},
-      а порог потока {percentRu(maxChangeRatio)} (<code>guard.maxChangeRatio</code>). Новых {count(r.rows.inserted)}, изменится {count(r.rows.updated)}, удалится {count(r.rows.removed)}.
-    </>
-  );
-}
-
-/** The flows' guard thresholds, by name, for the held runs shown. */
-async function guardRatios(deps: ServerDeps, flows: string[]): Promise<Map<string, number | undefined>> {
-  if (!flows.length) return new Map();
-  const rows = await deps.db.selectFrom('flows').select(['name', 'definition']).where('name', 'in', [...new Set(flows)]).execute();
-  return new Map(rows.map((f) => [f.name, f.definition.guard?.maxChangeRatio]));
-}
-
-function HeldReason({ r, maxChangeRatio }: { r: RunView; maxChangeRatio: number | undefined }): VNode {
-  const numbers = <GuardNumbers r={r} maxChangeRatio={maxChangeRatio} />;
-  return (
-    <div class="flash flash-error" role="alert">
-      {r.rows.inScope && maxChangeRatio !== undefined ? <p data-guard>{numbers}</p> : null}
-      <div class="muted" data-held-reason>{r.heldReason ?? 'причина не записана'}</div>
-    </div>
-  );
-}
-
-function HeldSection({ r, s, maxChangeRatio }: { r: RunView; s: ConsoleSession; maxChangeRatio: number | undefined }): VNode | null {
+function HeldSection({ r, s }: { r: RunView; s: ConsoleSession }): VNode | null {
   if (r.state !== 'held') return null;
   const canAct = roleAllows(s.user.role, 'operator');
+  const sample = heldSampleKind(r.heldReason);
   return (
     <section class="held" data-held>
       <h2>Почему задержан</h2>
-      <HeldReason r={r} maxChangeRatio={maxChangeRatio} />
-      <p>Проверка потока (guard) остановила запуск: он изменил бы больше строк, чем разрешено. В хранилище пока ничего не записано.
-        Одобрение запишет ровно эти изменения; отклонение отбросит запуск, следующие запуски потока пойдут дальше.</p>
-      <h3>Что изменится (пример)</h3>
-      <p class="muted">До {HELD_SAMPLE_ROWS} строк каждого вида изменений — ровно то, что запишет одобрение.</p>
-      <Sample sample={r.heldSample} />
+      <HeldExplanation reason={r.heldReason} />
+      {sample === 'sample' && (
+        <>
+          <h3>Что изменится (пример)</h3>
+          <p class="muted">До {HELD_SAMPLE_ROWS} строк каждого вида изменений — ровно то, что запишет одобрение.</p>
+          <Sample sample={r.heldSample} />
+        </>
+      )}
+      {sample === 'removal' && (
+        <>
+          <h3>Что изменится</h3>
+          <p class="muted" data-held-sample>
+            Удалится {count(r.rows.removed)} {plural(r.rows.removed, 'строка', 'строки', 'строк')} потока — {plural(r.rows.removed, 'та, которой', 'те, которых', 'те, которых')} не было
+            ни в одном файле выгрузки. Примера строк нет: для такого удаления он не сохраняется.
+          </p>
+        </>
+      )}
       {canAct
         ? (
           <form method="post" class="stack decide" action={`/console/runs/${r.id}/approve`}>
@@ -287,12 +271,11 @@ async function runPage(reply: FastifyReply, deps: ServerDeps, s: ConsoleSession,
   const rejects = await listRejects(deps.db, id, { limit: REJECTS_PAGE, ...(o.afterId ? { afterId: o.afterId } : {}) });
   const canAct = roleAllows(s.user.role, 'operator');
   const finished = r.state === 'done' || r.state === 'failed' || r.state === 'rejected';
-  const ratio = r.state === 'held' ? (await guardRatios(deps, [r.flow])).get(r.flow) : undefined;
   return sendPage(reply, (
     <ConsoleLayout s={s} title={`Запуск №${r.id}`} active={r.state === 'held' ? 'held' : 'runs'} flash={o.flash}>
       <p class="muted"><a href="/console/runs">Запуски</a> / <a href={listUrl({ flow: r.flow })}>{r.flow}</a> /</p>
       <RunLive r={r} />
-      <HeldSection r={r} s={s} maxChangeRatio={ratio} />
+      <HeldSection r={r} s={s} />
       <h2>Файлы</h2>
       {r.files.length
         ? <ul class="files">{r.files.map((f, n) => <li><a href={`/console/runs/${r.id}/files/${n}`} download>{f}</a></li>)}</ul>
@@ -357,11 +340,10 @@ export async function consoleRunsRoutes(app: FastifyInstance, deps: ServerDeps):
   app.get('/held', async (request, reply) => {
     const s = requireConsole(request);
     const runs = await listRuns(db, { state: 'held', limit: 500 });
-    const ratios = await guardRatios(deps, runs.map((r) => r.flow));
     return sendPage(reply, (
       <ConsoleLayout s={s} title="Задержанные запуски" active="held">
         <h1>Задержанные запуски</h1>
-        <p class="muted">Запуски, которые проверка потока (guard) остановила до записи: ждут решения оператора. Пока запуск задержан, следующие запуски его потока ждут.</p>
+        <p class="muted">Запуски, остановленные до записи проверкой потока (guard) или по просьбе источника: ждут решения оператора. Пока запуск задержан, следующие запуски его потока ждут.</p>
         {runs.length
           ? (
             <table class="grid held">
@@ -372,7 +354,7 @@ export async function consoleRunsRoutes(app: FastifyInstance, deps: ServerDeps):
                     <td><a href={`/console/runs/${r.id}`}>№{r.id}</a></td>
                     <td class="nowrap"><a href={`/console/flows/${encodeURIComponent(r.flow)}`}>{r.flow}</a></td>
                     <td class="nowrap">{ago(r.stagedAt ?? r.receivedAt).replace(' назад', '')}</td>
-                    <td title={r.heldReason ?? undefined}>{r.rows.inScope && ratios.get(r.flow) !== undefined ? <GuardNumbers r={r} maxChangeRatio={ratios.get(r.flow)} /> : r.heldReason}</td>
+                    <td><HeldShort reason={r.heldReason} /></td>
                     <td class="num">{count(r.rows.inserted)}</td><td class="num">{count(r.rows.updated)}</td><td class="num">{count(r.rows.removed)}</td>
                     <td class="num">{r.rows.inScope === null ? '—' : count(r.rows.inScope)}</td>
                   </tr>
