@@ -1,6 +1,6 @@
 // Incremental RFC 4180 parser over decoded text: fed chunk by chunk, it keeps only the unfinished
 // record, counts physical lines (also inside quoted newlines) and hands out records in batches.
-import { PayloadError, type SourceRecord } from '../../src/port/index.ts';
+import { PayloadError, type RawLine, type SourceRecord } from '../../src/port/index.ts';
 import { RecordBatcher } from '../lib/index.ts';
 
 export interface CsvParserOptions {
@@ -12,6 +12,59 @@ export interface CsvParserOptions {
   batchSize: number;
   /** Longest record kept while waiting for its end (an unterminated quote would otherwise eat memory). */
   maxRecordChars: number;
+  /**
+   * Records of lines with no quote are handed out as CsvLineRecord: the line is checked for its column
+   * count now and cut into `data` only when `data` is first read (ParseContext.rawLines).
+   */
+  lazy?: boolean;
+}
+
+/** What every lazy record of a file shares: the header, the delimiter and the shape of `data`. */
+interface LineShape {
+  columns: readonly string[];
+  delimiter: number;
+  delimiterChar: string;
+  template: Record<string, string>;
+}
+
+/**
+ * A record of a plain line (no quote), cut into fields when `data` is first read. A snapshot's read that
+ * finds 99 % of its lines equal to the last snapshot's by their hash (src/pipeline/extract/fingerprint-sink.ts)
+ * never cuts them: the eager record cost an object and a string per column for every line.
+ */
+export class CsvLineRecord implements SourceRecord, RawLine {
+  private built: Record<string, string> | undefined;
+
+  constructor(readonly text: string, readonly start: number, readonly end: number, readonly line: number, private readonly shape: LineShape) {}
+
+  get columns(): readonly string[] {
+    return this.shape.columns;
+  }
+
+  get delimiter(): number {
+    return this.shape.delimiter;
+  }
+
+  get rawLine(): RawLine {
+    return this;
+  }
+
+  get data(): Record<string, string> {
+    if (this.built) return this.built;
+    const { columns, delimiterChar, template } = this.shape;
+    const data = { ...template };
+    const s = this.text;
+    let from = this.start;
+    const last = columns.length - 1;
+    for (let c = 0; c < last; c++) {
+      const d = s.indexOf(delimiterChar, from);
+      data[columns[c]!] = s.slice(from, d);
+      from = d + 1;
+    }
+    data[columns[last]!] = s.slice(from, this.end);
+    this.built = data;
+    return data;
+  }
 }
 
 /** Delimiters tried by detection, in order of preference when counts tie. */
@@ -62,6 +115,8 @@ export class CsvParser {
   private resumeAt = 0;
   /** Characters at the start of `rest` known to hold no line break and no quote (a long plain record). */
   private known = 0;
+  /** Set once the header is read, when plain lines become lazy records (options.lazy). */
+  private shape: LineShape | undefined;
 
   constructor(o: CsvParserOptions) {
     this.o = o;
@@ -149,6 +204,12 @@ export class CsvParser {
     // defineProperty, not assignment: a column named __proto__ must stay a plain field.
     for (const n of names) Object.defineProperty(template, n, { value: '', writable: true, enumerable: true, configurable: true });
     this.template = template;
+    // A raw line is hashed as `data` is, key by key in iteration order: only where that is the header's
+    // order (a column named like an array index, "1", would be iterated first).
+    const keys = Object.keys(template);
+    if (this.o.lazy && this.delim.length === 1 && keys.every((k, i) => k === names[i])) {
+      this.shape = { columns: names, delimiter: this.delim.charCodeAt(0), delimiterChar: this.delim, template };
+    }
     this.line += rec.newlines;
     return rec.next;
   }
@@ -213,6 +274,16 @@ export class CsvParser {
       let data: Record<string, string>;
       let next: number;
       const at = line;
+      if (nq >= nl && this.shape) {
+        // No quote on this line, cut later if at all: its column count is checked now, as an eager cut does.
+        let found = 0;
+        for (let d = s.indexOf(delim, pos); d >= 0 && d < end; d = s.indexOf(delim, d + 1)) found++;
+        if (found !== ncols - 1) throw this.columnCount(s, pos, line);
+        batcher.push(new CsvLineRecord(s, pos, end, at, this.shape));
+        pos = nl + 1;
+        line++;
+        continue;
+      }
       if (nq >= nl) {
         // No quote on this line: cut it at the delimiters directly.
         data = { ...template };

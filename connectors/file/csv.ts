@@ -55,6 +55,7 @@ async function* parseCsv(input: Readable, ctx: ParseContext): AsyncIterable<Sour
     skipEmptyLines: o.skipEmptyLines,
     batchSize: CSV_BATCH_SIZE,
     maxRecordChars: MAX_RECORD_CHARS,
+    lazy: ctx.rawLines === true,
   });
   const decoder = new ChunkDecoder({ encoding: o.encoding, fileName: ctx.fileName, lineOfDecodedEnd: () => parser.lineAtEnd() });
   for await (const chunk of input) {

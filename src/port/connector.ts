@@ -21,6 +21,24 @@ export interface SourceRecord {
    * with this reason and position, never mapped. Values the mapping can judge are left to the mapping.
    */
   reject?: { field: string; rule: string; reason: string };
+  /**
+   * The delimited line the record was cut from, when the connector offers it (ParseContext.rawLines):
+   * a reader that compares raw records (a snapshot's fingerprint) hashes the line and need not build `data`.
+   */
+  rawLine?: RawLine;
+}
+
+/**
+ * A line of `columns.length` fields separated by `delimiter` (a UTF-16 code unit), nothing quoted: field i
+ * is `data[columns[i]]`, and the columns are `data`'s keys in their iteration order.
+ */
+export interface RawLine {
+  readonly text: string;
+  /** The line's first character in `text`, and the index just past its last (line break excluded). */
+  readonly start: number;
+  readonly end: number;
+  readonly columns: readonly string[];
+  readonly delimiter: number;
 }
 
 /** A file a payload carries beside its records (a closing document's PDF), kept in the store's file store. */
@@ -51,6 +69,11 @@ export interface ParseContext {
   setMode?(mode: 'delta' | 'snapshot'): void;
   /** Where files the payload carries are kept (connectors whose records refer to files: file.documents). */
   files?: PayloadFileStore;
+  /**
+   * The reader will skip most records by their raw line (SourceRecord.rawLine): a connector that can may
+   * hand out records whose `data` is built only when first read.
+   */
+  rawLines?: boolean;
 }
 
 export interface Connector {

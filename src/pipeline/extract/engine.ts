@@ -55,12 +55,14 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
   const route = pass.shared ? (kind: string | undefined) => kindSinks.get(kind ?? '') : () => sinks;
   const kinds = pass.shared ? new Set(kindSinks.keys()) : sinks[0]!.mappings.kinds;
   const declared: RunMode[] = [];
+  // Lazy records only when every sink will skip most of them raw: any other sink reads every `data`.
+  const rawLines = sinks.length > 0 && sinks.every((s) => s.rawLines === true);
   const setMode = (m: RunMode) => { declared.push(m); };
   for (let fi = 0; fi < pass.files.length; fi++) {
     const file = pass.files[fi]!;
     const input = file.growth_key && pass.follow ? pass.follow(file) : openPayload(file.path);
     try {
-      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
+      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);
         await yieldNowAndThen();
         // Nobody left to read for: the rest of the file is not worth parsing.
@@ -106,7 +108,7 @@ async function feed(
         continue;
       }
       // Equal to the last snapshot's row as read (fingerprint): neither mapped nor staged.
-      if (s.skipRaw?.(rec.data, rec.kind)) continue;
+      if (s.skipRaw?.(rec)) continue;
       const entry = s.mappings.pick(rec.kind);
       if (!entry) {
         if (alone) {

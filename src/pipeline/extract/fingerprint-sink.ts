@@ -39,12 +39,15 @@ export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint)
   const hash = new RawHash();
   let hashed = false;
   const hashes = sink.mappings.signature !== undefined;
-  sink.skipRaw = (data, kind) => {
+  sink.skipRaw = (rec) => {
     if (!hashes || sink.error) return false;
-    hash.of(data, kind);
+    // The same hash either way: a raw line is hashed column by column as its `data` would be.
+    if (rec.rawLine) hash.ofLine(rec.rawLine, rec.kind);
+    else hash.of(rec.data, rec.kind);
     hashed = true;
     return fp.walk.sameRaw(hash);
   };
+  sink.rawLines = hashes && fp.walk.rawComparable;
   const partField = spec.keys[0].field;
   const itemField = spec.keys[1].field;
   const direct = spec.direct;

@@ -19,6 +19,7 @@
 // order stops the walk (FingerprintOverflow) and the run is read again without a fingerprint.
 import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { Overflow } from './resolver.ts';
+import type { RawLine } from '../../port/connector.ts';
 
 const CHUNK = 1 << 20;
 /** Old rows looked at past the cursor for a row out of place. */
@@ -142,6 +143,49 @@ export class RawHash {
         a = Math.imul(a ^ c, 0x01000193);
         b = Math.imul(b ^ c, 0x5bd1e995);
       }
+      a = Math.imul(a ^ 0x1e, 0x01000193);
+      b = Math.imul(b ^ 0x1e, 0x5bd1e995);
+    }
+    this.a = a >>> 0;
+    this.b = (b ^ (b >>> 15)) >>> 0;
+    return this;
+  }
+
+  /**
+   * The hash `of` gives the record a raw line is cut into, from the line itself: each column's name, its
+   * field (up to the next delimiter; the last up to the line's end), in the columns' order.
+   */
+  ofLine(r: RawLine, kind: string | undefined): this {
+    let a = 0x811c9dc5;
+    let b = 0x9747b28c;
+    if (kind !== undefined) {
+      for (let i = 0; i < kind.length; i++) {
+        a = Math.imul(a ^ kind.charCodeAt(i), 0x01000193);
+        b = Math.imul(b ^ kind.charCodeAt(i), 0x5bd1e995);
+      }
+    }
+    const s = r.text;
+    const cols = r.columns;
+    const delim = r.delimiter;
+    const end = r.end;
+    const last = cols.length - 1;
+    let i = r.start;
+    for (let c = 0; c <= last; c++) {
+      const k = cols[c]!;
+      for (let j = 0; j < k.length; j++) {
+        const ch = k.charCodeAt(j);
+        a = Math.imul(a ^ ch, 0x01000193);
+        b = Math.imul(b ^ ch, 0x5bd1e995);
+      }
+      a = Math.imul(a ^ 0x1f, 0x01000193);
+      b = Math.imul(b ^ 0x1f, 0x5bd1e995);
+      for (; i < end; i++) {
+        const ch = s.charCodeAt(i);
+        if (ch === delim && c < last) break;
+        a = Math.imul(a ^ ch, 0x01000193);
+        b = Math.imul(b ^ ch, 0x5bd1e995);
+      }
+      i++;
       a = Math.imul(a ^ 0x1e, 0x01000193);
       b = Math.imul(b ^ 0x1e, 0x5bd1e995);
     }

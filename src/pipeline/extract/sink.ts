@@ -5,6 +5,7 @@ import type { Logger } from '../../telemetry/logger.ts';
 import type { TargetSpec } from '../targets.ts';
 import type { RunMappings, RunMode } from './mappings.ts';
 import type { RejectWriter } from './rejects.ts';
+import type { SourceRecord } from '../../port/connector.ts';
 
 /** A run taken by a pass (claimed: extracting, its extract lock held by the pass). */
 export interface PassRun {
@@ -45,7 +46,9 @@ export interface Sink {
   prepare(n: number): Promise<void>;
   format: LineFormat;
   /** A snapshot read with a fingerprint: true when the raw record is the last snapshot's row again (not mapped, not staged). */
-  skipRaw?(data: Record<string, string>, kind: string | undefined): boolean;
+  skipRaw?(rec: SourceRecord): boolean;
+  /** skipRaw will find most records equal by their raw line: the connector may hand out lazy records (ParseContext.rawLines). */
+  rawLines?: boolean;
   write(chunk: Buffer): Promise<void>;
   /** Ends its COPY and moves its run on: 'staged' (to be merged) or 'merged' (a direct load, done). */
   finish(declared: readonly RunMode[], started: number): Promise<'staged' | 'merged'>;
