@@ -20,7 +20,7 @@ async function read(text: string, lazy: boolean, chunk: number): Promise<{ recor
     for await (const b of csvConnector.parse(Readable.from(pieces), { fileName: 'p.csv', options: { delimiter: ';' }, rawLines: lazy })) records.push(...b);
   } catch (e) {
     if (!(e instanceof PayloadError)) throw e;
-    return { error: `${e.message} @${JSON.stringify(e.detail ?? null)}` };
+    return { error: `${e.code} ${e.message} @${JSON.stringify(e.position)}` };
   }
   return { records };
 }

@@ -296,10 +296,10 @@ describe('the fingerprint walk', () => {
    * Walks `next` against a file of `old` rows (written under mapping signature 'm1'); returns which were
    * staged, which were taken as equal by their raw record (not mapped), the tombstones and the new file's rows.
    */
-  async function walk(old: string[], next: string[], o: { maxPending?: number; mapping?: string } = {}): Promise<{ staged: string[]; raw: number; gone: string[]; file: string[] }> {
+  async function walk(old: string[], next: string[], o: { maxPending?: number; mapping?: string; format?: string } = {}): Promise<{ staged: string[]; raw: number; gone: string[]; file: string[] }> {
     const oldFile = path.join(dir, 'old.fp');
     const hash = (l: string) => rawHash({ line: l }, undefined);
-    await writeFile(oldFile, `#fp1\tm1\n${old.map((l) => `${hash(l)}\t${l}\n`).join('')}`);
+    await writeFile(oldFile, `${o.format ?? '#fp2'}\tm1\n${old.map((l) => `${hash(l)}\t${l}\n`).join('')}`);
     const newFile = path.join(dir, 'new.fp');
     const w = new FingerprintWalk(oldFile, newFile, o.mapping ?? 'm1', o.maxPending);
     const staged: string[] = [];
@@ -317,7 +317,7 @@ describe('the fingerprint walk', () => {
     let gone = '';
     await w.finish(async (lines) => { gone += lines; });
     const file = (await readFile(newFile, 'utf8')).split('\n').filter(Boolean);
-    expect(file[0]).toBe(`#fp1\t${o.mapping ?? 'm1'}`);
+    expect(file[0]).toBe(`#fp2\t${o.mapping ?? 'm1'}`);
     return { staged, raw, gone: gone.split('\n').filter(Boolean).sort(), file: file.slice(1).map((l) => l.slice(17)) };
   }
 
@@ -353,6 +353,10 @@ describe('the fingerprint walk', () => {
     expect(other.raw).toBe(0);
     expect(other.staged).toEqual(['t\tp10\t9', 't\tx\t1']);
     expect(other.gone).toEqual(['t\tp20']);
+    // A file of the first format hashed raw records otherwise: compared as mapped too.
+    const fp1 = await walk(old, next, { format: '#fp1' });
+    expect(fp1.raw).toBe(0);
+    expect(fp1.staged).toEqual(['t\tp10\t9', 't\tx\t1']);
   });
 
   it('reads an old file of many 1 MB pieces, a line longer than a piece among them, byte for byte', async () => {
