@@ -2,6 +2,8 @@
 // slices while a small run is in flight, never for long, and a small run's own read never waits.
 import { describe, expect, it } from 'vitest';
 import { asSmallRun, giveWayToSmallRuns, smallRunsActive } from '../../src/pipeline/priority.ts';
+import { givesWay } from '../../src/pipeline/extract/engine.ts';
+import type { Sink } from '../../src/pipeline/extract/sink.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,5 +64,12 @@ describe('small runs first', () => {
       expect(giveWayToSmallRuns()).toBeUndefined();
     });
     expect(smallRunsActive()).toBe(0);
+  });
+
+  it('a read that holds the target\'s merge lock (a direct load) does not give way: a small merge may wait for that lock', () => {
+    const staged = {} as Sink;
+    const direct = { holdsMergeLock: true } as Sink;
+    expect(givesWay([staged])).toBe(true);
+    expect(givesWay([staged, direct])).toBe(false);
   });
 });

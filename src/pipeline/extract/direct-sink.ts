@@ -77,6 +77,7 @@ export async function openDirectSink(
   const format = directLineFormat(spec, part, item, `\t${run.flowId}\t${run.id}\n`, unknown);
   let closed = false;
   const sink: Sink = {
+    holdsMergeLock: true,
     run, mappings, rejects, read: 0, staged: 0, n: 0, buf: [],
     format,
     async prepare(n) {

@@ -38,13 +38,23 @@ let lastYield = performance.now();
 
 /**
  * Lets the event loop turn (I/O of the worker's other jobs) once YIELD_EVERY_MS has passed since the last
- * turn given, and waits there while small runs of this process are in flight (src/pipeline/priority.ts).
+ * turn given, and with `giveWay` waits there while small runs of this process are in flight
+ * (src/pipeline/priority.ts).
  */
-async function yieldNowAndThen(): Promise<void> {
+async function yieldNowAndThen(giveWay: boolean): Promise<void> {
   if (performance.now() - lastYield < YIELD_EVERY_MS) return;
   await new Promise<void>((resolve) => setImmediate(resolve));
-  await giveWayToSmallRuns();
+  if (giveWay) await giveWayToSmallRuns();
   lastYield = performance.now();
+}
+
+/**
+ * Whether a read into these sinks gives way to small runs: not while it holds the target's merge lock (a
+ * direct load), which a small run's merge may be waiting for — giving way would slow the load that the
+ * small run waits on, and the small run would wait all the longer.
+ */
+export function givesWay(sinks: readonly Sink[]): boolean {
+  return !sinks.some((s) => s.holdsMergeLock);
 }
 
 /** Reads the pass's files into its sinks. Returns the modes the files declared (ParseContext.setMode), in order. */
@@ -57,6 +67,7 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
   const declared: RunMode[] = [];
   // Lazy records only when every sink will skip most of them raw: any other sink reads every `data`.
   const rawLines = sinks.length > 0 && sinks.every((s) => s.rawLines === true);
+  const giveWay = givesWay(sinks);
   const setMode = (m: RunMode) => { declared.push(m); };
   for (let fi = 0; fi < pass.files.length; fi++) {
     const file = pass.files[fi]!;
@@ -64,7 +75,7 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
     try {
       for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);
-        await yieldNowAndThen();
+        await yieldNowAndThen(giveWay);
         // Nobody left to read for: the rest of the file is not worth parsing.
         if (sinks.every((s) => s.error)) return declared;
       }

@@ -49,6 +49,8 @@ export interface Sink {
   skipRaw?(rec: SourceRecord): boolean;
   /** skipRaw will find most records equal by their raw line: the connector may hand out lazy records (ParseContext.rawLines). */
   rawLines?: boolean;
+  /** It holds the target's merge lock while the read goes on (a direct load): small runs may be waiting for it. */
+  holdsMergeLock?: boolean;
   write(chunk: Buffer): Promise<void>;
   /** Ends its COPY and moves its run on: 'staged' (to be merged) or 'merged' (a direct load, done). */
   finish(declared: readonly RunMode[], started: number): Promise<'staged' | 'merged'>;
