@@ -97,6 +97,8 @@ export interface RunsTable {
   fingerprint_written: Generated<boolean>;
   /** Read this run without a fingerprint (its merge found the one it used no longer true). */
   fingerprint_off: Generated<boolean>;
+  /** A fingerprinted snapshot: the flow's rows per partition key ([{ id, n }]) when its read began (migration 0041). */
+  fingerprint_held: Array<{ id: number; n: number }> | null;
 }
 
 /** A flow's fingerprint: which run's file holds its last accepted snapshot, and whether it is still true (migration 0040). */

@@ -61,7 +61,7 @@ interface MergeContext {
   /** The target's merge lock is held shared: the merge locks the partition keys it writes (mergeFact). */
   partitioned: boolean;
   /** A snapshot read with a fingerprint: the run whose fingerprint it compared with, rows it found unchanged (not staged), its tombstones' table if any. */
-  fingerprint?: { base: number; skipped: number; gone: string | null };
+  fingerprint?: { base: number; skipped: number; gone: string | null; held: Array<{ id: number; n: number }> | null };
   /** The transaction plans joins row by row (SMALL_PLAN_SQL): a statement that scans the flow's rows in the store sets BROAD_PLAN_SQL first. */
   smallPlan: boolean;
 }
@@ -117,7 +117,7 @@ export async function mergeRun(deps: PipelineDeps, runId: number): Promise<Merge
 async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: number, followerLocks: number[]): Promise<MergeOutcome> {
   const run = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
     .select(['runs.id', 'runs.rows_staged', 'runs.approved', 'runs.inbox_ids', 'runs.flow_id', 'flows.name', 'flows.definition',
-      'runs.mode', 'runs.kind', 'runs.snapshot_group', 'runs.rows_skipped', 'runs.fingerprint_base', 'runs.fingerprint_written'])
+      'runs.mode', 'runs.kind', 'runs.snapshot_group', 'runs.rows_skipped', 'runs.fingerprint_base', 'runs.fingerprint_written', 'runs.fingerprint_held'])
     .where('runs.id', '=', runId).executeTakeFirstOrThrow();
   const flow = run.definition;
   const log = runLogger(deps.log, run.name, runId);
@@ -152,7 +152,7 @@ async function mergeClaimed(deps: PipelineDeps, client: pg.PoolClient, runId: nu
     const gone = base !== null && (await queryOne(client, stagingExists(goneTable(table)))).ok ? goneTable(table) : null;
     // Tombstones of a fingerprinted snapshot are not counted in its staged rows: they may be many.
     const smallPlan = spec.kind === 'fact' && !gone && count + group.reduce((n, f) => n + Number(f.rowsStaged), 0) <= SMALL_PLAN_ROWS;
-    const ctx: MergeContext = { client, flow, log, sql: sqlCtx, partitioned, smallPlan, ...(base !== null ? { fingerprint: { base, skipped: Number(run.rows_skipped), gone } } : {}) };
+    const ctx: MergeContext = { client, flow, log, sql: sqlCtx, partitioned, smallPlan, ...(base !== null ? { fingerprint: { base, skipped: Number(run.rows_skipped), gone, held: run.fingerprint_held } } : {}) };
     let duplicatesRejected = false;
 
     let counts: MergeCounts | undefined;
@@ -330,7 +330,10 @@ async function mergeFact(ctx: MergeContext, spec: FactSpec): Promise<MergeCounts
   const partIds = (await query(client, sql.partitionIds)).map((r) => r.id);
   // A snapshot scoped to its flow: where the flow holds rows and how many, in one scan (the locks below,
   // and the count the removal is decided on: a second scan after the writes cost ~1 s at 10M rows).
-  const held = sql.removalPartitionIds ? await query(client, sql.removalPartitionIds) : null;
+  // Read with a fingerprint: counted while the payload was read (SinkFingerprint.held). Any bus write to
+  // the flow's rows since then cleared the fingerprint, which is checked below under its lock.
+  const counted = ctx.fingerprint?.held;
+  const held = sql.removalPartitionIds ? (counted ?? await query(client, sql.removalPartitionIds)) : null;
   const heldBefore = held ? held.reduce((n, r) => n + Number(r.n), 0) : 0;
   if (ctx.partitioned) await lockPartitions(ctx, spec, partIds, held);
   // Rows the extract skipped equal the fingerprint it compared with: only while that is still the flow's

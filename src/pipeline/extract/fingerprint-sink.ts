@@ -13,6 +13,28 @@ export interface SinkFingerprint {
   walk: FingerprintWalk;
   /** The run whose fingerprint the walk compares with (null: none, every row is staged). */
   base: number | null;
+  /**
+   * With a base: the flow's rows per partition key, counted while the payload is read (PostgreSQL is idle
+   * then). The merge locks and checks with them instead of scanning the flow's rows under its locks.
+   * Undefined when the count failed: the merge counts itself.
+   */
+  held?: Promise<Array<{ id: number; n: number }> | undefined>;
+}
+
+/**
+ * The flow's rows per partition key now. A bus write to them after this count clears the fingerprint
+ * (src/pipeline/fingerprints.ts), which the merge checks under its lock: the count and the fingerprint
+ * agree or the run is read again. (A write that broke that rule after the count would be found by the
+ * next snapshot's count instead of this one's.)
+ */
+async function countHeld(deps: PipelineDeps, spec: FactSpec, flowId: number): Promise<Array<{ id: number; n: number }> | undefined> {
+  try {
+    const r = await deps.pool.query<{ id: number; n: string }>(
+      `SELECT ${spec.keys[0].column} AS id, count(*)::bigint AS n FROM ${spec.table} WHERE flow_id = $1 GROUP BY 1`, [flowId]);
+    return r.rows.map((x) => ({ id: Number(x.id), n: Number(x.n) }));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -29,7 +51,8 @@ export async function openFingerprint(
   const dataDir = deps.config.MAGISTRAL_DATA_DIR;
   const base = opts.compare && !r.fingerprint_off ? await currentFingerprint(deps.pool, dataDir, run.flowId, run.flow) : undefined;
   prepareFingerprintDir(dataDir, run.flowId);
-  return { walk: new FingerprintWalk(base?.file, fingerprintFile(dataDir, run.flowId, run.id), mappings.signature), base: base?.runId ?? null };
+  const walk = new FingerprintWalk(base?.file, fingerprintFile(dataDir, run.flowId, run.id), mappings.signature);
+  return { walk, base: base?.runId ?? null, ...(base ? { held: countHeld(deps, run.spec, run.flowId) } : {}) };
 }
 
 /** Wraps the sink's formatter: rows equal to the fingerprint's are not staged; accepted rows are recorded. */

@@ -84,7 +84,7 @@ export async function openStagedSink(
  * flow's. A payload that declared itself a delta removes nothing and keeps no file: its skipped rows
  * still hold (they equal the fingerprint, which the merge checks is still true).
  */
-async function finishFingerprint(deps: PipelineDeps, fp: SinkFingerprint, table: string, mode: string, spec: FactSpec): Promise<{ skipped: number; gone: number; base: number | null; written: boolean }> {
+async function finishFingerprint(deps: PipelineDeps, fp: SinkFingerprint, table: string, mode: string, spec: FactSpec): Promise<{ skipped: number; gone: number; base: number | null; written: boolean; held?: Array<{ id: number; n: number }> | null }> {
   if (mode !== 'snapshot') {
     fp.walk.close();
     return { skipped: fp.walk.skipped, gone: 0, base: fp.base, written: false };
@@ -108,7 +108,7 @@ async function finishFingerprint(deps: PipelineDeps, fp: SinkFingerprint, table:
       await finished(copy);
       await client!.query(`ANALYZE ${gone}`);
     }
-    return { skipped: r.skipped, gone: r.gone, base: fp.base, written: true };
+    return { skipped: r.skipped, gone: r.gone, base: fp.base, written: true, held: (await fp.held) ?? null };
   } catch (e) {
     fp.walk.close();
     client?.release(true);

@@ -25,7 +25,7 @@ export interface StagedCounts {
   mode: RunMode;
   modeDeclared: boolean;
   /** A snapshot read with a fingerprint: rows equal to the last snapshot (not staged), the run compared with, whether it wrote its own file. */
-  fingerprint?: { skipped: number; base: number | null; written: boolean };
+  fingerprint?: { skipped: number; base: number | null; written: boolean; held?: Array<{ id: number; n: number }> | null };
 }
 
 /** extracting → staged: its rows wait in the staging table for the merge. */
@@ -33,8 +33,8 @@ export async function markStaged(q: Queryable, runId: number, c: StagedCounts): 
   const f = c.fingerprint;
   return moved(await q.query(`UPDATE runs SET state = 'staged', rows_read = $2, rows_staged = $3, rows_rejected = $4, staged_at = clock_timestamp(),
       extract_ms = $5, error = NULL, error_code = NULL, mode = $6, mode_declared = $7,
-      rows_skipped = $8, fingerprint_base = $9, fingerprint_written = $10 WHERE id = $1 AND state = 'extracting'`,
-  [runId, c.read, c.staged, c.rejected, c.extractMs, c.mode, c.modeDeclared, f?.skipped ?? 0, f?.base ?? null, f?.written ?? false]));
+      rows_skipped = $8, fingerprint_base = $9, fingerprint_written = $10, fingerprint_held = $11 WHERE id = $1 AND state = 'extracting'`,
+  [runId, c.read, c.staged, c.rejected, c.extractMs, c.mode, c.modeDeclared, f?.skipped ?? 0, f?.base ?? null, f?.written ?? false, f?.held ? JSON.stringify(f.held) : null]));
 }
 
 /** extracting → done by a direct load (first load into an empty table), in the load's transaction. */
