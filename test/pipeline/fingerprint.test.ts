@@ -69,6 +69,25 @@ describe('snapshot fingerprints', () => {
     `SELECT run_id::int, valid, invalidated_by FROM fingerprints f JOIN flows fl ON fl.id = f.flow_id WHERE fl.name = $1`, [FLOW])).rows[0];
   const flowId = async (name: string) => Number((await tp.rt.pool.query('SELECT id FROM flows WHERE name = $1', [name])).rows[0].id);
 
+  /** A price of a new product added to the flow as the bus, clearing no fingerprint: a bus write that broke the rule. */
+  async function forgetfulBusWrite(code: string, value: number): Promise<void> {
+    const fid = await flowId(FLOW);
+    const c = await tp.rt.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(`SET LOCAL magistral.bus_write = 'on'`);
+      const product = (await c.query(`INSERT INTO products (code, name, placeholder) VALUES ($1, $1, true) RETURNING id`, [code])).rows[0].id;
+      await c.query(`INSERT INTO prices (price_type_id, product_id, value, currency, flow_id, run_id)
+        SELECT price_type_id, $2, $3, 'RUB', flow_id, run_id FROM prices WHERE flow_id = $1 LIMIT 1`, [fid, product, value]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK');
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
   let last: string[] = [];
   const store = async () => (await pricesPicture(tp)).sort();
 
@@ -162,21 +181,7 @@ describe('snapshot fingerprints', () => {
   });
 
   it('never loses a row the store holds and the fingerprint does not (a bus write that forgot to clear it)', async () => {
-    const fid = await flowId(FLOW);
-    const c = await tp.rt.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query(`SET LOCAL magistral.bus_write = 'on'`);
-      const product = (await c.query(`INSERT INTO products (code, name, placeholder) VALUES ('PX', 'PX', true) RETURNING id`)).rows[0].id;
-      await c.query(`INSERT INTO prices (price_type_id, product_id, value, currency, flow_id, run_id)
-        SELECT price_type_id, $2, 42, 'RUB', flow_id, run_id FROM prices WHERE flow_id = $1 LIMIT 1`, [fid, product]);
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK');
-      throw e;
-    } finally {
-      c.release();
-    }
+    await forgetfulBusWrite('PX', 42);
     expect(await fingerprint()).toMatchObject({ valid: true });
     const id = await tp.send(FLOW, csv(H, last));
     expect(await extractRun(tp.rt, id)).toBe('staged');
@@ -242,20 +247,7 @@ describe('snapshot fingerprints', () => {
     const id = await tp.send(FLOW, csv(H, last));
     expect(await extractRun(tp.rt, id)).toBe('staged');
     expect((await row(id)).fingerprint_base).not.toBeNull();
-    const c = await tp.rt.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query(`SET LOCAL magistral.bus_write = 'on'`);
-      const product = (await c.query(`INSERT INTO products (code, name, placeholder) VALUES ('PY', 'PY', true) RETURNING id`)).rows[0].id;
-      await c.query(`INSERT INTO prices (price_type_id, product_id, value, currency, flow_id, run_id)
-        SELECT price_type_id, $2, 43, 'RUB', flow_id, run_id FROM prices WHERE flow_id = $1 LIMIT 1`, [fid, product]);
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK');
-      throw e;
-    } finally {
-      c.release();
-    }
+    await forgetfulBusWrite('PY', 43);
     expect(await mergeRun(tp.rt, id)).toBe('done');
     expect(await flowRows()).toHaveLength(last.length + 1);
     const next = await run(FLOW, last);
