@@ -7,7 +7,6 @@ import { ensureDatabase, migrate } from '../../db/index.ts';
 import { createRuntime } from '../../pipeline/runtime.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { shutdownTracing } from '../../telemetry/tracing.ts';
-import { buildServer } from '../../api/index.ts';
 import { refuseDemoSecretsOnNetwork } from '../demo-secrets.ts';
 
 export function register(program: Command, host: CliHost): void {
@@ -28,6 +27,8 @@ export function register(program: Command, host: CliHost): void {
       }
       const rt = createRuntime(ctx.config, log, host.registry);
       const workers = opts.apiOnly ? undefined : await host.startWorkers(rt);
+      // Imported here, not at the top: the API and its pages are half of every other command's start.
+      const { buildServer } = await import('../../api/index.ts');
       const app = await buildServer({ ...rt, mode: opts.workersOnly ? 'workers-only' : 'full' });
       await app.listen({ port: ctx.config.PORT, host: ctx.config.HOST });
       const shown = ctx.config.HOST === '0.0.0.0' || ctx.config.HOST === '::' ? '127.0.0.1' : ctx.config.HOST;
