@@ -181,8 +181,12 @@ export async function flowOfRun(db: Kysely<Database>, runId: number): Promise<Fl
 
 /** Approves a held run: it merges without the guard. */
 export async function approveRun(deps: PipelineDeps, id: number, decision: DecisionInput = {}): Promise<RunView> {
-  if (!(await markApproved(deps.pool, id, decision))) throw stateError(await getRun(deps.db, id), 'approve', 'held');
-  await enqueueMerge(deps, id, (await flowOfRun(deps.db, id))!).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'merge not enqueued; the sweeper will'));
+  const next = await markApproved(deps.pool, id, decision);
+  if (!next) throw stateError(await getRun(deps.db, id), 'approve', 'held');
+  const flow = (await flowOfRun(deps.db, id))!;
+  // Held while it was read (nothing staged): read again, approved; else its merge goes on.
+  if (next === 'received') await enqueueExtract(deps, id, flow).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'extract not enqueued; the sweeper will'));
+  else await enqueueMerge(deps, id, flow).catch((e: unknown) => deps.log.warn({ run: id, err: e }, 'merge not enqueued; the sweeper will'));
   deps.log.info({ run: id, by: decision.by }, 'held run approved');
   return getRun(deps.db, id);
 }

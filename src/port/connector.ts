@@ -74,6 +74,11 @@ export interface ParseContext {
    * hand out records whose `data` is built only when first read.
    */
   rawLines?: boolean;
+  /**
+   * A person approved this run after a stage held it (HoldRunError): a connector that holds payloads for a
+   * reason of its own lets this one through.
+   */
+  approved?: boolean;
 }
 
 export interface Connector {

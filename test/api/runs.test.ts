@@ -148,7 +148,8 @@ describe('runs admin API', () => {
     res = await fx.app.inject({ method: 'POST', url: `/admin/api/runs/${first}/replay`, headers: fx.auth });
     expect(res.statusCode).toBe(409);
 
-    await fx.db.db.updateTable('runs').set({ state: 'held', held_reason: 'would change 90 % of rows' }).where('id', 'in', [first, second]).execute();
+    // Held by the merge's guard: staged first (a run a stage held before staging is read again when approved).
+    await fx.db.db.updateTable('runs').set({ state: 'held', held_reason: 'would change 90 % of rows', staged_at: new Date() }).where('id', 'in', [first, second]).execute();
     res = await fx.app.inject({ method: 'POST', url: `/admin/api/runs/${first}/approve`, headers: fx.auth });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toMatchObject({ id: first, state: 'staged', approved: true, heldReason: null });

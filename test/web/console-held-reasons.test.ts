@@ -124,7 +124,7 @@ describe('why a run was held, in Russian', () => {
       'Запуск остановил не порог потока, а источник или этап обработки: он попросил, чтобы запуск сначала посмотрел человек. Его причина — в технической строке ниже.');
     expect(await textOf(page, '[data-held-tech]')).toBe(`Техническая причина (как в журнале): ${SENDER_REASON}`);
     expect(await textOf(page, '[data-held-what]')).toBe(
-      'В хранилище пока ничего не записано; следующие запуски потока ждут решения. Отклонение отбросит запуск, следующие запуски потока пойдут дальше.');
+      'В хранилище пока ничего не записано; следующие запуски потока ждут решения. Одобрение прочитает файлы запуска заново, уже без остановки, и запишет их строки; отклонение отбросит запуск, следующие запуски потока пойдут дальше.');
     expect(await page.locator('[data-held-sample]').count()).toBe(0);
     expect(await page.locator('table.timeline tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-stage')).filter(Boolean))).toEqual(['received', 'queued', 'extract', 'held']);
     // No merge counts to speak of: nothing said of what approving would write.

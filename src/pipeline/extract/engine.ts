@@ -22,6 +22,8 @@ export interface Pass {
   fileStore?: PayloadFileStore;
   /** Opens a file still arriving (PassFile.growth_key): its committed bytes, then more as they come. */
   follow?: (file: PassFile) => Readable;
+  /** Every run of the pass was approved by a person after a stage held it (ParseContext.approved). */
+  approved?: boolean;
 }
 
 /** Which file of its pass (index into `Pass.files`) an error thrown by readPass came from, when a file's parse threw it. */
@@ -73,7 +75,7 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
     const file = pass.files[fi]!;
     const input = file.growth_key && pass.follow ? pass.follow(file) : openPayload(file.path);
     try {
-      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
+      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(pass.approved ? { approved: true } : {}), ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);
         await yieldNowAndThen(giveWay);
         // Nobody left to read for: the rest of the file is not worth parsing.

@@ -75,7 +75,9 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     files.sort((a, b) => inboxIds.indexOf(Number(a.id)) - inboxIds.indexOf(Number(b.id)));
     // Runs made from one file together read it once, for all of them.
     const passFiles: PassFile[] = shared ? files.slice(0, 1) : files;
+    const approved = (await deps.pool.query<{ a: boolean | null }>('SELECT bool_and(approved) AS a FROM runs WHERE id = ANY($1::bigint[])', [claimed.map((c) => c.id)])).rows[0]?.a === true;
     outcome = await extractClaimed(deps, claimed, runId, {
+      approved,
       files: passFiles.map((f) => ({ ...f, growth_key: f.growth_key === growing ? growing : null })), connector, options: (flow.source.options ?? {}) as Record<string, unknown>,
       shared, fileStore: payloadFileStore(deps), growing: !!growing, follow: (f) => followPayload(deps.pool, f.growth_key!, f.path, deps.stopping),
     });
@@ -95,6 +97,8 @@ interface PassInput {
   fileStore: PayloadFileStore;
   /** A file is still arriving: no direct load (it would hold the live table's lock for the upload's length). */
   growing: boolean;
+  /** Every claimed run was approved after a stage held it (ParseContext.approved). */
+  approved: boolean;
   follow: (file: PassFile) => Readable;
 }
 

@@ -130,9 +130,16 @@ export async function markStagingKept(q: Queryable, ids: readonly number[], kept
 }
 
 /** held → staged, approved: it merges without the guard. */
-export async function markApproved(q: Queryable, runId: number, d: DecisionInput = {}): Promise<boolean> {
-  return moved(await q.query(`UPDATE runs SET approved = true, state = 'staged', held_reason = NULL, ${DECISION_SQL('approved')} WHERE id = $1 AND state = 'held'`,
-    [runId, d.by ?? null, d.comment ?? null]));
+/**
+ * held → staged (its merge goes on), or → received when a stage held it before anything was staged (a
+ * connector's HoldRunError while reading: it is read again, approved). Undefined: the run was not held.
+ */
+export async function markApproved(q: Queryable, runId: number, d: DecisionInput = {}): Promise<'staged' | 'received' | undefined> {
+  const r = await q.query<{ state: 'staged' | 'received' }>(`UPDATE runs SET approved = true,
+      state = CASE WHEN kind <> 'finalize' AND staged_at IS NULL THEN 'received' ELSE 'staged' END,
+      held_reason = NULL, ${DECISION_SQL('approved')} WHERE id = $1 AND state = 'held' RETURNING state`,
+  [runId, d.by ?? null, d.comment ?? null]);
+  return r.rows[0]?.state;
 }
 
 /** The decision on a held run, with the reason it was held for ($2 who, $3 comment). */
