@@ -123,12 +123,8 @@ export class RawHash {
   /** The state after a file's columns (and no kind), per columns array: the same for every line of the file. */
   private static readonly prefixes = new WeakMap<readonly string[], { a: number; b: number }>();
 
-  /**
-   * The record's kind, its field names (each ended by 0x1f), 0x1d, then its values (each ended by 0x1e),
-   * in the record's key order. Names come first so that a file's lines share the state after them
-   * (ofLine): hashing them for every line was 45 % of the hash's cost (a profile of bench:ingest's 1 % delta).
-   */
-  of(data: Record<string, string>, kind: string | undefined): this {
+  /** The state after a record's kind and its keys' names (each ended by 0x1f) and 0x1d, left in a and b. */
+  private names(keys: Record<string, unknown>, kind: string | undefined): void {
     let a = 0x811c9dc5;
     let b = 0x9747b28c;
     if (kind !== undefined) {
@@ -137,7 +133,7 @@ export class RawHash {
         b = Math.imul(b ^ kind.charCodeAt(i), 0x5bd1e995);
       }
     }
-    for (const k in data) {
+    for (const k in keys) {
       for (let i = 0; i < k.length; i++) {
         const c = k.charCodeAt(i);
         a = Math.imul(a ^ c, 0x01000193);
@@ -146,8 +142,19 @@ export class RawHash {
       a = Math.imul(a ^ 0x1f, 0x01000193);
       b = Math.imul(b ^ 0x1f, 0x5bd1e995);
     }
-    a = Math.imul(a ^ 0x1d, 0x01000193);
-    b = Math.imul(b ^ 0x1d, 0x5bd1e995);
+    this.a = Math.imul(a ^ 0x1d, 0x01000193);
+    this.b = Math.imul(b ^ 0x1d, 0x5bd1e995);
+  }
+
+  /**
+   * The record's kind, its field names (each ended by 0x1f), 0x1d, then its values (each ended by 0x1e),
+   * in the record's key order. Names come first so that a file's lines share the state after them
+   * (ofLine): hashing them for every line was 45 % of the hash's cost (a profile of bench:ingest's 1 % delta).
+   */
+  of(data: Record<string, string>, kind: string | undefined): this {
+    this.names(data, kind);
+    let a = this.a;
+    let b = this.b;
     for (const k in data) {
       const v = data[k]!;
       for (let i = 0; i < v.length; i++) {
@@ -176,26 +183,10 @@ export class RawHash {
       a = known.a;
       b = known.b;
     } else {
-      a = 0x811c9dc5;
-      b = 0x9747b28c;
-      if (kind !== undefined) {
-        for (let i = 0; i < kind.length; i++) {
-          a = Math.imul(a ^ kind.charCodeAt(i), 0x01000193);
-          b = Math.imul(b ^ kind.charCodeAt(i), 0x5bd1e995);
-        }
-      }
-      for (let c = 0; c < cols.length; c++) {
-        const k = cols[c]!;
-        for (let j = 0; j < k.length; j++) {
-          const ch = k.charCodeAt(j);
-          a = Math.imul(a ^ ch, 0x01000193);
-          b = Math.imul(b ^ ch, 0x5bd1e995);
-        }
-        a = Math.imul(a ^ 0x1f, 0x01000193);
-        b = Math.imul(b ^ 0x1f, 0x5bd1e995);
-      }
-      a = Math.imul(a ^ 0x1d, 0x01000193);
-      b = Math.imul(b ^ 0x1d, 0x5bd1e995);
+      // The names as `of` takes them: from an object with the columns as its keys, in their order.
+      this.names(Object.fromEntries(cols.map((c) => [c, ''])), kind);
+      a = this.a;
+      b = this.b;
       if (kind === undefined) RawHash.prefixes.set(cols, { a, b });
     }
     const s = r.text;
