@@ -5,6 +5,7 @@
 // the serial order of flows does not matter.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForRun } from '../../src/pipeline/runs.ts';
+import { mergeLockName, XACT_LOCK_SQL } from '../../src/pipeline/locks.ts';
 import { createTestPipeline, csv, pricesFlow, pricesPicture, type TestPipeline } from '../helpers/pipeline.ts';
 
 const HEADER = 'sku;price_type;price;currency';
@@ -49,11 +50,28 @@ describe('interleaved flows', () => {
     const all = payloads();
     for (const [flow, body] of all) expect((await serial.ingest(flow, body, `${flow}.csv`)).state).toBe('done');
 
-    // The same payloads as they come: each sent without waiting for the others, 20 ms apart.
+    // The same payloads as they come: each sent without waiting for the others, 20 ms apart. The first 30
+    // find every merge of prices held back (a lock as a long merge of the target holds it), so runs of a
+    // flow pile up staged and merge as groups; small deltas merge too fast to pile up on their own here.
+    const blocker = await live.rt.pool.connect();
+    await blocker.query('BEGIN');
+    await blocker.query(XACT_LOCK_SQL, [mergeLockName('prices')]);
+    let blocked = true;
+    const release = async () => {
+      if (!blocked) return;
+      blocked = false;
+      await blocker.query('COMMIT');
+      blocker.release();
+    };
     const ids: number[] = [];
-    for (const [flow, body] of all) {
-      ids.push(await live.send(flow, body, `${flow}.csv`));
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      for (const [flow, body] of all) {
+        ids.push(await live.send(flow, body, `${flow}.csv`));
+        await new Promise((r) => setTimeout(r, 20));
+        if (ids.length === 30) await release();
+      }
+    } finally {
+      await release();
     }
     for (const id of ids) expect((await waitForRun(live.rt.db, id, { timeoutMs: 180_000, intervalMs: 50 })).state).toBe('done');
 
@@ -63,7 +81,7 @@ describe('interleaved flows', () => {
     // A bad price never replaced a good one: each flow's rejects are the same.
     const rejects = async (t: TestPipeline) => (await t.rt.pool.query<{ n: string }>('SELECT count(*) AS n FROM rejects')).rows[0]!.n;
     expect(await rejects(live)).toBe(await rejects(serial));
-    // The runs did meet: some deltas merged as a group with earlier ones of their flow.
+    // The runs did meet: deltas held back merged as a group with earlier ones of their flow.
     const grouped = (await live.rt.pool.query('SELECT 1 FROM runs WHERE merged_with IS NOT NULL')).rowCount;
     expect(grouped).toBeGreaterThan(0);
   }, 400_000);
