@@ -8,17 +8,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, truncateSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import yazl from 'yazl';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/index.ts';
-import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
+import { applyFlows } from '../../src/pipeline/flows.ts';
 import { approveRun, listRejects, listRuns, waitForRun } from '../../src/pipeline/runs.ts';
 import { REPO_DIR } from '../../src/schemas/index.ts';
-import type { Flow } from '../../src/schemas/index.ts';
-import { OneCExchange } from '../helpers/onec-exchange.ts';
+import { exampleOnecFlows, OneCExchange } from '../helpers/onec-exchange.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
-import { registry } from '../helpers/registry.ts';
 
 const SAMPLES = ONEC_SAMPLES;
 const sample = (name: string): Buffer => readFileSync(path.join(SAMPLES, name));
@@ -51,21 +48,6 @@ describe('1C exchange protocol against a running server', () => {
   let url: string;
   let tightUrl: string;
 
-  /** The example flows of ops/flows/onec.yaml for an exchange, with a test file_limit and extra options. */
-  async function exampleFlows(exchange: string, suffix: string, options: Record<string, unknown>): Promise<Flow[]> {
-    const docs = parseAllDocuments(readFileSync(path.join(REPO_DIR, 'ops/flows/onec.yaml'), 'utf8'));
-    const out: Flow[] = [];
-    for (const d of Array.isArray(docs) ? docs : [docs]) {
-      const f = d.toJS() as Flow;
-      f.name = `${f.name}${suffix}`;
-      f.source.options = { ...f.source.options, exchange, fileLimit: FILE_LIMIT, ...options };
-      const r = await checkFlow(f, registry);
-      expect(r.problems).toEqual([]);
-      out.push(r.flow!);
-    }
-    return out;
-  }
-
   /** Everything the exchange may write, as one fingerprint (bad input must leave it unchanged). */
   async function storeFingerprint(): Promise<string> {
     const r = await tp.rt.pool.query(`SELECT md5(concat_ws('|',
@@ -92,9 +74,9 @@ describe('1C exchange protocol against a running server', () => {
     process.env.ONEC_USER = USER;
     process.env.ONEC_PASSWORD = PASSWORD;
     tp = await createTestPipeline('onecx');
-    await applyFlows(tp.rt.db, await exampleFlows('default', '', {}));
+    await applyFlows(tp.rt.db, await exampleOnecFlows('default', '', { fileLimit: FILE_LIMIT, options: {} }));
     // A second exchange with tight archive limits, for the zip bomb by total size.
-    await applyFlows(tp.rt.db, await exampleFlows('tight', '-tight', { unzipMaxBytes: 100_000, maxFileBytes: 200_000 }));
+    await applyFlows(tp.rt.db, await exampleOnecFlows('tight', '-tight', { fileLimit: FILE_LIMIT, options: { unzipMaxBytes: 100_000, maxFileBytes: 200_000 } }));
     app = await buildServer({ ...tp.rt, mode: 'full' });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as { port: number }).port;

@@ -4,17 +4,11 @@
 // workers, PostgreSQL and Redis; the same files through an exchange that reads after the import
 // (followUploads: false, a first load's direct COPY) give the same store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/index.ts';
-import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
-import { REPO_DIR } from '../../src/schemas/index.ts';
-import type { Flow } from '../../src/schemas/index.ts';
-import { OneCExchange, pieces as piecesOf } from '../helpers/onec-exchange.ts';
+import { applyFlows } from '../../src/pipeline/flows.ts';
+import { exampleOnecFlows, OneCExchange, pieces as piecesOf } from '../helpers/onec-exchange.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
-import { registry } from '../helpers/registry.ts';
 
 const USER = 'site-exchange';
 const PASSWORD = 'overlap-password';
@@ -62,21 +56,6 @@ describe('1C files read while they are uploaded', () => {
   let url: string;
   let plainUrl: string;
 
-  async function exampleFlows(exchange: string, suffix: string, options: Record<string, unknown>): Promise<Flow[]> {
-    const docs = parseAllDocuments(readFileSync(path.join(REPO_DIR, 'ops/flows/onec.yaml'), 'utf8'));
-    const out: Flow[] = [];
-    for (const d of Array.isArray(docs) ? docs : [docs]) {
-      const f = d.toJS() as Flow;
-      f.name = `${f.name}${suffix}`;
-      delete f.guard;
-      f.source.options = { ...f.source.options, exchange, fileLimit: FILE_LIMIT, ...options };
-      const r = await checkFlow(f, registry);
-      expect(r.problems).toEqual([]);
-      out.push(r.flow!);
-    }
-    return out;
-  }
-
   /** Prices and stock by codes, whichever flow wrote them. */
   async function facts(): Promise<string> {
     const r = await tp.rt.pool.query(`SELECT md5(concat_ws('|',
@@ -117,8 +96,8 @@ describe('1C files read while they are uploaded', () => {
     process.env.ONEC_PASSWORD = PASSWORD;
     tp = await createTestPipeline('onecov');
     debugRuns = async () => (await tp.rt.pool.query(`SELECT r.id, f.name, r.state, r.load_path, r.error FROM runs r JOIN flows f ON f.id = r.flow_id WHERE r.state <> 'done' ORDER BY r.id DESC LIMIT 20`)).rows;
-    await applyFlows(tp.rt.db, await exampleFlows('default', '', {}));
-    await applyFlows(tp.rt.db, await exampleFlows('plain', '-plain', { followUploads: false }));
+    await applyFlows(tp.rt.db, await exampleOnecFlows('default', '', { fileLimit: FILE_LIMIT, options: {}, noGuard: true }));
+    await applyFlows(tp.rt.db, await exampleOnecFlows('plain', '-plain', { fileLimit: FILE_LIMIT, options: { followUploads: false }, noGuard: true }));
     app = await buildServer({ ...tp.rt, mode: 'full' });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const port = (app.server.address() as { port: number }).port;

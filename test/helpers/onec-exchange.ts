@@ -1,8 +1,14 @@
 // 1C's side of the catalog exchange ("exchange with site", CommerceML) for tests against a listening
 // server: one client with its session cookie and sessid, sending checkauth → init → file → import as 1C
 // does. 1C reads the body, never the status: every answer is checked to be 200 in windows-1251.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import iconv from 'iconv-lite';
 import { expect } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { checkFlow } from '../../src/pipeline/flows.ts';
+import { REPO_DIR, type Flow } from '../../src/schemas/index.ts';
+import { registry } from './registry.ts';
 
 /** The exchange's credentials and the file_limit its init answers. */
 export interface OneCSite { user: string; password: string; fileLimit: number }
@@ -75,5 +81,24 @@ export class OneCExchange {
 export function pieces(data: Buffer, limit: number): Buffer[] {
   const out: Buffer[] = [];
   for (let at = 0; at < data.length; at += limit) out.push(data.subarray(at, at + limit));
+  return out;
+}
+
+/**
+ * The example flows of ops/flows/onec.yaml on exchange `exchange`, names ending in `suffix`, with a test
+ * `fileLimit` and extra source options; `noGuard` drops their guards. Each is checked as `flows apply` would.
+ */
+export async function exampleOnecFlows(exchange: string, suffix: string, o: { fileLimit: number; options?: Record<string, unknown>; noGuard?: boolean }): Promise<Flow[]> {
+  const docs = parseAllDocuments(readFileSync(path.join(REPO_DIR, 'ops/flows/onec.yaml'), 'utf8'));
+  const out: Flow[] = [];
+  for (const d of Array.isArray(docs) ? docs : [docs]) {
+    const f = d.toJS() as Flow;
+    f.name = `${f.name}${suffix}`;
+    if (o.noGuard) delete f.guard;
+    f.source.options = { ...f.source.options, exchange, fileLimit: o.fileLimit, ...o.options };
+    const r = await checkFlow(f, registry);
+    expect(r.problems).toEqual([]);
+    out.push(r.flow!);
+  }
   return out;
 }
