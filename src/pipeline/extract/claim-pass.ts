@@ -26,6 +26,8 @@ export interface LeaderRow {
   name: string;
   definition: Flow;
   paused: boolean;
+  /** A person approved it after a stage held it (ParseContext.approved). */
+  approved: boolean;
 }
 
 const canon = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
@@ -36,9 +38,9 @@ function why(r: ClaimResult): NotClaimed {
   return r.why === 'gone' || r.why === 'past' ? 'skipped' : r.why;
 }
 
-function passRun(deps: PipelineDeps, r: { id: number; flow_id: number; name: string; definition: Flow; mode: RunMode }): PassRun {
+function passRun(deps: PipelineDeps, r: { id: number; flow_id: number; name: string; definition: Flow; mode: RunMode; approved: boolean }): PassRun {
   const flow = r.definition;
-  return { id: Number(r.id), flowId: r.flow_id, name: r.name, flow, spec: targetSpec(flow.target), mode: r.mode, log: runLogger(deps.log, r.name, Number(r.id)) };
+  return { id: Number(r.id), flowId: r.flow_id, name: r.name, flow, spec: targetSpec(flow.target), mode: r.mode, approved: r.approved, log: runLogger(deps.log, r.name, Number(r.id)) };
 }
 
 /** The leader alone: a fact run waits for the runs it depends on (their codes must be known to write). */
@@ -58,7 +60,7 @@ export async function claimAlone(deps: PipelineDeps, lockClient: pg.PoolClient, 
  */
 export async function claimShared(deps: PipelineDeps, lockClient: pg.PoolClient, leader: LeaderRow, growing = false): Promise<PassRun[] | NotClaimed> {
   const rows = await deps.db.selectFrom('runs as r').innerJoin('flows as f', 'f.id', 'r.flow_id')
-    .select(['r.id', 'r.flow_id', 'r.mode', 'r.depends_on', 'r.inbox_ids', 'f.name', 'f.definition', 'f.paused'])
+    .select(['r.id', 'r.flow_id', 'r.mode', 'r.depends_on', 'r.inbox_ids', 'r.approved', 'f.name', 'f.definition', 'f.paused'])
     .where('r.read_with', '=', leader.read_with).where('r.state', 'in', ['received', 'extracting']).where('r.kind', '=', 'payload').orderBy('r.id').execute();
   const leaderFlow = leader.definition;
   const options = canon(leaderFlow.source.options ?? {});

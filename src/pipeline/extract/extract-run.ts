@@ -38,7 +38,7 @@ function readsAgain(e: unknown): boolean {
  */
 export async function extractRun(deps: PipelineDeps, runId: number): Promise<ExtractOutcome> {
   const leader = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id')
-    .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'runs.coalesce_bytes', 'flows.name', 'flows.definition', 'flows.paused'])
+    .select(['runs.id', 'runs.flow_id', 'runs.state', 'runs.kind', 'runs.mode', 'runs.inbox_ids', 'runs.read_with', 'runs.coalesce_bytes', 'runs.approved', 'flows.name', 'flows.definition', 'flows.paused'])
     .where('runs.id', '=', runId).executeTakeFirst();
   if (!leader) return 'skipped';
   annotate({ [ATTR.flow]: leader.name });
@@ -75,9 +75,8 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     files.sort((a, b) => inboxIds.indexOf(Number(a.id)) - inboxIds.indexOf(Number(b.id)));
     // Runs made from one file together read it once, for all of them.
     const passFiles: PassFile[] = shared ? files.slice(0, 1) : files;
-    const approved = (await deps.pool.query<{ a: boolean | null }>('SELECT bool_and(approved) AS a FROM runs WHERE id = ANY($1::bigint[])', [claimed.map((c) => c.id)])).rows[0]?.a === true;
     outcome = await extractClaimed(deps, claimed, runId, {
-      approved,
+      approved: claimed.every((c) => c.approved),
       files: passFiles.map((f) => ({ ...f, growth_key: f.growth_key === growing ? growing : null })), connector, options: (flow.source.options ?? {}) as Record<string, unknown>,
       shared, fileStore: payloadFileStore(deps), growing: !!growing, follow: (f) => followPayload(deps.pool, f.growth_key!, f.path, deps.stopping),
     });

@@ -16,6 +16,8 @@ export interface PassRun {
   spec: TargetSpec;
   /** The mode the run was received with (the flow's); the payload may declare another. */
   mode: RunMode;
+  /** A person approved it after a stage held it while it was read (ParseContext.approved). */
+  approved: boolean;
   log: Logger;
 }
 
