@@ -139,6 +139,25 @@ export class CsvParser {
     return n;
   }
 
+  /**
+   * The header is read, plain lines become lazy records, and nothing is pending: the next byte of the
+   * payload starts a record (a connector may pass over a whole line then, see skipLines).
+   */
+  idle(): boolean {
+    return this.shape !== undefined && this.rest === '' && this.open === undefined;
+  }
+
+  /** The file's lines passed over unread while idle (ParseContext.lineSkip): counted, so later lines keep their numbers. */
+  skipLines(n: number): void {
+    if (!this.idle()) throw new Error('CsvParser.skipLines: a record is pending');
+    this.line += n;
+  }
+
+  /** The header's shape, once plain lines become lazy records. */
+  get lineShape(): { columns: readonly string[]; delimiter: number } | undefined {
+    return this.shape;
+  }
+
   /** Full batches, taken out. */
   take(): SourceRecord[][] {
     return this.batcher.take();

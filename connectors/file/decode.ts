@@ -8,7 +8,7 @@ import { byteOrderMark, completeUtf8Length, firstInvalidUtf8, hexBytes } from '.
 export type Encoding = 'utf-8' | 'windows-1251';
 
 /** Enough bytes to see a BOM and the start of the text before deciding the encoding. */
-const SNIFF_BYTES = 4;
+export const SNIFF_BYTES = 4;
 
 function countNewlines(buf: Uint8Array, end: number): number {
   let n = 0;
@@ -39,6 +39,22 @@ export class ChunkDecoder {
   /** The encoding in use, once decided. */
   get decided(): Encoding | undefined {
     return this.encoding;
+  }
+
+  /**
+   * Decides the encoding from the payload's first bytes (at least SNIFF_BYTES of them, or all there are),
+   * as the first `write` would, without decoding them. Returns how many of them are a byte order mark
+   * (not to be written).
+   */
+  begin(first: Buffer): number {
+    if (this.started) return 0;
+    const rest = this.start(first);
+    return first.length - rest.length;
+  }
+
+  /** Bytes of the payload passed over undecoded (a skipped line): later error offsets stay the file's. */
+  skip(bytes: number): void {
+    this.offset += bytes;
   }
 
   /** Decodes the next chunk; may return '' while it still gathers bytes to decide. */

@@ -41,6 +41,17 @@ export interface RawLine {
   readonly delimiter: number;
 }
 
+/**
+ * Asked about a plain line (no quote, not inside a quoted field, line break excluded) of a file whose
+ * header is `columns` and delimiter `delimiter`: true when the reader already has it as it stands — it is
+ * then read (counted, recorded) and the connector passes over it without handing it out; false: the
+ * connector hands it out as usual. The answer depends on every record before the line: records handed
+ * out so far must have been yielded before the next line is asked about.
+ */
+export interface LineSkip {
+  skip(columns: readonly string[], delimiter: number, buf: Uint8Array, start: number, end: number): boolean;
+}
+
 /** A file a payload carries beside its records (a closing document's PDF), kept in the store's file store. */
 export interface PayloadFileStore {
   /**
@@ -74,6 +85,11 @@ export interface ParseContext {
    * hand out records whose `data` is built only when first read.
    */
   rawLines?: boolean;
+  /**
+   * The reader has most lines of this payload already (a snapshot read beside its fingerprint): a
+   * connector that reads plain delimited lines may ask about each before it decodes it (LineSkip).
+   */
+  lineSkip?: LineSkip;
   /**
    * A person approved this run after a stage held it (HoldRunError): a connector that holds payloads for a
    * reason of its own lets this one through.

@@ -285,6 +285,33 @@ describe('snapshot fingerprints', () => {
     expect(await fpOf(THIRD)).toMatchObject({ valid: false });
     expect(await fingerprint()).toMatchObject({ valid: true });
   });
+
+  it('passes over the lines it has as bytes: they count as read, a reject after them keeps its line; quoted and Cyrillic lines are compared as records', async () => {
+    await tp.applyFlowYaml(pricesFlow('fp-lines', '', 'snapshot'));
+    // Products of its own (the other tests' flows hold P0…P99).
+    const base = rows(7).map((l) => l.replace(/^P/, 'L'));
+    base[30] = '"L30";a;91.50;RUB'; // quoted: parsed, compared by its record
+    base[40] = 'Ц40;a;1.50;RUB'; // not ASCII: decoded, compared by its line as text
+    const first = await run('fp-lines', base);
+    expect(first).toMatchObject({ state: 'done', rows_inserted: 200 });
+    const next = [...base];
+    next[150] = 'L50;b;not-a-price;RUB';
+    next[160] = 'L60;b;5.00;RUB';
+    const second = await run('fp-lines', next);
+    const counts = (await tp.rt.pool.query(`SELECT state, rows_read::int, rows_rejected::int, rows_skipped::int, rows_staged::int, rows_updated::int, rows_removed::int
+      FROM runs WHERE id = $1`, [second.id])).rows[0];
+    expect(counts).toEqual({ state: 'done', rows_read: 200, rows_rejected: 1, rows_skipped: 198, rows_staged: 1, rows_updated: 1, rows_removed: 0 });
+    // Line 152 of the file (its header is line 1), after 150 lines passed over unread.
+    const rejects = (await tp.rt.pool.query('SELECT line, field FROM rejects WHERE run_id = $1', [second.id])).rows;
+    expect(rejects).toEqual([{ line: 152, field: 'price' }]);
+    const price = async (sku: string, t: string) => (await tp.rt.pool.query<{ value: string }>(`SELECT p.value::text AS value FROM prices p
+      JOIN products pr ON pr.id = p.product_id JOIN price_types t ON t.id = p.price_type_id WHERE pr.code = $1 AND t.code = $2`, [sku, t])).rows[0]?.value;
+    expect(await price('L60', 'b')).toBe('5.000000');
+    // The rejected row keeps its live price (not a tombstone); the quoted and Cyrillic rows stay.
+    expect(await price('L50', 'b')).toBe(base[150]!.split(';')[2] + '0000');
+    expect(await price('L30', 'a')).toBe('91.500000');
+    expect(await price('Ц40', 'a')).toBe('1.500000');
+  });
 });
 
 describe('fingerprints turned off (MAGISTRAL_FINGERPRINTS=false)', () => {
@@ -325,7 +352,7 @@ describe('the fingerprint walk', () => {
   async function walk(old: string[], next: string[], o: { maxPending?: number; mapping?: string; format?: string } = {}): Promise<{ staged: string[]; raw: number; gone: string[]; file: string[] }> {
     const oldFile = path.join(dir, 'old.fp');
     const hash = (l: string) => rawHash({ line: l }, undefined);
-    await writeFile(oldFile, `${o.format ?? '#fp2'}\tm1\n${old.map((l) => `${hash(l)}\t${l}\n`).join('')}`);
+    await writeFile(oldFile, `${o.format ?? '#fp3'}\tm1\n${old.map((l) => `${hash(l)}\t${l}\n`).join('')}`);
     const newFile = path.join(dir, 'new.fp');
     const w = new FingerprintWalk(oldFile, newFile, o.mapping ?? 'm1', o.maxPending);
     const staged: string[] = [];
@@ -343,7 +370,7 @@ describe('the fingerprint walk', () => {
     let gone = '';
     await w.finish(async (lines) => { gone += lines; });
     const file = (await readFile(newFile, 'utf8')).split('\n').filter(Boolean);
-    expect(file[0]).toBe(`#fp2\t${o.mapping ?? 'm1'}`);
+    expect(file[0]).toBe(`#fp3\t${o.mapping ?? 'm1'}`);
     return { staged, raw, gone: gone.split('\n').filter(Boolean).sort(), file: file.slice(1).map((l) => l.slice(17)) };
   }
 
@@ -379,10 +406,12 @@ describe('the fingerprint walk', () => {
     expect(other.raw).toBe(0);
     expect(other.staged).toEqual(['t\tp10\t9', 't\tx\t1']);
     expect(other.gone).toEqual(['t\tp20']);
-    // A file of the first format hashed raw records otherwise: compared as mapped too.
-    const fp1 = await walk(old, next, { format: '#fp1' });
-    expect(fp1.raw).toBe(0);
-    expect(fp1.staged).toEqual(['t\tp10\t9', 't\tx\t1']);
+    // Files of the earlier formats hashed raw records otherwise: compared as mapped too.
+    for (const format of ['#fp1', '#fp2']) {
+      const earlier = await walk(old, next, { format });
+      expect(earlier.raw).toBe(0);
+      expect(earlier.staged).toEqual(['t\tp10\t9', 't\tx\t1']);
+    }
   });
 
   it('reads an old file of many 1 MB pieces, a line longer than a piece among them, byte for byte', async () => {

@@ -33,3 +33,32 @@ export async function writeWithBackpressure(stream: Writable, chunk: string | Bu
     stream.on('close', onClose);
   });
 }
+
+/**
+ * Writes to a COPY stream in pieces of at least `min` bytes (the last one aside): each write of the
+ * stream is a message and a socket write of its own. A snapshot read beside its fingerprint hands its
+ * sink one changed row at a time (file.csv passes over the others, see ParseContext.lineSkip): a CPU
+ * profile of bench:ingest's 1 % of 2M prices spent 0.9 s in 20,000 such socket writes.
+ */
+export class CoalescedWrites {
+  private pending: Buffer[] = [];
+  private bytes = 0;
+
+  constructor(private readonly stream: () => Writable, private readonly min = 1 << 16) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    if (!this.bytes && chunk.length >= this.min) return writeWithBackpressure(this.stream(), chunk);
+    this.pending.push(chunk);
+    this.bytes += chunk.length;
+    if (this.bytes >= this.min) await this.flush();
+  }
+
+  /** Writes what is held back (before the stream ends). */
+  async flush(): Promise<void> {
+    if (!this.bytes) return;
+    const chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.bytes);
+    this.pending = [];
+    this.bytes = 0;
+    await writeWithBackpressure(this.stream(), chunk);
+  }
+}

@@ -69,13 +69,15 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
   const declared: RunMode[] = [];
   // Lazy records only when every sink will skip most of them raw: any other sink reads every `data`.
   const rawLines = sinks.length > 0 && sinks.every((s) => s.rawLines === true);
+  // Lines passed over unread only for a run read alone: a shared read's other runs need every record.
+  const lineSkip = !pass.shared && sinks.length === 1 ? sinks[0]!.lineSkip : undefined;
   const giveWay = givesWay(sinks);
   const setMode = (m: RunMode) => { declared.push(m); };
   for (let fi = 0; fi < pass.files.length; fi++) {
     const file = pass.files[fi]!;
     const input = file.growth_key && pass.follow ? pass.follow(file) : openPayload(file.path);
     try {
-      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(pass.approved ? { approved: true } : {}), ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
+      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(lineSkip ? { lineSkip } : {}), ...(pass.approved ? { approved: true } : {}), ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);
         await yieldNowAndThen(giveWay);
         // Nobody left to read for: the rest of the file is not worth parsing.

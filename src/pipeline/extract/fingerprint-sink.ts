@@ -70,7 +70,20 @@ export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint)
     hashed = true;
     return fp.walk.sameRaw(hash);
   };
-  sink.rawLines = hashes && fp.walk.rawComparable;
+  // Lazy lines whenever the rows are hashed: a plain line is hashed whole (ofLine) even when nothing can be
+  // skipped this time, so that the next snapshot can compare its lines by their bytes.
+  sink.rawLines = hashes;
+  // Lines the connector passed over (equal to the fingerprint's as bytes): read, never handed out.
+  let unread = 0;
+  if (hashes && fp.walk.rawComparable) {
+    sink.lineSkip = {
+      skip(columns, delimiter, buf, start, end) {
+        if (sink.error || !hash.ofBytes(columns, delimiter, buf, start, end) || !fp.walk.sameRaw(hash)) return false;
+        unread++;
+        return true;
+      },
+    };
+  }
   const partField = spec.keys[0].field;
   const itemField = spec.keys[1].field;
   const direct = spec.direct;
@@ -113,6 +126,12 @@ export function withFingerprint(sink: Sink, spec: FactSpec, fp: SinkFingerprint)
     // A row the sink could not take (a direct load's unknown code) is no part of the snapshot it wrote.
     if (out) walk.record(h, row);
     return out;
+  };
+  const finish = sink.finish.bind(sink);
+  sink.finish = (declared, started) => {
+    sink.read += unread;
+    unread = 0;
+    return finish(declared, started);
   };
   const discard = sink.discard.bind(sink);
   sink.discard = () => {

@@ -4,7 +4,7 @@
 // snapshot no longer holds become tombstones (the merge removes them by key). The new payload's rows are
 // written to a file of their own, which becomes the flow's fingerprint when the run's merge commits.
 //
-// File format: a header line `#fp2<TAB>mapping signature`, then one line per row,
+// File format: a header line `#fp3<TAB>mapping signature`, then one line per row,
 // `raw hash<TAB>part<TAB>item<TAB>value…<LF>`: the raw hash is 16 hex digits of a 64-bit hash of the
 // record as the connector read it (before mapping), every other field is escaped as COPY text (so a line
 // never holds a raw tab or newline and its key `part<TAB>item` is a tombstone line as it is).
@@ -45,6 +45,8 @@ class LineReader {
   s = 0;
   e = 0;
   private eof = false;
+  /** Called before the buffer's bytes move (more are read): ranges of it held by the caller are used up then. */
+  onMove: (() => void) | undefined;
 
   constructor(file: string) {
     this.fd = openSync(file, 'r');
@@ -67,6 +69,7 @@ class LineReader {
         this.pos = this.len;
         return true;
       }
+      this.onMove?.();
       // The partial line to the front (the buffer doubled when one line fills it), then more bytes.
       const rest = this.len - this.pos;
       if (rest && this.pos) this.buf.copyWithin(0, this.pos, this.len);
@@ -96,8 +99,9 @@ class LineReader {
 const RAW = 17;
 /** The raw hash of a row whose record cannot be compared raw (never equal to a real one: not hex). */
 export const NO_RAW_HASH = '-'.repeat(16);
-// fp2: the raw hash takes a record's names before its values (fp1 mixed them): an fp1 file is compared by key only.
-const HEADER = '#fp2';
+// fp3: a plain line's raw hash is the line's, whole (RawHash.ofLine); fp2 hashed it field by field as its
+// cut record, and fp1 mixed names and values: files of those are compared by key only.
+const HEADER = '#fp3';
 
 /** The key of a fingerprint line: the first two fields of its canonical row. */
 function keyOf(line: string): string {
@@ -117,11 +121,14 @@ function isKey(l: string, key: string): boolean {
  * is built only for rows that are written anew (a CPU profile of a 1M-row snapshot: building two hex
  * strings per row cost more than the hashing).
  */
+interface LinePrefix { columns: readonly string[]; delimiter: number; a: number; b: number }
+
 export class RawHash {
   a = 0;
   b = 0;
-  /** The state after a file's columns (and no kind), per columns array: the same for every line of the file. */
-  private static readonly prefixes = new WeakMap<readonly string[], { a: number; b: number }>();
+  /** The state a file's plain lines start from (and no kind), per columns array: the same for every line of the file. */
+  private static readonly prefixes = new WeakMap<readonly string[], LinePrefix>();
+  private lastPrefix: LinePrefix | undefined;
 
   /** The state after a record's kind and its keys' names (each ended by 0x1f) and 0x1d, left in a and b. */
   private names(keys: Record<string, unknown>, kind: string | undefined): void {
@@ -148,8 +155,7 @@ export class RawHash {
 
   /**
    * The record's kind, its field names (each ended by 0x1f), 0x1d, then its values (each ended by 0x1e),
-   * in the record's key order. Names come first so that a file's lines share the state after them
-   * (ofLine): hashing them for every line was 45 % of the hash's cost (a profile of bench:ingest's 1 % delta).
+   * in the record's key order.
    */
   of(data: Record<string, string>, kind: string | undefined): this {
     this.names(data, kind);
@@ -171,43 +177,66 @@ export class RawHash {
   }
 
   /**
-   * The hash `of` gives the record a raw line is cut into, from the line itself: the columns' names (their
-   * state kept per file), then each field up to the next delimiter (the last up to the line's end).
+   * The state a file's plain lines start from: its columns' names (each ended by 0x1f), 0x1d, then its
+   * delimiter and 0x1d. Kept per columns array (one per file read) when there is no kind.
+   */
+  private linePrefix(columns: readonly string[], delimiter: number, kind: string | undefined): void {
+    // The last file's state first: a WeakMap lookup a line was 4 % of the read (a profile at 2M lines).
+    const known = kind !== undefined ? undefined : this.lastPrefix?.columns === columns ? this.lastPrefix : RawHash.prefixes.get(columns);
+    if (known && known.delimiter === delimiter) {
+      this.lastPrefix = known;
+      this.a = known.a;
+      this.b = known.b;
+      return;
+    }
+    // The names as `of` takes them: from an object with the columns as its keys, in their order.
+    this.names(Object.fromEntries(columns.map((c) => [c, ''])), kind);
+    this.a = Math.imul(Math.imul(this.a ^ delimiter, 0x01000193) ^ 0x1d, 0x01000193);
+    this.b = Math.imul(Math.imul(this.b ^ delimiter, 0x5bd1e995) ^ 0x1d, 0x5bd1e995);
+    if (kind === undefined) RawHash.prefixes.set(columns, this.lastPrefix = { columns, a: this.a, b: this.b, delimiter });
+  }
+
+  /**
+   * A plain line (fp3): the file's prefix (linePrefix), then every character of the line as it stands,
+   * delimiters included. Not the hash `of` gives its cut record: a line is compared with lines, and a
+   * record with records, so the two never meet; hashing the line whole lets the connector compare a line
+   * by its bytes before it decodes it (ofBytes).
    */
   ofLine(r: RawLine, kind: string | undefined): this {
-    const cols = r.columns;
-    let a: number;
-    let b: number;
-    const known = kind === undefined ? RawHash.prefixes.get(cols) : undefined;
-    if (known) {
-      a = known.a;
-      b = known.b;
-    } else {
-      // The names as `of` takes them: from an object with the columns as its keys, in their order.
-      this.names(Object.fromEntries(cols.map((c) => [c, ''])), kind);
-      a = this.a;
-      b = this.b;
-      if (kind === undefined) RawHash.prefixes.set(cols, { a, b });
-    }
+    this.linePrefix(r.columns, r.delimiter, kind);
+    let a = this.a;
+    let b = this.b;
     const s = r.text;
-    const delim = r.delimiter;
-    const end = r.end;
-    const last = cols.length - 1;
-    let i = r.start;
-    for (let c = 0; c <= last; c++) {
-      for (; i < end; i++) {
-        const ch = s.charCodeAt(i);
-        if (ch === delim && c < last) break;
-        a = Math.imul(a ^ ch, 0x01000193);
-        b = Math.imul(b ^ ch, 0x5bd1e995);
-      }
-      i++;
-      a = Math.imul(a ^ 0x1e, 0x01000193);
-      b = Math.imul(b ^ 0x1e, 0x5bd1e995);
+    for (let i = r.start, end = r.end; i < end; i++) {
+      const ch = s.charCodeAt(i);
+      a = Math.imul(a ^ ch, 0x01000193);
+      b = Math.imul(b ^ ch, 0x5bd1e995);
     }
     this.a = a >>> 0;
     this.b = (b ^ (b >>> 15)) >>> 0;
     return this;
+  }
+
+  /**
+   * The hash ofLine gives the line buf[start, end) once decoded, from its bytes: the same when every byte
+   * is ASCII (one byte, one character, in UTF-8 and Windows-1251 alike). False, with no hash, when a byte
+   * is not: such a line is decoded and hashed as text.
+   */
+  ofBytes(columns: readonly string[], delimiter: number, buf: Uint8Array, start: number, end: number): boolean {
+    this.linePrefix(columns, delimiter, undefined);
+    let a = this.a;
+    let b = this.b;
+    let high = 0;
+    for (let i = start; i < end; i++) {
+      const ch = buf[i]!;
+      high |= ch;
+      a = Math.imul(a ^ ch, 0x01000193);
+      b = Math.imul(b ^ ch, 0x5bd1e995);
+    }
+    if (high & 0x80) return false;
+    this.a = a >>> 0;
+    this.b = (b ^ (b >>> 15)) >>> 0;
+    return true;
   }
 
   /** The 16 hex digits a fingerprint line starts with. */
@@ -276,6 +305,9 @@ export class FingerprintWalk {
   /** The new file's next bytes (utf8), written out when full. */
   private readonly buf = Buffer.allocUnsafe(CHUNK);
   private at = 0;
+  /** Old rows copied but not written yet: old.buf[runS, runE) (runS < 0: none). */
+  private runS = -1;
+  private runE = -1;
   private closed = false;
   /** The old file was written under the same mapping signature: a raw record equal to the old one maps the same. */
   readonly rawComparable: boolean;
@@ -292,6 +324,7 @@ export class FingerprintWalk {
     this.advance();
     this.out = openSync(`${newFile}.tmp`, 'w');
     this.put(`${HEADER}\t${mapping ?? '-'}\n`);
+    if (this.old) this.old.onMove = () => this.emitRun();
   }
 
   /** The cursor to the next old row. */
@@ -435,24 +468,46 @@ export class FingerprintWalk {
     this.written++;
   }
 
-  /** An old row again, copied as bytes. */
+  /**
+   * An old row again, copied as bytes: old rows that follow one another are copied as one range, when
+   * something else is written or the old file's buffer moves on (a CPU profile of 2M lines: one
+   * Buffer#copy a line was 0.25 s of the read's 2.9 s).
+   */
   private recordBytes(src: Buffer, s: number, e: number): void {
+    if (this.runS >= 0 && s === this.runE + 1) this.runE = e;
+    else {
+      this.emitRun();
+      this.runS = s;
+      this.runE = e;
+    }
+    this.written++;
+  }
+
+  /** The pending range of old rows (rows and the line breaks between them), to the new file. */
+  private emitRun(): void {
+    if (this.runS < 0) return;
+    const s = this.runS;
+    const e = this.runE;
+    this.runS = -1;
+    this.copyBytes(this.old!.buf, s, e);
+  }
+
+  private copyBytes(src: Buffer, s: number, e: number): void {
     if (this.at + (e - s) + 1 > CHUNK) {
       this.flush();
       if (e - s + 1 > CHUNK) {
         writeSync(this.out, src, s, e - s);
         writeSync(this.out, '\n');
-        this.written++;
         return;
       }
     }
     this.at += src.copy(this.buf, this.at, s, e);
     this.buf[this.at++] = 10;
-    this.written++;
   }
 
   /** Appends a string's utf8 bytes (a profile: joining the lines of a megabyte and writing the string took 16 ns a byte). */
   private put(s: string): void {
+    this.emitRun();
     // Three bytes a UTF-16 unit at most, and room for the newline.
     if (this.at + s.length * 3 + 1 > CHUNK) {
       this.flush();
@@ -494,6 +549,7 @@ export class FingerprintWalk {
       this.passed.clear();
       if (buf.length) await gone(buf.join(''));
     }
+    this.emitRun();
     this.flush();
     fsyncSync(this.out);
     this.closeFiles();

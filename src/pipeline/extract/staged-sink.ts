@@ -7,7 +7,7 @@ import type { PipelineDeps } from '../deps.ts';
 import { markStaged, recordCompletion } from '../lifecycle/index.ts';
 import { stagingTable } from '../staging-table.ts';
 import { stagingColumnList, stagingColumnsSql, type FactSpec } from '../targets.ts';
-import { writeWithBackpressure } from './copy.ts';
+import { CoalescedWrites, writeWithBackpressure } from './copy.ts';
 import { effectiveMode, type RunMappings } from './mappings.ts';
 import { PathHints, stagingLine } from './path-hints.ts';
 import type { RejectWriter } from './rejects.ts';
@@ -34,6 +34,7 @@ export async function openStagedSink(
   let client: pg.PoolClient | undefined;
   let copy: ReturnType<typeof copyFrom> | undefined;
   let closed = false;
+  const writes = new CoalescedWrites(() => copy!);
   const sink: Sink = {
     run, mappings, rejects, read: 0, staged: 0, n: 0, buf: [],
     format: line,
@@ -45,9 +46,10 @@ export async function openStagedSink(
       copy = client.query(copyFrom(copySql));
       copy.on('error', (e: unknown) => { sink.error ??= e; });
     },
-    write: (chunk) => writeWithBackpressure(copy!, chunk),
+    write: (chunk) => writes.write(chunk),
     async finish(declared, started) {
       if (copy) {
+        await writes.flush();
         copy.end();
         await finished(copy);
         // Fresh tables have no statistics: without them the merge's joins get nested-loop plans that
