@@ -6,7 +6,6 @@
 // recognises the header).
 import type { Writable } from 'node:stream';
 import { sql, type Kysely } from 'kysely';
-import ExcelJS from 'exceljs';
 import type { Database } from '../db/index.ts';
 import { effectivePriceSql, type Pricing } from '../portal/pricing.ts';
 import { UploadError } from './upload-error.ts';
@@ -14,6 +13,7 @@ import { guardCell } from '../security/spreadsheet-cells.ts';
 import { PRICE_LIST_ORDER_HEADER, PRICE_LIST_SKU_HEADER } from './uploads.ts';
 import { unitName } from './quick-order.ts';
 import { fontPath } from '../backoffice/pdf.ts';
+import { loadExcel } from './excel.ts';
 
 export interface PriceListScope {
   pricing: Pick<Pricing, 'priceTypeId' | 'discountPercent' | 'currency'>;
@@ -186,6 +186,7 @@ export async function writePriceListXlsx(db: Kysely<Database>, scope: PriceListS
   // Inline strings (no shared-strings table kept until the end) and few styles: the writer's memory
   // does not grow with the rows.
   const watch = watchOutput(out);
+  const ExcelJS = await loadExcel();
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useSharedStrings: false, useStyles: true });
   wb.creator = 'Magistral';
   const stockCols = stockTitles(meta);

@@ -5,7 +5,8 @@
 import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
+import { loadExcel } from './excel.ts';
 import { checkXlsx } from './xlsx-guard.ts';
 import { UploadError } from './upload-error.ts';
 
@@ -278,7 +279,8 @@ function cellText(v: ExcelJS.CellValue): string {
 async function parseXlsx(buf: Buffer, fileName: string): Promise<ParsedUpload> {
   await checkXlsx(buf, fileName);
   const c = new RowCollector(fileName);
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(Readable.from([buf]), {
+  const Excel = await loadExcel();
+  const reader = new Excel.stream.xlsx.WorkbookReader(Readable.from([buf]), {
     sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'ignore', worksheets: 'emit', entries: 'ignore',
   });
   let sheets = 0;
