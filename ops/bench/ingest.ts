@@ -161,17 +161,37 @@ interface RunJson {
   rows: { read: number; staged: number; rejected: number; inserted: number; updated: number; unchanged: number; removed: number };
   extractMs: number | null;
   mergeMs: number | null;
+  receivedAt: string;
+  startedAt: string | null;
+  stagedAt: string | null;
+  finishedAt: string | null;
   error: unknown;
   heldReason: string | null;
 }
 
-async function ingest(env: NodeJS.ProcessEnv, file: string): Promise<{ run: RunJson; seconds: number }> {
+/**
+ * Where an ingest's wall time went, in seconds: the CLI's start and taking the file into the inbox (until
+ * the run is received), the queue (until the extract starts), the extract, staged until the merge ends,
+ * and the CLI noticing the end and exiting.
+ */
+function phases(run: RunJson, startedMs: number, seconds: number): Record<string, number> {
+  const t = (x: string | null) => (x ? Date.parse(x) : NaN);
+  const r3 = (x: number) => Math.round(x) / 1000;
+  const received = t(run.receivedAt) - startedMs;
+  const started = t(run.startedAt) - t(run.receivedAt);
+  const extract = t(run.stagedAt) - t(run.startedAt);
+  const merge = t(run.finishedAt) - t(run.stagedAt);
+  return { cliToReceived: r3(received), queue: r3(started), extract: r3(extract), stagedToDone: r3(merge), doneToExit: r3(startedMs + seconds * 1000 - t(run.finishedAt)) };
+}
+
+async function ingest(env: NodeJS.ProcessEnv, file: string): Promise<{ run: RunJson; seconds: number; phases: Record<string, number> }> {
+  const startedMs = Date.now();
   const r = await exec(BIN, ['ingest', '--flow', FLOW_NAME, file, '--no-embedded-workers', '--json'], env);
   const line = r.stdout.trim().split('\n').reverse().find((l) => l.startsWith('{') && l.includes('"state"'));
   if (!line) throw new Error(`ingest printed no run (exit ${r.code}):\n${r.stderr}${r.stdout}`);
   const run = JSON.parse(line) as RunJson;
   if (run.state !== 'done') throw new Error(`run ${run.id} ended ${run.state}: ${JSON.stringify(run.error ?? run.heldReason)}`);
-  return { run, seconds: r.ms / 1000 };
+  return { run, seconds: r.ms / 1000, phases: phases(run, startedMs, r.ms / 1000) };
 }
 
 interface TupStats { ins: number; upd: number; del: number; hot: number }
@@ -375,7 +395,7 @@ async function main(): Promise<void> {
     profiler.start();
     const cRes = await ingest(env, file2);
     const profileC = profiler.stop();
-    progress(`(c) run ${cRes.run.id}: ${cRes.seconds.toFixed(2)} s wall, extract ${(cRes.run.extractMs! / 1000).toFixed(2)} s, merge ${(cRes.run.mergeMs! / 1000).toFixed(2)} s; counting what it wrote …`);
+    progress(`(c) run ${cRes.run.id}: ${cRes.seconds.toFixed(2)} s wall, extract ${(cRes.run.extractMs! / 1000).toFixed(2)} s, merge ${(cRes.run.mergeMs! / 1000).toFixed(2)} s; phases ${JSON.stringify(cRes.phases)}; counting what it wrote …`);
     const [w] = await query<{ by_run: string; removed: string; inserted: string; value_diff: string }>(c, `
       SELECT (SELECT count(*) FROM prices WHERE run_id = $1) AS by_run,
              (SELECT count(*) FROM ref_prices r WHERE NOT EXISTS (SELECT 1 FROM prices p WHERE p.price_type_id = r.price_type_id AND p.product_id = r.product_id)) AS removed,
@@ -442,7 +462,7 @@ async function main(): Promise<void> {
       copyFloorRowsPerSec: Math.round(copyFloorRowsPerSec), copyFloorSeconds: r3(floorSeconds),
       snapshotRowsPerSec: Math.round(snapshotRowsPerSec), snapshotSeconds: r3(b.seconds), snapshotRatio: r3(snapshotRatio), snapshotWorkerCpuSeconds: r3(snapshotWorkerCpuSeconds),
       extractSeconds: r3(b.run.extractMs! / 1000), mergeSeconds: r3(b.run.mergeMs! / 1000),
-      deltaSeconds: r3(deltaSeconds), deltaExtractSeconds: r3(cRes.run.extractMs! / 1000), deltaMergeSeconds: r3(cRes.run.mergeMs! / 1000),
+      deltaPhases: cRes.phases, deltaSeconds: r3(deltaSeconds), deltaExtractSeconds: r3(cRes.run.extractMs! / 1000), deltaMergeSeconds: r3(cRes.run.mergeMs! / 1000),
       deltaReferenceSeconds: r3(deltaReferenceSeconds), deltaRatio: r3(deltaRatio),
       deltaRowsChanged, deltaRowsWritten, deltaRunIdRows, deltaRowsInserted, deltaRowsRemoved, deltaValueDiffRows,
       deltaRunCounts: cRes.run.rows, statsDelta, statsRowsWritten,
