@@ -224,8 +224,9 @@ async function stableStats(c: pg.Client, base?: TupStats): Promise<TupStats> {
  * on its page serves the hand-written SQL as much as the bus) named `name`, for a reference to work on untimed.
  */
 async function createRefTable(c: pg.Client, name = 'ref_prices'): Promise<void> {
-  const parts = await query<{ n: string; options: string[] | null }>(c, `SELECT count(*) AS n, (array_agg(c.reloptions))[1] AS options
-    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'prices'::regclass`);
+  const parts = await query<{ n: string; options: string[] | null }>(c, `SELECT count(*) AS n,
+    (SELECT c.reloptions FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'prices'::regclass LIMIT 1) AS options
+    FROM pg_inherits WHERE inhparent = 'prices'::regclass`);
   const n = Number(parts[0]!.n);
   const withOptions = parts[0]!.options?.length ? ` WITH (${parts[0]!.options.join(', ')})` : '';
   await c.query(`DROP TABLE IF EXISTS ${name}`);
