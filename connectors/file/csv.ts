@@ -77,6 +77,14 @@ async function* parseCsv(input: Readable, ctx: ParseContext): AsyncIterable<Sour
 
 /** A partial line longer than this goes to the parser as it is (which bounds a record's length) rather than waiting as bytes. */
 const MAX_CARRY = 1 << 20;
+/**
+ * Lines the reader did not have, one after another, before lines stop being offered for a while: each
+ * line it does not have ends a batch (the reader's answer depends on it), so a snapshot that changed
+ * every row would go through one record a batch. After OFFER_MISSES misses, BULK_LINES lines are parsed
+ * in batches without being offered (the reader still compares each of their records).
+ */
+const OFFER_MISSES = 32;
+const BULK_LINES = 4096;
 
 /**
  * parseCsv beside a reader that has most lines already (ParseContext.lineSkip): the payload is cut into
@@ -96,6 +104,9 @@ async function* parseSkipping(input: Readable, ctx: ParseContext, parser: CsvPar
   let skippedBytes = 0;
   /** Every record parsed so far has been yielded. */
   let handed = true;
+  /** Lines the reader did not have in a row, and lines still to parse without offering them. */
+  let misses = 0;
+  let bulk = 0;
   const feed = (buf: Buffer, start: number, end: number) => {
     if (end <= start) return;
     if (skipped) parser.skipLines(skipped);
@@ -125,7 +136,8 @@ async function* parseSkipping(input: Readable, ctx: ParseContext, parser: CsvPar
         nq = buf.indexOf(quote, pos);
         if (nq < 0) nq = n;
       }
-      if (end > pos && nq >= nl) {
+      if (bulk > 0) bulk--;
+      else if (end > pos && nq >= nl) {
         // A plain line: offered only at a record's start (not inside a quoted field), all before it handed out.
         if (from < pos) {
           feed(buf, from, pos);
@@ -141,11 +153,16 @@ async function* parseSkipping(input: Readable, ctx: ParseContext, parser: CsvPar
           }
           const shape = parser.lineShape!;
           if (lineSkip.skip(shape.columns, shape.delimiter, buf, pos, end)) {
+            misses = 0;
             skipped++;
             skippedBytes += nl + 1 - pos;
             pos = nl + 1;
             from = pos;
             continue;
+          }
+          if (++misses >= OFFER_MISSES) {
+            misses = 0;
+            bulk = BULK_LINES;
           }
         }
       }
