@@ -137,7 +137,11 @@ async function* parseSkipping(input: Readable, ctx: ParseContext, parser: CsvPar
         if (nq < 0) nq = n;
       }
       if (bulk > 0) bulk--;
-      else if (end > pos && nq >= nl) {
+      else if (parser.columns !== undefined && parser.lineShape === undefined) {
+        // A header whose lines are not handed out as raw lines (a column named like "1"): none is offered,
+        // and the lines are parsed a chunk at a time.
+        bulk = Number.POSITIVE_INFINITY;
+      } else if (end > pos && nq >= nl) {
         // A plain line: offered only at a record's start (not inside a quoted field), all before it handed out.
         if (from < pos) {
           feed(buf, from, pos);

@@ -169,5 +169,11 @@ describe('file.csv lazy records', () => {
     if ('error' in r) throw new Error(r.error);
     expect(Object.keys(r.records[0]!.data)).toEqual(['1', 'sku', 'price']);
     expect(r.records[0]!.rawLine).toBeUndefined();
+    // Nor is any line offered to lineSkip then.
+    let offered = 0;
+    const skipping = await read('sku;1;price\nA;x;1\nB;y;2\n', true, 1024, { skip: () => { offered++; return true; } });
+    if ('error' in skipping) throw new Error(skipping.error);
+    expect(skipping.records.map((x) => x.data)).toEqual([{ 1: 'x', sku: 'A', price: '1' }, { 1: 'y', sku: 'B', price: '2' }]);
+    expect(offered).toBe(0);
   });
 });
