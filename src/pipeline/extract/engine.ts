@@ -67,7 +67,7 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
   const route = pass.shared ? (kind: string | undefined) => kindSinks.get(kind ?? '') : () => sinks;
   const kinds = pass.shared ? new Set(kindSinks.keys()) : sinks[0]!.mappings.kinds;
   const declared: RunMode[] = [];
-  // Lazy records only when every sink will skip most of them raw: any other sink reads every `data`.
+  // Lazy records only when every sink hashes raw lines (a fingerprint's): any other sink reads every `data`.
   const rawLines = sinks.length > 0 && sinks.every((s) => s.rawLines === true);
   // Lines passed over unread only for a run read alone: a shared read's other runs need every record.
   const lineSkip = !pass.shared && sinks.length === 1 ? sinks[0]!.lineSkip : undefined;
