@@ -13,8 +13,6 @@ register();
 if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) await (await import('../src/telemetry/otel-sdk.ts')).startTracing();
 const { CONNECTOR_MODULES } = await import('../connectors/index.ts');
 const { Registry } = await import('../src/pipeline/registry.ts');
+const { startWorkers } = await import('../workers/index.ts');
 const { runCli } = await import('../src/cli/main.ts');
-// The workers' modules are loaded only by a command that starts workers: importing them took ~0.7 s of
-// every command's start (`magistral ingest` waiting on running workers, `--help`, `runs list`).
-const startWorkers = async (...args) => (await import('../workers/index.ts')).startWorkers(...args);
 await runCli(process.argv, { registry: new Registry(CONNECTOR_MODULES), startWorkers });
