@@ -206,6 +206,22 @@ function buildCanonicalCheck(target: string, names: string[]): (out: Record<stri
   };
 }
 
+/**
+ * The canonical check of single field values of `target`, for readers that take a row's values as they
+ * stand (src/pipeline/extract/line-take.ts): the same validator the mapping uses for that field.
+ * Undefined when the target's schema has record-level rules: then only the whole record can be checked.
+ */
+export function fieldValueChecks(target: string): ((name: string) => (value: string) => boolean) | undefined {
+  const id = CANONICAL_SCHEMA[target];
+  if (!id) return undefined;
+  const schema = validatorFor(id).schema as Record<string, unknown>;
+  if (Object.keys(schema).some((k) => !RECORD_KEYWORDS.has(k))) return undefined;
+  return (name) => {
+    const v = fieldValidator(target, name);
+    return (value) => v(value) === true;
+  };
+}
+
 function schemaReject(errors: ErrorObject[] | null | undefined, root = ''): MapResult {
   const p = toProblems(errors, root)[0];
   if (!p) return { ok: false, field: '', rule: 'schema', reason: 'record does not match its canonical schema' };

@@ -40,6 +40,10 @@ export interface Config {
   MAGISTRAL_EXTRACT_CONCURRENCY?: number;
   MAGISTRAL_MERGE_CONCURRENCY?: number;
   /**
+   * A first load of a delimited file takes a line whose values the mapping passes on unchanged (trim, upper, decimal, canonical checks) as bytes: no record, mapping or string per value (false: every line goes through the mapping).
+   */
+  MAGISTRAL_TAKE_LINES?: boolean;
+  /**
    * Snapshots of prices and stock keep a fingerprint of their rows under MAGISTRAL_DATA_DIR/fingerprints (about 35 bytes a price) so the next snapshot stages only what differs (false: every snapshot is read and staged in full, and no file is written).
    */
   MAGISTRAL_FINGERPRINTS?: boolean;

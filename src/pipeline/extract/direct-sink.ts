@@ -15,6 +15,9 @@ import { analyzeWithin, Overflow, Resolver } from './resolver.ts';
 import type { LineFormat, PassFile, PassRun, Sink } from './sink.ts';
 import { activateFingerprint, BUS_WRITE_SQL, removeOlderFingerprints } from '../fingerprints.ts';
 import type { SinkFingerprint } from './fingerprint-sink.ts';
+import { RawHash, type FingerprintWalk } from './fingerprint-walk.ts';
+import { CodeTable, copyBytes, LineCutter, latin1, MAX_TAKEN_LINE, type PlainMapping } from './line-take.ts';
+import type { LineSkip } from '../../port/connector.ts';
 
 /**
  * Opens the direct path for a run, on a connection of its own (the pass's lock holder goes on whatever
@@ -87,6 +90,7 @@ export async function openDirectSink(
     },
     write: (chunk) => writeWithBackpressure(copy, chunk),
     async finish(declared, started) {
+      await sink.flushTaken?.();
       copy.end();
       await finished(copy);
       await rejects.done();
@@ -140,7 +144,181 @@ export async function openDirectSink(
     },
   };
   copy.on('error', (e: unknown) => { sink.error ??= e; });
+  // A file.csv line whose values the mapping passes on as they stand is taken as bytes (line-take.ts).
+  const fpWalk = opts.fingerprint?.walk;
+  if (deps.config.MAGISTRAL_TAKE_LINES && mappings.plain && !fpWalk?.comparing) {
+    const taker = lineTaker(sink, spec, mappings.plain, part, item, Buffer.from(`\t${run.flowId}\t${run.id}\n`), fpWalk);
+    if (taker) {
+      sink.lineSkip = taker;
+      sink.flushTaken = () => taker.flush((chunk) => writeWithBackpressure(copy, chunk));
+    }
+  }
   return sink;
+}
+
+/** Writes the decimal digits of a non-negative integer id at `at`; answers the offset after them. */
+function writeId(buf: Buffer, at: number, x: number): number {
+  let n = 1;
+  for (let y = x; y >= 10; y = Math.floor(y / 10)) n++;
+  for (let i = at + n - 1; i >= at; i--) {
+    buf[i] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return at + n;
+}
+
+/**
+ * The id of the code in buf[s, e): the last line's again, or found by its bytes (CodeTable), else asked
+ * of the resolver — after the field's canonical check, made once per code here rather than every line.
+ */
+class CodeMemo {
+  private readonly bytes = Buffer.alloc(MAX_TAKEN_LINE);
+  private len = -1;
+  private id = 0;
+  private readonly table = new CodeTable();
+
+  constructor(private readonly r: Resolver, private readonly check: (code: string) => boolean) {}
+
+  idOf(buf: Uint8Array, s: number, e: number): number | undefined {
+    const len = e - s;
+    if (len === this.len) {
+      let i = 0;
+      while (i < len && this.bytes[i] === buf[s + i]) i++;
+      if (i === len) return this.id;
+    }
+    let id: number | undefined = this.table.get(buf, s, e);
+    if (id < 0) {
+      const code = latin1(buf, s, e);
+      if (!this.check(code)) return undefined;
+      id = this.r.idNow(code);
+      if (id === undefined) return undefined;
+      this.table.set(buf, s, e, id);
+    }
+    copyBytes(this.bytes, 0, buf, s, e);
+    this.len = len;
+    this.id = id;
+    return id;
+  }
+}
+
+interface LineTaker extends LineSkip {
+  /** Hands the COPY lines taken so far to `write`, in order. */
+  flush(write: (chunk: Buffer) => Promise<void>): Promise<void>;
+}
+
+/**
+ * A first load's lines taken as bytes (line-take.ts): the values of a line the mapping passes on as they
+ * stand go to the COPY line (ids, direct columns, `tail`) and to the fingerprint line (raw hash, codes,
+ * direct columns) without a record, mapping or string per value; the line counts as read and loaded. The
+ * COPY lines wait in buffers until the engine's next turn (flush). Undefined: the mapping lacks a key field.
+ */
+function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: Resolver, item: Resolver, tail: Buffer, walk: FingerprintWalk | undefined): LineTaker | undefined {
+  const fieldIndex = (name: string) => plan.fields.findIndex((f) => f.name === name);
+  const partF = fieldIndex(spec.keys[0].field);
+  const itemF = fieldIndex(spec.keys[1].field);
+  if (partF < 0 || itemF < 0) return undefined;
+  const directF = spec.direct.map((d) => fieldIndex(d.field));
+  const absent = spec.direct.map((d) => Buffer.from(d.default ?? '\\N', 'latin1'));
+  const partMemo = new CodeMemo(part, plan.fields[partF]!.check);
+  const itemMemo = new CodeMemo(item, plan.fields[itemF]!.check);
+  const hash = new RawHash();
+  let cutColumns: readonly string[] | undefined;
+  let cutDelimiter = -1;
+  let cutter: LineCutter | undefined;
+  /** Per direct column: its value when the file lacks the field's column (default or absent), as bytes. */
+  let konst: Buffer[] = [];
+  let konstBytes = 0;
+  const chunks: Buffer[] = [];
+  let out = Buffer.allocUnsafe(1 << 18);
+  let at = 0;
+
+  /** Writes the direct columns (each after a tab) at `o` in `b`; answers the offset after them. */
+  const writeDirect = (b: Buffer, o: number, src: Uint8Array): number => {
+    const c = cutter!;
+    for (let k = 0; k < directF.length; k++) {
+      b[o++] = 9;
+      const f = directF[k]!;
+      if (f >= 0 && c.s[f]! >= 0) o = copyBytes(b, o, src, c.s[f]!, c.e[f]!);
+      else o = copyBytes(b, o, konst[k]!, 0, konst[k]!.length);
+    }
+    return o;
+  };
+  /** Writes a key field's value (from the line, or its column's default) at `o`. */
+  const writeKey = (b: Buffer, o: number, src: Uint8Array, f: number): number => {
+    const c = cutter!;
+    if (c.s[f]! >= 0) return copyBytes(b, o, src, c.s[f]!, c.e[f]!);
+    return o + b.write(c.konst[f]!, o, 'latin1');
+  };
+  const keyId = (memo: CodeMemo, r: Resolver, f: number, src: Uint8Array): number | undefined => {
+    const c = cutter!;
+    if (c.s[f]! >= 0) return memo.idOf(src, c.s[f]!, c.e[f]!);
+    const k = c.konst[f];
+    return k === undefined || !plan.fields[f]!.check(k) ? undefined : r.idNow(k);
+  };
+
+  return {
+    skip(columns, delimiter, buf, start, end) {
+      if (sink.error) return false;
+      if (columns !== cutColumns || delimiter !== cutDelimiter) {
+        cutColumns = columns;
+        cutDelimiter = delimiter;
+        cutter = new LineCutter(plan, columns, delimiter, [partF, itemF]);
+        konst = spec.direct.map((_, k) => {
+          const f = directF[k]!;
+          const v = f >= 0 ? cutter!.konst[f] : undefined;
+          return v === undefined ? absent[k]! : Buffer.from(v, 'latin1');
+        });
+        konstBytes = konst.reduce((n, b) => n + b.length, 0) + 2 * (cutter.konst[partF]?.length ?? 0) + 2 * (cutter.konst[itemF]?.length ?? 0);
+      }
+      const c = cutter!;
+      if (!c.cut(buf, start, end)) return false;
+      const p = keyId(partMemo, part, partF, buf);
+      if (p === undefined) return false;
+      const i = keyId(itemMemo, item, itemF, buf);
+      if (i === undefined) return false;
+      if (part.overflow || item.overflow) {
+        // Too many codes to hold in the worker: the run is read again, to staging (as prepare would say).
+        sink.error ??= new Overflow('too many distinct codes for a direct load');
+        return false;
+      }
+      const max = 2 * (end - start) + konstBytes + 64 + tail.length + 4 * directF.length;
+      if (at + max > out.length) {
+        chunks.push(out.subarray(0, at));
+        out = Buffer.allocUnsafe(Math.max(1 << 18, max));
+        at = 0;
+      }
+      let o = writeId(out, at, p);
+      out[o++] = 9;
+      o = writeId(out, o, i);
+      o = writeDirect(out, o, buf);
+      o = copyBytes(out, o, tail, 0, tail.length);
+      at = o;
+      if (walk) {
+        // The fingerprint line, as withFingerprint records a row: raw hash, part and item codes, direct columns.
+        hash.ofBytes(columns, delimiter, buf, start, end);
+        let w = walk.lineRoom(max);
+        const fb = walk.lineBuffer();
+        w = hash.writeHex(fb, w);
+        fb[w++] = 9;
+        w = writeKey(fb, w, buf, partF);
+        fb[w++] = 9;
+        w = writeKey(fb, w, buf, itemF);
+        w = writeDirect(fb, w, buf);
+        walk.wroteLine(w);
+      }
+      sink.read++;
+      sink.staged++;
+      return true;
+    },
+    async flush(write) {
+      if (at) {
+        chunks.push(out.subarray(0, at));
+        out = Buffer.allocUnsafe(1 << 18);
+        at = 0;
+      }
+      while (chunks.length) await write(chunks.shift()!);
+    },
+  };
 }
 
 /**

@@ -148,8 +148,14 @@ async function feed(
     }
   }
   for (const s of sinks) {
-    if (!s.buf.length || s.error) continue;
+    if (s.error) {
+      s.buf.length = 0;
+      continue;
+    }
     try {
+      // Lines taken as bytes came before this batch's records (the connector hands records out first).
+      if (s.flushTaken) await s.flushTaken();
+      if (!s.buf.length) continue;
       // One flat string, encoded once: concatenating line by line builds a rope that is slow to encode.
       await s.write(Buffer.from(s.buf.join(''), 'utf8'));
     } catch (e) {

@@ -239,6 +239,13 @@ export class RawHash {
     return true;
   }
 
+  /** Writes the 16 hex digits into buf at `at` (as `hex()` spells them); answers the offset after them. */
+  writeHex(buf: Uint8Array, at: number): number {
+    for (let i = 0; i < 8; i++) buf[at + i] = hexDigit(this.a, i);
+    for (let i = 0; i < 8; i++) buf[at + 8 + i] = hexDigit(this.b, i);
+    return at + 16;
+  }
+
   /** The 16 hex digits a fingerprint line starts with. */
   hex(): string {
     return this.a.toString(16).padStart(8, '0') + this.b.toString(16).padStart(8, '0');
@@ -455,6 +462,32 @@ export class FingerprintWalk {
   /** A rejected row's key: its live row is kept (not a tombstone), and it is not recorded. */
   seen(key: string): void {
     this.take(key);
+  }
+
+  /** Whether rows are compared with an old fingerprint (false: a first load's, every row is new). */
+  get comparing(): boolean {
+    return this.old !== undefined;
+  }
+
+  /**
+   * Room for a line of up to `max` bytes (its newline not counted) in the new file's buffer, for a writer
+   * that puts its bytes there itself (line-take.ts): answers where to write in `lineBuffer()`. `max` must
+   * be under 1 MB. `wroteLine(end)` ends the line.
+   */
+  lineRoom(max: number): number {
+    this.emitRun();
+    if (this.at + max + 1 > CHUNK) this.flush();
+    return this.at;
+  }
+
+  lineBuffer(): Buffer {
+    return this.buf;
+  }
+
+  wroteLine(end: number): void {
+    this.at = end;
+    this.buf[this.at++] = 10;
+    this.written++;
   }
 
   /** Appends an accepted row (its raw hash, NO_RAW_HASH if none, and its canonical row) to the new file. */

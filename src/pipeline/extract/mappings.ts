@@ -6,6 +6,7 @@ import { compileMapping, dbLookups, loadMapping, usesLookups, type CompiledMappi
 import type { PipelineDeps } from '../deps.ts';
 import { mappingRefs } from '../flows.ts';
 import { keyFields, type TargetSpec } from '../targets.ts';
+import { plainMapping, type PlainMapping } from './line-take.ts';
 
 export type RunMode = 'delta' | 'snapshot';
 
@@ -32,6 +33,8 @@ export interface RunMappings {
    * same signature. Undefined when a mapping also reads the store (id lookups): then it does not.
    */
   signature: string | undefined;
+  /** The one mapping of the run, when every field reads a column as it stands or not at all (line-take.ts). */
+  plain?: PlainMapping;
 }
 
 /**
@@ -48,8 +51,10 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   const fields = new Set<string>();
   const sig = createHash('sha256').update(JSON.stringify(flow));
   let stable = true;
+  let plain: PlainMapping | undefined;
   for (const ref of mappingRefs(flow)) {
     const m = await loadMapping(ref);
+    plain = mappings.length ? undefined : plainMapping(m);
     sig.update(JSON.stringify(m));
     if (usesLookups(m)) stable = false;
     for (const f of Object.keys(m.fields)) fields.add(f);
@@ -60,5 +65,8 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   }
   const pick = (kind: string | undefined) =>
     mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
-  return { pick, kinds: new Set(byName.keys()), fields, signature: stable ? sig.digest('hex').slice(0, 32) : undefined };
+  return {
+    pick, kinds: new Set(byName.keys()), fields, signature: stable ? sig.digest('hex').slice(0, 32) : undefined,
+    ...(plain && stable && mappings.length === 1 ? { plain } : {}),
+  };
 }

@@ -83,6 +83,22 @@ export class Resolver {
     return id;
   }
 
+  /**
+   * The id of `code` when it can be answered without waiting: known, or numbered from ids reserved
+   * already. Undefined: a code it may not create, or no id left — the caller goes the way that reserves.
+   */
+  idNow(code: string): number | undefined {
+    if (code === this.lastCode) return this.lastId;
+    const k = this.known.get(code);
+    if (k !== undefined) {
+      this.lastCode = code;
+      this.lastId = k;
+      return k;
+    }
+    if (!this.creatable || this.head >= this.ids.length) return undefined;
+    return this.id(code);
+  }
+
   get overflow(): boolean {
     return this.known.size > MAX_CODES;
   }
