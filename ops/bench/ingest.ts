@@ -363,7 +363,7 @@ async function main(): Promise<void> {
     const [bCount] = await query<{ n: string }>(c, 'SELECT count(*) AS n FROM prices');
     if (Number(bCount!.n) !== N) throw new Error(`prices holds ${bCount!.n} rows after the snapshot, expected ${N}`);
     const snapshotRowsPerSec = N / b.seconds;
-    progress(`(b) run ${b.run.id}: ${b.seconds.toFixed(2)} s wall, extract ${(b.run.extractMs! / 1000).toFixed(2)} s, merge ${(b.run.mergeMs! / 1000).toFixed(2)} s, ${Math.round(snapshotRowsPerSec)} rows/s, worker CPU ${snapshotWorkerCpuSeconds.toFixed(2)} s (${(snapshotWorkerCpuSeconds * 1e6 / N).toFixed(2)} µs/row)`);
+    progress(`(b) run ${b.run.id}: ${b.seconds.toFixed(2)} s wall, extract ${(b.run.extractMs! / 1000).toFixed(2)} s, merge ${(b.run.mergeMs! / 1000).toFixed(2)} s, ${Math.round(snapshotRowsPerSec)} rows/s, worker CPU ${snapshotWorkerCpuSeconds.toFixed(2)} s (${(snapshotWorkerCpuSeconds * 1e6 / N).toFixed(2)} µs/row); phases ${JSON.stringify(b.phases)}`);
     if (args.snapshotOnly) {
       const hwmKb = await worker.stop();
       const peak = Math.max(hwmKb, worker.maxRssKb) / 1024;
@@ -373,7 +373,7 @@ async function main(): Promise<void> {
       console.log(`ingest bench (snapshot only): ${N} rows; floor ${floorSeconds.toFixed(2)} s, snapshot ${b.seconds.toFixed(2)} s, ratio ${snapshotRatio.toFixed(3)}, worker peak RSS ${peak.toFixed(1)} MB`);
       for (const p of profileB) console.log(`  ${p.seconds.toFixed(1).padStart(7)}  ${p.statement}`);
       console.log(JSON.stringify({
-        rows: N, copyFloorSeconds: r3(floorSeconds), snapshotSeconds: r3(b.seconds), snapshotRatio: r3(snapshotRatio), extractSeconds: r3(b.run.extractMs! / 1000),
+        rows: N, copyFloorSeconds: r3(floorSeconds), snapshotSeconds: r3(b.seconds), snapshotRatio: r3(snapshotRatio), extractSeconds: r3(b.run.extractMs! / 1000), snapshotPhases: b.phases,
         snapshotWorkerCpuSeconds: r3(snapshotWorkerCpuSeconds), snapshotWorkerCpuUsPerRow: r3(snapshotWorkerCpuSeconds * 1e6 / N), workerPeakRssMb: Math.round(peak * 10) / 10,
         loadAverage: (await import('node:os')).loadavg().map((x) => Math.round(x * 100) / 100), profile: profileB,
       }));

@@ -222,6 +222,28 @@ export function fieldValueChecks(target: string): ((name: string) => (value: str
   };
 }
 
+const DEFS_ID = 'https://magistral.dev/schemas/canonical/defs.schema.json';
+
+/**
+ * The canonical schema of each field of `target` as it checks a value: a property that is only a `$ref`
+ * to a definition of defs.schema.json (and a description) is that definition; any other is itself.
+ * Undefined when the target's schema has record-level rules.
+ */
+export function fieldSchemas(target: string): ((name: string) => Record<string, unknown> | undefined) | undefined {
+  const id = CANONICAL_SCHEMA[target];
+  if (!id) return undefined;
+  const schema = validatorFor(id).schema as { properties?: Record<string, Record<string, unknown>> } & Record<string, unknown>;
+  if (Object.keys(schema).some((k) => !RECORD_KEYWORDS.has(k))) return undefined;
+  const defs = (validatorFor(DEFS_ID).schema as { definitions?: Record<string, Record<string, unknown>> }).definitions ?? {};
+  return (name) => {
+    const prop = schema.properties?.[name];
+    if (!prop) return undefined;
+    const ref = typeof prop.$ref === 'string' ? /^defs\.schema\.json#\/definitions\/([A-Za-z0-9]+)$/.exec(prop.$ref) : null;
+    if (ref && Object.keys(prop).every((k) => k === '$ref' || k === 'description')) return defs[ref[1]!];
+    return prop;
+  };
+}
+
 function schemaReject(errors: ErrorObject[] | null | undefined, root = ''): MapResult {
   const p = toProblems(errors, root)[0];
   if (!p) return { ok: false, field: '', rule: 'schema', reason: 'record does not match its canonical schema' };

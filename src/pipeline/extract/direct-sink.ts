@@ -158,11 +158,14 @@ export async function openDirectSink(
 
 /** Writes the decimal digits of a non-negative integer id at `at`; answers the offset after them. */
 function writeId(buf: Buffer, at: number, x: number): number {
+  if (x > 0x7fffffff) return at + buf.write(String(x), at, 'latin1');
+  // Small integers: integer division, no float.
   let n = 1;
-  for (let y = x; y >= 10; y = Math.floor(y / 10)) n++;
+  for (let y = x; y >= 10; y = (y / 10) | 0) n++;
   for (let i = at + n - 1; i >= at; i--) {
-    buf[i] = 48 + (x % 10);
-    x = Math.floor(x / 10);
+    const q = (x / 10) | 0;
+    buf[i] = 48 + x - q * 10;
+    x = q;
   }
   return at + n;
 }
@@ -212,7 +215,7 @@ interface LineTaker extends LineSkip {
  * direct columns) without a record, mapping or string per value; the line counts as read and loaded. The
  * COPY lines wait in buffers until the engine's next turn (flush). Undefined: the mapping lacks a key field.
  */
-function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: Resolver, item: Resolver, tail: Buffer, walk: FingerprintWalk | undefined): LineTaker | undefined {
+export function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: Resolver, item: Resolver, tail: Buffer, walk: FingerprintWalk | undefined): LineTaker | undefined {
   const fieldIndex = (name: string) => plan.fields.findIndex((f) => f.name === name);
   const partF = fieldIndex(spec.keys[0].field);
   const itemF = fieldIndex(spec.keys[1].field);
@@ -232,17 +235,6 @@ function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: Resolve
   let out = Buffer.allocUnsafe(1 << 18);
   let at = 0;
 
-  /** Writes the direct columns (each after a tab) at `o` in `b`; answers the offset after them. */
-  const writeDirect = (b: Buffer, o: number, src: Uint8Array): number => {
-    const c = cutter!;
-    for (let k = 0; k < directF.length; k++) {
-      b[o++] = 9;
-      const f = directF[k]!;
-      if (f >= 0 && c.s[f]! >= 0) o = copyBytes(b, o, src, c.s[f]!, c.e[f]!);
-      else o = copyBytes(b, o, konst[k]!, 0, konst[k]!.length);
-    }
-    return o;
-  };
   /** Writes a key field's value (from the line, or its column's default) at `o`. */
   const writeKey = (b: Buffer, o: number, src: Uint8Array, f: number): number => {
     const c = cutter!;
@@ -290,7 +282,15 @@ function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: Resolve
       let o = writeId(out, at, p);
       out[o++] = 9;
       o = writeId(out, o, i);
-      o = writeDirect(out, o, buf);
+      // The direct columns, each after a tab: the same bytes end the fingerprint line.
+      const ds = o;
+      for (let k = 0; k < directF.length; k++) {
+        out[o++] = 9;
+        const f = directF[k]!;
+        if (f >= 0 && c.s[f]! >= 0) o = copyBytes(out, o, buf, c.s[f]!, c.e[f]!);
+        else o = copyBytes(out, o, konst[k]!, 0, konst[k]!.length);
+      }
+      const de = o;
       o = copyBytes(out, o, tail, 0, tail.length);
       at = o;
       if (walk) {
@@ -303,7 +303,7 @@ function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: Resolve
         w = writeKey(fb, w, buf, partF);
         fb[w++] = 9;
         w = writeKey(fb, w, buf, itemF);
-        w = writeDirect(fb, w, buf);
+        w = copyBytes(fb, w, out, ds, de);
         walk.wroteLine(w);
       }
       sink.read++;
