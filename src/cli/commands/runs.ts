@@ -78,7 +78,8 @@ async function withRuntime<T>(host: CliHost, fn: (rt: Runtime) => Promise<T>): P
 export async function storeIngest(rt: Runtime, flow: string, files: string[], opts: { deadline: number; say: (line: string) => void; key?: string }): Promise<{ runId: number; repeated: boolean }> {
   const key = opts.key ?? `ingest:${randomUUID()}`;
   const stored = await retryingDatabase(async () => {
-    const streams = files.map((f) => createReadStream(f));
+    // 1 MiB reads: with the default 64 KiB, storing a 340 MB file took 0.60-0.64 s instead of 0.30-0.33 s.
+    const streams = files.map((f) => createReadStream(f, { highWaterMark: 1 << 20 }));
     try {
       return await receivePayload(rt, { flow, key, files: files.map((f, i) => ({ fileName: path.basename(f), body: streams[i]! })) });
     } finally {

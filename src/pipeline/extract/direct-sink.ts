@@ -18,6 +18,7 @@ import type { SinkFingerprint } from './fingerprint-sink.ts';
 import { RawHash, type FingerprintWalk } from './fingerprint-walk.ts';
 import { CodeTable, copyBytes, LineCutter, latin1, MAX_TAKEN_LINE, type PlainMapping } from './line-take.ts';
 import type { LineSkip } from '../../port/connector.ts';
+import { openShadow, type ShadowLoad } from './shadow-load.ts';
 
 /**
  * Opens the direct path for a run, on a connection of its own (the pass's lock holder goes on whatever
@@ -34,6 +35,7 @@ export async function openDirectSink(
   const system = run.flow.source.system ?? 'local';
   const client = await deps.pool.connect();
   let copy: ReturnType<typeof copyFrom>;
+  let shadow: ShadowLoad | undefined;
   const resolvers: Resolver[] = [];
   try {
     await client.query('BEGIN');
@@ -62,7 +64,9 @@ export async function openDirectSink(
       return undefined;
     }
     const cols = [spec.keys[0].column, spec.keys[1].column, ...spec.direct.map((d) => d.column), 'flow_id', 'run_id'];
-    copy = client.query(copyFrom(`COPY ${spec.table} (${cols.join(', ')}) FROM STDIN`));
+    // Into a shadow without indexes when the table is hash-partitioned (shadow-load.ts), else the table.
+    shadow = await openShadow(client, spec.table, run.id);
+    copy = client.query(copyFrom(`COPY ${shadow?.table ?? spec.table} (${cols.join(', ')}) FROM STDIN`));
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});
     client.release();
@@ -93,6 +97,7 @@ export async function openDirectSink(
       await sink.flushTaken?.();
       copy.end();
       await finished(copy);
+      await shadow?.buildIndexes(client);
       await rejects.done();
       // The placeholders for codes met first here, in code order, and their external ids.
       const created: Record<string, number> = {};
@@ -124,6 +129,8 @@ export async function openDirectSink(
         await activateFingerprint(client, { flowId: run.flowId, runId: run.id, target: spec.table, flow: run.flow, rows: r.written });
         fingerprinted = true;
       } else fp?.walk.close();
+      // Last: the live table is locked from here to the commit.
+      await shadow?.swap(client);
       await client.query('COMMIT');
       closed = true;
       if (fingerprinted) removeOlderFingerprints(deps.config.MAGISTRAL_DATA_DIR, run.flowId, run.id);

@@ -257,19 +257,39 @@ export class CodeTable {
     return h | 1; // never 0
   }
 
-  /** The number kept for the bytes buf[s, e), or -1. */
+  /** The entry found last: exports repeat the codes in the same order (each price type lists the products anew). */
+  private last = -1;
+
+  /** Whether entry k holds the bytes buf[s, e). */
+  private holds(k: number, buf: Uint8Array, s: number, e: number): boolean {
+    const len = e - s;
+    if (this.lens[k] !== len) return false;
+    const o = this.offs[k]!;
+    let i = 0;
+    while (i < len && this.arena[o + i] === buf[s + i]) i++;
+    return i === len;
+  }
+
+  /**
+   * The number kept for the bytes buf[s, e), or -1. The entry after the last one found is tried first:
+   * codes met in the order they were kept need no hash (a profile of 2M lines: the hash and probe were
+   * 0.13 µs of a line's 0.7).
+   */
   get(buf: Uint8Array, s: number, e: number): number {
+    const next = this.last + 1;
+    if (next < this.size && this.holds(next, buf, s, e)) {
+      this.last = next;
+      return this.vals[next]!;
+    }
     const h = CodeTable.hash(buf, s, e);
     const mask = this.slots.length - 1;
     const len = e - s;
     for (let j = h & mask; ; j = (j + 1) & mask) {
       const k = this.slots[j]! - 1;
       if (k < 0) return -1;
-      if (this.hashes[k] !== h || this.lens[k] !== len) continue;
-      const o = this.offs[k]!;
-      let i = 0;
-      while (i < len && this.arena[o + i] === buf[s + i]) i++;
-      if (i === len) return this.vals[k]!;
+      if (this.hashes[k] !== h || !this.holds(k, buf, s, e)) continue;
+      this.last = k;
+      return this.vals[k]!;
     }
   }
 
@@ -297,6 +317,7 @@ export class CodeTable {
     this.vals[k] = value;
     this.used = copyBytes(this.arena, this.used, buf, s, e);
     this.place(k);
+    this.last = k;
   }
 
   private place(k: number): void {
