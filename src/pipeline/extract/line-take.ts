@@ -283,7 +283,6 @@ export class CodeTable {
     }
     const h = CodeTable.hash(buf, s, e);
     const mask = this.slots.length - 1;
-    const len = e - s;
     for (let j = h & mask; ; j = (j + 1) & mask) {
       const k = this.slots[j]! - 1;
       if (k < 0) return -1;
