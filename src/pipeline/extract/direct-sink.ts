@@ -95,6 +95,8 @@ export async function openDirectSink(
     write: (chunk) => writeWithBackpressure(copy, chunk),
     async finish(declared, started) {
       await sink.flushTaken?.();
+      // The fingerprint is complete: to disk while the COPY ends and the indexes are built.
+      opts.fingerprint?.walk.syncSoon();
       copy.end();
       await finished(copy);
       await shadow?.buildIndexes(client);
