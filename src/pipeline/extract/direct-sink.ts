@@ -241,6 +241,9 @@ export function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: 
   let konst: Buffer[] = [];
   let konstBytes = 0;
   const chunks: Buffer[] = [];
+  const lastPartDigits = Buffer.alloc(24);
+  let lastPart = -1;
+  let lastPartLen = 0;
   let out = Buffer.allocUnsafe(1 << 18);
   let at = 0;
 
@@ -288,7 +291,12 @@ export function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: 
         out = Buffer.allocUnsafe(Math.max(1 << 18, max));
         at = 0;
       }
-      let o = writeId(out, at, p);
+      // The part (price type, warehouse) is the same line after line: its digits are copied.
+      if (p !== lastPart) {
+        lastPart = p;
+        lastPartLen = writeId(lastPartDigits, 0, p);
+      }
+      let o = copyBytes(out, at, lastPartDigits, 0, lastPartLen);
       out[o++] = 9;
       o = writeId(out, o, i);
       // The direct columns, each after a tab: the same bytes end the fingerprint line.

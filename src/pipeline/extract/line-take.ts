@@ -179,7 +179,7 @@ export class LineCutter {
         bs[c] = from;
         be[c++] = i;
         from = i + 1;
-      } else if (b < 0x20 || b > 0x7e || b === 0x5c) return false;
+      } else if (b - 0x20 >>> 0 > 0x5e || b === 0x5c) return false; // outside 0x20–0x7e, or a backslash
     }
     if (c !== last) return false;
     bs[c] = from;
