@@ -2,6 +2,7 @@
 // take the live ones' place (src/pipeline/extract/shadow-load.ts): the table must come out as its
 // migrations made it (names, bounds, triggers, storage options, indexes), a write that reached the live
 // table meanwhile must send the load to staging, and nothing of a shadow may outlive its transaction.
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openShadow, ShadowConflict } from '../../src/pipeline/extract/shadow-load.ts';
 import { createTestPipeline, csv, pricesPicture, stockPicture, type TestPipeline } from '../helpers/pipeline.ts';
@@ -94,5 +95,45 @@ describe('a first load through a shadow of the table', () => {
     }
     expect(await shadows(tp)).toEqual([]);
     expect(await pricesPicture(tp)).toEqual(['shadow-p|shadow-pt|7.000000|RUB']);
+  });
+});
+
+describe('placeholders inserted while a first load is read', () => {
+  let tp: TestPipeline;
+  const logs: string[] = [];
+  beforeAll(async () => {
+    tp = await createTestPipeline('early-ph', { log: pino({ level: 'info' }, { write: (l: string) => { logs.push(l); } }) });
+    await tp.applyFlowFile('ops/flows/prices-csv.yaml');
+  });
+  afterAll(async () => {
+    await tp?.close();
+  });
+
+  it('inserts the catalog met so far between two COPYs, the rest at the end, and loses no row', async () => {
+    // 1,500 products under each of 60 price types: every product is met in the first 1,500 rows, then
+    // 88,500 rows bring no new product; the last price type brings 200 products more.
+    const rows: string[] = [];
+    for (let t = 0; t < 60; t++) for (let p = 0; p < 1500; p++) rows.push(`E${p};t${t};${p + t}.25;RUB`);
+    for (let p = 1500; p < 1700; p++) rows.push(`E${p};t59;${p}.75;RUB`);
+    const run = await tp.ingest('prices-csv', csv('sku;price_type;price;currency', rows), 'early.csv');
+    expect(run.state).toBe('done');
+    expect(run.rows).toMatchObject({ read: 90_200, inserted: 90_200, rejected: 0 });
+    expect((await tp.rt.pool.query('SELECT load_path FROM runs WHERE id = $1', [run.id])).rows[0].load_path).toBe('direct');
+    const early = logs.map((l) => JSON.parse(l) as { msg: string; placeholders?: number; atRow?: number }).find((l) => l.msg === 'placeholders inserted while the load was read');
+    // 1,500 products and the price types met by then; the 200 late products and the last price types at the end.
+    expect(early?.placeholders).toBeGreaterThan(1500);
+    expect(early!.placeholders).toBeLessThan(1560);
+    expect(early!.atRow).toBeGreaterThanOrEqual(51_500);
+    expect(early!.atRow).toBeLessThan(90_000);
+    const picture = await pricesPicture(tp);
+    expect(picture).toHaveLength(90_200);
+    expect(picture).toContain('E1499|t59|1558.250000|RUB');
+    expect(picture).toContain('E1699|t59|1699.750000|RUB');
+    const ext = await tp.rt.pool.query(`SELECT count(*)::int AS n, count(DISTINCT internal_id)::int AS ids FROM external_ids e JOIN products p ON p.id = e.internal_id AND p.code = e.external_id
+      WHERE e.entity = 'product' AND p.placeholder`);
+    expect(ext.rows[0]).toEqual({ n: 1700, ids: 1700 });
+    // The fingerprint it wrote: the same file again is passed over whole.
+    const again = await tp.ingest('prices-csv', csv('sku;price_type;price;currency', rows), 'early.csv');
+    expect(again.rows).toMatchObject({ read: 90_200, skipped: 90_200, inserted: 0, updated: 0, removed: 0 });
   });
 });
