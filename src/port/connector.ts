@@ -43,10 +43,11 @@ export interface RawLine {
 
 /**
  * Asked about a plain line (no quote, not inside a quoted field, line break excluded) of a file whose
- * header is `columns` and delimiter `delimiter`: true when the reader already has it as it stands — it is
- * then read (counted, recorded) and the connector passes over it without handing it out; false: the
- * connector hands it out as usual. The answer depends on every record before the line: records handed
- * out so far must have been yielded before the next line is asked about.
+ * header is `columns` and delimiter `delimiter`: true when the reader took it as it stands — it already
+ * has it (a snapshot beside its fingerprint), or it read its values from the bytes (a first load whose
+ * mapping passes them on unchanged) — and the connector passes over it without handing it out; false:
+ * the connector hands it out as usual. The answer depends on every record before the line: records
+ * handed out so far must have been yielded before the next line is asked about.
  */
 export interface LineSkip {
   skip(columns: readonly string[], delimiter: number, buf: Uint8Array, start: number, end: number): boolean;
@@ -86,8 +87,9 @@ export interface ParseContext {
    */
   rawLines?: boolean;
   /**
-   * The reader has most lines of this payload already (a snapshot read beside its fingerprint): a
-   * connector that reads plain delimited lines may ask about each before it decodes it (LineSkip).
+   * The reader may take most lines of this payload without a record (it has them already, or reads
+   * them from their bytes): a connector that reads plain delimited lines may ask about each before it
+   * decodes it (LineSkip).
    */
   lineSkip?: LineSkip;
   /**
