@@ -109,18 +109,16 @@ export async function waitForRunWithWorkers(rt: Runtime, host: CliHost, runId: n
     let nextProgress = Date.now() + progressEvery;
     for (;;) {
       // Its state only, by primary key (50 ms apart); the whole view once it is over.
-      const state = await db(`waiting for run ${runId}`, async () => (await rt.pool.query<{ state: string }>('SELECT state FROM runs WHERE id = $1', [runId])).rows[0]?.state);
-      const run = state === undefined || isTerminal(state as RunView['state']) || state === 'held'
-        ? await db(`waiting for run ${runId}`, () => getRun(rt.db, runId))
-        : { state: state as RunView['state'] };
-      if (isTerminal(run.state) || run.state === 'held') return run as RunView;
+      const state = await db(`waiting for run ${runId}`, async () => (await rt.pool.query<{ state: RunView['state'] }>('SELECT state FROM runs WHERE id = $1', [runId])).rows[0]?.state);
+      // No such run: getRun says so.
+      if (state === undefined || isTerminal(state) || state === 'held') return await db(`waiting for run ${runId}`, () => getRun(rt.db, runId));
       if (Date.now() > deadline) {
-        const why = await waitingFor(rt, runId, run.state).catch(() => `run ${runId} is ${run.state}`);
+        const why = await waitingFor(rt, runId, state).catch(() => `run ${runId} is ${state}`);
         throw new MagistralError('MAG_ERR_RUN_STATE', `${why}; still not finished after ${opts.timeoutMs} ms`);
       }
       if (progressEvery > 0 && Date.now() >= nextProgress) {
         nextProgress = Date.now() + progressEvery;
-        const line = await waitingFor(rt, runId, run.state).catch(() => undefined);
+        const line = await waitingFor(rt, runId, state).catch(() => undefined);
         if (line) say(`magistral: ${line}`);
       }
       if (!own && Date.now() >= nextCheck) {
@@ -131,7 +129,7 @@ export async function waitForRunWithWorkers(rt: Runtime, host: CliHost, runId: n
           if (Date.now() - noneSince >= grace) {
             if (!opts.embeddedWorkers) {
               process.exitCode = EXIT_NO_WORKERS;
-              throw new MagistralError('MAG_ERR_NO_WORKERS', `run ${runId} is ${run.state} and no worker of this installation is connected to the queues (prefix "${rt.config.MAGISTRAL_QUEUE_PREFIX}"); it stays open until workers run (magistral start --workers-only), or run this command without --no-embedded-workers`);
+              throw new MagistralError('MAG_ERR_NO_WORKERS', `run ${runId} is ${state} and no worker of this installation is connected to the queues (prefix "${rt.config.MAGISTRAL_QUEUE_PREFIX}"); it stays open until workers run (magistral start --workers-only), or run this command without --no-embedded-workers`);
             }
             say(`magistral: no worker left on the queues (prefix "${rt.config.MAGISTRAL_QUEUE_PREFIX}"); finishing run ${runId} with workers in this process`);
             own = await host.startWorkers(rt, { name: opts.workerName });

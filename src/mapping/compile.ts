@@ -212,10 +212,7 @@ function buildCanonicalCheck(target: string, names: string[]): (out: Record<stri
  * Undefined when the target's schema has record-level rules: then only the whole record can be checked.
  */
 export function fieldValueChecks(target: string): ((name: string) => (value: string) => boolean) | undefined {
-  const id = CANONICAL_SCHEMA[target];
-  if (!id) return undefined;
-  const schema = validatorFor(id).schema as Record<string, unknown>;
-  if (Object.keys(schema).some((k) => !RECORD_KEYWORDS.has(k))) return undefined;
+  if (!checkedByField(target)) return undefined;
   return (name) => {
     const v = fieldValidator(target, name);
     return (value) => v(value) === true;
@@ -224,16 +221,22 @@ export function fieldValueChecks(target: string): ((name: string) => (value: str
 
 const DEFS_ID = 'https://magistral.dev/schemas/canonical/defs.schema.json';
 
+/** The target's canonical schema when it has per-property rules only (buildCanonicalCheck checks it field by field). */
+function checkedByField(target: string): ({ properties?: Record<string, Record<string, unknown>> } & Record<string, unknown>) | undefined {
+  const id = CANONICAL_SCHEMA[target];
+  if (!id) return undefined;
+  const schema = validatorFor(id).schema as { properties?: Record<string, Record<string, unknown>> } & Record<string, unknown>;
+  return Object.keys(schema).some((k) => !RECORD_KEYWORDS.has(k)) ? undefined : schema;
+}
+
 /**
  * The canonical schema of each field of `target` as it checks a value: a property that is only a `$ref`
  * to a definition of defs.schema.json (and a description) is that definition; any other is itself.
  * Undefined when the target's schema has record-level rules.
  */
 export function fieldSchemas(target: string): ((name: string) => Record<string, unknown> | undefined) | undefined {
-  const id = CANONICAL_SCHEMA[target];
-  if (!id) return undefined;
-  const schema = validatorFor(id).schema as { properties?: Record<string, Record<string, unknown>> } & Record<string, unknown>;
-  if (Object.keys(schema).some((k) => !RECORD_KEYWORDS.has(k))) return undefined;
+  const schema = checkedByField(target);
+  if (!schema) return undefined;
   const defs = (validatorFor(DEFS_ID).schema as { definitions?: Record<string, Record<string, unknown>> }).definitions ?? {};
   return (name) => {
     const prop = schema.properties?.[name];

@@ -36,6 +36,8 @@ export async function openDirectSink(
   const client = await deps.pool.connect();
   let copy: ReturnType<typeof copyFrom>;
   let shadow: ShadowLoad | undefined;
+  /** The load's COPY (opened again after placeholders inserted while reading). */
+  let copySql = '';
   const resolvers: Resolver[] = [];
   try {
     await client.query('BEGIN');
@@ -66,7 +68,8 @@ export async function openDirectSink(
     const cols = [spec.keys[0].column, spec.keys[1].column, ...spec.direct.map((d) => d.column), 'flow_id', 'run_id'];
     // Into a shadow without indexes when the table is hash-partitioned (shadow-load.ts), else the table.
     shadow = await openShadow(client, spec.table, run.id);
-    copy = client.query(copyFrom(`COPY ${shadow?.table ?? spec.table} (${cols.join(', ')}) FROM STDIN`));
+    copySql = `COPY ${shadow?.table ?? spec.table} (${cols.join(', ')}) FROM STDIN`;
+    copy = client.query(copyFrom(copySql));
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});
     client.release();
@@ -180,7 +183,6 @@ export async function openDirectSink(
   let readAtFresh = 0;
   let held: Buffer[] = [];
   let heldBytes = 0;
-  const copySql = `COPY ${shadow?.table ?? spec.table} (${[spec.keys[0].column, spec.keys[1].column, ...spec.direct.map((d) => d.column), 'flow_id', 'run_id'].join(', ')}) FROM STDIN`;
   const startEarly = () => {
     earlyDone = true;
     earlyAt = sink.read;
@@ -297,7 +299,7 @@ interface LineTaker extends LineSkip {
  * direct columns) without a record, mapping or string per value; the line counts as read and loaded. The
  * COPY lines wait in buffers until the engine's next turn (flush). Undefined: the mapping lacks a key field.
  */
-export function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: Resolver, item: Resolver, tail: Buffer, walk: FingerprintWalk | undefined): LineTaker | undefined {
+function lineTaker(sink: Sink, spec: FactSpec, plan: PlainMapping, part: Resolver, item: Resolver, tail: Buffer, walk: FingerprintWalk | undefined): LineTaker | undefined {
   const fieldIndex = (name: string) => plan.fields.findIndex((f) => f.name === name);
   const partF = fieldIndex(spec.keys[0].field);
   const itemF = fieldIndex(spec.keys[1].field);

@@ -1,6 +1,6 @@
 // The mappings of a run compiled once per extract (a plain function per mapping, picked by record
 // kind), and the mode a run merges with once its payload has said what it is.
-import type { Flow } from '../../schemas/index.ts';
+import type { Flow, Mapping } from '../../schemas/index.ts';
 import { createHash } from 'node:crypto';
 import { compileMapping, dbLookups, loadMapping, usesLookups, type CompiledMapping } from '../../mapping/index.ts';
 import type { PipelineDeps } from '../deps.ts';
@@ -51,10 +51,10 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   const fields = new Set<string>();
   const sig = createHash('sha256').update(JSON.stringify(flow));
   let stable = true;
-  let plain: PlainMapping | undefined;
+  let first: Mapping | undefined;
   for (const ref of mappingRefs(flow)) {
     const m = await loadMapping(ref);
-    plain = mappings.length ? undefined : plainMapping(m);
+    first ??= m;
     sig.update(JSON.stringify(m));
     if (usesLookups(m)) stable = false;
     for (const f of Object.keys(m.fields)) fields.add(f);
@@ -65,8 +65,6 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   }
   const pick = (kind: string | undefined) =>
     mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
-  return {
-    pick, kinds: new Set(byName.keys()), fields, signature: stable ? sig.digest('hex').slice(0, 32) : undefined,
-    ...(plain && stable && mappings.length === 1 ? { plain } : {}),
-  };
+  const plain = first && stable && mappings.length === 1 ? plainMapping(first) : undefined;
+  return { pick, kinds: new Set(byName.keys()), fields, signature: stable ? sig.digest('hex').slice(0, 32) : undefined, ...(plain ? { plain } : {}) };
 }

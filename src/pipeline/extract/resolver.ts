@@ -88,14 +88,7 @@ export class Resolver {
    * already. Undefined: a code it may not create, or no id left — the caller goes the way that reserves.
    */
   idNow(code: string): number | undefined {
-    if (code === this.lastCode) return this.lastId;
-    const k = this.known.get(code);
-    if (k !== undefined) {
-      this.lastCode = code;
-      this.lastId = k;
-      return k;
-    }
-    if (!this.creatable || this.head >= this.ids.length) return undefined;
+    if (code !== this.lastCode && !this.known.has(code) && (!this.creatable || this.head >= this.ids.length)) return undefined;
     return this.id(code);
   }
 

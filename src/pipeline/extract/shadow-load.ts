@@ -24,6 +24,12 @@ const IDENT = /^[a-z_][a-z0-9_]*$/;
 /** Memory for sorting an index build (per build, for its length only). */
 const BUILD_MEMORY = '256MB';
 
+/** A partition's indexes, each with the table's index it is attached to. */
+async function partitionIndexes(c: pg.PoolClient, partition: string): Promise<Array<{ name: string; parent: number }>> {
+  return (await c.query<{ name: string; parent: number }>(`SELECT x.relname AS name, h.inhparent::int AS parent
+    FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_inherits h ON h.inhrelid = i.indexrelid WHERE i.indrelid = $1::regclass`, [partition])).rows;
+}
+
 export interface ShadowLoad {
   /** Where the COPY goes. */
   readonly table: string;
@@ -83,9 +89,7 @@ export async function openShadow(client: pg.PoolClient, table: string, runId: nu
         // What the live partition has of its own: statement triggers (not clones of the table's), index names by parent index.
         const triggers = (await c.query<{ def: string }>(`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger
           WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgparentid = 0 ORDER BY tgname`, [p.name])).rows.map((r) => r.def);
-        const indexNames = new Map((await c.query<{ name: string; parent: number }>(`SELECT x.relname AS name, h.inhparent::int AS parent
-          FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_inherits h ON h.inhrelid = i.indexrelid WHERE i.indrelid = $1::regclass`, [p.name])).rows
-          .map((r) => [r.parent, r.name]));
+        const indexNames = new Map((await partitionIndexes(c, p.name)).map((r) => [r.parent, r.name]));
         await c.query(`ALTER TABLE ${table} DETACH PARTITION ${p.name}`);
         if ((await c.query(`SELECT EXISTS (SELECT 1 FROM ${p.name}) AS e`)).rows[0].e) {
           throw new ShadowConflict(`${table} got rows while its first load was read (partition ${p.name}): loading it through staging instead`);
@@ -96,8 +100,7 @@ export async function openShadow(client: pg.PoolClient, table: string, runId: nu
         await c.query(`ALTER TABLE ${table} ATTACH PARTITION ${p.name} ${p.bound}`);
         await c.query(`ALTER TABLE ${p.name} DROP CONSTRAINT ${shadow}_${i}_bound`);
         if (p.reloptions?.length) await c.query(`ALTER TABLE ${p.name} SET (${p.reloptions.join(', ')})`);
-        for (const ix of (await c.query<{ name: string; parent: number }>(`SELECT x.relname AS name, h.inhparent::int AS parent
-          FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_inherits h ON h.inhrelid = i.indexrelid WHERE i.indrelid = $1::regclass`, [p.name])).rows) {
+        for (const ix of await partitionIndexes(c, p.name)) {
           const old = indexNames.get(ix.parent);
           if (old && old !== ix.name) await c.query(`ALTER INDEX "${ix.name}" RENAME TO "${old}"`);
         }
