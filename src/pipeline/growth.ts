@@ -70,6 +70,20 @@ export function followPayload(pool: Pick<Pool, 'query'>, key: string, filePath: 
   return Readable.from(follow(), { objectMode: false, highWaterMark: 1 });
 }
 
+/**
+ * Waits until the file is whole (a reader that stopped before its end, with a load that commits when it
+ * ends: a direct load may commit only after the seal). Throws GrowthAbandoned when it is given up.
+ */
+export async function awaitSeal(pool: Pick<Pool, 'query'>, key: string, stopping?: AbortSignal): Promise<void> {
+  for (;;) {
+    const g = await growthOf(pool, key);
+    if (g.state === 'sealed') return;
+    if (g.state === 'abandoned') throw new GrowthAbandoned(g.error ?? `the upload of receipt ${key} was given up`);
+    if (stopping?.aborted) throw new Error(`stopped waiting for receipt ${key} to be whole: the workers are closing`);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
 /** More bytes of the file are final (never fewer: a smaller count is ignored). Answers whether the growth is open. */
 export async function extendGrowth(pool: Pick<Pool, 'query'>, key: string, bytes: number): Promise<boolean> {
   const r = await pool.query(`UPDATE inbox_growth SET committed_bytes = greatest(committed_bytes, $2), updated_at = now() WHERE key = $1 AND state = 'growing'`, [key, bytes]);
@@ -106,8 +120,8 @@ export async function sealGrowth(deps: PipelineDeps, key: string, file: { sha256
   } finally {
     client.release();
   }
-  // Runs done reading before the end (price types, warehouses: the file's head) wait staged for this.
-  // A first load's read waits received for it (waitsForSeal).
+  // Runs done reading before the end (price types, warehouses: the file's head) wait staged for this;
+  // runs not read yet are woken to read (a run of a file given up and received again, say).
   for (const r of runs.filter((x) => x.state === 'staged' || x.state === 'received')) {
     const flow = await deps.db.selectFrom('runs').innerJoin('flows', 'flows.id', 'runs.flow_id').select('flows.definition').where('runs.id', '=', r.id).executeTakeFirst();
     if (flow) await (r.state === 'staged' ? enqueueMerge : enqueueExtract)(deps, r.id, flow.definition).catch(() => {});
@@ -140,24 +154,4 @@ export async function abandonGrowth(deps: PipelineDeps, keys: readonly string[],
   }
   deps.log.info({ keys: gone, reason }, 'arriving files given up: their runs fail');
   return gone;
-}
-
-/**
- * Whether run `runId` reads a file still arriving together with a first load (a fact run into an empty
- * table): that read waits for the seal and takes the direct path (one COPY into the live table) instead of
- * staging early. bench:onec, 1M prices into an empty store: staged while arriving, the merge after the
- * import took 35 s (a direct load merges nothing); read while arriving pays off where staging is the path
- * anyway — a store that holds rows.
- */
-export async function waitsForSeal(deps: Pick<PipelineDeps, 'pool'>, runId: number): Promise<boolean> {
-  const r = await deps.pool.query<{ target: string }>(`
-    SELECT DISTINCT x.target FROM runs r
-    JOIN runs x ON x.id = r.id OR (r.read_with IS NOT NULL AND x.read_with = r.read_with AND x.state IN ('received', 'extracting'))
-    WHERE r.id = $1 AND x.target IN ('prices', 'stock') AND EXISTS (
-      SELECT 1 FROM inbox i JOIN inbox_growth g ON g.key = i.growth_key WHERE i.id = ANY(r.inbox_ids) AND g.state = 'growing')`, [runId]);
-  for (const { target } of r.rows) {
-    const empty = !(await deps.pool.query(`SELECT EXISTS (SELECT 1 FROM ${target === 'prices' ? 'prices' : 'stock'}) AS e`)).rows[0].e;
-    if (empty) return true;
-  }
-  return false;
 }

@@ -20,7 +20,7 @@ const pieces = (data: Buffer): Buffer[] => piecesOf(data, FILE_LIMIT);
 const IMPORT_REQUESTS = 120;
 
 /** An offers package as 1C writes it: `offers` offers × 5 price types, stock on one warehouse; `broken`: that offer's Ид is badly closed. */
-function offersFile(offers: number, opts: { tag?: string; broken?: number } = {}): Buffer {
+function offersFile(offers: number, opts: { tag?: string; broken?: number; stray?: number } = {}): Buffer {
   const tag = opts.tag ?? 'a';
   let s = '\uFEFF<?xml version="1.0" encoding="UTF-8"?>\n<КоммерческаяИнформация xmlns="urn:1C.ru:commerceml_2" ВерсияСхемы="2.07" ДатаФормирования="2024-05-01T10:00:00">\n'
     + '\t<ПакетПредложений СодержитТолькоИзменения="false">\n\t\t<Ид>ov#</Ид>\n\t\t<Наименование>Пакет</Наименование>\n\t\t<ТипыЦен>\n';
@@ -29,7 +29,7 @@ function offersFile(offers: number, opts: { tag?: string; broken?: number } = {}
   for (let n = 0; n < offers; n++) {
     s += `\t\t\t<Предложение>\n\t\t\t\t<Ид>ov-offer-${n}</Ид${n === opts.broken ? '2' : ''}>\n\t\t\t\t<Наименование>Товар ${n}</Наименование>\n\t\t\t\t<Цены>\n`;
     for (let t = 0; t < 5; t++) {
-      s += `\t\t\t\t\t<Цена>\n\t\t\t\t\t\t<Представление>${n}.${t} RUB</Представление>\n\t\t\t\t\t\t<ИдТипаЦены>ov-pt-${t}</ИдТипаЦены>\n`
+      s += `\t\t\t\t\t<Цена>\n\t\t\t\t\t\t<Представление>${n}.${t} RUB</Представление>\n\t\t\t\t\t\t<ИдТипаЦены>ov-pt-${n === opts.stray && t === 0 ? 'undeclared' : t}</ИдТипаЦены>\n`
         + `\t\t\t\t\t\t<ЦенаЗаЕдиницу>${(n * 7 + t + (tag === 'a' ? 0 : 1000)) / 100}</ЦенаЗаЕдиницу>\n\t\t\t\t\t\t<Валюта>RUB</Валюта>\n\t\t\t\t\t</Цена>\n`;
     }
     s += `\t\t\t\t</Цены>\n\t\t\t\t<Склад ИдСклада="ov-wh" КоличествоНаСкладе="${n % 13}"/>\n\t\t\t</Предложение>\n`;
@@ -114,19 +114,26 @@ describe('1C files read while they are uploaded', () => {
     const second = offersFile(600, { tag: 'b' });
     expect(pieces(first).length).toBeGreaterThan(4);
     const c = await new OneCExchange(url, SITE).start();
-    // A first load (empty tables): its read waits for the import, then loads directly; nothing before.
+    // A first load (empty tables): read while it arrives too, COPYed into a shadow of the table, the price
+    // types the file declares numbered before they merge; nothing visible before the import.
     for (const p of pieces(first).slice(0, -1)) await c.chunk('offers_ov1.xml', p);
     await until('the price types run to be staged', async () => (await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
+    await until('the prices run to COPY into its shadow', async () => (await tp.rt.pool.query(`SELECT 1 FROM pg_stat_activity
+      WHERE datname = current_database() AND query LIKE 'COPY prices_load_% FROM STDIN'`)).rowCount);
     await new Promise((r) => setTimeout(r, 500));
-    expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-prices')).toMatchObject({ state: 'received' });
+    expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-prices')).toMatchObject({ state: 'extracting' });
     expect(await pricesCount()).toBe(0);
     expect(await priceTypesCount()).toBe(0);
     await c.chunk('offers_ov1.xml', pieces(first).at(-1)!);
     const r1 = await c.importUntilDone('offers_ov1.xml', IMPORT_REQUESTS);
     expect(r1[0], r1.join(' | ')).toBe('success');
-    // 3000 prices, 600 stock entries, 5 price types and a warehouse.
-    expect(r1[1]).toContain('3606 inserted');
+    // 3000 prices, 600 stock entries and a warehouse; the 5 price types the prices load numbered before
+    // they merged are completed by their merge (placeholders made real count as updated, as products do).
+    expect(r1[1]).toContain('3601 inserted, 5 updated');
     expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-prices')).toMatchObject({ state: 'done', load_path: 'direct' });
+    // The price types' merge completed the placeholders the load made: names and currency, none left a placeholder.
+    expect((await tp.rt.pool.query(`SELECT string_agg(concat_ws(',', code, name, currency, placeholder), ';' ORDER BY code) AS f FROM price_types WHERE code LIKE 'ov-pt-%'`)).rows[0].f)
+      .toBe('ov-pt-0,Цена 0,RUB,f;ov-pt-1,Цена 1,RUB,f;ov-pt-2,Цена 2,RUB,f;ov-pt-3,Цена 3,RUB,f;ov-pt-4,Цена 4,RUB,f');
     const loaded = await facts();
 
     // The store holds rows: the next file's runs stage it while it arrives.
@@ -164,6 +171,37 @@ describe('1C files read while they are uploaded', () => {
     expect((await runsOf('offers_ov1_plain.xml')).find((x) => x.flow === 'onec-prices-plain')).toMatchObject({ state: 'done', load_path: 'direct' });
     expect((await p.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
     expect(await facts()).toBe(followed);
+    expect(await stagingTables()).toBe(0);
+    await emptyStore();
+  });
+
+  it('a first load naming a price type the file does not declare: read again after the import, that price rejected, the same store', async () => {
+    const data = offersFile(600, { tag: 'd', stray: 300 });
+    const got: string[] = [];
+    for (const [u, name] of [[url, 'offers_stray.xml'], [plainUrl, 'offers_stray_plain.xml']] as const) {
+      await emptyStore();
+      const c = await new OneCExchange(u, SITE).start();
+      for (const part of pieces(data).slice(0, -1)) await c.chunk(name, part);
+      if (u === url) {
+        await until('the prices run to COPY into its shadow', async () => (await tp.rt.pool.query(`SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'COPY prices_load_% FROM STDIN'`)).rowCount);
+      }
+      await c.chunk(name, pieces(data).at(-1)!);
+      const r = await c.importUntilDone(name, IMPORT_REQUESTS);
+      expect(r[0], r.join(' | ')).toBe('success');
+      expect(r[1]).toContain('1 rejected');
+      expect((await c.raw({ type: 'catalog', mode: 'complete' }))[0]).toBe('success');
+      const runs = await runsOf(name);
+      const prices = runs.find((x) => x.flow.startsWith('onec-prices'))!;
+      const rejects = await tp.rt.pool.query(`SELECT field, rule, reason FROM rejects WHERE run_id = $1`, [prices.id]);
+      expect(rejects.rows).toEqual([{ field: 'priceType', rule: 'reference', reason: "unknown price type 'ov-pt-undeclared' (system onec)" }]);
+      got.push(`${await facts()} ${prices.load_path}`);
+    }
+    expect(await tp.rt.pool.query(`SELECT code FROM price_types WHERE code = 'ov-pt-undeclared'`).then((r) => r.rowCount)).toBe(0);
+    // Read while arriving, the load saw the stray code at its end and gave its run up to a read of its own
+    // after the import, which rejects that price (a direct load too: the table is still empty).
+    expect(got[0]).toBe(got[1]);
+    expect(got[0]).toMatch(/^2999\/600\/[0-9a-f]+ direct$/);
     expect(await stagingTables()).toBe(0);
     await emptyStore();
   });
@@ -233,13 +271,22 @@ describe('1C files read while they are uploaded', () => {
     const priceTypes = async () => (await tp.rt.pool.query(`SELECT string_agg(concat_ws(',', code, name), ';' ORDER BY code) AS f FROM price_types`)).rows[0].f as string | null;
     await preload();
     const before = await priceTypes();
-    const store = await facts();
-    for (const ending of ['expired', 'new session'] as const) {
+    let store = await facts();
+    for (const ending of ['expired', 'new session', 'first load'] as const) {
       const name = `offers_stop_${ending.replace(' ', '_')}.xml`;
+      // A first load reads into a shadow of the table while the file arrives: it too leaves nothing.
+      if (ending === 'first load') {
+        await emptyStore();
+        store = await facts();
+      }
       const c = await new OneCExchange(url, SITE).start();
       for (const p of parts.slice(0, 3)) await c.chunk(name, p);
       await until('the prices run to read', async () => (await runsOf(name)).find((x) => x.flow === 'onec-prices' && x.state === 'extracting'));
       await until('the price types to wait staged', async () => (await runsOf(name)).find((x) => x.flow === 'onec-price-types' && x.state === 'staged'));
+      if (ending === 'first load') {
+        await until('the prices run to COPY into its shadow', async () => (await tp.rt.pool.query(`SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'COPY prices_load_% FROM STDIN'`)).rowCount);
+      }
       if (ending === 'expired') await tp.rt.pool.query(`UPDATE onec_sessions SET expires_at = now() - interval '1 second' WHERE closed_at IS NULL AND abandoned_at IS NULL`);
       // Any checkauth expires stale sessions; a catalog one gives up other sessions' early reads.
       await new OneCExchange(url, SITE).start();
@@ -252,6 +299,7 @@ describe('1C files read while they are uploaded', () => {
       expect(Number((await tp.rt.pool.query('SELECT count(*)::int AS n FROM rejects WHERE run_id = ANY($1::bigint[])', [runs.map((x) => x.id)])).rows[0].n)).toBe(0);
       expect(await facts()).toBe(store);
       expect(await priceTypes()).toBe(before);
+      expect((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'prices_load_%'`)).rows[0].n).toBe(0);
     }
     await emptyStore();
   });

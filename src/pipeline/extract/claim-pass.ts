@@ -7,7 +7,6 @@ import type { PipelineDeps } from '../deps.ts';
 import { claimRun, TERMINAL_STATES, type ClaimResult } from '../lifecycle/index.ts';
 import { claimLockKey, extractLockKey, LOCK_SQL, UNLOCK_SQL } from '../locks.ts';
 import { targetSpec } from '../targets.ts';
-import { waitsForSeal } from '../growth.ts';
 import type { RunMode } from './mappings.ts';
 import type { PassRun } from './sink.ts';
 
@@ -113,7 +112,6 @@ export async function claimShared(deps: PipelineDeps, lockClient: pg.PoolClient,
  * moving dependency of a run that shares its file.
  */
 export async function extractBlocked(deps: PipelineDeps, runId: number): Promise<boolean> {
-  if (await waitsForSeal(deps, runId)) return true;
   const r = await deps.pool.query(`
     SELECT 1 FROM runs r
     JOIN runs x ON x.id = r.id OR (r.read_with IS NOT NULL AND x.read_with = r.read_with AND x.state IN ('received', 'extracting'))

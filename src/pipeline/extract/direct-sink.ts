@@ -7,7 +7,9 @@ import type { PipelineDeps } from '../deps.ts';
 import { autoCreates } from '../flows.ts';
 import { hasEarlierOpenRun, logChanges, markDirectDone, recordCompletion } from '../lifecycle/index.ts';
 import { createLockName, mergeLockName, TRY_XACT_LOCK_SQL, XACT_LOCK_SQL } from '../locks.ts';
-import type { FactSpec } from '../targets.ts';
+import { TARGETS, type FactSpec } from '../targets.ts';
+import { stagingTable } from '../staging-table.ts';
+import type pg from 'pg';
 import { copyText, writeWithBackpressure } from './copy.ts';
 import { effectiveMode, type RunMappings } from './mappings.ts';
 import type { RejectWriter } from './rejects.ts';
@@ -27,7 +29,15 @@ import { openShadow, type ShadowLoad } from './shadow-load.ts';
  */
 export async function openDirectSink(
   deps: PipelineDeps, run: PassRun, spec: FactSpec, mappings: RunMappings, rejects: RejectWriter, files: readonly PassFile[],
-  opts: { wait: boolean; fingerprint?: SinkFingerprint },
+  opts: {
+    wait: boolean; fingerprint?: SinkFingerprint;
+    /**
+     * The file is still arriving (growth.ts): the load goes into a shadow or not at all, and numbers codes
+     * of entities the flow does not create on trust, provided the file declares them by the end (see
+     * `undeclared`; `declared(entity, system)`: what the pass's dimension runs staged); else it is read again.
+     */
+    declared?: (entity: string, system: string) => ReadonlySet<string> | undefined;
+  },
 ): Promise<Sink | undefined> {
   // Cheap pre-checks outside the transaction; the emptiness is checked again under the locks.
   if ((await deps.pool.query(`SELECT EXISTS (SELECT 1 FROM ${spec.table}) AS e`)).rows[0].e) return undefined;
@@ -39,6 +49,8 @@ export async function openDirectSink(
   /** The load's COPY (opened again after placeholders inserted while reading). */
   let copySql = '';
   const resolvers: Resolver[] = [];
+  /** Resolvers numbering codes on trust (opts.declared). */
+  const onTrust = new Set<Resolver>();
   try {
     await client.query('BEGIN');
     await client.query(`SET LOCAL work_mem = '${deps.config.MAGISTRAL_MERGE_WORK_MEM}'`);
@@ -56,7 +68,9 @@ export async function openDirectSink(
     for (const ref of spec.keys) {
       if (!ok) break;
       const seq = (await client.query(`SELECT pg_get_serial_sequence($1, 'id') AS s`, [ref.table])).rows[0].s as string;
-      const r = new Resolver(ref, deps.pool, seq, autoCreates(run.flow, ref.entity));
+      const creates = autoCreates(run.flow, ref.entity);
+      const r = new Resolver(ref, deps.pool, seq, creates || !!opts.declared);
+      if (!creates && opts.declared) onTrust.add(r);
       ok = await r.load(client, system);
       resolvers.push(r);
     }
@@ -68,6 +82,11 @@ export async function openDirectSink(
     const cols = [spec.keys[0].column, spec.keys[1].column, ...spec.direct.map((d) => d.column), 'flow_id', 'run_id'];
     // Into a shadow without indexes when the table is hash-partitioned (shadow-load.ts), else the table.
     shadow = await openShadow(client, spec.table, run.id);
+    if (!shadow && opts.declared) {
+      await client.query('ROLLBACK');
+      client.release();
+      return undefined;
+    }
     copySql = `COPY ${shadow?.table ?? spec.table} (${cols.join(', ')}) FROM STDIN`;
     copy = client.query(copyFrom(copySql));
   } catch (e) {
@@ -104,6 +123,12 @@ export async function openDirectSink(
       if (sink.error) throw sink.error;
       copy.end();
       await finished(copy);
+      // Codes numbered on trust: the file must have declared each. One it did not: its rows must be
+      // rejected, as the staged merge does — the run is read again.
+      for (const r of onTrust) {
+        const stray = await undeclared(client, run.id, r, system, opts.declared?.(r.ref.entity, system));
+        if (stray !== undefined) throw new Overflow(`${r.ref.label} '${stray}' is not declared in the file being uploaded`);
+      }
       await shadow?.buildIndexes(client);
       await rejects.done();
       // The placeholders for codes met since the early ones (all of them when there were none).
@@ -231,6 +256,27 @@ export async function openDirectSink(
     }
   }
   return sink;
+}
+
+/**
+ * A code `r` numbered on trust that the file did not declare, if any. Declared: staged by a dimension run
+ * of the same pass (`inPass`), or by a run this one depends on that waits staged for the seal (read alone
+ * before it: the file's head). Such a run cannot merge meanwhile: its merge waits for the creation lock
+ * this load holds, and completes the placeholders after it commits.
+ */
+async function undeclared(client: pg.PoolClient, runId: number, r: Resolver, system: string, inPass: ReadonlySet<string> | undefined): Promise<string | undefined> {
+  let left = r.fresh.map(([code]) => code).filter((code) => !inPass?.has(code));
+  if (!left.length) return undefined;
+  const dims = Object.values(TARGETS).filter((t) => t?.kind === 'dimension' && t.entity === r.ref.entity).map((t) => t!.name);
+  const deps = await client.query<{ id: string }>(`SELECT d.id FROM runs me JOIN runs d ON d.id = ANY(me.depends_on) JOIN flows f ON f.id = d.flow_id
+    WHERE me.id = $1 AND d.state IN ('staged', 'merging') AND d.target = ANY($2::text[]) AND coalesce(f.definition->'source'->>'system', 'local') = $3`, [runId, dims, system]);
+  for (const d of deps.rows) {
+    const found = await client.query<{ code: string }>(`SELECT DISTINCT code FROM ${stagingTable(Number(d.id))} WHERE NOT _reject AND code = ANY($1::text[])`, [left]);
+    const seen = new Set(found.rows.map((x) => x.code));
+    left = left.filter((code) => !seen.has(code));
+    if (!left.length) return undefined;
+  }
+  return left[0];
 }
 
 /** Placeholders go in while the load is read once this many codes are new… */

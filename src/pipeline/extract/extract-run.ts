@@ -21,7 +21,7 @@ import { FingerprintOverflow } from './fingerprint-walk.ts';
 import { claimAlone, claimShared } from './claim-pass.ts';
 import { annotate, ATTR } from '../../telemetry/tracing.ts';
 import type { Readable } from 'node:stream';
-import { followPayload, GrowthAbandoned, waitsForSeal } from '../growth.ts';
+import { awaitSeal, followPayload, GrowthAbandoned } from '../growth.ts';
 
 export type ExtractOutcome = 'staged' | 'merged' | 'skipped' | 'paused' | 'failed' | 'busy' | 'waiting';
 
@@ -53,12 +53,11 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     return 'failed';
   }
   const shared = leader.read_with !== null;
-  // A file still arriving (growth.ts): read as it comes, to staging only, without waiting for the runs it
-  // depends on (the merge still does; neither merges before the seal).
+  // A file still arriving (growth.ts): read as it comes without waiting for the runs it depends on (the
+  // merge still does; neither merges before the seal). A first load loads into a shadow meanwhile and
+  // commits only after the seal (its read ends there).
   const growing = (await deps.pool.query<{ key: string }>(`SELECT g.key FROM inbox i JOIN inbox_growth g ON g.key = i.growth_key
     WHERE i.id = ANY($1::bigint[]) AND g.state <> 'sealed' LIMIT 1`, [leader.inbox_ids.map(Number)])).rows[0]?.key;
-  // …unless a first load reads with it: that one waits for the seal, then loads directly (woken by it).
-  if (growing && await waitsForSeal(deps, runId)) return 'waiting';
 
   const lockClient = await deps.pool.connect();
   let claimed: PassRun[] = [];
@@ -94,7 +93,10 @@ interface PassInput {
   options: Record<string, unknown>;
   shared: boolean;
   fileStore: PayloadFileStore;
-  /** A file is still arriving: no direct load (it would hold the live table's lock for the upload's length). */
+  /**
+   * A file is still arriving: a direct load goes into a shadow only (it must not hold the live table for
+   * the upload's length), and may number codes of the entities a run of the pass stages (see `declared`).
+   */
   growing: boolean;
   /** Every claimed run was approved after a stage held it (ParseContext.approved). */
   approved: boolean;
@@ -117,14 +119,23 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
   const directFor = claimed.filter((c) => c.spec.kind === 'fact').sort((a, b) => a.id - b.id)[0]?.id;
   const outcomes = new Map<number, ExtractOutcome | 'again'>();
   let pending = claimed;
-  let allowDirect = !input.growing;
+  let allowDirect = true;
+  // Codes the pass's dimension runs staged, by entity and system: a direct load following a file still
+  // arriving numbers the price types (warehouses) the file declares before they are merged (they merge
+  // after the seal, the load commits after it too, and their merge then completes its placeholders).
+  const fileCodes: Declared = new Map();
   let sinks: Sink[] = [];
   try {
     // A run read alone whose direct load fell back is read once more, to staging.
     while (pending.length) {
       sinks = [];
-      for (const run of pending) sinks.push(await openSink(deps, run, budget, input.files, allowDirect && run.id === directFor, !input.shared));
+      for (const run of pending) sinks.push(await openSink(deps, run, budget, input.files, allowDirect && run.id === directFor, !input.shared, input.growing ? fileCodes : undefined));
       const declared = await readPass({ ...input, sinks });
+      // A direct load's commit is its merge: never before the sender says the file is whole (a reader
+      // follows the file to its seal; one that stopped short waits for it here).
+      if (input.growing && sinks.some((s) => s.holdsMergeLock && !s.error)) {
+        for (const f of input.files) if (f.growth_key) await awaitSeal(deps.pool, f.growth_key, deps.stopping);
+      }
       const again: PassRun[] = [];
       for (const s of sinks) {
         const r = await finishSink(deps, s, declared, started, input.shared);
@@ -172,7 +183,25 @@ function directCovers(spec: FactSpec, mappings: RunMappings): boolean {
   return [...mappings.fields].every((f) => covered.has(f));
 }
 
-async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files: PassFile[], direct: boolean, alone: boolean): Promise<Sink> {
+/** Codes staged by the dimension runs of a pass, by `entity system`. */
+type Declared = Map<string, Set<string>>;
+
+/** Makes `sink` (a dimension's) note the codes of the rows it stages in `declared`. */
+function noteDeclared(sink: Sink, declared: Declared): void {
+  const spec = sink.run.spec;
+  if (spec.kind !== 'dimension') return;
+  const key = `${spec.entity} ${sink.run.flow.source.system ?? 'local'}`;
+  const codes = declared.get(key) ?? new Set<string>();
+  declared.set(key, codes);
+  const format = sink.format;
+  sink.format = (v, line, fi, reject, path) => {
+    const out = format(v, line, fi, reject, path);
+    if (out && !reject && typeof v.code === 'string') codes.add(v.code);
+    return out;
+  };
+}
+
+async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files: PassFile[], direct: boolean, alone: boolean, declared?: Declared): Promise<Sink> {
   const mappings = await compileRunMappings(deps, run.flow, run.spec);
   const rejects = new RejectWriter(deps.pool, run.id);
   // A retry starts from scratch: nothing of an earlier attempt survives.
@@ -181,7 +210,9 @@ async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files:
   if (direct && run.spec.kind === 'fact' && covers) {
     // A first load compares with nothing (its table is empty) but writes the snapshot's fingerprint.
     const fp = await openFingerprint(deps, run, mappings, covers, { compare: false });
-    const sink = await openDirectSink(deps, run, run.spec, mappings, rejects, files, { wait: alone, ...(fp ? { fingerprint: fp } : {}) });
+    const sink = await openDirectSink(deps, run, run.spec, mappings, rejects, files, {
+      wait: alone, ...(fp ? { fingerprint: fp } : {}), ...(declared ? { declared: (entity, system) => declared.get(`${entity} ${system}`) } : {}),
+    });
     if (sink) {
       budget.open++;
       return fp ? withFingerprint(sink, run.spec, fp) : sink;
@@ -193,6 +224,7 @@ async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files:
   // be given up, and it is staged before the import says whether it is complete).
   const fp = run.spec.kind === 'fact' && !growing ? await openFingerprint(deps, run, mappings, covers, { compare: true }) : undefined;
   const sink = await openStagedSink(deps, run, mappings, rejects, budget, { growing, ...(fp ? { fingerprint: fp } : {}) });
+  if (declared) noteDeclared(sink, declared);
   return fp && run.spec.kind === 'fact' ? withFingerprint(sink, run.spec, fp) : sink;
 }
 
