@@ -38,10 +38,10 @@ const PASSWORD = 'bench-1c-password';
 
 // ---------------------------------------------------------------------------------------------- args
 
-interface Args { prices: number; keep: boolean; again: boolean; fileLimit: number; follow: boolean }
+interface Args { prices: number; keep: boolean; again: boolean; fileLimit: number; follow: boolean; uploadMBps: number }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { prices: 5_000_000, keep: false, again: false, fileLimit: 64 * 1024 * 1024, follow: true };
+  const out: Args = { prices: 5_000_000, keep: false, again: false, fileLimit: 64 * 1024 * 1024, follow: true, uploadMBps: 0 };
   const num = (v: string | undefined) => Number(String(v).replace(/_/g, ''));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -51,13 +51,15 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--no-follow') out.follow = false;
     else if (a === '--prices' || a.startsWith('--prices=')) out.prices = num(val());
     else if (a === '--file-limit' || a.startsWith('--file-limit=')) out.fileLimit = num(val());
+    else if (a === '--upload-mbps' || a.startsWith('--upload-mbps=')) out.uploadMBps = num(val());
     else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: npm run bench:onec -- [--prices N (1000..50000000, default 5000000)] [--file-limit BYTES (default 64 MiB)] [--keep] [--again: then the same export once more into the loaded store] [--no-follow: read the file after the import, not while it arrives (followUploads: false)]\n');
+      process.stderr.write('usage: npm run bench:onec -- [--prices N (1000..50000000, default 5000000)] [--file-limit BYTES (default 64 MiB)] [--keep] [--again: then the same export once more into the loaded store] [--no-follow: read the file after the import, not while it arrives (followUploads: false)] [--upload-mbps N: 1C sends at most N MB/s, as over a network (the upload floor too)]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(out.prices) || out.prices < 1000 || out.prices > 50_000_000) throw new Error('--prices must be an integer from 1000 to 50000000');
   if (!Number.isInteger(out.fileLimit) || out.fileLimit < 65536) throw new Error('--file-limit must be at least 65536');
+  if (!(out.uploadMBps >= 0)) throw new Error('--upload-mbps must be a positive number of MB/s (0: as fast as loopback goes)');
   return out;
 }
 
@@ -162,7 +164,7 @@ async function readerOnly(file: string): Promise<{ prices: number; seconds: numb
  * node:http server that does only what receiving must (sha256 and append to a file, no database, no
  * fsync).
  */
-async function uploadFloor(file: string, bytes: number, chunk: number, out: string): Promise<number> {
+async function uploadFloor(file: string, bytes: number, chunk: number, out: string, mbps: number): Promise<number> {
   rmSync(out, { force: true });
   const server = http.createServer((req, res) => {
     void (async () => {
@@ -187,7 +189,7 @@ async function uploadFloor(file: string, bytes: number, chunk: number, out: stri
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const client = new OneC((server.address() as { port: number }).port);
+  const client = new OneC((server.address() as { port: number }).port, mbps);
   const t = performance.now();
   try {
     for (let start = 0; start < bytes; start += chunk) {
@@ -226,7 +228,8 @@ class OneC {
   private sessid = '';
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   requests = 0;
-  constructor(private readonly port: number) {}
+  /** `mbps`: bytes sent at most at this many MB/s (0: unlimited). */
+  constructor(private readonly port: number, private readonly mbps = 0) {}
 
   async call(params: Record<string, string>, body?: { file: string; start: number; end: number }, auth?: string): Promise<string[]> {
     const q = new URLSearchParams({ ...params, ...(this.sessid ? { sessid: this.sessid } : {}) });
@@ -241,12 +244,27 @@ class OneC {
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port: this.port, path: `/exchange/onec/default?${q}`, method: body ? 'POST' : 'GET', headers, agent: this.agent }, resolve);
       req.on('error', reject);
-      if (body) createReadStream(body.file, { start: body.start, end: body.end - 1, highWaterMark: 1 << 20 }).pipe(req);
+      if (body && this.mbps > 0) void this.paced(req, body).catch((e: Error) => req.destroy(e));
+      else if (body) createReadStream(body.file, { start: body.start, end: body.end - 1, highWaterMark: 1 << 20 }).pipe(req);
       else req.end();
     });
     const parts: Buffer[] = [];
     for await (const c of res) parts.push(c as Buffer);
     return iconv.decode(Buffer.concat(parts), 'win1251').split('\n');
+  }
+
+  /** The body in 256 KiB pieces, each sent no sooner than the rate allows (a 1C on a network link). */
+  private async paced(req: http.ClientRequest, body: { file: string; start: number; end: number }): Promise<void> {
+    const t0 = performance.now();
+    let sent = 0;
+    for await (const c of createReadStream(body.file, { start: body.start, end: body.end - 1, highWaterMark: 1 << 18 })) {
+      const due = t0 + (sent / (this.mbps * 1e6)) * 1000;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      sent += (c as Buffer).length;
+      if (!req.write(c)) await once(req, 'drain');
+    }
+    req.end();
   }
 
   async checkauth(user: string, password: string): Promise<void> {
@@ -301,7 +319,7 @@ async function main(): Promise<void> {
   progress(`reader: ${own.seconds.toFixed(2)} s, ${parseMBPerSec.toFixed(1)} MB/s, ${Math.round(gen.prices / own.seconds)} prices/s`);
 
   progress(`upload floor: the same ${Math.ceil(gen.bytes / args.fileLimit)} POSTs to a bare HTTP server that hashes and writes …`);
-  const upFloor = await uploadFloor(file, gen.bytes, args.fileLimit, path.join(DATA, `upload-floor-${prefix}.bin`));
+  const upFloor = await uploadFloor(file, gen.bytes, args.fileLimit, path.join(DATA, `upload-floor-${prefix}.bin`), args.uploadMBps);
   progress(`upload floor: ${upFloor.toFixed(2)} s, ${(mb / upFloor).toFixed(0)} MB/s`);
 
   // Fresh database; the example flows of ops/flows/onec.yaml without guards.
@@ -336,7 +354,7 @@ async function main(): Promise<void> {
 
     // The protocol, as 1C performs it, timed end to end.
     const exchange = async (label: string) => {
-      const client = new OneC(api!.port);
+      const client = new OneC(api!.port, args.uploadMBps);
       onec.client = client;
       const t0 = performance.now();
       await client.checkauth(USER, PASSWORD);
@@ -464,7 +482,7 @@ async function main(): Promise<void> {
       floorPricesPerSec: result.floorPricesPerSec, floorRatioToReference: result.floorRatioToReference,
       overlapFloorSeconds: result.overlapFloorSeconds, overlapFloorRatio: result.overlapFloorRatio,
       ...(again ? { againSeconds: result.againSeconds, againUploadSeconds: result.againUploadSeconds, againImportSeconds: result.againImportSeconds, againRatioToReference: r3(gen.prices / again.seconds / referencePricesPerSec) } : {}),
-      followUploads: args.follow, prices: result.prices, stock: result.stock, fileMB: result.fileMB, targets,
+      followUploads: args.follow, uploadMBps: args.uploadMBps || null, prices: result.prices, stock: result.stock, fileMB: result.fileMB, targets,
     }));
   } finally {
     onec.client?.close();
