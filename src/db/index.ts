@@ -36,6 +36,7 @@ import * as m0036 from './migrations/0036-runs-console.ts';
 import * as m0038 from './migrations/0038-inbox-growth.ts';
 import * as m0040 from './migrations/0040-fingerprints.ts';
 import * as m0041 from './migrations/0041-fingerprint-held.ts';
+import * as m0043 from './migrations/0043-placeholder-search.ts';
 
 export type { Database } from './types.ts';
 export { isDependencyUnavailable } from './availability.ts';
@@ -131,6 +132,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0038-inbox-growth': m0038,
   '0040-fingerprints': m0040,
   '0041-fingerprint-held': m0041,
+  '0043-placeholder-search': m0043,
 };
 
 class StaticProvider implements MigrationProvider {
