@@ -53,6 +53,19 @@ export interface LineSkip {
   skip(columns: readonly string[], delimiter: number, buf: Uint8Array, start: number, end: number): boolean;
 }
 
+/**
+ * Records taken from their bytes, a group at a time (a first load of a markup file): a connector that
+ * finds a group of plain records of one kind (a CommerceML offer's prices) may hand out their values as
+ * byte ranges instead of records. Record r's field `fields[f]` is `buf[at[2k], at[2k + 1])` with
+ * k = r × fields.length + f, absent where at[2k] is -1; `shared` holds the values every record of the
+ * group has (the offer they belong to). The bytes are each value's UTF-8 text exactly as the record would
+ * hold it (no markup, no reference to resolve). True: the reader took them all (they count as read);
+ * false: the connector hands them out as records, as it would have.
+ */
+export interface RecordTake {
+  take(kind: string, fields: readonly string[], shared: Readonly<Record<string, string>>, buf: Uint8Array, at: Int32Array, count: number): boolean;
+}
+
 /** A file a payload carries beside its records (a closing document's PDF), kept in the store's file store. */
 export interface PayloadFileStore {
   /**
@@ -92,6 +105,8 @@ export interface ParseContext {
    * decodes it (LineSkip).
    */
   lineSkip?: LineSkip;
+  /** The reader may take groups of plain records from their bytes (RecordTake). */
+  recordTake?: RecordTake;
   /**
    * A person approved this run after a stage held it (HoldRunError): a connector that holds payloads for a
    * reason of its own lets this one through.

@@ -2,7 +2,7 @@
 // rule enforces it; type-only imports of the generated canonical types aside). Its face: the connector
 // interface, the port object the core hands each connector, and the errors a connector raises.
 export type {
-  Connector, ParseContext, SourceRecord, RawLine, LineSkip, PayloadFileStore, PullContext, PullHandle, PullResult, DryRunCounting, OutboundCapability, OutboundContext, SendContext,
+  Connector, ParseContext, SourceRecord, RawLine, LineSkip, RecordTake, PayloadFileStore, PullContext, PullHandle, PullResult, DryRunCounting, OutboundCapability, OutboundContext, SendContext,
   SendResult, SentOrder, DocumentRequestCapability, ActRequest, ActAnswer, DocumentRequestContext,
 } from './connector.ts';
 export type { ExchangeEndpoint, ConnectorModule } from './module.ts';

@@ -21,6 +21,14 @@ export interface ScanHandler {
   open(name: number, depth: number): boolean;
   /** An element closes; `text` is its direct text content if open() asked for it, else ''. */
   close(name: number, depth: number, text: string): void;
+  /**
+   * Offered the raw content of the element just opened, when open() asked for it (XmlScanner.offerContent)
+   * and its end tag is in the bytes at hand: `buf[start, end)`, up to the `</name>` that ends it (UTF-8 only).
+   * True: the handler took it whole — the scanner goes on after the end tag, reporting the element's close
+   * and nothing inside. False: the content is scanned as usual. A handler takes only content it fully
+   * understands (the first `</name>` found ends the element only where nothing in between can hide one).
+   */
+  content?(name: number, depth: number, buf: Buffer, start: number, end: number): boolean;
 }
 
 export interface XmlScannerOptions {
@@ -34,7 +42,15 @@ export interface XmlScannerOptions {
   maxDepth?: number;
   /** The document format, named where a refusal explains what such files hold (e.g. CommerceML). */
   format?: string;
+  /**
+   * Names (ids) whose content the handler may take (ScanHandler.content): such an element is reported only
+   * once its end tag has arrived too (up to CONTENT_WAIT bytes), so that its content can be offered whole.
+   */
+  contentNames?: readonly number[];
 }
+
+/** Content of a `contentNames` element waited for, at most: a longer one is scanned as it comes. */
+const CONTENT_WAIT = 1 << 20;
 
 const LT = 0x3c;
 const GT = 0x3e;
@@ -150,7 +166,12 @@ export class XmlScanner {
     this.stackName = new Int32Array(this.maxDepth + 1);
     this.capture = new Uint8Array(this.maxDepth + 1);
     this.capText = new Array<string>(this.maxDepth + 1).fill('');
+    this.contentNames = new Set(o.contentNames ?? []);
   }
+
+  private readonly contentNames: ReadonlySet<number>;
+  /** The scan under way is the last (end()): nothing more will come to wait for. */
+  private finalScan = false;
 
   /** The encoding in use, once known. */
   get encoding(): XmlEncoding | undefined {
@@ -161,6 +182,17 @@ export class XmlScanner {
   get offset(): number {
     return this.base;
   }
+
+  /** Inside open(): offer the element's raw content to the handler's content() (see ScanHandler.content). */
+  offerContent(): void {
+    this.contentOffered = true;
+  }
+
+  private contentOffered = false;
+  /** Where the end tag of the element being opened was found (-1: not in the buffer; -2: not looked for). */
+  private contentEnd = -2;
+  /** `</name>` as bytes, by qualified name id (the end tags whose content was offered). */
+  private readonly endTags = new Map<number, Buffer>();
 
   /** Stops scanning: later input is ignored and end() checks nothing (the handler saw all it needs). */
   stop(): void {
@@ -501,6 +533,7 @@ export class XmlScanner {
    * an unfinished token is left for end() to report.
    */
   private parse(final: boolean, start = 0): number {
+    this.finalScan = final;
     const buf = this.buf;
     const len = buf.length;
     let pos = start;
@@ -687,13 +720,26 @@ export class XmlScanner {
     if (this.rootClosed) this.fail(this.tagAt, 'MAG_ERR_PAYLOAD_MALFORMED', 'a second root element after the end of the first');
     const d = this.depth + 1;
     if (d > this.maxDepth) this.fail(this.tagAt, 'MAG_ERR_PAYLOAD_MALFORMED', `elements nested deeper than ${this.maxDepth} levels`);
+    // An element whose content may be taken: reported once its end tag is here too (the bytes from its `<`
+    // are kept for the next chunk meanwhile), so that the content can be offered whole.
+    this.contentEnd = -2;
+    if (!selfClosing && this.contentNames.size && this.utf8 && this.contentNames.has(this.localOf[qid]!)) {
+      this.contentEnd = buf.indexOf(this.endTag(qid), gt + 1);
+      if (this.contentEnd < 0 && !this.finalScan && len - gt < CONTENT_WAIT) return -1;
+    }
     this.depth = d;
     this.rootSeen = true;
     this.stackName[d] = qid;
     this.lastEvent = qid * 2;
     const local = this.localOf[qid]!;
+    this.contentOffered = false;
     const want = this.handler.open(local, d);
     this.attrCount = 0;
+    if (this.contentOffered && !selfClosing && this.utf8) {
+      this.contentOffered = false;
+      const taken = this.offer(qid, local, d, gt + 1);
+      if (taken >= 0) return taken;
+    }
     if (selfClosing) {
       this.capture[d] = 0;
       this.depth = d - 1;
@@ -704,6 +750,34 @@ export class XmlScanner {
       this.capture[d] = want ? 1 : 0;
     }
     return gt + 1;
+  }
+
+  /**
+   * The content of element `qid` (opened at depth `d`, content from `from`) offered to the handler when its
+   * end tag is in the buffer; answers the position after the end tag when taken, else -1.
+   */
+  private endTag(qid: number): Buffer {
+    let tag = this.endTags.get(qid);
+    if (!tag) {
+      const nb = this.nameBytes[qid]!;
+      tag = Buffer.alloc(nb.length + 3);
+      tag[0] = LT;
+      tag[1] = SLASH;
+      nb.copy(tag, 2);
+      tag[tag.length - 1] = GT;
+      this.endTags.set(qid, tag);
+    }
+    return tag;
+  }
+
+  private offer(qid: number, local: number, d: number, from: number): number {
+    const tag = this.endTag(qid);
+    const end = this.contentEnd !== -2 ? this.contentEnd : this.buf.indexOf(tag, from);
+    if (end < 0 || !this.handler.content!(local, d, this.buf, from, end)) return -1;
+    this.tagAt = this.base + end;
+    this.capture[d] = 0;
+    this.closeElement(d, qid);
+    return end + tag.length;
   }
 
   private growPredict(): void {

@@ -31,6 +31,7 @@ function parseCounted(input: Readable, ctx: ParseContext): AsyncGenerator<Source
     setMode: ctx.setMode ? (m) => ctx.setMode!(m) : undefined,
     plainOffers: ctx.options.plainOffers === true,
     signal: ctx.signal,
+    ...(ctx.recordTake ? { recordTake: ctx.recordTake } : {}),
   });
 }
 

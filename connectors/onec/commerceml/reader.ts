@@ -4,7 +4,7 @@
 // one handler per section (classifier, catalog, offers, documents) builds the records. It works for every
 // shape 1C writes (2.03–2.10, 3.x with Контейнер, both stock forms) and keeps only the current record.
 import type { Readable } from 'node:stream';
-import { PayloadError, type SourceRecord } from '../../../src/port/index.ts';
+import { PayloadError, type RecordTake, type SourceRecord } from '../../../src/port/index.ts';
 import { RecordBatcher, XmlScanner, type ScanHandler } from '../../lib/index.ts';
 import { emptyCounts, type ElementCounts, type RecordKind, RECORD_KINDS } from './kinds.ts';
 import type { OrderDocument } from './order-document.ts';
@@ -15,7 +15,7 @@ import { isTrue } from './sections/common.ts';
 import type { Data, ReadContext } from './sections/context.ts';
 import { DocumentsSection } from './sections/documents.ts';
 import { OffersSection } from './sections/offers.ts';
-import { N_ONLY_CHANGES, N_PACKAGE_CHANGES, VOCAB } from './vocabulary.ts';
+import { N_ONLY_CHANGES, N_PACKAGE_CHANGES, N_PRICES, VOCAB } from './vocabulary.ts';
 
 export { COUNT_KEYS, emptyCounts, RECORD_KINDS, type ElementCounts, type RecordKind } from './kinds.ts';
 
@@ -34,6 +34,8 @@ export interface ReaderOptions {
   batchSize?: number;
   /** Called with every order document, complete. */
   onDocument?(doc: OrderDocument): void;
+  /** Offers' prices may be taken from their bytes (ParseContext.recordTake). */
+  recordTake?: RecordTake;
   signal?: AbortSignal;
 }
 
@@ -80,9 +82,10 @@ export class CommerceMLReader implements ScanHandler, ReadContext {
       && !(want.groups || want.properties || want.propertyValues || want.products || want.productProperties || want.offers || want.prices || want.stock || want.orders || want.orderLines);
     this.classifier = new ClassifierSection(this);
     this.catalog = new CatalogSection(this);
-    this.offers = new OffersSection(this, stopAtOffers);
+    this.offers = new OffersSection(this, stopAtOffers, o.recordTake);
     this.documents = new DocumentsSection(this, o.onDocument);
-    this.scanner = new XmlScanner({ fileName: o.fileName, names: VOCAB, format: 'CommerceML' }, this);
+    // Offers' `<Цены>` wait for their end so that their prices can be taken whole (OffersSection.content).
+    this.scanner = new XmlScanner({ fileName: o.fileName, names: VOCAB, format: 'CommerceML', ...(o.recordTake && want.prices ? { contentNames: [N_PRICES] } : {}) }, this);
     this.role[0] = R.TOP;
   }
 
@@ -147,6 +150,10 @@ export class CommerceMLReader implements ScanHandler, ReadContext {
       else if (name === N_PACKAGE_CHANGES) this.setMode('true');
     }
     return false;
+  }
+
+  content(_name: number, d: number, buf: Buffer, start: number, end: number): boolean {
+    return this.role[d] === R.PRICES && this.offers.content(buf, start, end);
   }
 
   close(name: number, d: number, text: string): void {

@@ -40,6 +40,7 @@ export const N_CURRENCY = nameId('Валюта');
 export const N_QUANTITY = nameId('Количество');
 export const N_PRESENTATION = nameId('Представление');
 export const N_PRICE_TYPE_ID = nameId('ИдТипаЦены');
+export const N_PRICES = nameId('Цены');
 export const N_UNIT_PRICE = nameId('ЦенаЗаЕдиницу');
 export const A_WAREHOUSE_ID = nameId('ИдСклада');
 export const A_WAREHOUSE_QTY = nameId('КоличествоНаСкладе');

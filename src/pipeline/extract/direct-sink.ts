@@ -21,6 +21,7 @@ import { RawHash, type FingerprintWalk } from './fingerprint-walk.ts';
 import { CodeTable, copyBytes, LineCutter, latin1, MAX_TAKEN_LINE, type PlainMapping } from './line-take.ts';
 import type { LineSkip } from '../../port/connector.ts';
 import { openShadow, type ShadowLoad } from './shadow-load.ts';
+import { recordTaker } from './record-take.ts';
 
 /**
  * Opens the direct path for a run, on a connection of its own (the pass's lock holder goes on whatever
@@ -158,7 +159,7 @@ export async function openDirectSink(
       closed = true;
       if (fingerprinted) removeOlderFingerprints(deps.config.MAGISTRAL_DATA_DIR, run.flowId, run.id);
       recordCompletion(deps, { flow: run.name, stage: 'extract', ms, rows: { read: sink.read, inserted: staged, rejected: rejects.count }, finished: 'done' });
-      run.log.info({ read: sink.read, inserted: staged, rejected: rejects.count, created, ms }, 'run loaded directly into an empty table');
+      run.log.info({ read: sink.read, inserted: staged, rejected: rejects.count, created, ms, ...(takenRecords ? { taken: takenRecords } : {}) }, 'run loaded directly into an empty table');
       // The next merges plan their joins on this table: give the planner its new size now.
       await client.query(`ANALYZE ${spec.table}`).catch(() => {});
       client.release();
@@ -248,11 +249,56 @@ export async function openDirectSink(
   };
   // A file.csv line whose values the mapping passes on as they stand is taken as bytes (line-take.ts).
   const fpWalk = opts.fingerprint?.walk;
+  let takenRecords = 0;
+  // So are groups of plain records a markup reader finds (record-take.ts: a 1C offer's prices). Not with a
+  // fingerprint: its lines would need the records' raw hashes.
+  if (deps.config.MAGISTRAL_TAKE_LINES && mappings.take && !fpWalk) {
+    const entry = mappings.pick(mappings.take.kind);
+    const idOf = (r: Resolver) => (code: string): number | undefined => {
+      if (r.overflow) {
+        // Too many codes to hold in the worker: the run is read again, to staging (as prepare would say).
+        sink.error ??= new Overflow('too many distinct codes for a direct load');
+        return undefined;
+      }
+      return r.idNow(code);
+    };
+    const taker = recordTaker(mappings.take.kind, mappings.take.fields, {
+      direct: spec.direct.map((d) => ({ field: d.field, absent: d.default ?? '\\N' })),
+      partField: spec.keys[0].field, itemField: spec.keys[1].field, partId: idOf(part), itemId: idOf(item),
+      map: (data) => {
+        const r = entry?.fn(data);
+        return r?.ok ? r.value : undefined;
+      },
+      tail: Buffer.from(`\t${run.flowId}\t${run.id}\n`),
+      taken: (n) => {
+        sink.read += n;
+        sink.staged += n;
+        takenRecords += n;
+      },
+      // Past TAKEN_HOLD bytes not yet handed on, groups come as records: their batch hands the bytes on.
+      open: () => !sink.error && taker.pending() < TAKEN_HOLD,
+    });
+    sink.recordTake = taker;
+    // Records taken come between the batches that reserve ids (prepare): keep a stock of ids at hand.
+    const ids = async () => {
+      await part.topUp(ID_LOW, ID_STOCK);
+      await item.topUp(ID_LOW, ID_STOCK);
+    };
+    await ids();
+    sink.flushTaken = async () => {
+      await taker.flush(send);
+      await ids();
+    };
+  }
   if (deps.config.MAGISTRAL_TAKE_LINES && mappings.plain && !fpWalk?.comparing) {
     const taker = lineTaker(sink, spec, mappings.plain, part, item, Buffer.from(`\t${run.flowId}\t${run.id}\n`), fpWalk);
     if (taker) {
       sink.lineSkip = taker;
-      sink.flushTaken = () => taker.flush(send);
+      const records = sink.flushTaken;
+      sink.flushTaken = async () => {
+        await records?.();
+        await taker.flush(send);
+      };
     }
   }
   return sink;
@@ -278,6 +324,13 @@ async function undeclared(client: pg.PoolClient, runId: number, r: Resolver, sys
   }
   return left[0];
 }
+
+/** Ids at hand for codes met by taken records: topped up to ID_STOCK when fewer than ID_LOW are left. */
+const ID_LOW = 16_384;
+const ID_STOCK = 65_536;
+
+/** COPY bytes of taken records held until the engine's next turn, at most (record-take.ts). */
+const TAKEN_HOLD = 8 << 20;
 
 /** Placeholders go in while the load is read once this many codes are new… */
 const EARLY_MIN_CODES = 1_000;

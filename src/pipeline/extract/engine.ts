@@ -1,6 +1,6 @@
 // The one read loop of the extract: each file of a pass goes once through the connector's parser, and
 // every record goes, mapped and validated, to the sinks (runs) that take its kind — one COPY write per sink and batch.
-import type { Connector, PayloadFileStore, SourceRecord } from '../../port/connector.ts';
+import type { Connector, PayloadFileStore, RecordTake, SourceRecord } from '../../port/connector.ts';
 import type { Readable } from 'node:stream';
 import { openPayload } from '../inbox.ts';
 import type { RunMode } from './mappings.ts';
@@ -71,13 +71,21 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
   const rawLines = sinks.length > 0 && sinks.every((s) => s.rawLines === true);
   // Lines passed over unread only for a run read alone: a shared read's other runs need every record.
   const lineSkip = !pass.shared && sinks.length === 1 ? sinks[0]!.lineSkip : undefined;
+  // Groups of records taken from their bytes by the one run their kind goes to (a direct load).
+  const takers = sinks.filter((s) => s.recordTake);
+  const recordTake: RecordTake | undefined = takers.length ? {
+    take(kind, fields, shared, buf, at, count) {
+      const to = route(kind);
+      return to?.length === 1 && !!to[0]!.recordTake && to[0]!.recordTake.take(kind, fields, shared, buf, at, count);
+    },
+  } : undefined;
   const giveWay = givesWay(sinks);
   const setMode = (m: RunMode) => { declared.push(m); };
   for (let fi = 0; fi < pass.files.length; fi++) {
     const file = pass.files[fi]!;
     const input = file.growth_key && pass.follow ? pass.follow(file) : openPayload(file.path);
     try {
-      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(lineSkip ? { lineSkip } : {}), ...(pass.approved ? { approved: true } : {}), ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
+      for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(lineSkip ? { lineSkip } : {}), ...(recordTake ? { recordTake } : {}), ...(pass.approved ? { approved: true } : {}), ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);
         await yieldNowAndThen(giveWay);
         // Nobody left to read for: the rest of the file is not worth parsing.

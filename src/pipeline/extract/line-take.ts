@@ -88,16 +88,25 @@ export function plainMapping(m: Mapping): PlainMapping | undefined {
   if (!checks || !schemas) return undefined;
   const fields: PlainField[] = [];
   for (const [name, f] of Object.entries(m.fields)) {
-    if (Object.keys(f).some((k) => !FIELD_KEYS.has(k)) || typeof f.from !== 'string') return undefined;
-    const steps = f.transforms ?? [];
-    if (!steps.every((t) => typeof t === 'string' && STEPS.has(t))) return undefined;
-    if (f.default !== undefined && typeof f.default !== 'string') return undefined;
-    fields.push({
-      name, from: f.from, upper: steps.includes('upper'), decimal: steps.includes('decimal'),
-      optional: f.optional === true, def: f.default, check: checks(name), bytes: byteCheck(schemas(name)),
-    });
+    const p = plainField(name, f, checks, schemas);
+    if (!p) return undefined;
+    fields.push(p);
   }
   return { fields };
+}
+
+/** One field of a mapping as a plain field, or undefined when it does more (see plainMapping). */
+export function plainField(
+  name: string, f: Mapping['fields'][string], checks: (name: string) => (v: string) => boolean, schemas: (name: string) => Record<string, unknown> | undefined,
+): PlainField | undefined {
+  if (Object.keys(f).some((k) => !FIELD_KEYS.has(k)) || typeof f.from !== 'string') return undefined;
+  const steps = f.transforms ?? [];
+  if (!steps.every((t) => typeof t === 'string' && STEPS.has(t))) return undefined;
+  if (f.default !== undefined && typeof f.default !== 'string') return undefined;
+  return {
+    name, from: f.from, upper: steps.includes('upper'), decimal: steps.includes('decimal'),
+    optional: f.optional === true, def: f.default, check: checks(name), bytes: byteCheck(schemas(name)),
+  };
 }
 
 /** Whether `v` is a value printable ASCII may hold that COPY text writes as it stands (no backslash). */

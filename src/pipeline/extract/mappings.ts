@@ -7,6 +7,7 @@ import type { PipelineDeps } from '../deps.ts';
 import { mappingRefs } from '../flows.ts';
 import { keyFields, type TargetSpec } from '../targets.ts';
 import { plainMapping, type PlainMapping } from './line-take.ts';
+import { takeFields, type TakeField } from './record-take.ts';
 
 export type RunMode = 'delta' | 'snapshot';
 
@@ -35,6 +36,8 @@ export interface RunMappings {
   signature: string | undefined;
   /** The one mapping of the run, when every field reads a column as it stands or not at all (line-take.ts). */
   plain?: PlainMapping;
+  /** The one mapping of the run (its kind), when each field depends on its own source field only (record-take.ts). */
+  take?: { kind: string; fields: TakeField[] };
 }
 
 /**
@@ -66,5 +69,9 @@ export async function compileRunMappings(deps: PipelineDeps, flow: Flow, spec: T
   const pick = (kind: string | undefined) =>
     mappings.length === 1 ? mappings[0] : kind !== undefined ? byName.get(kind) : mappings[0];
   const plain = first && stable && mappings.length === 1 ? plainMapping(first) : undefined;
-  return { pick, kinds: new Set(byName.keys()), fields, signature: stable ? sig.digest('hex').slice(0, 32) : undefined, ...(plain ? { plain } : {}) };
+  const take = first && stable && mappings.length === 1 ? takeFields(first) : undefined;
+  return {
+    pick, kinds: new Set(byName.keys()), fields, signature: stable ? sig.digest('hex').slice(0, 32) : undefined,
+    ...(plain ? { plain } : {}), ...(take && first ? { take: { kind: first.name, fields: take } } : {}),
+  };
 }

@@ -61,6 +61,11 @@ export class Resolver {
     this.head = 0;
   }
 
+  /** Reserves `block` more ids when fewer than `low` are left (a reader that numbers codes between batches). */
+  async topUp(low: number, block: number): Promise<void> {
+    if (this.creatable && this.ids.length - this.head < low) await this.reserve(block);
+  }
+
   private lastCode = '';
   private lastId = 0;
 

@@ -5,7 +5,7 @@ import type { Logger } from '../../telemetry/logger.ts';
 import type { TargetSpec } from '../targets.ts';
 import type { RunMappings, RunMode } from './mappings.ts';
 import type { RejectWriter } from './rejects.ts';
-import type { LineSkip, SourceRecord } from '../../port/connector.ts';
+import type { LineSkip, RecordTake, SourceRecord } from '../../port/connector.ts';
 
 /** A run taken by a pass (claimed: extracting, its extract lock held by the pass). */
 export interface PassRun {
@@ -53,6 +53,8 @@ export interface Sink {
   rawLines?: boolean;
   /** Read alone, it lets the connector pass over plain lines it already has (ParseContext.lineSkip). */
   lineSkip?: LineSkip;
+  /** The only run a kind of records goes to may take groups of them from their bytes (ParseContext.recordTake). */
+  recordTake?: RecordTake;
   /** It holds the target's merge lock while the read goes on (a direct load): small runs may be waiting for it. */
   holdsMergeLock?: boolean;
   write(chunk: Buffer): Promise<void>;

@@ -9,6 +9,8 @@ import {
 import { R } from '../roles.ts';
 import { emitPropertyValues, emptyUnit, isTrue, ItemParts, unitOf, type PropertyValues, type UnitHolder } from './common.ts';
 import type { ReadContext, Section } from './context.ts';
+import { PRICE_FIELDS, PriceBlock } from './price-block.ts';
+import type { RecordTake } from '../../../../src/port/index.ts';
 
 interface Offer {
   id: string;
@@ -35,10 +37,30 @@ export class OffersSection implements Section {
   private stock: SourceRecord | undefined;
   private readonly parts: ItemParts;
 
-  constructor(ctx: ReadContext, stopAtOffers: boolean) {
+  /** An offer's prices taken from their bytes (a first load), when the reader was given a RecordTake. */
+  private readonly take: RecordTake | undefined;
+  private readonly block = new PriceBlock();
+
+  constructor(ctx: ReadContext, stopAtOffers: boolean, take?: RecordTake) {
     this.ctx = ctx;
     this.stopAtOffers = stopAtOffers;
     this.parts = new ItemParts(ctx);
+    this.take = take;
+  }
+
+  /**
+   * The content of an offer's `<Цены>`, offered by the scanner (see enter): its prices handed to the
+   * RecordTake as byte ranges, or false to read them as elements.
+   */
+  content(buf: Uint8Array, s: number, e: number): boolean {
+    const o = this.offer;
+    if (!o || !this.take) return false;
+    const n = this.block.read(buf, s, e);
+    if (n <= 0) return false;
+    const hash = o.id.indexOf('#');
+    if (!this.take.take('prices', PRICE_FIELDS, { offer: o.id, product: hash >= 0 ? o.id.slice(0, hash) : o.id }, buf, this.block.pos, n)) return false;
+    this.ctx.counts.prices += n;
+    return true;
   }
 
   enter(role: number, _name: number, d: number): boolean {
@@ -76,6 +98,10 @@ export class OffersSection implements Section {
         return false;
       case R.OFFERS:
         if (this.stopAtOffers) sc.stop();
+        return false;
+      case R.PRICES:
+        // Its prices may be taken from their bytes once the offer's Ид is known (it comes first in 1C's files).
+        if (this.take && ctx.want.prices && this.offer && this.offer.id !== '') sc.offerContent();
         return false;
       case R.OFFER_UNIT:
         return this.parts.openUnit(this.offer?.unit);
