@@ -40,7 +40,7 @@ export interface Config {
   MAGISTRAL_EXTRACT_CONCURRENCY?: number;
   MAGISTRAL_MERGE_CONCURRENCY?: number;
   /**
-   * A first load of a delimited file takes a line whose values the mapping passes on unchanged (trim, upper, decimal, canonical checks) as bytes: no record, mapping or string per value (false: every line goes through the mapping).
+   * A first load of a delimited file takes a line whose values the mapping passes on unchanged (trim, upper, decimal, canonical checks) as bytes: no record, mapping or string per value; a 1C first load takes an offer's plain prices the same way (false: every line and price goes through the mapping).
    */
   MAGISTRAL_TAKE_LINES?: boolean;
   /**
