@@ -50,6 +50,8 @@ export async function openDirectSink(
   /** The load's COPY (opened again after placeholders inserted while reading). */
   let copySql = '';
   const resolvers: Resolver[] = [];
+  /** Groups of records may be taken from their bytes (record-take.ts; see below). */
+  const takesRecords = deps.config.MAGISTRAL_TAKE_LINES && !!mappings.take && !opts.fingerprint;
   /** Resolvers numbering codes on trust (opts.declared). */
   const onTrust = new Set<Resolver>();
   try {
@@ -79,6 +81,14 @@ export async function openDirectSink(
       await client.query('ROLLBACK');
       client.release();
       return undefined;
+    }
+    // Ids at hand for records taken from their bytes (below), reserved on this connection before the COPY
+    // opens: through the pool, with merges holding connections while they wait for this load's locks, the
+    // reservation waited for a connection that never came (a SAP endpoint test, 6 connections: the COPY
+    // stood in ClientRead until the test timed out).
+    if (takesRecords) {
+      await resolvers[0]!.topUp(PART_IDS, PART_IDS, client);
+      await resolvers[1]!.topUp(ID_LOW, ID_STOCK, client);
     }
     const cols = [spec.keys[0].column, spec.keys[1].column, ...spec.direct.map((d) => d.column), 'flow_id', 'run_id'];
     // Into a shadow without indexes when the table is hash-partitioned (shadow-load.ts), else the table.
@@ -252,7 +262,7 @@ export async function openDirectSink(
   let takenRecords = 0;
   // So are groups of plain records a markup reader finds (record-take.ts: a 1C offer's prices). Not with a
   // fingerprint: its lines would need the records' raw hashes.
-  if (deps.config.MAGISTRAL_TAKE_LINES && mappings.take && !fpWalk) {
+  if (takesRecords && mappings.take) {
     const entry = mappings.pick(mappings.take.kind);
     const idOf = (r: Resolver) => (code: string): number | undefined => {
       if (r.overflow) {
@@ -279,15 +289,12 @@ export async function openDirectSink(
       open: () => !sink.error && taker.pending() < TAKEN_HOLD,
     });
     sink.recordTake = taker;
-    // Records taken come between the batches that reserve ids (prepare): keep a stock of ids at hand.
-    const ids = async () => {
-      await part.topUp(ID_LOW, ID_STOCK);
-      await item.topUp(ID_LOW, ID_STOCK);
-    };
-    await ids();
+    // Records taken come between the batches that reserve ids (prepare): keep a stock of ids at hand
+    // (reserved through the pool from here on, as prepare does: the COPY holds the load's connection).
     sink.flushTaken = async () => {
       await taker.flush(send);
-      await ids();
+      await part.topUp(PART_IDS / 4, PART_IDS);
+      await item.topUp(ID_LOW, ID_STOCK);
     };
   }
   if (deps.config.MAGISTRAL_TAKE_LINES && mappings.plain && !fpWalk?.comparing) {
@@ -328,6 +335,8 @@ async function undeclared(client: pg.PoolClient, runId: number, r: Resolver, sys
 /** Ids at hand for codes met by taken records: topped up to ID_STOCK when fewer than ID_LOW are left. */
 const ID_LOW = 16_384;
 const ID_STOCK = 65_536;
+/** The same for the partition key's entity (price types, warehouses: a few). */
+const PART_IDS = 2_048;
 
 /** COPY bytes of taken records held until the engine's next turn, at most (record-take.ts). */
 const TAKEN_HOLD = 8 << 20;

@@ -51,9 +51,9 @@ export class Resolver {
   }
 
   /** Makes sure `n` new codes can be numbered without waiting (sequence values are never rolled back: gaps are harmless). */
-  async reserve(n: number): Promise<void> {
+  async reserve(n: number, q: Pick<pg.Pool, 'query'> = this.pool): Promise<void> {
     if (!this.creatable || this.ids.length - this.head >= n) return;
-    const r = await this.pool.query({ text: `SELECT nextval($1::regclass) FROM generate_series(1, $2) ORDER BY 1`, values: [this.sequence, Math.max(n, ID_BLOCK)], rowMode: 'array' });
+    const r = await q.query({ text: `SELECT nextval($1::regclass) FROM generate_series(1, $2) ORDER BY 1`, values: [this.sequence, Math.max(n, ID_BLOCK)], rowMode: 'array' });
     // What is left of the last block (smaller ids) goes first; the sequence only grows, so order holds.
     const ids = this.ids.slice(this.head);
     for (const [id] of r.rows as Array<[string]>) ids.push(Number(id));
@@ -61,9 +61,13 @@ export class Resolver {
     this.head = 0;
   }
 
-  /** Reserves `block` more ids when fewer than `low` are left (a reader that numbers codes between batches). */
-  async topUp(low: number, block: number): Promise<void> {
-    if (this.creatable && this.ids.length - this.head < low) await this.reserve(block);
+  /**
+   * Reserves `block` more ids when fewer than `low` are left (a reader that numbers codes between batches),
+   * through `q` (the load's own connection before its COPY opens: a pool connection may be long in coming
+   * while merges wait for the load's locks).
+   */
+  async topUp(low: number, block: number, q?: Pick<pg.Pool, 'query'>): Promise<void> {
+    if (this.creatable && this.ids.length - this.head < low) await this.reserve(block, q);
   }
 
   private lastCode = '';
