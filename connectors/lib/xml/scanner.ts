@@ -191,7 +191,7 @@ export class XmlScanner {
   private contentOffered = false;
   /** Where the end tag of the element being opened was found (-1: not in the buffer; -2: not looked for). */
   private contentEnd = -2;
-  /** `</name>` as bytes, by qualified name id (the end tags whose content was offered). */
+  /** `</name>` as bytes, by qualified name id (see endTag). */
   private readonly endTags = new Map<number, Buffer>();
 
   /** Stops scanning: later input is ignored and end() checks nothing (the handler saw all it needs). */
@@ -752,10 +752,7 @@ export class XmlScanner {
     return gt + 1;
   }
 
-  /**
-   * The content of element `qid` (opened at depth `d`, content from `from`) offered to the handler when its
-   * end tag is in the buffer; answers the position after the end tag when taken, else -1.
-   */
+  /** `</name>` of qualified name `qid`, as bytes. */
   private endTag(qid: number): Buffer {
     let tag = this.endTags.get(qid);
     if (!tag) {
@@ -770,6 +767,10 @@ export class XmlScanner {
     return tag;
   }
 
+  /**
+   * The content of element `qid` (opened at depth `d`, content from `from`) offered to the handler when its
+   * end tag is in the buffer; answers the position after the end tag when taken, else -1.
+   */
   private offer(qid: number, local: number, d: number, from: number): number {
     const tag = this.endTag(qid);
     const end = this.contentEnd !== -2 ? this.contentEnd : this.buf.indexOf(tag, from);

@@ -72,8 +72,7 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
   // Lines passed over unread only for a run read alone: a shared read's other runs need every record.
   const lineSkip = !pass.shared && sinks.length === 1 ? sinks[0]!.lineSkip : undefined;
   // Groups of records taken from their bytes by the one run their kind goes to (a direct load).
-  const takers = sinks.filter((s) => s.recordTake);
-  const recordTake: RecordTake | undefined = takers.length ? {
+  const recordTake: RecordTake | undefined = sinks.some((s) => s.recordTake) ? {
     take(kind, fields, shared, buf, at, count) {
       const to = route(kind);
       return to?.length === 1 && !!to[0]!.recordTake && to[0]!.recordTake.take(kind, fields, shared, buf, at, count);

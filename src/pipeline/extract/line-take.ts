@@ -15,7 +15,8 @@ import { fieldSchemas, fieldValueChecks } from '../../mapping/index.ts';
 /** Transforms that leave a value of printable ASCII as it stands under the conditions LineCutter checks. */
 const STEPS = new Set(['trim', 'upper', 'decimal']);
 /** Keys a mapping field may have and still be read as bytes. */
-const FIELD_KEYS = new Set(['from', 'transforms', 'default', 'optional', 'description']);
+/** The keys of a mapping field that reads one source field and nothing else. */
+export const FIELD_KEYS: ReadonlySet<string> = new Set(['from', 'transforms', 'default', 'optional', 'description']);
 /** Longer lines go the general way (they are rare; the buffers are sized for this). */
 export const MAX_TAKEN_LINE = 4096;
 

@@ -18,7 +18,7 @@ import type { Mapping } from '../../schemas/index.ts';
 import { fieldSchemas, fieldValueChecks } from '../../mapping/index.ts';
 import type { RecordTake } from '../../port/connector.ts';
 import { copyText } from './copy.ts';
-import { copyBytes, decimalAsItStands, latin1, plainField, type PlainField } from './line-take.ts';
+import { copyBytes, decimalAsItStands, FIELD_KEYS, latin1, plainField, type PlainField } from './line-take.ts';
 
 /** A mapped field: its source field (a record value or a group's shared one) and, when plain, how to check it as bytes. */
 export interface TakeField {
@@ -28,7 +28,6 @@ export interface TakeField {
 }
 
 const PURE_STEPS = new Set(['trim', 'upper', 'lower', 'decimal', 'emptyToNull']);
-const FIELD_KEYS = new Set(['from', 'transforms', 'default', 'optional', 'description']);
 
 /** The mapping's fields when each depends on its own source field only; else undefined (no taking). */
 export function takeFields(m: Mapping): TakeField[] | undefined {
@@ -156,15 +155,15 @@ export function recordTaker(kind: string, fields: TakeField[], t: RecordTakeTarg
     return v ?? null;
   };
   /** Whether plain field p's value buf[s, e) is what the mapping would give (line-take.ts's rules): printable ASCII, checked. */
-  const asItStands = (p: PlainField, s: number, e: number): boolean => {
-    if (s < 0 || e <= s || e - s > 512 || buf[s] === 0x20 || buf[e - 1] === 0x20) return false;
+  const asItStands = (p: PlainField, b: Uint8Array, s: number, e: number): boolean => {
+    if (s < 0 || e <= s || e - s > 512 || b[s] === 0x20 || b[e - 1] === 0x20) return false;
     for (let i = s; i < e; i++) {
-      const b = buf[i]!;
-      if (b < 0x20 || b > 0x7e || b === 0x5c) return false;
-      if (p.upper && b >= 0x61 && b <= 0x7a) return false;
+      const c = b[i]!;
+      if (c < 0x20 || c > 0x7e || c === 0x5c) return false;
+      if (p.upper && c >= 0x61 && c <= 0x7a) return false;
     }
-    if (p.decimal && !decimalAsItStands(buf, s, e)) return false;
-    return p.bytes ? p.bytes(buf, s, e) : p.check(latin1(buf, s, e));
+    if (p.decimal && !decimalAsItStands(b, s, e)) return false;
+    return p.bytes ? p.bytes(b, s, e) : p.check(latin1(b, s, e));
   };
   /** Per mapped field, a shared value of the group that stands as it is (checked once a group), else undefined. */
   let sharedPlain: Array<string | undefined> = [];
@@ -174,12 +173,7 @@ export function recordTaker(kind: string, fields: TakeField[], t: RecordTakeTarg
     if (!p || v === undefined) return undefined;
     const b = Buffer.from(v, 'latin1');
     // Printable ASCII only (a latin1 round trip keeps it), so its bytes are the UTF-8 ones.
-    if (b.toString('latin1') !== v) return undefined;
-    const saved = buf;
-    buf = b;
-    const ok = asItStands(p, 0, b.length);
-    buf = saved;
-    return ok ? v : undefined;
+    return b.toString('latin1') === v && asItStands(p, b, 0, b.length) ? v : undefined;
   };
   /** A key code of the current record: its bytes when they stand, else the mapping's output; undefined when refused or absent. */
   const code = (k: number): string | undefined => {
@@ -189,7 +183,7 @@ export function recordTaker(kind: string, fields: TakeField[], t: RecordTakeTarg
       if (v !== undefined) return v;
     } else if (p) {
       const [s, e] = rangeOf(k);
-      if (asItStands(p, s, e)) return latin1(buf, s, e);
+      if (asItStands(p, buf, s, e)) return latin1(buf, s, e);
     }
     const v = mapped(k);
     return v === null || v === '' || v.includes('\\') ? undefined : v;
@@ -234,7 +228,7 @@ export function recordTaker(kind: string, fields: TakeField[], t: RecordTakeTarg
           }
           if (p2 && col[dk]! >= 0) {
             const [s, e] = rangeOf(dk);
-            if (asItStands(p2, s, e)) {
+            if (asItStands(p2, buf, s, e)) {
               gat = copyBytes(g, gat, buf, s, e);
               continue;
             }
