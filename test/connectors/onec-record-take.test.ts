@@ -42,11 +42,14 @@ function offersFile(): Buffer {
     100: [0, price('rt-pt-0', '2', '\t\t\t\t\t\t<Валюта>RUB</Валюта>\n\t\t\t\t\t\t<Коэффициент>0</Коэффициент>\n')],
     110: [0, price('rt-pt-0', '6', '\t\t\t\t\t\t<Валюта>rub</Валюта>\n')],
     120: [1, price('rt-pt-1', '000.5')],
+    // Another unit and factor where the offers before had шт and 1 (the taker keeps outputs by a price's place).
+    140: [1, price('rt-pt-1', '12', '\t\t\t\t\t\t<Валюта>RUB</Валюта>\n\t\t\t\t\t\t<Единица>кор</Единица>\n\t\t\t\t\t\t<Коэффициент>6</Коэффициент>\n')],
   };
   for (let n = 0; n < 400; n++) {
     const id = n === 200 ? `rt-offer-${n}#char-1` : `rt-offer-${n}`;
     let prices = '';
-    for (let t = 0; t < 3; t++) prices += irregular[n]?.[0] === t ? irregular[n]![1] : price(`rt-pt-${t}`, `${n}.${t}5`);
+    // Offer 130 lists its price types in the other order.
+    for (const t of n === 130 ? [2, 1, 0] : [0, 1, 2]) prices += irregular[n]?.[0] === t ? irregular[n]![1] : price(`rt-pt-${t}`, `${n}.${t}5`);
     const head = `\t\t\t\t<Ид>${id}</Ид>\n\t\t\t\t<Наименование>Товар ${n}</Наименование>\n`;
     // Offer 300 names itself after its prices: they are read as records.
     s += n === 300
