@@ -188,6 +188,22 @@ export class XmlScanner {
     this.contentOffered = true;
   }
 
+  /**
+   * Inside content(): the handler that takes buf[from, to) counted its line breaks (`n`, the last at
+   * `last`), so the line count need not search for them one at a time (a 1C price has eight lines: 8M
+   * searches for 1M prices, 0.3–0.5 s of a worker profile). Ignored when the count has already passed `from`.
+   */
+  linesCounted(from: number, to: number, n: number, last: number): void {
+    const abs = this.base + from;
+    this.countTo(abs);
+    if (n === 0 || (this.nl < 0 ? this.nlFrom > abs : this.nl < abs)) return;
+    this.line += n;
+    this.lineStart = this.base + last + 1;
+    this.lineChars0 = 0;
+    this.nlFrom = this.base + to;
+    this.nl = -1;
+  }
+
   private contentOffered = false;
   /** Where the end tag of the element being opened was found (-1: not in the buffer; -2: not looked for). */
   private contentEnd = -2;

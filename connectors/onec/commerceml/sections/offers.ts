@@ -60,6 +60,7 @@ export class OffersSection implements Section {
     const hash = o.id.indexOf('#');
     if (!this.take.take('prices', PRICE_FIELDS, { offer: o.id, product: hash >= 0 ? o.id.slice(0, hash) : o.id }, buf, this.block.pos, n)) return false;
     this.ctx.counts.prices += n;
+    this.ctx.scanner.linesCounted(s, e, this.block.lines, this.block.lastBreak);
     return true;
   }
 

@@ -18,49 +18,89 @@ const BY_SECOND: Int8Array = (() => {
   });
   return t;
 })();
+/** Per field, its name's bytes as little-endian 32-bit words (the bytes past the last whole word compared one by one). */
+const WORDS = NAMES.map((n) => Uint32Array.from({ length: n.length >> 2 }, (_, k) => n.readUInt32LE(4 * k)));
+const LENS = Int32Array.from(NAMES, (n) => n.length);
 const OPEN = Buffer.from('<Цена>', 'utf8');
 const CLOSE = Buffer.from('</Цена>', 'utf8');
+/** Both tags by their first and last four bytes (they are 10 and 12 bytes long: the two words overlap or meet). */
+const OPEN_HEAD = OPEN.readUInt32LE(0);
+const OPEN_TAIL = OPEN.readUInt32LE(OPEN.length - 4);
+const CLOSE_HEAD = CLOSE.readUInt32LE(0);
+const CLOSE_TAIL = CLOSE.readUInt32LE(CLOSE.length - 4);
 const NF = PRICE_FIELDS.length;
 
-const isSpace = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
-
-function at(buf: Uint8Array, i: number, bytes: Buffer, end: number): boolean {
-  if (i + bytes.length > end) return false;
-  for (let k = 0; k < bytes.length; k++) if (buf[i + k] !== bytes[k]) return false;
-  return true;
-}
-
+/**
+ * Measured (a block of 100 prices as 1C writes them, 417 bytes a price, read 10,000 times): comparing the
+ * names byte by byte took 1.1–1.5 µs a price, four bytes at a time through a DataView 0.55–0.94 µs.
+ */
 export class PriceBlock {
   /** Per price and field: start and end of its text, -1 when absent. */
   pos = new Int32Array(2 * NF * 128);
+  /** Line breaks in the content read last, and the offset of the last one (-1: none). */
+  lines = 0;
+  lastBreak = -1;
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(8));
+
+  /** Whether field f's name is at buf[i] (i + its length is within the content). */
+  private nameAt(buf: Uint8Array, o: number, i: number, f: number): boolean {
+    const w = WORDS[f]!;
+    const v = this.view;
+    let k = 0;
+    for (; k < w.length; k++) if (v.getUint32(o + i + 4 * k, true) !== w[k]) return false;
+    const nb = NAMES[f]!;
+    for (let j = 4 * k; j < nb.length; j++) if (buf[i + j] !== nb[j]) return false;
+    return true;
+  }
+
+  /** Skips white space from i; counts its line breaks. */
+  private space(buf: Uint8Array, i: number, e: number): number {
+    while (i < e) {
+      const b = buf[i]!;
+      if (b === 0x0a) {
+        this.lines++;
+        this.lastBreak = i;
+      } else if (b !== 0x20 && b !== 0x09 && b !== 0x0d) break;
+      i++;
+    }
+    return i;
+  }
 
   /** Reads buf[s, e) (a `<Цены>` content); answers how many prices it holds, or -1 when it is not the plain shape. */
   read(buf: Uint8Array, s: number, e: number): number {
+    if (this.view.buffer !== buf.buffer) this.view = new DataView(buf.buffer);
+    const v = this.view;
+    const o = buf.byteOffset;
+    this.lines = 0;
+    this.lastBreak = -1;
     let i = s;
     let n = 0;
     for (;;) {
-      while (i < e && isSpace(buf[i]!)) i++;
+      i = this.space(buf, i, e);
       if (i === e) return n;
-      if (!at(buf, i, OPEN, e)) return -1;
+      if (i + OPEN.length > e || v.getUint32(o + i, true) !== OPEN_HEAD || v.getUint32(o + i + OPEN.length - 4, true) !== OPEN_TAIL) return -1;
       i += OPEN.length;
       if (2 * NF * (n + 1) > this.pos.length) {
         const grown = new Int32Array(this.pos.length * 2);
         grown.set(this.pos);
         this.pos = grown;
       }
+      const pos = this.pos;
       const base = 2 * NF * n;
-      this.pos.fill(-1, base, base + 2 * NF);
+      for (let k = base; k < base + 2 * NF; k++) pos[k] = -1;
       for (;;) {
-        while (i < e && isSpace(buf[i]!)) i++;
-        if (at(buf, i, CLOSE, e)) {
+        i = this.space(buf, i, e);
+        if (i + CLOSE.length <= e && v.getUint32(o + i, true) === CLOSE_HEAD && v.getUint32(o + i + CLOSE.length - 4, true) === CLOSE_TAIL) {
           i += CLOSE.length;
           break;
         }
         if (i + 1 >= e || buf[i] !== 0x3c) return -1;
         // The field by its name's second byte (all six begin with 0xD0 and differ there), then compared whole.
         const f = i + 2 < e && buf[i + 1] === 0xd0 ? BY_SECOND[buf[i + 2]!]! : -1;
-        if (f < 0 || !at(buf, i + 1, NAMES[f]!, e) || buf[i + 1 + NAMES[f]!.length] !== 0x3e || this.pos[base + 2 * f]! >= 0) return -1;
-        const vs = i + 2 + NAMES[f]!.length;
+        if (f < 0) return -1;
+        const len = LENS[f]!;
+        if (i + 2 + len > e || !this.nameAt(buf, o, i + 1, f) || buf[i + 1 + len] !== 0x3e || pos[base + 2 * f]! >= 0) return -1;
+        const vs = i + 2 + len;
         let ve = vs;
         while (ve < e) {
           const b = buf[ve]!;
@@ -69,13 +109,13 @@ export class PriceBlock {
           ve++;
         }
         // `</name>` closes it.
-        if (ve + 3 + NAMES[f]!.length > e || buf[ve + 1] !== 0x2f || !at(buf, ve + 2, NAMES[f]!, e) || buf[ve + 2 + NAMES[f]!.length] !== 0x3e) return -1;
-        this.pos[base + 2 * f] = vs;
-        this.pos[base + 2 * f + 1] = ve;
-        i = ve + 3 + NAMES[f]!.length;
+        if (ve + 3 + len > e || buf[ve + 1] !== 0x2f || !this.nameAt(buf, o, ve + 2, f) || buf[ve + 2 + len] !== 0x3e) return -1;
+        pos[base + 2 * f] = vs;
+        pos[base + 2 * f + 1] = ve;
+        i = ve + 3 + len;
       }
       // A price without Валюта has its price type's currency (OffersSection.leave): read as a record.
-      if (this.pos[base + 2 * CURRENCY]! < 0 || this.pos[base + 2 * CURRENCY + 1] === this.pos[base + 2 * CURRENCY]) return -1;
+      if (pos[base + 2 * CURRENCY]! < 0 || pos[base + 2 * CURRENCY + 1] === pos[base + 2 * CURRENCY]) return -1;
       n++;
     }
   }
