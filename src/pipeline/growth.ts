@@ -10,6 +10,7 @@
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { MagistralError } from '../errors/index.ts';
+import { ChunkRing } from './inbox.ts';
 import type { PipelineDeps } from './deps.ts';
 import { enqueueExtract, enqueueMerge } from './jobs.ts';
 import { failRun, runSettled } from './lifecycle/index.ts';
@@ -40,10 +41,12 @@ async function growthOf(pool: Pick<Pool, 'query'>, key: string): Promise<GrowthR
 /**
  * The growing file as a stream of its committed bytes: reads what is committed, then waits (polling the
  * growth row) for more until the file is sealed; errors with GrowthAbandoned when it is given up.
+ * `reuse`: read into a ChunkRing (for a parser that keeps nothing of a chunk, Connector.copiesInput).
  */
-export function followPayload(pool: Pick<Pool, 'query'>, key: string, filePath: string, stopping?: AbortSignal): Readable {
+export function followPayload(pool: Pick<Pool, 'query'>, key: string, filePath: string, stopping?: AbortSignal, reuse = false): Readable {
   async function* follow(): AsyncGenerator<Buffer> {
     const fh = await open(filePath, 'r');
+    const ring = reuse ? new ChunkRing(READ_BYTES) : undefined;
     try {
       let pos = 0;
       for (;;) {
@@ -51,7 +54,7 @@ export function followPayload(pool: Pick<Pool, 'query'>, key: string, filePath: 
         if (g.state === 'abandoned') throw new GrowthAbandoned(g.error ?? `the upload of ${filePath} was given up`);
         while (pos < g.committed_bytes) {
           const want = Math.min(READ_BYTES, g.committed_bytes - pos);
-          const buf = Buffer.allocUnsafe(want);
+          const buf = ring ? ring.next().subarray(0, want) : Buffer.allocUnsafe(want);
           const { bytesRead } = await fh.read(buf, 0, want, pos);
           if (bytesRead === 0) throw new GrowthAbandoned(`${filePath}: ${g.committed_bytes} bytes were committed but only ${pos} are on disk`);
           pos += bytesRead;

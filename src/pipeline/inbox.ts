@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MagistralError, PayloadError } from '../errors/index.ts';
 
@@ -74,6 +74,44 @@ export async function storePayload(dataDir: string, flow: string, file: Incoming
  * was enough (a few MB) for every young-generation collection to promote them, and a 1M-price 1C
  * file cost 36 full collections instead of 5 (extract 5.2–5.6 s instead of 4.0 s in bench:onec).
  */
-export function openPayload(p: string): Readable {
-  return createReadStream(p, { highWaterMark: 1 << 18 });
+export function openPayload(p: string, reuse = false): Readable {
+  if (!reuse) return createReadStream(p, { highWaterMark: 1 << 18 });
+  async function* chunks(): AsyncGenerator<Buffer> {
+    const fh = await open(p, 'r');
+    const ring = new ChunkRing(PAYLOAD_CHUNK);
+    try {
+      for (;;) {
+        const buf = ring.next();
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) return;
+        yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false, highWaterMark: 1 });
 }
+
+const PAYLOAD_CHUNK = 1 << 18;
+
+/**
+ * Buffers read into in turn, for a parser that keeps nothing of a chunk once it asks for the next
+ * (Connector.copiesInput). A new Buffer per chunk is memory outside V8's heap, and V8 answers every few
+ * MB of it with a full collection: reading a 1M-price 1C file (435 MB) cost the worker 40 of them, 1.2 s
+ * of 9.6 s of CPU (a profile and --trace-gc of bench:onec); read into reused buffers, 9 instead of 61 in
+ * onec-read-cpu.ts. A chunk is read into again only after RING - 1 later ones: the Readable made of the
+ * reads (highWaterMark 1) holds one chunk beside the one its reader works on.
+ */
+export class ChunkRing {
+  private readonly bufs: Buffer[] = [];
+  private k = 0;
+
+  constructor(private readonly size: number) {}
+
+  next(): Buffer {
+    const i = this.k++ % RING;
+    return (this.bufs[i] ??= Buffer.allocUnsafe(this.size));
+  }
+}
+const RING = 4;

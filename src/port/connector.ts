@@ -117,6 +117,11 @@ export interface ParseContext {
 export interface Connector {
   /** The kind named in a flow's `source.connector`, e.g. `file.csv`. */
   readonly kind: string;
+  /**
+   * True when parse() keeps nothing of an input chunk (no reference, no slice) once it asks for the
+   * next: the extract may then read the payload into buffers it reuses (pipeline/inbox.ts ChunkRing).
+   */
+  readonly copiesInput?: boolean;
   /** JSON Schema of `source.options`. */
   readonly optionsSchema: object;
   /**

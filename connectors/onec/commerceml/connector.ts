@@ -43,6 +43,8 @@ const dryRun: DryRunCounting = {
 
 export const commercemlConnector: Connector & { dryRun: DryRunCounting } = {
   kind: 'onec.commerceml',
+  // readCommerceML writes each chunk to its XmlScanner, which copies what it keeps (pend, utf8Tail).
+  copiesInput: true,
   optionsSchema: COMMERCEML_OPTIONS_SCHEMA,
   parse: parseCounted,
   dryRun,

@@ -21,7 +21,7 @@ export interface Pass {
   /** Where files a payload carries beside its records are kept (file.documents). */
   fileStore?: PayloadFileStore;
   /** Opens a file still arriving (PassFile.growth_key): its committed bytes, then more as they come. */
-  follow?: (file: PassFile) => Readable;
+  follow?: (file: PassFile, reuse: boolean) => Readable;
   /** Every run of the pass was approved by a person after a stage held it (ParseContext.approved). */
   approved?: boolean;
 }
@@ -82,7 +82,9 @@ export async function readPass(pass: Pass): Promise<RunMode[]> {
   const setMode = (m: RunMode) => { declared.push(m); };
   for (let fi = 0; fi < pass.files.length; fi++) {
     const file = pass.files[fi]!;
-    const input = file.growth_key && pass.follow ? pass.follow(file) : openPayload(file.path);
+    // A parser that keeps nothing of a chunk gets its chunks read into reused buffers (inbox.ts ChunkRing).
+    const reuse = pass.connector.copiesInput === true;
+    const input = file.growth_key && pass.follow ? pass.follow(file, reuse) : openPayload(file.path, reuse);
     try {
       for await (const batch of pass.connector.parse(input, { fileName: file.file_name, options: pass.options, kinds, setMode, rawLines, ...(lineSkip ? { lineSkip } : {}), ...(recordTake ? { recordTake } : {}), ...(pass.approved ? { approved: true } : {}), ...(pass.fileStore ? { files: pass.fileStore } : {}) })) {
         await feed(sinks, route, batch, fi, file.file_name, !pass.shared);

@@ -77,7 +77,7 @@ export async function extractRun(deps: PipelineDeps, runId: number): Promise<Ext
     outcome = await extractClaimed(deps, claimed, runId, {
       approved: claimed.every((c) => c.approved),
       files: passFiles.map((f) => ({ ...f, growth_key: f.growth_key === growing ? growing : null })), connector, options: (flow.source.options ?? {}) as Record<string, unknown>,
-      shared, fileStore: payloadFileStore(deps), growing: !!growing, follow: (f) => followPayload(deps.pool, f.growth_key!, f.path, deps.stopping),
+      shared, fileStore: payloadFileStore(deps), growing: !!growing, follow: (f, reuse) => followPayload(deps.pool, f.growth_key!, f.path, deps.stopping, reuse),
     });
   } finally {
     for (const c of claimed) await lockClient.query(UNLOCK_SQL, [extractLockKey(c.id)]).catch(() => {});
@@ -100,7 +100,7 @@ interface PassInput {
   growing: boolean;
   /** Every claimed run was approved after a stage held it (ParseContext.approved). */
   approved: boolean;
-  follow: (file: PassFile) => Readable;
+  follow: (file: PassFile, reuse: boolean) => Readable;
 }
 
 /** Files a payload carries (closing documents' PDFs) go to the store's file store under the data dir. */
