@@ -136,12 +136,21 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
       if (input.growing && sinks.some((s) => s.holdsMergeLock && !s.error)) {
         for (const f of input.files) if (f.growth_key) await awaitSeal(deps.pool, f.growth_key, deps.stopping);
       }
+      // The sinks end together, each on its own connection, and the other runs move on as each ends: a
+      // staged run's merge need not wait for a direct load's index build and ANALYZE. Measured (bench:onec,
+      // 1M prices): ended one after the other, the stock run's staging ended 0.9–1.2 s after the prices'
+      // load, 1.07 s of it the ANALYZE of the loaded prices.
       const again: PassRun[] = [];
-      for (const s of sinks) {
+      const ends = await Promise.allSettled(sinks.map(async (s) => {
         const r = await finishSink(deps, s, declared, started, input.shared);
         if (r === 'alone-again') again.push(s.run);
-        else outcomes.set(s.run.id, r);
-      }
+        else {
+          outcomes.set(s.run.id, r);
+          if (s.run.id !== leaderId) await moveOn(deps, s.run, r);
+        }
+      }));
+      const broke = ends.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+      if (broke) throw broke.reason;
       pending = again;
       allowDirect = false;
     }
@@ -163,14 +172,13 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
     }
     throw e;
   }
-  // The other runs of the pass have no job running now: move them on here.
-  for (const c of claimed) {
-    if (c.id === leaderId) continue;
-    const o = outcomes.get(c.id);
-    if (o === 'staged') await enqueueMerge(deps, c.id, c.flow).catch((e: unknown) => c.log.warn({ err: e }, 'merge not enqueued; the sweeper will'));
-    else if (o === 'merged') await runSettled(deps, c.id);
-  }
   return outcomes.get(leaderId) ?? 'skipped';
+}
+
+/** Another run of the pass has no job running now: it is moved on here once its sink ended. */
+async function moveOn(deps: PipelineDeps, c: PassRun, o: ExtractOutcome | 'again'): Promise<void> {
+  if (o === 'staged') await enqueueMerge(deps, c.id, c.flow).catch((e: unknown) => c.log.warn({ err: e }, 'merge not enqueued; the sweeper will'));
+  else if (o === 'merged') await runSettled(deps, c.id);
 }
 
 /**
