@@ -10,7 +10,7 @@ const NAMES = ['r', 'b', 'i'];
 const B = 1;
 
 /** Events of a scan: opens and closes with their lines, and `took` for content taken (its text). */
-function scan(xml: Buffer, cuts: number[], opts: { contentNames?: number[]; take?: (text: string) => boolean }): string[] {
+function scan(xml: Buffer, cuts: number[], opts: { contentNames?: number[]; take?: (text: string) => boolean; measure?: 'first <' | 'start' }): string[] {
   const events: string[] = [];
   const sc: XmlScanner = new XmlScanner({ fileName: 't.xml', names: NAMES, ...(opts.contentNames ? { contentNames: opts.contentNames } : {}) }, {
     open(name, d) {
@@ -21,6 +21,15 @@ function scan(xml: Buffer, cuts: number[], opts: { contentNames?: number[]; take
     close(name, d) {
       events.push(`</${NAMES[name] ?? name} ${d} @${sc.currentLine()}`);
     },
+    // measure: 'first <' answers the first `<` of the content (the end tag when the content is plain text),
+    // 'start' answers its start (never an end tag): the scanner must check what it is told.
+    ...(opts.measure ? {
+      measure(_name: number, buf: Buffer, s: number, limit: number) {
+        if (opts.measure === 'start') return s;
+        const lt = buf.indexOf(0x3c, s);
+        return lt >= 0 && lt < limit ? lt : -1;
+      },
+    } : {}),
     content(_name, _d, buf, s, e) {
       const text = buf.subarray(s, e).toString('utf8');
       if (!opts.take?.(text)) return false;
@@ -57,6 +66,9 @@ describe('content offered to the handler', () => {
       const whole = scan(xml, [], { contentNames: [B], take });
       const cut = scan(xml, cuts, { contentNames: [B], take });
       expect(cut).toEqual(whole);
+      // The handler telling where the content ends (ScanHandler.measure), rightly or not: the same events.
+      expect(scan(xml, cuts, { contentNames: [B], take, measure: 'first <' })).toEqual(whole);
+      expect(scan(xml, cuts, { contentNames: [B], take, measure: 'start' })).toEqual(whole);
       // A taken content holds no element: besides the `took`, the events are the plain scan's, lines included.
       expect(whole.filter((e) => !e.startsWith('took'))).toEqual(plain);
       // Every `<b>` whose content has no markup was taken, wherever the chunks were cut.

@@ -152,6 +152,11 @@ export class CommerceMLReader implements ScanHandler, ReadContext {
     return false;
   }
 
+  /** Only `<Цены>` is a content name (see the constructor): where it ends, when its prices can be taken. */
+  measure(_name: number, buf: Buffer, start: number, limit: number): number {
+    return this.offers.measure(buf, start, limit);
+  }
+
   content(_name: number, d: number, buf: Buffer, start: number, end: number): boolean {
     return this.role[d] === R.PRICES && this.offers.content(buf, start, end);
   }

@@ -52,6 +52,11 @@ export class OffersSection implements Section {
    * The content of an offer's `<Цены>`, offered by the scanner (see enter): its prices handed to the
    * RecordTake as byte ranges, or false to read them as elements.
    */
+  /** Where an offer's `<Цены>` content ends, read as content() takes it (ScanHandler.measure). */
+  measure(buf: Uint8Array, s: number, limit: number): number {
+    return this.take ? this.block.measure(buf, s, limit) : -1;
+  }
+
   content(buf: Uint8Array, s: number, e: number): boolean {
     const o = this.offer;
     if (!o || !this.take) return false;

@@ -66,8 +66,34 @@ export class PriceBlock {
     return i;
   }
 
+  /** The content measure() read last: reading the same range again answers from it. */
+  private measured: { buf: Uint8Array | undefined; s: number; end: number; n: number } = { buf: undefined, s: 0, end: 0, n: 0 };
+
+  /**
+   * Reads a `<Цены>` content from buf[s] up to the first end tag before `limit` (ScanHandler.measure):
+   * answers the end tag's offset, or -1 when the content is not the plain shape or `limit` comes first.
+   */
+  measure(buf: Uint8Array, s: number, limit: number): number {
+    this.measured.buf = undefined;
+    const n = this.scan(buf, s, limit, true);
+    if (n <= 0) return -1;
+    this.measured = { buf, s, end: this.end, n };
+    return this.end;
+  }
+
   /** Reads buf[s, e) (a `<Цены>` content); answers how many prices it holds, or -1 when it is not the plain shape. */
   read(buf: Uint8Array, s: number, e: number): number {
+    // Once only: the scanner's buffers are read into again (ChunkRing), the same range may hold other bytes later.
+    const m = this.measured;
+    const hit = m.buf === buf && m.s === s && m.end === e;
+    m.buf = undefined;
+    return hit ? m.n : this.scan(buf, s, e, false);
+  }
+
+  /** Where the end tag is, after scan() with `untilClose`. */
+  private end = -1;
+
+  private scan(buf: Uint8Array, s: number, e: number, untilClose: boolean): number {
     if (this.view.buffer !== buf.buffer) this.view = new DataView(buf.buffer);
     const v = this.view;
     const o = buf.byteOffset;
@@ -77,7 +103,14 @@ export class PriceBlock {
     let n = 0;
     for (;;) {
       i = this.space(buf, i, e);
-      if (i === e) return n;
+      if (untilClose) {
+        if (i + 1 >= e) return -1;
+        // An end tag where the next price would begin: the scanner checks it is `</Цены>`.
+        if (buf[i] === 0x3c && buf[i + 1] === 0x2f) {
+          this.end = i;
+          return n;
+        }
+      } else if (i === e) return n;
       if (i + OPEN.length > e || v.getUint32(o + i, true) !== OPEN_HEAD || v.getUint32(o + i + OPEN.length - 4, true) !== OPEN_TAIL) return -1;
       i += OPEN.length;
       if (2 * NF * (n + 1) > this.pos.length) {
