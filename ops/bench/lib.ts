@@ -149,7 +149,7 @@ export interface ApiProc { pid: number; port: number; stop(): Promise<void> }
 /** Starts `magistral start --api-only` on a free loopback port in its own process; resolves once it says it is up. */
 export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<ApiProc> {
   const port = await freePort();
-  const p = spawn(process.execPath, [...(process.env.BENCH_API_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_API_PROF] : []), '--max-old-space-size=160', BIN, 'start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [...(process.env.BENCH_API_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_API_PROF] : []), '--max-old-space-size=160', ...(process.env.BENCH_API_NODE_FLAGS ?? '').split(' ').filter(Boolean), BIN, 'start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   // ops/bench/data is git-ignored: a fresh clone has no such folder (bench:console died on it).
   mkdirSync(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);

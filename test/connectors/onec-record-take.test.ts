@@ -85,7 +85,10 @@ describe('1C prices taken from their bytes', () => {
       const store = (await tp.rt.pool.query(`SELECT p.code AS product, pt.code AS pt, x.value::text, x.currency, x.unit, x.factor::text
         FROM prices x JOIN products p ON p.id = x.product_id JOIN price_types pt ON pt.id = x.price_type_id ORDER BY 1, 2`)).rows;
       const rejects = (await tp.rt.pool.query(`SELECT file_name, line, path, field, rule, reason, record FROM rejects WHERE run_id = $1 ORDER BY line, path`, [run.id])).rows;
-      const loaded = logs.map((l) => JSON.parse(l) as { msg: string; run?: number; taken?: number }).filter((l) => l.msg === 'run loaded directly into an empty table');
+      // The load logs after its commit: the run may read as done a moment before its line is written.
+      const loadedOf = () => logs.map((l) => JSON.parse(l) as { msg: string; run?: number; taken?: number }).filter((l) => l.msg === 'run loaded directly into an empty table');
+      await expect.poll(() => loadedOf().some((l) => l.run === run.id), { timeout: 5000 }).toBe(true);
+      const loaded = loadedOf();
       const taken = loaded.find((l) => l.run === run.id)?.taken ?? 0;
       seen.push(JSON.stringify({ rows: run.rows, store, rejects }));
       if (tp === pipes[0]!.tp) {
