@@ -163,7 +163,7 @@ async function feed(
     }
     try {
       // Lines taken as bytes came before this batch's records (the connector hands records out first).
-      if (s.flushTaken) await s.flushTaken();
+      if (s.flushTaken) await s.flushTaken(s.buf.length > 0);
       if (!s.buf.length) continue;
       // One flat string, encoded once: concatenating line by line builds a rope that is slow to encode.
       await s.write(Buffer.from(s.buf.join(''), 'utf8'));

@@ -58,8 +58,11 @@ export interface Sink {
   /** It holds the target's merge lock while the read goes on (a direct load): small runs may be waiting for it. */
   holdsMergeLock?: boolean;
   write(chunk: Buffer): Promise<void>;
-  /** Writes the rows its lineSkip took as bytes since the last call (before the batch's own rows). */
-  flushTaken?(): Promise<void>;
+  /**
+   * Writes the rows its lineSkip or recordTake took as bytes since the last call (before the batch's own
+   * rows). `all` false: rows taken from records may wait for more (fewer, larger COPY writes).
+   */
+  flushTaken?(all: boolean): Promise<void>;
   /** Ends its COPY and moves its run on: 'staged' (to be merged) or 'merged' (a direct load, done). */
   finish(declared: readonly RunMode[], started: number): Promise<'staged' | 'merged'>;
   /** Gives its connection back; mid-COPY the connection is dropped, which makes the server roll back. */
