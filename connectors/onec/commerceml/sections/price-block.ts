@@ -67,7 +67,7 @@ export class PriceBlock {
   }
 
   /** The content measure() read last: reading the same range again answers from it. */
-  private measured: { buf: Uint8Array | undefined; s: number; end: number; n: number } = { buf: undefined, s: 0, end: 0, n: 0 };
+  private readonly measured: { buf: Uint8Array | undefined; s: number; end: number; n: number } = { buf: undefined, s: 0, end: 0, n: 0 };
 
   /**
    * Reads a `<Цены>` content from buf[s] up to the first end tag before `limit` (ScanHandler.measure):
@@ -77,7 +77,11 @@ export class PriceBlock {
     this.measured.buf = undefined;
     const n = this.scan(buf, s, limit, true);
     if (n <= 0) return -1;
-    this.measured = { buf, s, end: this.end, n };
+    const m = this.measured;
+    m.buf = buf;
+    m.s = s;
+    m.end = this.end;
+    m.n = n;
     return this.end;
   }
 
