@@ -1,6 +1,6 @@
 // Shared pieces of the benchmarks: child processes, psql, ports, worker processes with RSS sampling.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,4 +188,40 @@ export function procCpuSeconds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU time all of PostgreSQL's processes have used so far, in seconds: every live `postgres` process plus
+ * what the postmaster has collected from children that exited (cutime + cstime), so a backend that ends
+ * mid-measurement is still counted. Only meaningful as a difference of two readings.
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  let postmaster = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (comm !== 'postgres') continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / 100;
+      // The postmaster is the postgres process whose parent is not a postgres process.
+      const ppid = Number(f[1]);
+      const parent = readFileSync(`/proc/${ppid}/stat`, 'utf8');
+      if (parent.slice(parent.indexOf('(') + 1, parent.lastIndexOf(')')) !== 'postgres') postmaster += (Number(f[13]) + Number(f[14])) / 100;
+    } catch {
+      // gone between readdir and read
+    }
+  }
+  return total + postmaster;
+}
+
+/** The machine's busy and total CPU seconds so far, over all cores (/proc/stat); a difference gives utilisation. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = f[3]! + f[4]!;
+  return { busy: (total - idle) / 100, total: total / 100 };
 }

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import http from 'node:http';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import iconv from 'iconv-lite';
@@ -22,7 +23,9 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { readCommerceML } from '../../connectors/onec/commerceml/index.ts';
 import { deleteQueueKeys } from '../../src/pipeline/queues.ts';
 import { generateOffers as generate, PRICE_TYPES, WAREHOUSES, type Generated } from './onec-file.ts';
-import { BIN, REPO, freePort, mustExec, progress, psql, query, startApi, startWorker, type ApiProc, type WorkerProc } from './lib.ts';
+import {
+  BIN, REPO, freePort, machineCpuSeconds, mustExec, postgresCpuSeconds, procCpuSeconds, progress, psql, query, startApi, startWorker, type ApiProc, type WorkerProc,
+} from './lib.ts';
 
 const BENCH = path.join(REPO, 'ops/bench');
 const DATA = path.join(BENCH, 'data');
@@ -62,6 +65,12 @@ function parseArgs(argv: string[]): Args {
   return out;
 }
 
+/** CPU seconds (user + system) this process has used so far. */
+const ownCpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
 // ------------------------------------------------------------------------------------- parse phases
 
 /** The reference: saxes over the decoded text, counting `Цена` start tags and nothing else. */
@@ -86,12 +95,13 @@ async function saxesReference(file: string): Promise<{ prices: number; seconds: 
 }
 
 /** Our reader alone: the file read into `prices` records (what the prices flow parses), nothing written. */
-async function readerOnly(file: string): Promise<{ prices: number; seconds: number }> {
+async function readerOnly(file: string): Promise<{ prices: number; seconds: number; cpu: number }> {
   const t = performance.now();
+  const cpu = ownCpu();
   let prices = 0;
   const it = readCommerceML(createReadStream(file, { highWaterMark: 1 << 20 }), { fileName: path.basename(file), kinds: new Set(['prices']) });
   for await (const batch of it) prices += batch.length;
-  return { prices, seconds: (performance.now() - t) / 1000 };
+  return { prices, seconds: (performance.now() - t) / 1000, cpu: ownCpu() - cpu };
 }
 
 // ------------------------------------------------------------------------------------------ floors
@@ -99,9 +109,9 @@ async function readerOnly(file: string): Promise<{ prices: number; seconds: numb
 /**
  * The upload floor: the file POSTed in the same chunks, by the same client, over loopback to a bare
  * node:http server that does only what receiving must (sha256 and append to a file, no database, no
- * fsync).
+ * fsync). `cpu`: what the client and the server (both in this process) used.
  */
-async function uploadFloor(file: string, bytes: number, chunk: number, out: string, mbps: number): Promise<number> {
+async function uploadFloor(file: string, bytes: number, chunk: number, out: string, mbps: number): Promise<{ seconds: number; cpu: number }> {
   rmSync(out, { force: true });
   const server = http.createServer((req, res) => {
     void (async () => {
@@ -128,12 +138,13 @@ async function uploadFloor(file: string, bytes: number, chunk: number, out: stri
   await once(server, 'listening');
   const client = new OneC((server.address() as { port: number }).port, mbps);
   const t = performance.now();
+  const cpu = ownCpu();
   try {
     for (let start = 0; start < bytes; start += chunk) {
       const r = await client.call({ type: 'catalog', mode: 'file', filename: 'floor.xml' }, { file, start, end: Math.min(bytes, start + chunk) });
       if (r[0] !== 'success') throw new Error(`upload floor: ${r.join(' | ')}`);
     }
-    return (performance.now() - t) / 1000;
+    return { seconds: (performance.now() - t) / 1000, cpu: ownCpu() - cpu };
   } finally {
     client.close();
     server.close();
@@ -143,18 +154,21 @@ async function uploadFloor(file: string, bytes: number, chunk: number, out: stri
 
 /**
  * The write floor: the prices the import wrote, copied out as COPY text, the table emptied, and the same
- * rows COPYed back in one statement (same partitions, same indexes). Leaves the table as it was.
+ * rows COPYed back in one statement (same partitions, same indexes). Leaves the table as it was. `cpu`:
+ * PostgreSQL's and this process's (the client's) CPU for the COPY.
  */
-async function copyFloor(c: pg.Client, out: string): Promise<number> {
+async function copyFloor(c: pg.Client, out: string): Promise<{ seconds: number; cpu: number }> {
   const cols = 'price_type_id, product_id, value, currency, unit, factor, flow_id, run_id';
   await pipeline(c.query(copyTo(`COPY (SELECT ${cols} FROM prices) TO STDOUT`)), createWriteStream(out, { highWaterMark: 1 << 20 }));
   await c.query('TRUNCATE prices');
   await c.query('CHECKPOINT');
   const t = performance.now();
+  const cpu = ownCpu() + postgresCpuSeconds();
   await pipeline(createReadStream(out, { highWaterMark: 1 << 20 }), c.query(copyFrom(`COPY prices (${cols}) FROM STDIN`)));
   const seconds = (performance.now() - t) / 1000;
+  const used = ownCpu() + postgresCpuSeconds() - cpu;
   rmSync(out, { force: true });
-  return seconds;
+  return { seconds, cpu: used };
 }
 
 // --------------------------------------------------------------------------------------- protocol
@@ -256,8 +270,9 @@ async function main(): Promise<void> {
   progress(`reader: ${own.seconds.toFixed(2)} s, ${parseMBPerSec.toFixed(1)} MB/s, ${Math.round(gen.prices / own.seconds)} prices/s`);
 
   progress(`upload floor: the same ${Math.ceil(gen.bytes / args.fileLimit)} POSTs to a bare HTTP server that hashes and writes …`);
-  const upFloor = await uploadFloor(file, gen.bytes, args.fileLimit, path.join(DATA, `upload-floor-${prefix}.bin`), args.uploadMBps);
-  progress(`upload floor: ${upFloor.toFixed(2)} s, ${(mb / upFloor).toFixed(0)} MB/s`);
+  const upFloorRun = await uploadFloor(file, gen.bytes, args.fileLimit, path.join(DATA, `upload-floor-${prefix}.bin`), args.uploadMBps);
+  const upFloor = upFloorRun.seconds;
+  progress(`upload floor: ${upFloor.toFixed(2)} s, ${(mb / upFloor).toFixed(0)} MB/s, CPU ${upFloorRun.cpu.toFixed(2)} s`);
 
   // Fresh database; the example flows of ops/flows/onec.yaml without guards.
   await psql(ADMIN_URL, ['-c', `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`]);
@@ -293,6 +308,7 @@ async function main(): Promise<void> {
     const exchange = async (label: string) => {
       const client = new OneC(api!.port, args.uploadMBps);
       onec.client = client;
+      const cpu0 = { worker: procCpuSeconds(worker!.pid), api: procCpuSeconds(api!.pid), postgres: postgresCpuSeconds(), client: ownCpu(), machine: machineCpuSeconds() };
       const t0 = performance.now();
       await client.checkauth(USER, PASSWORD);
       const init = await client.call({ type: 'catalog', mode: 'init' });
@@ -317,14 +333,22 @@ async function main(): Promise<void> {
         if (r[1] !== last) { last = r[1] ?? ''; progress(`${label}: import: ${last}`); }
       }
       const tDone = performance.now();
+      const m1 = machineCpuSeconds();
+      // Where the CPU went between the first request and the import's success (all processes on this
+      // machine; `machineBusy` ÷ `machineTotal` is how busy its cores were).
+      const cpu = {
+        worker: procCpuSeconds(worker!.pid) - cpu0.worker, api: procCpuSeconds(api!.pid) - cpu0.api, postgres: postgresCpuSeconds() - cpu0.postgres,
+        client: ownCpu() - cpu0.client, machineBusy: m1.busy - cpu0.machine.busy, machineTotal: m1.total - cpu0.machine.total,
+      };
       progress(`${label}: import success after ${polls} requests: ${last}`);
+      progress(`${label}: CPU s: worker ${cpu.worker.toFixed(2)}, API ${cpu.api.toFixed(2)}, PostgreSQL ${cpu.postgres.toFixed(2)}, 1C client ${cpu.client.toFixed(2)}; machine ${(100 * cpu.machineBusy / cpu.machineTotal).toFixed(0)} % busy`);
       const tClose = performance.now();
       const closeAnswer = await client.call({ type: 'catalog', mode: 'complete' });
       const closeSeconds = (performance.now() - tClose) / 1000;
       client.close();
       return {
         seconds: (tDone - t0) / 1000, uploadSeconds: (tUploaded - t0) / 1000, importSeconds: (tDone - tUploaded) / 1000,
-        fileLimit, chunks, polls, requests: client.requests, answer: last, closeAnswer, closeSeconds,
+        fileLimit, chunks, polls, requests: client.requests, answer: last, closeAnswer, closeSeconds, cpu,
       };
     };
     const first = await exchange('first load');
@@ -348,14 +372,23 @@ async function main(): Promise<void> {
     worker = undefined;
 
     progress('write floor: the same prices COPYed again into the emptied table …');
-    const cpFloor = await copyFloor(c, path.join(DATA, `copy-floor-${prefix}.txt`));
-    progress(`write floor: ${cpFloor.toFixed(2)} s, ${Math.round(gen.prices / cpFloor)} prices/s`);
+    const cpFloorRun = await copyFloor(c, path.join(DATA, `copy-floor-${prefix}.txt`));
+    const cpFloor = cpFloorRun.seconds;
+    progress(`write floor: ${cpFloor.toFixed(2)} s, ${Math.round(gen.prices / cpFloor)} prices/s, CPU ${cpFloorRun.cpu.toFixed(2)} s`);
     // What no import can beat when it starts reading at the import: the upload, then the parse and the
     // write overlapping completely.
     const floorSeconds = upFloor + Math.max(own.seconds, cpFloor);
     // Read while the file arrives (imports.ts followUpload), the floor is the longest of the three stages.
     const overlapFloorSeconds = Math.max(upFloor, own.seconds, cpFloor);
     const overlapFloorRatio = ref.seconds / overlapFloorSeconds;
+    // The three stages overlap only as far as the cores allow: receiving, parsing and writing each take
+    // CPU (the 1C client's sending too), and on this machine's cores they share, the exchange can be no
+    // shorter than their CPU at the floors divided by the cores.
+    const cores = availableParallelism();
+    const floorCpu = upFloorRun.cpu + own.cpu + cpFloorRun.cpu;
+    const cpuFloorSeconds = Math.max(overlapFloorSeconds, floorCpu / cores);
+    const cpuFloorRatio = ref.seconds / cpuFloorSeconds;
+    const exchangeCpu = first.cpu.worker + first.cpu.api + first.cpu.postgres + first.cpu.client;
 
     const pricesPerSec = gen.prices / seconds;
     const ratioToReference = pricesPerSec / referencePricesPerSec;
@@ -375,6 +408,9 @@ async function main(): Promise<void> {
       uploadFloorSeconds: r3(upFloor), copyFloorSeconds: r3(cpFloor), floorSeconds: r3(floorSeconds),
       floorPricesPerSec: Math.round(gen.prices / floorSeconds), floorRatioToReference: r3(gen.prices / floorSeconds / referencePricesPerSec),
       overlapFloorSeconds: r3(overlapFloorSeconds), overlapFloorRatio: r3(overlapFloorRatio),
+      cores, uploadFloorCpuSeconds: r3(upFloorRun.cpu), parseCpuSeconds: r3(own.cpu), copyFloorCpuSeconds: r3(cpFloorRun.cpu),
+      cpuFloorSeconds: r3(cpuFloorSeconds), cpuFloorRatio: r3(cpuFloorRatio),
+      exchangeCpu: Object.fromEntries(Object.entries(first.cpu).map(([k, v]) => [k, r3(v)])), exchangeCpuSeconds: r3(exchangeCpu),
       fileLimit, chunks, importPolls: polls, requests: first.requests, completeSeconds: r3(closeSeconds), completeAnswer: closeAnswer.join(' ').trim(),
       ...(again ? {
         againSeconds: r3(again.seconds), againUploadSeconds: r3(again.uploadSeconds), againImportSeconds: r3(again.importSeconds),
@@ -401,6 +437,9 @@ async function main(): Promise<void> {
       ['    end to end / floor', `${(floorSeconds / seconds).toFixed(3)} of the floor's speed`, '', ''],
       ['overlap floor: max(upload, parse, write)', `${overlapFloorSeconds.toFixed(2)} s = ${overlapFloorRatio.toFixed(3)} × reference`, '', ''],
       ['    end to end / overlap floor', `${(overlapFloorSeconds / seconds).toFixed(3)} of the overlap floor's speed`, '', ''],
+      ['CPU at the floors (upload + parse + write)', `${upFloorRun.cpu.toFixed(2)} + ${own.cpu.toFixed(2)} + ${cpFloorRun.cpu.toFixed(2)} = ${floorCpu.toFixed(2)} s`, '', ''],
+      [`CPU floor: that ÷ ${cores} cores (≥ overlap floor)`, `${cpuFloorSeconds.toFixed(2)} s = ${cpuFloorRatio.toFixed(3)} × reference`, '', ''],
+      ['CPU of the exchange (worker, API, PG, 1C)', `${first.cpu.worker.toFixed(2)} + ${first.cpu.api.toFixed(2)} + ${first.cpu.postgres.toFixed(2)} + ${first.cpu.client.toFixed(2)} = ${exchangeCpu.toFixed(2)} s; cores ${(100 * first.cpu.machineBusy / first.cpu.machineTotal).toFixed(0)} % busy`, '', ''],
       ['worker peak RSS', `${workerPeakRssMb.toFixed(1)} MB`, '< 300 MB', mark(targets.workerPeakRssMb.ok)],
       ['complete (session snapshot closed)', `${closeSeconds.toFixed(2)} s: ${result.completeAnswer}`, '', ''],
       ...(again ? [['the same export again (staged, merged)', `${n0(gen.prices / again.seconds)} prices/s (${again.seconds.toFixed(2)} s: upload ${again.uploadSeconds.toFixed(2)} s, import ${again.importSeconds.toFixed(2)} s)`, '', ''] as [string, string, string, string]] : []),
@@ -418,6 +457,7 @@ async function main(): Promise<void> {
       importSeconds: result.importSeconds, uploadFloorSeconds: result.uploadFloorSeconds, copyFloorSeconds: result.copyFloorSeconds,
       floorPricesPerSec: result.floorPricesPerSec, floorRatioToReference: result.floorRatioToReference,
       overlapFloorSeconds: result.overlapFloorSeconds, overlapFloorRatio: result.overlapFloorRatio,
+      cpuFloorSeconds: result.cpuFloorSeconds, cpuFloorRatio: result.cpuFloorRatio, exchangeCpuSeconds: result.exchangeCpuSeconds,
       ...(again ? { againSeconds: result.againSeconds, againUploadSeconds: result.againUploadSeconds, againImportSeconds: result.againImportSeconds, againRatioToReference: r3(gen.prices / again.seconds / referencePricesPerSec) } : {}),
       followUploads: args.follow, uploadMBps: args.uploadMBps || null, prices: result.prices, stock: result.stock, fileMB: result.fileMB, targets,
     }));
