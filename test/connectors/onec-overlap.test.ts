@@ -127,10 +127,13 @@ describe('1C files read while they are uploaded', () => {
     await c.chunk('offers_ov1.xml', pieces(first).at(-1)!);
     const r1 = await c.importUntilDone('offers_ov1.xml', IMPORT_REQUESTS);
     expect(r1[0], r1.join(' | ')).toBe('success');
-    // 3000 prices, 600 stock entries and a warehouse; the 5 price types the prices load numbered before
-    // they merged are completed by their merge (placeholders made real count as updated, as products do).
-    expect(r1[1]).toContain('3601 inserted, 5 updated');
+    // 3000 prices and 600 stock entries; the 5 price types the prices load numbered before they merged,
+    // and the warehouse the stock load beside it numbered, are completed by their merges (placeholders
+    // made real count as updated, as products do).
+    expect(r1[1]).toContain('3600 inserted, 6 updated');
     expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-prices')).toMatchObject({ state: 'done', load_path: 'direct' });
+    expect((await runsOf('offers_ov1.xml')).find((x) => x.flow === 'onec-stock')).toMatchObject({ state: 'done', load_path: 'direct' });
+    expect((await tp.rt.pool.query(`SELECT count(*)::int AS n FROM warehouses WHERE placeholder`)).rows[0].n).toBe(0);
     // The price types' merge completed the placeholders the load made: names and currency, none left a placeholder.
     expect((await tp.rt.pool.query(`SELECT string_agg(concat_ws(',', code, name, currency, placeholder), ';' ORDER BY code) AS f FROM price_types WHERE code LIKE 'ov-pt-%'`)).rows[0].f)
       .toBe('ov-pt-0,Цена 0,RUB,f;ov-pt-1,Цена 1,RUB,f;ov-pt-2,Цена 2,RUB,f;ov-pt-3,Цена 3,RUB,f;ov-pt-4,Цена 4,RUB,f');

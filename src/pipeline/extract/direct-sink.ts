@@ -7,14 +7,14 @@ import type { PipelineDeps } from '../deps.ts';
 import { autoCreates } from '../flows.ts';
 import { hasEarlierOpenRun, logChanges, markDirectDone, recordCompletion } from '../lifecycle/index.ts';
 import { createLockName, mergeLockName, TRY_XACT_LOCK_SQL, XACT_LOCK_SQL } from '../locks.ts';
-import { TARGETS, type FactSpec } from '../targets.ts';
+import { TARGETS, type FactSpec, type RefSpec } from '../targets.ts';
 import { stagingTable } from '../staging-table.ts';
 import type pg from 'pg';
 import { copyText, writeWithBackpressure } from './copy.ts';
 import { effectiveMode, type RunMappings } from './mappings.ts';
 import type { RejectWriter } from './rejects.ts';
 import { analyzeWithin, Overflow, Resolver } from './resolver.ts';
-import type { LineFormat, PassFile, PassRun, Sink } from './sink.ts';
+import type { DirectLeader, LineFormat, PassFile, PassRun, Sink } from './sink.ts';
 import { activateFingerprint, BUS_WRITE_SQL, removeOlderFingerprints } from '../fingerprints.ts';
 import type { SinkFingerprint } from './fingerprint-sink.ts';
 import { RawHash, type FingerprintWalk } from './fingerprint-walk.ts';
@@ -22,6 +22,9 @@ import { CodeTable, copyBytes, LineCutter, latin1, MAX_TAKEN_LINE, type PlainMap
 import type { LineSkip } from '../../port/connector.ts';
 import { openShadow, type ShadowLoad } from './shadow-load.ts';
 import { recordTaker } from './record-take.ts';
+
+/** The first load of the pass rolled back: its companion does too, and is read again. */
+export class LeaderRolledBack extends Overflow {}
 
 /**
  * Opens the direct path for a run, on a connection of its own (the pass's lock holder goes on whatever
@@ -38,6 +41,8 @@ export async function openDirectSink(
      * `undeclared`; `declared(entity, system)`: what the pass's dimension runs staged); else it is read again.
      */
     declared?: (entity: string, system: string) => ReadonlySet<string> | undefined;
+    /** The pass's first direct load: this one is its companion (see DirectLeader). */
+    leader?: DirectLeader;
   },
 ): Promise<Sink | undefined> {
   // Cheap pre-checks outside the transaction; the emptiness is checked again under the locks.
@@ -50,6 +55,13 @@ export async function openDirectSink(
   /** The load's COPY (opened again after placeholders inserted while reading). */
   let copySql = '';
   const resolvers: Resolver[] = [];
+  /** Resolvers of the first load used by this companion: it neither locks nor inserts their codes. */
+  const shared = new Set<Resolver>();
+  for (const ref of spec.keys) {
+    const r = opts.leader && autoCreates(run.flow, ref.entity) ? opts.leader.resolver(ref, system) : undefined;
+    if (r) shared.add(r);
+  }
+  const sharedOf = (ref: RefSpec) => [...shared].find((r) => r.ref.entity === ref.entity && r.ref.table === ref.table);
   /** Groups of records may be taken from their bytes (record-take.ts; see below). */
   const takesRecords = deps.config.MAGISTRAL_TAKE_LINES && !!mappings.take && !opts.fingerprint;
   /** Resolvers numbering codes on trust (opts.declared). */
@@ -62,7 +74,7 @@ export async function openDirectSink(
     // both create products) while its COPY waits for this pass to feed it — waiting here would never end,
     // and PostgreSQL cannot see that deadlock. A lock taken elsewhere sends the run to staging instead.
     let ok = true;
-    for (const key of [mergeLockName(spec.name), ...spec.keys.map((ref) => createLockName(ref.entity, system))]) {
+    for (const key of [mergeLockName(spec.name), ...spec.keys.filter((ref) => !sharedOf(ref)).map((ref) => createLockName(ref.entity, system))]) {
       if (!ok) break;
       if (opts.wait) await client.query(XACT_LOCK_SQL, [key]);
       else ok = (await client.query(TRY_XACT_LOCK_SQL, [key])).rows[0].ok as boolean;
@@ -70,6 +82,11 @@ export async function openDirectSink(
     ok = ok && !(await client.query(`SELECT EXISTS (SELECT 1 FROM ${spec.table}) AS e`)).rows[0].e;
     for (const ref of spec.keys) {
       if (!ok) break;
+      const mine = sharedOf(ref);
+      if (mine) {
+        resolvers.push(mine);
+        continue;
+      }
       const seq = (await client.query(`SELECT pg_get_serial_sequence($1, 'id') AS s`, [ref.table])).rows[0].s as string;
       const creates = autoCreates(run.flow, ref.entity);
       const r = new Resolver(ref, deps.pool, seq, creates || !!opts.declared);
@@ -106,6 +123,10 @@ export async function openDirectSink(
     throw e;
   }
   const [part, item] = resolvers as [Resolver, Resolver];
+  // Offered to a companion (a first load only) — see DirectLeader.
+  let commit: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+  const committed = new Promise<void>((resolve, reject) => { commit = { resolve, reject }; });
+  committed.catch(() => {});
   // A code the flow may not create (a price type never declared) rejects its row, as the staged merge does.
   const unknown = (r: Resolver, code: string, line: number | undefined, fi: number, path: string | undefined): string => {
     rejects.add({
@@ -116,14 +137,25 @@ export async function openDirectSink(
   };
   const format = directLineFormat(spec, part, item, `\t${run.flowId}\t${run.id}\n`, unknown);
   let closed = false;
+  // A resolver shared with the first load numbers its records of the same batch too: room for both.
+  const alsoFor = (r: Resolver) => (shared.has(r) ? opts.leader!.pending() : 0);
   const sink: Sink = {
     holdsMergeLock: true,
     run, mappings, rejects, read: 0, staged: 0, n: 0, buf: [],
     format,
+    ...(shared.size ? {} : {
+      directLeader: {
+        resolver: (ref: RefSpec, sys: string) => (sys === system
+          ? resolvers.find((r) => r.ref.entity === ref.entity && r.ref.table === ref.table && r.creatable && !onTrust.has(r))
+          : undefined),
+        committed,
+        pending: () => (sink.error ? 0 : sink.n),
+      } satisfies DirectLeader,
+    }),
     async prepare(n) {
       if (part.overflow || item.overflow) throw new Overflow('too many distinct codes for a direct load');
-      await part.reserve(n);
-      await item.reserve(n);
+      await part.reserve(n + alsoFor(part));
+      await item.reserve(n + alsoFor(item));
     },
     write: (chunk) => send(chunk),
     async finish(declared, started) {
@@ -141,11 +173,21 @@ export async function openDirectSink(
         if (stray !== undefined) throw new Overflow(`${r.ref.label} '${stray}' is not declared in the file being uploaded`);
       }
       await shadow?.buildIndexes(client);
+      // A companion's rows name the first load's placeholders: it commits after it, or not at all. It
+      // waits before it takes any lock the first load may need (the ANALYZE of external_ids below: taken
+      // by both before the first load's commit, the two loads waited for each other for good).
+      if (opts.leader && shared.size) {
+        await opts.leader.committed.catch((e: unknown) => {
+          throw new LeaderRolledBack(`the first load of the pass did not commit (${(e as Error).message}): read again`);
+        });
+      }
       await rejects.done();
-      // The placeholders for codes met since the early ones (all of them when there were none).
+      // The placeholders for codes met since the early ones (all of them when there were none), a
+      // companion's among them: every code is numbered while the pass reads (records as they are
+      // formatted, taken ones as they are taken), and the sinks finish after it.
       await insertPlaceholders();
       const created: Record<string, number> = {};
-      for (const r of resolvers) if (r.fresh.length) created[r.ref.entity] = r.fresh.length;
+      for (const r of resolvers) if (r.fresh.length && !shared.has(r)) created[r.ref.entity] = r.fresh.length;
       if (earlyRows) run.log.info({ placeholders: earlyRows, atRow: earlyAt }, 'placeholders inserted while the load was read');
       const ms = Date.now() - started;
       const staged = sink.staged; // rows a code could not be found for were not counted (their line is empty)
@@ -167,6 +209,7 @@ export async function openDirectSink(
       await shadow?.swap(client);
       await client.query('COMMIT');
       closed = true;
+      commit!.resolve();
       if (fingerprinted) removeOlderFingerprints(deps.config.MAGISTRAL_DATA_DIR, run.flowId, run.id);
       recordCompletion(deps, { flow: run.name, stage: 'extract', ms, rows: { read: sink.read, inserted: staged, rejected: rejects.count }, finished: 'done' });
       run.log.info({ read: sink.read, inserted: staged, rejected: rejects.count, created, ms, ...(takenRecords ? { taken: takenRecords } : {}) }, 'run loaded directly into an empty table');
@@ -182,6 +225,7 @@ export async function openDirectSink(
       return 'merged';
     },
     discard() {
+      commit!.reject(new Error(`run ${run.id} rolled back`));
       if (closed) return;
       closed = true;
       // Inside the load's transaction (and mostly mid-COPY): dropping the connection rolls it all back.
@@ -197,6 +241,8 @@ export async function openDirectSink(
   const insertPlaceholders = async (upto = resolvers.map((r) => r.fresh.length)): Promise<number> => {
     let n = 0;
     for (const [k, r] of resolvers.entries()) {
+      // The first load inserts a shared resolver's codes.
+      if (shared.has(r)) continue;
       const fresh = r.fresh.slice(inserted[k]!, upto[k]);
       inserted[k] = upto[k]!;
       fresh.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));

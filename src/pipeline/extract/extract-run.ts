@@ -14,7 +14,7 @@ import { compileRunMappings, type RunMappings, type RunMode } from './mappings.t
 import type { FactSpec } from '../targets.ts';
 import { RejectWriter } from './rejects.ts';
 import { Overflow } from './resolver.ts';
-import { Deferred, type Budget, type PassFile, type PassRun, type Sink } from './sink.ts';
+import { Deferred, type Budget, type DirectLeader, type PassFile, type PassRun, type Sink } from './sink.ts';
 import { openStagedSink } from './staged-sink.ts';
 import { openFingerprint, withFingerprint } from './fingerprint-sink.ts';
 import { FingerprintOverflow } from './fingerprint-walk.ts';
@@ -114,9 +114,13 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
   // The pool is shared with the worker's other jobs (merges wait on the locks a direct load holds):
   // leave them room.
   const budget: Budget = { open: 0, max: Math.max(2, (deps.pool.options.max ?? 10) - 4) };
-  // One direct load at most per pass: two would each hold the creation lock of the entity they share
-  // (products). It goes to the first fact run (the exchange makes prices before stock), whoever leads.
-  const directFor = claimed.filter((c) => c.spec.kind === 'fact').sort((a, b) => a.id - b.id)[0]?.id;
+  // The direct load goes to the first fact run (the exchange makes prices before stock), whoever leads.
+  // In a shared read the second may load directly beside it, numbering the entity they share (products)
+  // with the first's resolver under the first's creation lock (sink.ts DirectLeader); alone, two direct
+  // loads would each need that lock.
+  const facts = claimed.filter((c) => c.spec.kind === 'fact').sort((a, b) => a.id - b.id);
+  const directFor = facts[0]?.id;
+  const companionFor = input.shared ? facts[1]?.id : undefined;
   const outcomes = new Map<number, ExtractOutcome | 'again'>();
   let pending = claimed;
   let allowDirect = true;
@@ -129,7 +133,12 @@ async function extractClaimed(deps: PipelineDeps, claimed: PassRun[], leaderId: 
     // A run read alone whose direct load fell back is read once more, to staging.
     while (pending.length) {
       sinks = [];
-      for (const run of pending) sinks.push(await openSink(deps, run, budget, input.files, allowDirect && run.id === directFor, !input.shared, input.growing ? fileCodes : undefined));
+      // The first direct load opens before its companion.
+      for (const run of [...pending].sort((a, b) => Number(b.id === directFor) - Number(a.id === directFor))) {
+        const leader = run.id === companionFor ? sinks.find((s) => s.run.id === directFor)?.directLeader : undefined;
+        const direct = allowDirect && (run.id === directFor || !!leader);
+        sinks.push(await openSink(deps, run, budget, input.files, direct, !input.shared, input.growing ? fileCodes : undefined, leader));
+      }
       const declared = await readPass({ ...input, sinks });
       // A direct load's commit is its merge: never before the sender says the file is whole (a reader
       // follows the file to its seal; one that stopped short waits for it here).
@@ -209,7 +218,9 @@ function noteDeclared(sink: Sink, declared: Declared): void {
   };
 }
 
-async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files: PassFile[], direct: boolean, alone: boolean, declared?: Declared): Promise<Sink> {
+async function openSink(
+  deps: PipelineDeps, run: PassRun, budget: Budget, files: PassFile[], direct: boolean, alone: boolean, declared?: Declared, leader?: DirectLeader,
+): Promise<Sink> {
   const mappings = await compileRunMappings(deps, run.flow, run.spec);
   const rejects = new RejectWriter(deps.pool, run.id);
   // A retry starts from scratch: nothing of an earlier attempt survives.
@@ -219,7 +230,7 @@ async function openSink(deps: PipelineDeps, run: PassRun, budget: Budget, files:
     // A first load compares with nothing (its table is empty) but writes the snapshot's fingerprint.
     const fp = await openFingerprint(deps, run, mappings, covers, { compare: false });
     const sink = await openDirectSink(deps, run, run.spec, mappings, rejects, files, {
-      wait: alone, ...(fp ? { fingerprint: fp } : {}), ...(declared ? { declared: (entity, system) => declared.get(`${entity} ${system}`) } : {}),
+      wait: alone, ...(fp ? { fingerprint: fp } : {}), ...(declared ? { declared: (entity, system) => declared.get(`${entity} ${system}`) } : {}), ...(leader ? { leader } : {}),
     });
     if (sink) {
       budget.open++;

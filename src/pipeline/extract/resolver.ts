@@ -80,6 +80,9 @@ export class Resolver {
     let id = this.known.get(code);
     if (id === undefined) {
       if (!this.creatable) return undefined;
+      // reserve() made room for every record of the batch (a companion's too, sink.ts DirectLeader): a
+      // code left without an id would be rejected as unknown without a word.
+      if (this.head >= this.ids.length) throw new Error(`no id reserved for a new ${this.ref.label} code`);
       id = this.ids[this.head++]!;
       // Parsers hand out slices of their decoded chunks: a kept slice would keep its whole chunk
       // alive. Copy the code into a string of its own before the map holds on to it.
