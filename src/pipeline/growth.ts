@@ -10,7 +10,7 @@
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { MagistralError } from '../errors/index.ts';
-import { ChunkRing } from './inbox.ts';
+import { ChunkRing, readInto } from './inbox.ts';
 import type { PipelineDeps } from './deps.ts';
 import { enqueueExtract, enqueueMerge } from './jobs.ts';
 import { failRun, runSettled } from './lifecycle/index.ts';
@@ -55,7 +55,7 @@ export function followPayload(pool: Pick<Pool, 'query'>, key: string, filePath: 
         while (pos < g.committed_bytes) {
           const want = Math.min(READ_BYTES, g.committed_bytes - pos);
           const buf = ring ? ring.next().subarray(0, want) : Buffer.allocUnsafe(want);
-          const { bytesRead } = await fh.read(buf, 0, want, pos);
+          const bytesRead = ring ? readInto(fh, buf, want, pos) : (await fh.read(buf, 0, want, pos)).bytesRead;
           if (bytesRead === 0) throw new GrowthAbandoned(`${filePath}: ${g.committed_bytes} bytes were committed but only ${pos} are on disk`);
           pos += bytesRead;
           yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
