@@ -22,6 +22,7 @@ import { purgeManagerSessions } from '../src/backoffice/managers.ts';
 import { purgeConsoleSessions } from '../src/console/sessions.ts';
 import { isDependencyUnavailable } from '../src/db/availability.ts';
 import { tickOutage } from '../src/telemetry/tick-outage.ts';
+import { warmValidators } from '../src/mapping/index.ts';
 
 /** How often the e-mail outbox is looked at: an invitation or a reset link should arrive within seconds. */
 const MAIL_INTERVAL_MS = 1000;
@@ -52,6 +53,8 @@ export async function startWorkers(base: PipelineDeps, opts: { name?: string } =
   const { config, log } = deps;
   // Read before connecting: a worker that cannot tell its installation must not take jobs.
   const installation = await installationId(deps.db);
+  // Before the first job: its mappings' validators are compiled already (compile.ts warmValidators).
+  warmValidators();
   const connection = redisConnection(config.REDIS_URL);
   connection.on('error', (e) => log.debug({ err: e.message }, 'redis connection error (worker)'));
   const common = {
