@@ -3,19 +3,15 @@
 // placeholders of every product either met; the stock commits after the prices or not at all. No
 // workers run here: the test drives the extract and merge stages itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import iconv from 'iconv-lite';
-import { parseAllDocuments } from 'yaml';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/index.ts';
 import { extractRun } from '../../src/pipeline/extract/index.ts';
-import { applyFlows, checkFlow } from '../../src/pipeline/flows.ts';
+import { applyFlows } from '../../src/pipeline/flows.ts';
 import { mergeRun } from '../../src/pipeline/merge.ts';
-import { REPO_DIR, type Flow } from '../../src/schemas/index.ts';
 import { createTestPipeline, type TestPipeline } from '../helpers/pipeline.ts';
 import { offersPackage } from '../helpers/samples.ts';
-import { registry } from '../helpers/registry.ts';
+import { exampleOnecFlows } from '../helpers/onec-exchange.ts';
 
 const USER = 'companion';
 const PASSWORD = 'companion-password';
@@ -38,14 +34,7 @@ async function setUp(label: string): Promise<{ tp: TestPipeline; app: FastifyIns
   process.env.ONEC_USER = USER;
   process.env.ONEC_PASSWORD = PASSWORD;
   const tp = await createTestPipeline(label, { workers: false });
-  const docs = parseAllDocuments(readFileSync(path.join(REPO_DIR, 'ops/flows/onec.yaml'), 'utf8'));
-  const flows: Flow[] = [];
-  for (const d of Array.isArray(docs) ? docs : [docs]) {
-    const r = await checkFlow(d.toJS() as Flow, registry);
-    expect(r.problems).toEqual([]);
-    flows.push(r.flow!);
-  }
-  await applyFlows(tp.rt.db, flows);
+  await applyFlows(tp.rt.db, await exampleOnecFlows('default', '', { fileLimit: 64 << 20 }));
   const app = await buildServer({ ...tp.rt, mode: 'full' });
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { tp, app, url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}/exchange/onec/default` };
