@@ -8,6 +8,8 @@ import pg from 'pg';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(REPO, 'bin/magistral.js');
+/** The V8 flags bin/magistral.js's shebang gives a process (a spawned `node BIN` does not read the shebang). */
+export const BIN_NODE_FLAGS = readFileSync(BIN, 'utf8').split('\n', 1)[0]!.split(/\s+/).filter((a) => a.startsWith('--'));
 
 // ------------------------------------------------------------------------------------------ helpers
 
@@ -100,7 +102,7 @@ export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 export async function startWorker(env: NodeJS.ProcessEnv, logFile: string): Promise<WorkerProc> {
   // BENCH_WORKER_NODE_FLAGS: extra V8/Node flags for the worker (e.g. GC settings measured side by side).
   const extra = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const p = spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_WORKER_PROF] : []), '--max-old-space-size=160', ...extra, BIN, 'start', '--workers-only'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [...(process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_WORKER_PROF] : []), ...BIN_NODE_FLAGS, ...extra, BIN, 'start', '--workers-only'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   // ops/bench/data is git-ignored: a fresh clone has no such folder (bench:console died on it).
   mkdirSync(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);
@@ -149,7 +151,7 @@ export interface ApiProc { pid: number; port: number; stop(): Promise<void> }
 /** Starts `magistral start --api-only` on a free loopback port in its own process; resolves once it says it is up. */
 export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<ApiProc> {
   const port = await freePort();
-  const p = spawn(process.execPath, [...(process.env.BENCH_API_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_API_PROF] : []), '--max-old-space-size=160', ...(process.env.BENCH_API_NODE_FLAGS ?? '').split(' ').filter(Boolean), BIN, 'start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [...(process.env.BENCH_API_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_API_PROF] : []), ...BIN_NODE_FLAGS, ...(process.env.BENCH_API_NODE_FLAGS ?? '').split(' ').filter(Boolean), BIN, 'start', '--api-only'], { cwd: REPO, env: { ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   // ops/bench/data is git-ignored: a fresh clone has no such folder (bench:console died on it).
   mkdirSync(path.dirname(logFile), { recursive: true });
   const log = createWriteStream(logFile);
