@@ -180,16 +180,27 @@ export async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise
   };
 }
 
+/**
+ * A process's command name and the fields of /proc/PID/stat after it (state first, so utime and stime,
+ * the 14th and 15th fields of the line, are [11] and [12]; cutime and cstime [13] and [14]). Undefined once
+ * the process is gone.
+ */
+function procStat(pid: number | string): { comm: string; f: string[] } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), f: stat.slice(close + 2).split(' ') };
+  } catch {
+    return undefined;
+  }
+}
+
+const TICKS = 100;
+
 /** CPU time (user + system) a process has used so far, in seconds (Linux /proc; 0 once it is gone). */
 export function procCpuSeconds(pid: number): number {
-  try {
-    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
+  const s = procStat(pid);
+  return s ? (Number(s.f[11]) + Number(s.f[12])) / TICKS : 0;
 }
 
 /**
@@ -199,24 +210,15 @@ export function procCpuSeconds(pid: number): number {
  */
 export function postgresCpuSeconds(): number {
   let total = 0;
-  let postmaster = 0;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (comm !== 'postgres') continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) / 100;
-      // The postmaster is the postgres process whose parent is not a postgres process.
-      const ppid = Number(f[1]);
-      const parent = readFileSync(`/proc/${ppid}/stat`, 'utf8');
-      if (parent.slice(parent.indexOf('(') + 1, parent.lastIndexOf(')')) !== 'postgres') postmaster += (Number(f[13]) + Number(f[14])) / 100;
-    } catch {
-      // gone between readdir and read
-    }
+    const s = procStat(name);
+    if (s?.comm !== 'postgres') continue;
+    total += (Number(s.f[11]) + Number(s.f[12])) / TICKS;
+    // The postmaster is the postgres process whose parent is not a postgres process.
+    if (procStat(s.f[1]!)?.comm !== 'postgres') total += (Number(s.f[13]) + Number(s.f[14])) / TICKS;
   }
-  return total + postmaster;
+  return total;
 }
 
 /** The machine's busy and total CPU seconds so far, over all cores (/proc/stat); a difference gives utilisation. */
@@ -225,5 +227,5 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   const f = line.trim().split(/\s+/).slice(1).map(Number);
   const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
   const idle = f[3]! + f[4]!;
-  return { busy: (total - idle) / 100, total: total / 100 };
+  return { busy: (total - idle) / TICKS, total: total / TICKS };
 }
